@@ -1,0 +1,104 @@
+import type { ChatStorage } from "./chat-storage.ts";
+import { createInMemoryChatStorage } from "./chat-storage.ts";
+import { ConfigError, defaultOnError, type OnError } from "./errors.ts";
+import type { UserInfo } from "./protocol.ts";
+import type { MessageLimits } from "./validate.ts";
+
+export interface ChatOptions {
+  /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
+  storage?: ChatStorage;
+  /** How many of the newest messages a joiner receives in `room_joined.chatHistory`. @default 100 */
+  historyLimit?: number;
+}
+
+/**
+ * Resolves the identity of a connection from its upgrade request. `null` rejects the upgrade with
+ * HTTP 401. On Node the request is the `IncomingMessage`; on Bun and Deno it is a web `Request`.
+ */
+export type OnAuth = (req: any) => Promise<UserInfo | null> | UserInfo | null;
+
+/** Decides whether `user` may join `roomId`; a refusal answers `join_room` with `FORBIDDEN`. */
+export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => boolean | Promise<boolean>;
+
+/** Verifies a `join_room` access token (see the auth module); resolves to identity or null. */
+export type TokenVerifier = (token: string) => Promise<(UserInfo & { exp?: number }) | null>;
+
+export interface WebSocketServerOptions {
+  /** WebSocket upgrade path. @default "/live" */
+  path?: string;
+  /** Runs on each upgrade; `null` rejects it with 401 before the socket opens. */
+  onAuth?: OnAuth;
+  /** Decode/verify access tokens sent in `join_room` (see "Access token and OAuth"). */
+  auth?: import("./auth.ts").AuthOptions;
+  /** Per-room authorization, run on every `join_room`. */
+  authorizeRoom?: AuthorizeRoom;
+  /** Close a connection with 4401 when the token behind its identity expires. @default true */
+  closeOnTokenExpiry?: boolean;
+  /** Minimum ms between presence broadcasts per connection; the newest update inside a window is sent when it ends. @default 100 */
+  presenceThrottleMs?: number;
+  /** Chat storage and history size. */
+  chat?: ChatOptions;
+  /** Largest accepted frame in bytes; larger frames close the connection with 1009. @default 65536 */
+  maxPayload?: number;
+  /** Largest presence object, in bytes of JSON. @default 16384 */
+  maxPresenceBytes?: number;
+  /** Longest chat message, in characters. @default 16384 */
+  maxChatMessageLength?: number;
+  /** Longest room id, in characters. @default 256 */
+  maxRoomIdLength?: number;
+  /** Longest `broadcast_event` event name, in characters. @default 256 */
+  maxEventNameLength?: number;
+  /** Interval between heartbeat pings in ms; a peer silent for two intervals is closed (4408). 0 disables. @default 30000 */
+  heartbeatIntervalMs?: number;
+  /** Outgoing bytes a connection may have queued before it is closed as a slow consumer (4429). @default 4194304 */
+  maxBufferedBytes?: number;
+  /** Reports failures on background paths (fan-out, storage, heartbeat…). @default logs one line to console.error */
+  onError?: OnError;
+}
+
+export interface ResolvedOptions extends MessageLimits {
+  path: string;
+  onAuth: OnAuth | undefined;
+  auth: import("./auth.ts").AuthOptions | undefined;
+  authorizeRoom: AuthorizeRoom | undefined;
+  closeOnTokenExpiry: boolean;
+  presenceThrottleMs: number;
+  storage: ChatStorage;
+  historyLimit: number;
+  maxPayload: number;
+  heartbeatIntervalMs: number;
+  maxBufferedBytes: number;
+  onError: OnError;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new ConfigError(`Option ${name} must be a non-negative number, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOptions {
+  const path = options.path ?? "/live";
+  if (!path.startsWith("/")) throw new ConfigError(`Option path must start with "/", got "${path}"`);
+  const historyLimit = nonNegative("chat.historyLimit", options.chat?.historyLimit, 100);
+  return {
+    path,
+    onAuth: options.onAuth,
+    auth: options.auth,
+    authorizeRoom: options.authorizeRoom,
+    closeOnTokenExpiry: options.closeOnTokenExpiry ?? true,
+    presenceThrottleMs: nonNegative("presenceThrottleMs", options.presenceThrottleMs, 100),
+    storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, 100) }),
+    historyLimit,
+    maxPayload: nonNegative("maxPayload", options.maxPayload, 64 * 1024),
+    maxPresenceBytes: nonNegative("maxPresenceBytes", options.maxPresenceBytes, 16 * 1024),
+    maxChatMessageLength: nonNegative("maxChatMessageLength", options.maxChatMessageLength, 16 * 1024),
+    maxRoomIdLength: nonNegative("maxRoomIdLength", options.maxRoomIdLength, 256),
+    maxEventNameLength: nonNegative("maxEventNameLength", options.maxEventNameLength, 256),
+    heartbeatIntervalMs: nonNegative("heartbeatIntervalMs", options.heartbeatIntervalMs, 30_000),
+    maxBufferedBytes: nonNegative("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
+    onError: options.onError ?? defaultOnError,
+  };
+}

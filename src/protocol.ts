@@ -1,0 +1,137 @@
+/**
+ * Wire protocol: message type constants and payload shapes shared by server and clients.
+ * Every frame is JSON `{ type, payload }`.
+ */
+
+// Client → server
+export const MSG_JOIN_ROOM = "join_room";
+export const MSG_LEAVE_ROOM = "leave_room";
+export const MSG_UPDATE_PRESENCE = "update_presence";
+export const MSG_BROADCAST_EVENT = "broadcast_event";
+export const MSG_SEND_CHAT = "send_chat";
+
+// Server → client
+export const MSG_ROOM_JOINED = "room_joined";
+export const MSG_PRESENCE_UPDATED = "presence_updated";
+/** Same string as {@link MSG_BROADCAST_EVENT}: the relay keeps the client's type name. */
+export const MSG_BROADCAST_EVENT_RELAY = "broadcast_event";
+export const MSG_CHAT_MESSAGE = "chat_message";
+export const MSG_ERROR = "error";
+
+/** Arbitrary JSON object per connection (cursor, name, colour…). The server stores and relays it. */
+export type Presence = Record<string, unknown>;
+
+/** Identity attached to a connection by `onAuth`, a verified token, or unverified join data. */
+export interface UserInfo {
+  userId?: string;
+  name?: string;
+  email?: string;
+  provider?: string;
+  [key: string]: unknown;
+}
+
+export interface PresenceEntry {
+  connectionId: string;
+  userId?: string;
+  name?: string;
+  email?: string;
+  provider?: string;
+  presence: Presence;
+}
+
+export interface JoinRoomPayload {
+  roomId: string;
+  presence?: Presence;
+  accessToken?: string;
+  /** Unverified display data, as the upstream client sends it. Never overrides a verified identity. */
+  name?: string;
+  email?: string;
+}
+export interface LeaveRoomPayload {
+  roomId?: string;
+}
+export interface UpdatePresencePayload {
+  presence: Presence;
+}
+export interface BroadcastEventPayload {
+  event: string;
+  payload?: unknown;
+}
+export interface SendChatPayload {
+  message: string;
+  metadata?: Record<string, unknown>;
+}
+
+export type ClientMessage =
+  | { type: typeof MSG_JOIN_ROOM; payload: JoinRoomPayload }
+  | { type: typeof MSG_LEAVE_ROOM; payload?: LeaveRoomPayload }
+  | { type: typeof MSG_UPDATE_PRESENCE; payload: UpdatePresencePayload }
+  | { type: typeof MSG_BROADCAST_EVENT; payload: BroadcastEventPayload }
+  | { type: typeof MSG_SEND_CHAT; payload: SendChatPayload };
+
+/** A chat message as the caller hands it to storage. */
+export interface ChatMessageInput {
+  /** Assigned by the server before storing; storages keep it as given. */
+  id?: string;
+  connectionId: string;
+  userId?: string;
+  name?: string;
+  message: string;
+  metadata?: Record<string, unknown>;
+  /** Milliseconds since the epoch; the server sets it. */
+  createdAt?: number;
+}
+
+/** A chat message as storage returns it. */
+export interface StoredChatMessage {
+  id: string;
+  roomId: string;
+  connectionId: string;
+  userId?: string;
+  name?: string;
+  message: string;
+  metadata?: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface RoomJoinedPayload {
+  roomId: string;
+  connectionId: string;
+  /** Every member, the joiner included, keyed by connection id. */
+  presence: Record<string, PresenceEntry>;
+  chatHistory?: StoredChatMessage[];
+}
+export interface PresenceUpdatedPayload {
+  roomId: string;
+  joined?: PresenceEntry[];
+  left?: string[];
+  updated?: PresenceEntry[];
+}
+export interface BroadcastEventRelayPayload {
+  roomId: string;
+  connectionId: string;
+  userId?: string;
+  event: string;
+  payload?: unknown;
+}
+export interface ChatMessagePayload {
+  id: string;
+  roomId: string;
+  connectionId: string;
+  userId?: string;
+  name?: string;
+  message: string;
+  metadata?: Record<string, unknown>;
+  createdAt: number;
+}
+export interface ErrorPayload {
+  code: string;
+  message: string;
+}
+
+export type ServerMessage =
+  | { type: typeof MSG_ROOM_JOINED; payload: RoomJoinedPayload }
+  | { type: typeof MSG_PRESENCE_UPDATED; payload: PresenceUpdatedPayload }
+  | { type: typeof MSG_BROADCAST_EVENT_RELAY; payload: BroadcastEventRelayPayload }
+  | { type: typeof MSG_CHAT_MESSAGE; payload: ChatMessagePayload }
+  | { type: typeof MSG_ERROR; payload: ErrorPayload };

@@ -1,0 +1,101 @@
+import * as v from "valibot";
+import { ErrorCodes, ProtocolError } from "./errors.ts";
+import {
+  MSG_BROADCAST_EVENT,
+  MSG_JOIN_ROOM,
+  MSG_LEAVE_ROOM,
+  MSG_SEND_CHAT,
+  MSG_UPDATE_PRESENCE,
+  type ClientMessage,
+} from "./protocol.ts";
+
+/** Size limits applied to client messages; see `resolveOptions` for the defaults. */
+export interface MessageLimits {
+  maxRoomIdLength: number;
+  maxPresenceBytes: number;
+  maxChatMessageLength: number;
+  maxEventNameLength: number;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const plainObject = v.custom<Record<string, unknown>>(isPlainObject, "must be a plain JSON object");
+const shortString = (max: number) =>
+  v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(max, `is longer than ${max} characters`));
+const payloadObject = "payload must be an object";
+
+function buildSchemas(limits: MessageLimits) {
+  const roomId = shortString(limits.maxRoomIdLength);
+  const optionalText = v.optional(v.pipe(v.string(), v.maxLength(256)));
+  return {
+    [MSG_JOIN_ROOM]: v.object({
+      roomId,
+      presence: v.optional(plainObject),
+      accessToken: v.optional(v.pipe(v.string("must be a string"), v.maxLength(16_384, "is too long"))),
+      name: optionalText,
+      email: optionalText,
+    }, payloadObject),
+    [MSG_LEAVE_ROOM]: v.optional(v.object({ roomId: v.optional(roomId) }, payloadObject)),
+    [MSG_UPDATE_PRESENCE]: v.object({ presence: plainObject }, payloadObject),
+    [MSG_BROADCAST_EVENT]: v.object({
+      event: shortString(limits.maxEventNameLength),
+      payload: v.optional(v.unknown()),
+    }, payloadObject),
+    [MSG_SEND_CHAT]: v.object({
+      message: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty")),
+      metadata: v.optional(plainObject),
+    }, payloadObject),
+  } as const;
+}
+
+/**
+ * Turns raw frames into typed client messages, or throws a {@link ProtocolError} whose code is the wire
+ * error code. Built once per server so the schemas are not rebuilt per message.
+ */
+export function createMessageParser(limits: MessageLimits) {
+  const schemas = buildSchemas(limits);
+  const encoder = new TextEncoder();
+  const byteLength = (s: string) => (s.length * 3 <= limits.maxPresenceBytes ? s.length : encoder.encode(s).length);
+
+  return function parseClientMessage(raw: string): ClientMessage {
+    let data: unknown;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      throw new ProtocolError(ErrorCodes.INVALID_JSON, "Message is not valid JSON");
+    }
+    if (!isPlainObject(data) || typeof data.type !== "string") {
+      throw new ProtocolError(ErrorCodes.INVALID_MESSAGE, 'Message must be a JSON object with a string "type"');
+    }
+    const type = data.type;
+    const schema = Object.hasOwn(schemas, type) ? schemas[type as keyof typeof schemas] : undefined;
+    if (!schema) throw new ProtocolError(ErrorCodes.UNKNOWN_TYPE, `Unknown message type "${type.slice(0, 64)}"`);
+
+    const result = v.safeParse(schema, data.payload);
+    if (!result.success) {
+      const issue = result.issues[0];
+      const path = issue.path?.map((p) => String(p.key)).join(".");
+      throw new ProtocolError(
+        ErrorCodes.INVALID_PAYLOAD,
+        `Invalid ${type} payload: ${path ? `${path} ` : ""}${issue.message}`,
+      );
+    }
+    const msg = { type, payload: result.output } as ClientMessage;
+
+    if (msg.type === MSG_SEND_CHAT && msg.payload.message.length > limits.maxChatMessageLength) {
+      throw new ProtocolError(ErrorCodes.TOO_LARGE, `Chat message is longer than ${limits.maxChatMessageLength} characters`);
+    }
+    if (msg.type === MSG_UPDATE_PRESENCE || msg.type === MSG_JOIN_ROOM) {
+      // The presence can be no larger than the frame that carried it, so most frames need no measuring.
+      const presence = msg.payload.presence;
+      if (presence && byteLength(raw) > limits.maxPresenceBytes && byteLength(JSON.stringify(presence)) > limits.maxPresenceBytes) {
+        throw new ProtocolError(ErrorCodes.TOO_LARGE, `Presence is larger than ${limits.maxPresenceBytes} bytes`);
+      }
+    }
+    return msg;
+  };
+}
