@@ -120,6 +120,8 @@ export interface ChatMessagePayload {
   connectionId: string;
   userId?: string;
   name?: string;
+  email?: string;
+  provider?: string;
   message: string;
   metadata?: Record<string, unknown>;
   createdAt: number;

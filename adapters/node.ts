@@ -1,0 +1,147 @@
+/**
+ * Node.js entry: `createServer`, `createWebSocketServer`, `createWebSocketHandler`.
+ * Sockets: crossws's Node adapter (https://crossws.h3.dev/adapters/node) on top of `ws`;
+ * HTTP: Hono through `@hono/node-server`.
+ */
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { createAdaptorServer } from "@hono/node-server";
+import nodeAdapter from "crossws/adapters/node";
+import { NodeRequest } from "srvx/node";
+import { createApp } from "../src/app.ts";
+import { createLiveEngine, type LiveEngine } from "../src/engine.ts";
+import type { WebSocketServerOptions } from "../src/options.ts";
+import { createCorkedFanout } from "./node-fanout.ts";
+
+if ("Bun" in globalThis || "Deno" in globalThis) {
+  throw new Error(
+    "[openlivesync] The Node entry was loaded under Bun or Deno. Import @openlivesync/server (export conditions pick the runtime) or the /bun or /deno subpath.",
+  );
+}
+
+export interface ServerOptions extends WebSocketServerOptions {
+  /** Port to listen on. @default 3000 */
+  port?: number;
+  /** Interface to listen on. @default Node's default (all interfaces) */
+  hostname?: string;
+}
+
+/** The WebSocket side of a server: its engine state and an async `close()`. */
+export interface WebSocketServer {
+  /** Close every socket with 1001, close chat storage, and resolve when done. */
+  close(): Promise<void>;
+  /** Live state, for metrics and tests. */
+  readonly engine: LiveEngine;
+}
+
+export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & WebSocketServer;
+
+export type NodeLiveServer = Server & { ws: WebSocketServer };
+
+function pathnameOf(url: string | undefined): string {
+  const raw = url ?? "/";
+  const q = raw.indexOf("?");
+  return q === -1 ? raw : raw.slice(0, q);
+}
+
+/** Answer an upgrade with a plain HTTP error and drop the socket, so the client never hangs. */
+function refuseUpgrade(socket: Duplex, status: number, text: string) {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+  socket.once("finish", () => socket.destroy());
+}
+
+function createUpgrade(options: WebSocketServerOptions) {
+  const engine = createLiveEngine(options, {
+    createFanout: createCorkedFanout,
+    // crossws hands its upgrade hook a web Request; onAuth gets the IncomingMessage behind it.
+    authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
+    nativeMaxPayload: true,
+  });
+  const ws = nodeAdapter({
+    hooks: engine.hooks,
+    idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
+    serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
+  });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", (error) => engine.options.onError(error, { stage: "upgrade" }));
+    const request = new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<typeof NodeRequest>[0]);
+    ws.handleUpgrade(req, socket, head, request as unknown as Request).catch((error: unknown) => {
+      engine.options.onError(error, { stage: "upgrade" });
+      refuseUpgrade(socket, 500, "Internal Server Error");
+    });
+  };
+  const close = async () => {
+    await engine.close();
+    await ws.close(1001, "Server is shutting down");
+  };
+  return { engine, upgrade, close };
+}
+
+/**
+ * A `(req, socket, head)` handler for `server.on("upgrade")`. Upgrades on other paths get 404.
+ * @example
+ * server.on("upgrade", createWebSocketHandler({ path: "/live" }));
+ */
+export function createWebSocketHandler(options: WebSocketServerOptions = {}): UpgradeHandler {
+  const { engine, upgrade, close } = createUpgrade(options);
+  const path = engine.options.path;
+  const handler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pathnameOf(req.url) !== path) return refuseUpgrade(socket, 404, "Not Found");
+    upgrade(req, socket, head);
+  };
+  return Object.assign(handler, { engine, close });
+}
+
+/**
+ * Attach the live endpoint to an existing `http.Server` (Express, Fastify, plain). Upgrades on other
+ * paths are left to the server's other `upgrade` listeners, or refused with 404 when there are none.
+ * @example
+ * const wss = createWebSocketServer(httpServer, { path: "/live" });
+ * await wss.close();
+ */
+export function createWebSocketServer(server: Server, options: WebSocketServerOptions = {}): WebSocketServer {
+  const { engine, upgrade, close } = createUpgrade(options);
+  const path = engine.options.path;
+  const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pathnameOf(req.url) === path) return upgrade(req, socket, head);
+    // Someone else may own this path; if nobody does, answer rather than leave the client hanging.
+    if (server.listenerCount("upgrade") <= 1) refuseUpgrade(socket, 404, "Not Found");
+  };
+  server.on("upgrade", listener);
+  return {
+    engine,
+    close: async () => {
+      server.off("upgrade", listener);
+      await close();
+    },
+  };
+}
+
+/**
+ * A standalone server: `GET /` answers `openlivesync`, the WebSocket is at `path`. It listens at once.
+ * `server.close()` shuts down gracefully (sockets get 1001, storage is closed); `await server.ws.close()`
+ * closes the WebSocket side alone.
+ * @example
+ * const server = createServer({ port: 3000 }); // ws://localhost:3000/live
+ */
+export function createServer(options: ServerOptions = {}): NodeLiveServer {
+  const app = createApp();
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const handler = createWebSocketHandler(options);
+  server.on("upgrade", handler);
+  const ws: WebSocketServer = { engine: handler.engine, close: handler.close };
+  const httpClose = server.close.bind(server);
+  server.close = ((callback?: (error?: Error) => void) => {
+    void ws.close().finally(() => {
+      httpClose(callback);
+      server.closeAllConnections();
+    });
+    return server;
+  }) as Server["close"];
+  server.listen(options.port ?? 3000, options.hostname);
+  return Object.assign(server, { ws });
+}
+
+// The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
+export * from "../src/index.ts";

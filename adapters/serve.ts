@@ -1,0 +1,24 @@
+/**
+ * Starts the standalone server on whichever runtime runs the CLI. The only place that picks a runtime
+ * entry at run time; libraries import the entry their export condition selects.
+ */
+import type { ServerOptions } from "./node.ts";
+
+export interface RunningServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function start(options: ServerOptions): Promise<RunningServer> {
+  const { createServer } = await import("./node.ts");
+  const server = createServer(options);
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : (options.port ?? 3000),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,439 @@
+import type { Hooks, Peer } from "crossws";
+import { decodeAccessToken } from "./auth.ts";
+import { CloseCodes, ErrorCodes, ProtocolError } from "./errors.ts";
+import { createLoopFanout, type CreateFanout, type Fanout } from "./fanout.ts";
+import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "./options.ts";
+import {
+  MSG_BROADCAST_EVENT,
+  MSG_BROADCAST_EVENT_RELAY,
+  MSG_CHAT_MESSAGE,
+  MSG_ERROR,
+  MSG_JOIN_ROOM,
+  MSG_LEAVE_ROOM,
+  MSG_PRESENCE_UPDATED,
+  MSG_ROOM_JOINED,
+  MSG_SEND_CHAT,
+  MSG_UPDATE_PRESENCE,
+  type BroadcastEventPayload,
+  type ChatMessagePayload,
+  type JoinRoomPayload,
+  type Presence,
+  type SendChatPayload,
+  type StoredChatMessage,
+  type UserInfo,
+} from "./protocol.ts";
+import { Connection, RoomManager, type PeerLike, type Room } from "./room.ts";
+import { createMessageParser } from "./validate.ts";
+
+/** What a runtime adapter tells the engine about itself. */
+export interface RuntimeHooks {
+  /** Builds the fan-out; defaults to one `peer.send` per member. */
+  createFanout?: CreateFanout;
+  /** Maps crossws's upgrade request to what `onAuth` receives (Node: the `IncomingMessage`). */
+  authRequest?: (request: Request) => unknown;
+  /** The runtime pings and times out idle sockets itself; the engine's heartbeat loop stays off. */
+  nativeHeartbeat?: boolean;
+  /** The runtime enforces `maxPayload` itself (closing with 1009). */
+  nativeMaxPayload?: boolean;
+}
+
+/** The runtime-neutral server: crossws hooks plus the room state they drive. */
+export interface LiveEngine {
+  readonly hooks: Partial<Hooks>;
+  readonly options: ResolvedOptions;
+  readonly rooms: RoomManager;
+  readonly connections: ReadonlyMap<PeerLike, Connection>;
+  /** Close every socket with 1001, close storage, and resolve when done. */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+/** Close a dropped socket outright if its closing handshake has not finished by then. */
+const TERMINATE_AFTER_MS = 1000;
+/** Frames that may wait behind an in-flight join before the connection is told to slow down. */
+const MAX_BACKLOG = 256;
+
+function frameOf(type: string, payload: unknown): string {
+  return JSON.stringify({ type, payload });
+}
+
+export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeHooks = {}): LiveEngine {
+  const options = resolveOptions(userOptions);
+  const { storage, onError, presenceThrottleMs, historyLimit, maxPayload } = options;
+  const parse = createMessageParser(options);
+  const rooms = new RoomManager();
+  const connections = new Map<PeerLike, Connection>();
+  const authRequest = runtime.authRequest ?? ((request: Request) => request);
+  let closing = false;
+
+  const fanout: Fanout = (runtime.createFanout ?? createLoopFanout)({
+    maxBufferedBytes: options.maxBufferedBytes,
+    overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
+  });
+
+  const sendError = (conn: Connection, code: string, message: string) =>
+    fanout.send(conn, frameOf(MSG_ERROR, { code, message }));
+
+  /** Leave the room at once, close the socket, and make sure it is gone shortly after. */
+  function drop(conn: Connection, code: number, reason: string) {
+    if (conn.closed) return;
+    leave(conn);
+    conn.closed = true;
+    clearTimers(conn);
+    try {
+      conn.peer.close(code, reason);
+    } catch (error) {
+      onError(error, { stage: "close" });
+    }
+    const timer = setTimeout(() => {
+      try {
+        conn.peer.terminate();
+      } catch {}
+    }, TERMINATE_AFTER_MS);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  function clearTimers(conn: Connection) {
+    if (conn.presenceTimer) clearTimeout(conn.presenceTimer);
+    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
+    conn.presenceTimer = conn.expiryTimer = undefined;
+  }
+
+  function armExpiry(conn: Connection, exp: unknown) {
+    if (!options.closeOnTokenExpiry || typeof exp !== "number") return;
+    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
+    const delay = exp * 1000 - Date.now();
+    if (delay <= 0) return drop(conn, CloseCodes.UNAUTHORIZED, "Token expired");
+    // setTimeout holds 2^31-1 ms at most; a token living longer than ~24 days is re-armed when that fires.
+    conn.expiryTimer = setTimeout(() => armExpiry(conn, exp), Math.min(delay, 2 ** 31 - 1));
+    (conn.expiryTimer as { unref?: () => void }).unref?.();
+  }
+
+  // ---- room membership ----------------------------------------------------------------------
+
+  function leave(conn: Connection) {
+    const room = conn.room;
+    if (!room) return;
+    conn.room = undefined;
+    conn.member = undefined;
+    conn.held = undefined;
+    if (conn.presenceTimer) clearTimeout(conn.presenceTimer);
+    conn.presenceTimer = undefined;
+    room.joining.delete(conn);
+    if (room.local.delete(conn)) fanout.leave?.(conn, room);
+    if (room.members.delete(conn.id)) {
+      fanout.publish(room, frameOf(MSG_PRESENCE_UPDATED, { roomId: room.id, left: [conn.id] }), conn);
+    }
+    rooms.removeIfEmpty(room);
+  }
+
+  async function join(conn: Connection, payload: JoinRoomPayload) {
+    leave(conn);
+    const { roomId } = payload;
+
+    if (payload.accessToken !== undefined && !conn.verified && options.auth) {
+      const decoded = await decodeAccessToken(payload.accessToken, options.auth);
+      if (conn.closed) return;
+      if (!decoded) return sendError(conn, ErrorCodes.UNAUTHORIZED, "accessToken could not be verified; send a valid token");
+      const { sub, exp, ...claims } = decoded;
+      conn.user = { ...claims, userId: decoded.userId ?? sub } as UserInfo;
+      conn.verified = true;
+      armExpiry(conn, exp);
+    } else if (!conn.verified && (payload.name !== undefined || payload.email !== undefined)) {
+      // Unverified display data, as the upstream client sends it.
+      conn.user = { ...conn.user, name: payload.name ?? conn.user?.name, email: payload.email ?? conn.user?.email };
+    }
+
+    if (options.authorizeRoom) {
+      let allowed = false;
+      try {
+        allowed = await options.authorizeRoom(conn.user, roomId);
+      } catch (error) {
+        onError(error, { stage: "auth" });
+      }
+      if (conn.closed) return;
+      if (!allowed) return sendError(conn, ErrorCodes.FORBIDDEN, `Not allowed to join room "${roomId}"`);
+    }
+
+    const room = rooms.getOrCreate(roomId);
+    conn.room = room;
+    conn.presence = payload.presence ?? {};
+    conn.member = conn.entry();
+    conn.held = [];
+    room.joining.add(conn);
+    room.members.set(conn.id, conn.member);
+    fanout.publish(room, frameOf(MSG_PRESENCE_UPDATED, { roomId, joined: [conn.member] }), conn);
+
+    let history: StoredChatMessage[] = [];
+    if (historyLimit > 0) {
+      try {
+        history = await storage.getHistory(roomId, historyLimit);
+      } catch (error) {
+        onError(error, { stage: "history" });
+        sendError(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; live messages still arrive");
+      }
+    }
+    if (conn.closed || conn.room !== room) return;
+
+    const held = conn.held;
+    conn.held = undefined;
+    room.joining.delete(conn);
+    room.local.add(conn);
+    fanout.join?.(conn, room);
+    fanout.send(
+      conn,
+      frameOf(MSG_ROOM_JOINED, { roomId, connectionId: conn.id, presence: room.snapshot(), chatHistory: history }),
+    );
+    if (held.length > 0) {
+      const seen = new Set(history.map((m) => m.id));
+      for (const { frame, chatId } of held) if (!seen.has(chatId)) fanout.send(conn, frame);
+    }
+  }
+
+  // ---- presence, events, chat ---------------------------------------------------------------
+
+  function updatePresence(conn: Connection, presence: Presence) {
+    conn.presence = presence;
+    conn.member!.presence = presence;
+    if (conn.presenceTimer) return; // the pending trailing send will carry this newest value
+    const wait = conn.lastPresenceAt + presenceThrottleMs - Date.now();
+    if (wait <= 0) emitPresence(conn);
+    else conn.presenceTimer = setTimeout(flushPresence, wait, conn);
+  }
+
+  function flushPresence(conn: Connection) {
+    conn.presenceTimer = undefined;
+    if (conn.room && !conn.closed) emitPresence(conn);
+  }
+
+  function emitPresence(conn: Connection) {
+    const room = conn.room!;
+    conn.lastPresenceAt = Date.now();
+    fanout.publish(room, frameOf(MSG_PRESENCE_UPDATED, { roomId: room.id, updated: [conn.member] }), conn);
+  }
+
+  function relayEvent(conn: Connection, payload: BroadcastEventPayload) {
+    const room = conn.room!;
+    const relay = { roomId: room.id, connectionId: conn.id, userId: conn.user?.userId, event: payload.event, payload: payload.payload };
+    fanout.publish(room, frameOf(MSG_BROADCAST_EVENT_RELAY, relay), conn);
+  }
+
+  function sendChat(conn: Connection, payload: SendChatPayload) {
+    const roomId = conn.room!.id;
+    const user = conn.user;
+    const chat: ChatMessagePayload = {
+      id: crypto.randomUUID(),
+      roomId,
+      connectionId: conn.id,
+      userId: user?.userId,
+      name: user?.name,
+      email: user?.email,
+      provider: user?.provider,
+      message: payload.message,
+      metadata: payload.metadata,
+      createdAt: Date.now(),
+    };
+    conn.chatTail = conn.chatTail.then(async () => {
+      try {
+        await storage.append(roomId, {
+          id: chat.id,
+          connectionId: chat.connectionId,
+          userId: chat.userId,
+          name: chat.name,
+          message: chat.message,
+          metadata: chat.metadata,
+          createdAt: chat.createdAt,
+        });
+      } catch (error) {
+        onError(error, { stage: "storage" });
+        return sendError(conn, ErrorCodes.STORAGE_ERROR, "Chat message was not stored and not sent; try again");
+      }
+      const frame = frameOf(MSG_CHAT_MESSAGE, chat);
+      const room = rooms.get(roomId);
+      if (room) {
+        fanout.publish(room, frame, undefined);
+        for (const joiner of room.joining) joiner.held?.push({ frame, chatId: chat.id });
+      }
+      // The sender always gets its acknowledgement, even if it left the room meanwhile.
+      if (room?.local.has(conn) !== true) fanout.send(conn, frame);
+    });
+  }
+
+  // ---- message dispatch -----------------------------------------------------------------------
+
+  function handle(conn: Connection, raw: string): void {
+    let msg;
+    try {
+      msg = parse(raw);
+    } catch (error) {
+      if (error instanceof ProtocolError) return sendError(conn, error.code, error.message);
+      throw error;
+    }
+    if (msg.type === MSG_JOIN_ROOM) {
+      conn.backlog = [];
+      join(conn, msg.payload)
+        .catch((error) => {
+          onError(error, { stage: "message" });
+          if (!conn.closed) sendError(conn, ErrorCodes.INTERNAL_ERROR, "join_room failed inside the server");
+        })
+        .finally(() => drainBacklog(conn));
+      return;
+    }
+    if (!conn.room) {
+      return sendError(conn, ErrorCodes.NOT_IN_ROOM, `${msg.type} needs a room: send join_room first`);
+    }
+    switch (msg.type) {
+      case MSG_LEAVE_ROOM:
+        return leave(conn);
+      case MSG_UPDATE_PRESENCE:
+        return updatePresence(conn, msg.payload.presence);
+      case MSG_BROADCAST_EVENT:
+        return relayEvent(conn, msg.payload);
+      case MSG_SEND_CHAT:
+        return sendChat(conn, msg.payload);
+    }
+  }
+
+  function drainBacklog(conn: Connection) {
+    const backlog = conn.backlog;
+    conn.backlog = undefined;
+    if (!backlog) return;
+    for (let i = 0; i < backlog.length; i++) {
+      if (conn.closed) return;
+      const pending = conn.backlog as string[] | undefined; // set again if a frame below starts a join
+      if (pending) {
+        // Another join started: the rest waits behind it, in order.
+        pending.push(...backlog.slice(i));
+        return;
+      }
+      safeHandle(conn, backlog[i]!);
+    }
+  }
+
+  function safeHandle(conn: Connection, raw: string) {
+    try {
+      handle(conn, raw);
+    } catch (error) {
+      onError(error, { stage: "message" });
+      sendError(conn, ErrorCodes.INTERNAL_ERROR, "The server failed to handle this message");
+    }
+  }
+
+  function byteLength(text: string) {
+    return text.length * 3 <= maxPayload ? text.length : encoder.encode(text).length;
+  }
+
+  // ---- crossws hooks --------------------------------------------------------------------------
+
+  const hooks: Partial<Hooks> = {
+    async upgrade(request) {
+      if (closing) return new Response("Server is shutting down", { status: 503 });
+      if (!options.onAuth) return;
+      let user: UserInfo | null;
+      try {
+        user = await options.onAuth(authRequest(request));
+      } catch (error) {
+        onError(error, { stage: "auth" });
+        return new Response("Authentication failed", { status: 500 });
+      }
+      if (!user) return new Response("Unauthorized", { status: 401 });
+      return { context: { user } };
+    },
+
+    open(peer: Peer) {
+      const user = peer.context?.user as UserInfo | undefined;
+      const conn = new Connection(crypto.randomUUID(), peer, user, user !== undefined);
+      connections.set(peer, conn);
+      fanout.attach?.(conn);
+      if (closing) return drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+      if (user) armExpiry(conn, user.exp);
+    },
+
+    message(peer, message) {
+      const conn = connections.get(peer);
+      if (!conn || conn.closed) return;
+      conn.alive = true;
+      const raw = message.text();
+      if (!runtime.nativeMaxPayload && byteLength(raw) > maxPayload) {
+        return drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${maxPayload} bytes`);
+      }
+      if (conn.backlog) {
+        if (conn.backlog.length >= MAX_BACKLOG) {
+          return sendError(conn, ErrorCodes.INTERNAL_ERROR, "Too many messages while joining; this one was dropped");
+        }
+        conn.backlog.push(raw);
+        return;
+      }
+      safeHandle(conn, raw);
+    },
+
+    pong(peer) {
+      const conn = connections.get(peer);
+      if (conn) conn.alive = true;
+    },
+
+    close(peer) {
+      const conn = connections.get(peer);
+      if (!conn) return;
+      connections.delete(peer);
+      leave(conn);
+      conn.closed = true;
+      clearTimers(conn);
+      if (closing && connections.size === 0) allClosed?.();
+    },
+
+    error(peer, error) {
+      onError(error, { stage: "socket" });
+    },
+  };
+
+  // ---- heartbeat ----------------------------------------------------------------------------
+
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  if (options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat) {
+    heartbeat = setInterval(() => {
+      for (const conn of connections.values()) {
+        if (conn.closed) continue;
+        if (!conn.alive) {
+          drop(conn, CloseCodes.HEARTBEAT_TIMEOUT, "No heartbeat answer");
+          continue;
+        }
+        conn.alive = false;
+        try {
+          conn.peer.ping?.();
+        } catch (error) {
+          onError(error, { stage: "heartbeat" });
+        }
+      }
+    }, options.heartbeatIntervalMs);
+    (heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  let allClosed: (() => void) | undefined;
+  let closed: Promise<void> | undefined;
+
+  async function close(): Promise<void> {
+    closing = true;
+    if (heartbeat) clearInterval(heartbeat);
+    const done = new Promise<void>((resolve) => {
+      allClosed = resolve;
+      if (connections.size === 0) resolve();
+    });
+    for (const conn of connections.values()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+    // Sockets that never finish their closing handshake are terminated by drop(); don't wait past that.
+    await Promise.race([done, new Promise((r) => setTimeout(r, TERMINATE_AFTER_MS + 500))]);
+    try {
+      await storage.close?.();
+    } catch (error) {
+      onError(error, { stage: "close" });
+    }
+  }
+
+  return {
+    hooks,
+    options,
+    rooms,
+    connections,
+    close: () => (closed ??= close()),
+  };
+}

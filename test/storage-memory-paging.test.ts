@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { createInMemoryChatStorage } from "../src/chat-storage.ts";
+
+async function filled(n: number, historyLimit = 100) {
+  const storage = createInMemoryChatStorage({ historyLimit });
+  for (let i = 0; i < n; i++) await storage.append("r", { connectionId: "c", message: `m${i}` });
+  return storage;
+}
+const texts = (list: { message: string }[]) => list.map((m) => m.message);
+
+describe("in-memory chat storage paging", () => {
+  it("returns the newest `limit` messages, oldest first", async () => {
+    const storage = await filled(10);
+    expect(texts(await storage.getHistory("r", 3))).toEqual(["m7", "m8", "m9"]);
+  });
+
+  it("counts pages back from the newest message", async () => {
+    const storage = await filled(100);
+    expect(texts(await storage.getHistory("r", 20, 40))).toEqual(Array.from({ length: 20 }, (_, i) => `m${40 + i}`));
+    expect(texts(await storage.getHistory("r", 20, 90))).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    expect(await storage.getHistory("r", 20, 100)).toEqual([]);
+  });
+
+  it("keeps at most historyLimit messages per room", async () => {
+    const storage = await filled(300, 50);
+    const all = await storage.getHistory("r", 1000);
+    expect(all).toHaveLength(50);
+    expect(all[0]!.message).toBe("m250");
+  });
+
+  it("keeps rooms apart and fills id and createdAt", async () => {
+    const storage = createInMemoryChatStorage();
+    await storage.append("a", { connectionId: "c", message: "in a" });
+    await storage.append("b", { connectionId: "c", message: "in b", userId: "u" });
+    const [b] = await storage.getHistory("b");
+    expect(b).toMatchObject({ roomId: "b", message: "in b", userId: "u", id: expect.any(String), createdAt: expect.any(Number) });
+    expect(texts(await storage.getHistory("a"))).toEqual(["in a"]);
+    expect(await storage.getHistory("none")).toEqual([]);
+  });
+});

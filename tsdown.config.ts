@@ -1,0 +1,16 @@
+import { defineConfig } from "tsdown";
+
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    node: "adapters/node.ts",
+    cli: "adapters/cli.ts",
+  },
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  dts: true,
+  clean: true,
+  // Drivers and runtimes stay imports; users install the ones they use.
+  external: [/^node:/, /^bun:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/],
+});
