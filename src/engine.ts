@@ -1,5 +1,5 @@
 import type { Hooks, Peer } from "crossws";
-import { decodeAccessToken } from "./auth.ts";
+import { createTokenVerifier } from "./auth.ts";
 import { CloseCodes, ErrorCodes, ProtocolError } from "./errors.ts";
 import { createLoopFanout, type CreateFanout, type Fanout } from "./fanout.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "./options.ts";
@@ -64,6 +64,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const rooms = new RoomManager();
   const connections = new Map<PeerLike, Connection>();
   const authRequest = runtime.authRequest ?? ((request: Request) => request);
+  // Built once so key caches live as long as the server and bad auth config fails at start-up.
+  const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
   let closing = false;
 
   const fanout: Fanout = (runtime.createFanout ?? createLoopFanout)({
@@ -131,8 +133,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     leave(conn);
     const { roomId } = payload;
 
-    if (payload.accessToken !== undefined && !conn.verified && options.auth) {
-      const decoded = await decodeAccessToken(payload.accessToken, options.auth);
+    if (payload.accessToken !== undefined && !conn.verified && verifyToken) {
+      const decoded = await verifyToken(payload.accessToken);
       if (conn.closed) return;
       if (!decoded) return sendError(conn, ErrorCodes.UNAUTHORIZED, "accessToken could not be verified; send a valid token");
       const { sub, exp, ...claims } = decoded;

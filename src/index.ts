@@ -31,7 +31,7 @@ export {
 } from "./errors.ts";
 
 // Auth
-export { decodeAccessToken, createTokenAuth } from "./auth.ts";
+export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth.ts";
 
 // Storage
 export { createInMemoryChatStorage } from "./chat-storage.ts";
@@ -71,5 +71,6 @@ export type {
   AuthGoogleConfig,
   AuthMicrosoftConfig,
   AuthCustomConfig,
+  TokenRequest,
 } from "./auth.ts";
 export type { ChatStorage, InMemoryChatStorageOptions } from "./chat-storage.ts";
