@@ -36,6 +36,8 @@ export interface PresenceEntry {
   name?: string;
   email?: string;
   provider?: string;
+  /** Extra identity fields returned by `onAuth` (e.g. `team`, `picture`). */
+  [field: string]: unknown;
   presence: Presence;
 }
 

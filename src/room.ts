@@ -12,6 +12,16 @@ export interface PeerLike {
   readonly context?: Record<string, unknown>;
 }
 
+/**
+ * User fields never copied into presence entries: the entry's own keys, JWT registered claims and
+ * token-internal claims that mean nothing to other members.
+ */
+const NOT_IN_ENTRY = new Set([
+  "__proto__", "connectionId", "presence",
+  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
+  "azp", "at_hash", "c_hash", "nonce", "aio", "uti", "rh", "ver", "auth_time", "acr", "amr", "sid",
+]);
+
 /** One WebSocket connection's state. Created on open, dropped on close. */
 export class Connection {
   readonly id: string;
@@ -46,15 +56,21 @@ export class Connection {
     this.verified = verified;
   }
 
-  /** The entry others see in `presence_updated` and `room_joined.presence`. */
+  /**
+   * The entry others see in `presence_updated` and `room_joined.presence`: the connection id, the
+   * user's fields (`userId`, `name`, `email`, `provider` and any extra ones `onAuth` returned), and presence.
+   */
   entry(): PresenceEntry {
     const entry: PresenceEntry = { connectionId: this.id, presence: this.presence };
     const user = this.user;
     if (user) {
-      if (user.userId !== undefined) entry.userId = user.userId;
-      if (user.name !== undefined) entry.name = user.name;
-      if (user.email !== undefined) entry.email = user.email;
-      if (user.provider !== undefined) entry.provider = user.provider;
+      for (const key of Object.keys(user)) {
+        const value = user[key];
+        if (value !== undefined && !NOT_IN_ENTRY.has(key)) entry[key] = value;
+      }
+      // Keep presence last so entries read the same whatever the user object's key order.
+      delete (entry as { presence?: unknown }).presence;
+      entry.presence = this.presence;
     }
     return entry;
   }

@@ -26,12 +26,14 @@ describe("rooms", () => {
     expect(rooms.removeIfEmpty(room)).toBe(false);
   });
 
-  it("builds presence entries with identity fields only when set", () => {
+  it("builds presence entries with identity and extra user fields, leaving token claims out", () => {
     const anon = new Connection("c1", peer, undefined, false);
     anon.presence = { x: 1 };
     expect(anon.entry()).toEqual({ connectionId: "c1", presence: { x: 1 } });
     const known = new Connection("c2", peer, { userId: "u", name: "N", email: "e@x", provider: "google", extra: 1 }, true);
-    expect(known.entry()).toEqual({ connectionId: "c2", userId: "u", name: "N", email: "e@x", provider: "google", presence: {} });
+    expect(known.entry()).toEqual({ connectionId: "c2", userId: "u", name: "N", email: "e@x", provider: "google", extra: 1, presence: {} });
+    const fromToken = new Connection("c3", peer, { userId: "u", iss: "https://issuer", exp: 1, aud: "a", picture: "p.png" }, true);
+    expect(fromToken.entry()).toEqual({ connectionId: "c3", userId: "u", picture: "p.png", presence: {} });
   });
 
   it("lists every member in the snapshot keyed by connection id", () => {

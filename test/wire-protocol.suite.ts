@@ -328,7 +328,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture) {
         await expect(c.opened).rejects.toMatchObject({ status: 500 });
       });
 
-      it("puts onAuth's user in presence entries, chat messages and relayed events", async () => {
+      it("puts onAuth's user, extra fields included, in presence entries, and its userId on chat messages and relayed events", async () => {
         const r = room();
         const a = await client({ onAuth: "x-user" }, { headers: { "x-user": "alice" } });
         const b = await client({ onAuth: "x-user" }, { headers: { "x-user": "bob" } });
@@ -340,6 +340,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture) {
           name: "Name of alice",
           email: "alice@example.test",
           provider: "fixture",
+          team: "blue",
           presence: { cursor: 1 },
         });
         a.send("send_chat", { message: "hi" });
