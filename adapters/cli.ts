@@ -1,76 +1,75 @@
 #!/usr/bin/env node
 /**
- * `openlivesync`: the standalone server. Every flag has an environment equivalent; flags win.
+ * `openlivesync`: the standalone server. Every flag has an environment equivalent (see CLI_FLAGS); flags win.
  */
-import { defineCommand, runMain } from "citty";
-import { OpenLiveSyncError } from "../src/errors.ts";
-import type { ServerOptions } from "./node.ts";
+import { defineCommand, runMain, type ArgsDef } from "citty";
+import { CLI_FLAGS, settingsFromCli, type CliArgs, type CliFlag } from "./cli-config.ts";
 
-const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+interface ProcessLike {
+  env: Record<string, string | undefined>;
+  on(signal: string, fn: () => void): void;
+  exit(code: number): never;
+}
+const proc = (globalThis as { process?: ProcessLike }).process;
+
+const descriptions: Record<CliFlag, string> = {
+  port: "Port to listen on (default 3000)",
+  host: "Interface to listen on (default 127.0.0.1; 0.0.0.0 for all)",
+  path: "WebSocket path (default /live)",
+  "history-limit": "Chat messages sent to joiners (default 100)",
+  storage: "Chat storage: memory, sqlite:./chat.db, postgres://…, mysql://… (default memory)",
+  table: "Chat table name (default openlivesync_chat)",
+  "auth-google-client-id": "Require Google ID tokens for these client ids (comma-separated)",
+  "auth-microsoft-tenant-id": "Require Microsoft tokens from this tenant (GUID, common, organizations)",
+  "auth-microsoft-client-id": "Microsoft app client id(s) accepted as audience",
+  "auth-jwks-url": "Require tokens verified against this JWKS URL",
+  "auth-issuer": "Issuer expected with --auth-jwks-url",
+  "auth-audience": "Audience(s) expected with --auth-jwks-url",
+  "auth-provider": "Provider name reported for --auth-jwks-url tokens (default custom)",
+  redis: "Redis URL: join a cluster of instances (redis://127.0.0.1:6379)",
+  "redis-prefix": "Key and channel prefix for the cluster (default openlivesync)",
+};
+
+const args = Object.fromEntries(
+  (Object.keys(CLI_FLAGS) as CliFlag[]).map((flag) => [
+    flag,
+    { type: "string", description: `${descriptions[flag]} [env ${CLI_FLAGS[flag]}]` },
+  ]),
+) as ArgsDef;
 
 const command = defineCommand({
   meta: { name: "openlivesync", description: "Real-time rooms server: presence, broadcast and chat over WebSocket." },
-  args: {
-    port: { type: "string", description: "Port to listen on (env PORT)", default: env.PORT ?? "3000" },
-    host: { type: "string", description: "Interface to listen on (env HOST)", default: env.HOST ?? "127.0.0.1" },
-    path: { type: "string", description: "WebSocket path (env LIVE_PATH)", default: env.LIVE_PATH ?? "/live" },
-    "history-limit": {
-      type: "string",
-      description: "Chat messages sent to joiners (env HISTORY_LIMIT)",
-      default: env.HISTORY_LIMIT ?? "100",
-    },
-  },
+  args,
   async run({ args }) {
     try {
-      await serve(args);
+      await serve(args as CliArgs);
     } catch (error) {
       // One clear line, not a stack trace: these are configuration and connection mistakes.
       console.error(`openlivesync: ${error instanceof Error ? error.message : String(error)}`);
-      exitWith(1);
+      proc?.exit(1);
     }
   },
 });
 
-type Args = { port: string; host: string; path: string; "history-limit": string };
+async function serve(cliArgs: CliArgs) {
+  const settings = await settingsFromCli(cliArgs, proc?.env ?? {});
+  const { start } = await import("./serve.ts");
+  const server = await start({ ...settings.options, port: settings.port, hostname: settings.hostname });
+  const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
+  console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);
+  console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
 
-async function serve(args: Args) {
-    const port = toInt("--port", args.port);
-    const historyLimit = toInt("--history-limit", args["history-limit"]);
-    const options: ServerOptions = { port, hostname: args.host, path: args.path, chat: { historyLimit } };
-    const { start } = await import("./serve.ts");
-    const server = await start(options);
-    const shown = args.host === "0.0.0.0" || args.host === "::" ? "localhost" : args.host;
-    console.log(`openlivesync listening on http://${shown}:${server.port}`);
-    console.log(`WebSocket endpoint: ws://${shown}:${server.port}${args.path}`);
-
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`${signal}: closing connections…`);
-      await server.close();
-      console.log("openlivesync stopped");
-      exitWith(0);
-    };
-    proc?.on("SIGINT", () => void stop("SIGINT"));
-    proc?.on("SIGTERM", () => void stop("SIGTERM"));
-}
-
-const proc = (globalThis as { process?: { on(signal: string, fn: () => void): void; exit(code: number): never } }).process;
-function exitWith(code: number) {
-  proc?.exit(code);
-}
-
-function toInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new CliError(`${flag} must be a whole number, got "${value}"`);
-  return n;
-}
-
-class CliError extends OpenLiveSyncError {
-  constructor(message: string) {
-    super("CLI_ERROR", message);
-  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: closing connections…`);
+    await server.close();
+    console.log("openlivesync stopped");
+    proc?.exit(0);
+  };
+  proc?.on("SIGINT", () => void stop("SIGINT"));
+  proc?.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
 void runMain(command);

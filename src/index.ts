@@ -35,6 +35,14 @@ export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToke
 
 // Storage
 export { createInMemoryChatStorage } from "./chat-storage.ts";
+export { createPostgresChatStorage } from "./storage/postgres.ts";
+export { createMySQLChatStorage } from "./storage/mysql.ts";
+export { createSQLiteChatStorage } from "./storage/sqlite.ts";
+export { createChatStorageFromUrl } from "./storage/from-url.ts";
+export { DEFAULT_TABLE_NAME, validateTableName } from "./storage/table-name.ts";
+export { pgChatTable } from "./storage/schema-pg.ts";
+export { mysqlChatTable } from "./storage/schema-mysql.ts";
+export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 
 export type { LiveEngine, RuntimeHooks } from "./engine.ts";
 export type { Fanout, FanoutContext, CreateFanout } from "./fanout.ts";
@@ -74,3 +82,8 @@ export type {
   TokenRequest,
 } from "./auth.ts";
 export type { ChatStorage, InMemoryChatStorageOptions } from "./chat-storage.ts";
+export type { SqlChatStorageOptions } from "./storage/sql-chat-storage.ts";
+export type { GroupCommitOptions } from "./storage/group-commit.ts";
+export type { PostgresConnection, PostgresConnectionOptions, PostgresClientLike } from "./storage/postgres.ts";
+export type { MySQLConnection, MySQLConnectionOptions, MySQLPoolLike } from "./storage/mysql.ts";
+export type { SQLiteChatStorageFileOptions } from "./storage/sqlite.ts";

@@ -1,0 +1,105 @@
+/**
+ * Turns CLI flags and environment variables into server options. Flags win over the environment.
+ * Kept apart from the command itself so it can be tested without starting a process.
+ */
+import { createTokenAuth, type AuthOptions } from "../src/auth.ts";
+import { ConfigError } from "../src/errors.ts";
+import type { WebSocketServerOptions } from "../src/options.ts";
+import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
+
+export type Env = Record<string, string | undefined>;
+
+/** Flag name → environment variable, for every flag the CLI takes. Also the README's table. */
+export const CLI_FLAGS = {
+  port: "PORT",
+  host: "HOST",
+  path: "LIVE_PATH",
+  "history-limit": "HISTORY_LIMIT",
+  storage: "STORAGE_URL",
+  table: "STORAGE_TABLE",
+  "auth-google-client-id": "AUTH_GOOGLE_CLIENT_ID",
+  "auth-microsoft-tenant-id": "AUTH_MICROSOFT_TENANT_ID",
+  "auth-microsoft-client-id": "AUTH_MICROSOFT_CLIENT_ID",
+  "auth-jwks-url": "AUTH_JWKS_URL",
+  "auth-issuer": "AUTH_ISSUER",
+  "auth-audience": "AUTH_AUDIENCE",
+  "auth-provider": "AUTH_PROVIDER",
+  redis: "REDIS_URL",
+  "redis-prefix": "REDIS_PREFIX",
+} as const;
+
+export type CliFlag = keyof typeof CLI_FLAGS;
+export type CliArgs = Partial<Record<CliFlag, string>>;
+
+export interface CliSettings {
+  port: number;
+  hostname: string;
+  path: string;
+  storageUrl: string;
+  redisUrl: string | undefined;
+  options: WebSocketServerOptions;
+}
+
+/** Flag value, else the environment's, else the default. Empty strings count as unset. */
+export function pick(args: CliArgs, env: Env, flag: CliFlag, fallback?: string): string | undefined {
+  const fromFlag = args[flag];
+  if (fromFlag !== undefined && fromFlag !== "") return fromFlag;
+  const fromEnv = env[CLI_FLAGS[flag]];
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : fallback;
+}
+
+function toInt(flag: CliFlag, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${flag} must be a whole number, got "${value}"`);
+  return n;
+}
+
+const list = (value: string | undefined) => value?.split(",").map((s) => s.trim()).filter(Boolean);
+
+/** Auth providers from flags/env; undefined when none is configured (then no token is required). */
+export function authFromCli(args: CliArgs, env: Env): AuthOptions | undefined {
+  const auth: AuthOptions = {};
+  const googleClient = list(pick(args, env, "auth-google-client-id"));
+  if (googleClient) auth.google = { clientId: googleClient };
+  const tenantId = pick(args, env, "auth-microsoft-tenant-id");
+  const msClient = list(pick(args, env, "auth-microsoft-client-id"));
+  if (tenantId) auth.microsoft = { tenantId, clientId: msClient };
+  else if (msClient) throw new ConfigError("--auth-microsoft-client-id needs --auth-microsoft-tenant-id too");
+  const jwksUrl = pick(args, env, "auth-jwks-url");
+  if (jwksUrl) {
+    auth.custom = {
+      jwksUrl,
+      issuer: pick(args, env, "auth-issuer"),
+      audience: list(pick(args, env, "auth-audience")),
+      provider: pick(args, env, "auth-provider"),
+    };
+  } else if (pick(args, env, "auth-issuer") || pick(args, env, "auth-audience")) {
+    throw new ConfigError("--auth-issuer and --auth-audience need --auth-jwks-url too");
+  }
+  return auth.google || auth.microsoft || auth.custom ? auth : undefined;
+}
+
+/**
+ * Everything the standalone server needs, with the chat storage connected (an unreachable database
+ * fails here, with one clear message).
+ */
+export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSettings> {
+  const port = toInt("port", pick(args, env, "port"), 3000);
+  const historyLimit = toInt("history-limit", pick(args, env, "history-limit"), 100);
+  const path = pick(args, env, "path", "/live")!;
+  const hostname = pick(args, env, "host", "127.0.0.1")!;
+  const storageUrl = pick(args, env, "storage", "memory")!;
+  const tableName = pick(args, env, "table");
+  const redisUrl = pick(args, env, "redis");
+
+  const auth = authFromCli(args, env);
+  const storage = await createChatStorageFromUrl(storageUrl, { tableName, historyLimit: Math.max(historyLimit, 100) });
+  const options: WebSocketServerOptions = {
+    path,
+    chat: { storage, historyLimit },
+    // With a provider configured, a valid token is required at connect.
+    ...(auth ? { onAuth: createTokenAuth(auth), auth } : {}),
+  };
+  return { port, hostname, path, storageUrl, redisUrl, options };
+}

@@ -1,0 +1,46 @@
+import type { ChatStorage } from "../chat-storage.ts";
+import { createInMemoryChatStorage } from "../chat-storage.ts";
+import { ConfigError } from "../errors.ts";
+import { createMySQLChatStorage } from "./mysql.ts";
+import { createPostgresChatStorage } from "./postgres.ts";
+import type { SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { createSQLiteChatStorage } from "./sqlite.ts";
+
+const FORMS = "memory, sqlite:./chat.db, sqlite::memory:, postgres://user:pass@host:5432/db or mysql://user:pass@host:3306/db";
+
+/**
+ * A storage from one URL, as the CLI's `--storage` / `STORAGE_URL` takes it:
+ * `memory`, `sqlite:<path>` (or `sqlite::memory:`), `postgres://…` / `postgresql://…`, `mysql://…`.
+ * SQL stores connect and create their table before this resolves, so an unreachable database fails here.
+ * @example
+ * const storage = await createChatStorageFromUrl(process.env.STORAGE_URL ?? "memory", { tableName: "chat" });
+ */
+export async function createChatStorageFromUrl(url: string, options: SqlChatStorageOptions = {}): Promise<ChatStorage> {
+  const value = (url ?? "").trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase();
+  if (value === "" || value === "memory" || value === "memory:") {
+    return createInMemoryChatStorage({ historyLimit: Math.max(options.historyLimit ?? 100, 100) });
+  }
+  if (scheme === "sqlite") {
+    // sqlite:./chat.db, sqlite:/abs/chat.db, sqlite:///abs/chat.db, sqlite::memory:
+    let filename = value.slice("sqlite:".length);
+    if (filename.startsWith("//")) filename = filename.slice(2);
+    if (filename === "") throw new ConfigError(`Storage URL "${value}" has no file: use sqlite:./chat.db or sqlite::memory:`);
+    return createSQLiteChatStorage(filename, options);
+  }
+  if (scheme === "postgres" || scheme === "postgresql" || scheme === "mysql" || scheme === "mariadb") {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch (cause) {
+      throw new ConfigError(`Storage URL is not a valid URL: use ${FORMS}.`, { cause });
+    }
+    if (!parsed.hostname) throw new ConfigError(`Storage URL has no host: use ${FORMS}.`);
+    if (scheme === "mysql" || scheme === "mariadb") {
+      if (scheme === "mariadb") parsed.protocol = "mysql:";
+      return createMySQLChatStorage(parsed.href, options);
+    }
+    return createPostgresChatStorage(value, options);
+  }
+  throw new ConfigError(`Unknown storage "${value.replace(/\/\/[^@/]*@/, "//…@")}": use ${FORMS}.`);
+}

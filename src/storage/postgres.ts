@@ -1,0 +1,137 @@
+import { desc, eq } from "drizzle-orm";
+import type { ChatStorage } from "../chat-storage.ts";
+import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
+import { pgChatTable, pgCreateStatements } from "./schema-pg.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { validateTableName } from "./table-name.ts";
+
+/** Where to connect, as a URL or its parts. `connectionString` is accepted for the seed's shape. */
+export interface PostgresConnectionOptions {
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  /** Passed to postgres.js (`true`, `"require"`, or TLS options). */
+  ssl?: unknown;
+  /** Pool size. @default 10 */
+  max?: number;
+}
+
+/** An existing postgres.js client (`postgres(url)`), by the parts we use. Not closed by `close()`. */
+export interface PostgresClientLike {
+  (...args: never[]): unknown;
+  unsafe(query: string, ...rest: never[]): unknown;
+  begin(...args: never[]): unknown;
+  end(options?: { timeout?: number }): PromiseLike<void>;
+  options: object;
+}
+
+export type PostgresConnection = string | PostgresConnectionOptions | PostgresClientLike;
+
+type Unsafe = { unsafe(query: string, params?: unknown[]): PromiseLike<unknown> };
+type BeginClient = Unsafe & { begin<T>(fn: (tx: Unsafe) => Promise<T>): Promise<T> };
+
+async function loadDriver() {
+  try {
+    const [pg, drizzle] = await Promise.all([import("postgres"), import("drizzle-orm/postgres-js")]);
+    return { postgres: pg.default, drizzle: drizzle.drizzle };
+  } catch (cause) {
+    throw new MissingDriverError("postgres (postgres.js)", "npm install postgres", { cause });
+  }
+}
+
+function isClient(connection: PostgresConnection): connection is PostgresClientLike {
+  return typeof connection === "function" && typeof (connection as PostgresClientLike).unsafe === "function";
+}
+
+/** `host:port/db` for messages, never the password. */
+function where(connection: string | PostgresConnectionOptions): string {
+  const url = typeof connection === "string" ? connection : connection.connectionString;
+  if (url) {
+    try {
+      const u = new URL(url);
+      return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+    } catch {
+      return "the configured server";
+    }
+  }
+  if (typeof connection === "string") return "the configured server";
+  return `${connection.host ?? "localhost"}:${connection.port ?? 5432}/${connection.database ?? ""}`;
+}
+
+/**
+ * Chat history in Postgres, through postgres.js and `drizzle-orm/postgres-js`. Creates the table and its
+ * `(room_id, seq)` index if missing, under an advisory lock so two servers starting together do not race.
+ * Connects before it resolves, so a wrong URL or a stopped server fails here with a {@link StorageError}.
+ * @example
+ * const storage = await createPostgresChatStorage(process.env.DATABASE_URL!, { historyLimit: 100 });
+ */
+export async function createPostgresChatStorage(
+  connection: PostgresConnection,
+  options: SqlChatStorageOptions = {},
+): Promise<ChatStorage> {
+  const tableName = validateTableName(options.tableName);
+  const table = pgChatTable(tableName);
+  const { postgres, drizzle } = await loadDriver();
+
+  const owned = !isClient(connection);
+  let client: PostgresClientLike;
+  if (isClient(connection)) {
+    client = connection;
+  } else {
+    const common = { max: 10, connect_timeout: 10, onnotice: () => {} };
+    if (typeof connection === "string") {
+      client = postgres(connection, common) as unknown as PostgresClientLike;
+    } else if (connection && typeof connection === "object") {
+      const { connectionString, ssl, max, ...parts } = connection;
+      const settings = { ...common, ...parts, ...(max ? { max } : {}), ...(ssl !== undefined ? { ssl } : {}) } as Record<string, unknown>;
+      client = (connectionString ? postgres(connectionString, settings) : postgres(settings)) as unknown as PostgresClientLike;
+    } else {
+      throw new ConfigError("createPostgresChatStorage needs a connection URL, an options object or a postgres.js client.");
+    }
+  }
+  const label = `Postgres table "${tableName}"${owned ? ` at ${where(connection as string | PostgresConnectionOptions)}` : ""}`;
+
+  try {
+    await (client as unknown as BeginClient).begin(async (tx) => {
+      await tx.unsafe("set local client_min_messages = warning");
+      await tx.unsafe("select pg_advisory_xact_lock(hashtext($1))", [`openlivesync:${tableName}`]);
+      for (const statement of pgCreateStatements(table)) await tx.unsafe(statement);
+    });
+  } catch (cause) {
+    if (owned) await Promise.resolve(client.end({ timeout: 0 })).catch(() => {});
+    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
+  }
+
+  const db = drizzle(client as never);
+  const columns = {
+    id: table.id,
+    roomId: table.roomId,
+    connectionId: table.connectionId,
+    userId: table.userId,
+    name: table.name,
+    message: table.message,
+    metadata: table.metadata,
+    createdAt: table.createdAt,
+  };
+
+  return createSqlChatStorage(
+    {
+      label,
+      async insert(rows: ChatRow[]) {
+        await db.insert(table).values(rows);
+      },
+      selectNewest(roomId, limit, offset) {
+        return db.select(columns).from(table).where(eq(table.roomId, roomId)).orderBy(desc(table.seq)).limit(limit).offset(offset);
+      },
+      async release() {
+        // Our own writes are drained by now; the timeout only bounds in-flight reads, and a pool
+        // that lived through a dropped connection can otherwise wait out a reconnect.
+        if (owned) await client.end({ timeout: 1 });
+      },
+    },
+    options,
+  );
+}

@@ -1,0 +1,103 @@
+import { desc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/sqlite-proxy";
+import type { ChatStorage } from "../chat-storage.ts";
+import { ConfigError, StorageError } from "../errors.ts";
+import { sqliteChatTable, sqliteCreateStatements } from "./schema-sqlite.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { openSqliteDatabase, type SqliteStatementLike } from "./sqlite-driver.ts";
+import { validateTableName } from "./table-name.ts";
+
+export interface SQLiteChatStorageFileOptions {
+  /** Database file, created if missing; `":memory:"` for a private in-memory database. */
+  filename: string;
+}
+
+const MAX_CACHED_STATEMENTS = 600;
+
+/**
+ * Chat history in SQLite: better-sqlite3 v12 on Node, bun:sqlite on Bun, node:sqlite on Deno. Synchronous
+ * to create; the file is opened in WAL mode and the table and its index are created if missing.
+ * Queries are built by drizzle's sqlite-proxy driver over whichever driver was loaded, so one code path
+ * serves all three runtimes.
+ * @example
+ * const storage = createSQLiteChatStorage("./data/chat.sqlite", { historyLimit: 100 });
+ */
+export function createSQLiteChatStorage(
+  filenameOrOptions: string | SQLiteChatStorageFileOptions,
+  options: SqlChatStorageOptions = {},
+): ChatStorage {
+  const tableName = validateTableName(options.tableName);
+  const filename = typeof filenameOrOptions === "string" ? filenameOrOptions : filenameOrOptions?.filename;
+  if (typeof filename !== "string" || filename === "") {
+    throw new ConfigError('createSQLiteChatStorage needs a file path, ":memory:", or { filename }.');
+  }
+  const table = sqliteChatTable(tableName);
+  const { db: sqlite, driver } = openSqliteDatabase(filename);
+  const label = `SQLite table "${tableName}" in ${filename} (${driver})`;
+
+  try {
+    // First, so the statements below wait for another process's lock instead of failing with SQLITE_BUSY.
+    sqlite.exec("pragma busy_timeout = 5000");
+    if (filename !== ":memory:") {
+      sqlite.exec("pragma journal_mode = wal");
+      // With WAL, NORMAL survives a process crash; only an OS crash can lose the last commits.
+      sqlite.exec("pragma synchronous = normal");
+    }
+    // One transaction, so a second process starting at the same moment waits (busy_timeout) then no-ops.
+    sqlite.exec(`begin immediate;\n${sqliteCreateStatements(table).join(";\n")};\ncommit`);
+  } catch (cause) {
+    try {
+      sqlite.close();
+    } catch {}
+    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
+  }
+
+  const statements = new Map<string, SqliteStatementLike>();
+  const prepare = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+      statements.set(sql, (statement = sqlite.prepare(sql)));
+    }
+    return statement;
+  };
+
+  const db = drizzle(async (sql, params, method) => {
+    const statement = prepare(sql);
+    if (method === "run") {
+      statement.run(...params);
+      return { rows: [] };
+    }
+    // sqlite-proxy wants rows as arrays in SELECT order; every driver keeps that order in its objects.
+    const rows = statement.all(...params).map((row) => Object.values(row as object));
+    return { rows: method === "get" ? (rows[0] as unknown[]) : rows };
+  });
+
+  const columns = {
+    id: table.id,
+    roomId: table.roomId,
+    connectionId: table.connectionId,
+    userId: table.userId,
+    name: table.name,
+    message: table.message,
+    metadata: table.metadata,
+    createdAt: table.createdAt,
+  };
+
+  return createSqlChatStorage(
+    {
+      label,
+      async insert(rows: ChatRow[]) {
+        await db.insert(table).values(rows);
+      },
+      selectNewest(roomId, limit, offset) {
+        return db.select(columns).from(table).where(eq(table.roomId, roomId)).orderBy(desc(table.seq)).limit(limit).offset(offset);
+      },
+      async release() {
+        statements.clear();
+        sqlite.close();
+      },
+    },
+    options,
+  );
+}

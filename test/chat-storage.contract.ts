@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pageFromNewest, type ChatStorage } from "../src/chat-storage.ts";
+import type { ChatMessageInput, StoredChatMessage } from "../src/protocol.ts";
+
+export interface MakeStorageOptions {
+  tableName: string;
+  historyLimit: number;
+  batch?: boolean;
+}
+
+export type MakeStorage = (options: MakeStorageOptions) => ChatStorage | Promise<ChatStorage>;
+
+export interface ContractOptions {
+  /** The storage has a table: hostile names are refused and `close()` ends it (SQL stores). */
+  sql?: boolean;
+  /** A second instance on the same table sees the first one's rows (file/server databases). */
+  sharedTable?: boolean;
+  /** Drop the run's table afterwards. */
+  dropTable?: (tableName: string) => Promise<void> | void;
+}
+
+const HOSTILE_TABLE_NAMES = [
+  'chat"; drop table users; --',
+  "chat`; drop table users; --",
+  "chat'; drop table users; --",
+  "public.chat",
+  "chat room",
+  "chat-room",
+  "1chat",
+  "",
+  "a".repeat(49),
+  "chat\u0000",
+  "ｃｈａｔ",
+];
+
+const INJECTION_ROOMS = [
+  "'; DROP TABLE openlivesync_chat; --",
+  '" OR 1=1 --',
+  "` OR 1=1 #",
+  "\\'; SELECT pg_sleep(10); --",
+  "room%_*?",
+  "room'); DELETE FROM openlivesync_chat WHERE ('1'='1",
+];
+
+let uniq = 0;
+const room = (label: string) => `${label}-${Date.now().toString(36)}-${(uniq++).toString(36)}`;
+const msg = (i: number, extra: Partial<ChatMessageInput> = {}): ChatMessageInput => ({
+  id: globalThis.crypto.randomUUID(),
+  connectionId: `conn-${i % 7}`,
+  message: `message ${i}`,
+  createdAt: 1_700_000_000_000 + i,
+  ...extra,
+});
+
+async function appendAll(storage: ChatStorage, roomId: string, inputs: ChatMessageInput[]): Promise<void> {
+  for (const input of inputs) await storage.append(roomId, input);
+}
+
+const texts = (list: StoredChatMessage[]) => list.map((m) => m.message);
+
+/**
+ * The `ChatStorage` contract, run against every store (memory, SQLite file and :memory:, Postgres,
+ * MariaDB/MySQL). Every SQL target uses a fresh table for the run and drops it afterwards.
+ */
+export function chatStorageContract(name: string, makeStorage: MakeStorage, options: ContractOptions = {}): void {
+  const tableName = `ols_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const open: ChatStorage[] = [];
+  const make = async (extra: Partial<MakeStorageOptions> = {}) => {
+    const storage = await makeStorage({ tableName, historyLimit: 1000, ...extra });
+    open.push(storage);
+    return storage;
+  };
+
+  describe(`ChatStorage contract: ${name}`, () => {
+    let storage: ChatStorage;
+
+    beforeAll(async () => {
+      storage = await make();
+    });
+
+    afterAll(async () => {
+      for (const s of open) await s.close?.().catch(() => {});
+      await options.dropTable?.(tableName);
+    });
+
+    it("returns an empty history for a room with no messages", async () => {
+      expect(await storage.getHistory(room("empty"))).toStrictEqual([]);
+      expect(await storage.getHistory(room("empty"), 10, 10)).toStrictEqual([]);
+    });
+
+    it("returns messages oldest first, in append order", async () => {
+      const r = room("order");
+      const inputs = Array.from({ length: 12 }, (_, i) => msg(i));
+      await appendAll(storage, r, inputs);
+      expect(texts(await storage.getHistory(r, 100))).toStrictEqual(inputs.map((m) => m.message));
+    });
+
+    it("keeps append order for messages created in the same millisecond", async () => {
+      const r = room("same-ms");
+      const inputs = Array.from({ length: 20 }, (_, i) => msg(i, { createdAt: 1_700_000_000_000 }));
+      await appendAll(storage, r, inputs.slice(0, 10));
+      await Promise.all(inputs.slice(10).map((m) => storage.append(r, m)));
+      const history = await storage.getHistory(r, 100);
+      expect(history.map((m) => m.id)).toStrictEqual(inputs.map((m) => m.id));
+      expect(new Set(history.map((m) => m.createdAt))).toStrictEqual(new Set([1_700_000_000_000]));
+    });
+
+    it("stores every field as given and leaves absent optional fields absent", async () => {
+      const r = room("fields");
+      const full = msg(1, { userId: "user-1", name: "Ada Lovelace", metadata: { kind: "note" } });
+      const bare = msg(2);
+      const emptyStrings = msg(3, { userId: "", name: "", metadata: {} });
+      await appendAll(storage, r, [full, bare, emptyStrings]);
+      const history = await storage.getHistory(r);
+      expect(history).toStrictEqual([
+        { id: full.id, roomId: r, connectionId: full.connectionId, userId: "user-1", name: "Ada Lovelace", message: full.message, metadata: { kind: "note" }, createdAt: full.createdAt },
+        { id: bare.id, roomId: r, connectionId: bare.connectionId, message: bare.message, createdAt: bare.createdAt },
+        { id: emptyStrings.id, roomId: r, connectionId: emptyStrings.connectionId, userId: "", name: "", message: emptyStrings.message, metadata: {}, createdAt: emptyStrings.createdAt },
+      ]);
+      expect(Object.keys(history[1]!).sort()).toStrictEqual(["connectionId", "createdAt", "id", "message", "roomId"]);
+    });
+
+    it("fills id and createdAt when the caller leaves them out", async () => {
+      const r = room("fill");
+      const before = Date.now();
+      const returned = await storage.append(r, { connectionId: "c", message: "no id" });
+      const [stored] = await storage.getHistory(r);
+      expect(stored!.id).toMatch(/\S/);
+      expect(stored!.createdAt).toBeGreaterThanOrEqual(before);
+      if (returned) expect(returned).toStrictEqual(stored);
+    });
+
+    it("pages back from the newest message, each page oldest first", async () => {
+      const r = room("pages");
+      const inputs = Array.from({ length: 25 }, (_, i) => msg(i));
+      await appendAll(storage, r, inputs);
+      const all = inputs.map((m) => m.message);
+      expect(texts(await storage.getHistory(r, 10))).toStrictEqual(all.slice(15, 25)); // first page
+      expect(texts(await storage.getHistory(r, 10, 10))).toStrictEqual(all.slice(5, 15)); // middle
+      expect(texts(await storage.getHistory(r, 10, 20))).toStrictEqual(all.slice(0, 5)); // last, partial
+      expect(await storage.getHistory(r, 10, 25)).toStrictEqual([]); // past the end
+      expect(await storage.getHistory(r, 10, 1000)).toStrictEqual([]);
+      expect(await storage.getHistory(r, 0)).toStrictEqual([]);
+      for (const limit of [1, 3, 7, 25, 26, 100]) {
+        for (const offset of [0, 1, 6, 24, 25, 26]) {
+          expect(texts(await storage.getHistory(r, limit, offset)), `limit ${limit} offset ${offset}`).toStrictEqual(
+            pageFromNewest(all, 0, limit, offset),
+          );
+        }
+      }
+    });
+
+    it("returns the newest historyLimit messages when no limit is given", async () => {
+      const small = await make({ historyLimit: 5 });
+      const r = room("default-limit");
+      const inputs = Array.from({ length: 8 }, (_, i) => msg(i));
+      await appendAll(small, r, inputs);
+      expect(texts(await small.getHistory(r))).toStrictEqual(inputs.slice(3).map((m) => m.message));
+    });
+
+    it("keeps rooms apart, including rooms that differ only in case or trailing space", async () => {
+      const base = room("iso");
+      const rooms = [base, `${base}-b`, base.toUpperCase(), `${base} `];
+      await Promise.all(rooms.map((r, i) => appendAll(storage, r, [msg(i, { message: `in ${JSON.stringify(r)}` })])));
+      for (const r of rooms) expect(texts(await storage.getHistory(r))).toStrictEqual([`in ${JSON.stringify(r)}`]);
+    });
+
+    it("round-trips nested JSON metadata, unicode and emoji", async () => {
+      const r = room("meta");
+      const metadata = {
+        nested: { deep: { list: [1, 2.5, -3, true, false, null, "x"], empty: {}, none: null } },
+        text: "héllo wörld — 你好 — Привет — مرحبا",
+        emoji: "🎉👩‍👩‍👧‍👦🏳️‍🌈",
+        escapes: 'quote " backslash \\ newline \n tab \t \u2028',
+        big: Number.MAX_SAFE_INTEGER,
+        zero: 0,
+      };
+      const input = msg(1, { message: "emoji 🎉 and 你好 and ‮rtl", name: "Zoë 🦊", metadata });
+      await storage.append(r, input);
+      const [stored] = await storage.getHistory(r);
+      expect(stored!.metadata).toStrictEqual(metadata);
+      expect(stored!.message).toBe(input.message);
+      expect(stored!.name).toBe("Zoë 🦊");
+    });
+
+    it("stores a 64 KB message intact", async () => {
+      const r = room("big");
+      const ascii = "x".repeat(64 * 1024);
+      const wide = "🎉é字".repeat(Math.ceil((64 * 1024) / 4)).slice(0, 64 * 1024);
+      await appendAll(storage, r, [msg(1, { message: ascii }), msg(2, { message: wide })]);
+      const history = await storage.getHistory(r);
+      expect(history[0]!.message.length).toBe(ascii.length);
+      expect(history[0]!.message === ascii).toBe(true);
+      expect(history[1]!.message === wide).toBe(true);
+    });
+
+    it("treats room ids that look like SQL injection as plain strings", async () => {
+      for (const [i, r] of INJECTION_ROOMS.entries()) await storage.append(r, msg(i, { message: `safe ${i}` }));
+      for (const [i, r] of INJECTION_ROOMS.entries()) {
+        const history = await storage.getHistory(r, 1);
+        expect(history.map((m) => [m.roomId, m.message])).toStrictEqual([[r, `safe ${i}`]]);
+      }
+      const r = room("still-works");
+      await storage.append(r, msg(1));
+      expect(await storage.getHistory(r)).toHaveLength(1);
+    });
+
+    it.runIf(options.sql)("refuses hostile table names with a ConfigError before touching the database", async () => {
+      for (const hostile of HOSTILE_TABLE_NAMES) {
+        await expect(
+          (async () => makeStorage({ tableName: hostile, historyLimit: 10 }))(),
+          JSON.stringify(hostile),
+        ).rejects.toMatchObject({ name: "ConfigError", code: "CONFIG_ERROR" });
+      }
+    });
+
+    it("keeps all of 200 concurrent appends to one room, in call order", async () => {
+      const r = room("concurrent");
+      const inputs = Array.from({ length: 200 }, (_, i) => msg(i, { createdAt: 1_700_000_000_000 + (i % 3) }));
+      await Promise.all(inputs.map((m) => storage.append(r, m)));
+      const first = await storage.getHistory(r, 1000);
+      expect(first.map((m) => m.id)).toStrictEqual(inputs.map((m) => m.id));
+      expect(new Set(first.map((m) => m.id)).size).toBe(200);
+      // Pages agree with the full read: one order for every reader.
+      const paged = [
+        ...(await storage.getHistory(r, 64, 192)),
+        ...(await storage.getHistory(r, 64, 128)),
+        ...(await storage.getHistory(r, 64, 64)),
+        ...(await storage.getHistory(r, 64, 0)),
+      ];
+      expect(paged.map((m) => m.id)).toStrictEqual(first.map((m) => m.id));
+    });
+
+    it.runIf(options.sql)("keeps call order with one insert per message (batch: false)", async () => {
+      const unbatched = await make({ batch: false });
+      const r = room("unbatched");
+      const inputs = Array.from({ length: 40 }, (_, i) => msg(i));
+      await Promise.all(inputs.map((m) => unbatched.append(r, m)));
+      expect((await unbatched.getHistory(r, 100)).map((m) => m.id)).toStrictEqual(inputs.map((m) => m.id));
+    });
+
+    it.runIf(options.sharedTable)("lets two storage instances on one table see each other's messages", async () => {
+      const other = await make();
+      const r = room("shared");
+      const inputs = Array.from({ length: 6 }, (_, i) => msg(i));
+      for (const [i, m] of inputs.entries()) await (i % 2 === 0 ? storage : other).append(r, m);
+      const expected = inputs.map((m) => m.id);
+      expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual(expected);
+      expect((await other.getHistory(r)).map((m) => m.id)).toStrictEqual(expected);
+    });
+
+    it("close() finishes pending appends and can be called twice", async () => {
+      const closing = await make();
+      const r = room("close");
+      const pending = Array.from({ length: 5 }, (_, i) => closing.append(r, msg(i)));
+      await closing.close?.();
+      await closing.close?.();
+      await Promise.all(pending);
+      if (options.sql) {
+        await expect(closing.append(r, msg(9))).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+        await expect(closing.getHistory(r)).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+      }
+      if (options.sharedTable) {
+        const reopened = await make();
+        expect(texts(await reopened.getHistory(r))).toStrictEqual(Array.from({ length: 5 }, (_, i) => `message ${i}`));
+      }
+    });
+  });
+}

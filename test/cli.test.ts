@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { authFromCli, settingsFromCli } from "../adapters/cli-config.ts";
+import { TestClient } from "./helpers/client.ts";
+
+const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
+const children = new Set<ChildProcess>();
+const dir = mkdtempSync(join(tmpdir(), "ols-cli-"));
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Run the built CLI; resolves once it prints its WebSocket line (or exits). */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /WebSocket endpoint: ws:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]), output: () => out, exited });
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    exited.then((code) => resolve({ child, port: 0, output: () => out, exited: Promise.resolve(code) }));
+    setTimeout(() => reject(new Error(`CLI did not start: ${out}`)), 20_000);
+  });
+}
+
+describe("openlivesync CLI", () => {
+  it("serves on the given port and path, prints its URLs, and stops cleanly on SIGTERM", async () => {
+    const cli = await runCli(["--port", "0", "--path", "/rt"]);
+    expect(cli.output()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    expect(await (await fetch(`http://127.0.0.1:${cli.port}/`)).text()).toBe("openlivesync");
+    const c = new TestClient(`ws://127.0.0.1:${cli.port}/rt`);
+    await c.join("r");
+    cli.child.kill("SIGTERM");
+    expect((await c.closed).code).toBe(1001);
+    expect(await cli.exited).toBe(0);
+    expect(cli.output()).toContain("openlivesync stopped");
+  });
+
+  it("takes its settings from the environment when no flag is given", async () => {
+    const cli = await runCli([], { PORT: "0", LIVE_PATH: "/from-env", HISTORY_LIMIT: "2" });
+    const c = new TestClient(`ws://127.0.0.1:${cli.port}/from-env`);
+    await c.join("r");
+    for (const m of ["a", "b", "c"]) c.send("send_chat", { message: m });
+    await c.until((all) => all.filter((x) => x.type === "chat_message").length === 3);
+    const d = new TestClient(`ws://127.0.0.1:${cli.port}/from-env`);
+    expect((await d.join("r")).chatHistory.map((m: any) => m.message)).toEqual(["b", "c"]);
+    c.terminate();
+    d.terminate();
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(0);
+  });
+
+  it("keeps chat history across restarts with --storage sqlite:", async () => {
+    const db = join(dir, "chat.db");
+    const first = await runCli(["--port", "0", "--storage", `sqlite:${db}`]);
+    const c = new TestClient(`ws://127.0.0.1:${first.port}/live`);
+    await c.join("kept");
+    c.send("send_chat", { message: "survives" });
+    await c.next("chat_message");
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+
+    const second = await runCli(["--port", "0"], { STORAGE_URL: `sqlite:${db}` });
+    const d = new TestClient(`ws://127.0.0.1:${second.port}/live`);
+    expect((await d.join("kept")).chatHistory.map((m: any) => m.message)).toEqual(["survives"]);
+    d.terminate();
+    second.child.kill("SIGTERM");
+    await second.exited;
+  });
+
+  for (const [what, args, pattern] of [
+    ["a storage URL it does not know", ["--storage", "redis://x"], /Unknown storage "redis:\/\/x"/],
+    ["an unreachable database", ["--storage", "postgres://postgres@127.0.0.1:1/test"], /ECONNREFUSED|connect/],
+    ["a port that is not a number", ["--port", "http"], /--port must be a whole number/],
+    ["a hostile table name", ["--storage", "sqlite::memory:", "--table", "x; DROP TABLE y"], /table/i],
+  ] as const) {
+    it(`exits non-zero with one clear line for ${what}`, async () => {
+      const cli = await runCli(["--port", "0", ...args]);
+      expect(await cli.exited).toBe(1);
+      const lines = cli.output().trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^openlivesync: /);
+      expect(lines[0]).toMatch(pattern);
+    });
+  }
+});
+
+describe("CLI settings", () => {
+  it("prefers flags over environment variables", async () => {
+    const s = await settingsFromCli({ port: "4000" }, { PORT: "5000", HOST: "0.0.0.0", LIVE_PATH: "/x" });
+    expect(s).toMatchObject({ port: 4000, hostname: "0.0.0.0", path: "/x", storageUrl: "memory" });
+  });
+
+  it("requires a token at connect when any auth provider is configured", async () => {
+    expect(authFromCli({}, {})).toBeUndefined();
+    expect(authFromCli({}, { AUTH_GOOGLE_CLIENT_ID: "a,b" })).toEqual({ google: { clientId: ["a", "b"] } });
+    expect(authFromCli({ "auth-microsoft-tenant-id": "common" }, { AUTH_MICROSOFT_CLIENT_ID: "app" })).toEqual({
+      microsoft: { tenantId: "common", clientId: ["app"] },
+    });
+    expect(authFromCli({}, { AUTH_JWKS_URL: "https://issuer/jwks", AUTH_ISSUER: "https://issuer" })).toMatchObject({
+      custom: { jwksUrl: "https://issuer/jwks", issuer: "https://issuer" },
+    });
+    expect(() => authFromCli({}, { AUTH_ISSUER: "https://issuer" })).toThrow(/--auth-jwks-url/);
+    const s = await settingsFromCli({}, { AUTH_GOOGLE_CLIENT_ID: "a" });
+    expect(typeof s.options.onAuth).toBe("function");
+  });
+});
