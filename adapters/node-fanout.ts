@@ -7,6 +7,12 @@ interface WsLike {
   readonly readyState: number;
   readonly _socket?: Socket;
 }
+/** crossws 0.4's Node peer internals, by the parts read here. */
+interface NodePeerInternals {
+  ws?: WsLike;
+  request?: unknown;
+  nodeReq?: { _context?: unknown; _request?: unknown; socket?: unknown };
+}
 interface NodeTransport {
   socket: Socket;
   ws: WsLike;
@@ -68,10 +74,17 @@ export const createCorkedFanout: CreateFanout = ({ maxBufferedBytes, overLimit }
 
   return {
     attach(conn) {
-      const ws = (conn.peer as unknown as { _internal?: { ws?: WsLike } })._internal?.ws;
+      const internal = (conn.peer as unknown as { _internal?: NodePeerInternals })._internal;
+      const ws = internal?.ws;
       const socket = ws?._socket;
-      if (!ws || !socket) throw new Error("[openlivesync] Node fan-out needs crossws's Node adapter (peer._internal.ws)");
+      if (!internal || !ws || !socket) throw new Error("[openlivesync] Node fan-out needs crossws's Node adapter (peer._internal.ws)");
       conn.transport = { ws, socket, corked: false } satisfies NodeTransport;
+      // The upgrade request is not needed once the socket is open (identity is in the context), but
+      // crossws keeps the IncomingMessage and its request wrappers for the connection's lifetime:
+      // ~4 KB of heap per idle connection. Keep only what the peer still reads (context, socket).
+      const nodeReq = internal.nodeReq;
+      if (nodeReq) internal.nodeReq = { _context: nodeReq._context, socket: nodeReq.socket };
+      internal.request = undefined;
     },
     send(conn, frame) {
       write(conn, encodeTextFrame(frame));

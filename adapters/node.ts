@@ -64,12 +64,18 @@ function createUpgrade(options: WebSocketServerOptions) {
     serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
   });
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", (error) => engine.options.onError(error, { stage: "upgrade" }));
+    // Covers the socket while onAuth runs; once upgraded, ws owns the socket's errors (a client that
+    // vanishes mid-broadcast is not a server failure to report).
+    const onSocketError = (error: Error) => engine.options.onError(error, { stage: "upgrade" });
+    socket.on("error", onSocketError);
     const request = new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<typeof NodeRequest>[0]);
-    ws.handleUpgrade(req, socket, head, request as unknown as Request).catch((error: unknown) => {
-      engine.options.onError(error, { stage: "upgrade" });
-      refuseUpgrade(socket, 500, "Internal Server Error");
-    });
+    ws.handleUpgrade(req, socket, head, request as unknown as Request).then(
+      () => socket.off("error", onSocketError),
+      (error: unknown) => {
+        engine.options.onError(error, { stage: "upgrade" });
+        refuseUpgrade(socket, 500, "Internal Server Error");
+      },
+    );
   };
   const close = async () => {
     await engine.close();

@@ -22,6 +22,9 @@ const NOT_IN_ENTRY = new Set([
   "azp", "at_hash", "c_hash", "nonce", "aio", "uti", "rh", "ver", "auth_time", "acr", "amr", "sid",
 ]);
 
+/** Shared by every idle connection: an idle connection costs no promise of its own. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** One WebSocket connection's state. Created on open, dropped on close. */
 export class Connection {
   readonly id: string;
@@ -41,7 +44,7 @@ export class Connection {
   /** This connection's entry in `room.members`; its `presence` is replaced on each update. */
   member: PresenceEntry | undefined;
   /** Per-connection chat chain: chats are stored and echoed in the order sent. */
-  chatTail: Promise<void> = Promise.resolve();
+  chatTail: Promise<void> = SETTLED;
   /** Presence throttle state. */
   lastPresenceAt = 0;
   presenceTimer: ReturnType<typeof setTimeout> | undefined;
