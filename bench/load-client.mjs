@@ -1,0 +1,513 @@
+// The load generator, forked by bench/run.mjs with an IPC channel. One process drives every client
+// connection of a scenario (see bench/README.md for why one process on this 2-core machine).
+// Protocol with the parent:  parent → {cmd:"run", scenario, targets, params, serverPid}
+//                            child  → {type:"checkpoint", name}  parent → {type:"ack", data}
+//                            child  → {type:"result", result}     (then the child exits)
+import { readdirSync, readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { openClient } from "./wsclient.mjs";
+
+const now = () => performance.timeOrigin + performance.now(); // ms since epoch, sub-ms resolution
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CLK_TCK = 100;
+
+// ---- measurement helpers -----------------------------------------------------------------------
+
+/** Latency histogram: 10 µs buckets up to 100 ms, then 1 ms buckets up to 60 s. */
+class Histogram {
+  fine = new Float64Array(10_000);
+  coarse = new Float64Array(60_000);
+  count = 0;
+  max = 0;
+  record(ms) {
+    if (Number.isNaN(ms)) return; // no "t" in the frame
+    if (ms < 0) ms = 0; // sender and receivers share one clock, so this cannot happen; be safe anyway
+    this.count++;
+    if (ms > this.max) this.max = ms;
+    if (ms < 100) this.fine[(ms * 100) | 0]++;
+    else this.coarse[Math.min(59_999, ms | 0)]++;
+  }
+  percentile(p) {
+    if (this.count === 0) return null;
+    const target = Math.ceil(this.count * p);
+    let seen = 0;
+    for (let i = 0; i < this.fine.length; i++) if ((seen += this.fine[i]) >= target) return (i + 0.5) / 100;
+    for (let i = 100; i < this.coarse.length; i++) if ((seen += this.coarse[i]) >= target) return i + 0.5;
+    return this.max;
+  }
+  summary() {
+    return { samples: this.count, p50: this.percentile(0.5), p99: this.percentile(0.99), max: this.max };
+  }
+}
+
+function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime + stime, seconds
+  } catch {
+    return null;
+  }
+}
+/** Busy CPU seconds of the whole machine (all cores) and the part spent in irq/softirq, from /proc/stat. */
+function machineBusy() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: (total - f[3] - f[4]) / CLK_TCK, irq: (f[5] + f[6]) / CLK_TCK }; // minus idle, iowait
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of every other process on the machine, by pid → { name, cpu }. */
+function otherProcesses(exclude) {
+  const out = new Map();
+  let pids = [];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d) && !exclude.includes(Number(d)));
+  } catch {}
+  for (const pid of pids.slice(0, 5000)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(pid, { name, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK });
+    } catch {}
+  }
+  return out;
+}
+
+/** Who else used the CPU between two `otherProcesses` snapshots: total cores, and the top names. */
+function otherUsers(a, b, secs) {
+  const byName = new Map();
+  let total = 0;
+  for (const [pid, { name, cpu }] of b) {
+    const used = cpu - (a.get(pid)?.cpu ?? 0);
+    if (used <= 0) continue;
+    total += used;
+    byName.set(name, (byName.get(name) ?? 0) + used);
+  }
+  const top = [...byName]
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 3)
+    .filter(([, v]) => v / secs >= 0.05)
+    .map(([name, v]) => `${name} ${(v / secs).toFixed(2)}`);
+  return { cores: total / secs, top };
+}
+
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Reads `"t":<number>` inside buf[start, end) without making a string. */
+const T_KEY = Buffer.from('"t":');
+function readT(buf, start, end) {
+  let i = buf.indexOf(T_KEY, start);
+  if (i === -1 || i >= end) return NaN;
+  i += 4;
+  let v = 0;
+  let c;
+  while (i < end && (c = buf[i]) >= 48 && c <= 57) (v = v * 10 + (c - 48)), i++;
+  if (buf[i] === 46) {
+    let scale = 0.1;
+    i++;
+    while (i < end && (c = buf[i]) >= 48 && c <= 57) (v += (c - 48) * scale), (scale /= 10), i++;
+  }
+  return v;
+}
+
+// Server frames are JSON.stringify({type, payload}): the 10th byte tells the type apart.
+const TYPE_AT = 9;
+const T_BROADCAST = 0x62; // b
+const T_PRESENCE = 0x70; // p
+const T_JOINED = 0x72; // r
+const T_ERROR = 0x65; // e
+
+// ---- a client pool ---------------------------------------------------------------------------------
+
+class Pool {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.clients = [];
+    this.closes = new Map(); // "code reason" -> count
+    this.errors = new Map(); // error payload -> count
+    this.unexpected = 0;
+    this.onBroadcast = () => {};
+    this.onPresence = () => {};
+    this.onBatch = () => {};
+    this.stopping = false;
+  }
+
+  frame(client, buf, start, end) {
+    const t = buf[start + TYPE_AT];
+    if (t === T_BROADCAST) return this.onBroadcast(client, buf, start, end);
+    if (t === T_PRESENCE) return this.onPresence(client, buf, start, end);
+    if (t === T_JOINED) {
+      const msg = JSON.parse(buf.toString("utf8", start, end));
+      client.connectionId = msg.payload.connectionId;
+      client.joined = true;
+      client.resolveJoin?.();
+      return;
+    }
+    if (t === T_ERROR) {
+      const msg = buf.toString("utf8", start, Math.min(end, start + 300));
+      this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
+      return;
+    }
+    this.unexpected++;
+  }
+
+  /** Opens `n` connections, `concurrency` at a time, spread round-robin over the targets. */
+  async connect(n, concurrency = 100) {
+    const { targets, kind } = this.ctx;
+    const base = this.clients.length;
+    let next = 0;
+    const failures = [];
+    const worker = async () => {
+      while (next < n) {
+        const i = base + next++;
+        const target = targets[i % targets.length];
+        const client = { index: i, target, joined: false, connectionId: undefined, api: undefined };
+        this.clients[i] = client;
+        for (let attempt = 0; attempt < 3 && !client.api; attempt++) {
+          try {
+            client.api = await openClient({
+              ...target,
+              kind,
+              onFrame: (buf, s, e) => this.frame(client, buf, s, e),
+              onBatch: () => this.onBatch(client),
+              onClose: (code, reason) => {
+                client.closed = true;
+                if (this.stopping || client.leaving) return;
+                const k = `${code} ${reason}`.trim();
+                this.closes.set(k, (this.closes.get(k) ?? 0) + 1);
+              },
+            });
+          } catch (err) {
+            if (attempt === 2) failures.push(String(err?.message ?? err));
+            else await sleep(50);
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+    if (failures.length) throw new Error(`${failures.length} of ${n} connections failed, first: ${failures[0]}`);
+    return this.clients.slice(base, base + n);
+  }
+
+  /** Sends join_room for each client (`concurrency` joins in flight) and waits for every room_joined. */
+  async join(clients, roomOf, { concurrency = 100, timeoutMs = 60_000, presence = () => ({}) } = {}) {
+    let next = 0;
+    const deadline = Date.now() + timeoutMs;
+    const worker = async () => {
+      while (next < clients.length && Date.now() < deadline) {
+        const c = clients[next++];
+        const done = new Promise((r) => (c.resolveJoin = r));
+        c.room = roomOf(c);
+        c.api.send(JSON.stringify({ type: "join_room", payload: { roomId: `room-${c.room}`, presence: presence(c) } }));
+        await Promise.race([done, sleep(Math.max(0, deadline - Date.now()))]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, clients.length) }, worker));
+    const missing = clients.filter((c) => !c.joined).length;
+    if (missing) throw new Error(`${missing} of ${clients.length} clients got no room_joined within ${timeoutMs} ms`);
+  }
+
+  /** Resolves once no frame has arrived for `quietMs` (bounded by `maxMs`). */
+  async settle(quietMs = 300, maxMs = 10_000) {
+    let last = Date.now();
+    const prev = this.onBatch;
+    this.onBatch = (c) => {
+      last = Date.now();
+      prev(c);
+    };
+    const end = Date.now() + maxMs;
+    while (Date.now() < end && Date.now() - last < quietMs) await sleep(50);
+    this.onBatch = prev;
+  }
+
+  report() {
+    return {
+      closes: Object.fromEntries(this.closes),
+      errors: Object.fromEntries(this.errors),
+      unexpectedFrames: this.unexpected,
+      closedClients: this.clients.filter((c) => c.closed).length,
+    };
+  }
+
+  /** Clients leave politely (close frame, FIN), as a browser tab would; stragglers are destroyed. */
+  async shutdown() {
+    this.stopping = true;
+    for (const c of this.clients) c?.api?.close();
+    await sleep(300);
+    for (const c of this.clients) c?.api?.destroy();
+  }
+}
+
+// ---- the measured window shared by the throughput scenarios ------------------------------------------
+
+/**
+ * Runs `pumpAll` to start sending, measures from `warmupMs` to `warmupMs + durationMs`, stops sending,
+ * then waits (bounded) for in-flight messages to land. `counts()` → { delivered, sent, expected }.
+ */
+async function measureWindow(ctx, state, { warmupMs, durationMs, pumpAll, counts }) {
+  state.running = true;
+  pumpAll();
+  await sleep(warmupMs);
+  const exclude = [process.pid, process.ppid, ctx.serverPid]; // the coordinator sleeps meanwhile
+  const a = { ...counts(), t: now(), server: procStat(ctx.serverPid), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
+  state.measuring = true;
+  await sleep(durationMs);
+  state.measuring = false;
+  const b = { ...counts(), t: now(), server: procStat(ctx.serverPid), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
+  state.running = false;
+  const drainEnd = Date.now() + 3000;
+  while (Date.now() < drainEnd && counts().delivered < counts().expected) await sleep(20);
+  const c = counts();
+  const secs = (b.t - a.t) / 1000;
+  const others = otherUsers(a.others, b.others, secs);
+  return {
+    seconds: secs,
+    deliveriesPerSec: (b.delivered - a.delivered) / secs,
+    sentPerSec: (b.sent - a.sent) / secs,
+    serverCpu: a.server === null || b.server === null ? null : (b.server - a.server) / secs,
+    clientCpu: (b.self - a.self) / secs,
+    // CPU of every other process on the machine (other test runs, kernel threads) during the window.
+    otherCpu: others.cores,
+    otherUsers: others.top,
+    irqCpu: a.busy === null ? null : (b.busy.irq - a.busy.irq) / secs,
+    undelivered: c.expected - c.delivered,
+  };
+}
+
+// ---- scenarios ------------------------------------------------------------------------------------
+
+function broadcastText(seq) {
+  return `{"type":"broadcast_event","payload":{"event":"tick","payload":{"t":${now().toFixed(3)},"s":${seq}}}}`;
+}
+
+/** 1 sender and `receivers` receivers in one room; the sender keeps at most `window` messages in flight. */
+async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000, window = 16 }) {
+  const pool = new Pool(ctx);
+  const hist = new Histogram();
+  const state = { running: false, measuring: false };
+  let sent = 0;
+  let delivered = 0;
+  try {
+    const recv = await pool.connect(receivers);
+    await pool.join(recv, () => 0);
+    const [sender] = await pool.connect(1);
+    await pool.join([sender], () => 0);
+    await pool.settle();
+    const R = receivers;
+    const pump = () => {
+      if (!state.running || sender.closed) return;
+      const texts = [];
+      while (sent * R - delivered < window * R) texts.push(broadcastText(sent++));
+      if (texts.length) sender.api.sendMany(texts);
+    };
+    pool.onBroadcast = (client, buf, s, e) => {
+      // Latency of every 4th delivery: keeps the client's per-frame cost down, still ~10^5 samples/s.
+      if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e));
+    };
+    pool.onBatch = pump;
+    const m = await measureWindow(ctx, state, {
+      warmupMs,
+      durationMs,
+      pumpAll: pump,
+      counts: () => ({ delivered, sent, expected: sent * R }),
+    });
+    return { ...m, latency: hist.summary(), ...pool.report() };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+/** `clients` clients in `rooms` rooms; every client sends, each room keeps at most `window` messages in flight. */
+async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs = 5000, warmupMs = 1000, window = 10 }) {
+  const pool = new Pool(ctx);
+  const hist = new Histogram();
+  const state = { running: false, measuring: false };
+  const per = clients / roomCount;
+  if (!Number.isInteger(per) || per < 2) throw new Error("clients must be a multiple of rooms, at least 2 per room");
+  const R = per - 1;
+  const roomSent = new Float64Array(roomCount);
+  const roomRecv = new Float64Array(roomCount);
+  const rr = new Uint32Array(roomCount);
+  const members = Array.from({ length: roomCount }, () => []);
+  let sent = 0;
+  let delivered = 0;
+  try {
+    const all = await pool.connect(clients);
+    await pool.join(all, (c) => Math.floor(c.index / per));
+    for (const c of all) members[c.room].push(c);
+    await pool.settle();
+    const pumpRoom = (k) => {
+      if (!state.running) return;
+      const list = members[k];
+      let guard = per * window;
+      while (roomSent[k] * R - roomRecv[k] < window * R && guard-- > 0) {
+        const c = list[rr[k]++ % per];
+        if (c.closed) continue;
+        c.api.send(broadcastText(sent++));
+        roomSent[k]++;
+      }
+    };
+    pool.onBroadcast = (client, buf, s, e) => {
+      roomRecv[client.room]++;
+      if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e));
+    };
+    pool.onBatch = (client) => pumpRoom(client.room);
+    const m = await measureWindow(ctx, state, {
+      warmupMs,
+      durationMs,
+      pumpAll: () => {
+        for (let k = 0; k < roomCount; k++) pumpRoom(k);
+      },
+      counts: () => ({ delivered, sent, expected: sent * R }),
+    });
+    return { ...m, latency: hist.summary(), ...pool.report() };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+/** `clients` connections joined in rooms of `perRoom`, idle; server RSS before, at 1/5 and at all. */
+async function idleMemory(ctx, { clients = 5000, perRoom = 100 }) {
+  const pool = new Pool(ctx);
+  try {
+    // Warm-up: one full join/leave cycle first, so lazily built state (JIT, pools) is not counted.
+    const warm = await pool.connect(200);
+    await pool.join(warm, (c) => 1000 + Math.floor(c.index / perRoom));
+    for (const c of warm) (c.leaving = true), c.api.close();
+    await sleep(500);
+    pool.clients.length = 0;
+    const before = await ctx.checkpoint("before");
+    const first = Math.floor(clients / 5);
+    const a = await pool.connect(first);
+    await pool.join(a, (c) => Math.floor(c.index / perRoom));
+    await pool.settle(500);
+    const mid = await ctx.checkpoint("mid");
+    const b = await pool.connect(clients - first);
+    await pool.join(b, (c) => Math.floor(c.index / perRoom));
+    await pool.settle(500);
+    const after = await ctx.checkpoint("after");
+    return {
+      connections: clients,
+      rssBeforeKB: before.rssKB,
+      rssMidKB: mid.rssKB,
+      rssAfterKB: after.rssKB,
+      kbPerConn: (after.rssKB - before.rssKB) / clients,
+      kbPerConnSlope: (after.rssKB - mid.rssKB) / (clients - first),
+      gc: after.gc,
+      heapKBPerConn: after.heapUsed == null || before.heapUsed == null ? null : (after.heapUsed - before.heapUsed) / 1024 / clients,
+      ...pool.report(),
+    };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+/** `clients` cursors moving at `hz` for `moveMs`, then still; every resting position must arrive. */
+async function presence(ctx, { clients = 50, hz = 60, moveMs = 3000, quietMs = 1000 }) {
+  const pool = new Pool(ctx);
+  const state = { moving: false };
+  let updatesReceived = 0;
+  let updateEntries = 0;
+  let sentUpdates = 0;
+  try {
+    const all = await pool.connect(clients);
+    await pool.join(all, () => 0, { presence: (c) => ({ cursor: { x: 0, y: 0 }, i: c.index }) });
+    await pool.settle();
+    for (const c of all) c.last = new Map();
+    pool.onPresence = (client, buf, s, e) => {
+      const msg = JSON.parse(buf.toString("utf8", s, e));
+      const updated = msg.payload?.updated;
+      if (!updated) return;
+      if (state.moving) updatesReceived++;
+      for (const entry of updated) {
+        updateEntries++;
+        client.last.set(entry.connectionId, JSON.stringify(entry.presence));
+      }
+    };
+    const period = 1000 / hz;
+    const t0 = performance.now();
+    let tick = 0;
+    for (const c of all) c.due = t0 + (c.index / clients) * period; // spread the phases
+    state.moving = true;
+    const cpu0 = procStat(ctx.serverPid);
+    const moveEnd = t0 + moveMs;
+    while (performance.now() < moveEnd && tick++ < (moveMs / 2) * 4) {
+      const t = performance.now();
+      for (const c of all) {
+        if (c.due > t || c.closed) continue;
+        c.due += period;
+        if (c.due < t) c.due = t + period; // fell behind: no bursts
+        const phase = (t - t0) / 1000 + c.index;
+        c.presence = { cursor: { x: Math.round(500 + 400 * Math.cos(phase * 3)), y: Math.round(300 + 250 * Math.sin(phase * 2)) }, i: c.index };
+        c.api.send(JSON.stringify({ type: "update_presence", payload: { presence: c.presence } }));
+        sentUpdates++;
+      }
+      await sleep(2);
+    }
+    const moved = (performance.now() - t0) / 1000;
+    const cpu1 = procStat(ctx.serverPid);
+    state.moving = false;
+    await sleep(quietMs);
+    let ok = 0;
+    let total = 0;
+    const misses = [];
+    for (const r of all) {
+      for (const o of all) {
+        if (o === r) continue;
+        total++;
+        const want = JSON.stringify(o.presence);
+        if (r.last.get(o.connectionId) === want) ok++;
+        else if (misses.length < 3) misses.push({ receiver: r.index, sender: o.index, want, got: r.last.get(o.connectionId) ?? null });
+      }
+    }
+    return {
+      clients,
+      hz,
+      sentPerSec: sentUpdates / moved,
+      updatesPerSec: updatesReceived / moved,
+      entriesReceived: updateEntries,
+      resting: { ok, total },
+      misses,
+      serverCpu: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / moved,
+      ...pool.report(),
+    };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+const SCENARIOS = { fanout, rooms, idleMemory, presence };
+
+// ---- IPC with run.mjs ------------------------------------------------------------------------------
+
+let pendingAck;
+process.on("message", async (msg) => {
+  if (msg.type === "ack") return pendingAck?.(msg.data);
+  if (msg.cmd !== "run") return;
+  const ctx = {
+    targets: msg.targets,
+    kind: msg.clientKind ?? "raw",
+    serverPid: msg.serverPid,
+    checkpoint: (name) =>
+      new Promise((resolve) => {
+        pendingAck = resolve;
+        process.send({ type: "checkpoint", name });
+      }),
+  };
+  try {
+    const fn = SCENARIOS[msg.scenario];
+    if (!fn) throw new Error(`unknown load scenario ${msg.scenario}`);
+    const result = await fn(ctx, msg.params ?? {});
+    process.send({ type: "result", result }, () => process.exit(0));
+  } catch (err) {
+    process.send({ type: "result", error: String(err?.stack ?? err) }, () => process.exit(1));
+  }
+});
