@@ -4,6 +4,9 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     node: "adapters/node.ts",
+    bun: "adapters/bun.ts",
+    deno: "adapters/deno.ts",
+    hono: "adapters/hono.ts",
     cli: "adapters/cli.ts",
   },
   format: "esm",

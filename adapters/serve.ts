@@ -10,6 +10,17 @@ export interface RunningServer {
 }
 
 export async function start(options: ServerOptions): Promise<RunningServer> {
+  // Bun.serve and Deno.serve listen (or throw) synchronously.
+  if ("Bun" in globalThis) {
+    const { createServer } = await import("./bun.ts");
+    const server = createServer(options);
+    return { port: server.port, close: server.close };
+  }
+  if ("Deno" in globalThis) {
+    const { createServer } = await import("./deno.ts");
+    const server = createServer(options);
+    return { port: server.port, close: server.close };
+  }
   const { createServer } = await import("./node.ts");
   const server = createServer(options);
   await new Promise<void>((resolve, reject) => {

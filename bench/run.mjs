@@ -28,8 +28,8 @@ const RUNTIMES = {
     baseline: { label: "Bun.serve publish", cmd: BIN("bun"), args: ["bench/servers/baseline-bun.mjs"] },
   },
   deno: {
-    ours: { label: "ours", cmd: BIN("deno"), args: ["run", "-A", "--v8-flags=--expose-gc", "bench/servers/ours-deno.mjs"] },
-    baseline: { label: "Deno.serve relay", cmd: BIN("deno"), args: ["run", "-A", "--v8-flags=--expose-gc", "bench/servers/baseline-deno.mjs"] },
+    ours: { label: "ours", cmd: BIN("deno"), args: ["run", "-A", "--no-lock", "--v8-flags=--expose-gc", "bench/servers/ours-deno.mjs"] },
+    baseline: { label: "Deno.serve relay", cmd: BIN("deno"), args: ["run", "-A", "--no-lock", "--v8-flags=--expose-gc", "bench/servers/baseline-deno.mjs"] },
   },
 };
 
@@ -50,7 +50,7 @@ const SCENARIOS = [
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const out = { scenario: null, duration: 4, runtime: "node", client: "raw", warmup: 1, repeat: 3, quiet: 5, params: {} };
+  const out = { scenario: null, duration: 4, runtime: "all", client: "raw", warmup: 1, repeat: 3, quiet: 5, params: {} };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => inline ?? argv[++i];
