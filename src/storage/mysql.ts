@@ -2,7 +2,7 @@ import { desc, eq } from "drizzle-orm";
 import type { ChatStorage } from "../chat-storage.ts";
 import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
 import { mysqlChatTable, mysqlCreateStatements } from "./schema-mysql.ts";
-import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
 
 /** Pool settings passed to mysql2's `createPool` (host, port, database, user, password, ssl…). */
@@ -48,20 +48,6 @@ function isPool(connection: MySQLConnection): connection is MySQLPoolLike {
   );
 }
 
-/** `host:port/db` for messages, never the password. */
-function where(connection: string | MySQLConnectionOptions): string {
-  const url = typeof connection === "string" ? connection : connection.uri;
-  if (url !== undefined) {
-    try {
-      const u = new URL(url);
-      return `${u.hostname}:${u.port || 3306}${u.pathname}`;
-    } catch {
-      return "the configured server";
-    }
-  }
-  if (typeof connection === "string") return "the configured server";
-  return `${connection.host ?? "localhost"}:${connection.port ?? 3306}/${connection.database ?? ""}`;
-}
 
 /**
  * Chat history in MySQL 8 or MariaDB 10.5+, through mysql2 and `drizzle-orm/mysql2`. Creates the table
@@ -92,7 +78,9 @@ export async function createMySQLChatStorage(
   const promisePool = (
     typeof (pool as { promise?: unknown }).promise === "function" ? (pool as unknown as { promise(): PromiseQuery }).promise() : pool
   ) as PromiseQuery;
-  const label = `MySQL table \`${tableName}\`${owned ? ` at ${where(config as string | MySQLConnectionOptions)}` : ""}`;
+  const parts = config as MySQLConnectionOptions;
+  const at = serverLabel(typeof config === "string" ? config : parts.uri, parts, 3306);
+  const label = `MySQL table \`${tableName}\`${owned ? ` at ${at}` : ""}`;
 
   try {
     for (const statement of mysqlCreateStatements(table)) await promisePool.query(statement);
@@ -102,16 +90,7 @@ export async function createMySQLChatStorage(
   }
 
   const db = drizzle({ client: pool as never });
-  const columns = {
-    id: table.id,
-    roomId: table.roomId,
-    connectionId: table.connectionId,
-    userId: table.userId,
-    name: table.name,
-    message: table.message,
-    metadata: table.metadata,
-    createdAt: table.createdAt,
-  };
+  const columns = chatRowColumns(table);
 
   return createSqlChatStorage(
     {

@@ -2,7 +2,7 @@ import { desc, eq } from "drizzle-orm";
 import type { ChatStorage } from "../chat-storage.ts";
 import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
 import { pgChatTable, pgCreateStatements } from "./schema-pg.ts";
-import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
 
 /** Where to connect, as a URL or its parts. `connectionString` is accepted for the seed's shape. */
@@ -46,20 +46,6 @@ function isClient(connection: PostgresConnection): connection is PostgresClientL
   return typeof connection === "function" && typeof (connection as PostgresClientLike).unsafe === "function";
 }
 
-/** `host:port/db` for messages, never the password. */
-function where(connection: string | PostgresConnectionOptions): string {
-  const url = typeof connection === "string" ? connection : connection.connectionString;
-  if (url) {
-    try {
-      const u = new URL(url);
-      return `${u.hostname}:${u.port || 5432}${u.pathname}`;
-    } catch {
-      return "the configured server";
-    }
-  }
-  if (typeof connection === "string") return "the configured server";
-  return `${connection.host ?? "localhost"}:${connection.port ?? 5432}/${connection.database ?? ""}`;
-}
 
 /**
  * Chat history in Postgres, through postgres.js and `drizzle-orm/postgres-js`. Creates the table and its
@@ -92,7 +78,9 @@ export async function createPostgresChatStorage(
       throw new ConfigError("createPostgresChatStorage needs a connection URL, an options object or a postgres.js client.");
     }
   }
-  const label = `Postgres table "${tableName}"${owned ? ` at ${where(connection as string | PostgresConnectionOptions)}` : ""}`;
+  const parts = connection as PostgresConnectionOptions;
+  const at = serverLabel(typeof connection === "string" ? connection : parts.connectionString, parts, 5432);
+  const label = `Postgres table "${tableName}"${owned ? ` at ${at}` : ""}`;
 
   try {
     await (client as unknown as BeginClient).begin(async (tx) => {
@@ -106,16 +94,7 @@ export async function createPostgresChatStorage(
   }
 
   const db = drizzle(client as never);
-  const columns = {
-    id: table.id,
-    roomId: table.roomId,
-    connectionId: table.connectionId,
-    userId: table.userId,
-    name: table.name,
-    message: table.message,
-    metadata: table.metadata,
-    createdAt: table.createdAt,
-  };
+  const columns = chatRowColumns(table);
 
   return createSqlChatStorage(
     {

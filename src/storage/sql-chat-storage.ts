@@ -82,6 +82,30 @@ function fromRow(row: ChatRow): StoredChatMessage {
 
 const newId = () => globalThis.crypto.randomUUID();
 
+/** The columns `selectNewest` reads, in {@link ChatRow}'s shape; the same for every dialect's table. */
+export function chatRowColumns<T extends Record<keyof ChatRow, unknown>>(table: T): Pick<T, keyof ChatRow> {
+  const { id, roomId, connectionId, userId, name, message, metadata, createdAt } = table;
+  return { id, roomId, connectionId, userId, name, message, metadata, createdAt };
+}
+
+/** `host:port/db` of a server for messages, from a URL or connection parts; never the password. */
+export function serverLabel(
+  url: string | undefined,
+  parts: { host?: string; port?: number; database?: string } | undefined,
+  defaultPort: number,
+): string {
+  if (url !== undefined) {
+    try {
+      const u = new URL(url);
+      return `${u.hostname}:${u.port || defaultPort}${u.pathname}`;
+    } catch {
+      return "the configured server";
+    }
+  }
+  if (!parts) return "the configured server";
+  return `${parts.host ?? "localhost"}:${parts.port ?? defaultPort}/${parts.database ?? ""}`;
+}
+
 /** A {@link ChatStorage} over a dialect's insert/select, with group commit in front of the inserts. */
 export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorageOptions): ChatStorage {
   const historyLimit = count(options.historyLimit, 100);

@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/sqlite-proxy";
 import type { ChatStorage } from "../chat-storage.ts";
 import { ConfigError, StorageError } from "../errors.ts";
 import { sqliteChatTable, sqliteCreateStatements } from "./schema-sqlite.ts";
-import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns } from "./sql-chat-storage.ts";
 import { openSqliteDatabase, type SqliteStatementLike } from "./sqlite-driver.ts";
 import { validateTableName } from "./table-name.ts";
 
@@ -73,16 +73,7 @@ export function createSQLiteChatStorage(
     return { rows: method === "get" ? (rows[0] as unknown[]) : rows };
   });
 
-  const columns = {
-    id: table.id,
-    roomId: table.roomId,
-    connectionId: table.connectionId,
-    userId: table.userId,
-    name: table.name,
-    message: table.message,
-    metadata: table.metadata,
-    createdAt: table.createdAt,
-  };
+  const columns = chatRowColumns(table);
 
   return createSqlChatStorage(
     {
