@@ -24,8 +24,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 const plainObject = v.custom<Record<string, unknown>>(isPlainObject, "must be a plain JSON object");
+// NUL cannot be stored in Postgres text columns; refusing it everywhere keeps stores interchangeable.
+const noNul = v.check((s: string) => !s.includes("\0"), "must not contain the NUL character");
 const shortString = (max: number) =>
-  v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(max, `is longer than ${max} characters`));
+  v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(max, `is longer than ${max} characters`), noNul);
 const payloadObject = "payload must be an object";
 
 function buildSchemas(limits: MessageLimits) {
@@ -46,7 +48,7 @@ function buildSchemas(limits: MessageLimits) {
       payload: v.optional(v.unknown()),
     }, payloadObject),
     [MSG_SEND_CHAT]: v.object({
-      message: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty")),
+      message: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), noNul),
       metadata: v.optional(plainObject),
     }, payloadObject),
   } as const;
