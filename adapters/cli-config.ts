@@ -5,6 +5,7 @@
 import { createTokenAuth, type AuthOptions } from "../src/auth.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import { createRedisBackplane } from "../src/redis-backplane.ts";
 import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
 
 export type Env = Record<string, string | undefined>;
@@ -92,6 +93,8 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
   const storageUrl = pick(args, env, "storage", "memory")!;
   const tableName = pick(args, env, "table");
   const redisUrl = pick(args, env, "redis");
+  const redisPrefix = pick(args, env, "redis-prefix");
+  if (redisPrefix && !redisUrl) throw new ConfigError("--redis-prefix needs --redis (or REDIS_URL) too");
 
   const auth = authFromCli(args, env);
   const storage = await createChatStorageFromUrl(storageUrl, { tableName, historyLimit: Math.max(historyLimit, 100) });
@@ -100,6 +103,8 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
     chat: { storage, historyLimit },
     // With a provider configured, a valid token is required at connect.
     ...(auth ? { onAuth: createTokenAuth(auth), auth } : {}),
+    // ioredis is loaded only when a Redis URL is given.
+    ...(redisUrl ? { backplane: createRedisBackplane({ url: redisUrl, keyPrefix: redisPrefix }) } : {}),
   };
   return { port, hostname, path, storageUrl, redisUrl, options };
 }

@@ -58,6 +58,7 @@ async function serve(cliArgs: CliArgs) {
   const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
   console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
+  if (settings.redisUrl) console.log(`Cluster: Redis at ${settings.redisUrl.replace(/\/\/[^@/]*@/, "//***@")}`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -377,8 +377,9 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const runtimes = opts.runtime === "all" ? Object.keys(RUNTIMES) : opts.runtime.split(",");
   for (const rt of runtimes) if (!RUNTIMES[rt]) throw new UsageError(`No bench servers for runtime "${rt}"; known: ${Object.keys(RUNTIMES).join(", ")}`);
-  // `chat` (bench/chat.mjs) compares storages rather than ours with a baseline, so it runs on its own after the table.
-  const EXTRA = ["chat"];
+  // `chat` (bench/chat.mjs) compares storages and `scale-out` (bench/scale-out.mjs) compares instance counts
+  // rather than ours with a baseline, so they run on their own after the table (Node only).
+  const EXTRA = ["chat", "scale-out"];
   const requested = opts.scenario ? opts.scenario.split(",") : [...SCENARIOS.map((s) => s.name), ...EXTRA];
   const wanted = requested.filter((w) => !EXTRA.includes(w));
   for (const w of wanted) if (!SCENARIOS.some((s) => s.name === w)) throw new UsageError(`Unknown scenario "${w}"; known: ${[...SCENARIOS.map((s) => s.name), ...EXTRA].join(", ")}`);
@@ -432,6 +433,12 @@ async function main() {
   if (requested.includes("chat")) {
     const { runChatBench } = await import("./chat.mjs");
     body.push(await runChatBench(["--duration", String(opts.duration)]));
+  }
+  if (requested.includes("scale-out")) {
+    process.stderr.write("bench: scale-out (2 instances + Redis)…\n");
+    const { execFileSync } = await import("node:child_process");
+    const args = ["bench/scale-out.mjs", "--duration", String(opts.duration), "--repeat", String(opts.repeat)];
+    body.push(execFileSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim());
   }
   const text = [...header, ...body].join("\n");
   console.log(text);

@@ -12,6 +12,8 @@ export interface ChatStorage {
   getHistory(roomId: string, limit?: number, offset?: number): Promise<StoredChatMessage[]>;
   /** Release pools and handles. */
   close?(): Promise<void>;
+  /** History lives in this process only (the in-memory storage): a cluster's instances do not share it. */
+  readonly processLocal?: boolean;
 }
 
 export interface InMemoryChatStorageOptions {
@@ -33,6 +35,7 @@ export function createInMemoryChatStorage(options: InMemoryChatStorageOptions = 
   let counter = 0;
 
   return {
+    processLocal: true,
     async append(roomId, message) {
       const stored = toStored(roomId, message, () => `m${Date.now().toString(36)}-${(counter++).toString(36)}`);
       let list = rooms.get(roomId);

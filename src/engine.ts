@@ -1,5 +1,6 @@
 import type { Hooks, Peer } from "crossws";
 import { createTokenVerifier } from "./auth.ts";
+import { createClusterRooms, presenceFrame, type ClusterRooms } from "./backplane.ts";
 import { CloseCodes, ErrorCodes, ProtocolError } from "./errors.ts";
 import { createLoopFanout, type CreateFanout, type Fanout } from "./fanout.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "./options.ts";
@@ -73,6 +74,21 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
 
+  // Several instances as one: remote members live in room.members, every local room message is
+  // also published once. Without a backplane `cluster` stays undefined and nothing below changes.
+  const backplane = options.backplane;
+  let cluster: ClusterRooms | undefined;
+  if (backplane) {
+    cluster = createClusterRooms({ backplane, rooms, fanout, onError });
+    // `processLocal` marks a storage whose history lives in this process only (the in-memory one).
+    if (userOptions.chat?.storage === undefined || storage.processLocal === true) {
+      console.warn(
+        "[openlivesync] A backplane is configured but chat history is in memory: each instance keeps its own. Pass chat.storage (Postgres, MySQL, SQLite file) shared by all instances.",
+      );
+    }
+    backplane.start(cluster.sink).catch((error) => onError(error, { stage: "backplane" }));
+  }
+
   const sendError = (conn: Connection, code: string, message: string) =>
     fanout.send(conn, frameOf(MSG_ERROR, { code, message }));
 
@@ -124,8 +140,11 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     room.joining.delete(conn);
     if (room.local.delete(conn)) fanout.leave?.(conn, room);
     if (room.members.delete(conn.id)) {
-      fanout.publish(room, frameOf(MSG_PRESENCE_UPDATED, { roomId: room.id, left: [conn.id] }), conn);
+      const frame = frameOf(MSG_PRESENCE_UPDATED, { roomId: room.id, left: [conn.id] });
+      fanout.publish(room, frame, conn);
+      backplane?.publish({ kind: "left", roomId: room.id, connectionId: conn.id, frame });
     }
+    if (cluster && room.local.size === 0 && room.joining.size === 0) cluster.release(room);
     rooms.removeIfEmpty(room);
   }
 
@@ -164,7 +183,12 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     conn.held = [];
     room.joining.add(conn);
     room.members.set(conn.id, conn.member);
-    fanout.publish(room, frameOf(MSG_PRESENCE_UPDATED, { roomId, joined: [conn.member] }), conn);
+    const entry = JSON.stringify(conn.member);
+    const joinedFrame = presenceFrame(roomId, "joined", entry);
+    fanout.publish(room, joinedFrame, conn);
+    backplane?.publish({ kind: "joined", roomId, connectionId: conn.id, frame: joinedFrame, entry });
+    // First local member here: read the members on other instances while history loads.
+    const remoteMembers = cluster?.prepare(room);
 
     let history: StoredChatMessage[] = [];
     if (historyLimit > 0) {
@@ -175,6 +199,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         sendError(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; live messages still arrive");
       }
     }
+    if (remoteMembers) await remoteMembers;
     if (conn.closed || conn.room !== room) return;
 
     const held = conn.held;
@@ -211,13 +236,18 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   function emitPresence(conn: Connection) {
     const room = conn.room!;
     conn.lastPresenceAt = Date.now();
-    fanout.publish(room, frameOf(MSG_PRESENCE_UPDATED, { roomId: room.id, updated: [conn.member] }), conn);
+    const entry = JSON.stringify(conn.member);
+    const frame = presenceFrame(room.id, "updated", entry);
+    fanout.publish(room, frame, conn);
+    backplane?.publish({ kind: "updated", roomId: room.id, connectionId: conn.id, frame, entry });
   }
 
   function relayEvent(conn: Connection, payload: BroadcastEventPayload) {
     const room = conn.room!;
     const relay = { roomId: room.id, connectionId: conn.id, userId: conn.user?.userId, event: payload.event, payload: payload.payload };
-    fanout.publish(room, frameOf(MSG_BROADCAST_EVENT_RELAY, relay), conn);
+    const frame = frameOf(MSG_BROADCAST_EVENT_RELAY, relay);
+    fanout.publish(room, frame, conn);
+    backplane?.publish({ kind: "event", roomId: room.id, connectionId: conn.id, frame });
   }
 
   function sendChat(conn: Connection, payload: SendChatPayload) {
@@ -251,6 +281,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         return sendError(conn, ErrorCodes.STORAGE_ERROR, "Chat message was not stored and not sent; try again");
       }
       const frame = frameOf(MSG_CHAT_MESSAGE, chat);
+      // Relayed even when the sender left meanwhile: the message is stored, so everyone sees it.
+      backplane?.publish({ kind: "chat", roomId, connectionId: conn.id, frame });
       const room = rooms.get(roomId);
       if (room) {
         fanout.publish(room, frame, undefined);
@@ -425,7 +457,15 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     // Sockets that never finish their closing handshake are terminated by drop(); don't wait past that.
     await Promise.race([done, new Promise((r) => setTimeout(r, TERMINATE_AFTER_MS + 500))]);
     try {
-      await storage.close?.();
+      await backplane?.close(); // after every leave went out, so the others see them at once
+    } catch (error) {
+      onError(error, { stage: "backplane" });
+    }
+    try {
+      await Promise.race([
+        storage.close?.(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("Chat storage did not close within 5 s")), 5000)),
+      ]);
     } catch (error) {
       onError(error, { stage: "close" });
     }

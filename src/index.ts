@@ -44,7 +44,13 @@ export { pgChatTable } from "./storage/schema-pg.ts";
 export { mysqlChatTable } from "./storage/schema-mysql.ts";
 export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 
+// Scale-out
+export { createRedisBackplane } from "./redis-backplane.ts";
+export { BackplaneError } from "./backplane.ts";
+
 export type { LiveEngine, RuntimeHooks } from "./engine.ts";
+export type { Backplane, BackplaneSink, OutgoingMessage, IncomingMessage, RemoteMember, RoomState, MessageKind } from "./backplane.ts";
+export type { RedisBackplaneOptions, RedisBackplane, RedisClientLike } from "./redis-backplane.ts";
 export type { Fanout, FanoutContext, CreateFanout } from "./fanout.ts";
 export type {
   WebSocketServerOptions,

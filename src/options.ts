@@ -1,3 +1,4 @@
+import type { Backplane } from "./backplane.ts";
 import type { ChatStorage } from "./chat-storage.ts";
 import { createInMemoryChatStorage } from "./chat-storage.ts";
 import { ConfigError, defaultOnError, type OnError } from "./errors.ts";
@@ -54,6 +55,13 @@ export interface WebSocketServerOptions {
   maxBufferedBytes?: number;
   /** Reports failures on background paths (fan-out, storage, heartbeat…). @default logs one line to console.error */
   onError?: OnError;
+  /**
+   * Links several instances into one cluster (see "Running several instances"). Chat history must
+   * then live in a storage all instances share. @default none: a single instance
+   * @example
+   * createServer({ backplane: createRedisBackplane({ url: "redis://127.0.0.1:6379" }) });
+   */
+  backplane?: Backplane;
 }
 
 export interface ResolvedOptions extends MessageLimits {
@@ -69,6 +77,7 @@ export interface ResolvedOptions extends MessageLimits {
   heartbeatIntervalMs: number;
   maxBufferedBytes: number;
   onError: OnError;
+  backplane: Backplane | undefined;
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
@@ -100,5 +109,6 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     heartbeatIntervalMs: nonNegative("heartbeatIntervalMs", options.heartbeatIntervalMs, 30_000),
     maxBufferedBytes: nonNegative("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
     onError: options.onError ?? defaultOnError,
+    backplane: options.backplane,
   };
 }

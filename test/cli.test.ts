@@ -109,6 +109,13 @@ describe("CLI settings", () => {
     expect(s).toMatchObject({ port: 4000, hostname: "0.0.0.0", path: "/x", storageUrl: "memory" });
   });
 
+  it("joins a Redis cluster only when a Redis URL is given", async () => {
+    expect((await settingsFromCli({}, {})).options.backplane).toBeUndefined();
+    const s = await settingsFromCli({ redis: "redis://127.0.0.1:6379" }, { REDIS_PREFIX: "cli-test" });
+    expect(s.options.backplane).toBeDefined();
+    await expect(settingsFromCli({ "redis-prefix": "x" }, {})).rejects.toThrow(/--redis/);
+  });
+
   it("requires a token at connect when any auth provider is configured", async () => {
     expect(authFromCli({}, {})).toBeUndefined();
     expect(authFromCli({}, { AUTH_GOOGLE_CLIENT_ID: "a,b" })).toEqual({ google: { clientId: ["a", "b"] } });

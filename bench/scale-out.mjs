@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+// Scale-out bench: the same load against one instance and against two instances linked by Redis.
+//
+//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100]
+//
+// Configurations, in the same run, best of --repeat each (other processes only ever slow a run down):
+//   single      bench/servers/ours-node.mjs, no backplane
+//   single+redis one ours-node-cluster.mjs instance with the Redis backplane
+//   2 instances two ours-node-cluster.mjs instances, clients spread round-robin (bench/load-client.mjs)
+// Redis cost comes from INFO: `publish` calls/s sampled during the run ÷ room messages/s sent by the
+// load client (steady state), and Redis CPU over the run. Needs Redis at REDIS_URL (redis://127.0.0.1:6379).
+import { fork, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const SCENARIOS = [
+  { name: "fanout-200", load: "fanout", params: { receivers: 199, window: 16 } },
+  { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
+];
+
+function parseArgs(argv) {
+  const out = { duration: 5, warmup: 1, repeat: 2, scenario: null };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split("=", 2);
+    const value = () => inline ?? argv[++i];
+    if (flag === "--duration") out.duration = Number(value());
+    else if (flag === "--warmup") out.warmup = Number(value());
+    else if (flag === "--repeat") out.repeat = Number(value());
+    else if (flag === "--scenario") out.scenario = value();
+    else throw new Error(`Unknown argument ${argv[i]}`);
+  }
+  return out;
+}
+
+/** dist/ when it exports the backplane; otherwise a build of the sources into node_modules/.cache. */
+async function distDir() {
+  const dist = join(ROOT, "dist");
+  try {
+    if (readFileSync(join(dist, "node.js"), "utf8").includes("createRedisBackplane")) return { dir: dist, ext: ".js" };
+  } catch {}
+  const { build } = await import("tsdown");
+  const outDir = join(ROOT, "node_modules/.cache/openlivesync-cluster/bench");
+  await build({
+    config: false,
+    cwd: ROOT,
+    entry: { node: "adapters/node.ts", "redis-backplane": "src/redis-backplane.ts" },
+    outDir,
+    format: "esm",
+    platform: "node",
+    target: "es2022",
+    dts: false,
+    clean: true,
+    logLevel: "error",
+    external: [/^node:/, "ioredis", "better-sqlite3", "postgres", "mysql2", "mysql2/promise", /^drizzle-orm/],
+  });
+  return { dir: outDir, ext: ".mjs" };
+}
+
+const children = new Set();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function startServer(file, env) {
+  const child = spawn(process.execPath, ["--expose-gc", join(ROOT, "bench/servers", file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  const stderr = [];
+  child.stderr.setEncoding("utf8").on("data", (d) => stderr.length < 10 && stderr.push(d.trim().slice(0, 300)));
+  child.stdin.on("error", () => {});
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file} not READY in 20 s: ${stderr.join(" | ")}`)), 20_000);
+    let buf = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      buf += d;
+      const m = /^READY (\d+)$/m.exec(buf);
+      if (m) clearTimeout(timer), resolve({ child, pid: child.pid, port: Number(m[1]), stderr });
+    });
+    child.once("exit", (code) => reject(new Error(`${file} exited (${code}) before READY: ${stderr.join(" | ")}`)));
+  });
+}
+
+async function stopServer(server) {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((r) => server.child.once("exit", r));
+  server.child.kill("SIGTERM");
+  const t = setTimeout(() => server.child.kill("SIGKILL"), 4000);
+  await exited;
+  clearTimeout(t);
+}
+
+function runLoad(scenario, params, servers) {
+  const child = fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error("load client timed out"))), 120_000);
+    child.on("message", (msg) => {
+      if (msg.type === "checkpoint") child.send({ type: "ack", data: {} });
+      else if (msg.type === "result") {
+        clearTimeout(timer);
+        msg.error ? reject(new Error(msg.error)) : resolve(msg.result);
+      }
+    });
+    child.on("exit", () => children.delete(child));
+    child.send({
+      cmd: "run",
+      scenario: scenario.load,
+      targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: "/live" })),
+      params,
+      serverPid: servers[0].pid,
+      clientKind: "raw",
+    });
+  });
+}
+
+async function redisStats(redis, section = "all") {
+  const info = await redis.info(section);
+  const num = (re) => Number(re.exec(info)?.[1] ?? NaN);
+  return {
+    publish: num(/^cmdstat_publish:calls=(\d+)/m),
+    hset: num(/^cmdstat_hset:calls=(\d+)/m),
+    cpu: num(/^used_cpu_user:([\d.]+)/m) + num(/^used_cpu_sys:([\d.]+)/m),
+    t: Date.now(),
+  };
+}
+
+/** Samples `publish` calls while the load runs; the steady-state rate is the median of the busier half. */
+function samplePublishes(redis) {
+  const rates = [];
+  let last;
+  let stop = false;
+  const done = (async () => {
+    while (!stop) {
+      const s = await redisStats(redis, "commandstats");
+      if (last) rates.push(((s.publish - last.publish) * 1000) / (s.t - last.t));
+      last = s;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return async () => {
+    stop = true;
+    await done;
+    const busy = rates.sort((a, b) => a - b).slice(Math.floor(rates.length / 2));
+    return busy[Math.floor(busy.length / 2)] ?? NaN;
+  };
+}
+
+async function runConfig(config, scenario, opts, dist, redis, rep) {
+  const prefix = `olsbench:${process.pid}:${scenario.name}:${config.name.replace(/\W+/g, "")}:${rep}`;
+  const env = { OLS_DIST: dist.dir, OLS_DIST_EXT: dist.ext, REDIS_URL, BENCH_REDIS_PREFIX: prefix };
+  const servers = [];
+  for (let i = 0; i < config.instances; i++) servers.push(await startServer(config.file, env));
+  const params = { ...scenario.params, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000 };
+  const before = await redisStats(redis);
+  const stopSampling = config.redis ? samplePublishes(redis) : null;
+  let result;
+  let error;
+  try {
+    result = await runLoad(scenario, params, servers);
+  } catch (e) {
+    error = String(e.message).split("\n")[0];
+  }
+  const publishRate = stopSampling ? await stopSampling() : NaN;
+  const after = await redisStats(redis);
+  await Promise.all(servers.map(stopServer));
+  const seconds = (after.t - before.t) / 1000;
+  return {
+    config: config.name,
+    scenario: scenario.name,
+    result,
+    error,
+    publishPerMessage: config.redis && result ? publishRate / result.sentPerSec : null,
+    publishRate,
+    hsetCalls: after.hset - before.hset,
+    redisCpu: config.redis ? (after.cpu - before.cpu) / seconds : null,
+    stderr: servers.flatMap((s) => s.stderr),
+  };
+}
+
+const CONFIGS = [
+  { name: "single", file: "ours-node.mjs", instances: 1, redis: false },
+  { name: "single+redis", file: "ours-node-cluster.mjs", instances: 1, redis: true },
+  { name: "2 instances", file: "ours-node-cluster.mjs", instances: 2, redis: true },
+];
+
+const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const wanted = opts.scenario ? opts.scenario.split(",") : SCENARIOS.map((s) => s.name);
+  const dist = await distDir();
+  const redis = new Redis(REDIS_URL);
+  const lines = [
+    `## Scale-out bench (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
+    "",
+    `Node ${process.version}; ${opts.duration} s windows, best of ${opts.repeat}. One load-client process; the servers, Redis and the load client share 2 cores.`,
+    "",
+    "| scenario | setup | deliveries/s | vs single | p50 ms | p99 ms | CPU server[0] / client / other | Redis PUBLISH per room message | Redis CPU |",
+    "|---|---|---:|---:|---:|---:|---|---:|---:|",
+  ];
+  const notes = [];
+  for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
+    const best = {};
+    for (let rep = 0; rep < opts.repeat; rep++) {
+      for (const config of rep % 2 ? [...CONFIGS].reverse() : CONFIGS) {
+        process.stderr.write(`scale-out: ${scenario.name} ${config.name} #${rep + 1}… `);
+        const run = await runConfig(config, scenario, opts, dist, redis, rep);
+        const r = run.result;
+        process.stderr.write(run.error ? `FAILED ${run.error}\n` : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)} publish/msg ${fmt(run.publishPerMessage, 2)}\n`);
+        if (run.error) notes.push(`${scenario.name} / ${config.name}: ${run.error}`);
+        if (r?.undelivered > 0) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
+        if (run.stderr.length) notes.push(`${scenario.name} / ${config.name}: server stderr: ${run.stderr.slice(0, 2).join(" | ")}`);
+        const prev = best[config.name];
+        if (r && (!prev || r.deliveriesPerSec > prev.result.deliveriesPerSec)) best[config.name] = run;
+      }
+    }
+    const single = best.single?.result?.deliveriesPerSec;
+    for (const config of CONFIGS) {
+      const run = best[config.name];
+      const r = run?.result;
+      if (!r) continue;
+      lines.push(
+        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)} | ${fmt(r.latency.p99, 2)} | ${fmt(r.serverCpu, 2)} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
+      );
+    }
+  }
+  await redis.quit();
+  lines.push("", ...notes.map((n) => `- ${n}`));
+  const text = lines.join("\n") + "\n";
+  process.stdout.write(text);
+  mkdirSync(join(ROOT, ".bench"), { recursive: true });
+  writeFileSync(join(ROOT, ".bench/scale-out.md"), text);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

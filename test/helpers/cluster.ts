@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { build } from "tsdown";
+
+const root = resolve(import.meta.dirname, "../..");
+const FIXTURE = resolve(root, "test/fixtures/cluster-instance.mjs");
+
+/**
+ * Bundles the Node entry and the Redis backplane from source into node_modules/.cache, so the child
+ * instances run exactly the code under test (and `dist/` need not export the backplane yet).
+ */
+export async function buildClusterDist(name: string): Promise<string> {
+  const outDir = resolve(root, "node_modules/.cache/openlivesync-cluster", name);
+  await build({
+    config: false,
+    cwd: root,
+    entry: { node: "adapters/node.ts", "redis-backplane": "src/redis-backplane.ts" },
+    outDir,
+    format: "esm",
+    platform: "node",
+    target: "es2022",
+    dts: false,
+    clean: true,
+    logLevel: "error",
+    external: [/^node:/, "ioredis", "better-sqlite3", "postgres", "mysql2", "mysql2/promise", /^drizzle-orm/],
+  });
+  return outDir;
+}
+
+/** Deletes a build made by `buildClusterDist`. */
+export function removeClusterDist(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface InstanceConfig {
+  redisUrl: string;
+  prefix: string;
+  heartbeatMs?: number;
+  ttlMs?: number;
+  presenceThrottleMs?: number;
+}
+
+export interface Instance {
+  readonly pid: number;
+  readonly port: number;
+  readonly wsUrl: string;
+  readonly instanceId: string;
+  /** onError reports the instance printed, oldest first. */
+  readonly errors: { error: string; code?: string; stage: string }[];
+  readonly exited: Promise<number | null>;
+  /** SIGKILL: no cleanup at all. */
+  kill9(): void;
+  /** SIGTERM: clean shutdown; resolves when the process exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts one instance as a Node child process and waits until it listens and is announced. */
+export function startInstance(dist: string, config: InstanceConfig, timeoutMs = 20_000): Promise<Instance> {
+  const child: ChildProcess = spawn(process.execPath, [FIXTURE, JSON.stringify(config)], {
+    env: { ...process.env, OLS_DIST: dist, OLS_DIST_EXT: ".mjs" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const errors: Instance["errors"] = [];
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`instance did not start within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`instance exited with ${code} before it was ready; stderr: ${stderr}`));
+    });
+    createInterface({ input: child.stdout! }).on("line", (text) => {
+      let msg: any;
+      try {
+        msg = JSON.parse(text);
+      } catch {
+        return;
+      }
+      if (msg.error !== undefined) errors.push(msg);
+      if (msg.ready) {
+        clearTimeout(timer);
+        resolveStart({
+          pid: child.pid!,
+          port: msg.port,
+          wsUrl: `ws://127.0.0.1:${msg.port}/live`,
+          instanceId: msg.instanceId,
+          errors,
+          exited,
+          kill9: () => void child.kill("SIGKILL"),
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+            await exited;
+          },
+        });
+      }
+    });
+  });
+}
