@@ -10,7 +10,7 @@
 // Redis cost comes from INFO: `publish` calls/s sampled during the run ÷ room messages/s sent by the
 // load client (steady state), and Redis CPU over the run. Needs Redis at REDIS_URL (redis://127.0.0.1:6379).
 import { fork, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -37,28 +37,9 @@ function parseArgs(argv) {
   return out;
 }
 
-/** dist/ when it exports the backplane; otherwise a build of the sources into node_modules/.cache. */
+/** The built package (`npm run bench` runs tsdown first). */
 async function distDir() {
-  const dist = join(ROOT, "dist");
-  try {
-    if (readFileSync(join(dist, "node.js"), "utf8").includes("createRedisBackplane")) return { dir: dist, ext: ".js" };
-  } catch {}
-  const { build } = await import("tsdown");
-  const outDir = join(ROOT, "node_modules/.cache/openlivesync-cluster/bench");
-  await build({
-    config: false,
-    cwd: ROOT,
-    entry: { node: "adapters/node.ts", "redis-backplane": "src/redis-backplane.ts" },
-    outDir,
-    format: "esm",
-    platform: "node",
-    target: "es2022",
-    dts: false,
-    clean: true,
-    logLevel: "error",
-    external: [/^node:/, "ioredis", "better-sqlite3", "postgres", "mysql2", "mysql2/promise", /^drizzle-orm/],
-  });
-  return { dir: outDir, ext: ".mjs" };
+  return { dir: join(ROOT, "dist"), ext: ".js" };
 }
 
 const children = new Set();

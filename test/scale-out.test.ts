@@ -14,7 +14,7 @@ import { createServer } from "../adapters/node.ts";
 import { createRedisBackplane } from "../src/redis-backplane.ts";
 import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
-import { buildClusterDist, removeClusterDist, startInstance, type Instance, type InstanceConfig } from "./helpers/cluster.ts";
+import { DIST, startInstance, type Instance, type InstanceConfig } from "./helpers/cluster.ts";
 import { pause, TestClient, type Received } from "./helpers/client.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 import { startPrivateRedis } from "./helpers/redis-server.ts";
@@ -80,9 +80,9 @@ describe("createRedisBackplane", () => {
   });
 
   it("loads no Redis driver when no backplane is configured", async () => {
-    const dist = await buildClusterDist(`${run}-noredis`);
+    const dist = DIST;
     const script = `
-      const { createServer } = await import(${JSON.stringify(`${dist}/node.mjs`)});
+      const { createServer } = await import(${JSON.stringify(`${dist}/node.js`)});
       const { createRequire } = await import("node:module");
       const server = createServer({ port: 0, hostname: "127.0.0.1" });
       await new Promise((r) => server.once("listening", r));
@@ -91,7 +91,6 @@ describe("createRedisBackplane", () => {
       server.close(() => process.exit(0));
     `;
     const out = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
-    removeClusterDist(dist);
     expect(out.stderr).toBe("");
     expect(JSON.parse(out.stdout.trim())).toEqual([]);
   });
@@ -120,7 +119,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
 
     beforeAll(async () => {
       redis = new Redis(REDIS_URL);
-      dist = await buildClusterDist(run);
+      dist = DIST;
       [A, B, C] = await Promise.all([start(), start(), start()]);
     });
 
@@ -130,7 +129,6 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const keys = await keysOf(redis, `${PREFIX}*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
-      removeClusterDist(dist);
     });
 
     it("lists members of every instance in room_joined and sends joined, updated and left across instances", async () => {

@@ -1,38 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { build } from "tsdown";
 
 const root = resolve(import.meta.dirname, "../..");
 const FIXTURE = resolve(root, "test/fixtures/cluster-instance.mjs");
 
-/**
- * Bundles the Node entry and the Redis backplane from source into node_modules/.cache, so the child
- * instances run exactly the code under test (and `dist/` need not export the backplane yet).
- */
-export async function buildClusterDist(name: string): Promise<string> {
-  const outDir = resolve(root, "node_modules/.cache/openlivesync-cluster", name);
-  await build({
-    config: false,
-    cwd: root,
-    entry: { node: "adapters/node.ts", "redis-backplane": "src/redis-backplane.ts" },
-    outDir,
-    format: "esm",
-    platform: "node",
-    target: "es2022",
-    dts: false,
-    clean: true,
-    logLevel: "error",
-    external: [/^node:/, "ioredis", "better-sqlite3", "postgres", "mysql2", "mysql2/promise", /^drizzle-orm/],
-  });
-  return outDir;
-}
-
-/** Deletes a build made by `buildClusterDist`. */
-export function removeClusterDist(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
+/** The built package (`npm test` runs tsdown before vitest): instances run the real Node entry. */
+export const DIST = resolve(root, "dist");
 
 export interface InstanceConfig {
   redisUrl: string;
@@ -59,7 +33,7 @@ export interface Instance {
 /** Starts one instance as a Node child process and waits until it listens and is announced. */
 export function startInstance(dist: string, config: InstanceConfig, timeoutMs = 20_000): Promise<Instance> {
   const child: ChildProcess = spawn(process.execPath, [FIXTURE, JSON.stringify(config)], {
-    env: { ...process.env, OLS_DIST: dist, OLS_DIST_EXT: ".mjs" },
+    env: { ...process.env, OLS_DIST: dist, OLS_DIST_EXT: ".js" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const errors: Instance["errors"] = [];
