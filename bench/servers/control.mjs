@@ -22,3 +22,26 @@ export function serveBenchControl(port, close) {
     close(() => process.exit(0));
   });
 }
+
+/**
+ * Options every "ours" bench server passes to createServer: loopback, `/live`, no chat history, and an
+ * onError that logs the first few failures in full and counts the rest by stage and code (one line at exit).
+ */
+export function oursBenchOptions() {
+  const errors = { count: 0, byKind: {} };
+  process.on("exit", () => {
+    if (errors.count > 5) console.error(`[ours onError] ${errors.count} calls in total: ${JSON.stringify(errors.byKind)}`);
+  });
+  return {
+    port: 0,
+    hostname: "127.0.0.1",
+    path: "/live",
+    presenceThrottleMs: Number(process.env.BENCH_PRESENCE_THROTTLE_MS ?? 100),
+    chat: { historyLimit: 0 },
+    onError(error, context) {
+      const kind = `${context?.stage ?? "?"}:${error?.code ?? error?.name ?? "?"}`;
+      errors.byKind[kind] = (errors.byKind[kind] ?? 0) + 1;
+      if (++errors.count <= 5) console.error(`[ours onError] ${context?.stage ?? "?"}: ${error?.stack ?? error}`);
+    },
+  };
+}
