@@ -1,6 +1,6 @@
 /**
  * A remote JSON Web Key Set for one verifier: fetched with a timeout, cached, and refetched at most once
- * per cooldown. Built on `fetch` and jose's `createLocalJWKSet`, so it runs on Node, Bun and Deno.
+ * per cooldown. Built on `fetch` and jose's `createLocalJWKSet`, so it runs on Node, Bun and Deno alike.
  *
  * Why not jose's `createRemoteJWKSet`: its cooldown only starts after a *successful* fetch, so while an
  * issuer is down every token would trigger a new request. Here a failed fetch starts the cooldown too.

@@ -1,7 +1,7 @@
 /**
  * Identity from access tokens: `decodeAccessToken` verifies a JWT against Google, Microsoft or a custom
  * JWKS (or only decodes it, for development), and `createTokenAuth` turns that into an `onAuth`.
- * jose on WebCrypto only, so this runs unchanged on Node, Bun and Deno.
+ * jose on WebCrypto only, so this runs unchanged on Node, Bun and Deno alike.
  */
 import { decodeJwt, type JWTPayload } from "jose";
 import { buildVerifiers, providerFromIssuer, type Verifier } from "./auth-providers.ts";

@@ -80,8 +80,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   let cluster: ClusterRooms | undefined;
   if (backplane) {
     cluster = createClusterRooms({ backplane, rooms, fanout, onError });
-    // `processLocal` marks a storage whose history lives in this process only (the in-memory one).
-    if (userOptions.chat?.storage === undefined || storage.processLocal === true) {
+    // `processLocal` marks a storage whose history lives in this process only (the in-memory default).
+    if (storage.processLocal === true) {
       console.warn(
         "[openlivesync] A backplane is configured but chat history is in memory: each instance keeps its own. Pass chat.storage (Postgres, MySQL, SQLite file) shared by all instances.",
       );

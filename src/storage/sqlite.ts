@@ -15,7 +15,7 @@ export interface SQLiteChatStorageFileOptions {
 const MAX_CACHED_STATEMENTS = 600;
 
 /**
- * Chat history in SQLite: better-sqlite3 v12 on Node, bun:sqlite on Bun, node:sqlite on Deno. Synchronous
+ * Chat history in SQLite: better-sqlite3 v12 on Node, bun:sqlite on Bun, node:sqlite on Deno; synchronous
  * to create; the file is opened in WAL mode and the table and its index are created if missing.
  * Queries are built by drizzle's sqlite-proxy driver over whichever driver was loaded, so one code path
  * serves all three runtimes.
