@@ -4,15 +4,12 @@
  * sends each upgrade through `app.fetch` with the socket in `env`; the route then completes it with
  * crossws's Node adapter. Middleware on the path therefore runs before the upgrade, as on Bun and Deno.
  */
-import { STATUS_CODES, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import nodeAdapter from "crossws/adapters/node";
 import type { Hono } from "hono";
-import { NodeRequest } from "srvx/node";
-import { createLiveEngine } from "../src/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { addLiveRoute, pathnameOf, type LiveMount, type UpgradeEmitter } from "./live-route.ts";
-import { createCorkedFanout } from "./node-fanout.ts";
+import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 
 /** Where `injectWebSocket` puts the raw socket for the route, in `c.env`. */
 const kUpgrade = Symbol.for("openlivesync.upgrade");
@@ -21,14 +18,6 @@ interface UpgradeSlot {
   socket: Duplex;
   head: Buffer;
   taken: boolean;
-}
-
-/** Answer an upgrade with a plain HTTP response and drop the socket, so the client never hangs. */
-function refuseUpgrade(socket: Duplex, status: number, text: string) {
-  if (socket.destroyed) return;
-  const body = Buffer.from(text);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${text}`);
-  socket.once("finish", () => socket.destroy());
 }
 
 /**
@@ -41,20 +30,7 @@ function refuseUpgrade(socket: Duplex, status: number, text: string) {
  * live.injectWebSocket(serve({ fetch: app.fetch, port: 3000 }));
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: WebSocketServerOptions = {}): LiveMount {
-  const engine = createLiveEngine(
-    { ...options, path },
-    {
-      createFanout: createCorkedFanout,
-      authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
-      nativeMaxPayload: true,
-    },
-  );
-  const adapter = nodeAdapter({
-    hooks: engine.hooks,
-    getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
-    idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
-    serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
-  });
+  const { engine, adapter, close } = createNodeLive({ ...options, path });
   const onError = engine.options.onError;
 
   addLiveRoute(app, path, async (c) => {
@@ -79,13 +55,12 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: WebSo
   function injectWebSocket(server: UpgradeEmitter) {
     if (servers.has(server)) return;
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      socket.on("error", (error) => onError(error, { stage: "upgrade" }));
+      const upgraded = reportUpgradeErrors(socket, (error) => onError(error, { stage: "upgrade" }));
       const slot: UpgradeSlot = { socket, head, taken: false };
-      const request = new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<typeof NodeRequest>[0]);
       const env = { incoming: req, outgoing: undefined, [kUpgrade]: slot };
-      Promise.resolve(app.fetch(request as unknown as Request, env))
+      Promise.resolve(app.fetch(nodeUpgradeRequest(req, socket, head), env))
         .then(async (response) => {
-          if (slot.taken) return;
+          if (slot.taken) return upgraded();
           // Refused on our path (middleware), or another path: another upgrade listener may own that one;
           // if none does, answer for the app so the client never hangs.
           if (server.listenerCount("upgrade") > 1 && pathnameOf(req.url ?? "/") !== path) return;
@@ -107,8 +82,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: WebSo
     async close() {
       for (const [server, listener] of servers) server.off("upgrade", listener);
       servers.clear();
-      await engine.close();
-      await adapter.close(1001, "Server is shutting down");
+      await close();
     },
   };
 }

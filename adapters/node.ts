@@ -6,12 +6,11 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
-import nodeAdapter from "crossws/adapters/node";
-import { NodeRequest } from "srvx/node";
 import { createApp } from "../src/app.ts";
-import { createLiveEngine, type LiveEngine } from "../src/engine.ts";
+import type { LiveEngine } from "../src/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
-import { createCorkedFanout } from "./node-fanout.ts";
+import { pathnameOf } from "./live-route.ts";
+import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 
 if ("Bun" in globalThis || "Deno" in globalThis) {
   throw new Error(
@@ -38,48 +37,14 @@ export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffe
 
 export type NodeLiveServer = Server & { ws: WebSocketServer };
 
-function pathnameOf(url: string | undefined): string {
-  const raw = url ?? "/";
-  const q = raw.indexOf("?");
-  return q === -1 ? raw : raw.slice(0, q);
-}
-
-/** Answer an upgrade with a plain HTTP error and drop the socket, so the client never hangs. */
-function refuseUpgrade(socket: Duplex, status: number, text: string) {
-  if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
-  socket.once("finish", () => socket.destroy());
-}
-
 function createUpgrade(options: WebSocketServerOptions) {
-  const engine = createLiveEngine(options, {
-    createFanout: createCorkedFanout,
-    // crossws hands its upgrade hook a web Request; onAuth gets the IncomingMessage behind it.
-    authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
-    nativeMaxPayload: true,
-  });
-  const ws = nodeAdapter({
-    hooks: engine.hooks,
-    idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
-    serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
-  });
+  const { engine, adapter, close } = createNodeLive(options);
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // Covers the socket while onAuth runs; once upgraded, ws owns the socket's errors (a client that
-    // vanishes mid-broadcast is not a server failure to report).
-    const onSocketError = (error: Error) => engine.options.onError(error, { stage: "upgrade" });
-    socket.on("error", onSocketError);
-    const request = new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<typeof NodeRequest>[0]);
-    ws.handleUpgrade(req, socket, head, request as unknown as Request).then(
-      () => socket.off("error", onSocketError),
-      (error: unknown) => {
-        engine.options.onError(error, { stage: "upgrade" });
-        refuseUpgrade(socket, 500, "Internal Server Error");
-      },
-    );
-  };
-  const close = async () => {
-    await engine.close();
-    await ws.close(1001, "Server is shutting down");
+    const upgraded = reportUpgradeErrors(socket, (error) => engine.options.onError(error, { stage: "upgrade" }));
+    adapter.handleUpgrade(req, socket, head, nodeUpgradeRequest(req, socket, head)).then(upgraded, (error: unknown) => {
+      engine.options.onError(error, { stage: "upgrade" });
+      refuseUpgrade(socket, 500, "Internal Server Error");
+    });
   };
   return { engine, upgrade, close };
 }
@@ -93,7 +58,7 @@ export function createWebSocketHandler(options: WebSocketServerOptions = {}): Up
   const { engine, upgrade, close } = createUpgrade(options);
   const path = engine.options.path;
   const handler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathnameOf(req.url) !== path) return refuseUpgrade(socket, 404, "Not Found");
+    if (pathnameOf(req.url ?? "/") !== path) return refuseUpgrade(socket, 404, "Not Found");
     upgrade(req, socket, head);
   };
   return Object.assign(handler, { engine, close });
@@ -110,7 +75,7 @@ export function createWebSocketServer(server: Server, options: WebSocketServerOp
   const { engine, upgrade, close } = createUpgrade(options);
   const path = engine.options.path;
   const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathnameOf(req.url) === path) return upgrade(req, socket, head);
+    if (pathnameOf(req.url ?? "/") === path) return upgrade(req, socket, head);
     // Someone else may own this path; if nobody does, answer rather than leave the client hanging.
     if (server.listenerCount("upgrade") <= 1) refuseUpgrade(socket, 404, "Not Found");
   };

@@ -1,0 +1,54 @@
+/**
+ * What every Node entry (`createServer` & co. in node.ts, `mountLive` in hono-node.ts) builds the same way:
+ * the engine with the corked fan-out, crossws's Node adapter configured for it, and the upgrade plumbing.
+ */
+import { STATUS_CODES, type IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import nodeAdapter from "crossws/adapters/node";
+import { NodeRequest } from "srvx/node";
+import { createLiveEngine } from "../src/engine.ts";
+import type { WebSocketServerOptions } from "../src/options.ts";
+import { createCorkedFanout } from "./node-fanout.ts";
+
+export function createNodeLive(options: WebSocketServerOptions) {
+  const engine = createLiveEngine(options, {
+    createFanout: createCorkedFanout,
+    // crossws hands its upgrade hook a web Request; onAuth gets the IncomingMessage behind it.
+    authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
+    nativeMaxPayload: true,
+  });
+  const adapter = nodeAdapter({
+    hooks: engine.hooks,
+    getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
+    idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
+    serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
+  });
+  const close = async () => {
+    await engine.close();
+    await adapter.close(1001, "Server is shutting down");
+  };
+  return { engine, adapter, close };
+}
+
+/** The web Request crossws's upgrade hook sees; `request.runtime.node.req` is the IncomingMessage. */
+export function nodeUpgradeRequest(req: IncomingMessage, socket: Duplex, head: Buffer): Request {
+  return new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<typeof NodeRequest>[0]) as unknown as Request;
+}
+
+/**
+ * Report socket errors while an upgrade is pending (onAuth may be slow). Call the returned function once
+ * the socket is upgraded: from then on ws owns its errors, and a client that vanishes mid-broadcast is
+ * not a server failure to report.
+ */
+export function reportUpgradeErrors(socket: Duplex, report: (error: Error) => void): () => void {
+  socket.on("error", report);
+  return () => socket.off("error", report);
+}
+
+/** Answer an upgrade with a plain HTTP response and drop the socket, so the client never hangs. */
+export function refuseUpgrade(socket: Duplex, status: number, text: string) {
+  if (socket.destroyed) return;
+  const length = Buffer.byteLength(text);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n${text}`);
+  socket.once("finish", () => socket.destroy());
+}
