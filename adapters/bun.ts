@@ -53,18 +53,57 @@ export interface ServerOptions extends WebSocketServerOptions {
 
 export type BunLiveServer = LiveServer<BunServerLike>;
 
+/** crossws 0.4's Bun peer, by the parts `slimPeer` touches (node_modules/crossws/dist/adapters/bun.mjs). */
+interface BunPeerInternals {
+  _topics: Set<string>;
+  _internal: {
+    ws: { data: { server?: unknown; namespace: string; peer?: unknown } };
+    hooks: unknown;
+    peers: Set<unknown>;
+  };
+}
+
+/**
+ * Shared by every Bun peer. The Bun fan-out subscribes sockets to room topics itself
+ * (`ws.subscribe`), never through `peer.subscribe`, so crossws's per-peer topic set stays empty.
+ */
+class NoTopics extends Set<string> {
+  override add(): this {
+    throw new Error("[openlivesync] Bun peers are subscribed by the fan-out (ws.subscribe), not peer.subscribe");
+  }
+}
+const NO_TOPICS = new NoTopics();
+
+/**
+ * Trims what crossws keeps per Bun socket once the engine's open hook has read the identity: the
+ * upgrade Request (held twice), the upgrade context, an empty topic set, an entry in the
+ * namespace's peer set, and two objects where one will do. Idle connections are most of a
+ * server's memory, and this brings one close to what a bare `Bun.serve` socket costs.
+ *
+ * What stays is what crossws still reads: its socket handlers read `ws.data.namespace` and
+ * `ws.data.peer`; the peer reads `_internal.ws`, `_internal.namespace` and `_internal.hooks`.
+ * One object serves as both. The namespace's peer set is crossws's list for `adapter.close()` and
+ * `peer.peers`; the engine keeps its own and closes every connection itself on `close()`.
+ */
+function slimPeer(peer: BunPeerInternals) {
+  const { ws, hooks, peers } = peer._internal;
+  const { server, namespace } = ws.data;
+  const shared = { ws, server, namespace, peer, hooks };
+  ws.data = shared;
+  peer._internal = shared as unknown as BunPeerInternals["_internal"];
+  peer._topics = NO_TOPICS;
+  peers.delete(peer);
+}
+
 function createBunLive(options: WebSocketServerOptions) {
   const engine = createLiveEngine(options, { createFanout: createBunFanout, nativeMaxPayload: true });
   const adapter = bunAdapter({
     hooks: {
       ...engine.hooks,
       open(peer) {
-        // crossws keeps the upgrade Request (headers and all) for the socket's lifetime, twice; onAuth has
-        // run and nothing reads it again, so let it go (a good part of an idle connection's memory).
-        const internal = (peer as unknown as { _internal: { request?: unknown; ws: { data: { request?: unknown } } } })._internal;
-        internal.request = undefined;
-        internal.ws.data.request = undefined;
-        return engine.hooks.open?.(peer);
+        const result = engine.hooks.open?.(peer);
+        slimPeer(peer as unknown as BunPeerInternals);
+        return result;
       },
     },
     getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL

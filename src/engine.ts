@@ -38,12 +38,17 @@ export interface RuntimeHooks {
   nativeMaxPayload?: boolean;
 }
 
+export interface ConnectionsView extends Iterable<Connection> {
+  readonly size: number;
+}
+
 /** The runtime-neutral server: crossws hooks plus the room state they drive. */
 export interface LiveEngine {
   readonly hooks: Partial<Hooks>;
   readonly options: ResolvedOptions;
   readonly rooms: RoomManager;
-  readonly connections: ReadonlyMap<PeerLike, Connection>;
+  /** Every open connection (in a room or not). */
+  readonly connections: ConnectionsView;
   /** Close every socket with 1001, close storage, and resolve when done. */
   close(): Promise<void>;
 }
@@ -58,12 +63,33 @@ function frameOf(type: string, payload: unknown): string {
   return JSON.stringify({ type, payload });
 }
 
+/** Each peer carries its connection, so finding it costs no map entry per socket. */
+const CONN = Symbol("openlivesync.connection");
+const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
+
 export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeHooks = {}): LiveEngine {
   const options = resolveOptions(userOptions);
   const { storage, onError, presenceThrottleMs, historyLimit, maxPayload } = options;
   const parse = createMessageParser(options);
   const rooms = new RoomManager();
-  const connections = new Map<PeerLike, Connection>();
+  // A connection sits in exactly one collection: its room's `joining` or `local` set, or, outside any
+  // room, the lobby. Idle connections are most of a server's memory; a second index would cost an
+  // entry each.
+  const lobby = new Set<Connection>();
+  let openCount = 0;
+  function* eachConnection(): Generator<Connection> {
+    yield* lobby;
+    for (const room of rooms.rooms.values()) {
+      yield* room.joining;
+      yield* room.local;
+    }
+  }
+  const connections: ConnectionsView = {
+    get size() {
+      return openCount;
+    },
+    [Symbol.iterator]: eachConnection,
+  };
   const authRequest = runtime.authRequest ?? ((request: Request) => request);
   // Built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
@@ -111,20 +137,26 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     (timer as { unref?: () => void }).unref?.();
   }
 
+  /** Token expiry timers, beside the connections rather than in them: only tokens with `exp` have one. */
+  const expiryTimers = new Map<Connection, ReturnType<typeof setTimeout>>();
+
   function clearTimers(conn: Connection) {
     if (conn.presenceTimer) clearTimeout(conn.presenceTimer);
-    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
-    conn.presenceTimer = conn.expiryTimer = undefined;
+    conn.presenceTimer = undefined;
+    clearTimeout(expiryTimers.get(conn));
+    expiryTimers.delete(conn);
   }
 
   function armExpiry(conn: Connection, exp: unknown) {
     if (!options.closeOnTokenExpiry || typeof exp !== "number") return;
-    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
+    clearTimeout(expiryTimers.get(conn));
+    expiryTimers.delete(conn);
     const delay = exp * 1000 - Date.now();
     if (delay <= 0) return drop(conn, CloseCodes.UNAUTHORIZED, "Token expired");
     // setTimeout holds 2^31-1 ms at most; a token living longer than ~24 days is re-armed when that fires.
-    conn.expiryTimer = setTimeout(() => armExpiry(conn, exp), Math.min(delay, 2 ** 31 - 1));
-    (conn.expiryTimer as { unref?: () => void }).unref?.();
+    const timer = setTimeout(() => armExpiry(conn, exp), Math.min(delay, 2 ** 31 - 1));
+    (timer as { unref?: () => void }).unref?.();
+    expiryTimers.set(conn, timer);
   }
 
   // ---- room membership ----------------------------------------------------------------------
@@ -139,6 +171,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     conn.presenceTimer = undefined;
     room.joining.delete(conn);
     if (room.local.delete(conn)) fanout.leave?.(conn, room);
+    lobby.add(conn);
     if (room.members.delete(conn.id)) {
       const frame = frameOf(MSG_PRESENCE_UPDATED, { roomId: room.id, left: [conn.id] });
       fanout.publish(room, frame, conn);
@@ -178,9 +211,9 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
     const room = rooms.getOrCreate(roomId);
     conn.room = room;
-    conn.presence = payload.presence ?? {};
-    conn.member = conn.entry();
+    conn.member = conn.entry(payload.presence ?? {});
     conn.held = [];
+    lobby.delete(conn);
     room.joining.add(conn);
     room.members.set(conn.id, conn.member);
     const entry = JSON.stringify(conn.member);
@@ -220,7 +253,6 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   // ---- presence, events, chat ---------------------------------------------------------------
 
   function updatePresence(conn: Connection, presence: Presence) {
-    conn.presence = presence;
     conn.member!.presence = presence;
     if (conn.presenceTimer) return; // the pending trailing send will carry this newest value
     const wait = conn.lastPresenceAt + presenceThrottleMs - Date.now();
@@ -377,14 +409,16 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     open(peer: Peer) {
       const user = peer.context?.user as UserInfo | undefined;
       const conn = new Connection(crypto.randomUUID(), peer, user, user !== undefined);
-      connections.set(peer, conn);
+      (peer as unknown as Record<symbol, Connection>)[CONN] = conn;
+      lobby.add(conn);
+      openCount++;
       fanout.attach?.(conn);
       if (closing) return drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
       if (user) armExpiry(conn, user.exp);
     },
 
     message(peer, message) {
-      const conn = connections.get(peer);
+      const conn = connectionOf(peer);
       if (!conn || conn.closed) return;
       conn.alive = true;
       const raw = message.text();
@@ -402,18 +436,19 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     },
 
     pong(peer) {
-      const conn = connections.get(peer);
+      const conn = connectionOf(peer);
       if (conn) conn.alive = true;
     },
 
     close(peer) {
-      const conn = connections.get(peer);
+      const conn = connectionOf(peer);
       if (!conn) return;
-      connections.delete(peer);
+      openCount--;
       leave(conn);
       conn.closed = true;
       clearTimers(conn);
-      if (closing && connections.size === 0) allClosed?.();
+      lobby.delete(conn); // leave() put it there
+      if (closing && openCount === 0) allClosed?.();
     },
 
     error(peer, error) {
@@ -426,7 +461,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   if (options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat) {
     heartbeat = setInterval(() => {
-      for (const conn of connections.values()) {
+      // A snapshot: dropping a connection moves it from its room to the lobby.
+      for (const conn of [...eachConnection()]) {
         if (conn.closed) continue;
         if (!conn.alive) {
           drop(conn, CloseCodes.HEARTBEAT_TIMEOUT, "No heartbeat answer");
@@ -451,9 +487,9 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     if (heartbeat) clearInterval(heartbeat);
     const done = new Promise<void>((resolve) => {
       allClosed = resolve;
-      if (connections.size === 0) resolve();
+      if (openCount === 0) resolve();
     });
-    for (const conn of connections.values()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+    for (const conn of [...eachConnection()]) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
     // Sockets that never finish their closing handshake are terminated by drop(); don't wait past that.
     await Promise.race([done, new Promise((r) => setTimeout(r, TERMINATE_AFTER_MS + 500))]);
     try {

@@ -25,18 +25,22 @@ const NOT_IN_ENTRY = new Set([
 /** Shared by every idle connection: an idle connection costs no promise of its own. */
 const SETTLED: Promise<void> = Promise.resolve();
 
-/** One WebSocket connection's state. Created on open, dropped on close. */
+const VERIFIED = 1;
+const ALIVE = 2;
+const CLOSED = 4;
+
+/**
+ * One WebSocket connection's state. Created on open, dropped on close.
+ *
+ * Idle connections are most of a server's memory, so this stays at 12 fields (the engine keeps
+ * rare state, such as a token's expiry timer, beside it) and the three flags share one number.
+ */
 export class Connection {
   readonly id: string;
   readonly peer: PeerLike;
   /** Identity; `verified` when it came from `onAuth` or a verified token. */
   user: UserInfo | undefined;
-  verified: boolean;
   room: Room | undefined;
-  presence: Presence = {};
-  /** Heartbeat: set by any frame or pong, cleared by each ping. */
-  alive = true;
-  closed = false;
   /** While a join is in flight, later frames wait here so they are handled in order. */
   backlog: string[] | undefined;
   /** Chat frames that arrived while this connection's `room_joined` was being prepared. */
@@ -48,9 +52,9 @@ export class Connection {
   /** Presence throttle state. */
   lastPresenceAt = 0;
   presenceTimer: ReturnType<typeof setTimeout> | undefined;
-  expiryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Adapter-owned per-connection data (e.g. the Node socket for corked writes). */
   transport: unknown;
+  private flags = ALIVE;
 
   constructor(id: string, peer: PeerLike, user: UserInfo | undefined, verified: boolean) {
     this.id = id;
@@ -59,12 +63,32 @@ export class Connection {
     this.verified = verified;
   }
 
+  get verified(): boolean {
+    return (this.flags & VERIFIED) !== 0;
+  }
+  set verified(on: boolean) {
+    this.flags = on ? this.flags | VERIFIED : this.flags & ~VERIFIED;
+  }
+  /** Heartbeat: set by any frame or pong, cleared by each ping. */
+  get alive(): boolean {
+    return (this.flags & ALIVE) !== 0;
+  }
+  set alive(on: boolean) {
+    this.flags = on ? this.flags | ALIVE : this.flags & ~ALIVE;
+  }
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set closed(on: boolean) {
+    this.flags = on ? this.flags | CLOSED : this.flags & ~CLOSED;
+  }
+
   /**
    * The entry others see in `presence_updated` and `room_joined.presence`: the connection id, the
    * user's fields (`userId`, `name`, `email`, `provider` and any extra ones `onAuth` returned), and presence.
    */
-  entry(): PresenceEntry {
-    const entry: PresenceEntry = { connectionId: this.id, presence: this.presence };
+  entry(presence: Presence): PresenceEntry {
+    const entry: PresenceEntry = { connectionId: this.id, presence };
     const user = this.user;
     if (user) {
       for (const key of Object.keys(user)) {
@@ -73,7 +97,7 @@ export class Connection {
       }
       // Keep presence last so entries read the same whatever the user object's key order.
       delete (entry as { presence?: unknown }).presence;
-      entry.presence = this.presence;
+      entry.presence = presence;
     }
     return entry;
   }
