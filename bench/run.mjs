@@ -40,9 +40,10 @@ const SCENARIOS = [
   { name: "rooms-1000x100", load: "rooms", timed: true, params: { clients: 1000, rooms: 100, window: 10 } },
   // One message in flight at a time: the latency of a lone broadcast (the corked path must not hold it).
   { name: "lone-200", load: "fanout", timed: true, fixedDuration: true, params: { receivers: 199, window: 1, durationMs: 2000, warmupMs: 500 } },
-  // Memory readings scatter both ways (a bare Bun server read 1.8–2.4 KB/conn in back-to-back runs), so
-  // this one runs `repeat` times too and each side reports its median run.
-  { name: "idle-memory", load: "idleMemory", repeated: true, pick: "median", params: { clients: 5000, perRoom: 100 } },
+  // Memory readings scatter both ways, so this one runs `repeat` times too and each side reports its
+  // median run. At 5,000 connections a bare Bun server read 1.8 or 2.3 KB/conn from run to run (the
+  // allocators grow in steps of megabytes); at 10,000 the steps weigh half as much.
+  { name: "idle-memory", load: "idleMemory", repeated: true, pick: "median", params: { clients: 10000, perRoom: 100 } },
   { name: "presence-60hz", load: "presence", params: { clients: 50, hz: 60, moveMs: 3000, quietMs: 1000 } },
 ];
 
@@ -345,7 +346,7 @@ function notesFor(run) {
     if (r.misses?.length) notes.push(`${who}: resting position misses (first ${r.misses.length}): ${JSON.stringify(r.misses)}`);
   }
   if (run.attempts?.length > 1 && r?.kbPerConn !== undefined) {
-    notes.push(`${who}: median of ${run.attempts.length} runs; KB per connection per run: ${run.attempts.map((a) => (a.result ? a.result.kbPerConn.toFixed(2) : "failed")).join(", ")}`);
+    notes.push(`${who}: median of ${run.attempts.length} runs; KB per idle connection per run: ${run.attempts.map((a) => (a.result ? a.result.kbPerConn.toFixed(2) : "failed")).join(", ")}`);
   } else if (run.attempts?.length > 1) {
     notes.push(`${who}: best of ${run.attempts.length} runs; deliveries/s (other CPU) per run: ${run.attempts.map((a) => (a.result ? `${fmtInt(a.result.deliveriesPerSec)} (${a.result.otherCpu?.toFixed(2)})` : "failed")).join(", ")}`);
   }
@@ -408,7 +409,7 @@ async function main() {
               : r.deliveriesPerSec !== undefined
                 ? `${fmtInt(r.deliveriesPerSec)} deliveries/s, p50 ${fmtMs(r.latency.p50)} ms, p99 ${fmtMs(r.latency.p99)} ms, CPU server ${r.serverCpu?.toFixed(2)} client ${r.clientCpu.toFixed(2)} other ${r.otherCpu?.toFixed(2)} (irq ${r.irqCpu?.toFixed(2)}; ${r.otherUsers.join(", ")})\n`
                 : r.kbPerConn !== undefined
-                  ? `${r.kbPerConn.toFixed(1)} KB/conn\n`
+                  ? `${r.kbPerConn.toFixed(2)} KB/conn\n`
                   : `${fmtInt(r.updatesPerSec)} updates/s, resting ${r.resting.ok}/${r.resting.total}\n`,
           );
         }

@@ -187,7 +187,7 @@ export function createClusterRooms(ctx: {
       case "chat": {
         if (typeof payload.id !== "string") return report(`Dropped a chat message from instance ${message.instanceId} without an id`);
         fanout.publish(room, message.frame, undefined);
-        for (const joiner of room.joining) joiner.held?.push({ frame: message.frame, chatId: payload.id });
+        for (const held of room.joining.values()) held.push({ frame: message.frame, chatId: payload.id });
         return;
       }
       case "left": {

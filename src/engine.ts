@@ -63,6 +63,9 @@ function frameOf(type: string, payload: unknown): string {
   return JSON.stringify({ type, payload });
 }
 
+/** Shared by every connection without a chat in flight. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** Each peer carries its connection, so finding it costs no map entry per socket. */
 const CONN = Symbol("openlivesync.connection");
 const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
@@ -80,7 +83,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   function* eachConnection(): Generator<Connection> {
     yield* lobby;
     for (const room of rooms.rooms.values()) {
-      yield* room.joining;
+      yield* room.joining.keys();
       yield* room.local;
     }
   }
@@ -137,12 +140,24 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     (timer as { unref?: () => void }).unref?.();
   }
 
-  /** Token expiry timers, beside the connections rather than in them: only tokens with `exp` have one. */
+  // Per-connection state that exists only while something is in progress, kept beside the
+  // connections so an idle one pays nothing for it (see Connection).
+  /** Frames that arrived while the connection's join is in flight; handled in order once it ends. */
+  const backlogs = new Map<Connection, string[]>();
+  /** The trailing presence send a throttled update is waiting for. */
+  const presenceTimers = new Map<Connection, ReturnType<typeof setTimeout>>();
+  /** The last chat of a connection still being stored; the next one is chained behind it. */
+  const chatChains = new Map<Connection, Promise<void>>();
+  /** Token expiry timers (tokens with `exp` and `closeOnTokenExpiry`). */
   const expiryTimers = new Map<Connection, ReturnType<typeof setTimeout>>();
 
+  function clearPresenceTimer(conn: Connection) {
+    clearTimeout(presenceTimers.get(conn));
+    presenceTimers.delete(conn);
+  }
+
   function clearTimers(conn: Connection) {
-    if (conn.presenceTimer) clearTimeout(conn.presenceTimer);
-    conn.presenceTimer = undefined;
+    clearPresenceTimer(conn);
     clearTimeout(expiryTimers.get(conn));
     expiryTimers.delete(conn);
   }
@@ -166,9 +181,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     if (!room) return;
     conn.room = undefined;
     conn.member = undefined;
-    conn.held = undefined;
-    if (conn.presenceTimer) clearTimeout(conn.presenceTimer);
-    conn.presenceTimer = undefined;
+    clearPresenceTimer(conn);
     room.joining.delete(conn);
     if (room.local.delete(conn)) fanout.leave?.(conn, room);
     lobby.add(conn);
@@ -212,9 +225,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     const room = rooms.getOrCreate(roomId);
     conn.room = room;
     conn.member = conn.entry(payload.presence ?? {});
-    conn.held = [];
     lobby.delete(conn);
-    room.joining.add(conn);
+    room.joining.set(conn, []);
     room.members.set(conn.id, conn.member);
     const entry = JSON.stringify(conn.member);
     const joinedFrame = presenceFrame(roomId, "joined", entry);
@@ -235,8 +247,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     if (remoteMembers) await remoteMembers;
     if (conn.closed || conn.room !== room) return;
 
-    const held = conn.held;
-    conn.held = undefined;
+    const held = room.joining.get(conn) ?? [];
     room.joining.delete(conn);
     room.local.add(conn);
     fanout.join?.(conn, room);
@@ -254,14 +265,14 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   function updatePresence(conn: Connection, presence: Presence) {
     conn.member!.presence = presence;
-    if (conn.presenceTimer) return; // the pending trailing send will carry this newest value
+    if (presenceTimers.has(conn)) return; // the pending trailing send will carry this newest value
     const wait = conn.lastPresenceAt + presenceThrottleMs - Date.now();
     if (wait <= 0) emitPresence(conn);
-    else conn.presenceTimer = setTimeout(flushPresence, wait, conn);
+    else presenceTimers.set(conn, setTimeout(flushPresence, wait, conn));
   }
 
   function flushPresence(conn: Connection) {
-    conn.presenceTimer = undefined;
+    presenceTimers.delete(conn);
     if (conn.room && !conn.closed) emitPresence(conn);
   }
 
@@ -297,7 +308,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       metadata: payload.metadata,
       createdAt: Date.now(),
     };
-    conn.chatTail = conn.chatTail.then(async () => {
+    const chain = (chatChains.get(conn) ?? SETTLED).then(async () => {
       try {
         await storage.append(roomId, {
           id: chat.id,
@@ -318,10 +329,14 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       const room = rooms.get(roomId);
       if (room) {
         fanout.publish(room, frame, undefined);
-        for (const joiner of room.joining) joiner.held?.push({ frame, chatId: chat.id });
+        for (const held of room.joining.values()) held.push({ frame, chatId: chat.id });
       }
       // The sender always gets its acknowledgement, even if it left the room meanwhile.
       if (room?.local.has(conn) !== true) fanout.send(conn, frame);
+    }).catch((error) => onError(error, { stage: "message" })); // never rejects, so later chats still run
+    chatChains.set(conn, chain);
+    void chain.then(() => {
+      if (chatChains.get(conn) === chain) chatChains.delete(conn);
     });
   }
 
@@ -336,7 +351,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       throw error;
     }
     if (msg.type === MSG_JOIN_ROOM) {
-      conn.backlog = [];
+      backlogs.set(conn, []);
       join(conn, msg.payload)
         .catch((error) => {
           onError(error, { stage: "message" });
@@ -361,12 +376,12 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   }
 
   function drainBacklog(conn: Connection) {
-    const backlog = conn.backlog;
-    conn.backlog = undefined;
+    const backlog = backlogs.get(conn);
+    backlogs.delete(conn);
     if (!backlog) return;
     for (let i = 0; i < backlog.length; i++) {
       if (conn.closed) return;
-      const pending = conn.backlog as string[] | undefined; // set again if a frame below starts a join
+      const pending = backlogs.get(conn); // set again if a frame below starts a join
       if (pending) {
         // Another join started: the rest waits behind it, in order.
         pending.push(...backlog.slice(i));
@@ -425,11 +440,12 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       if (!runtime.nativeMaxPayload && byteLength(raw) > maxPayload) {
         return drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${maxPayload} bytes`);
       }
-      if (conn.backlog) {
-        if (conn.backlog.length >= MAX_BACKLOG) {
+      const backlog = backlogs.get(conn);
+      if (backlog) {
+        if (backlog.length >= MAX_BACKLOG) {
           return sendError(conn, ErrorCodes.INTERNAL_ERROR, "Too many messages while joining; this one was dropped");
         }
-        conn.backlog.push(raw);
+        backlog.push(raw);
         return;
       }
       safeHandle(conn, raw);
@@ -448,6 +464,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       conn.closed = true;
       clearTimers(conn);
       lobby.delete(conn); // leave() put it there
+      backlogs.delete(conn);
       if (closing && openCount === 0) allClosed?.();
     },
 

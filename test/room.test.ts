@@ -22,7 +22,7 @@ describe("rooms", () => {
   it("keeps a room alive while a member is still joining", () => {
     const rooms = new RoomManager();
     const room = rooms.getOrCreate("a");
-    room.joining.add(new Connection("c1", peer, undefined, false));
+    room.joining.set(new Connection("c1", peer, undefined, false), []);
     expect(rooms.removeIfEmpty(room)).toBe(false);
   });
 
