@@ -22,9 +22,18 @@ interface Started {
   exited: Promise<number | null>;
 }
 
+const BIN = join(import.meta.dirname, "..", "node_modules", ".bin");
+/** How each runtime runs the built CLI: `node dist/cli.js`, `bun dist/cli.js`, `deno run -A dist/cli.js`. */
+const RUNTIMES = {
+  node: [process.execPath, CLI],
+  bun: [join(BIN, "bun"), CLI],
+  deno: [join(BIN, "deno"), "run", "-A", "--no-lock", CLI],
+} as const;
+
 /** Run the built CLI; resolves once it prints its WebSocket line (or exits). */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function runCli(args: string[], env: Record<string, string> = {}, runtime: keyof typeof RUNTIMES = "node"): Promise<Started> {
+  const [cmd, ...pre] = RUNTIMES[runtime];
+  const child = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let out = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -53,6 +62,23 @@ describe("openlivesync CLI", () => {
     expect(await cli.exited).toBe(0);
     expect(cli.output()).toContain("openlivesync stopped");
   });
+
+  for (const runtime of ["bun", "deno"] as const) {
+    it(`runs under ${runtime} with the same flags, and stops cleanly on SIGTERM`, async () => {
+      const cli = await runCli(["--port", "0", "--path", "/rt", "--history-limit", "5"], {}, runtime);
+      expect(cli.output()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
+      expect(await (await fetch(`http://127.0.0.1:${cli.port}/`)).text()).toBe("openlivesync");
+      const a = new TestClient(`ws://127.0.0.1:${cli.port}/rt`);
+      const b = new TestClient(`ws://127.0.0.1:${cli.port}/rt`);
+      await a.join("r");
+      await b.join("r");
+      a.send("send_chat", { message: "hi" });
+      expect((await b.next("chat_message")).payload.message).toBe("hi");
+      cli.child.kill("SIGTERM");
+      expect((await a.closed).code).toBe(1001);
+      expect(await cli.exited).toBe(0);
+    });
+  }
 
   it("takes its settings from the environment when no flag is given", async () => {
     const cli = await runCli([], { PORT: "0", LIVE_PATH: "/from-env", HISTORY_LIMIT: "2" });
