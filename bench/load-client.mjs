@@ -1,6 +1,6 @@
 // The load generator, forked by bench/run.mjs with an IPC channel. One process drives every client
 // connection of a scenario (see bench/README.md for why one process on this 2-core machine).
-// Protocol with the parent:  parent → {cmd:"run", scenario, targets, params, serverPid}
+// Protocol with the parent:  parent → {cmd:"run", scenario, targets, params, serverPid, serverPids?}
 //                            child  → {type:"checkpoint", name}  parent → {type:"ack", data}
 //                            child  → {type:"result", result}     (then the child exits)
 import { readdirSync, readFileSync } from "node:fs";
@@ -37,6 +37,24 @@ class Histogram {
   }
   summary() {
     return { samples: this.count, p50: this.percentile(0.5), p99: this.percentile(0.99), max: this.max };
+  }
+}
+
+/** Latency overall and, with several targets, per target: a delivery through a backplane hop shows apart. */
+class Latency {
+  constructor(targets) {
+    this.all = new Histogram();
+    this.targets = targets > 1 ? Array.from({ length: targets }, () => new Histogram()) : [];
+  }
+  record(ms, target) {
+    this.all.record(ms);
+    this.targets[target]?.record(ms);
+  }
+  summary() {
+    return this.all.summary();
+  }
+  byTarget() {
+    return this.targets.map((h) => h.summary());
   }
 }
 
@@ -95,6 +113,8 @@ function otherUsers(a, b, secs) {
     .map(([name, v]) => `${name} ${(v / secs).toFixed(2)}`);
   return { cores: total / secs, top };
 }
+
+const cpuOf = (before, after, secs) => (before === null || after === null ? null : (after - before) / secs);
 
 const selfCpu = () => {
   const u = process.cpuUsage();
@@ -169,7 +189,7 @@ class Pool {
       while (next < n) {
         const i = base + next++;
         const target = targets[i % targets.length];
-        const client = { index: i, target, joined: false, connectionId: undefined, api: undefined };
+        const client = { index: i, target, targetIndex: i % targets.length, joined: false, connectionId: undefined, api: undefined };
         this.clients[i] = client;
         for (let attempt = 0; attempt < 3 && !client.api; attempt++) {
           try {
@@ -256,12 +276,13 @@ async function measureWindow(ctx, state, { warmupMs, durationMs, pumpAll, counts
   state.running = true;
   pumpAll();
   await sleep(warmupMs);
-  const exclude = [process.pid, process.ppid, ctx.serverPid]; // the coordinator sleeps meanwhile
-  const a = { ...counts(), t: now(), server: procStat(ctx.serverPid), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
+  const exclude = [process.pid, process.ppid, ...ctx.serverPids]; // the coordinator sleeps meanwhile
+  const servers = () => ctx.serverPids.map(procStat);
+  const a = { ...counts(), t: now(), servers: servers(), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
   state.measuring = true;
   await sleep(durationMs);
   state.measuring = false;
-  const b = { ...counts(), t: now(), server: procStat(ctx.serverPid), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
+  const b = { ...counts(), t: now(), servers: servers(), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
   state.running = false;
   const drainEnd = Date.now() + 3000;
   while (Date.now() < drainEnd && counts().delivered < counts().expected) await sleep(20);
@@ -272,7 +293,9 @@ async function measureWindow(ctx, state, { warmupMs, durationMs, pumpAll, counts
     seconds: secs,
     deliveriesPerSec: (b.delivered - a.delivered) / secs,
     sentPerSec: (b.sent - a.sent) / secs,
-    serverCpu: a.server === null || b.server === null ? null : (b.server - a.server) / secs,
+    serverCpu: cpuOf(a.servers[0], b.servers[0], secs),
+    // Every server process (several when instances are linked by a backplane), in target order.
+    serverCpus: a.servers.map((x, i) => cpuOf(x, b.servers[i], secs)),
     clientCpu: (b.self - a.self) / secs,
     // CPU of every other process on the machine (other test runs, kernel threads) during the window.
     otherCpu: others.cores,
@@ -291,7 +314,7 @@ function broadcastText(seq) {
 /** 1 sender and `receivers` receivers in one room; the sender keeps at most `window` messages in flight. */
 async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000, window = 16 }) {
   const pool = new Pool(ctx);
-  const hist = new Histogram();
+  const hist = new Latency(ctx.targets.length);
   const state = { running: false, measuring: false };
   let sent = 0;
   let delivered = 0;
@@ -310,7 +333,7 @@ async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000
     };
     pool.onBroadcast = (client, buf, s, e) => {
       // Latency of every 4th delivery: keeps the client's per-frame cost down, still ~10^5 samples/s.
-      if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e));
+      if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e), client.targetIndex);
     };
     pool.onBatch = pump;
     const m = await measureWindow(ctx, state, {
@@ -319,7 +342,7 @@ async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000
       pumpAll: pump,
       counts: () => ({ delivered, sent, expected: sent * R }),
     });
-    return { ...m, latency: hist.summary(), ...pool.report() };
+    return { ...m, latency: hist.summary(), latencyByTarget: hist.byTarget(), ...pool.report() };
   } finally {
     await pool.shutdown();
   }
@@ -328,7 +351,7 @@ async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000
 /** `clients` clients in `rooms` rooms; every client sends, each room keeps at most `window` messages in flight. */
 async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs = 5000, warmupMs = 1000, window = 10 }) {
   const pool = new Pool(ctx);
-  const hist = new Histogram();
+  const hist = new Latency(ctx.targets.length);
   const state = { running: false, measuring: false };
   const per = clients / roomCount;
   if (!Number.isInteger(per) || per < 2) throw new Error("clients must be a multiple of rooms, at least 2 per room");
@@ -357,7 +380,7 @@ async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs =
     };
     pool.onBroadcast = (client, buf, s, e) => {
       roomRecv[client.room]++;
-      if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e));
+      if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e), client.targetIndex);
     };
     pool.onBatch = (client) => pumpRoom(client.room);
     const m = await measureWindow(ctx, state, {
@@ -368,7 +391,7 @@ async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs =
       },
       counts: () => ({ delivered, sent, expected: sent * R }),
     });
-    return { ...m, latency: hist.summary(), ...pool.report() };
+    return { ...m, latency: hist.summary(), latencyByTarget: hist.byTarget(), ...pool.report() };
   } finally {
     await pool.shutdown();
   }
@@ -496,6 +519,7 @@ process.on("message", async (msg) => {
     targets: msg.targets,
     kind: msg.clientKind ?? "raw",
     serverPid: msg.serverPid,
+    serverPids: msg.serverPids ?? [msg.serverPid],
     checkpoint: (name) =>
       new Promise((resolve) => {
         pendingAck = resolve;

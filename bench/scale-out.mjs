@@ -98,6 +98,7 @@ function runLoad(scenario, params, servers) {
       targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: "/live" })),
       params,
       serverPid: servers[0].pid,
+      serverPids: servers.map((s) => s.pid),
       clientKind: "raw",
     });
   });
@@ -185,7 +186,7 @@ async function main() {
     "",
     `Node ${process.version}; ${opts.duration} s windows, best of ${opts.repeat}. One load-client process; the servers, Redis and the load client share 2 cores.`,
     "",
-    "| scenario | setup | deliveries/s | vs single | p50 ms | p99 ms | CPU server[0] / client / other | Redis PUBLISH per room message | Redis CPU |",
+    "| scenario | setup | deliveries/s | vs single | p50 ms (per instance) | p99 ms | CPU servers / client / other | Redis PUBLISH per room message | Redis CPU |",
     "|---|---|---:|---:|---:|---:|---|---:|---:|",
   ];
   const notes = [];
@@ -196,7 +197,7 @@ async function main() {
         process.stderr.write(`scale-out: ${scenario.name} ${config.name} #${rep + 1}… `);
         const run = await runConfig(config, scenario, opts, dist, redis, rep);
         const r = run.result;
-        process.stderr.write(run.error ? `FAILED ${run.error}\n` : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)} publish/msg ${fmt(run.publishPerMessage, 2)}\n`);
+        process.stderr.write(run.error ? `FAILED ${run.error}\n` : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)}${r.latencyByTarget?.length ? ` (p50 per instance ${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join("/")})` : ""} publish/msg ${fmt(run.publishPerMessage, 2)} CPU ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join("+")} / ${fmt(r.clientCpu, 2)} / other ${fmt(r.otherCpu, 2)}\n`);
         if (run.error) notes.push(`${scenario.name} / ${config.name}: ${run.error}`);
         if (r?.undelivered > 0) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
         if (run.stderr.length) notes.push(`${scenario.name} / ${config.name}: server stderr: ${run.stderr.slice(0, 2).join(" | ")}`);
@@ -210,7 +211,7 @@ async function main() {
       const r = run?.result;
       if (!r) continue;
       lines.push(
-        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)} | ${fmt(r.latency.p99, 2)} | ${fmt(r.serverCpu, 2)} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
+        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
       );
     }
   }

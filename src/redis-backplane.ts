@@ -36,6 +36,7 @@ interface RedisPipelineLike {
   hgetall(key: string): RedisPipelineLike;
   exists(key: string): RedisPipelineLike;
   hset(key: string, field: string, value: string): RedisPipelineLike;
+  hdel(key: string, field: string): RedisPipelineLike;
   del(key: string): RedisPipelineLike;
   srem(key: string, member: string): RedisPipelineLike;
   publish(channel: string, message: string): RedisPipelineLike;
@@ -313,17 +314,47 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   }
 
   /**
-   * Records published in one turn of the event loop go out as one PUBLISH, in order: a burst of room
-   * messages costs Redis (and every instance's echo) one command, not one each.
+   * Room messages go out as one PUBLISH per batch, in order, after the shared-state writes that
+   * precede them (hset/hdel), all in one pipeline: one write to Redis, and a burst of messages costs
+   * Redis (and every instance's echo) one command, not one each.
+   *
+   * A turn's first batch leaves in a microtask, before this instance writes to its own clients
+   * (the Node fan-out flushes at the end of the turn), so the other instances start their share
+   * of a fan-out while this one does its own; whatever later callbacks in the same turn add leaves
+   * at the end of the turn. At most two PUBLISH per turn, and none waits for a later turn
+   * (ioredis's auto-pipelining would hold each command until after the next poll for I/O).
    */
-  let batch: string[] = [];
+  let records: string[] = [];
+  let writes: [op: "hset" | "hdel", key: string, field: string, value?: string][] = [];
+  let turnOpen = false;
   const flush = () => {
-    const records = batch;
-    batch = [];
-    if (isReady()) cmd!.publish(channel, records.length === 1 ? records[0]! : records.join("\n")).catch(failed);
+    if (records.length === 0 && writes.length === 0) return;
+    const out = records;
+    const ops = writes;
+    records = [];
+    writes = [];
+    if (!isReady()) return;
+    const tx = cmd!.pipeline();
+    for (const [op, key, field, value] of ops) {
+      if (op === "hset") tx.hset(key, field, value!);
+      else tx.hdel(key, field);
+    }
+    if (out.length > 0) tx.publish(channel, out.length === 1 ? out[0]! : out.join("\n"));
+    tx.exec().then((res) => {
+      const failure = res?.find(([error]) => error);
+      if (failure) failed(failure[0]);
+    }, failed);
+  };
+  const endTurn = () => {
+    turnOpen = false;
+    flush();
   };
   const enqueue = (record: string) => {
-    if (batch.push(record) === 1) nextTurn(flush);
+    records.push(record);
+    if (turnOpen) return;
+    turnOpen = true;
+    queueMicrotask(flush);
+    nextTurn(endTurn);
   };
 
   /** Background work never rejects into the void: failures are reported. */
@@ -349,13 +380,12 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
       } else {
         const Redis = await loadIoredis();
         // Commands fail at once while Redis is away: a stale broadcast replayed minutes later is worse than none.
-        // Auto-pipelining writes every command issued in one event-loop turn with one syscall, in order.
+        // No auto-pipelining: the publish path batches itself (see `flush`) and must not wait a turn.
         cmd = new Redis(options.url!, {
           ...common,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
           autoResendUnfulfilledCommands: false,
-          enableAutoPipelining: true,
         });
         sub = new Redis(options.url!, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
       }
@@ -382,14 +412,12 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
 
     publish(message: OutgoingMessage) {
       if (!isReady()) return;
-      const c = cmd!;
       const { kind, roomId, connectionId } = message;
       if (kind === "joined" || kind === "updated") {
-        c.hset(roomKey(roomId), connectionId, `${instanceId} ${message.entry}`).catch(failed);
-        if (kind === "joined") c.hset(instKey, connectionId, roomId).catch(failed);
+        writes.push(["hset", roomKey(roomId), connectionId, `${instanceId} ${message.entry}`]);
+        if (kind === "joined") writes.push(["hset", instKey, connectionId, roomId]);
       } else if (kind === "left") {
-        c.hdel(roomKey(roomId), connectionId).catch(failed);
-        c.hdel(instKey, connectionId).catch(failed);
+        writes.push(["hdel", roomKey(roomId), connectionId], ["hdel", instKey, connectionId]);
       }
       enqueue(`${header(kind, roomId, connectionId)}\n${message.frame}`);
     },

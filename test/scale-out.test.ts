@@ -209,6 +209,27 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       expect(published.length).toBeLessThanOrEqual(100);
     });
 
+    it("writes a joining member into shared state before the PUBLISH that announces it", async () => {
+      const r = room();
+      const a = await client(A);
+      const monitor = await redis.monitor();
+      const seen: string[] = [];
+      monitor.on("monitor", (_time: string, args: string[]) => {
+        const command = args[0]?.toLowerCase();
+        if (command === "hset" && args[1] === `${PREFIX}:room:${r}`) seen.push(`hset ${args[2]}`);
+        if (command === "publish" && args[1] === `${PREFIX}:bus` && args[2]?.includes(`"j",${JSON.stringify(r)}`)) seen.push("publish");
+      });
+      let joined: string;
+      try {
+        joined = (await a.join(r)).connectionId;
+        for (let i = 0; i < 100 && !seen.includes("publish"); i++) await pause(20);
+      } finally {
+        monitor.disconnect();
+      }
+      // A peer that hears the join and then reads the room must find the member there.
+      expect(seen).toEqual([`hset ${joined}`, "publish"]);
+    });
+
     it("keeps each sender's order at every receiver across instances (1,000 messages per sender)", async () => {
       const r = room();
       const [sa, sb, ra, rb, rc] = [await client(A), await client(B), await client(A), await client(B), await client(C)];
