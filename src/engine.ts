@@ -110,7 +110,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   if (backplane) {
     cluster = createClusterRooms({ backplane, rooms, fanout, onError });
     // `processLocal` marks a storage whose history lives in this process only (the in-memory default).
-    if (storage.processLocal === true) {
+    // With `historyLimit: 0` no history is ever read back, so there is nothing to share.
+    if (storage.processLocal === true && historyLimit > 0) {
       console.warn(
         "[openlivesync] A backplane is configured but chat history is in memory: each instance keeps its own. Pass chat.storage (Postgres, MySQL, SQLite file) shared by all instances.",
       );

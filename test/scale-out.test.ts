@@ -525,7 +525,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       expect(fatal).toEqual([]);
     });
 
-    it("warns at start-up when a backplane is combined with in-memory chat", async () => {
+    it("warns at start-up when a backplane is combined with in-memory chat history", async () => {
       const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
       const server = createServer({
         port: 0,
@@ -535,8 +535,18 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       await new Promise<void>((resolve) => server.once("listening", resolve));
       expect((server.address() as AddressInfo).port).toBeGreaterThan(0);
       expect(warn.mock.calls.filter((call) => String(call[0]).includes("chat history is in memory"))).toHaveLength(1);
+      // With history off there is nothing to share, and nothing to warn about.
+      const quiet = createServer({
+        port: 0,
+        hostname: "127.0.0.1",
+        chat: { historyLimit: 0 },
+        backplane: createRedisBackplane({ url: REDIS_URL, keyPrefix: `${PREFIX}-warn-quiet` }),
+      });
+      await new Promise<void>((resolve) => quiet.once("listening", resolve));
+      expect(warn.mock.calls.filter((call) => String(call[0]).includes("chat history is in memory"))).toHaveLength(1);
       warn.mockRestore();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => quiet.close(() => resolve()));
     });
   });
 

@@ -19,8 +19,8 @@ const server = pkg.createServer({
   hostname: "127.0.0.1",
   path: "/live",
   presenceThrottleMs: Number(process.env.BENCH_PRESENCE_THROTTLE_MS ?? 100),
-  // History off as in ours-node.mjs; an explicit in-memory storage keeps the start-up warning quiet.
-  chat: { historyLimit: 0, storage: pkg.createInMemoryChatStorage() },
+  // History off as in ours-node.mjs (so no warning about in-memory history either).
+  chat: { historyLimit: 0 },
   backplane,
   onError,
 });
