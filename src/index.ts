@@ -48,7 +48,7 @@ export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 export { createRedisBackplane } from "./redis-backplane.ts";
 export { BackplaneError } from "./backplane.ts";
 
-export type { LiveEngine, RuntimeHooks } from "./engine.ts";
+export type { ConnectionsView, LiveEngine, RuntimeHooks } from "./engine.ts";
 export type { Backplane, BackplaneSink, OutgoingMessage, IncomingMessage, RemoteMember, RoomState, MessageKind } from "./backplane.ts";
 export type { RedisBackplaneOptions, RedisBackplane, RedisClientLike } from "./redis-backplane.ts";
 export type { Fanout, FanoutContext, CreateFanout } from "./fanout.ts";

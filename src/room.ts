@@ -59,20 +59,24 @@ export class Connection {
     return (this.flags & VERIFIED) !== 0;
   }
   set verified(on: boolean) {
-    this.flags = on ? this.flags | VERIFIED : this.flags & ~VERIFIED;
+    this.setFlag(VERIFIED, on);
   }
   /** Heartbeat: set by any frame or pong, cleared by each ping. */
   get alive(): boolean {
     return (this.flags & ALIVE) !== 0;
   }
   set alive(on: boolean) {
-    this.flags = on ? this.flags | ALIVE : this.flags & ~ALIVE;
+    this.setFlag(ALIVE, on);
   }
   get closed(): boolean {
     return (this.flags & CLOSED) !== 0;
   }
   set closed(on: boolean) {
-    this.flags = on ? this.flags | CLOSED : this.flags & ~CLOSED;
+    this.setFlag(CLOSED, on);
+  }
+
+  private setFlag(bit: number, on: boolean) {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 
   /**
