@@ -325,21 +325,17 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
    * (ioredis's auto-pipelining would hold each command until after the next poll for I/O).
    */
   let records: string[] = [];
-  let writes: [op: "hset" | "hdel", key: string, field: string, value?: string][] = [];
+  /** The batch's pipeline: its state writes go in as they come; `flush` adds the PUBLISH and sends it. */
+  let batch: RedisPipelineLike | undefined;
   let turnOpen = false;
   const flush = () => {
-    if (records.length === 0 && writes.length === 0) return;
+    if (records.length === 0) return;
     const out = records;
-    const ops = writes;
+    const tx = batch ?? cmd!.pipeline();
     records = [];
-    writes = [];
+    batch = undefined;
     if (!isReady()) return;
-    const tx = cmd!.pipeline();
-    for (const [op, key, field, value] of ops) {
-      if (op === "hset") tx.hset(key, field, value!);
-      else tx.hdel(key, field);
-    }
-    if (out.length > 0) tx.publish(channel, out.length === 1 ? out[0]! : out.join("\n"));
+    tx.publish(channel, out.length === 1 ? out[0]! : out.join("\n"));
     tx.exec().then((res) => {
       const failure = res?.find(([error]) => error);
       if (failure) failed(failure[0]);
@@ -414,10 +410,10 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
       if (!isReady()) return;
       const { kind, roomId, connectionId } = message;
       if (kind === "joined" || kind === "updated") {
-        writes.push(["hset", roomKey(roomId), connectionId, `${instanceId} ${message.entry}`]);
-        if (kind === "joined") writes.push(["hset", instKey, connectionId, roomId]);
+        const tx = (batch ??= cmd!.pipeline()).hset(roomKey(roomId), connectionId, `${instanceId} ${message.entry}`);
+        if (kind === "joined") tx.hset(instKey, connectionId, roomId);
       } else if (kind === "left") {
-        writes.push(["hdel", roomKey(roomId), connectionId], ["hdel", instKey, connectionId]);
+        (batch ??= cmd!.pipeline()).hdel(roomKey(roomId), connectionId).hdel(instKey, connectionId);
       }
       enqueue(`${header(kind, roomId, connectionId)}\n${message.frame}`);
     },
