@@ -274,7 +274,12 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   function flushPresence(conn: Connection) {
     presenceTimers.delete(conn);
-    if (conn.room && !conn.closed) emitPresence(conn);
+    // A timer callback has no caller to catch for it: a throw here would end the process.
+    try {
+      if (conn.room && !conn.closed) emitPresence(conn);
+    } catch (error) {
+      onError(error, { stage: "message" });
+    }
   }
 
   function emitPresence(conn: Connection) {

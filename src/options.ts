@@ -49,6 +49,8 @@ export interface WebSocketServerOptions {
   maxRoomIdLength?: number;
   /** Longest `broadcast_event` event name, in characters. @default 256 */
   maxEventNameLength?: number;
+  /** Deepest nesting of objects and arrays in a presence, chat metadata or event payload (`{}` is 1 level); deeper gets INVALID_PAYLOAD. @default 32 */
+  maxJsonDepth?: number;
   /** Interval between heartbeat pings in ms; a peer silent for two intervals is closed (4408). 0 disables. @default 30000 */
   heartbeatIntervalMs?: number;
   /** Outgoing bytes a connection may have queued before it is closed as a slow consumer (4429). @default 4194304 */
@@ -106,6 +108,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     maxChatMessageLength: nonNegative("maxChatMessageLength", options.maxChatMessageLength, 16 * 1024),
     maxRoomIdLength: nonNegative("maxRoomIdLength", options.maxRoomIdLength, 256),
     maxEventNameLength: nonNegative("maxEventNameLength", options.maxEventNameLength, 256),
+    maxJsonDepth: nonNegative("maxJsonDepth", options.maxJsonDepth, 32),
     heartbeatIntervalMs: nonNegative("heartbeatIntervalMs", options.heartbeatIntervalMs, 30_000),
     maxBufferedBytes: nonNegative("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
     onError: options.onError ?? defaultOnError,

@@ -15,12 +15,30 @@ export interface MessageLimits {
   maxPresenceBytes: number;
   maxChatMessageLength: number;
   maxEventNameLength: number;
+  /** Deepest nesting of objects and arrays a message may carry. */
+  maxJsonDepth: number;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * True when `value` nests objects and arrays more than `max` levels deep. It stops one level past `max`,
+ * so it never recurses deeper than the limit, however deep the input: `JSON.parse` accepts thousands of
+ * levels that `JSON.stringify` (run when a presence or chat is sent on) cannot encode again.
+ */
+export function deeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (deeperThan(item, max - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
+  return false;
 }
 
 const plainObject = v.custom<Record<string, unknown>>(isPlainObject, "must be a plain JSON object");
@@ -74,6 +92,11 @@ export function createMessageParser(limits: MessageLimits) {
       throw new ProtocolError(ErrorCodes.INVALID_MESSAGE, 'Message must be a JSON object with a string "type"');
     }
     const type = data.type;
+    // A presence, chat metadata or event payload sits two levels down (message, payload), and may itself
+    // nest maxJsonDepth levels.
+    if (deeperThan(data, limits.maxJsonDepth + 2)) {
+      throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Message nests deeper than ${limits.maxJsonDepth} levels`);
+    }
     const schema = Object.hasOwn(schemas, type) ? schemas[type as keyof typeof schemas] : undefined;
     if (!schema) throw new ProtocolError(ErrorCodes.UNKNOWN_TYPE, `Unknown message type "${type.slice(0, 64)}"`);
 

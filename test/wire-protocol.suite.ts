@@ -26,6 +26,18 @@ export interface RuntimeDifferences {
   heartbeatCloseCode?: number;
 }
 
+/** An object nested `depth` levels deep: `{ a: { a: … {} } }` (depth 1 is `{}`). */
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let i = 1; i < depth; i++) value = { a: value };
+  return value;
+}
+
+/** The JSON of {@link nested}, built as text: JSON.stringify itself overflows the stack on thousands of levels. */
+function nestedJson(depth: number): string {
+  return '{"a":'.repeat(depth - 1) + "{}" + "}".repeat(depth - 1);
+}
+
 export function wireProtocolSuite(runtime: string, start: StartFixture, differences: RuntimeDifferences = {}) {
   describe(`wire protocol on ${runtime}`, () => {
     const fixtures = new Map<string, Promise<Fixture>>();
@@ -269,6 +281,10 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["send_chat with array metadata", { type: "send_chat", payload: { message: "x", metadata: [1] } }, "INVALID_PAYLOAD"],
         ["broadcast_event without event", { type: "broadcast_event", payload: { payload: 1 } }, "INVALID_PAYLOAD"],
         ["broadcast_event with a numeric event", { type: "broadcast_event", payload: { event: 7 } }, "INVALID_PAYLOAD"],
+        ["update_presence nested 5,000 levels deep", `{"type":"update_presence","payload":{"presence":${nestedJson(5000)}}}`, "INVALID_PAYLOAD"],
+        ["update_presence nested 33 levels deep", { type: "update_presence", payload: { presence: nested(33) } }, "INVALID_PAYLOAD"],
+        ["send_chat with metadata nested 5,000 levels deep", `{"type":"send_chat","payload":{"message":"m","metadata":${nestedJson(5000)}}}`, "INVALID_PAYLOAD"],
+        ["broadcast_event with a payload nested 5,000 levels deep", `{"type":"broadcast_event","payload":{"event":"e","payload":[${nestedJson(5000)}]}}`, "INVALID_PAYLOAD"],
       ];
       for (const [what, msg, code] of inRoom) {
         it(`answers ${what} with ${code} and keeps the connection`, async () => {
@@ -276,12 +292,32 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
           const [a, b] = [await client(), await client()];
           await a.join(r);
           await b.join(r);
-          a.sendRaw(JSON.stringify(msg));
+          a.sendRaw(typeof msg === "string" ? msg : JSON.stringify(msg));
           expect((await a.next("error")).payload.code).toBe(code);
           a.send("broadcast_event", { event: "after-error" });
           expect((await b.next("broadcast_event")).payload.event).toBe("after-error");
         });
       }
+
+      it("refuses a join_room whose presence nests too deep, and the room stays joinable and encodable", async () => {
+        const r = room();
+        const [a, b] = [await client(), await client()];
+        await a.opened;
+        a.sendRaw(`{"type":"join_room","payload":{"roomId":"${r}","presence":${nestedJson(8000)}}}`);
+        expect((await a.next("error")).payload.code).toBe("INVALID_PAYLOAD");
+        // Twice in a row: the frames that used to crash a Node server from the presence timer.
+        await a.join(r, { cursor: { x: 1 } });
+        a.sendRaw(`{"type":"update_presence","payload":{"presence":${nestedJson(8000)}}}`);
+        a.sendRaw(`{"type":"update_presence","payload":{"presence":${nestedJson(8000)}}}`);
+        expect((await a.next("error")).payload.code).toBe("INVALID_PAYLOAD");
+        await pause(150);
+        const joined = await b.join(r);
+        expect(Object.keys(joined.presence)).toHaveLength(2);
+        // 32 levels is the default limit, and passes.
+        a.send("update_presence", { presence: nested(32) });
+        const update = await b.next("presence_updated");
+        expect(update.payload.updated[0].presence).toEqual(nested(32));
+      });
 
       for (const type of ["leave_room", "update_presence", "broadcast_event", "send_chat"]) {
         it(`answers ${type} before join_room with NOT_IN_ROOM`, async () => {
