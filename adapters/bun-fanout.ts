@@ -1,5 +1,5 @@
-import type { CreateFanout } from "../src/fanout.ts";
-import type { Connection, Room } from "../src/room.ts";
+import type { CreateFanout } from "../src/engine/fanout.ts";
+import type { Connection, Room } from "../src/engine/room.ts";
 
 /** The parts of Bun's `ServerWebSocket` the fan-out touches (https://bun.sh/docs/api/websockets). */
 export interface BunSocketLike {

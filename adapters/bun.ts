@@ -6,7 +6,7 @@
 import bunAdapter from "crossws/adapters/bun";
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
-import { createLiveEngine } from "../src/engine.ts";
+import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { createBunFanout } from "./bun-fanout.ts";
 import {

@@ -2,10 +2,10 @@
  * Turns CLI flags and environment variables into server options. Flags win over the environment.
  * Kept apart from the command itself so it can be tested without starting a process.
  */
-import { createTokenAuth, type AuthOptions } from "../src/auth.ts";
+import { createTokenAuth, type AuthOptions } from "../src/auth/tokens.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
-import { createRedisBackplane } from "../src/redis-backplane.ts";
+import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
 
 export type Env = Record<string, string | undefined>;

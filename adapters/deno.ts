@@ -18,7 +18,7 @@
 import denoAdapter from "crossws/adapters/deno";
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
-import { createLiveEngine } from "../src/engine.ts";
+import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { addLiveRoute, displayUrl, isUpgrade, pathnameOf, type LiveMount, type LiveServer, type LiveSocketServer } from "./live-route.ts";
 

@@ -4,7 +4,7 @@
  */
 import type { Hooks } from "crossws";
 import type { Hono } from "hono";
-import { createLiveEngine, type LiveEngine, type RuntimeHooks } from "../src/engine.ts";
+import { createLiveEngine, type LiveEngine, type RuntimeHooks } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveMount } from "./live-route.ts";
 

@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import type { LiveEngine } from "../src/engine.ts";
+import type { LiveEngine } from "../src/engine/engine.ts";
 
 /** The WebSocket side of a server: its engine state and an async `close()`. */
 export interface LiveSocketServer {

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
-import type { CreateFanout } from "../src/fanout.ts";
-import type { Connection } from "../src/room.ts";
+import type { CreateFanout } from "../src/engine/fanout.ts";
+import type { Connection } from "../src/engine/room.ts";
 
 /** The parts of a `ws` WebSocket the fan-out touches (crossws's Node peer keeps it at `_internal.ws`). */
 interface WsLike {

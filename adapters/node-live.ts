@@ -6,7 +6,7 @@ import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import nodeAdapter from "crossws/adapters/node";
 import { NodeRequest } from "srvx/node";
-import { createLiveEngine } from "../src/engine.ts";
+import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { createCorkedFanout } from "./node-fanout.ts";
 

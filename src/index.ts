@@ -1,9 +1,9 @@
 // The runtime-neutral public API. Runtime entries (adapters/node.ts, bun.ts, deno.ts) add createServer & co.
 
 // Engine and HTTP app
-export { createLiveEngine } from "./engine.ts";
+export { createLiveEngine } from "./engine/engine.ts";
 export { createApp } from "./app.ts";
-export { createLoopFanout } from "./fanout.ts";
+export { createLoopFanout } from "./engine/fanout.ts";
 
 // Protocol constants
 export {
@@ -17,7 +17,7 @@ export {
   MSG_BROADCAST_EVENT_RELAY,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
-} from "./protocol.ts";
+} from "./protocol/messages.ts";
 
 // Errors
 export {
@@ -31,10 +31,10 @@ export {
 } from "./errors.ts";
 
 // Auth
-export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth.ts";
+export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth/tokens.ts";
 
 // Storage
-export { createInMemoryChatStorage } from "./chat-storage.ts";
+export { createInMemoryChatStorage } from "./storage/chat-storage.ts";
 export { createPostgresChatStorage } from "./storage/postgres.ts";
 export { createMySQLChatStorage } from "./storage/mysql.ts";
 export { createSQLiteChatStorage } from "./storage/sqlite.ts";
@@ -45,13 +45,13 @@ export { mysqlChatTable } from "./storage/schema-mysql.ts";
 export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 
 // Scale-out
-export { createRedisBackplane } from "./redis-backplane.ts";
-export { BackplaneError } from "./backplane.ts";
+export { createRedisBackplane } from "./cluster/redis-backplane.ts";
+export { BackplaneError } from "./cluster/backplane.ts";
 
-export type { ConnectionsView, LiveEngine, RuntimeHooks } from "./engine.ts";
-export type { Backplane, BackplaneSink, OutgoingMessage, IncomingMessage, RemoteMember, RoomState, MessageKind } from "./backplane.ts";
-export type { RedisBackplaneOptions, RedisBackplane, RedisClientLike } from "./redis-backplane.ts";
-export type { Fanout, FanoutContext, CreateFanout } from "./fanout.ts";
+export type { ConnectionsView, LiveEngine, RuntimeHooks } from "./engine/engine.ts";
+export type { Backplane, BackplaneSink, OutgoingMessage, IncomingMessage, RemoteMember, RoomState, MessageKind } from "./cluster/backplane.ts";
+export type { RedisBackplaneOptions, RedisBackplane, RedisClientLike } from "./cluster/redis-backplane.ts";
+export type { Fanout, FanoutContext, CreateFanout } from "./engine/fanout.ts";
 export type {
   WebSocketServerOptions,
   ChatOptions,
@@ -76,7 +76,7 @@ export type {
   ErrorPayload,
   ChatMessageInput,
   StoredChatMessage,
-} from "./protocol.ts";
+} from "./protocol/messages.ts";
 export type { ErrorCode, CloseCode, ErrorStage, OnError } from "./errors.ts";
 export type {
   AuthOptions,
@@ -86,8 +86,8 @@ export type {
   AuthMicrosoftConfig,
   AuthCustomConfig,
   TokenRequest,
-} from "./auth.ts";
-export type { ChatStorage, InMemoryChatStorageOptions } from "./chat-storage.ts";
+} from "./auth/tokens.ts";
+export type { ChatStorage, InMemoryChatStorageOptions } from "./storage/chat-storage.ts";
 export type { SqlChatStorageOptions } from "./storage/sql-chat-storage.ts";
 export type { GroupCommitOptions } from "./storage/group-commit.ts";
 export type { PostgresConnection, PostgresConnectionOptions, PostgresClientLike } from "./storage/postgres.ts";

@@ -1,9 +1,9 @@
-import type { Backplane } from "./backplane.ts";
-import type { ChatStorage } from "./chat-storage.ts";
-import { createInMemoryChatStorage } from "./chat-storage.ts";
+import type { Backplane } from "./cluster/backplane.ts";
+import type { ChatStorage } from "./storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "./storage/chat-storage.ts";
 import { ConfigError, defaultOnError, type OnError } from "./errors.ts";
-import type { UserInfo } from "./protocol.ts";
-import type { MessageLimits } from "./validate.ts";
+import type { UserInfo } from "./protocol/messages.ts";
+import type { MessageLimits } from "./protocol/validate.ts";
 
 export interface ChatOptions {
   /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
@@ -30,7 +30,7 @@ export interface WebSocketServerOptions {
   /** Runs on each upgrade; `null` rejects it with 401 before the socket opens. */
   onAuth?: OnAuth;
   /** Decode/verify access tokens sent in `join_room` (see "Access token and OAuth"). */
-  auth?: import("./auth.ts").AuthOptions;
+  auth?: import("./auth/tokens.ts").AuthOptions;
   /** Per-room authorization, run on every `join_room`. */
   authorizeRoom?: AuthorizeRoom;
   /** Close a connection with 4401 when the token behind its identity expires. @default true */
@@ -69,7 +69,7 @@ export interface WebSocketServerOptions {
 export interface ResolvedOptions extends MessageLimits {
   path: string;
   onAuth: OnAuth | undefined;
-  auth: import("./auth.ts").AuthOptions | undefined;
+  auth: import("./auth/tokens.ts").AuthOptions | undefined;
   authorizeRoom: AuthorizeRoom | undefined;
   closeOnTokenExpiry: boolean;
   presenceThrottleMs: number;

@@ -7,7 +7,7 @@ import {
   msUntilExpiry,
   readAccessToken,
   type AuthOptions,
-} from "../src/auth.ts";
+} from "../src/auth/tokens.ts";
 import { ConfigError } from "../src/errors.ts";
 import { makeKey, refusedUrl, sign, startJwksServer, type JwksServer, type TestKey } from "./helpers/jwks-server.ts";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pageFromNewest, type ChatStorage } from "../src/chat-storage.ts";
-import type { ChatMessageInput, StoredChatMessage } from "../src/protocol.ts";
+import { pageFromNewest, type ChatStorage } from "../src/storage/chat-storage.ts";
+import type { ChatMessageInput, StoredChatMessage } from "../src/protocol/messages.ts";
 
 export interface MakeStorageOptions {
   tableName: string;

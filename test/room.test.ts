@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Connection, RoomManager } from "../src/room.ts";
+import { Connection, RoomManager } from "../src/engine/room.ts";
 
 const peer = { send() {}, close() {}, terminate() {} };
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createServer } from "../adapters/node.ts";
-import { createRedisBackplane } from "../src/redis-backplane.ts";
+import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance, type InstanceConfig } from "./helpers/cluster.ts";

@@ -1,7 +1,7 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresChatStorage } from "../src/storage/postgres.ts";
-import type { ChatStorage } from "../src/chat-storage.ts";
+import type { ChatStorage } from "../src/storage/chat-storage.ts";
 import { chatStorageContract } from "./chat-storage.contract.ts";
 import { DATABASE_URL, describeWithService } from "./helpers/services.ts";
 import { createTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.ts";

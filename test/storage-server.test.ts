@@ -8,7 +8,7 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ChatStorage } from "../src/chat-storage.ts";
+import type { ChatStorage } from "../src/storage/chat-storage.ts";
 import { createMySQLChatStorage } from "../src/storage/mysql.ts";
 import { createPostgresChatStorage } from "../src/storage/postgres.ts";
 import { createSQLiteChatStorage } from "../src/storage/sqlite.ts";

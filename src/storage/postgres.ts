@@ -1,5 +1,5 @@
 import { desc, eq } from "drizzle-orm";
-import type { ChatStorage } from "../chat-storage.ts";
+import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
 import { pgChatTable, pgCreateStatements } from "./schema-pg.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns, serverLabel } from "./sql-chat-storage.ts";

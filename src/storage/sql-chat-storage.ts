@@ -1,7 +1,7 @@
-import type { ChatStorage } from "../chat-storage.ts";
-import { toStored } from "../chat-storage.ts";
+import type { ChatStorage } from "./chat-storage.ts";
+import { toStored } from "./chat-storage.ts";
 import { StorageError } from "../errors.ts";
-import type { StoredChatMessage } from "../protocol.ts";
+import type { StoredChatMessage } from "../protocol/messages.ts";
 import { createGroupCommit, withTimeout, type GroupCommitOptions } from "./group-commit.ts";
 
 /** Options shared by the SQL storages. */

@@ -1,6 +1,6 @@
 import { desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/sqlite-proxy";
-import type { ChatStorage } from "../chat-storage.ts";
+import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, StorageError } from "../errors.ts";
 import { sqliteChatTable, sqliteCreateStatements } from "./schema-sqlite.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns } from "./sql-chat-storage.ts";

@@ -1,9 +1,10 @@
 import type { Hooks, Peer } from "crossws";
-import { createTokenVerifier } from "./auth.ts";
-import { createClusterRooms, presenceFrame, type ClusterRooms } from "./backplane.ts";
-import { CloseCodes, ErrorCodes, ProtocolError } from "./errors.ts";
+import { createTokenVerifier } from "../auth/tokens.ts";
+import { createClusterRooms, type ClusterRooms } from "../cluster/cluster-rooms.ts";
+import { presenceFrame } from "../protocol/frames.ts";
+import { CloseCodes, ErrorCodes, ProtocolError } from "../errors.ts";
 import { createLoopFanout, type CreateFanout, type Fanout } from "./fanout.ts";
-import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "./options.ts";
+import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
 import {
   MSG_BROADCAST_EVENT,
   MSG_BROADCAST_EVENT_RELAY,
@@ -22,9 +23,9 @@ import {
   type SendChatPayload,
   type StoredChatMessage,
   type UserInfo,
-} from "./protocol.ts";
+} from "../protocol/messages.ts";
 import { Connection, RoomManager, type PeerLike, type Room } from "./room.ts";
-import { createMessageParser } from "./validate.ts";
+import { createMessageParser } from "../protocol/validate.ts";
 
 /** What a runtime adapter tells the engine about itself. */
 export interface RuntimeHooks {

@@ -7,7 +7,7 @@ import {
   type RemoteMember,
   type RoomState,
 } from "./backplane.ts";
-import { ConfigError, MissingDriverError, type OnError } from "./errors.ts";
+import { ConfigError, MissingDriverError, type OnError } from "../errors.ts";
 
 /**
  * The parts of an ioredis client the backplane uses (https://github.com/redis/ioredis). Typed by

@@ -4,9 +4,9 @@
  * where keys were cached by kid alone).
  */
 import { decodeJwt, jwtVerify, type JWTPayload } from "jose";
-import { createJwksSource, type JwksSource } from "./auth-jwks.ts";
-import type { AuthOptions } from "./auth.ts";
-import { ConfigError, defaultOnError } from "./errors.ts";
+import { createJwksSource, type JwksSource } from "./jwks.ts";
+import type { AuthOptions } from "./tokens.ts";
+import { ConfigError, defaultOnError } from "../errors.ts";
 
 /** Asymmetric algorithms only: `none` and HS* can never verify against a JWKS. */
 export const ALLOWED_ALGORITHMS = [

@@ -4,9 +4,9 @@
  * jose on WebCrypto only, so this runs unchanged on Node, Bun and Deno alike.
  */
 import { decodeJwt, type JWTPayload } from "jose";
-import { buildVerifiers, providerFromIssuer, type Verifier } from "./auth-providers.ts";
-import type { OnError } from "./errors.ts";
-import type { UserInfo } from "./protocol.ts";
+import { buildVerifiers, providerFromIssuer, type Verifier } from "./providers.ts";
+import type { OnError } from "../errors.ts";
+import type { UserInfo } from "../protocol/messages.ts";
 
 export interface AuthGoogleConfig {
   /** OAuth client id(s); when given, the token's `aud` must be one of them. */

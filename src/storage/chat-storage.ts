@@ -1,4 +1,4 @@
-import type { ChatMessageInput, StoredChatMessage } from "./protocol.ts";
+import type { ChatMessageInput, StoredChatMessage } from "../protocol/messages.ts";
 
 /**
  * Where chat history lives. Every adapter follows one paging rule: pages count back from the newest

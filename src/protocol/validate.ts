@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ErrorCodes, ProtocolError } from "./errors.ts";
+import { ErrorCodes, ProtocolError } from "../errors.ts";
 import {
   MSG_BROADCAST_EVENT,
   MSG_JOIN_ROOM,
@@ -7,7 +7,7 @@ import {
   MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
   type ClientMessage,
-} from "./protocol.ts";
+} from "./messages.ts";
 
 /** Size limits applied to client messages; see `resolveOptions` for the defaults. */
 export interface MessageLimits {

@@ -1,4 +1,4 @@
-import type { Presence, PresenceEntry, UserInfo } from "./protocol.ts";
+import type { Presence, PresenceEntry, UserInfo } from "../protocol/messages.ts";
 
 /**
  * What the core needs from a socket: crossws's `Peer` satisfies it on every runtime.

@@ -1,0 +1,82 @@
+import { OpenLiveSyncError, type OnError } from "../errors.ts";
+
+/**
+ * The seam between the engine and whatever links several instances (Redis in
+ * `redis-backplane.ts`). Runtime-neutral and driver-free: the engine only ever sees this interface.
+ *
+ * Invariants the engine relies on:
+ * - `publish` never throws and never waits; while the link is down messages are dropped (local
+ *   clients are still served) and the state is repaired by `sink.resync()` once it is back.
+ * - Messages published by one instance reach every other instance in publish order (one connection,
+ *   one channel), which is what keeps per-sender order across instances.
+ */
+export interface Backplane {
+  /** This instance's id, unique in the cluster. */
+  readonly instanceId: string;
+  /** Connect and begin delivering other instances' messages to `sink`. Rejects only when the driver is missing. */
+  start(sink: BackplaneSink): Promise<void>;
+  /** Send one room message to the other instances (and, for presence kinds, record it in shared state). */
+  publish(message: OutgoingMessage): void;
+  /** Every member of `roomId` across the cluster, or `undefined` while the shared state is unreachable. */
+  fetchRoom(roomId: string): Promise<RoomState | undefined>;
+  /** Remove this instance's members from the shared state and disconnect. */
+  close(): Promise<void>;
+}
+
+/** What travels between instances. `frame` is the finished client frame, encoded once by the sender. */
+export type MessageKind = "joined" | "updated" | "left" | "event" | "chat";
+
+export interface OutgoingMessage {
+  kind: MessageKind;
+  roomId: string;
+  connectionId: string;
+  frame: string;
+  /** The member's presence entry as JSON, for `joined` and `updated`. */
+  entry?: string;
+}
+
+export interface IncomingMessage {
+  kind: MessageKind;
+  instanceId: string;
+  roomId: string;
+  connectionId: string;
+  frame: string;
+}
+
+export interface RoomState {
+  members: RemoteMember[];
+  /**
+   * Instances whose members are all recorded. After shared state was lost (a Redis restart) an
+   * instance is missing until it has written its members back; its members are kept meanwhile.
+   */
+  instances: ReadonlySet<string>;
+}
+
+export interface RemoteMember {
+  instanceId: string;
+  connectionId: string;
+  /** The entry as JSON, exactly as its instance announced it. */
+  entry: string;
+}
+
+/** The engine side of a backplane: how remote news reaches local rooms. */
+export interface BackplaneSink {
+  deliver(message: IncomingMessage): void;
+  /** These instances stopped beating at `checkedAt` (ms epoch): drop their members and tell local clients. */
+  instancesDown(instanceIds: ReadonlySet<string>, checkedAt: number): void;
+  /** Shared state may differ from what this instance saw (reconnect, a peer re-announced): re-read it. */
+  resync(): void;
+  /** Instances whose members this instance currently shows; the backplane checks they still beat. */
+  remoteInstances(): Iterable<string>;
+  /** Local members to write back into shared state after a reconnect. */
+  localMembers(): Iterable<{ roomId: string; connectionId: string; entry: string }>;
+  onError: OnError;
+}
+
+/** A backplane failure: lost connection, a foreign or garbled message, a failed command. */
+export class BackplaneError extends OpenLiveSyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("BACKPLANE_ERROR", message, options);
+  }
+}
+

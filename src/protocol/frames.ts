@@ -1,0 +1,38 @@
+/**
+ * Every server → client frame is built here, once per message: the engine encodes a frame and hands
+ * the same string to every recipient (and to the backplane). Presence frames are built around the
+ * entry's JSON so an entry is encoded once and reused in both `joined`/`updated` frames and shared state.
+ */
+import {
+  MSG_BROADCAST_EVENT_RELAY,
+  MSG_CHAT_MESSAGE,
+  MSG_ERROR,
+  MSG_PRESENCE_UPDATED,
+  MSG_ROOM_JOINED,
+  type BroadcastEventRelayPayload,
+  type ChatMessagePayload,
+  type RoomJoinedPayload,
+} from "./messages.ts";
+
+/** `{ type, payload }` as JSON. */
+export function encodeFrame(type: string, payload: unknown): string {
+  return JSON.stringify({ type, payload });
+}
+
+export const errorFrame = (code: string, message: string): string => encodeFrame(MSG_ERROR, { code, message });
+
+export const roomJoinedFrame = (payload: RoomJoinedPayload): string => encodeFrame(MSG_ROOM_JOINED, payload);
+
+export const chatFrame = (chat: ChatMessagePayload): string => encodeFrame(MSG_CHAT_MESSAGE, chat);
+
+export const eventFrame = (relay: BroadcastEventRelayPayload): string => encodeFrame(MSG_BROADCAST_EVENT_RELAY, relay);
+
+/** `presence_updated` with one entry, built around its JSON so the entry is encoded only once. */
+export function presenceFrame(roomId: string, key: "joined" | "updated", entryJson: string): string {
+  return `{"type":"${MSG_PRESENCE_UPDATED}","payload":{"roomId":${JSON.stringify(roomId)},"${key}":[${entryJson}]}}`;
+}
+
+/** `presence_updated` telling that members left. */
+export function leftFrame(roomId: string, ids: string[]): string {
+  return encodeFrame(MSG_PRESENCE_UPDATED, { roomId, left: ids });
+}
