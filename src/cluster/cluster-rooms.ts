@@ -1,9 +1,9 @@
 import type { OnError } from "../errors.ts";
-import type { Fanout } from "../engine/fanout.ts";
+import type { RoomSend } from "../engine/room-send.ts";
 import type { Room, RoomManager } from "../engine/room.ts";
 import { leftFrame, presenceFrame } from "../protocol/frames.ts";
 import type { PresenceEntry } from "../protocol/messages.ts";
-import { BackplaneError, type Backplane, type BackplaneSink, type IncomingMessage, type RoomState } from "./backplane.ts";
+import { BackplaneError, type Backplane, type BackplaneSink, type IncomingMessage as BackplaneMessage, type RoomState } from "./backplane.ts";
 
 const isObject = (value: unknown): value is Record<string, any> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -21,68 +21,107 @@ function parseEntry(json: string, connectionId: string): PresenceEntry | undefin
 /** How many times a room is re-read when remote news for it arrived while the read was in flight. */
 const REFRESH_ATTEMPTS = 3;
 
-export interface ClusterRooms {
-  readonly sink: BackplaneSink;
-  /** Resolves once `room`'s remote members are loaded (first local join on this instance). */
-  prepare(room: Room): Promise<void> | undefined;
-  /** The last local connection left `room`: forget its remote members so the room can be freed. */
-  release(room: Room): void;
+export interface ClusterRoomsOptions {
+  backplane: Backplane;
+  rooms: RoomManager;
+  /** Local delivery: remote news goes to this instance's members only. */
+  send: Pick<RoomSend, "deliver">;
+  onError: OnError;
 }
 
 /**
- * Keeps the remote members of each locally held room in `room.members`, so `room_joined.presence`
- * and every diff are served from memory. A room exists here only while it has local connections;
- * news for other rooms is dropped unread.
+ * Keeps the remote members of each locally held room in the room (`Room.setRemote`), so
+ * `room_joined.presence` and every diff are served from memory. A room exists here only while it has
+ * local connections; news for other rooms is dropped unread.
  */
-export function createClusterRooms(ctx: {
-  backplane: Backplane;
-  rooms: RoomManager;
-  fanout: Fanout;
-  onError: OnError;
-}): ClusterRooms {
-  const { backplane, rooms, fanout, onError } = ctx;
-  const self = backplane.instanceId;
-  /** Remote members this instance shows, by connection id. */
-  const remote = new Map<string, { instanceId: string; room: Room }>();
+export class ClusterRooms {
+  /** What the backplane calls: remote news, dead instances, resync requests. */
+  readonly sink: BackplaneSink;
+  private readonly backplane: Backplane;
+  private readonly rooms: RoomManager;
+  private readonly send: Pick<RoomSend, "deliver">;
+  private readonly onError: OnError;
+  /** The room each remote member this instance shows is in, by connection id. */
+  private readonly remote = new Map<string, Room>();
   /** Per instance: members shown and when the first was seen (a beat check sent earlier cannot condemn it). */
-  const instances = new Map<string, { count: number; since: number }>();
+  private readonly instances = new Map<string, { count: number; since: number }>();
   /** Bumped on every remote change to a room; a read that overlapped one is repeated. */
-  const epochs = new WeakMap<Room, number>();
-  const loaded = new WeakSet<Room>();
-  const loading = new Map<Room, Promise<void>>();
-  let resyncing: Promise<void> | undefined;
-  let resyncAgain = false;
+  private readonly epochs = new WeakMap<Room, number>();
+  private readonly loaded = new WeakSet<Room>();
+  private readonly loading = new Map<Room, Promise<void>>();
+  private resyncing: Promise<void> | undefined;
+  private resyncAgain = false;
 
-  const report = (message: string, cause?: unknown) => onError(new BackplaneError(message, { cause }), { stage: "backplane" });
-  const bump = (room: Room) => epochs.set(room, (epochs.get(room) ?? 0) + 1);
-
-  function addRemote(room: Room, instanceId: string, entry: PresenceEntry) {
-    const id = entry.connectionId;
-    room.members.set(id, entry);
-    remote.set(id, { instanceId, room });
-    const seen = instances.get(instanceId);
-    if (seen) seen.count++;
-    else instances.set(instanceId, { count: 1, since: Date.now() });
+  constructor({ backplane, rooms, send, onError }: ClusterRoomsOptions) {
+    this.backplane = backplane;
+    this.rooms = rooms;
+    this.send = send;
+    this.onError = onError;
+    this.sink = {
+      deliver: (message) => this.deliver(message),
+      onError,
+      resync: () => this.resync(),
+      instancesDown: (dead, checkedAt) => this.instancesDown(dead, checkedAt),
+      remoteInstances: () => this.instances.keys(),
+      localMembers: () => this.localMembers(),
+    };
+    this.release = this.release.bind(this);
   }
 
-  function removeRemote(room: Room, id: string) {
-    const known = remote.get(id);
-    if (!known) return;
-    remote.delete(id);
-    known.room.members.delete(id);
-    const seen = instances.get(known.instanceId);
-    if (seen && --seen.count === 0) instances.delete(known.instanceId);
-    rooms.removeIfEmpty(room);
+  /** Resolves once `room`'s remote members are loaded (first local join on this instance). */
+  prepare(room: Room): Promise<void> | undefined {
+    if (this.loaded.has(room)) return undefined;
+    let pending = this.loading.get(room);
+    if (!pending) {
+      pending = this.refresh(room).finally(() => {
+        this.loading.delete(room);
+        this.loaded.add(room);
+      });
+      this.loading.set(room, pending);
+    }
+    return pending;
+  }
+
+  /** The last local connection left `room`: forget its remote members so the room can be freed. */
+  release(room: Room): void {
+    for (const id of [...room.remote.keys()]) this.removeRemote(room, id);
+    this.loading.delete(room);
+  }
+
+  private report(message: string, cause?: unknown): void {
+    this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });
+  }
+
+  private bump(room: Room): void {
+    this.epochs.set(room, (this.epochs.get(room) ?? 0) + 1);
+  }
+
+  private addRemote(room: Room, instanceId: string, entry: PresenceEntry): void {
+    room.setRemote(entry, instanceId);
+    this.remote.set(entry.connectionId, room);
+    const seen = this.instances.get(instanceId);
+    if (seen) seen.count++;
+    else this.instances.set(instanceId, { count: 1, since: Date.now() });
+  }
+
+  private removeRemote(room: Room, id: string): void {
+    const instanceId = room.remote.get(id);
+    if (instanceId === undefined || !room.deleteRemote(id)) return;
+    this.remote.delete(id);
+    const seen = this.instances.get(instanceId);
+    if (seen && --seen.count === 0) this.instances.delete(instanceId);
+    this.rooms.removeIfEmpty(room);
   }
 
   /** A member shows up in another room before its `left` here arrived (missed while Redis was away). */
-  function moveOut(room: Room, id: string) {
-    removeRemote(room, id);
-    fanout.publish(room, leftFrame(room.id, [id]), undefined);
+  private moveOut(room: Room, id: string): void {
+    this.removeRemote(room, id);
+    this.send.deliver(room, leftFrame(room.id, [id]));
   }
 
-  function deliver(message: IncomingMessage) {
-    const room = rooms.get(message.roomId);
+  /** A room message from another instance. */
+  private deliver(message: BackplaneMessage): void {
+    const room = this.rooms.get(message.roomId);
     if (!room) return;
     let frame: any;
     try {
@@ -90,155 +129,137 @@ export function createClusterRooms(ctx: {
     } catch {}
     const payload = frame?.payload;
     if (!isObject(frame) || !isObject(payload) || payload.roomId !== message.roomId) {
-      return report(`Dropped a ${message.kind} message from instance ${message.instanceId}: its frame is not a frame for room "${message.roomId}"`);
+      return this.report(`Dropped a ${message.kind} message from instance ${message.instanceId}: its frame is not a frame for room "${message.roomId}"`);
     }
-    bump(room);
+    this.bump(room);
     const id = message.connectionId;
     switch (message.kind) {
       case "event":
-        return fanout.publish(room, message.frame, undefined);
-      case "chat": {
-        if (typeof payload.id !== "string") return report(`Dropped a chat message from instance ${message.instanceId} without an id`);
-        fanout.publish(room, message.frame, undefined);
-        for (const held of room.joining.values()) held.push({ frame: message.frame, chatId: payload.id });
-        return;
-      }
-      case "left": {
-        if (remote.get(id)?.room !== room) return; // already gone (swept, or re-read)
-        removeRemote(room, id);
-        return fanout.publish(room, message.frame, undefined);
-      }
+        return this.send.deliver(room, message.frame);
+      case "chat":
+        if (typeof payload.id !== "string") return this.report(`Dropped a chat message from instance ${message.instanceId} without an id`);
+        return this.send.deliver(room, message.frame, payload.id);
+      case "left":
+        if (this.remote.get(id) !== room) return; // already gone (swept, or re-read)
+        this.removeRemote(room, id);
+        return this.send.deliver(room, message.frame);
       case "joined":
-      case "updated": {
-        const entry = (message.kind === "joined" ? payload.joined : payload.updated)?.[0];
-        if (!isObject(entry) || entry.connectionId !== id || !isObject(entry.presence)) {
-          return report(`Dropped a ${message.kind} message from instance ${message.instanceId} without a presence entry`);
-        }
-        const known = remote.get(id);
-        if (known?.room === room) {
-          room.members.set(id, entry as PresenceEntry);
-          // A `joined` for a member already read from shared state says nothing new to clients.
-          if (message.kind === "updated") fanout.publish(room, message.frame, undefined);
-          return;
-        }
-        if (room.members.has(id)) return; // a local id: never from another instance
-        if (known) moveOut(known.room, id);
-        addRemote(room, message.instanceId, entry as PresenceEntry);
-        const joined = message.kind === "joined" ? message.frame : presenceFrame(room.id, "joined", JSON.stringify(entry));
-        return fanout.publish(room, joined, undefined);
-      }
+      case "updated":
+        return this.deliverPresence(room, message, (message.kind === "joined" ? payload.joined : payload.updated)?.[0]);
     }
+  }
+
+  private deliverPresence(room: Room, message: BackplaneMessage, entry: unknown): void {
+    const id = message.connectionId;
+    if (!isObject(entry) || entry.connectionId !== id || !isObject(entry.presence)) {
+      return this.report(`Dropped a ${message.kind} message from instance ${message.instanceId} without a presence entry`);
+    }
+    const known = this.remote.get(id);
+    if (known === room) {
+      room.setRemote(entry as PresenceEntry, room.remote.get(id)!);
+      // A `joined` for a member already read from shared state says nothing new to clients.
+      if (message.kind === "updated") this.send.deliver(room, message.frame);
+      return;
+    }
+    if (room.members.has(id)) return; // a local id: never from another instance
+    if (known) this.moveOut(known, id);
+    this.addRemote(room, message.instanceId, entry as PresenceEntry);
+    this.send.deliver(room, message.kind === "joined" ? message.frame : presenceFrame(room.id, "joined", JSON.stringify(entry)));
   }
 
   /** Re-read `room` from shared state and send local clients the difference. */
-  async function refresh(room: Room): Promise<void> {
+  private async refresh(room: Room): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const before = epochs.get(room) ?? 0;
+      const before = this.epochs.get(room) ?? 0;
       let state: RoomState | undefined;
       try {
-        state = await backplane.fetchRoom(room.id);
+        state = await this.backplane.fetchRoom(room.id);
       } catch (error) {
-        return report(`Could not read the members of room "${room.id}"`, error);
+        return this.report(`Could not read the members of room "${room.id}"`, error);
       }
-      if (!state || rooms.get(room.id) !== room) return;
-      if ((epochs.get(room) ?? 0) !== before && attempt < REFRESH_ATTEMPTS) continue;
-      const seen = new Set<string>();
-      for (const member of state.members) {
-        const id = member.connectionId;
-        if (member.instanceId === self) continue;
-        const entry = parseEntry(member.entry, id);
-        if (!entry) {
-          report(`Ignored a garbled presence entry for ${id} in room "${room.id}"`);
-          continue;
-        }
-        seen.add(id);
-        const known = remote.get(id);
-        if (known?.room === room) {
-          if (JSON.stringify(room.members.get(id)) !== member.entry) {
-            room.members.set(id, entry);
-            fanout.publish(room, presenceFrame(room.id, "updated", member.entry), undefined);
-          }
-          continue;
-        }
-        if (room.members.has(id)) continue;
-        if (known) moveOut(known.room, id);
-        addRemote(room, member.instanceId, entry);
-        fanout.publish(room, presenceFrame(room.id, "joined", member.entry), undefined);
-      }
-      const gone: string[] = [];
-      for (const id of room.members.keys()) {
-        const known = remote.get(id);
-        if (known?.room === room && !seen.has(id) && state.instances.has(known.instanceId)) gone.push(id);
-      }
-      if (gone.length > 0) {
-        for (const id of gone) removeRemote(room, id);
-        fanout.publish(room, leftFrame(room.id, gone), undefined);
-      }
-      return;
+      if (!state || this.rooms.get(room.id) !== room) return;
+      if ((this.epochs.get(room) ?? 0) !== before && attempt < REFRESH_ATTEMPTS) continue;
+      return this.apply(room, state);
     }
   }
 
-  async function resyncAll(): Promise<void> {
-    do {
-      resyncAgain = false;
-      await Promise.all(Array.from(rooms.rooms.values(), (room) => refresh(room)));
-    } while (resyncAgain);
+  /** Make `room`'s remote members what shared state says, telling local clients each change. */
+  private apply(room: Room, state: RoomState): void {
+    const seen = new Set<string>();
+    for (const member of state.members) {
+      const id = member.connectionId;
+      if (member.instanceId === this.backplane.instanceId) continue;
+      const entry = parseEntry(member.entry, id);
+      if (!entry) {
+        this.report(`Ignored a garbled presence entry for ${id} in room "${room.id}"`);
+        continue;
+      }
+      seen.add(id);
+      const known = this.remote.get(id);
+      if (known === room) {
+        if (JSON.stringify(room.members.get(id)) !== member.entry) {
+          room.setRemote(entry, member.instanceId);
+          this.send.deliver(room, presenceFrame(room.id, "updated", member.entry));
+        }
+        continue;
+      }
+      if (room.members.has(id)) continue;
+      if (known) this.moveOut(known, id);
+      this.addRemote(room, member.instanceId, entry);
+      this.send.deliver(room, presenceFrame(room.id, "joined", member.entry));
+    }
+    const gone: string[] = [];
+    for (const [id, instanceId] of room.remote) {
+      if (!seen.has(id) && state.instances.has(instanceId)) gone.push(id);
+    }
+    if (gone.length === 0) return;
+    for (const id of gone) this.removeRemote(room, id);
+    this.send.deliver(room, leftFrame(room.id, gone));
   }
 
-  const sink: BackplaneSink = {
-    deliver,
-    onError,
-    resync() {
-      if (resyncing) {
-        resyncAgain = true;
-        return;
-      }
-      resyncing = resyncAll()
-        .catch((error) => report("Re-reading rooms after a reconnect failed", error))
-        .finally(() => (resyncing = undefined));
-    },
-    instancesDown(dead, checkedAt) {
-      const byRoom = new Map<Room, string[]>();
-      for (const [id, { instanceId, room }] of remote) {
-        const seen = instances.get(instanceId);
-        if (!dead.has(instanceId) || !seen || seen.since >= checkedAt) continue;
-        let ids = byRoom.get(room);
-        if (!ids) byRoom.set(room, (ids = []));
-        ids.push(id);
-      }
-      for (const [room, ids] of byRoom) {
-        bump(room);
-        for (const id of ids) removeRemote(room, id);
-        fanout.publish(room, leftFrame(room.id, ids), undefined);
-      }
-    },
-    remoteInstances: () => instances.keys(),
-    *localMembers() {
-      for (const room of rooms.rooms.values()) {
-        for (const [id, entry] of room.members) {
-          if (!remote.has(id)) yield { roomId: room.id, connectionId: id, entry: JSON.stringify(entry) };
-        }
-      }
-    },
-  };
+  private resync(): void {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncing = this.resyncAll()
+      .catch((error) => this.report("Re-reading rooms after a reconnect failed", error))
+      .finally(() => (this.resyncing = undefined));
+  }
 
-  return {
-    sink,
-    prepare(room) {
-      if (loaded.has(room)) return undefined;
-      let pending = loading.get(room);
-      if (!pending) {
-        pending = refresh(room).finally(() => {
-          loading.delete(room);
-          loaded.add(room);
-        });
-        loading.set(room, pending);
+  private async resyncAll(): Promise<void> {
+    do {
+      this.resyncAgain = false;
+      await Promise.all(Array.from(this.rooms.rooms.values(), (room) => this.refresh(room)));
+    } while (this.resyncAgain);
+  }
+
+  private instancesDown(dead: ReadonlySet<string>, checkedAt: number): void {
+    const byRoom = new Map<Room, string[]>();
+    for (const [id, room] of this.remote) {
+      const instanceId = room.remote.get(id)!;
+      const seen = this.instances.get(instanceId);
+      if (!dead.has(instanceId) || !seen || seen.since >= checkedAt) continue;
+      let ids = byRoom.get(room);
+      if (!ids) byRoom.set(room, (ids = []));
+      ids.push(id);
+    }
+    for (const [room, ids] of byRoom) {
+      this.bump(room);
+      for (const id of ids) this.removeRemote(room, id);
+      this.send.deliver(room, leftFrame(room.id, ids));
+    }
+  }
+
+  private *localMembers(): Generator<{ roomId: string; connectionId: string; entry: string }> {
+    for (const room of this.rooms.rooms.values()) {
+      for (const [id, entry] of room.members) {
+        if (!room.remote.has(id)) yield { roomId: room.id, connectionId: id, entry: JSON.stringify(entry) };
       }
-      return pending;
-    },
-    release(room) {
-      for (const id of [...room.members.keys()]) if (remote.get(id)?.room === room) removeRemote(room, id);
-      loading.delete(room);
-    },
-  };
+    }
+  }
+}
+
+export function createClusterRooms(options: ClusterRoomsOptions): ClusterRooms {
+  return new ClusterRooms(options);
 }

@@ -1,103 +1,8 @@
-import type { Presence, PresenceEntry, UserInfo } from "../protocol/messages.ts";
+import type { PresenceEntry } from "../protocol/messages.ts";
+import type { Connection } from "./connection.ts";
+import type { Fanout } from "./fanout.ts";
 
-/**
- * What the core needs from a socket: crossws's `Peer` satisfies it on every runtime.
- */
-export interface PeerLike {
-  send(data: string): unknown;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-  ping?(data?: unknown): unknown;
-  readonly bufferedAmount?: number;
-  readonly context?: Record<string, unknown>;
-}
-
-/**
- * User fields never copied into presence entries: the entry's own keys, JWT registered claims and
- * token-internal claims that mean nothing to other members.
- */
-const NOT_IN_ENTRY = new Set([
-  "__proto__", "connectionId", "presence",
-  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
-  "azp", "at_hash", "c_hash", "nonce", "aio", "uti", "rh", "ver", "auth_time", "acr", "amr", "sid",
-]);
-
-const VERIFIED = 1;
-const ALIVE = 2;
-const CLOSED = 4;
-
-/**
- * One WebSocket connection's state. Created on open, dropped on close.
- *
- * Idle connections are most of a server's memory, so this holds only what every connection needs
- * (8 fields, 80 bytes on Bun). State that lives only while something is in progress (a join's
- * backlog, held chats, a pending presence send, a chat chain, a token's expiry timer) sits in the
- * engine's maps beside it, and the three flags share one number.
- */
-export class Connection {
-  readonly id: string;
-  readonly peer: PeerLike;
-  /** Identity; `verified` when it came from `onAuth` or a verified token. */
-  user: UserInfo | undefined;
-  room: Room | undefined;
-  /** This connection's entry in `room.members`; its `presence` is replaced on each update. */
-  member: PresenceEntry | undefined;
-  /** Presence throttle: when this connection's presence last went out. */
-  lastPresenceAt = 0;
-  /** Adapter-owned per-connection data (e.g. the Node socket for corked writes). */
-  transport: unknown;
-  private flags = ALIVE;
-
-  constructor(id: string, peer: PeerLike, user: UserInfo | undefined, verified: boolean) {
-    this.id = id;
-    this.peer = peer;
-    this.user = user;
-    this.verified = verified;
-  }
-
-  get verified(): boolean {
-    return (this.flags & VERIFIED) !== 0;
-  }
-  set verified(on: boolean) {
-    this.setFlag(VERIFIED, on);
-  }
-  /** Heartbeat: set by any frame or pong, cleared by each ping. */
-  get alive(): boolean {
-    return (this.flags & ALIVE) !== 0;
-  }
-  set alive(on: boolean) {
-    this.setFlag(ALIVE, on);
-  }
-  get closed(): boolean {
-    return (this.flags & CLOSED) !== 0;
-  }
-  set closed(on: boolean) {
-    this.setFlag(CLOSED, on);
-  }
-
-  private setFlag(bit: number, on: boolean) {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
-  }
-
-  /**
-   * The entry others see in `presence_updated` and `room_joined.presence`: the connection id, the
-   * user's fields (`userId`, `name`, `email`, `provider` and any extra ones `onAuth` returned), and presence.
-   */
-  entry(presence: Presence): PresenceEntry {
-    const entry: PresenceEntry = { connectionId: this.id, presence };
-    const user = this.user;
-    if (user) {
-      for (const key of Object.keys(user)) {
-        const value = user[key];
-        if (value !== undefined && !NOT_IN_ENTRY.has(key)) entry[key] = value;
-      }
-      // Keep presence last so entries read the same whatever the user object's key order.
-      delete (entry as { presence?: unknown }).presence;
-      entry.presence = presence;
-    }
-    return entry;
-  }
-}
+export { Connection, type ConnectionWork, type PeerLike } from "./connection.ts";
 
 /** A chat frame that reached a room while a member's `room_joined` was being prepared. */
 export interface HeldChat {
@@ -106,8 +11,8 @@ export interface HeldChat {
 }
 
 /**
- * A room: every member's presence entry (local and, with a backplane, remote) plus the local
- * connections that receive its frames. Freed by the engine when both are empty.
+ * A room: every member's presence entry, local and (with a backplane) remote, plus the local
+ * connections that receive its frames. Freed by {@link RoomManager} when nothing is left in it.
  */
 export class Room {
   readonly id: string;
@@ -115,15 +20,22 @@ export class Room {
   readonly local = new Set<Connection>();
   /** Local connections whose `room_joined` is still being prepared, with the chat frames held for them meanwhile. */
   readonly joining = new Map<Connection, HeldChat[]>();
-  /** Presence entries of every member, keyed by connection id. */
+  /** Presence entries of every member, local and remote, keyed by connection id. */
   readonly members = new Map<string, PresenceEntry>();
+  /** Members on other instances: connection id → instance id. */
+  readonly remote = new Map<string, string>();
 
   constructor(id: string) {
     this.id = id;
   }
 
+  /** No local connection is in or joining the room (remote members may remain). */
+  get vacant(): boolean {
+    return this.local.size === 0 && this.joining.size === 0;
+  }
+
   get empty(): boolean {
-    return this.local.size === 0 && this.joining.size === 0 && this.members.size === 0;
+    return this.vacant && this.members.size === 0;
   }
 
   snapshot(): Record<string, PresenceEntry> {
@@ -131,29 +43,127 @@ export class Room {
     for (const [id, entry] of this.members) out[id] = entry;
     return out;
   }
+
+  /** Keep a chat frame for every member whose `room_joined` is being prepared; they get it after. */
+  holdChat(frame: string, chatId: string): void {
+    for (const held of this.joining.values()) held.push({ frame, chatId });
+  }
+
+  /** Add or replace a member that lives on another instance. */
+  setRemote(entry: PresenceEntry, instanceId: string): void {
+    this.members.set(entry.connectionId, entry);
+    this.remote.set(entry.connectionId, instanceId);
+  }
+
+  /** Remove a member that lives on another instance; false if it is not one. */
+  deleteRemote(id: string): boolean {
+    if (!this.remote.delete(id)) return false;
+    this.members.delete(id);
+    return true;
+  }
 }
 
-/** Rooms by id; a room exists only while it has members. */
+/** Where a connection was when it left a room. */
+export interface Departure {
+  room: Room;
+  /** It had an entry in `room.members` (the others were told it joined). */
+  wasMember: boolean;
+}
+
+/**
+ * Rooms by id, and the one owner of where each connection is. A connection sits in exactly one
+ * collection at a time: the lobby (no room), its room's `joining` map, or its room's `local` set.
+ * Every move goes through the methods below, which also keep the fan-out's subscriptions in step.
+ * A room exists only while it has members.
+ */
 export class RoomManager {
   readonly rooms = new Map<string, Room>();
+  /** Open connections in no room. */
+  readonly lobby = new Set<Connection>();
+  /** Called when a room's last local connection left, before the room may be freed (cluster: forget its remote members). */
+  onVacated: ((room: Room) => void) | undefined;
+  private readonly fanout: Pick<Fanout, "join" | "leave"> | undefined;
 
-  getOrCreate(roomId: string): Room {
-    let room = this.rooms.get(roomId);
-    if (!room) this.rooms.set(roomId, (room = new Room(roomId)));
-    return room;
+  constructor(fanout?: Pick<Fanout, "join" | "leave">) {
+    this.fanout = fanout;
   }
 
   get(roomId: string): Room | undefined {
     return this.rooms.get(roomId);
   }
 
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  /** A new connection starts in the lobby. */
+  admit(conn: Connection): void {
+    this.lobby.add(conn);
+  }
+
+  /** Move `conn` from the lobby into `roomId` as a joining member with `entry`. */
+  beginJoin(conn: Connection, roomId: string, entry: PresenceEntry): Room {
+    if (conn.room) this.leave(conn);
+    let room = this.rooms.get(roomId);
+    if (!room) this.rooms.set(roomId, (room = new Room(roomId)));
+    this.lobby.delete(conn);
+    conn.room = room;
+    conn.member = entry;
+    room.joining.set(conn, []);
+    room.members.set(conn.id, entry);
+    return room;
+  }
+
+  /** The join finished: `conn` starts receiving the room's frames. Returns the chats held meanwhile. */
+  completeJoin(conn: Connection): HeldChat[] {
+    const room = conn.room;
+    const held = room?.joining.get(conn);
+    if (!room || !held) return [];
+    room.joining.delete(conn);
+    room.local.add(conn);
+    this.fanout?.join?.(conn, room);
+    return held;
+  }
+
+  /** Move `conn` out of its room into the lobby. */
+  leave(conn: Connection): Departure | undefined {
+    const departure = this.takeOut(conn);
+    if (departure && !conn.closed) this.lobby.add(conn);
+    return departure;
+  }
+
+  /** The socket closed: remove `conn` from wherever it is. */
+  remove(conn: Connection): Departure | undefined {
+    this.lobby.delete(conn);
+    return this.takeOut(conn);
+  }
+
+  /** Every open connection, in a room or not. */
+  *connections(): Generator<Connection> {
+    yield* this.lobby;
+    for (const room of this.rooms.values()) {
+      yield* room.joining.keys();
+      yield* room.local;
+    }
+  }
+
+  /** Free `room` if nothing is left in it. */
   removeIfEmpty(room: Room): boolean {
     if (!room.empty || this.rooms.get(room.id) !== room) return false;
     this.rooms.delete(room.id);
     return true;
   }
 
-  get size(): number {
-    return this.rooms.size;
+  private takeOut(conn: Connection): Departure | undefined {
+    const room = conn.room;
+    if (!room) return undefined;
+    conn.room = undefined;
+    conn.member = undefined;
+    room.joining.delete(conn);
+    if (room.local.delete(conn)) this.fanout?.leave?.(conn, room);
+    const wasMember = room.members.delete(conn.id);
+    if (room.vacant) this.onVacated?.(room);
+    this.removeIfEmpty(room);
+    return { room, wasMember };
   }
 }

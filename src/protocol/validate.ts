@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { ErrorCodes, ProtocolError } from "../errors.ts";
+import { byteLength as utf8Length, isPlainObject } from "../util/json.ts";
 import {
   MSG_BROADCAST_EVENT,
   MSG_JOIN_ROOM,
@@ -19,11 +20,7 @@ export interface MessageLimits {
   maxJsonDepth: number;
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
+export { isPlainObject };
 
 /**
  * True when `value` nests objects and arrays more than `max` levels deep. It stops one level past `max`,
@@ -78,8 +75,7 @@ function buildSchemas(limits: MessageLimits) {
  */
 export function createMessageParser(limits: MessageLimits) {
   const schemas = buildSchemas(limits);
-  const encoder = new TextEncoder();
-  const byteLength = (s: string) => (s.length * 3 <= limits.maxPresenceBytes ? s.length : encoder.encode(s).length);
+  const byteLength = (s: string) => utf8Length(s, limits.maxPresenceBytes);
 
   return function parseClientMessage(raw: string): ClientMessage {
     let data: unknown;

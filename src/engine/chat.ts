@@ -1,0 +1,72 @@
+import { ErrorCodes } from "../protocol/codes.ts";
+import { chatFrame } from "../protocol/frames.ts";
+import type { ChatMessagePayload, SendChatPayload } from "../protocol/messages.ts";
+import type { Connection } from "./connection.ts";
+import type { EngineContext } from "./context.ts";
+
+/** Shared by every connection without a chat in flight. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * `send_chat`: stored first, then sent to everyone in the room (the sender included) with the stored
+ * `id` and `createdAt`. One connection's chats are stored and echoed in the order it sent them: each
+ * waits for the previous one (`work.chatChain`). A failed store answers the sender alone with
+ * STORAGE_ERROR and sends nothing to the room.
+ */
+export function createChat(ctx: EngineContext) {
+  const { rooms, send, report } = ctx;
+  const storage = ctx.options.storage;
+
+  async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
+    try {
+      await storage.append(chat.roomId, {
+        id: chat.id,
+        connectionId: chat.connectionId,
+        userId: chat.userId,
+        name: chat.name,
+        message: chat.message,
+        metadata: chat.metadata,
+        createdAt: chat.createdAt,
+      });
+    } catch (error) {
+      report(error, { stage: "storage" });
+      return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat message could not be stored and was not sent; try again");
+    }
+    const frame = chatFrame(chat);
+    // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
+    send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id });
+    // The sender always gets its acknowledgement, even if it left the room meanwhile.
+    if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, frame);
+  }
+
+  function sendChat(conn: Connection, payload: SendChatPayload): void {
+    const user = conn.user;
+    const chat: ChatMessagePayload = {
+      id: crypto.randomUUID(),
+      roomId: conn.room!.id,
+      connectionId: conn.id,
+      userId: user?.userId,
+      name: user?.name,
+      email: user?.email,
+      provider: user?.provider,
+      message: payload.message,
+      metadata: payload.metadata,
+      createdAt: Date.now(),
+    };
+    const work = conn.busy();
+    const chain = (work.chatChain ?? SETTLED)
+      .then(() => store(conn, chat))
+      .catch((error) => report(error, { stage: "message" })); // never rejects, so later chats still run
+    work.chatChain = chain;
+    void chain.then(() => {
+      if (conn.work?.chatChain === chain) {
+        conn.work.chatChain = undefined;
+        conn.settle();
+      }
+    });
+  }
+
+  return { send: sendChat };
+}
+
+export type ChatActions = ReturnType<typeof createChat>;

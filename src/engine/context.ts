@@ -1,0 +1,24 @@
+import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { OnError } from "../errors.ts";
+import type { ResolvedOptions } from "../options.ts";
+import type { Connection } from "./connection.ts";
+import type { RoomManager } from "./room.ts";
+import type { RoomSend } from "./room-send.ts";
+
+/**
+ * What the engine's parts share. Built once by `createLiveEngine`; each part (registry, membership,
+ * presence, chat, events, dispatch) takes it and keeps its own state to itself.
+ */
+export interface EngineContext {
+  readonly options: ResolvedOptions;
+  /** The server's error reporter (never throws). */
+  readonly report: OnError;
+  readonly rooms: RoomManager;
+  readonly send: RoomSend;
+  /** Remote members of local rooms, with a backplane. */
+  readonly cluster: ClusterRooms | undefined;
+  /** Leave the room at once, close the socket, and make sure it is gone shortly after. */
+  drop(conn: Connection, code: number, reason: string): void;
+  /** Close `conn` with 4401 when its token expires (`exp` in seconds), if `closeOnTokenExpiry`. */
+  armExpiry(conn: Connection, exp: unknown): void;
+}

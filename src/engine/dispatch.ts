@@ -1,0 +1,112 @@
+import { ErrorCodes, ProtocolError } from "../errors.ts";
+import {
+  MSG_BROADCAST_EVENT,
+  MSG_JOIN_ROOM,
+  MSG_LEAVE_ROOM,
+  MSG_SEND_CHAT,
+  MSG_UPDATE_PRESENCE,
+} from "../protocol/messages.ts";
+import { createMessageParser } from "../protocol/validate.ts";
+import type { ChatActions } from "./chat.ts";
+import type { Connection } from "./connection.ts";
+import type { EngineContext } from "./context.ts";
+import type { EventActions } from "./events.ts";
+import type { Membership } from "./membership.ts";
+import type { PresenceActions } from "./presence.ts";
+
+/** Frames that may wait behind an in-flight join; past either bound the frame is refused. */
+const MAX_BACKLOG_FRAMES = 256;
+const MAX_BACKLOG_SIZE = 1024 * 1024;
+
+export interface Actions {
+  membership: Membership;
+  presence: PresenceActions;
+  events: EventActions;
+  chat: ChatActions;
+}
+
+/**
+ * Turns each raw frame into an action, in the order the connection sent them: while a join is in
+ * flight, later frames wait in the connection's backlog (bounded in frames and in size) and run once
+ * it ends. A frame that fails validation gets an `error` with its code; the connection stays open.
+ */
+export function createDispatch(ctx: EngineContext, { membership, presence, events, chat }: Actions) {
+  const { send, report } = ctx;
+  const parse = createMessageParser(ctx.options);
+
+  function handle(conn: Connection, raw: string): void {
+    let msg;
+    try {
+      msg = parse(raw);
+    } catch (error) {
+      if (error instanceof ProtocolError) return send.error(conn, error.code, error.message);
+      throw error;
+    }
+    if (msg.type === MSG_JOIN_ROOM) {
+      const work = conn.busy();
+      work.backlog = [];
+      work.backlogSize = 0;
+      membership
+        .join(conn, msg.payload)
+        .catch((error) => {
+          report(error, { stage: "message" });
+          if (!conn.closed) send.error(conn, ErrorCodes.INTERNAL_ERROR, "join_room failed inside the server");
+        })
+        .finally(() => drain(conn));
+      return;
+    }
+    if (!conn.room) return send.error(conn, ErrorCodes.NOT_IN_ROOM, `${msg.type} needs a room: send join_room first`);
+    switch (msg.type) {
+      case MSG_LEAVE_ROOM:
+        return membership.leave(conn);
+      case MSG_UPDATE_PRESENCE:
+        return presence.update(conn, msg.payload.presence);
+      case MSG_BROADCAST_EVENT:
+        return events.relay(conn, msg.payload);
+      case MSG_SEND_CHAT:
+        return chat.send(conn, msg.payload);
+    }
+  }
+
+  /** Run the frames that waited behind a join, in order, until one of them starts another join. */
+  function drain(conn: Connection): void {
+    const work = conn.work;
+    const backlog = work?.backlog;
+    if (!work || !backlog) return;
+    work.backlog = undefined;
+    conn.settle();
+    for (let i = 0; i < backlog.length; i++) {
+      if (conn.closed) return;
+      const pending = conn.work?.backlog; // set again if a frame below started a join
+      if (pending) {
+        pending.push(...backlog.slice(i));
+        return;
+      }
+      run(conn, backlog[i]!);
+    }
+  }
+
+  /** Handle one frame, reporting a failure instead of letting it escape into the socket layer. */
+  function run(conn: Connection, raw: string): void {
+    try {
+      handle(conn, raw);
+    } catch (error) {
+      report(error, { stage: "message" });
+      send.error(conn, ErrorCodes.INTERNAL_ERROR, "The server failed to handle this message");
+    }
+  }
+
+  /** A frame arrived: run it now, or queue it behind an in-flight join. */
+  function receive(conn: Connection, raw: string): void {
+    const work = conn.work;
+    const backlog = work?.backlog;
+    if (!backlog) return run(conn, raw);
+    if (backlog.length >= MAX_BACKLOG_FRAMES || work.backlogSize! + raw.length > MAX_BACKLOG_SIZE) {
+      return send.error(conn, ErrorCodes.INTERNAL_ERROR, "Too many messages while joining; this one was dropped");
+    }
+    backlog.push(raw);
+    work.backlogSize! += raw.length;
+  }
+
+  return { receive };
+}

@@ -1,0 +1,53 @@
+import type { Hooks, Peer } from "crossws";
+import { CloseCodes } from "../protocol/codes.ts";
+import type { UserInfo } from "../protocol/messages.ts";
+import { byteLength } from "../util/json.ts";
+import type { Connection } from "./connection.ts";
+
+/** Each peer carries its connection, so finding it costs no map entry per socket. */
+const CONN = Symbol("openlivesync.connection");
+const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
+
+export interface HookTargets {
+  /** Answers the upgrade: a refusal Response, or the context that `open` reads the user from. */
+  upgrade(request: Request): Promise<Response | { context: { user: UserInfo } } | undefined>;
+  open(peer: Peer, user: UserInfo | undefined): Connection | undefined;
+  receive(conn: Connection, raw: string): void;
+  drop(conn: Connection, code: number, reason: string): void;
+  closed(conn: Connection): void;
+  report(error: unknown, context: { stage: string }): void;
+  /** Largest frame; 0 when the runtime enforces it itself. */
+  maxPayload: number;
+}
+
+/** The engine as crossws hooks: each hook finds the peer's connection and hands on. */
+export function bindHooks(t: HookTargets): Partial<Hooks> {
+  return {
+    upgrade: (request) => t.upgrade(request),
+    open(peer) {
+      const conn = t.open(peer, peer.context?.user as UserInfo | undefined);
+      if (conn) (peer as unknown as Record<symbol, Connection>)[CONN] = conn;
+    },
+    message(peer, message) {
+      const conn = connectionOf(peer);
+      if (!conn || conn.closed) return;
+      conn.alive = true;
+      const raw = message.text();
+      if (t.maxPayload > 0 && byteLength(raw, t.maxPayload) > t.maxPayload) {
+        return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
+      }
+      t.receive(conn, raw);
+    },
+    pong(peer) {
+      const conn = connectionOf(peer);
+      if (conn) conn.alive = true;
+    },
+    close(peer) {
+      const conn = connectionOf(peer);
+      if (conn) t.closed(conn);
+    },
+    error(_peer, error) {
+      t.report(error, { stage: "socket" });
+    },
+  };
+}

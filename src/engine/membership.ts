@@ -1,0 +1,102 @@
+import type { TokenVerifier } from "../options.ts";
+import { ErrorCodes } from "../protocol/codes.ts";
+import { leftFrame, presenceFrame, roomJoinedFrame } from "../protocol/frames.ts";
+import type { JoinRoomPayload, StoredChatMessage, UserInfo } from "../protocol/messages.ts";
+import type { Connection } from "./connection.ts";
+import type { EngineContext } from "./context.ts";
+import type { PresenceActions } from "./presence.ts";
+
+/**
+ * Joining and leaving rooms. A join is asynchronous (token check, `authorizeRoom`, history, remote
+ * members): the joiner is announced to the room at once, chats stored meanwhile are held for it and
+ * delivered after `room_joined` (minus those already in its history), and frames it sends meanwhile
+ * wait in its backlog (see dispatch).
+ */
+export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
+  const { options, rooms, send, report, cluster } = ctx;
+
+  /** Leave the current room, if any, and tell the room (and the other instances). */
+  function leave(conn: Connection): void {
+    presence.cancel(conn);
+    announceDeparture(conn, rooms.leave(conn));
+  }
+
+  /** The socket closed or was dropped: out of every collection, and the room told. */
+  function remove(conn: Connection): void {
+    announceDeparture(conn, rooms.remove(conn));
+  }
+
+  function announceDeparture(conn: Connection, departure: ReturnType<typeof rooms.leave>): void {
+    if (!departure?.wasMember) return;
+    const frame = leftFrame(departure.room.id, [conn.id]);
+    send.publish(departure.room, { kind: "left", connectionId: conn.id, frame }, conn);
+  }
+
+  /** Identity from a `join_room` token, or unverified display data. False when the token is refused. */
+  async function identify(conn: Connection, payload: JoinRoomPayload): Promise<boolean> {
+    if (payload.accessToken !== undefined && !conn.verified && verifyToken) {
+      const decoded = await verifyToken(payload.accessToken);
+      if (conn.closed) return false;
+      if (!decoded) {
+        send.error(conn, ErrorCodes.UNAUTHORIZED, "accessToken could not be verified; send a valid token");
+        return false;
+      }
+      const { sub, exp, ...claims } = decoded;
+      conn.user = { ...claims, userId: decoded.userId ?? sub } as UserInfo;
+      conn.verified = true;
+      ctx.armExpiry(conn, exp);
+    } else if (!conn.verified && (payload.name !== undefined || payload.email !== undefined)) {
+      // Unverified display data, as the upstream client sends it.
+      conn.user = { ...conn.user, name: payload.name ?? conn.user?.name, email: payload.email ?? conn.user?.email };
+    }
+    return true;
+  }
+
+  async function authorized(conn: Connection, roomId: string): Promise<boolean> {
+    if (!options.authorizeRoom) return true;
+    let allowed = false;
+    try {
+      allowed = await options.authorizeRoom(conn.user, roomId);
+    } catch (error) {
+      report(error, { stage: "auth" });
+    }
+    if (!allowed && !conn.closed) send.error(conn, ErrorCodes.FORBIDDEN, `Not allowed to join room "${roomId}"`);
+    return allowed;
+  }
+
+  async function loadHistory(conn: Connection, roomId: string): Promise<StoredChatMessage[]> {
+    if (options.historyLimit <= 0) return [];
+    try {
+      return await options.storage.getHistory(roomId, options.historyLimit);
+    } catch (error) {
+      report(error, { stage: "history" });
+      send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; live messages still arrive");
+      return [];
+    }
+  }
+
+  async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
+    leave(conn);
+    const { roomId } = payload;
+    if (!(await identify(conn, payload)) || !(await authorized(conn, roomId)) || conn.closed) return;
+
+    const room = rooms.beginJoin(conn, roomId, conn.entry(payload.presence ?? {}));
+    const entry = JSON.stringify(conn.member);
+    send.publish(room, { kind: "joined", connectionId: conn.id, frame: presenceFrame(roomId, "joined", entry), entry }, conn);
+    // First local member here: read the members on other instances while history loads.
+    const remoteMembers = cluster?.prepare(room);
+    const history = await loadHistory(conn, roomId);
+    if (remoteMembers) await remoteMembers;
+    if (conn.closed || conn.room !== room) return;
+
+    const held = rooms.completeJoin(conn);
+    send.to(conn, roomJoinedFrame({ roomId, connectionId: conn.id, presence: room.snapshot(), chatHistory: history }));
+    if (held.length === 0) return;
+    const seen = new Set(history.map((m) => m.id));
+    for (const { frame, chatId } of held) if (!seen.has(chatId)) send.to(conn, frame);
+  }
+
+  return { join, leave, remove };
+}
+
+export type Membership = ReturnType<typeof createMembership>;

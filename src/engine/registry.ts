@@ -1,0 +1,123 @@
+import { CloseCodes } from "../protocol/codes.ts";
+import type { UserInfo } from "../protocol/messages.ts";
+import { backgroundInterval, backgroundTimeout, withTimeout } from "../util/async.ts";
+import { Connection, type PeerLike } from "./connection.ts";
+import type { RoomManager } from "./room.ts";
+
+/** Close a dropped socket outright if its closing handshake has not finished by then. */
+export const TERMINATE_AFTER_MS = 1000;
+/** setTimeout holds 2^31-1 ms at most; a token living longer is re-armed when that fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface RegistryOptions {
+  rooms: RoomManager;
+  closeOnTokenExpiry: boolean;
+  /** Leaves the connection's room and tells the room (membership). */
+  remove(conn: Connection): void;
+  /** A new connection was opened (the fan-out sets up its transport). */
+  attach?(conn: Connection): void;
+  report(error: unknown, context: { stage: string }): void;
+}
+
+/**
+ * Every open connection from open to close: the count, dropping (leave, close, terminate if it
+ * lingers), token expiry, the heartbeat, and closing them all on shutdown. Where a connection is
+ * (lobby or room) is the RoomManager's business; this module only adds and removes.
+ */
+export function createRegistry({ rooms, closeOnTokenExpiry, remove, attach, report }: RegistryOptions) {
+  let open = 0;
+  let whenAllClosed: (() => void) | undefined;
+
+  function opened(peer: PeerLike, user: UserInfo | undefined): Connection {
+    const conn = new Connection(crypto.randomUUID(), peer, user, user !== undefined);
+    rooms.admit(conn);
+    open++;
+    attach?.(conn);
+    if (user) armExpiry(conn, user.exp);
+    return conn;
+  }
+
+  /** The socket is gone (its close hook ran). */
+  function closed(conn: Connection): void {
+    open--;
+    conn.closed = true;
+    conn.clearTimers();
+    remove(conn);
+    if (open === 0) whenAllClosed?.();
+  }
+
+  function drop(conn: Connection, code: number, reason: string): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.clearTimers();
+    remove(conn);
+    try {
+      conn.peer.close(code, reason);
+    } catch (error) {
+      report(error, { stage: "close" });
+    }
+    backgroundTimeout(() => {
+      try {
+        conn.peer.terminate();
+      } catch {} // already gone
+    }, TERMINATE_AFTER_MS);
+  }
+
+  function armExpiry(conn: Connection, exp: unknown): void {
+    if (!closeOnTokenExpiry || typeof exp !== "number") return;
+    const work = conn.busy();
+    clearTimeout(work.expiryTimer);
+    const delay = exp * 1000 - Date.now();
+    if (delay <= 0) {
+      work.expiryTimer = undefined;
+      return drop(conn, CloseCodes.UNAUTHORIZED, "Token expired");
+    }
+    work.expiryTimer = backgroundTimeout(() => armExpiry(conn, exp), Math.min(delay, MAX_TIMER_MS));
+  }
+
+  /** Ping every connection each interval; one that answered nothing since the last ping is dropped (4408). */
+  function startHeartbeat(intervalMs: number): () => void {
+    const timer = backgroundInterval(() => {
+      // A snapshot: dropping a connection moves it out of its room.
+      for (const conn of [...rooms.connections()]) {
+        if (conn.closed) continue;
+        if (!conn.alive) {
+          drop(conn, CloseCodes.HEARTBEAT_TIMEOUT, "No heartbeat answer");
+          continue;
+        }
+        conn.alive = false;
+        try {
+          conn.peer.ping?.();
+        } catch (error) {
+          report(error, { stage: "heartbeat" });
+        }
+      }
+    }, intervalMs);
+    return () => clearInterval(timer);
+  }
+
+  /** Close every connection with 1001; resolves once all closed, or when lingering ones were terminated. */
+  async function closeAll(): Promise<void> {
+    const allClosed = new Promise<void>((resolve) => {
+      whenAllClosed = resolve;
+      if (open === 0) resolve();
+    });
+    for (const conn of [...rooms.connections()]) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+    // Sockets that never finish their closing handshake are terminated by drop(); don't wait past that.
+    await withTimeout(allClosed, TERMINATE_AFTER_MS + 500, { fallback: undefined });
+  }
+
+  return {
+    opened,
+    closed,
+    drop,
+    armExpiry,
+    startHeartbeat,
+    closeAll,
+    get size() {
+      return open;
+    },
+  };
+}
+
+export type Registry = ReturnType<typeof createRegistry>;

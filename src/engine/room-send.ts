@@ -1,0 +1,57 @@
+import type { Backplane, MessageKind } from "../cluster/backplane.ts";
+import { errorFrame } from "../protocol/frames.ts";
+import type { Connection } from "./connection.ts";
+import type { Fanout } from "./fanout.ts";
+import type { Room, RoomManager } from "./room.ts";
+
+/** One room message: the finished client frame and what the backplane needs to route it. */
+export interface RoomMessage {
+  kind: MessageKind;
+  /** The member it is about (sender, joiner, leaver). */
+  connectionId: string;
+  frame: string;
+  /** The member's presence entry as JSON, for `joined` and `updated`. */
+  entry?: string;
+  /** The stored message id, for `chat`: joiners whose `room_joined` is being prepared get it after. */
+  chatId?: string;
+}
+
+/**
+ * The one way frames leave the engine. `publish` sends a room message to this instance's members
+ * (except the sender where the kind says so) and forwards it once to the other instances when there
+ * is a backplane, as crossws's `publish` + `sync` do. `deliver` is the local half alone, for messages
+ * that came from another instance.
+ */
+export interface RoomSend {
+  publish(room: Room, message: RoomMessage, except?: Connection): void;
+  /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
+  publishById(roomId: string, message: RoomMessage): void;
+  deliver(room: Room, frame: string, chatId?: string): void;
+  /** One frame to one connection. */
+  to(conn: Connection, frame: string): void;
+  /** `error { code, message }` to one connection. */
+  error(conn: Connection, code: string, message: string): void;
+}
+
+export function createRoomSend(rooms: RoomManager, fanout: Fanout, backplane: Backplane | undefined): RoomSend {
+  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection) => {
+    fanout.publish(room, frame, except);
+    if (chatId !== undefined) room.holdChat(frame, chatId);
+  };
+  const forward = (roomId: string, message: RoomMessage) =>
+    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame, entry: message.entry });
+  return {
+    publish(room, message, except) {
+      deliver(room, message.frame, message.chatId, except);
+      forward(room.id, message);
+    },
+    publishById(roomId, message) {
+      const room = rooms.get(roomId);
+      if (room) deliver(room, message.frame, message.chatId);
+      forward(roomId, message);
+    },
+    deliver: (room, frame, chatId) => deliver(room, frame, chatId),
+    to: (conn, frame) => fanout.send(conn, frame),
+    error: (conn, code, message) => fanout.send(conn, errorFrame(code, message)),
+  };
+}
