@@ -27,10 +27,11 @@ export const CLI_FLAGS = {
   "auth-provider": "AUTH_PROVIDER",
   redis: "REDIS_URL",
   "redis-prefix": "REDIS_PREFIX",
+  "allowed-origin": "ALLOWED_ORIGINS",
 } as const;
 
 export type CliFlag = keyof typeof CLI_FLAGS;
-export type CliArgs = Partial<Record<CliFlag, string>>;
+export type CliArgs = Partial<Record<CliFlag, string | string[]>>;
 
 export interface CliSettings {
   port: number;
@@ -43,7 +44,9 @@ export interface CliSettings {
 
 /** Flag value, else the environment's, else the default. Empty strings count as unset. */
 export function pick(args: CliArgs, env: Env, flag: CliFlag, fallback?: string): string | undefined {
-  const fromFlag = args[flag];
+  const given = args[flag];
+  // A repeated flag arrives as an array; the last one wins, except where a flag takes a list.
+  const fromFlag = Array.isArray(given) ? given.at(-1) : given;
   if (fromFlag !== undefined && fromFlag !== "") return fromFlag;
   const fromEnv = env[CLI_FLAGS[flag]];
   return fromEnv !== undefined && fromEnv !== "" ? fromEnv : fallback;
@@ -97,10 +100,13 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
   if (redisPrefix && !redisUrl) throw new ConfigError("--redis-prefix needs --redis (or REDIS_URL) too");
 
   const auth = authFromCli(args, env);
+  const origins = args["allowed-origin"];
+  const allowedOrigins = list(Array.isArray(origins) ? origins.join(",") : pick(args, env, "allowed-origin"));
   const storage = await createChatStorageFromUrl(storageUrl, { tableName, historyLimit: Math.max(historyLimit, 100) });
   const options: WebSocketServerOptions = {
     path,
     chat: { storage, historyLimit },
+    ...(allowedOrigins ? { allowedOrigins: allowedOrigins.includes("*") ? "*" : allowedOrigins } : {}),
     // With a provider configured, a valid token is required at connect.
     ...(auth ? { onAuth: createTokenAuth(auth), auth } : {}),
     // ioredis is loaded only when a Redis URL is given.

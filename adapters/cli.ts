@@ -28,6 +28,7 @@ const descriptions: Record<CliFlag, string> = {
   "auth-provider": "Provider name reported for --auth-jwks-url tokens (default custom)",
   redis: "Redis URL: join a cluster of instances (redis://127.0.0.1:6379)",
   "redis-prefix": "Key and channel prefix for the cluster (default openlivesync)",
+  "allowed-origin": "Browser origin allowed to connect besides the server's own (repeatable or comma-separated; * for any)",
 };
 
 const args = Object.fromEntries(

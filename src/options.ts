@@ -1,3 +1,4 @@
+import { resolveGuard, type GuardOptions, type ResolvedGuard } from "./engine/guard.ts";
 import type { Backplane } from "./cluster/backplane.ts";
 import type { ChatStorage } from "./storage/chat-storage.ts";
 import { createInMemoryChatStorage } from "./storage/chat-storage.ts";
@@ -24,7 +25,7 @@ export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => bool
 /** Verifies a `join_room` access token (see the auth module); resolves to identity or null. */
 export type TokenVerifier = (token: string) => Promise<(UserInfo & { exp?: number }) | null>;
 
-export interface WebSocketServerOptions {
+export interface WebSocketServerOptions extends GuardOptions {
   /** WebSocket upgrade path. @default "/live" */
   path?: string;
   /** Runs on each upgrade; `null` rejects it with 401 before the socket opens. */
@@ -67,6 +68,8 @@ export interface WebSocketServerOptions {
 }
 
 export interface ResolvedOptions extends MessageLimits {
+  /** Origins, connection counts, rate limits (see GuardOptions). */
+  guard: ResolvedGuard;
   path: string;
   onAuth: OnAuth | undefined;
   auth: import("./auth/tokens.ts").AuthOptions | undefined;
@@ -113,5 +116,6 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     maxBufferedBytes: nonNegative("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
     onError: options.onError ?? defaultOnError,
     backplane: options.backplane,
+    guard: resolveGuard(options),
   };
 }

@@ -142,6 +142,15 @@ describe("CLI settings", () => {
     await expect(settingsFromCli({ "redis-prefix": "x" }, {})).rejects.toThrow(/--redis/);
   });
 
+  it("takes allowed origins from a repeated flag, a comma-separated one, or ALLOWED_ORIGINS", async () => {
+    expect((await settingsFromCli({}, {})).options.allowedOrigins).toBeUndefined();
+    const repeated = await settingsFromCli({ "allowed-origin": ["https://a.example", "https://b.example"] }, {});
+    expect(repeated.options.allowedOrigins).toEqual(["https://a.example", "https://b.example"]);
+    const fromEnv = await settingsFromCli({}, { ALLOWED_ORIGINS: "https://a.example, http://localhost:5173" });
+    expect(fromEnv.options.allowedOrigins).toEqual(["https://a.example", "http://localhost:5173"]);
+    expect((await settingsFromCli({ "allowed-origin": "*" }, {})).options.allowedOrigins).toBe("*");
+  });
+
   it("requires a token at connect when any auth provider is configured", async () => {
     expect(authFromCli({}, {})).toBeUndefined();
     expect(authFromCli({}, { AUTH_GOOGLE_CLIENT_ID: "a,b" })).toEqual({ google: { clientId: ["a", "b"] } });

@@ -166,6 +166,28 @@ describe("engine (fake peers, no sockets)", () => {
     await engine.close();
   });
 
+  it("refuses chats past maxChatsInFlight with RATE_LIMITED instead of queueing them without bound", async () => {
+    const { storage, releaseAll } = gatedStorage();
+    const { engine, peer } = fakeEngine({ chat: { storage, historyLimit: 0 }, maxChatsInFlight: 3 });
+    const a = peer();
+    a.message("join_room", { roomId: "r" });
+    await settle();
+    for (let i = 0; i < 5; i++) a.message("send_chat", { message: `m${i}` });
+    await settle();
+    expect(a.of("error").map((e) => e.code)).toEqual(["RATE_LIMITED", "RATE_LIMITED"]);
+    for (let i = 0; i < 5; i++) {
+      releaseAll();
+      await settle();
+    }
+    expect(a.of("chat_message").map((c) => c.message)).toEqual(["m0", "m1", "m2"]);
+    a.message("send_chat", { message: "after" });
+    await settle();
+    releaseAll();
+    await settle();
+    expect(a.of("chat_message").at(-1).message).toBe("after");
+    await engine.close();
+  });
+
   it("keeps no in-progress state on an idle connection once its join, presence and chats are done", async () => {
     vi.useFakeTimers();
     const { engine, peer } = fakeEngine({ presenceThrottleMs: 50 });

@@ -24,6 +24,12 @@ export interface RuntimeDifferences {
    * @default 4408
    */
   heartbeatCloseCode?: number;
+  /**
+   * Close code a client sees when the server closes its socket while it keeps sending. Deno drops the
+   * connection without a close frame when frames keep arriving after its close handshake began.
+   * @default the code the server closed with
+   */
+  closeWhileSendingCode?: number;
 }
 
 /** An object nested `depth` levels deep: `{ a: { a: … {} } }` (depth 1 is `{}`). */
@@ -255,6 +261,8 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["an empty roomId", '{"type":"join_room","payload":{"roomId":""}}', "INVALID_PAYLOAD"],
         ["a numeric roomId", '{"type":"join_room","payload":{"roomId":42}}', "INVALID_PAYLOAD"],
         ["a roomId with a NUL character", JSON.stringify({ type: "join_room", payload: { roomId: "a\u0000b" } }), "INVALID_PAYLOAD"],
+        ["a roomId with a lone surrogate", JSON.stringify({ type: "join_room", payload: { roomId: "room-\ud800" } }), "INVALID_PAYLOAD"],
+        ["a presence key with a lone surrogate", JSON.stringify({ type: "join_room", payload: { roomId: "r", presence: { "\udc00": 1 } } }), "INVALID_PAYLOAD"],
         ["an over-long roomId", JSON.stringify({ type: "join_room", payload: { roomId: "r".repeat(300) } }), "INVALID_PAYLOAD"],
         ["presence that is an array", '{"type":"join_room","payload":{"roomId":"r","presence":[1]}}', "INVALID_PAYLOAD"],
         ["presence that is a string", '{"type":"join_room","payload":{"roomId":"r","presence":"x"}}', "INVALID_PAYLOAD"],
@@ -278,6 +286,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["send_chat with a non-string message", { type: "send_chat", payload: { message: { text: "x" } } }, "INVALID_PAYLOAD"],
         ["send_chat with an empty message", { type: "send_chat", payload: { message: "" } }, "INVALID_PAYLOAD"],
         ["send_chat with a NUL character", { type: "send_chat", payload: { message: "a\u0000b" } }, "INVALID_PAYLOAD"],
+        ["send_chat with a lone surrogate", { type: "send_chat", payload: { message: "a\ud800b" } }, "INVALID_PAYLOAD"],
         ["send_chat with array metadata", { type: "send_chat", payload: { message: "x", metadata: [1] } }, "INVALID_PAYLOAD"],
         ["broadcast_event without event", { type: "broadcast_event", payload: { payload: 1 } }, "INVALID_PAYLOAD"],
         ["broadcast_event with a numeric event", { type: "broadcast_event", payload: { event: 7 } }, "INVALID_PAYLOAD"],
@@ -368,6 +377,59 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
       });
     });
 
+    describe("limits", () => {
+      it("answers RATE_LIMITED past the rate limit, keeps other rooms served, and closes with 1008 a client that keeps on", async () => {
+        const opts = { rateLimit: { messagesPerSecond: 20, burstSeconds: 1, closeAfterSeconds: 1 } };
+        const r = room();
+        const [flooder, member] = [await client(opts), await client(opts)];
+        await flooder.join(r);
+        await member.join(r);
+        const [quiet1, quiet2] = [await client(opts), await client(opts)];
+        const q = room();
+        await quiet1.join(q);
+        await quiet2.join(q);
+        let code: number | undefined;
+        void flooder.closed.then((c) => (code = c.code));
+        for (let i = 0; i < 400 && code === undefined; i++) {
+          flooder.send("broadcast_event", { event: "flood", payload: i });
+          if (i % 10 === 9) await pause(50);
+        }
+        expect((await flooder.closed).code).toBe(differences.closeWhileSendingCode ?? 1008);
+        expect(flooder.all("error").some((m) => m.payload.code === "RATE_LIMITED")).toBe(true);
+        // Only what the bucket allowed reached the room: far fewer than were sent.
+        expect(member.all("broadcast_event").length).toBeLessThan(200);
+        quiet1.send("broadcast_event", { event: "still-served" });
+        expect((await quiet2.next("broadcast_event")).payload.event).toBe("still-served");
+      });
+
+      it("refuses an upgrade from another Origin with HTTP 403, and accepts listed, same-origin and non-browser ones", async () => {
+        const opts = { allowedOrigins: ["http://good.example"] };
+        const { wsUrl } = await server(opts);
+        const evil = await client(opts, { headers: { origin: "http://evil.example" } });
+        await expect(evil.opened).rejects.toMatchObject({ status: 403 });
+        const good = await client(opts, { headers: { origin: "http://good.example" } });
+        await good.join(room());
+        const same = await client(opts, { headers: { origin: `http://${new URL(wsUrl).host}` } });
+        await same.join(room());
+        const none = await client(opts);
+        await none.join(room());
+      });
+
+      it("refuses upgrades past maxConnections with HTTP 503 and accepts again once one closed", async () => {
+        const opts = { maxConnections: 2 };
+        const [a, b] = [await client(opts), await client(opts)];
+        await a.join(room());
+        await b.join(room());
+        const c = await client(opts);
+        await expect(c.opened).rejects.toMatchObject({ status: 503 });
+        a.close();
+        await a.closed;
+        await pause(100);
+        const d = await client(opts);
+        await d.join(room());
+      });
+    });
+
     describe("auth at upgrade", () => {
       it("rejects an upgrade with HTTP 401 before the socket opens when onAuth returns null", async () => {
         const c = await client({ onAuth: "x-user" });
@@ -434,7 +496,8 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
       });
 
       it("closes a slow consumer whose outgoing buffer passes maxBufferedBytes, and keeps the others", async () => {
-        const opts = { maxBufferedBytes: 1024 * 1024 };
+        // The sender floods on purpose: this is about the slow reader, not the sender's rate limit.
+        const opts = { maxBufferedBytes: 1024 * 1024, rateLimit: false as const };
         const r = room();
         const [sender, reader] = [await client(opts), await client(opts)];
         await sender.join(r);

@@ -37,6 +37,8 @@ export function oursBenchOptions() {
     hostname: "127.0.0.1",
     path: "/live",
     presenceThrottleMs: Number(process.env.BENCH_PRESENCE_THROTTLE_MS ?? 100),
+    // Load clients send as fast as the server takes them: that is what is measured, not the rate limit.
+    rateLimit: false,
     chat: { historyLimit: 0 },
     onError(error, context) {
       const kind = `${context?.stage ?? "?"}:${error?.code ?? error?.name ?? "?"}`;

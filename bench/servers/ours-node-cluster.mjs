@@ -20,6 +20,8 @@ const server = pkg.createServer({
   path: "/live",
   presenceThrottleMs: Number(process.env.BENCH_PRESENCE_THROTTLE_MS ?? 100),
   // History off as in ours-node.mjs (so no warning about in-memory history either).
+  // Load clients send as fast as the server takes them: that is what is measured, not the rate limit.
+  rateLimit: false,
   chat: { historyLimit: 0 },
   backplane,
   onError,

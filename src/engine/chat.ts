@@ -16,6 +16,7 @@ const SETTLED: Promise<void> = Promise.resolve();
 export function createChat(ctx: EngineContext) {
   const { rooms, send, report } = ctx;
   const storage = ctx.options.storage;
+  const maxInFlight = ctx.options.guard.maxChatsInFlight || Number.POSITIVE_INFINITY;
 
   async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
     try {
@@ -30,7 +31,7 @@ export function createChat(ctx: EngineContext) {
       });
     } catch (error) {
       report(error, { stage: "storage" });
-      return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat message could not be stored and was not sent; try again");
+      return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat message was not confirmed as stored and was not sent to the room; send it again");
     }
     const frame = chatFrame(chat);
     // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
@@ -54,16 +55,23 @@ export function createChat(ctx: EngineContext) {
       createdAt: Date.now(),
     };
     const work = conn.busy();
+    if ((work.chatsInFlight ?? 0) >= maxInFlight) {
+      return send.error(conn, ErrorCodes.RATE_LIMITED, `More than ${maxInFlight} chat messages are waiting to be stored; wait for their chat_message`);
+    }
+    work.chatsInFlight = (work.chatsInFlight ?? 0) + 1;
     const chain = (work.chatChain ?? SETTLED)
       .then(() => store(conn, chat))
-      .catch((error) => report(error, { stage: "message" })); // never rejects, so later chats still run
+      .catch((error) => report(error, { stage: "message" })) // never rejects, so later chats still run
+      .finally(() => {
+        const w = conn.work!;
+        w.chatsInFlight! -= 1;
+        if (w.chatChain === chain) {
+          w.chatChain = undefined;
+          w.chatsInFlight = undefined;
+          conn.settle();
+        }
+      });
     work.chatChain = chain;
-    void chain.then(() => {
-      if (conn.work?.chatChain === chain) {
-        conn.work.chatChain = undefined;
-        conn.settle();
-      }
-    });
   }
 
   return { send: sendChat };

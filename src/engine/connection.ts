@@ -41,6 +41,8 @@ export interface ConnectionWork {
   presenceTimer?: ReturnType<typeof setTimeout>;
   /** The last chat of this connection still being stored; the next one is chained behind it. */
   chatChain?: Promise<void>;
+  /** Chats sent and not yet stored (or refused). */
+  chatsInFlight?: number;
   /** Closes the connection when the token behind its identity expires. */
   expiryTimer?: ReturnType<typeof setTimeout>;
 }

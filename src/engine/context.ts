@@ -2,6 +2,7 @@ import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { Connection } from "./connection.ts";
+import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
 
@@ -17,6 +18,8 @@ export interface EngineContext {
   readonly send: RoomSend;
   /** Remote members of local rooms, with a backplane. */
   readonly cluster: ClusterRooms | undefined;
+  /** Origins, connection counts, rate limits. */
+  readonly guard: Guard;
   /** Leave the room at once, close the socket, and make sure it is gone shortly after. */
   drop(conn: Connection, code: number, reason: string): void;
   /** Close `conn` with 4401 when its token expires (`exp` in seconds), if `closeOnTokenExpiry`. */

@@ -1,4 +1,5 @@
 import { ErrorCodes, ProtocolError } from "../errors.ts";
+import { CloseCodes } from "../protocol/codes.ts";
 import {
   MSG_BROADCAST_EVENT,
   MSG_JOIN_ROOM,
@@ -31,7 +32,7 @@ export interface Actions {
  * it ends. A frame that fails validation gets an `error` with its code; the connection stays open.
  */
 export function createDispatch(ctx: EngineContext, { membership, presence, events, chat }: Actions) {
-  const { send, report } = ctx;
+  const { send, report, guard } = ctx;
   const parse = createMessageParser(ctx.options);
 
   function handle(conn: Connection, raw: string): void {
@@ -50,7 +51,10 @@ export function createDispatch(ctx: EngineContext, { membership, presence, event
         .join(conn, msg.payload)
         .catch((error) => {
           report(error, { stage: "message" });
-          if (!conn.closed) send.error(conn, ErrorCodes.INTERNAL_ERROR, "join_room failed inside the server");
+          if (conn.closed) return;
+          // Never left half-joined: a joiner that will not get room_joined must not sit in the room collecting chats.
+          membership.leave(conn);
+          send.error(conn, ErrorCodes.INTERNAL_ERROR, "join_room failed inside the server; you are in no room, join again");
         })
         .finally(() => drain(conn));
       return;
@@ -98,6 +102,16 @@ export function createDispatch(ctx: EngineContext, { membership, presence, event
 
   /** A frame arrived: run it now, or queue it behind an in-flight join. */
   function receive(conn: Connection, raw: string): void {
+    switch (guard.takeFrame(conn, raw.length)) {
+      case "ok":
+        break;
+      case "drop":
+        return;
+      case "warn":
+        return send.error(conn, ErrorCodes.RATE_LIMITED, "Too many messages: slow down; this one was dropped");
+      case "close":
+        return ctx.drop(conn, CloseCodes.POLICY_VIOLATION, "Rate limit exceeded");
+    }
     const work = conn.work;
     const backlog = work?.backlog;
     if (!backlog) return run(conn, raw);

@@ -6,6 +6,7 @@ import { CloseCodes } from "../protocol/codes.ts";
 import type { UserInfo } from "../protocol/messages.ts";
 import { withTimeout } from "../util/async.ts";
 import { createChat } from "./chat.ts";
+import { createClientFaults } from "./client-faults.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { createDispatch } from "./dispatch.ts";
@@ -14,6 +15,7 @@ import { createLoopFanout, type CreateFanout } from "./fanout.ts";
 import { bindHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { createPresence } from "./presence.ts";
+import { Guard } from "./guard.ts";
 import { createRegistry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
 import { createRoomSend } from "./room-send.ts";
@@ -28,6 +30,8 @@ export interface RuntimeCapabilities {
   nativeHeartbeat?: boolean;
   /** The runtime enforces `maxPayload` itself (closing with 1009). */
   nativeMaxPayload?: boolean;
+  /** The client address of an upgrade request, where the runtime can tell (per-IP limits at upgrade). */
+  clientIp?: (request: Request) => string | undefined;
 }
 
 /** @deprecated Renamed {@link RuntimeCapabilities}: it lists what a runtime does itself, not hooks. */
@@ -73,12 +77,15 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   if (cluster) rooms.onVacated = cluster.release;
 
+  const guard = new Guard(options.guard);
+  const faults = createClientFaults(report);
   const ctx: EngineContext = {
     options,
     report,
     rooms,
     send,
     cluster,
+    guard,
     drop: (conn, code, reason) => registry.drop(conn, code, reason),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
@@ -89,6 +96,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     rooms,
     closeOnTokenExpiry: options.closeOnTokenExpiry,
     remove: membership.remove,
+    released: (conn) => guard.release(conn),
     attach: fanout.attach?.bind(fanout),
     report,
   });
@@ -97,6 +105,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const hooks = bindHooks({
     async upgrade(request) {
       if (closing) return new Response("Server is shutting down", { status: 503 });
+      const refusal = guard.checkUpgrade(request, runtime.clientIp?.(request));
+      if (refusal) return new Response(refusal.text, { status: refusal.status, headers: { connection: "close" } });
       if (!options.onAuth) return undefined;
       let user: UserInfo | null;
       try {
@@ -111,12 +121,15 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     open(peer, user) {
       const conn = registry.opened(peer, user);
       if (closing) registry.drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+      else if (!guard.admit(conn, peer.remoteAddress)) {
+        registry.drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      }
       return conn;
     },
     receive: dispatch.receive,
     drop: registry.drop,
     closed: registry.closed,
-    report,
+    socketError: (error) => faults.record(error),
     maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
   });
 
@@ -136,6 +149,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   async function close(): Promise<void> {
     closing = true;
     stopHeartbeat?.();
+    guard.stop();
+    faults.stop();
     await registry.closeAll();
     try {
       await backplane?.close(); // after every leave went out, so the others see them at once

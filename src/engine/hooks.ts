@@ -15,7 +15,8 @@ export interface HookTargets {
   receive(conn: Connection, raw: string): void;
   drop(conn: Connection, code: number, reason: string): void;
   closed(conn: Connection): void;
-  report(error: unknown, context: { stage: string }): void;
+  /** A socket-level error: the client's fault (bad frame, reset), counted rather than logged each time. */
+  socketError(error: unknown): void;
   /** Largest frame; 0 when the runtime enforces it itself. */
   maxPayload: number;
 }
@@ -47,7 +48,7 @@ export function bindHooks(t: HookTargets): Partial<Hooks> {
       if (conn) t.closed(conn);
     },
     error(_peer, error) {
-      t.report(error, { stage: "socket" });
+      t.socketError(error);
     },
   };
 }

@@ -14,6 +14,8 @@ export interface RegistryOptions {
   closeOnTokenExpiry: boolean;
   /** Leaves the connection's room and tells the room (membership). */
   remove(conn: Connection): void;
+  /** The socket of `conn` closed; called once per connection. */
+  released?(conn: Connection): void;
   /** A new connection was opened (the fan-out sets up its transport). */
   attach?(conn: Connection): void;
   report(error: unknown, context: { stage: string }): void;
@@ -24,7 +26,7 @@ export interface RegistryOptions {
  * lingers), token expiry, the heartbeat, and closing them all on shutdown. Where a connection is
  * (lobby or room) is the RoomManager's business; this module only adds and removes.
  */
-export function createRegistry({ rooms, closeOnTokenExpiry, remove, attach, report }: RegistryOptions) {
+export function createRegistry({ rooms, closeOnTokenExpiry, remove, released, attach, report }: RegistryOptions) {
   let open = 0;
   let whenAllClosed: (() => void) | undefined;
 
@@ -43,6 +45,7 @@ export function createRegistry({ rooms, closeOnTokenExpiry, remove, attach, repo
     conn.closed = true;
     conn.clearTimers();
     remove(conn);
+    released?.(conn);
     if (open === 0) whenAllClosed?.();
   }
 

@@ -17,12 +17,14 @@ export const ErrorCodes = {
   NOT_IN_ROOM: "NOT_IN_ROOM",
   /** A chat message or a presence object is over its size limit. */
   TOO_LARGE: "TOO_LARGE",
-  /** The chat storage failed; the message was not stored and not broadcast. */
+  /** The chat storage failed; the message was not broadcast (a write that failed late may still have been stored). */
   STORAGE_ERROR: "STORAGE_ERROR",
   /** `authorizeRoom` refused the join. */
   FORBIDDEN: "FORBIDDEN",
   /** A `join_room` token could not be verified. */
   UNAUTHORIZED: "UNAUTHORIZED",
+  /** The connection sends faster than the rate limit, or has too many chats waiting to be stored; the message was dropped. */
+  RATE_LIMITED: "RATE_LIMITED",
   /** An unexpected failure inside the server; the connection stays open. */
   INTERNAL_ERROR: "INTERNAL_ERROR",
 } as const;
@@ -38,6 +40,8 @@ export const CloseCodes = {
   UNAUTHORIZED: 4401,
   /** The peer did not answer heartbeat pings in time. */
   HEARTBEAT_TIMEOUT: 4408,
+  /** The peer kept sending past the rate limit (`rateLimit.closeAfterSeconds`), or its address has too many connections. */
+  POLICY_VIOLATION: 1008,
   /** The peer stopped reading: its outgoing buffer passed `maxBufferedBytes`. */
   SLOW_CONSUMER: 4429,
 } as const;

@@ -22,20 +22,37 @@ export interface MessageLimits {
 
 export { isPlainObject };
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** False for a string with a lone UTF-16 surrogate, which no store keeps as sent (Postgres and MySQL turn it into U+FFFD). */
+export function isWellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(text) : !LONE_SURROGATE.test(text);
+}
+
 /**
- * True when `value` nests objects and arrays more than `max` levels deep. It stops one level past `max`,
- * so it never recurses deeper than the limit, however deep the input: `JSON.parse` accepts thousands of
- * levels that `JSON.stringify` (run when a presence or chat is sent on) cannot encode again.
+ * What is wrong with a parsed message as a whole, if anything: objects and arrays nested more than
+ * `maxDepth` levels (`JSON.parse` accepts thousands of levels that `JSON.stringify`, run when a presence
+ * or chat is sent on, cannot encode again), or a string or key with a lone surrogate. It never recurses
+ * deeper than `maxDepth`, however deep the input.
  */
-export function deeperThan(value: unknown, max: number): boolean {
-  if (value === null || typeof value !== "object") return false;
-  if (max <= 0) return true;
+export function inspectJson(value: unknown, maxDepth: number): "deep" | "ill-formed" | undefined {
+  if (typeof value === "string") return isWellFormed(value) ? undefined : "ill-formed";
+  if (value === null || typeof value !== "object") return undefined;
+  if (maxDepth <= 0) return "deep";
   if (Array.isArray(value)) {
-    for (const item of value) if (deeperThan(item, max - 1)) return true;
-    return false;
+    for (const item of value) {
+      const problem = inspectJson(item, maxDepth - 1);
+      if (problem) return problem;
+    }
+    return undefined;
   }
-  for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
-  return false;
+  for (const key in value) {
+    if (!isWellFormed(key)) return "ill-formed";
+    const problem = inspectJson((value as Record<string, unknown>)[key], maxDepth - 1);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 const plainObject = v.custom<Record<string, unknown>>(isPlainObject, "must be a plain JSON object");
@@ -90,8 +107,10 @@ export function createMessageParser(limits: MessageLimits) {
     const type = data.type;
     // A presence, chat metadata or event payload sits two levels down (message, payload), and may itself
     // nest maxJsonDepth levels.
-    if (deeperThan(data, limits.maxJsonDepth + 2)) {
-      throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Message nests deeper than ${limits.maxJsonDepth} levels`);
+    const problem = inspectJson(data, limits.maxJsonDepth + 2);
+    if (problem === "deep") throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Message nests deeper than ${limits.maxJsonDepth} levels`);
+    if (problem === "ill-formed") {
+      throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, "Message holds a string with a lone UTF-16 surrogate (ill-formed Unicode)");
     }
     const schema = Object.hasOwn(schemas, type) ? schemas[type as keyof typeof schemas] : undefined;
     if (!schema) throw new ProtocolError(ErrorCodes.UNKNOWN_TYPE, `Unknown message type "${type.slice(0, 64)}"`);

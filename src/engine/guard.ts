@@ -1,0 +1,228 @@
+import { ConfigError } from "../errors.ts";
+import { backgroundInterval } from "../util/async.ts";
+import type { Connection } from "./connection.ts";
+
+/** How often buckets that filled up again are forgotten. */
+const SWEEP_MS = 5000;
+
+/** Limits that keep one client from hurting the server or its room. Every one has a safe default. */
+export interface GuardOptions {
+  /**
+   * Browser origins allowed to open a socket. An upgrade whose `Origin` header is not listed gets HTTP
+   * 403 before the socket opens. Requests without `Origin` (servers, native apps, CLI tools) and
+   * same-origin requests (`Origin` host equals `Host`) are always allowed. `"*"` allows every origin.
+   * @default [] (same-origin and non-browser clients only)
+   * @example allowedOrigins: ["https://app.example.com", "http://localhost:5173"]
+   */
+  allowedOrigins?: readonly string[] | "*";
+  /** Open sockets in total; further upgrades get HTTP 503. 0 disables. @default 100000 */
+  maxConnections?: number;
+  /** Open sockets per client IP; further upgrades get HTTP 429. 0 disables. @default 1000 */
+  maxConnectionsPerIp?: number;
+  /**
+   * Per-connection token bucket on incoming frames. Past it a frame is dropped and answered with
+   * `RATE_LIMITED` (at most one such error per second); a client that stays over it for
+   * `closeAfterSeconds` is closed with 1008. `false` disables it.
+   * @default { messagesPerSecond: 200, bytesPerSecond: 1048576, burstSeconds: 2, closeAfterSeconds: 10 }
+   */
+  rateLimit?: RateLimitOptions | false;
+  /** Chats of one connection waiting to be stored; more get `RATE_LIMITED`. @default 32 */
+  maxChatsInFlight?: number;
+}
+
+export interface RateLimitOptions {
+  /** Sustained frames per second. @default 200 */
+  messagesPerSecond?: number;
+  /** Sustained bytes (characters) per second. @default 1048576 */
+  bytesPerSecond?: number;
+  /** Bucket size, in seconds of the sustained rate: how large a burst passes. @default 2 */
+  burstSeconds?: number;
+  /** Close with 1008 after this many seconds of continuous excess. @default 10 */
+  closeAfterSeconds?: number;
+}
+
+export interface ResolvedGuard {
+  allowedOrigins: ReadonlySet<string> | "*";
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  rateLimit: Required<RateLimitOptions> | undefined;
+  maxChatsInFlight: number;
+}
+
+function count(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new ConfigError(`Option ${name} must be a non-negative number, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveGuard(options: GuardOptions): ResolvedGuard {
+  const origins = options.allowedOrigins ?? [];
+  if (origins !== "*" && !Array.isArray(origins)) throw new ConfigError('Option allowedOrigins must be an array of origins or "*"');
+  const rate = options.rateLimit === false ? undefined : (options.rateLimit ?? {});
+  return {
+    allowedOrigins: origins === "*" ? "*" : new Set(origins.map(normalizeOrigin)),
+    maxConnections: count("maxConnections", options.maxConnections, 100_000),
+    maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp, 1000),
+    rateLimit: rate && {
+      messagesPerSecond: count("rateLimit.messagesPerSecond", rate.messagesPerSecond, 200),
+      bytesPerSecond: count("rateLimit.bytesPerSecond", rate.bytesPerSecond, 1024 * 1024),
+      burstSeconds: count("rateLimit.burstSeconds", rate.burstSeconds, 2),
+      closeAfterSeconds: count("rateLimit.closeAfterSeconds", rate.closeAfterSeconds, 10),
+    },
+    maxChatsInFlight: count("maxChatsInFlight", options.maxChatsInFlight, 32),
+  };
+}
+
+/** `https://App.example.com:443/` → `https://app.example.com`. Unparsable origins stay as given. */
+function normalizeOrigin(origin: string): string {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    return origin;
+  }
+}
+
+/** What an upgrade is refused with, or undefined to go on. */
+export interface Refusal {
+  status: number;
+  text: string;
+}
+
+/** Per-connection bucket, kept only while the connection sends faster than its refill. */
+interface RateBucket {
+  messages: number;
+  bytes: number;
+  at: number;
+  /** When the connection first went over the limit in the current run of excess (0: not over). */
+  overSince: number;
+  /** When the last RATE_LIMITED error went out. */
+  warnedAt: number;
+}
+
+export type FrameVerdict = "ok" | "drop" | "warn" | "close";
+
+/**
+ * The server's limits in one place: which upgrades are accepted (origin, connection counts), how
+ * fast a connection may send, how many chats it may have waiting.
+ */
+export class Guard {
+  readonly limits: ResolvedGuard;
+  private open = 0;
+  private readonly perIp = new Map<string, number>();
+  private readonly ipOf = new Map<Connection, string>();
+  /** Buckets of connections that sent recently; a missing bucket is a full one. */
+  private readonly buckets = new Map<Connection, RateBucket>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(limits: ResolvedGuard) {
+    this.limits = limits;
+    if (limits.rateLimit) this.sweeper = backgroundInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  /** Stop the sweep timer (server shutdown). */
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.buckets.clear();
+  }
+
+
+  /** Check an upgrade's origin and the connection counts; `ip` undefined when the runtime cannot tell. */
+  checkUpgrade(request: Request, ip: string | undefined): Refusal | undefined {
+    if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed" };
+    const { maxConnections, maxConnectionsPerIp } = this.limits;
+    if (maxConnections > 0 && this.open >= maxConnections) return { status: 503, text: "Too many connections" };
+    if (ip !== undefined && maxConnectionsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
+      return { status: 429, text: "Too many connections from this address" };
+    }
+    return undefined;
+  }
+
+  /**
+   * Count an opened socket; false when its address is already at the per-IP limit (checked here too,
+   * for runtimes whose upgrade request does not tell the address). Addresses are kept only while that
+   * limit is on, so idle connections cost nothing for it by default.
+   */
+  admit(conn: Connection, ip: string | undefined): boolean {
+    this.open++;
+    const { maxConnectionsPerIp } = this.limits;
+    if (ip === undefined || maxConnectionsPerIp === 0) return true;
+    const n = this.perIp.get(ip) ?? 0;
+    if (n >= maxConnectionsPerIp) return false;
+    this.perIp.set(ip, n + 1);
+    this.ipOf.set(conn, ip);
+    return true;
+  }
+
+  /** A socket closed (once per admitted connection): its slot, address count and bucket are freed. */
+  release(conn: Connection): void {
+    this.open--;
+    this.buckets.delete(conn);
+    const ip = this.ipOf.get(conn);
+    if (ip === undefined) return;
+    this.ipOf.delete(conn);
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+  }
+
+  private originAllowed(request: Request): boolean {
+    const allowed = this.limits.allowedOrigins;
+    if (allowed === "*") return true;
+    const origin = request.headers.get("origin");
+    if (origin === null) return true; // not a browser: no cross-site request to forge
+    if (allowed.has(normalizeOrigin(origin))) return true;
+    try {
+      return new URL(origin).host === request.headers.get("host");
+    } catch {
+      return false;
+    }
+  }
+
+  /** Take one frame of `size` characters from `conn`'s bucket. */
+  takeFrame(conn: Connection, size: number): FrameVerdict {
+    const rate = this.limits.rateLimit;
+    if (!rate) return "ok";
+    const now = Date.now();
+    const capMessages = rate.messagesPerSecond * rate.burstSeconds;
+    const capBytes = rate.bytesPerSecond * rate.burstSeconds;
+    let bucket = this.buckets.get(conn);
+    if (bucket) {
+      const elapsed = (now - bucket.at) / 1000;
+      bucket.messages = Math.min(capMessages, bucket.messages + elapsed * rate.messagesPerSecond);
+      bucket.bytes = Math.min(capBytes, bucket.bytes + elapsed * rate.bytesPerSecond);
+      bucket.at = now;
+    } else {
+      bucket = { messages: capMessages, bytes: capBytes, at: now, overSince: 0, warnedAt: 0 };
+      this.buckets.set(conn, bucket);
+    }
+    if (bucket.messages >= 1 && bucket.bytes >= size) {
+      bucket.messages -= 1;
+      bucket.bytes -= size;
+      // A run of excess ends once the client slowed down enough for the bucket to refill halfway;
+      // a flooder that gets a frame through now and then is still over.
+      if (bucket.overSince !== 0 && bucket.messages >= capMessages / 2 && bucket.bytes >= capBytes / 2) bucket.overSince = 0;
+      return "ok";
+    }
+    if (bucket.overSince === 0) bucket.overSince = now;
+    else if (now - bucket.overSince >= rate.closeAfterSeconds * 1000) return "close";
+    if (now - bucket.warnedAt < 1000) return "drop";
+    bucket.warnedAt = now;
+    return "warn";
+  }
+
+  /** Forget buckets that have filled up again: idle connections keep none. */
+  private sweep(): void {
+    const rate = this.limits.rateLimit!;
+    const now = Date.now();
+    const capMessages = rate.messagesPerSecond * rate.burstSeconds;
+    const capBytes = rate.bytesPerSecond * rate.burstSeconds;
+    for (const [conn, bucket] of this.buckets) {
+      const elapsed = (now - bucket.at) / 1000;
+      if (bucket.messages + elapsed * rate.messagesPerSecond >= capMessages && bucket.bytes + elapsed * rate.bytesPerSecond >= capBytes) {
+        this.buckets.delete(conn);
+      }
+    }
+  }
+}
