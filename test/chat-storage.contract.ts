@@ -23,6 +23,8 @@ export interface ContractOptions {
    * emulation, resume and exactly-once are checked to be off.
    */
   seedOnly?: boolean;
+  /** Fields that make the database refuse a row (a NUL in Postgres text, too-deep JSON on MariaDB). */
+  refusedRow?: Partial<ChatMessageInput>;
 }
 
 const HOSTILE_TABLE_NAMES = [
@@ -397,6 +399,16 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await storage.getHistory(r)).toStrictEqual([first.message, second.message]);
         expect(await full.getHistoryAfter(r, first.message.id, 10)).toBeUndefined();
       });
+    });
+
+    it.runIf(options.refusedRow !== undefined)("fails only the rows the database refuses and stores the rest of their batch", async () => {
+      const r = room("refused");
+      const inputs = Array.from({ length: 9 }, (_, i) => msg(i, i === 2 || i === 6 ? options.refusedRow : {}));
+      const results = await Promise.allSettled(inputs.map((m) => storage.append(r, m)));
+      expect(results.map((x) => x.status)).toStrictEqual(inputs.map((_, i) => (i === 2 || i === 6 ? "rejected" : "fulfilled")));
+      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ name: "StorageError", code: "STORAGE_ERROR" });
+      const stored = [0, 1, 3, 4, 5, 7, 8].map((i) => inputs[i]!.id);
+      expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual(stored);
     });
 
     it("close() finishes pending appends and can be called twice", async () => {
