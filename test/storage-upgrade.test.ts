@@ -10,6 +10,7 @@ import { createSQLiteChatStorage } from "../src/storage/sqlite.ts";
 import { openSqliteDatabase } from "../src/storage/sqlite-driver.ts";
 import type { ChatStorage } from "../src/storage/chat-storage.ts";
 import { DATABASE_URL, MYSQL_URL, describeWithService } from "./helpers/services.ts";
+import "./helpers/sqlite-driver.ts";
 
 // The DDL of the release before clientMessageId (commit 33e2eb6), copied as it ran: tables it made must
 // be upgraded in place when the new storage starts.
