@@ -50,6 +50,9 @@ const INJECTION_ROOMS = [
   "room'); DELETE FROM openlivesync_chat WHERE ('1'='1",
 ];
 
+/** `it` when `condition` holds, else `it.skip`: the portable form of vitest's `it.runIf`, which Bun's runner lacks. */
+const itIf = (condition: boolean | undefined) => (condition ? it : it.skip);
+
 let uniq = 0;
 const room = (label: string) => `${label}-${Date.now().toString(36)}-${(uniq++).toString(36)}`;
 const msg = (i: number, extra: Partial<ChatMessageInput> = {}): ChatMessageInput => ({
@@ -213,7 +216,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect(await storage.getHistory(r)).toHaveLength(1);
     });
 
-    it.runIf(options.sql)("refuses hostile table names with a ConfigError before touching the database", async () => {
+    itIf(options.sql)("refuses hostile table names with a ConfigError before touching the database", async () => {
       for (const hostile of HOSTILE_TABLE_NAMES) {
         await expect(
           (async () => makeStorage({ tableName: hostile, historyLimit: 10 }))(),
@@ -239,7 +242,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect(paged.map((m) => m.id)).toStrictEqual(first.map((m) => m.id));
     });
 
-    it.runIf(options.sql)("keeps call order with one insert per message (batch: false)", async () => {
+    itIf(options.sql)("keeps call order with one insert per message (batch: false)", async () => {
       const unbatched = await make({ batch: false });
       const r = room("unbatched");
       const inputs = Array.from({ length: 40 }, (_, i) => msg(i));
@@ -247,7 +250,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect((await unbatched.getHistory(r, 100)).map((m) => m.id)).toStrictEqual(inputs.map((m) => m.id));
     });
 
-    it.runIf(options.sharedTable)("lets two storage instances on one table see each other's messages", async () => {
+    itIf(options.sharedTable)("lets two storage instances on one table see each other's messages", async () => {
       const other = await make();
       const r = room("shared");
       const inputs = Array.from({ length: 6 }, (_, i) => msg(i));
@@ -301,7 +304,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await full.getHistoryBefore(room("before-empty"), undefined, 10)).toStrictEqual({ messages: [], hasMore: false });
       });
 
-      it.runIf(!options.seedOnly)("resumes with getHistoryAfter: after the newest, after a middle message, capped by limit", async () => {
+      itIf(!options.seedOnly)("resumes with getHistoryAfter: after the newest, after a middle message, capped by limit", async () => {
         const r = room("after");
         const inputs = Array.from({ length: 25 }, (_, i) => msg(i, { createdAt: 1_700_000_000_000 }));
         await appendAll(storage, r, inputs);
@@ -330,7 +333,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         return { ...input, createdAt: 1_700_000_000_000 + i, clientMessageId };
       };
 
-      it.runIf(!options.seedOnly)("stores a repeated clientMessageId once and returns the original message", async () => {
+      itIf(!options.seedOnly)("stores a repeated clientMessageId once and returns the original message", async () => {
         const r = room("once");
         const first = await full.appendOnce(r, send(1, "abc-1", { userId: "u1", connectionId: "conn-a" }));
         expect(first.duplicate).toBe(false);
@@ -354,7 +357,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await storage.getHistory(r)).toHaveLength(6);
       });
 
-      it.runIf(!options.seedOnly)("resolves repeats inside one batch to one stored message, and stores the rest of the batch", async () => {
+      itIf(!options.seedOnly)("resolves repeats inside one batch to one stored message, and stores the rest of the batch", async () => {
         const r = room("once-batch");
         const inputs = [0, 1, 2, 3, 4, 5].map((i) => send(i, i % 2 === 1 ? "dup" : `k${i}`, { userId: "u1" }));
         const results = await Promise.all(inputs.map((m) => full.appendOnce(r, m)));
@@ -366,7 +369,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual([0, 1, 2, 4].map((i) => results[i]!.message.id));
       });
 
-      it.runIf(!options.seedOnly && options.sharedTable)("remembers a clientMessageId after a restart", async () => {
+      itIf(!options.seedOnly && options.sharedTable)("remembers a clientMessageId after a restart", async () => {
         const r = room("once-restart");
         const before = await make();
         const first = await before.appendOnce!(r, send(1, "restart-1", { userId: "u1" }));
@@ -376,7 +379,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await after.getHistory(r)).toHaveLength(1);
       });
 
-      it.runIf(!options.seedOnly && options.sharedTable)("stores one row when two instances race with the same clientMessageId", async () => {
+      itIf(!options.seedOnly && options.sharedTable)("stores one row when two instances race with the same clientMessageId", async () => {
         const a = await make();
         const b = await make();
         for (let round = 0; round < 5; round++) {
@@ -391,7 +394,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         }
       });
 
-      it.runIf(options.seedOnly)("ignores clientMessageId and resume on a storage with only the seed's methods", async () => {
+      itIf(options.seedOnly)("ignores clientMessageId and resume on a storage with only the seed's methods", async () => {
         const r = room("seed-only");
         const first = await full.appendOnce(r, send(1, "same"));
         const second = await full.appendOnce(r, send(2, "same"));
@@ -401,7 +404,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       });
     });
 
-    it.runIf(options.refusedRow !== undefined)("fails only the rows the database refuses and stores the rest of their batch", async () => {
+    itIf(options.refusedRow !== undefined)("fails only the rows the database refuses and stores the rest of their batch", async () => {
       const r = room("refused");
       const inputs = Array.from({ length: 9 }, (_, i) => msg(i, i === 2 || i === 6 ? options.refusedRow : {}));
       const results = await Promise.allSettled(inputs.map((m) => storage.append(r, m)));
