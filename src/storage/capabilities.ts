@@ -57,9 +57,9 @@ export function withChatCapabilities(storage: ChatStorage): WithCapabilities {
       ? (roomId, beforeId, limit) => storage.getHistoryBefore!(roomId, beforeId, limit)
       : (roomId, beforeId, limit) => pageBefore(storage, roomId, beforeId, limit),
     getHistoryAfter: native.resume ? (roomId, afterId, limit) => storage.getHistoryAfter!(roomId, afterId, limit) : async () => undefined,
+    ...(storage.close ? { close: () => storage.close!() } : {}),
+    ...(storage.processLocal !== undefined ? { processLocal: storage.processLocal } : {}),
   };
-  if (storage.close) complete.close = () => storage.close!();
-  if (storage.processLocal !== undefined) Object.defineProperty(complete, "processLocal", { value: storage.processLocal, enumerable: true });
   return { storage: complete, native, warnings };
 }
 
