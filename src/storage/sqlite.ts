@@ -3,7 +3,7 @@ import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, StorageError } from "../errors.ts";
 import { sqliteChatTable, sqliteTableDdl } from "./schema-sqlite.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
-import { openSqliteDatabase, type SqliteStatementLike } from "./sqlite-driver.ts";
+import { openSqliteDatabase, type registerSqliteDriver, type SqliteStatementLike } from "./sqlite-driver.ts";
 import { validateTableName } from "./table-name.ts";
 
 export interface SQLiteChatStorageFileOptions {
@@ -14,9 +14,10 @@ export interface SQLiteChatStorageFileOptions {
 const MAX_CACHED_STATEMENTS = 600;
 
 /**
- * Chat history in SQLite: better-sqlite3 v12 on Node, bun:sqlite on Bun, node:sqlite on Deno; synchronous
- * to create; the file is opened in WAL mode and the table and its index are created if missing.
- * Queries are built by drizzle's sqlite-proxy driver over whichever driver was loaded, so one code path
+ * Chat history in SQLite, through the driver the runtime entry registered (better-sqlite3 v12 on Node,
+ * bun:sqlite on Bun, node:sqlite on Deno; see {@link registerSqliteDriver}); synchronous to create. The file
+ * is opened in WAL mode; the table and its indexes are created, or an older release's table upgraded, inside
+ * `BEGIN IMMEDIATE`. Queries are built by drizzle's sqlite-proxy driver over that driver, so one code path
  * serves all three runtimes.
  * @example
  * const storage = createSQLiteChatStorage("./data/chat.sqlite", { historyLimit: 100 });
