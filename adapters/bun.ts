@@ -3,12 +3,14 @@
  * Sockets: crossws's Bun adapter (https://crossws.h3.dev/adapters/bun) on `Bun.serve`'s uWebSockets
  * (https://bun.sh/docs/api/websockets); HTTP: Hono. Room fan-out uses Bun's native pub/sub.
  */
+import { Database } from "bun:sqlite";
 import bunAdapter from "crossws/adapters/bun";
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
 import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { createBunFanout } from "./bun-fanout.ts";
+import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import {
   addLiveRoute,
   closeAfter,
@@ -26,6 +28,9 @@ if (!("Bun" in globalThis)) {
     "[openlivesync] The Bun entry needs Bun. On Node or Deno import @openlivesync/server (export conditions pick the runtime) or the /node or /deno subpath.",
   );
 }
+
+// SQLite storages open files with Bun's built-in driver (https://bun.sh/docs/api/sqlite).
+registerSqliteDriver({ name: "bun:sqlite", open: (filename) => new Database(filename) });
 
 /** Bun's `Server`, by the parts used here (https://bun.sh/docs/api/http). */
 export interface BunServerLike {

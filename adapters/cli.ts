@@ -53,8 +53,9 @@ const command = defineCommand({
 });
 
 async function serve(cliArgs: CliArgs) {
+  const { start, loadRuntimeEntry } = await import("./serve.ts");
+  await loadRuntimeEntry();
   const settings = await settingsFromCli(cliArgs, proc?.env ?? {});
-  const { start } = await import("./serve.ts");
   const server = await start({ ...settings.options, port: settings.port, hostname: settings.hostname });
   const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
   console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);

@@ -15,11 +15,13 @@
  * - A refused upgrade (401) is an ordinary keep-alive response on Deno, which ignores `Connection: close`:
  *   the connection stays open until the client closes it.
  */
+import { DatabaseSync } from "node:sqlite";
 import denoAdapter from "crossws/adapters/deno";
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
 import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { addLiveRoute, displayUrl, isUpgrade, pathnameOf, type LiveMount, type LiveServer, type LiveSocketServer } from "./live-route.ts";
 
 if (!("Deno" in globalThis)) {
@@ -27,6 +29,9 @@ if (!("Deno" in globalThis)) {
     "[openlivesync] The Deno entry needs Deno. On Node or Bun import @openlivesync/server (export conditions pick the runtime) or the /node or /bun subpath.",
   );
 }
+
+// SQLite storages open files with node:sqlite (https://docs.deno.com/api/node/sqlite/), built into Deno 2.2+.
+registerSqliteDriver({ name: "node:sqlite", open: (filename) => new DatabaseSync(filename) });
 
 /** `Deno.HttpServer`, by the parts used here (https://docs.deno.com/api/deno/~/Deno.HttpServer). */
 export interface DenoServerLike {

@@ -4,6 +4,7 @@
  * HTTP: Hono through `@hono/node-server`.
  */
 import type { IncomingMessage, Server } from "node:http";
+import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
 import { createApp } from "../src/app.ts";
@@ -11,12 +12,21 @@ import type { LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { pathnameOf } from "./live-route.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
+import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 
 if ("Bun" in globalThis || "Deno" in globalThis) {
   throw new Error(
     "[openlivesync] The Node entry was loaded under Bun or Deno. Import @openlivesync/server (export conditions pick the runtime) or the /bun or /deno subpath.",
   );
 }
+
+// SQLite storages open files with better-sqlite3, loaded on first use: it is an optional peer dependency.
+type BetterSqlite3 = new (filename: string) => import("../src/storage/sqlite-driver.ts").SqliteDatabaseLike;
+registerSqliteDriver({
+  name: "better-sqlite3",
+  install: "npm install better-sqlite3@12",
+  open: (filename) => new (createRequire(import.meta.url)("better-sqlite3") as BetterSqlite3)(filename),
+});
 
 export interface ServerOptions extends WebSocketServerOptions {
   /** Port to listen on. @default 3000 */

@@ -9,6 +9,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Import this runtime's entry, which registers its SQLite driver: the CLI creates its storage before `start`. */
+export function loadRuntimeEntry(): Promise<unknown> {
+  if ("Bun" in globalThis) return import("./bun.ts");
+  if ("Deno" in globalThis) return import("./deno.ts");
+  return import("./node.ts");
+}
+
 export async function start(options: ServerOptions): Promise<RunningServer> {
   // Bun.serve and Deno.serve listen (or throw) synchronously.
   if ("Bun" in globalThis) {

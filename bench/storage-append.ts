@@ -11,6 +11,7 @@ import { createInMemoryChatStorage, type ChatStorage } from "../src/storage/chat
 import { createMySQLChatStorage } from "../src/storage/mysql.ts";
 import { createPostgresChatStorage } from "../src/storage/postgres.ts";
 import { createSQLiteChatStorage } from "../src/storage/sqlite.ts";
+import "../test/helpers/sqlite-driver.ts";
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);

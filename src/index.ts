@@ -34,7 +34,9 @@ export {
 export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth/tokens.ts";
 
 // Storage
-export { createInMemoryChatStorage } from "./storage/chat-storage.ts";
+export { createInMemoryChatStorage, isClientMessageId } from "./storage/chat-storage.ts";
+export { withChatCapabilities } from "./storage/capabilities.ts";
+export { registerSqliteDriver } from "./storage/sqlite-driver.ts";
 export { createPostgresChatStorage } from "./storage/postgres.ts";
 export { createMySQLChatStorage } from "./storage/mysql.ts";
 export { createSQLiteChatStorage } from "./storage/sqlite.ts";
@@ -87,7 +89,9 @@ export type {
   AuthCustomConfig,
   TokenRequest,
 } from "./auth/tokens.ts";
-export type { ChatStorage, InMemoryChatStorageOptions } from "./storage/chat-storage.ts";
+export type { ChatStorage, InMemoryChatStorageOptions, ChatAppendInput, AppendResult, HistoryPage } from "./storage/chat-storage.ts";
+export type { ChatStorageCapabilities, CompleteChatStorage, WithCapabilities } from "./storage/capabilities.ts";
+export type { SqliteDriver, SqliteDatabaseLike, SqliteStatementLike } from "./storage/sqlite-driver.ts";
 export type { SqlChatStorageOptions } from "./storage/sql-chat-storage.ts";
 export type { GroupCommitOptions } from "./storage/group-commit.ts";
 export type { PostgresConnection, PostgresConnectionOptions, PostgresClientLike } from "./storage/postgres.ts";

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pageFromNewest, type ChatStorage } from "../src/storage/chat-storage.ts";
+import { pageFromNewest, type ChatAppendInput, type ChatStorage } from "../src/storage/chat-storage.ts";
+import { withChatCapabilities, type CompleteChatStorage } from "../src/storage/capabilities.ts";
 import type { ChatMessageInput, StoredChatMessage } from "../src/protocol/messages.ts";
 
 export interface MakeStorageOptions {
@@ -17,6 +18,13 @@ export interface ContractOptions {
   sharedTable?: boolean;
   /** Drop the run's table afterwards. */
   dropTable?: (tableName: string) => Promise<void> | void;
+  /**
+   * The storage implements only the seed's methods: paging runs through {@link withChatCapabilities}'s
+   * emulation, resume and exactly-once are checked to be off.
+   */
+  seedOnly?: boolean;
+  /** Fields that make the database refuse a row (a NUL in Postgres text, too-deep JSON on MariaDB). */
+  refusedRow?: Partial<ChatMessageInput>;
 }
 
 const HOSTILE_TABLE_NAMES = [
@@ -41,6 +49,9 @@ const INJECTION_ROOMS = [
   "room%_*?",
   "room'); DELETE FROM openlivesync_chat WHERE ('1'='1",
 ];
+
+/** `it` when `condition` holds, else `it.skip`: the portable form of vitest's `it.runIf`, which Bun's runner lacks. */
+const itIf = (condition: boolean | undefined) => (condition ? it : it.skip);
 
 let uniq = 0;
 const room = (label: string) => `${label}-${Date.now().toString(36)}-${(uniq++).toString(36)}`;
@@ -205,7 +216,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect(await storage.getHistory(r)).toHaveLength(1);
     });
 
-    it.runIf(options.sql)("refuses hostile table names with a ConfigError before touching the database", async () => {
+    itIf(options.sql)("refuses hostile table names with a ConfigError before touching the database", async () => {
       for (const hostile of HOSTILE_TABLE_NAMES) {
         await expect(
           (async () => makeStorage({ tableName: hostile, historyLimit: 10 }))(),
@@ -231,7 +242,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect(paged.map((m) => m.id)).toStrictEqual(first.map((m) => m.id));
     });
 
-    it.runIf(options.sql)("keeps call order with one insert per message (batch: false)", async () => {
+    itIf(options.sql)("keeps call order with one insert per message (batch: false)", async () => {
       const unbatched = await make({ batch: false });
       const r = room("unbatched");
       const inputs = Array.from({ length: 40 }, (_, i) => msg(i));
@@ -239,7 +250,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect((await unbatched.getHistory(r, 100)).map((m) => m.id)).toStrictEqual(inputs.map((m) => m.id));
     });
 
-    it.runIf(options.sharedTable)("lets two storage instances on one table see each other's messages", async () => {
+    itIf(options.sharedTable)("lets two storage instances on one table see each other's messages", async () => {
       const other = await make();
       const r = room("shared");
       const inputs = Array.from({ length: 6 }, (_, i) => msg(i));
@@ -247,6 +258,160 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       const expected = inputs.map((m) => m.id);
       expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual(expected);
       expect((await other.getHistory(r)).map((m) => m.id)).toStrictEqual(expected);
+    });
+
+    describe("paging, resume and exactly-once", () => {
+      let full: CompleteChatStorage;
+      const ids = (list: StoredChatMessage[] | undefined) => list?.map((m) => m.id);
+
+      beforeAll(() => {
+        const wrapped = withChatCapabilities(storage);
+        full = wrapped.storage;
+        const native = !options.seedOnly;
+        expect(wrapped.native).toStrictEqual({ paging: native, resume: native, idempotency: native });
+        expect(wrapped.warnings).toHaveLength(native ? 0 : 3);
+      });
+
+      it("pages back with getHistoryBefore: first, middle, last and past the end, with hasMore", async () => {
+        const r = room("before");
+        const inputs = Array.from({ length: 25 }, (_, i) => msg(i, { createdAt: 1_700_000_000_000 + Math.floor(i / 5) }));
+        await appendAll(storage, r, inputs);
+        const id = (i: number) => inputs[i]!.id!;
+        const range = (from: number, to: number) => inputs.slice(from, to).map((m) => m.id);
+        const page = async (before: string | undefined, limit: number) => {
+          const result = await full.getHistoryBefore(r, before, limit);
+          return result && { ids: ids(result.messages), hasMore: result.hasMore };
+        };
+        expect(await page(undefined, 10)).toStrictEqual({ ids: range(15, 25), hasMore: true }); // first
+        expect(await page(id(15), 10)).toStrictEqual({ ids: range(5, 15), hasMore: true }); // middle
+        expect(await page(id(5), 10)).toStrictEqual({ ids: range(0, 5), hasMore: false }); // last, partial
+        expect(await page(id(10), 10)).toStrictEqual({ ids: range(0, 10), hasMore: false }); // last, full
+        expect(await page(id(0), 10)).toStrictEqual({ ids: [], hasMore: false }); // past the end
+        expect(await page(undefined, 100)).toStrictEqual({ ids: range(0, 25), hasMore: false });
+        expect(await page(id(24), 1)).toStrictEqual({ ids: range(23, 24), hasMore: true });
+        const first = await full.getHistoryBefore(r, undefined, 3);
+        expect(first!.messages).toStrictEqual((await storage.getHistory(r, 3)));
+      });
+
+      it("tells an unknown `before` apart from an empty page", async () => {
+        const r = room("before-unknown");
+        const other = room("before-other");
+        await appendAll(storage, r, [msg(1), msg(2)]);
+        const elsewhere = msg(3);
+        await storage.append(other, elsewhere);
+        expect(await full.getHistoryBefore(r, "no-such-message", 10)).toBeUndefined();
+        expect(await full.getHistoryBefore(r, elsewhere.id, 10)).toBeUndefined(); // another room's id
+        expect(await full.getHistoryBefore(room("before-empty"), undefined, 10)).toStrictEqual({ messages: [], hasMore: false });
+      });
+
+      itIf(!options.seedOnly)("resumes with getHistoryAfter: after the newest, after a middle message, capped by limit", async () => {
+        const r = room("after");
+        const inputs = Array.from({ length: 25 }, (_, i) => msg(i, { createdAt: 1_700_000_000_000 }));
+        await appendAll(storage, r, inputs);
+        const range = (from: number, to: number) => inputs.slice(from, to).map((m) => m.id);
+        expect(await full.getHistoryAfter(r, inputs[24]!.id!, 1000)).toStrictEqual([]);
+        expect(ids(await full.getHistoryAfter(r, inputs[9]!.id!, 1000))).toStrictEqual(range(10, 25));
+        expect(ids(await full.getHistoryAfter(r, inputs[9]!.id!, 5))).toStrictEqual(range(10, 15));
+        expect(ids(await full.getHistoryAfter(r, inputs[0]!.id!, 1000))).toStrictEqual(range(1, 25));
+        const [stored] = await storage.getHistory(r, 1, 11); // the 14th of 25
+        expect(await full.getHistoryAfter(r, inputs[12]!.id!, 1)).toStrictEqual([stored]);
+      });
+
+      it("answers not found for a resume from an unknown id or another room's id", async () => {
+        const r = room("after-unknown");
+        const other = room("after-other");
+        await appendAll(storage, r, [msg(1), msg(2)]);
+        const elsewhere = msg(3);
+        await storage.append(other, elsewhere);
+        expect(await full.getHistoryAfter(r, "no-such-message", 10)).toBeUndefined();
+        expect(await full.getHistoryAfter(r, elsewhere.id!, 10)).toBeUndefined();
+        expect(await full.getHistoryAfter(room("after-empty"), elsewhere.id!, 10)).toBeUndefined();
+      });
+
+      const send = (i: number, clientMessageId: string, extra: Partial<ChatAppendInput> = {}): ChatAppendInput => {
+        const { id: _id, createdAt: _at, ...input } = msg(i, extra);
+        return { ...input, createdAt: 1_700_000_000_000 + i, clientMessageId };
+      };
+
+      itIf(!options.seedOnly)("stores a repeated clientMessageId once and returns the original message", async () => {
+        const r = room("once");
+        const first = await full.appendOnce(r, send(1, "abc-1", { userId: "u1", connectionId: "conn-a" }));
+        expect(first.duplicate).toBe(false);
+        // The same user after a reconnect: another connection, another text, the same clientMessageId.
+        const again = await full.appendOnce(r, send(2, "abc-1", { userId: "u1", connectionId: "conn-b", message: "resent" }));
+        expect(again).toStrictEqual({ message: first.message, duplicate: true });
+        expect(await storage.getHistory(r)).toStrictEqual([first.message]);
+        // Scoped to room and sender: another user, a connection without a user, another room all store.
+        expect((await full.appendOnce(r, send(3, "abc-1", { userId: "u2" }))).duplicate).toBe(false);
+        const anon = await full.appendOnce(r, send(4, "abc-1", { connectionId: "conn-x" }));
+        expect(anon.duplicate).toBe(false);
+        expect(await full.appendOnce(r, send(5, "abc-1", { connectionId: "conn-x" }))).toStrictEqual({ message: anon.message, duplicate: true });
+        expect((await full.appendOnce(r, send(6, "abc-1", { connectionId: "conn-y" }))).duplicate).toBe(false);
+        expect((await full.appendOnce(room("once-other"), send(7, "abc-1", { userId: "u1" }))).duplicate).toBe(false);
+        expect(await storage.getHistory(r)).toHaveLength(4);
+        // Without a clientMessageId every append stores.
+        const plain = send(8, "x");
+        delete plain.clientMessageId;
+        await full.appendOnce(r, plain);
+        await full.appendOnce(r, plain);
+        expect(await storage.getHistory(r)).toHaveLength(6);
+      });
+
+      itIf(!options.seedOnly)("resolves repeats inside one batch to one stored message, and stores the rest of the batch", async () => {
+        const r = room("once-batch");
+        const inputs = [0, 1, 2, 3, 4, 5].map((i) => send(i, i % 2 === 1 ? "dup" : `k${i}`, { userId: "u1" }));
+        const results = await Promise.all(inputs.map((m) => full.appendOnce(r, m)));
+        expect(results.map((x) => x.duplicate)).toStrictEqual([false, false, false, true, false, true]);
+        expect(results[3]!.message).toStrictEqual(results[1]!.message);
+        expect(results[5]!.message).toStrictEqual(results[1]!.message);
+        expect(results[1]!.message).toMatchObject({ message: "message 1", createdAt: 1_700_000_000_001 });
+        expect(texts(await storage.getHistory(r))).toStrictEqual(["message 0", "message 1", "message 2", "message 4"]);
+        expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual([0, 1, 2, 4].map((i) => results[i]!.message.id));
+      });
+
+      itIf(!options.seedOnly && options.sharedTable)("remembers a clientMessageId after a restart", async () => {
+        const r = room("once-restart");
+        const before = await make();
+        const first = await before.appendOnce!(r, send(1, "restart-1", { userId: "u1" }));
+        await before.close?.();
+        const after = await make();
+        expect(await after.appendOnce!(r, send(2, "restart-1", { userId: "u1" }))).toStrictEqual({ message: first.message, duplicate: true });
+        expect(await after.getHistory(r)).toHaveLength(1);
+      });
+
+      itIf(!options.seedOnly && options.sharedTable)("stores one row when two instances race with the same clientMessageId", async () => {
+        const a = await make();
+        const b = await make();
+        for (let round = 0; round < 5; round++) {
+          const r = room(`once-race-${round}`);
+          const results = await Promise.all([
+            a.appendOnce!(r, send(1, "race", { userId: "u1", connectionId: "on-a" })),
+            b.appendOnce!(r, send(2, "race", { userId: "u1", connectionId: "on-b" })),
+          ]);
+          expect(results.map((x) => x.duplicate).sort()).toStrictEqual([false, true]);
+          expect(results[0]!.message).toStrictEqual(results[1]!.message);
+          expect(await storage.getHistory(r)).toStrictEqual([results[0]!.message]);
+        }
+      });
+
+      itIf(options.seedOnly)("ignores clientMessageId and resume on a storage with only the seed's methods", async () => {
+        const r = room("seed-only");
+        const first = await full.appendOnce(r, send(1, "same"));
+        const second = await full.appendOnce(r, send(2, "same"));
+        expect([first.duplicate, second.duplicate]).toStrictEqual([false, false]);
+        expect(await storage.getHistory(r)).toStrictEqual([first.message, second.message]);
+        expect(await full.getHistoryAfter(r, first.message.id, 10)).toBeUndefined();
+      });
+    });
+
+    itIf(options.refusedRow !== undefined)("fails only the rows the database refuses and stores the rest of their batch", async () => {
+      const r = room("refused");
+      const inputs = Array.from({ length: 9 }, (_, i) => msg(i, i === 2 || i === 6 ? options.refusedRow : {}));
+      const results = await Promise.allSettled(inputs.map((m) => storage.append(r, m)));
+      expect(results.map((x) => x.status)).toStrictEqual(inputs.map((_, i) => (i === 2 || i === 6 ? "rejected" : "fulfilled")));
+      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ name: "StorageError", code: "STORAGE_ERROR" });
+      const stored = [0, 1, 3, 4, 5, 7, 8].map((i) => inputs[i]!.id);
+      expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual(stored);
     });
 
     it("close() finishes pending appends and can be called twice", async () => {

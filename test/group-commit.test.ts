@@ -63,4 +63,36 @@ describe("group commit", () => {
     expect(written).toStrictEqual([1, 2]);
     await commit.drain();
   });
+
+  it("splits a refused batch until only the refused rows fail, writing the others in order", async () => {
+    const written: number[] = [];
+    const attempts: number[][] = [];
+    const commit = createGroupCommit<number>(async (rows) => {
+      attempts.push(rows);
+      if (rows.includes(3) || rows.includes(7)) throw Object.assign(new Error("invalid byte sequence"), { code: "22021" });
+      written.push(...rows);
+    }, String);
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => commit.push(i)));
+    expect(results.map((r) => r.status)).toStrictEqual(Array.from({ length: 10 }, (_, i) => (i === 3 || i === 7 ? "rejected" : "fulfilled")));
+    expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: "STORAGE_ERROR", cause: { code: "22021" } });
+    expect(written).toStrictEqual([0, 1, 2, 4, 5, 6, 8, 9]);
+    expect(attempts.length).toBeLessThan(20);
+  });
+
+  it("fails a batch at once when the connection is lost, without retrying its rows", async () => {
+    let writes = 0;
+    const lost = Object.assign(new Error("Connection terminated"), { code: "CONNECTION_CLOSED" });
+    const commit = createGroupCommit<number>(async () => {
+      writes++;
+      throw lost;
+    }, String);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => commit.push(i)));
+    expect(results.every((r) => r.status === "rejected" && r.reason.cause === lost)).toBe(true);
+    expect(writes).toBe(1);
+  });
+
+  it("passes each row's result from the writer to its caller", async () => {
+    const commit = createGroupCommit<number, string>(async (rows) => rows.map((n) => `row ${n}`), String);
+    expect(await Promise.all([1, 2].map((i) => commit.push(i)))).toStrictEqual(["row 1", "row 2"]);
+  });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
 import { DATABASE_URL, MYSQL_URL, probe } from "./helpers/services.ts";
+import "./helpers/sqlite-driver.ts";
 
 const postgresDown = await probe(DATABASE_URL);
 const mysqlDown = await probe(MYSQL_URL);

@@ -37,4 +37,31 @@ describe("in-memory chat storage paging", () => {
     expect(texts(await storage.getHistory("a"))).toEqual(["in a"]);
     expect(await storage.getHistory("none")).toEqual([]);
   });
+
+  it("keeps exactly historyLimit messages per room at every moment", async () => {
+    const storage = createInMemoryChatStorage({ historyLimit: 70 });
+    for (let i = 0; i < 300; i++) {
+      await storage.append("r", { connectionId: "c", message: `m${i}` });
+      const all = await storage.getHistory("r", 1000);
+      expect(all).toHaveLength(Math.min(i + 1, 70));
+      expect(all.at(-1)!.message).toBe(`m${i}`);
+    }
+  });
+
+  it("keeps the histories of the maxRooms most recently used rooms and drops the least recently used", async () => {
+    const storage = createInMemoryChatStorage({ maxRooms: 3 });
+    for (const r of ["a", "b", "c"]) await storage.append(r, { connectionId: "c", message: `in ${r}` });
+    await storage.getHistory("a"); // a is used again: b is now the least recently used
+    await storage.append("d", { connectionId: "c", message: "in d" });
+    expect(texts(await storage.getHistory("b"))).toEqual([]);
+    for (const r of ["a", "c", "d"]) expect(texts(await storage.getHistory(r))).toEqual([`in ${r}`]);
+  });
+
+  it("forgets a dropped message's id: resume from it is not found", async () => {
+    const storage = createInMemoryChatStorage({ historyLimit: 3 });
+    const first = (await storage.append("r", { connectionId: "c", message: "m0" }))!;
+    for (let i = 1; i < 4; i++) await storage.append("r", { connectionId: "c", message: `m${i}` });
+    expect(await storage.getHistoryAfter!("r", first.id, 10)).toBeUndefined();
+    expect(await storage.getHistoryBefore!("r", first.id, 10)).toBeUndefined();
+  });
 });

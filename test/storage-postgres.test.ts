@@ -17,6 +17,7 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
     sql: true,
     sharedTable: true,
     dropTable,
+    refusedRow: { message: "nul \u0000 byte" },
   });
 
   describe("Postgres chat storage", () => {

@@ -17,6 +17,7 @@ import { TestClient, pause } from "./helpers/client.ts";
 import { DATABASE_URL, describeWithService, MYSQL_URL } from "./helpers/services.ts";
 import { createTcpProxy } from "./helpers/tcp-proxy.ts";
 import { wireProtocolSuite } from "./wire-protocol.suite.ts";
+import "./helpers/sqlite-driver.ts";
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const dir = mkdtempSync(join(tmpdir(), "ols-storage-server-"));

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll } from "vitest";
 import { createSQLiteChatStorage } from "../src/storage/sqlite.ts";
 import { chatStorageContract } from "./chat-storage.contract.ts";
+import "./helpers/sqlite-driver.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ols-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
-import { desc, eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
-import { mysqlChatTable, mysqlCreateStatements } from "./schema-mysql.ts";
-import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns, serverLabel } from "./sql-chat-storage.ts";
+import { mysqlChatTable, mysqlTableDdl, type MySqlChatTable } from "./schema-mysql.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
 
 /** Pool settings passed to mysql2's `createPool` (host, port, database, user, password, ssl…). */
@@ -28,7 +28,42 @@ export interface MySQLPoolLike {
 
 export type MySQLConnection = string | MySQLConnectionOptions | MySQLPoolLike;
 
-type PromiseQuery = { query(sql: string): Promise<unknown>; end(): Promise<void> };
+type Query = { query(sql: string, params?: unknown[]): Promise<[unknown, unknown]> };
+type PromiseQuery = Query & { end(): Promise<void>; getConnection(): Promise<Query & { release(): void }> };
+
+/** Seconds a starting server waits for another one's table upgrade (`GET_LOCK`). */
+const SETUP_LOCK_SECONDS = 60;
+
+/**
+ * Create or upgrade the table under `GET_LOCK`, held on one connection, so servers starting together
+ * run the ALTERs once: MySQL 8 has no `ADD COLUMN IF NOT EXISTS`, so the catalog is read under the lock.
+ */
+async function setUpTable(pool: PromiseQuery, table: MySqlChatTable, tableName: string): Promise<void> {
+  const connection = await pool.getConnection();
+  const lock = `openlivesync:${tableName}`;
+  try {
+    const [got] = (await connection.query("select get_lock(?, ?) as got", [lock, SETUP_LOCK_SECONDS])) as [Array<{ got: unknown }>, unknown];
+    if (Number(got[0]?.got) !== 1) throw new Error(`another server held the setup lock for over ${SETUP_LOCK_SECONDS} s`);
+    try {
+      const ddl = mysqlTableDdl(table);
+      await connection.query(ddl.create);
+      const [columns] = (await connection.query(
+        "select column_name as c from information_schema.columns where table_schema = database() and table_name = ?",
+        [tableName],
+      )) as [Array<{ c: string }>, unknown];
+      const [indexes] = (await connection.query(
+        "select distinct index_name as i from information_schema.statistics where table_schema = database() and table_name = ?",
+        [tableName],
+      )) as [Array<{ i: string }>, unknown];
+      const existing = { columns: new Set(columns.map((r) => r.c)), indexes: new Set(indexes.map((r) => r.i)) };
+      for (const statement of ddl.upgrade(existing)) await connection.query(statement);
+    } finally {
+      await connection.query("select release_lock(?)", [lock]);
+    }
+  } finally {
+    connection.release();
+  }
+}
 
 async function loadDriver() {
   try {
@@ -51,7 +86,8 @@ function isPool(connection: MySQLConnection): connection is MySQLPoolLike {
 
 /**
  * Chat history in MySQL 8 or MariaDB 10.5+, through mysql2 and `drizzle-orm/mysql2`. Creates the table
- * (index inside the CREATE, so it is one idempotent statement) if missing, and connects before it resolves.
+ * with its indexes if missing, or upgrades an older release's table in place, under `GET_LOCK`; connects
+ * before it resolves.
  * @example
  * const storage = await createMySQLChatStorage("mysql://app:secret@localhost:3306/app", { historyLimit: 100 });
  */
@@ -83,30 +119,26 @@ export async function createMySQLChatStorage(
   const label = `MySQL table \`${tableName}\`${owned ? ` at ${at}` : ""}`;
 
   try {
-    for (const statement of mysqlCreateStatements(table)) await promisePool.query(statement);
+    await setUpTable(promisePool, table, tableName);
   } catch (cause) {
     if (owned) await promisePool.end().catch(() => {});
     throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
   }
 
   const db = drizzle({ client: pool as never });
-  const columns = chatRowColumns(table);
 
   return createSqlChatStorage(
     {
       label,
+      db,
+      table,
       async insert(rows: ChatRow[]) {
-        await db.insert(table).values(rows);
-      },
-      async selectNewest(roomId, limit, offset) {
-        const rows = await db
-          .select(columns)
-          .from(table)
-          .where(eq(table.roomId, roomId))
-          .orderBy(desc(table.seq))
-          .limit(limit)
-          .offset(offset);
-        return rows as ChatRow[];
+        // A no-op update on a duplicate key skips that row and keeps the statement's other rows. Not
+        // INSERT IGNORE: it would turn every other refusal (a bad value) into a warning and a mangled row.
+        await db
+          .insert(table)
+          .values(rows)
+          .onDuplicateKeyUpdate({ set: { clientKey: sql`${table.clientKey}` } });
       },
       async release() {
         if (owned) await promisePool.end();

@@ -1,8 +1,7 @@
-import { desc, eq } from "drizzle-orm";
 import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
-import { pgChatTable, pgCreateStatements } from "./schema-pg.ts";
-import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns, serverLabel } from "./sql-chat-storage.ts";
+import { pgChatTable, pgTableDdl } from "./schema-pg.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
 
 /** Where to connect, as a URL or its parts. `connectionString` is accepted for the seed's shape. */
@@ -49,7 +48,8 @@ function isClient(connection: PostgresConnection): connection is PostgresClientL
 
 /**
  * Chat history in Postgres, through postgres.js and `drizzle-orm/postgres-js`. Creates the table and its
- * `(room_id, seq)` index if missing, under an advisory lock so two servers starting together do not race.
+ * indexes if missing, or upgrades an older release's table in place, under an advisory lock so servers
+ * starting together do not race.
  * Connects before it resolves, so a wrong URL or a stopped server fails here with a {@link StorageError}.
  * @example
  * const storage = await createPostgresChatStorage(process.env.DATABASE_URL!, { historyLimit: 100 });
@@ -86,7 +86,15 @@ export async function createPostgresChatStorage(
     await (client as unknown as BeginClient).begin(async (tx) => {
       await tx.unsafe("set local client_min_messages = warning");
       await tx.unsafe("select pg_advisory_xact_lock(hashtext($1))", [`openlivesync:${tableName}`]);
-      for (const statement of pgCreateStatements(table)) await tx.unsafe(statement);
+      const ddl = pgTableDdl(table);
+      await tx.unsafe(ddl.create);
+      const columns = (await tx.unsafe(
+        "select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1",
+        [tableName],
+      )) as Array<{ column_name: string }>;
+      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.column_name)), indexes: new Set() })) {
+        await tx.unsafe(statement);
+      }
     });
   } catch (cause) {
     if (owned) await Promise.resolve(client.end({ timeout: 0 })).catch(() => {});
@@ -94,16 +102,14 @@ export async function createPostgresChatStorage(
   }
 
   const db = drizzle(client as never);
-  const columns = chatRowColumns(table);
 
   return createSqlChatStorage(
     {
       label,
+      db,
+      table,
       async insert(rows: ChatRow[]) {
-        await db.insert(table).values(rows);
-      },
-      selectNewest(roomId, limit, offset) {
-        return db.select(columns).from(table).where(eq(table.roomId, roomId)).orderBy(desc(table.seq)).limit(limit).offset(offset);
+        await db.insert(table).values(rows).onConflictDoNothing({ target: table.clientKey });
       },
       async release() {
         // Our own writes are drained by now; the timeout only bounds in-flight reads, and a pool

@@ -1,6 +1,6 @@
-import { bigint, customType, getTableConfig, index, mediumtext, mysqlTable, text, varbinary, varchar } from "drizzle-orm/mysql-core";
-import { createTableStatements } from "./ddl.ts";
-import { roomSeqIndexName, validateTableName } from "./table-name.ts";
+import { bigint, customType, getTableConfig, index, uniqueIndex, mediumtext, mysqlTable, text, varbinary, varchar } from "drizzle-orm/mysql-core";
+import { tableDdl } from "./ddl.ts";
+import { clientKeyIndexName, idIndexName, roomSeqIndexName, validateTableName } from "./table-name.ts";
 
 /**
  * JSON metadata. MySQL returns a `json` column parsed, MariaDB (where `json` is LONGTEXT with a
@@ -30,15 +30,20 @@ export function mysqlChatTable(tableName: string) {
       message: mediumtext("message").notNull(),
       metadata: jsonObject("metadata"),
       createdAt: bigint("created_at", { mode: "number" }).notNull(),
+      clientKey: varchar("client_key", { length: 64 }),
       seq: bigint("seq", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
     },
-    (t) => [index(roomSeqIndexName(name)).on(t.roomId, t.seq)],
+    (t) => [
+      index(roomSeqIndexName(name)).on(t.roomId, t.seq),
+      uniqueIndex(clientKeyIndexName(name)).on(t.clientKey),
+      index(idIndexName(name)).on(t.id),
+    ],
   );
 }
 
 export type MySqlChatTable = ReturnType<typeof mysqlChatTable>;
 
-/** The idempotent CREATE statement for {@link mysqlChatTable}, index included. */
-export function mysqlCreateStatements(table: MySqlChatTable): string[] {
-  return createTableStatements("mysql", getTableConfig(table));
+/** The CREATE statement and the in-place upgrade of an older release's table, for {@link mysqlChatTable}. */
+export function mysqlTableDdl(table: MySqlChatTable) {
+  return tableDdl("mysql", getTableConfig(table));
 }

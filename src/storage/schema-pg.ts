@@ -1,6 +1,6 @@
-import { bigint, bigserial, getTableConfig, index, json, pgTable, text } from "drizzle-orm/pg-core";
-import { createTableStatements } from "./ddl.ts";
-import { roomSeqIndexName, validateTableName } from "./table-name.ts";
+import { bigint, bigserial, getTableConfig, index, uniqueIndex, json, pgTable, text } from "drizzle-orm/pg-core";
+import { tableDdl } from "./ddl.ts";
+import { clientKeyIndexName, idIndexName, roomSeqIndexName, validateTableName } from "./table-name.ts";
 
 /**
  * The chat table for Postgres. `json` (not `jsonb`) keeps metadata exactly as written, key order
@@ -19,15 +19,20 @@ export function pgChatTable(tableName: string) {
       message: text("message").notNull(),
       metadata: json("metadata").$type<Record<string, unknown>>(),
       createdAt: bigint("created_at", { mode: "number" }).notNull(),
+      clientKey: text("client_key"),
       seq: bigserial("seq", { mode: "number" }).primaryKey(),
     },
-    (t) => [index(roomSeqIndexName(name)).on(t.roomId, t.seq)],
+    (t) => [
+      index(roomSeqIndexName(name)).on(t.roomId, t.seq),
+      uniqueIndex(clientKeyIndexName(name)).on(t.clientKey),
+      index(idIndexName(name)).on(t.id),
+    ],
   );
 }
 
 export type PgChatTable = ReturnType<typeof pgChatTable>;
 
-/** Idempotent CREATE statements for {@link pgChatTable}. */
-export function pgCreateStatements(table: PgChatTable): string[] {
-  return createTableStatements("pg", getTableConfig(table));
+/** The CREATE statement and the in-place upgrade of an older release's table, for {@link pgChatTable}. */
+export function pgTableDdl(table: PgChatTable) {
+  return tableDdl("pg", getTableConfig(table));
 }

@@ -1,8 +1,10 @@
-import type { ChatStorage } from "./chat-storage.ts";
-import { toStored } from "./chat-storage.ts";
+import { and, asc, desc, eq, gt, inArray, lt, type Column, type SQL } from "drizzle-orm";
+import type { AppendResult, ChatAppendInput, ChatStorage, HistoryPage } from "./chat-storage.ts";
+import { clientScopeKey, toStored } from "./chat-storage.ts";
 import { StorageError } from "../errors.ts";
 import type { StoredChatMessage } from "../protocol/messages.ts";
-import { createGroupCommit, withTimeout, type GroupCommitOptions } from "./group-commit.ts";
+import { withTimeout } from "../util/async.ts";
+import { createGroupCommit, storageTimeout, type GroupCommitOptions } from "./group-commit.ts";
 
 /** Options shared by the SQL storages. */
 export interface SqlChatStorageOptions extends GroupCommitOptions {
@@ -29,17 +31,35 @@ export interface ChatRow {
   message: string;
   metadata: Record<string, unknown> | null;
   createdAt: number;
+  /** SHA-256 (hex) of the `clientMessageId` scope, under a unique index; `null` for messages without one. */
+  clientKey: string | null;
 }
 
 /** What a dialect supplies; everything else (paging, batching, errors, close) is shared. */
 export interface SqlBackend {
   /** e.g. `Postgres table "openlivesync_chat"`, used in error messages. */
   label: string;
+  /** One multi-row INSERT that skips rows whose `clientKey` is already in the table (or earlier in `rows`). */
   insert(rows: ChatRow[]): Promise<void>;
-  /** Newest first: `order by seq desc limit ? offset ?`. */
-  selectNewest(roomId: string, limit: number, offset: number): Promise<ChatRow[]>;
+  /** The dialect's drizzle database and table, for the reads every dialect writes alike. */
+  db: unknown;
+  table: SqlChatTableLike;
   /** Release what the storage opened itself; never a client the caller passed in. */
   release(): Promise<void>;
+}
+
+/** The columns of a dialect's chat table, as drizzle's query helpers take them. */
+export type SqlChatTableLike = { [K in keyof ChatRow | "seq"]: Column };
+
+/** A drizzle select chain, by the calls used here; the three dialects' builders all have this shape. */
+interface SelectQuery extends PromiseLike<unknown[]> {
+  where(condition: SQL | undefined): SelectQuery;
+  orderBy(...order: SQL[]): SelectQuery;
+  limit(n: number): SelectQuery;
+  offset(n: number): SelectQuery;
+}
+interface SelectDb {
+  select(fields: Record<string, Column>): { from(table: unknown): SelectQuery };
 }
 
 const MAX_LIMIT = 2 ** 31 - 1;
@@ -82,10 +102,37 @@ function fromRow(row: ChatRow): StoredChatMessage {
 
 const newId = () => globalThis.crypto.randomUUID();
 
-/** The columns `selectNewest` reads, in {@link ChatRow}'s shape; the same for every dialect's table. */
-export function chatRowColumns<T extends Record<keyof ChatRow, unknown>>(table: T): Pick<T, keyof ChatRow> {
-  const { id, roomId, connectionId, userId, name, message, metadata, createdAt } = table;
-  return { id, roomId, connectionId, userId, name, message, metadata, createdAt };
+/** SHA-256 in hex: the exactly-once key fits one short indexed column whatever the room id's length. */
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  let hex = "";
+  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** The reads, built once over the dialect's table: every dialect orders by `seq`, the one total order. */
+function createReads(backend: SqlBackend) {
+  const db = backend.db as SelectDb;
+  const t = backend.table;
+  const columns = { id: t.id, roomId: t.roomId, connectionId: t.connectionId, userId: t.userId, name: t.name, message: t.message, metadata: t.metadata, createdAt: t.createdAt };
+  const rows = (query: SelectQuery) => query as PromiseLike<unknown[]> as PromiseLike<ChatRow[]>;
+  return {
+    /** Newest first: `order by seq desc limit ? offset ?`. */
+    newest: (roomId: string, limit: number, offset: number) =>
+      rows(db.select(columns).from(t).where(eq(t.roomId, roomId)).orderBy(desc(t.seq)).limit(limit).offset(offset)),
+    async seqOf(roomId: string, id: string): Promise<number | undefined> {
+      const found = (await db.select({ seq: t.seq }).from(t).where(and(eq(t.id, id), eq(t.roomId, roomId))).limit(1)) as Array<{ seq: unknown }>;
+      return found[0] === undefined ? undefined : Number(found[0].seq);
+    },
+    /** Newest first, older than `seq` (or the newest without it). */
+    before: (roomId: string, seq: number | undefined, limit: number) =>
+      rows(db.select(columns).from(t).where(and(eq(t.roomId, roomId), seq === undefined ? undefined : lt(t.seq, seq))).orderBy(desc(t.seq)).limit(limit)),
+    /** Oldest first, newer than `seq`. */
+    after: (roomId: string, seq: number, limit: number) =>
+      rows(db.select(columns).from(t).where(and(eq(t.roomId, roomId), gt(t.seq, seq))).orderBy(asc(t.seq)).limit(limit)),
+    /** The stored row of each key: after an INSERT that skipped duplicates, these are the winners. */
+    byClientKeys: (keys: string[]) => rows(db.select({ ...columns, clientKey: t.clientKey }).from(t).where(inArray(t.clientKey, keys))),
+  };
 }
 
 /** `host:port/db` of a server for messages, from a URL or connection parts; never the password. */
@@ -106,51 +153,92 @@ export function serverLabel(
   return `${parts.host ?? "localhost"}:${parts.port ?? defaultPort}/${parts.database ?? ""}`;
 }
 
-/** A {@link ChatStorage} over a dialect's insert/select, with group commit in front of the inserts. */
+/** A {@link ChatStorage} over a dialect's insert and table, with group commit in front of the inserts. */
 export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorageOptions): ChatStorage {
   const historyLimit = count(options.historyLimit, 100);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const reads = createReads(backend);
   let closed: Promise<void> | undefined;
-  const commit = createGroupCommit<ChatRow>(
-    (rows) => backend.insert(rows),
+
+  // Each row resolves to the row its key holds in the table: itself, or the original of a duplicate.
+  const commit = createGroupCommit<ChatRow, ChatRow>(
+    async (rows) => {
+      await backend.insert(rows);
+      const keys = [...new Set(rows.flatMap((r) => (r.clientKey === null ? [] : [r.clientKey])))];
+      if (keys.length === 0) return;
+      const stored = new Map((await reads.byClientKeys(keys)).map((r) => [r.clientKey, r]));
+      return rows.map((r) => (r.clientKey === null ? undefined : stored.get(r.clientKey)));
+    },
     (cause) => `Could not store chat messages in ${backend.label}: ${describeCause(cause)}`,
     options,
   );
   const closedError = () => new StorageError(`Chat storage (${backend.label}) is closed.`);
 
+  async function read<T>(what: Promise<T> | PromiseLike<T>): Promise<T> {
+    if (closed) throw closedError();
+    try {
+      return await storageTimeout(Promise.resolve(what), timeoutMs, "Reading chat history");
+    } catch (cause) {
+      throw new StorageError(`Could not read chat history from ${backend.label}: ${describeCause(cause)}`, { cause });
+    }
+  }
+
+  async function appendOnce(roomId: string, input: ChatAppendInput): Promise<AppendResult> {
+    if (closed) throw closedError();
+    const scope = clientScopeKey(roomId, input);
+    const stored = toStored(roomId, input, newId);
+    const winner = await commit.push({
+      id: stored.id,
+      roomId,
+      connectionId: stored.connectionId,
+      userId: stored.userId ?? null,
+      name: stored.name ?? null,
+      message: stored.message,
+      metadata: stored.metadata ?? null,
+      createdAt: stored.createdAt,
+      clientKey: scope === undefined ? null : await sha256Hex(scope),
+    });
+    if (winner && winner.id !== stored.id) return { message: fromRow(winner), duplicate: true };
+    return { message: stored, duplicate: false };
+  }
+
   return {
+    appendOnce,
     async append(roomId, input) {
-      if (closed) throw closedError();
-      const stored = toStored(roomId, input, newId);
-      await commit.push({
-        id: stored.id,
-        roomId,
-        connectionId: stored.connectionId,
-        userId: stored.userId ?? null,
-        name: stored.name ?? null,
-        message: stored.message,
-        metadata: stored.metadata ?? null,
-        createdAt: stored.createdAt,
-      });
-      return stored;
+      return (await appendOnce(roomId, input)).message;
     },
     async getHistory(roomId, limit, offset) {
-      if (closed) throw closedError();
       const n = count(limit, historyLimit);
-      if (n === 0) return [];
-      let rows: ChatRow[];
-      try {
-        rows = await withTimeout(backend.selectNewest(roomId, n, count(offset, 0)), options.timeoutMs ?? 10_000, "Reading chat history");
-      } catch (cause) {
-        throw new StorageError(`Could not read chat history from ${backend.label}: ${describeCause(cause)}`, { cause });
+      if (n === 0) {
+        if (closed) throw closedError();
+        return [];
       }
-      const page = rows.map(fromRow);
+      const page = (await read(reads.newest(roomId, n, count(offset, 0)))).map(fromRow);
       page.reverse();
       return page;
     },
+    async getHistoryBefore(roomId, beforeId, limit): Promise<HistoryPage | undefined> {
+      const n = count(limit, historyLimit);
+      const seq = beforeId === undefined ? undefined : await read(reads.seqOf(roomId, beforeId));
+      if (beforeId !== undefined && seq === undefined) return undefined;
+      // One more than asked says whether older messages exist.
+      const rows = await read(reads.before(roomId, seq, n + 1));
+      const hasMore = rows.length > n;
+      const page = rows.slice(0, n).map(fromRow);
+      page.reverse();
+      return { messages: page, hasMore };
+    },
+    async getHistoryAfter(roomId, afterId, limit) {
+      const seq = await read(reads.seqOf(roomId, afterId));
+      if (seq === undefined) return undefined;
+      const n = count(limit, historyLimit);
+      return n === 0 ? [] : (await read(reads.after(roomId, seq, n))).map(fromRow);
+    },
     close() {
       closed ??= (async () => {
-        // Give queued writes their chance, but a database that stopped answering must not hold shutdown.
-        await Promise.race([commit.drain(), new Promise((r) => setTimeout(r, options.timeoutMs ?? 10_000))]);
+        // Give queued writes their chance, but a database that stopped answering must not hold shutdown
+        // (nor the process: the bound's timer is cleared when the writes finish first).
+        await (timeoutMs > 0 && Number.isFinite(timeoutMs) ? withTimeout(commit.drain(), timeoutMs, { fallback: undefined }) : commit.drain());
         try {
           await backend.release();
         } catch (cause) {

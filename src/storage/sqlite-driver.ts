@@ -1,12 +1,11 @@
 import { ConfigError, MissingDriverError } from "../errors.ts";
 
 /**
- * The one place that picks a SQLite driver, synchronously:
- * - Node: better-sqlite3 v12 (https://github.com/WiseLibs/better-sqlite3/blob/master/docs/api.md)
- * - Bun: bun:sqlite, since Bun cannot load better-sqlite3 (https://bun.sh/docs/api/sqlite)
- * - Deno: node:sqlite's DatabaseSync (https://docs.deno.com/api/node/sqlite/)
- * All three are reached through `process.getBuiltinModule` (Node ≥ 20.16, Bun, Deno 2), so src/ keeps no
- * runtime import and createSQLiteChatStorage can stay synchronous.
+ * The SQLite driver is injected by the runtime entry, so src/ imports no runtime module and
+ * `createSQLiteChatStorage` stays synchronous:
+ * - Node (`@openlivesync/server/node`): better-sqlite3 v12 (https://github.com/WiseLibs/better-sqlite3/blob/master/docs/api.md)
+ * - Bun (`/bun`): bun:sqlite (https://bun.sh/docs/api/sqlite)
+ * - Deno (`/deno`): node:sqlite's DatabaseSync (https://docs.deno.com/api/node/sqlite/)
  */
 
 export interface SqliteStatementLike {
@@ -21,62 +20,51 @@ export interface SqliteDatabaseLike {
   close(): void;
 }
 
-export type SqliteDriverName = "better-sqlite3" | "bun:sqlite" | "node:sqlite";
+/** A synchronous SQLite driver, as a runtime entry registers it. */
+export interface SqliteDriver {
+  /** Shown in labels and errors: `"better-sqlite3"`, `"bun:sqlite"`, `"node:sqlite"`. */
+  name: string;
+  /** Open a file (created if missing) or `":memory:"`. */
+  open(filename: string): SqliteDatabaseLike;
+  /** How to install the driver when its package is missing, e.g. `"npm install better-sqlite3@12"`. */
+  install?: string;
+}
 
 export interface OpenedSqlite {
   db: SqliteDatabaseLike;
-  driver: SqliteDriverName;
+  driver: string;
 }
 
-interface ProcessLike {
-  versions?: Record<string, string | undefined>;
-  getBuiltinModule?(id: string): unknown;
+let registered: SqliteDriver | undefined;
+
+/**
+ * Set the driver SQLite storages open files with. The Node, Bun and Deno entries of the package call it
+ * when they load; call it yourself only to use another driver, or when importing the core without an entry.
+ * @example
+ * import Database from "better-sqlite3";
+ * registerSqliteDriver({ name: "better-sqlite3", open: (filename) => new Database(filename) });
+ */
+export function registerSqliteDriver(driver: SqliteDriver): void {
+  registered = driver;
 }
 
-type DatabaseClass = new (filename: string) => SqliteDatabaseLike;
+const isMissingModule = (cause: unknown) => {
+  const code = (cause as { code?: string } | undefined)?.code;
+  return code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND" || code === "ERR_DLOPEN_FAILED" || /bindings|\.node\b/.test(String(cause));
+};
 
-const INSTALL = "npm install better-sqlite3@12";
-
-function builtin(proc: ProcessLike | undefined, id: string): Record<string, unknown> | undefined {
-  return proc?.getBuiltinModule?.(id) as Record<string, unknown> | undefined;
-}
-
-function loadBetterSqlite3(proc: ProcessLike | undefined): DatabaseClass {
-  const moduleApi = builtin(proc, "module") as { createRequire?(url: string): (id: string) => unknown } | undefined;
-  if (!moduleApi?.createRequire) {
-    throw new ConfigError("SQLite storage on Node needs Node 20.16 or newer (process.getBuiltinModule).");
-  }
-  try {
-    return moduleApi.createRequire(import.meta.url)("better-sqlite3") as DatabaseClass;
-  } catch (cause) {
-    throw new MissingDriverError("better-sqlite3", INSTALL, { cause });
-  }
-}
-
-/** Open `filename` (or `:memory:`) with the current runtime's driver. */
+/** Open `filename` (or `:memory:`) with the registered driver. */
 export function openSqliteDatabase(filename: string): OpenedSqlite {
-  const proc = (globalThis as { process?: ProcessLike }).process;
-  let driver: SqliteDriverName;
-  let Database: DatabaseClass;
-  if (proc?.versions?.bun) {
-    driver = "bun:sqlite";
-    // Spelled in two parts so bundlers and src/ checks do not treat it as a static runtime import.
-    Database = builtin(proc, ["bun", "sqlite"].join(":"))?.Database as DatabaseClass;
-  } else if (proc?.versions?.deno) {
-    driver = "node:sqlite";
-    Database = builtin(proc, "node:sqlite")?.DatabaseSync as DatabaseClass;
-    if (!Database) throw new ConfigError("SQLite storage on Deno needs node:sqlite (Deno 2.2 or newer).");
-  } else {
-    driver = "better-sqlite3";
-    Database = loadBetterSqlite3(proc);
+  const driver = registered;
+  if (!driver) {
+    throw new ConfigError(
+      'SQLite storage has no driver: import createSQLiteChatStorage from "@openlivesync/server" (its Node, Bun and Deno entries register better-sqlite3, bun:sqlite and node:sqlite), or call registerSqliteDriver({ name, open }) first.',
+    );
   }
   try {
-    return { db: new Database(filename), driver };
+    return { db: driver.open(filename), driver: driver.name };
   } catch (cause) {
-    const code = (cause as { code?: string }).code;
-    if (driver === "better-sqlite3" && (code === "ERR_DLOPEN_FAILED" || /bindings|\.node\b/.test(String(cause)))) {
-      throw new MissingDriverError("a working better-sqlite3 build", `npm rebuild better-sqlite3 (or ${INSTALL})`, { cause });
-    }
+    if (driver.install && isMissingModule(cause)) throw new MissingDriverError(driver.name, driver.install, { cause });
     throw new ConfigError(`Could not open SQLite database ${JSON.stringify(filename)}: ${(cause as Error).message}`, { cause });
   }
 }

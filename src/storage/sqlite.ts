@@ -1,10 +1,9 @@
-import { desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/sqlite-proxy";
 import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, StorageError } from "../errors.ts";
-import { sqliteChatTable, sqliteCreateStatements } from "./schema-sqlite.ts";
-import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, chatRowColumns } from "./sql-chat-storage.ts";
-import { openSqliteDatabase, type SqliteStatementLike } from "./sqlite-driver.ts";
+import { sqliteChatTable, sqliteTableDdl } from "./schema-sqlite.ts";
+import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
+import { openSqliteDatabase, type registerSqliteDriver, type SqliteStatementLike } from "./sqlite-driver.ts";
 import { validateTableName } from "./table-name.ts";
 
 export interface SQLiteChatStorageFileOptions {
@@ -15,9 +14,10 @@ export interface SQLiteChatStorageFileOptions {
 const MAX_CACHED_STATEMENTS = 600;
 
 /**
- * Chat history in SQLite: better-sqlite3 v12 on Node, bun:sqlite on Bun, node:sqlite on Deno; synchronous
- * to create; the file is opened in WAL mode and the table and its index are created if missing.
- * Queries are built by drizzle's sqlite-proxy driver over whichever driver was loaded, so one code path
+ * Chat history in SQLite, through the driver the runtime entry registered (better-sqlite3 v12 on Node,
+ * bun:sqlite on Bun, node:sqlite on Deno; see {@link registerSqliteDriver}); synchronous to create. The file
+ * is opened in WAL mode; the table and its indexes are created, or an older release's table upgraded, inside
+ * `BEGIN IMMEDIATE`. Queries are built by drizzle's sqlite-proxy driver over that driver, so one code path
  * serves all three runtimes.
  * @example
  * const storage = createSQLiteChatStorage("./data/chat.sqlite", { historyLimit: 100 });
@@ -44,7 +44,19 @@ export function createSQLiteChatStorage(
       sqlite.exec("pragma synchronous = normal");
     }
     // One transaction, so a second process starting at the same moment waits (busy_timeout) then no-ops.
-    sqlite.exec(`begin immediate;\n${sqliteCreateStatements(table).join(";\n")};\ncommit`);
+    sqlite.exec("begin immediate");
+    try {
+      const ddl = sqliteTableDdl(table);
+      sqlite.exec(ddl.create);
+      const columns = sqlite.prepare("select name from pragma_table_info(?)").all(tableName) as Array<{ name: string }>;
+      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.name)), indexes: new Set() })) sqlite.exec(statement);
+      sqlite.exec("commit");
+    } catch (cause) {
+      try {
+        sqlite.exec("rollback");
+      } catch {}
+      throw cause;
+    }
   } catch (cause) {
     try {
       sqlite.close();
@@ -73,16 +85,13 @@ export function createSQLiteChatStorage(
     return { rows: method === "get" ? (rows[0] as unknown[]) : rows };
   });
 
-  const columns = chatRowColumns(table);
-
   return createSqlChatStorage(
     {
       label,
+      db,
+      table,
       async insert(rows: ChatRow[]) {
-        await db.insert(table).values(rows);
-      },
-      selectNewest(roomId, limit, offset) {
-        return db.select(columns).from(table).where(eq(table.roomId, roomId)).orderBy(desc(table.seq)).limit(limit).offset(offset);
+        await db.insert(table).values(rows).onConflictDoNothing({ target: table.clientKey });
       },
       async release() {
         statements.clear();

@@ -25,3 +25,13 @@ export function validateTableName(name: unknown = DEFAULT_TABLE_NAME): string {
 export function roomSeqIndexName(tableName: string): string {
   return `${tableName}_room_seq`;
 }
+
+/** The unique index on the exactly-once key (room, sender, clientMessageId; hashed). */
+export function clientKeyIndexName(tableName: string): string {
+  return `${tableName}_client_key`;
+}
+
+/** The index on message id that finds where `before`/`after` paging starts. */
+export function idIndexName(tableName: string): string {
+  return `${tableName}_id`;
+}
