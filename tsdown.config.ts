@@ -9,6 +9,7 @@ export default defineConfig({
     "hono-node": "adapters/hono-node.ts",
     "hono-bun": "adapters/hono-bun.ts",
     "hono-deno": "adapters/hono-deno.ts",
+    engine: "src/engine-api.ts",
     cli: "adapters/cli.ts",
   },
   format: "esm",
