@@ -116,6 +116,14 @@ export function createServer(options: ServerOptions = {}): BunLiveServer {
   });
 }
 
-export type { BunWebSocketHandlers, LiveHandle, LiveMount, LiveServer, ServerOptions, WebSocketServer } from "./handle.ts";
+export type {
+  LiveHandle,
+  LiveMount,
+  LiveServer,
+  ServerOptions,
+  WebSocketServer,
+  BunWebSocketHandlers,
+  UpgradeEmitter,
+} from "./handle.ts";
 
 export * from "../src/index.ts";

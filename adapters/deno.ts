@@ -104,6 +104,14 @@ export function createServer(options: ServerOptions = {}): DenoLiveServer {
   });
 }
 
-export type { LiveHandle, LiveMount, LiveServer, ServerOptions, WebSocketServer } from "./handle.ts";
+export type {
+  LiveHandle,
+  LiveMount,
+  LiveServer,
+  ServerOptions,
+  WebSocketServer,
+  BunWebSocketHandlers,
+  UpgradeEmitter,
+} from "./handle.ts";
 
 export * from "../src/index.ts";

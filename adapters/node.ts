@@ -101,7 +101,15 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
 }
 
 export { mountLive } from "./node-mount.ts";
-export type { LiveHandle, LiveMount, ServerOptions, WebSocketServer } from "./handle.ts";
+export type {
+  LiveHandle,
+  LiveMount,
+  LiveServer,
+  ServerOptions,
+  WebSocketServer,
+  BunWebSocketHandlers,
+  UpgradeEmitter,
+} from "./handle.ts";
 
 // The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
 export * from "../src/index.ts";
