@@ -38,15 +38,16 @@ export function createRuntimeLive<A extends ClosableAdapter>(
   createAdapter: (engine: LiveEngine, fellBack: FellBack) => A,
 ): RuntimeLive<A> {
   const reported = new Set<string>();
+  let engine: LiveEngine | undefined;
   const fellBack: FellBack = (what) => {
     if (reported.has(what)) return;
     reported.add(what);
-    engine.options.onError(
-      new Error(`[openlivesync] ${what}: crossws's internals are not where crossws 0.4.17 keeps them; using its public API instead`),
-      { stage: "socket" },
-    );
+    const error = new Error(`[openlivesync] ${what}: crossws's internals are not where crossws 0.4.17 keeps them; using its public API instead`);
+    // Peers open once the engine exists; a report made while it is being built waits for it.
+    if (engine) engine.options.onError(error, { stage: "socket" });
+    else queueMicrotask(() => engine?.options.onError(error, { stage: "socket" }));
   };
-  const engine = createLiveEngine(options, capabilities(fellBack));
+  engine = createLiveEngine(options, capabilities(fellBack));
   const adapter = createAdapter(engine, fellBack);
   return {
     engine,

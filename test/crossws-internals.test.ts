@@ -10,6 +10,8 @@ import {
 } from "../adapters/crossws-internals.ts";
 import { createBunFanout } from "../adapters/bun-fanout.ts";
 import { createCorkedFanout } from "../adapters/node-fanout.ts";
+import { createRuntimeLive } from "../adapters/runtime-live.ts";
+import { createLoopFanout } from "../src/engine/fanout.ts";
 import { probeShapes } from "./fixtures/crossws-shapes.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -105,4 +107,28 @@ describe("when crossws moved its internals", () => {
       expect(reports.every((what) => what.includes("fan-out") || what.includes("upgrade request"))).toBe(true);
     });
   }
+
+  it("reports each fallback once per adapter through onError", async () => {
+    const reports: [string, string][] = [];
+    const live = createRuntimeLive(
+      { heartbeatIntervalMs: 0, onError: (error, { stage }) => void reports.push([stage, String((error as Error).message)]) },
+      (fellBack) => ({
+        createFanout: (context) => {
+          fellBack("a fan-out"); // while the engine is being built
+          return { ...createLoopFanout(context), attach: () => fellBack("a fan-out") };
+        },
+      }),
+      (_engine, fellBack) => {
+        fellBack("the adapter");
+        fellBack("the adapter");
+        return { close() {} };
+      },
+    );
+    await Promise.resolve();
+    expect(reports.map(([stage, message]) => [stage, message.split(":")[0]])).toEqual([
+      ["socket", "[openlivesync] the adapter"],
+      ["socket", "[openlivesync] a fan-out"],
+    ]);
+    await live.close();
+  });
 });
