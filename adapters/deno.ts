@@ -18,11 +18,13 @@
 import { DatabaseSync } from "node:sqlite";
 import denoAdapter from "crossws/adapters/deno";
 import type { Hono } from "hono";
-import { createApp } from "../src/app.ts";
-import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
-import { addLiveRoute, displayUrl, isUpgrade, pathnameOf, type LiveMount, type LiveServer, type LiveSocketServer } from "./live-route.ts";
+import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
+import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
+import type { LiveMount, LiveServer, ServerOptions } from "./handle.ts";
+import { addLiveRoute } from "./live-route.ts";
+import { createRuntimeLive } from "./runtime-live.ts";
 
 if (!("Deno" in globalThis)) {
   throw new Error(
@@ -46,42 +48,36 @@ declare const Deno: {
   ): DenoServerLike;
 };
 
-export interface ServerOptions extends WebSocketServerOptions {
-  /** Port to listen on; 0 picks a free one. @default 3000 */
-  port?: number;
-  /** Interface to listen on. @default "0.0.0.0" (Deno's default) */
-  hostname?: string;
-}
-
 export type DenoLiveServer = LiveServer<DenoServerLike>;
 
 function createDenoLive(options: WebSocketServerOptions) {
-  const engine = createLiveEngine(options, { nativeHeartbeat: true });
-  const interval = engine.options.heartbeatIntervalMs;
-  const adapter = denoAdapter({
-    // Deno fires "error" just before "close" when a client vanishes (EOF, reset) or misses a pong, and
-    // crossws hands it on as WSError("[object ErrorEvent]"): a disconnect with no detail, which Node and
-    // Bun do not report at all. Left out so onError is not called once per dropped client.
-    hooks: {
-      ...engine.hooks,
-      error: undefined,
-      open(peer) {
-        // crossws keeps a snapshot of the upgrade request (a Proxy over it and a copy of its headers) for
-        // the socket's lifetime; onAuth has run and nothing reads it again, so let it go.
-        (peer as unknown as { _internal: { request?: unknown } })._internal.request = undefined;
-        return engine.hooks.open?.(peer);
-      },
+  const { engine, adapter, close } = createRuntimeLive(
+    options,
+    () => ({ nativeHeartbeat: true }),
+    (engine, fellBack) => {
+      const interval = engine.options.heartbeatIntervalMs;
+      return denoAdapter({
+        // Deno fires "error" just before "close" when a client vanishes (EOF, reset) or misses a pong, and
+        // crossws hands it on as WSError("[object ErrorEvent]"): a disconnect with no detail, which Node and
+        // Bun do not report at all. Left out so onError is not called once per dropped client.
+        hooks: {
+          ...engine.hooks,
+          error: undefined,
+          open(peer) {
+            if (!releaseDenoUpgradeRequest(peer)) fellBack("Deno upgrade request release");
+            return engine.hooks.open?.(peer);
+          },
+        },
+        getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
+        // Seconds. Deno pings after half of it idle and closes after the other half without a pong, which
+        // matches "a peer silent for two intervals is closed". 0 disables it, as heartbeatIntervalMs: 0 does.
+        idleTimeout: interval > 0 ? (2 * interval) / 1000 : 0,
+      });
     },
-    getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
-    // Seconds. Deno pings after half of it idle and closes after the other half without a pong, which
-    // matches "a peer silent for two intervals is closed". 0 disables it, as heartbeatIntervalMs: 0 does.
-    idleTimeout: interval > 0 ? (2 * interval) / 1000 : 0,
-  });
-  const close = async () => {
-    await engine.close();
-    await adapter.close(1001, "Server is shutting down");
-  };
-  return { engine, adapter, close };
+  );
+  // `info` is Deno.serve's ServeHandlerInfo (remote address); crossws reads `info.remoteAddr`.
+  const upgrade = (request: Request, info: unknown): Promise<Response> => adapter.handleUpgrade(request, (info ?? {}) as never);
+  return { engine, upgrade, close };
 }
 
 /**
@@ -93,11 +89,9 @@ function createDenoLive(options: WebSocketServerOptions) {
  * Deno.serve({ port: 3000 }, app.fetch);
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: WebSocketServerOptions = {}): LiveMount {
-  const { engine, adapter, close } = createDenoLive({ ...options, path });
-  addLiveRoute(app, path, (c) =>
-    // c.env is Deno.serve's ServeHandlerInfo (remote address) when the app is served with app.fetch.
-    adapter.handleUpgrade(c.req.raw, (c.env ?? {}) as never),
-  );
+  const { engine, upgrade, close } = createDenoLive({ ...options, path });
+  // c.env is Deno.serve's ServeHandlerInfo when the app is served with app.fetch.
+  addLiveRoute(app, path, (c) => upgrade(c.req.raw, c.env));
   return { engine, websocket: undefined, close, injectWebSocket() {} };
 }
 
@@ -109,28 +103,20 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: WebSo
  * await server.close();
  */
 export function createServer(options: ServerOptions = {}): DenoLiveServer {
-  const { port = 3000, hostname, ...wsOptions } = options;
-  const path = wsOptions.path ?? "/live";
-  const app = createApp();
-  const { engine, adapter, close } = createDenoLive({ ...wsOptions, path });
-  const server = Deno.serve({ port, hostname, onListen() {} }, (request, info) => {
-    if (!isUpgrade(request)) return app.fetch(request, info);
-    if (pathnameOf(request.url) !== path) return new Response("Not Found", { status: 404 });
-    return adapter.handleUpgrade(request, info as never);
+  return createFetchServer(options, createDenoLive, (fetch: FetchHandler<unknown>, _live, port, hostname) => {
+    const server = Deno.serve({ port, hostname, onListen() {} }, fetch as (request: Request, info: unknown) => Promise<Response>);
+    return { server, port: server.addr.port, stop: () => server.shutdown() };
   });
-  const ws: LiveSocketServer = { engine, close };
-  let closed: Promise<void> | undefined;
-  return {
-    server,
-    ws,
-    port: server.addr.port,
-    url: displayUrl(hostname, server.addr.port),
-    close: () =>
-      (closed ??= (async () => {
-        await ws.close();
-        await server.shutdown();
-      })()),
-  };
 }
+
+export type {
+  LiveHandle,
+  LiveMount,
+  LiveServer,
+  ServerOptions,
+  WebSocketServer,
+  BunWebSocketHandlers,
+  UpgradeEmitter,
+} from "./handle.ts";
 
 export * from "../src/index.ts";

@@ -1,21 +1,10 @@
-import type { Socket } from "node:net";
-import type { CreateFanout } from "../src/engine/fanout.ts";
+import { createLoopFanout, type CreateFanout } from "../src/engine/fanout.ts";
 import type { Connection } from "../src/engine/room.ts";
+import { nextTurn } from "../src/util/async.ts";
+import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "./crossws-internals.ts";
+import type { FellBack } from "./runtime-live.ts";
 
-/** The parts of a `ws` WebSocket the fan-out touches (crossws's Node peer keeps it at `_internal.ws`). */
-interface WsLike {
-  readonly readyState: number;
-  readonly _socket?: Socket;
-}
-/** crossws 0.4's Node peer internals, by the parts read here. */
-interface NodePeerInternals {
-  ws?: WsLike;
-  request?: unknown;
-  nodeReq?: { _context?: unknown; _request?: unknown; socket?: unknown };
-}
-interface NodeTransport {
-  socket: Socket;
-  ws: WsLike;
+interface NodeTransport extends NodeWire {
   corked: boolean;
 }
 
@@ -40,59 +29,64 @@ export function encodeTextFrame(text: string): Buffer {
 
 /**
  * Node fan-out with write coalescing. Each socket is corked on its first write in an event-loop turn
- * and all are uncorked together in one `setImmediate`, so a burst of frames to one socket goes out as
- * one `writev` instead of one syscall per frame. The frame is encoded and framed once per broadcast.
- * A lone frame waits at most one turn. What sits corked counts toward `maxBufferedBytes`
- * (`socket.writableLength` includes it).
+ * and all are uncorked together in the next turn (`nextTurn`: `setImmediate` on Node), so a burst of
+ * frames to one socket goes out as one `writev` instead of one syscall per frame. The frame is encoded
+ * and framed once per broadcast. A lone frame waits at most one turn. What sits corked counts toward
+ * `maxBufferedBytes` (`socket.writableLength` includes it).
  *
- * Frames bypass ws's Sender: the server never negotiates permessage-deflate, so the Sender has no
- * queue of its own to keep in order with; `readyState === OPEN` guarantees no close frame went out.
+ * Frames bypass ws's Sender, which is safe only on a connection without permessage-deflate (checked per
+ * connection by `nodeWire`): the Sender then has no queue of its own to keep in order with, and
+ * `readyState === OPEN` guarantees no close frame went out. A connection that negotiated deflate, or
+ * whose socket crossws keeps elsewhere than 0.4.17 does, gets the portable fan-out's `peer.send`.
  */
-export const createCorkedFanout: CreateFanout = ({ maxBufferedBytes, overLimit }) => {
-  let corked: NodeTransport[] = [];
-  const uncorkAll = () => {
-    const batch = corked;
-    corked = [];
-    for (const t of batch) {
-      t.corked = false;
-      t.socket.uncork();
-    }
-  };
+export const createCorkedFanout =
+  (fellBack: FellBack): CreateFanout =>
+  (context) => {
+    const { maxBufferedBytes, overLimit } = context;
+    const portable = createLoopFanout(context);
+    let corked: NodeTransport[] = [];
+    const uncorkAll = () => {
+      const batch = corked;
+      corked = [];
+      for (const t of batch) {
+        t.corked = false;
+        t.socket.uncork();
+      }
+    };
 
-  function write(conn: Connection, frame: Buffer) {
-    const t = conn.transport as NodeTransport | undefined;
-    if (conn.closed || !t || t.ws.readyState !== 1) return;
-    const socket = t.socket;
-    if (!t.corked) {
-      t.corked = true;
-      socket.cork();
-      if (corked.push(t) === 1) setImmediate(uncorkAll);
+    function write(conn: Connection, t: NodeTransport, frame: Buffer) {
+      if (conn.closed || t.ws.readyState !== 1) return;
+      const socket = t.socket;
+      if (!t.corked) {
+        t.corked = true;
+        socket.cork();
+        if (corked.push(t) === 1) nextTurn(uncorkAll);
+      }
+      socket.write(frame);
+      if (socket.writableLength > maxBufferedBytes) overLimit(conn);
     }
-    socket.write(frame);
-    if (socket.writableLength > maxBufferedBytes) overLimit(conn);
-  }
 
-  return {
-    attach(conn) {
-      const internal = (conn.peer as unknown as { _internal?: NodePeerInternals })._internal;
-      const ws = internal?.ws;
-      const socket = ws?._socket;
-      if (!internal || !ws || !socket) throw new Error("[openlivesync] Node fan-out needs crossws's Node adapter (peer._internal.ws)");
-      conn.transport = { ws, socket, corked: false } satisfies NodeTransport;
-      // The upgrade request is not needed once the socket is open (identity is in the context), but
-      // crossws keeps the IncomingMessage and its request wrappers for the connection's lifetime:
-      // ~4 KB of heap per idle connection. Keep only what the peer still reads (context, socket).
-      const nodeReq = internal.nodeReq;
-      if (nodeReq) internal.nodeReq = { _context: nodeReq._context, socket: nodeReq.socket };
-      internal.request = undefined;
-    },
-    send(conn, frame) {
-      write(conn, encodeTextFrame(frame));
-    },
-    publish(room, frame, except) {
-      if (room.local.size === 0) return;
-      const wire = encodeTextFrame(frame);
-      for (const conn of room.local) if (conn !== except) write(conn, wire);
-    },
+    return {
+      attach(conn) {
+        const wire = nodeWire(conn.peer);
+        if (typeof wire === "object") conn.transport = { ...wire, corked: false } satisfies NodeTransport;
+        else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
+        if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
+      },
+      send(conn, frame) {
+        const t = conn.transport as NodeTransport | undefined;
+        if (t) write(conn, t, encodeTextFrame(frame));
+        else portable.send(conn, frame);
+      },
+      publish(room, frame, except) {
+        if (room.local.size === 0) return;
+        let wire: Buffer | undefined;
+        for (const conn of room.local) {
+          if (conn === except) continue;
+          const t = conn.transport as NodeTransport | undefined;
+          if (t) write(conn, t, (wire ??= encodeTextFrame(frame)));
+          else portable.send(conn, frame);
+        }
+      },
+    };
   };
-};

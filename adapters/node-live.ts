@@ -1,33 +1,40 @@
 /**
- * What every Node entry (`createServer` & co. in node.ts, `mountLive` in hono-node.ts) builds the same way:
+ * What every Node entry (`createServer` & co. in node.ts, `mountLive` in node-mount.ts) builds the same way:
  * the engine with the corked fan-out, crossws's Node adapter configured for it, and the upgrade plumbing.
  */
 import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import nodeAdapter from "crossws/adapters/node";
 import { NodeRequest } from "srvx/node";
-import { createLiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import { setTurnScheduler } from "../src/util/async.ts";
 import { createCorkedFanout } from "./node-fanout.ts";
+import { createRuntimeLive } from "./runtime-live.ts";
+
+// One event-loop turn on Node is what setImmediate waits for: the fan-out uncorks and the engine defers there.
+setTurnScheduler((fn) => setImmediate(fn));
 
 export function createNodeLive(options: WebSocketServerOptions) {
-  const engine = createLiveEngine(options, {
-    createFanout: createCorkedFanout,
-    // crossws hands its upgrade hook a web Request; onAuth gets the IncomingMessage behind it.
-    authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
-    nativeMaxPayload: true,
-  });
-  const adapter = nodeAdapter({
-    hooks: engine.hooks,
-    getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
-    idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
-    serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
-  });
-  const close = async () => {
-    await engine.close();
-    await adapter.close(1001, "Server is shutting down");
-  };
-  return { engine, adapter, close };
+  return createRuntimeLive(
+    options,
+    (fellBack) => ({
+      createFanout: createCorkedFanout(fellBack),
+      // crossws hands its upgrade hook a web Request; onAuth gets the IncomingMessage behind it.
+      authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
+      nativeMaxPayload: true,
+      // srvx's NodeRequest knows the socket's address: per-IP limits answer 429 before the upgrade.
+      clientIp: (request) => (request as { ip?: string }).ip,
+    }),
+    (engine) =>
+      nodeAdapter({
+        hooks: engine.hooks,
+        getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
+        idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
+        // No compression: frames are small JSON, and the fan-out writes pre-built frames only to
+        // connections without it (node-fanout.ts).
+        serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
+      }),
+  );
 }
 
 /** The web Request crossws's upgrade hook sees; `request.runtime.node.req` is the IncomingMessage. */

@@ -1,5 +1,5 @@
 /**
- * Node.js entry: `createServer`, `createWebSocketServer`, `createWebSocketHandler`.
+ * Node.js entry: `createServer`, `createWebSocketServer`, `createWebSocketHandler`, and `mountLive`.
  * Sockets: crossws's Node adapter (https://crossws.h3.dev/adapters/node) on top of `ws`;
  * HTTP: Hono through `@hono/node-server`.
  */
@@ -8,8 +8,8 @@ import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
 import { createApp } from "../src/app.ts";
-import type { LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import type { LiveHandle, ServerOptions } from "./handle.ts";
 import { pathnameOf } from "./live-route.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
@@ -28,24 +28,10 @@ registerSqliteDriver({
   open: (filename) => new (createRequire(import.meta.url)("better-sqlite3") as BetterSqlite3)(filename),
 });
 
-export interface ServerOptions extends WebSocketServerOptions {
-  /** Port to listen on. @default 3000 */
-  port?: number;
-  /** Interface to listen on. @default Node's default (all interfaces) */
-  hostname?: string;
-}
+export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & LiveHandle;
 
-/** The WebSocket side of a server: its engine state and an async `close()`. */
-export interface WebSocketServer {
-  /** Close every socket with 1001, close chat storage, and resolve when done. */
-  close(): Promise<void>;
-  /** Live state, for metrics and tests. */
-  readonly engine: LiveEngine;
-}
-
-export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & WebSocketServer;
-
-export type NodeLiveServer = Server & { ws: WebSocketServer };
+/** The seed's `createServer` result: the `http.Server`, with the handle as `ws`. */
+export type NodeLiveServer = Server & { ws: LiveHandle };
 
 function createUpgrade(options: WebSocketServerOptions) {
   const { engine, adapter, close } = createNodeLive(options);
@@ -81,7 +67,7 @@ export function createWebSocketHandler(options: WebSocketServerOptions = {}): Up
  * const wss = createWebSocketServer(httpServer, { path: "/live" });
  * await wss.close();
  */
-export function createWebSocketServer(server: Server, options: WebSocketServerOptions = {}): WebSocketServer {
+export function createWebSocketServer(server: Server, options: WebSocketServerOptions = {}): LiveHandle {
   const { engine, upgrade, close } = createUpgrade(options);
   const path = engine.options.path;
   const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -111,7 +97,7 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const handler = createWebSocketHandler(options);
   server.on("upgrade", handler);
-  const ws: WebSocketServer = { engine: handler.engine, close: handler.close };
+  const ws: LiveHandle = { engine: handler.engine, close: handler.close };
   const httpClose = server.close.bind(server);
   server.close = ((callback?: (error?: Error) => void) => {
     void ws.close().finally(() => {
@@ -123,6 +109,17 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   server.listen(options.port ?? 3000, options.hostname);
   return Object.assign(server, { ws });
 }
+
+export { mountLive } from "./node-mount.ts";
+export type {
+  LiveHandle,
+  LiveMount,
+  LiveServer,
+  ServerOptions,
+  WebSocketServer,
+  BunWebSocketHandlers,
+  UpgradeEmitter,
+} from "./handle.ts";
 
 // The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
 export * from "../src/index.ts";

@@ -2,7 +2,7 @@
  * Starts the standalone server on whichever runtime runs the CLI. The only place that picks a runtime
  * entry at run time; libraries import the entry their export condition selects.
  */
-import type { ServerOptions } from "./node.ts";
+import type { ServerOptions } from "./handle.ts";
 
 export interface RunningServer {
   port: number;

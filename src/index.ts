@@ -1,9 +1,8 @@
 // The runtime-neutral public API. Runtime entries (adapters/node.ts, bun.ts, deno.ts) add createServer & co.
+// What engine plug-ins (fan-outs, backplanes) build on is in engine-api.ts (`@openlivesync/server/engine`).
 
-// Engine and HTTP app
-export { createLiveEngine } from "./engine/engine.ts";
+// HTTP app
 export { createApp } from "./app.ts";
-export { createLoopFanout } from "./engine/fanout.ts";
 
 // Protocol constants
 export {
@@ -50,10 +49,9 @@ export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 export { createRedisBackplane } from "./cluster/redis-backplane.ts";
 export { BackplaneError } from "./cluster/backplane.ts";
 
-export type { ConnectionsView, LiveEngine, RuntimeHooks } from "./engine/engine.ts";
-export type { Backplane, BackplaneSink, OutgoingMessage, IncomingMessage, RemoteMember, RoomState, MessageKind } from "./cluster/backplane.ts";
+export type { LiveEngine } from "./engine/engine.ts";
+export type { Backplane } from "./cluster/backplane.ts";
 export type { RedisBackplaneOptions, RedisBackplane, RedisClientLike } from "./cluster/redis-backplane.ts";
-export type { Fanout, FanoutContext, CreateFanout } from "./engine/fanout.ts";
 export type {
   WebSocketServerOptions,
   ChatOptions,

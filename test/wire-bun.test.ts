@@ -15,3 +15,9 @@ it("fans room frames out through Bun's native publish, with no JavaScript send p
   const result = JSON.parse(out.trim().split("\n").at(-1)!);
   expect(result).toEqual({ members: 20, jsSends: 0, received: { broadcast_event: 19, chat_message: 20 } });
 });
+
+it("keeps peer.context and peer.subscribe/publish working on Bun peers after open", () => {
+  const out = execFileSync("node_modules/.bin/bun", ["test/fixtures/bun-peer-api.ts"], { encoding: "utf8", timeout: 20_000 });
+  const result = JSON.parse(out.trim().split("\n").at(-1)!);
+  expect(result).toEqual({ contexts: ["alice", "bob"], topics: ["news"], received: "hello from alice" });
+});

@@ -35,13 +35,15 @@ export interface OutgoingMessage {
   entry?: string;
 }
 
-export interface IncomingMessage {
+/** What another instance published, as delivered to this one. */
+export interface BackplaneMessage {
   kind: MessageKind;
   instanceId: string;
   roomId: string;
   connectionId: string;
   frame: string;
 }
+
 
 export interface RoomState {
   members: RemoteMember[];
@@ -61,7 +63,7 @@ export interface RemoteMember {
 
 /** The engine side of a backplane: how remote news reaches local rooms. */
 export interface BackplaneSink {
-  deliver(message: IncomingMessage): void;
+  deliver(message: BackplaneMessage): void;
   /** These instances stopped beating at `checkedAt` (ms epoch): drop their members and tell local clients. */
   instancesDown(instanceIds: ReadonlySet<string>, checkedAt: number): void;
   /** Shared state may differ from what this instance saw (reconnect, a peer re-announced): re-read it. */

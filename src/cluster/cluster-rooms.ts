@@ -3,7 +3,7 @@ import type { RoomSend } from "../engine/room-send.ts";
 import type { Room, RoomManager } from "../engine/room.ts";
 import { leftFrame, presenceFrame } from "../protocol/frames.ts";
 import type { PresenceEntry } from "../protocol/messages.ts";
-import { BackplaneError, type Backplane, type BackplaneSink, type IncomingMessage as BackplaneMessage, type RoomState } from "./backplane.ts";
+import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
 
 const isObject = (value: unknown): value is Record<string, any> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

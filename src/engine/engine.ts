@@ -34,9 +34,6 @@ export interface RuntimeCapabilities {
   clientIp?: (request: Request) => string | undefined;
 }
 
-/** @deprecated Renamed {@link RuntimeCapabilities}: it lists what a runtime does itself, not hooks. */
-export type RuntimeHooks = RuntimeCapabilities;
-
 export interface ConnectionsView extends Iterable<Connection> {
   readonly size: number;
 }

@@ -160,9 +160,20 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
   const reads = createReads(backend);
   let closed: Promise<void> | undefined;
 
+  const hashed = new WeakSet<ChatRow>();
   // Each row resolves to the row its key holds in the table: itself, or the original of a duplicate.
   const commit = createGroupCommit<ChatRow, ChatRow>(
     async (rows) => {
+      // Rows are queued with their scope in `clientKey`, hashed here: hashing before the push would let
+      // the asynchronous digest reorder appends.
+      // A refused batch is retried in parts, so each row is hashed once.
+      await Promise.all(
+        rows.map(async (r) => {
+          if (r.clientKey === null || hashed.has(r)) return;
+          r.clientKey = await sha256Hex(r.clientKey);
+          hashed.add(r);
+        }),
+      );
       await backend.insert(rows);
       const keys = [...new Set(rows.flatMap((r) => (r.clientKey === null ? [] : [r.clientKey])))];
       if (keys.length === 0) return;
@@ -196,7 +207,7 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
       message: stored.message,
       metadata: stored.metadata ?? null,
       createdAt: stored.createdAt,
-      clientKey: scope === undefined ? null : await sha256Hex(scope),
+      clientKey: scope ?? null, // hashed when its batch is written
     });
     if (winner && winner.id !== stored.id) return { message: fromRow(winner), duplicate: true };
     return { message: stored, duplicate: false };
