@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { ErrorCodes, ProtocolError } from "../errors.ts";
+import { exceedsBytes, isPlainObject } from "../util/json.ts";
 import {
   MSG_BROADCAST_EVENT,
   MSG_JOIN_ROOM,
@@ -17,12 +18,6 @@ export interface MessageLimits {
   maxEventNameLength: number;
   /** Deepest nesting of objects and arrays a message may carry. */
   maxJsonDepth: number;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -78,8 +73,6 @@ function buildSchemas(limits: MessageLimits) {
  */
 export function createMessageParser(limits: MessageLimits) {
   const schemas = buildSchemas(limits);
-  const encoder = new TextEncoder();
-  const byteLength = (s: string) => (s.length * 3 <= limits.maxPresenceBytes ? s.length : encoder.encode(s).length);
 
   return function parseClientMessage(raw: string): ClientMessage {
     let data: unknown;
@@ -117,7 +110,7 @@ export function createMessageParser(limits: MessageLimits) {
     if (msg.type === MSG_UPDATE_PRESENCE || msg.type === MSG_JOIN_ROOM) {
       // The presence can be no larger than the frame that carried it, so most frames need no measuring.
       const presence = msg.payload.presence;
-      if (presence && byteLength(raw) > limits.maxPresenceBytes && byteLength(JSON.stringify(presence)) > limits.maxPresenceBytes) {
+      if (presence && exceedsBytes(raw, limits.maxPresenceBytes) && exceedsBytes(JSON.stringify(presence), limits.maxPresenceBytes)) {
         throw new ProtocolError(ErrorCodes.TOO_LARGE, `Presence is larger than ${limits.maxPresenceBytes} bytes`);
       }
     }
