@@ -19,6 +19,7 @@ import { DatabaseSync } from "node:sqlite";
 import denoAdapter from "crossws/adapters/deno";
 import type { Hono } from "hono";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import { addRedisDriverImport } from "../src/cluster/redis-backplane.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
@@ -33,6 +34,10 @@ if (!("Deno" in globalThis)) {
 }
 
 // SQLite storages open files with node:sqlite (https://docs.deno.com/api/node/sqlite/), built into Deno 2.2+.
+// Without ioredis in a package.json, Deno still finds it through an npm: specifier (kept in a variable
+// so bundlers leave it alone).
+const ioredisNpm = "npm:ioredis";
+addRedisDriverImport(() => import(ioredisNpm));
 registerSqliteDriver({ name: "node:sqlite", open: (filename) => new DatabaseSync(filename) });
 
 /** `Deno.HttpServer`, by the parts used here (https://docs.deno.com/api/deno/~/Deno.HttpServer). */

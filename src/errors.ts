@@ -34,28 +34,67 @@ export class ConfigError extends OpenLiveSyncError {
   }
 }
 
-/** An optional driver package is not installed. */
+/**
+ * An optional driver package is not installed. The message names what needs it and how to install it:
+ * "The Redis backplane needs ioredis: npm install ioredis".
+ */
 export class MissingDriverError extends OpenLiveSyncError {
-  constructor(pkg: string, installCommand: string, options?: { cause?: unknown }) {
-    super("MISSING_DRIVER", `This storage needs ${pkg}: ${installCommand}`, options);
+  constructor(pkg: string, installCommand: string, options?: { cause?: unknown; feature?: string }) {
+    super("MISSING_DRIVER", `${options?.feature ?? "This storage"} needs ${pkg}: ${installCommand}`, options);
   }
 }
 
-/** Where a background failure happened, as passed to `onError(error, { stage })`. */
+/**
+ * Where a background failure happened, as passed to `onError(error, { stage })`: exactly the stages the
+ * engine, the adapters, auth and the backplane report (and the README's `onError` row lists).
+ * - `upgrade`: a WebSocket upgrade failed before the socket opened (Node).
+ * - `auth`: `onAuth` or `authorizeRoom` threw, or a JWKS fetch failed.
+ * - `message`: handling a client message failed unexpectedly.
+ * - `storage`: storing a chat message failed. `history`: loading history at join failed.
+ * - `socket`: the runtime reported a socket error.
+ * - `heartbeat`: a ping could not be sent.
+ * - `close`: closing a socket or the chat storage failed.
+ * - `backplane`: the cluster link failed, or a garbled message arrived on it.
+ */
 export type ErrorStage =
   | "upgrade"
   | "auth"
   | "message"
   | "storage"
   | "history"
-  | "fanout"
-  | "backplane"
+  | "socket"
   | "heartbeat"
-  | "close";
+  | "close"
+  | "backplane";
 
-export type OnError = (error: unknown, context: { stage: ErrorStage | (string & {}) }) => void;
+/** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */
+export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;
 
-/** The fallback when no `onError` is given: one log line, never a throw. */
-export function defaultOnError(error: unknown, context: { stage: string }): void {
+/**
+ * The one error reporter: calls `onError` (default: one `console.error` line) and never throws nor
+ * rejects, so a faulty `onError` cannot turn a reported failure into an exception or an unhandled
+ * rejection where it is called (timer callbacks, `.catch` handlers, socket events).
+ * @example
+ * const report = createReporter(options.onError);
+ * storage.append(roomId, message).catch((error) => report(error, { stage: "storage" }));
+ */
+export function createReporter(onError?: OnError): (error: unknown, context: { stage: ErrorStage }) => void {
+  if (!onError) return logError;
+  return (error, context) => {
+    try {
+      // An async onError may reject; that must not become an unhandled rejection either.
+      const result: unknown = onError(error, context);
+      if (result instanceof Promise) result.catch((thrown: unknown) => logReporterFailure(thrown, error, context));
+    } catch (thrown) {
+      logReporterFailure(thrown, error, context);
+    }
+  };
+}
+
+function logError(error: unknown, context: { stage: string }): void {
   console.error(`[openlivesync] ${context.stage} failed:`, error);
+}
+
+function logReporterFailure(thrown: unknown, error: unknown, context: { stage: string }): void {
+  console.error(`[openlivesync] onError threw while reporting a ${context.stage} failure:`, thrown, "; the failure was:", error);
 }

@@ -2,7 +2,8 @@ import { resolveGuard, type GuardOptions, type ResolvedGuard } from "./engine/gu
 import type { Backplane } from "./cluster/backplane.ts";
 import type { ChatStorage } from "./storage/chat-storage.ts";
 import { createInMemoryChatStorage } from "./storage/chat-storage.ts";
-import { ConfigError, defaultOnError, type OnError } from "./errors.ts";
+import { ConfigError, createReporter, type ErrorStage, type OnError } from "./errors.ts";
+import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
 
@@ -56,7 +57,11 @@ export interface WebSocketServerOptions extends GuardOptions {
   heartbeatIntervalMs?: number;
   /** Outgoing bytes a connection may have queued before it is closed as a slow consumer (4429). @default 4194304 */
   maxBufferedBytes?: number;
-  /** Reports failures on background paths (fan-out, storage, heartbeat…). @default logs one line to console.error */
+  /**
+   * Reports failures on background paths, with the {@link ErrorStage} where each happened; also gets the
+   * JWKS fetch failures of `auth` and the backplane's failures unless those have their own `onError`.
+   * A throwing or rejecting `onError` is logged, never rethrown. @default logs one line to console.error
+   */
   onError?: OnError;
   /**
    * Links several instances into one cluster (see "Running several instances"). Chat history must
@@ -81,40 +86,35 @@ export interface ResolvedOptions extends MessageLimits {
   maxPayload: number;
   heartbeatIntervalMs: number;
   maxBufferedBytes: number;
-  onError: OnError;
+  /** The one reporter: the user's `onError` made safe (never throws, never rejects). */
+  onError: (error: unknown, context: { stage: ErrorStage }) => void;
   backplane: Backplane | undefined;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new ConfigError(`Option ${name} must be a non-negative number, got ${String(value)}`);
-  }
-  return value;
 }
 
 export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOptions {
   const path = options.path ?? "/live";
   if (!path.startsWith("/")) throw new ConfigError(`Option path must start with "/", got "${path}"`);
-  const historyLimit = nonNegative("chat.historyLimit", options.chat?.historyLimit, 100);
+  const historyLimit = numberOption("chat.historyLimit", options.chat?.historyLimit, 100);
+  const onError = createReporter(options.onError);
   return {
     path,
     onAuth: options.onAuth,
-    auth: options.auth,
+    // JWKS fetch failures go to the server's reporter unless `auth` has its own `onError`.
+    auth: options.auth && { ...options.auth, onError: options.auth.onError ?? onError },
     authorizeRoom: options.authorizeRoom,
     closeOnTokenExpiry: options.closeOnTokenExpiry ?? true,
-    presenceThrottleMs: nonNegative("presenceThrottleMs", options.presenceThrottleMs, 100),
+    presenceThrottleMs: numberOption("presenceThrottleMs", options.presenceThrottleMs, 100),
     storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, 100) }),
     historyLimit,
-    maxPayload: nonNegative("maxPayload", options.maxPayload, 64 * 1024),
-    maxPresenceBytes: nonNegative("maxPresenceBytes", options.maxPresenceBytes, 16 * 1024),
-    maxChatMessageLength: nonNegative("maxChatMessageLength", options.maxChatMessageLength, 16 * 1024),
-    maxRoomIdLength: nonNegative("maxRoomIdLength", options.maxRoomIdLength, 256),
-    maxEventNameLength: nonNegative("maxEventNameLength", options.maxEventNameLength, 256),
-    maxJsonDepth: nonNegative("maxJsonDepth", options.maxJsonDepth, 32),
-    heartbeatIntervalMs: nonNegative("heartbeatIntervalMs", options.heartbeatIntervalMs, 30_000),
-    maxBufferedBytes: nonNegative("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
-    onError: options.onError ?? defaultOnError,
+    maxPayload: numberOption("maxPayload", options.maxPayload, 64 * 1024),
+    maxPresenceBytes: numberOption("maxPresenceBytes", options.maxPresenceBytes, 16 * 1024),
+    maxChatMessageLength: numberOption("maxChatMessageLength", options.maxChatMessageLength, 16 * 1024),
+    maxRoomIdLength: numberOption("maxRoomIdLength", options.maxRoomIdLength, 256),
+    maxEventNameLength: numberOption("maxEventNameLength", options.maxEventNameLength, 256),
+    maxJsonDepth: numberOption("maxJsonDepth", options.maxJsonDepth, 32),
+    heartbeatIntervalMs: numberOption("heartbeatIntervalMs", options.heartbeatIntervalMs, 30_000),
+    maxBufferedBytes: numberOption("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
+    onError,
     backplane: options.backplane,
     guard: resolveGuard(options),
   };

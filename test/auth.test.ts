@@ -8,7 +8,9 @@ import {
   readAccessToken,
   type AuthOptions,
 } from "../src/auth/tokens.ts";
+import { createLiveEngine } from "../src/engine/engine.ts";
 import { ConfigError } from "../src/errors.ts";
+import { FakePeer } from "./helpers/fake-peer.ts";
 import { makeKey, refusedUrl, sign, startJwksServer, type JwksServer, type TestKey } from "./helpers/jwks-server.ts";
 
 const GOOGLE_ISS = "https://accounts.google.com";
@@ -92,6 +94,17 @@ describe("Microsoft", () => {
     const user = await decodeAccessToken(good, options);
     expect(user).toMatchObject({ userId: "m-1", name: "Grace", provider: "microsoft", tid: TENANT, preferred_username: "grace@contoso.test" });
     expect(await decodeAccessToken(await sign(msKey, { ...claims, aud: "app-2" }), options)).toBeNull();
+  });
+
+  it("shows preferred_username as email when the token has no email claim and the username is an address", async () => {
+    const options = quietOptions({ microsoft: { tenantId: TENANT, jwksUrl: publish([msKey]).url } });
+    const base = { iss: msIss(TENANT), tid: TENANT, sub: "m-3" };
+    const upn = await decodeAccessToken(await sign(msKey, { ...base, preferred_username: "ada@contoso.test" }), options);
+    expect(upn).toMatchObject({ email: "ada@contoso.test", preferred_username: "ada@contoso.test" });
+    const both = await decodeAccessToken(await sign(msKey, { ...base, email: "a@b.test", preferred_username: "ada@contoso.test" }), options);
+    expect(both?.email).toBe("a@b.test");
+    const phone = await decodeAccessToken(await sign(msKey, { ...base, preferred_username: "+1 555 0100" }), options);
+    expect(phone).not.toHaveProperty("email");
   });
 
   it("rejects a token from another tenant when one tenant is configured", async () => {
@@ -372,6 +385,16 @@ describe("key cache", () => {
     expect(jwks.requests(path)).toBe(2);
   });
 
+  it("fetches the key set once for decodeAccessToken calls with equal literal options", async () => {
+    const { path, url } = publish([customKey]);
+    const onError = () => {}; // functions in the options count by identity
+    for (let i = 0; i < 3; i++) {
+      const token = await sign(customKey, { iss: CUSTOM_ISS, sub: `u${i}` });
+      expect(await decodeAccessToken(token, { custom: { jwksUrl: url, issuer: CUSTOM_ISS }, onError })).toMatchObject({ userId: `u${i}` });
+    }
+    expect(jwks.requests(path)).toBe(1);
+  });
+
   it("reuses the cache across decodeAccessToken calls given the same options object", async () => {
     const { path, url } = publish([customKey]);
     const options = quietOptions({ custom: { jwksUrl: url, issuer: CUSTOM_ISS } });
@@ -479,5 +502,24 @@ describe("msUntilExpiry", () => {
     expect(msUntilExpiry({ exp: now / 1000 + 10 ** 9 }, now)).toBe(2 ** 31 - 1);
     expect(msUntilExpiry({}, now)).toBeUndefined();
     expect(msUntilExpiry(null, now)).toBeUndefined();
+  });
+});
+
+describe("JWKS failures and the server's onError", () => {
+  it("reports a failed key-set fetch to the server's onError with stage auth and answers UNAUTHORIZED", async () => {
+    const seen: { error: unknown; stage: string }[] = [];
+    const engine = createLiveEngine({
+      heartbeatIntervalMs: 0,
+      auth: { custom: { jwksUrl: await refusedUrl(), issuer: CUSTOM_ISS } },
+      onError: (error, { stage }) => void seen.push({ error, stage }),
+    });
+    try {
+      const peer = new FakePeer(engine);
+      peer.message("join_room", { roomId: "r", accessToken: await sign(customKey, { iss: CUSTOM_ISS, sub: "u" }) });
+      expect((await peer.next("error")).payload.code).toBe("UNAUTHORIZED");
+      expect(seen.map((s) => s.stage)).toEqual(["auth"]);
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -6,7 +6,8 @@
 import { decodeJwt, jwtVerify, type JWTPayload } from "jose";
 import { createJwksSource, type JwksSource } from "./jwks.ts";
 import type { AuthOptions } from "./tokens.ts";
-import { ConfigError, defaultOnError } from "../errors.ts";
+import { ConfigError, createReporter } from "../errors.ts";
+import { numberOption } from "../util/number-option.ts";
 
 /** Asymmetric algorithms only: `none` and HS* can never verify against a JWKS. */
 export const ALLOWED_ALGORITHMS = [
@@ -43,19 +44,14 @@ interface Settings {
 }
 
 function settingsOf(options: AuthOptions): Settings {
-  const onError = options.onError ?? defaultOnError;
+  const report = createReporter(options.onError);
   return {
-    clockToleranceSec: options.clockToleranceSec ?? 5,
-    timeoutMs: options.jwksTimeoutMs ?? 5_000,
-    cooldownMs: options.jwksCooldownMs ?? 30_000,
-    maxAgeMs: options.jwksMaxAgeMs ?? 10 * 60_000,
-    reportFetchError: (error) => {
-      try {
-        onError(error, { stage: "auth" });
-      } catch {
-        // A faulty reporter must not turn a rejected token into a thrown error.
-      }
-    },
+    clockToleranceSec: numberOption("auth.clockToleranceSec", options.clockToleranceSec, 5),
+    timeoutMs: numberOption("auth.jwksTimeoutMs", options.jwksTimeoutMs, 5_000, "positive"),
+    cooldownMs: numberOption("auth.jwksCooldownMs", options.jwksCooldownMs, 30_000),
+    maxAgeMs: numberOption("auth.jwksMaxAgeMs", options.jwksMaxAgeMs, 10 * 60_000),
+    // A faulty reporter must not turn a rejected token into a thrown error: createReporter never throws.
+    reportFetchError: (error) => report(error, { stage: "auth" }),
   };
 }
 

@@ -6,6 +6,7 @@
 import { decodeJwt, type JWTPayload } from "jose";
 import { buildVerifiers, providerFromIssuer, type Verifier } from "./providers.ts";
 import type { OnError } from "../errors.ts";
+import { stableKey } from "../util/json.ts";
 import type { UserInfo } from "../protocol/messages.ts";
 
 export interface AuthGoogleConfig {
@@ -83,16 +84,35 @@ export interface CreateTokenAuthOptions {
 /** Tokens longer than this are refused unread; real ID tokens are 1–3 KiB. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
-const compiled = new WeakMap<AuthOptions, Verifier[]>();
+/**
+ * Verifiers (and so JWKS key caches) by the value of their options, not the object's identity: a
+ * `decodeAccessToken(token, { ...literal })` per call reuses the keys fetched by the first. Functions in
+ * the options (`onError`) count by identity. The least recently used entry goes past the bound.
+ */
+const compiled = new Map<string, Verifier[]>();
+const MAX_COMPILED = 32;
+
+/** The same options object always gets its verifiers, even if it was changed or evicted meanwhile. */
+const byIdentity = new WeakMap<AuthOptions, Verifier[]>();
 
 function verifiersFor(options: AuthOptions): Verifier[] {
-  let verifiers = compiled.get(options);
-  if (!verifiers) {
+  const known = byIdentity.get(options);
+  if (known) return known;
+  const key = stableKey(options);
+  let verifiers = compiled.get(key);
+  if (verifiers) {
+    compiled.delete(key); // re-inserted below: most recently used last
+  } else {
     verifiers = buildVerifiers(options);
-    compiled.set(options, verifiers);
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
   }
+  compiled.set(key, verifiers);
+  byIdentity.set(options, verifiers);
   return verifiers;
 }
+
+/** Something shaped like an address (`local@domain`); a UPN such as `ada@contoso.com` is one. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
@@ -105,6 +125,10 @@ function toDecoded(payload: JWTPayload, provider: string): DecodedToken {
   if (sub === undefined) delete decoded.userId;
   else decoded.userId = sub;
   for (const key of ["name", "email"] as const) if (decoded[key] !== undefined && str(decoded[key]) === undefined) delete decoded[key];
+  // Microsoft tokens rarely carry `email`; their `preferred_username` is usually the sign-in address.
+  // Like the upstream server, show it as `email` when it is one. Display data only: never authorize on it.
+  const username = str(payload.preferred_username);
+  if (decoded.email === undefined && username !== undefined && EMAIL.test(username)) decoded.email = username;
   if (decoded.exp !== undefined && typeof decoded.exp !== "number") delete decoded.exp;
   return decoded;
 }
@@ -136,7 +160,7 @@ export function createTokenVerifier(options: AuthOptions = {}): (token: string) 
 
 /**
  * Decodes and, when a provider is configured, verifies `token`. Resolves to `null` for any bad token;
- * never throws for one. Pass the same `options` object each time so JWKS keys stay cached.
+ * never throws for one. JWKS keys stay cached across calls with equal options (compared by value).
  * With `auth: {}` or `custom: { decodeOnly: true }` nothing is verified: development only.
  * @example
  * const user = await decodeAccessToken(token, { microsoft: { tenantId: "…", clientId: "…" } });

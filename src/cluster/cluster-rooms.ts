@@ -3,10 +3,10 @@ import type { RoomSend } from "../engine/room-send.ts";
 import type { Room, RoomManager } from "../engine/room.ts";
 import { leftFrame, presenceFrame } from "../protocol/frames.ts";
 import type { PresenceEntry } from "../protocol/messages.ts";
+import { isPlainObject } from "../util/json.ts";
 import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
 
-const isObject = (value: unknown): value is Record<string, any> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
+const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
 
 function parseEntry(json: string, connectionId: string): PresenceEntry | undefined {
   let entry: unknown;

@@ -7,7 +7,9 @@ import {
   type RemoteMember,
   type RoomState,
 } from "./backplane.ts";
-import { ConfigError, MissingDriverError, type OnError } from "../errors.ts";
+import { ConfigError, createReporter, MissingDriverError, type OnError } from "../errors.ts";
+import { backgroundInterval, nextTurn, withTimeout } from "../util/async.ts";
+import { numberOption } from "../util/number-option.ts";
 
 /**
  * The parts of an ioredis client the backplane uses (https://github.com/redis/ioredis). Typed by
@@ -55,7 +57,7 @@ export interface RedisBackplaneOptions {
   heartbeatMs?: number;
   /** Lifetime of the heartbeat key: an instance silent this long is removed with its members. @default 10000 */
   ttlMs?: number;
-  /** Where backplane failures go. @default the server's `onError` */
+  /** Where backplane failures go (stage "backplane"). @default the server's `onError` */
   onError?: OnError;
 }
 
@@ -87,25 +89,36 @@ if force ~= '1' then redis.call('SREM', p .. ':instances', id) end
 return #m / 2
 `;
 
-async function loadIoredis(): Promise<new (url: string, options: Record<string, unknown>) => RedisClientLike> {
-  let mod: any;
-  try {
-    mod = await import("ioredis");
-  } catch (error) {
-    // Deno without ioredis in package.json / deno.json: its npm: specifier still finds it.
-    const specifier = "npm:ioredis";
-    if ("Deno" in globalThis) mod = await import(specifier).catch(() => undefined);
-    if (!mod) throw new MissingDriverError("ioredis", "npm install ioredis", { cause: error });
-  }
-  return mod.Redis ?? mod.default;
+type RedisConstructor = new (url: string, options: Record<string, unknown>) => RedisClientLike;
+
+/**
+ * Ways to import ioredis, tried in order. The core only knows the bare specifier; a runtime entry adds
+ * what its runtime needs besides (the Deno entry: `npm:ioredis`, for projects without a package.json).
+ */
+const driverImports: (() => Promise<unknown>)[] = [() => import("ioredis")];
+
+/**
+ * Adds a way to import ioredis, tried after the bare `import("ioredis")` fails. For runtime entries.
+ * @example
+ * const specifier = "npm:ioredis"; // in a variable so bundlers leave it alone
+ * addRedisDriverImport(() => import(specifier));
+ */
+export function addRedisDriverImport(load: () => Promise<unknown>): void {
+  driverImports.push(load);
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`Option ${name} must be a positive number of milliseconds, got ${String(value)}`);
+async function loadIoredis(): Promise<RedisConstructor> {
+  let firstError: unknown;
+  for (const load of driverImports) {
+    try {
+      const mod = (await load()) as { Redis?: RedisConstructor; default?: RedisConstructor };
+      const Redis = mod.Redis ?? mod.default;
+      if (Redis) return Redis;
+    } catch (error) {
+      firstError ??= error;
+    }
   }
-  return value;
+  throw new MissingDriverError("ioredis", "npm install ioredis", { cause: firstError, feature: "The Redis backplane" });
 }
 
 /**
@@ -125,8 +138,8 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   if (!options.url && !options.client) throw new ConfigError("createRedisBackplane needs a url (redis://host:6379) or an ioredis client");
   const prefix = options.keyPrefix ?? "openlivesync";
   if (!prefix || /\s/.test(prefix)) throw new ConfigError(`keyPrefix must be a non-empty string without spaces, got "${prefix}"`);
-  const heartbeatMs = positive("heartbeatMs", options.heartbeatMs, 2000);
-  const ttlMs = positive("ttlMs", options.ttlMs, 10_000);
+  const heartbeatMs = numberOption("heartbeatMs", options.heartbeatMs, 2000, "positive");
+  const ttlMs = numberOption("ttlMs", options.ttlMs, 10_000, "positive");
   if (ttlMs <= heartbeatMs * 2) throw new ConfigError(`ttlMs (${ttlMs}) must be more than twice heartbeatMs (${heartbeatMs})`);
 
   const instanceId = crypto.randomUUID();
@@ -158,7 +171,8 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   let reportedAt = 0;
   let suppressed = 0;
 
-  const onError: OnError = (error, context) => (options.onError ?? sink?.onError ?? defaultReport)(error, context);
+  /** The backplane's own `onError`, else the server's (set in `start`); made safe either way. */
+  let onError = createReporter(options.onError);
   const report = (message: string, cause?: unknown) => onError(new BackplaneError(message, { cause }), { stage: "backplane" });
   /** Command failures while Redis is away say the same thing many times: report the first of each outage. */
   const failed = (error: unknown) => {
@@ -364,6 +378,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
 
     async start(engineSink) {
       sink = engineSink;
+      if (!options.onError) onError = createReporter(engineSink.onError);
       startedAt = Date.now();
       const common = {
         // Back off up to 5 s between attempts, forever: the instance keeps serving local clients meanwhile.
@@ -375,6 +390,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
         sub = options.client.duplicate({ enableOfflineQueue: true });
       } else {
         const Redis = await loadIoredis();
+        if (closed) return; // close() ran while the driver loaded: connecting now would keep the process alive
         // Commands fail at once while Redis is away: a stale broadcast replayed minutes later is worse than none.
         // No auto-pipelining: the publish path batches itself (see `flush`) and must not wait a turn.
         cmd = new Redis(options.url!, {
@@ -402,8 +418,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
       });
       sub.subscribe(channel).then(() => (subscribedOnce = true), failed);
       if (cmd.status === "ready") announceSoon();
-      beat = setInterval(background(tick), heartbeatMs);
-      (beat as { unref?: () => void }).unref?.();
+      beat = backgroundInterval(background(tick), heartbeatMs);
     },
 
     publish(message: OutgoingMessage) {
@@ -422,10 +437,12 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
       const deadline = Date.now() + FETCH_TIMEOUT_MS;
       // Joins in the first moments after start-up wait for the first connection rather than miss peers.
       const startUpLeft = startedAt + FETCH_TIMEOUT_MS - Date.now();
-      if (!announced && !closed && startUpLeft > 0) await within(readyPromise, startUpLeft);
+      if (!announced && !closed && startUpLeft > 0) await withTimeout(readyPromise, startUpLeft, { fallback: undefined });
       if (!isReady()) return undefined;
       try {
-        const res = await within(cmd!.pipeline().hgetall(roomKey(roomId)).smembers(registry).exec(), deadline - Date.now());
+        const res = await withTimeout(cmd!.pipeline().hgetall(roomKey(roomId)).smembers(registry).exec(), deadline - Date.now(), {
+          fallback: undefined,
+        });
         if (!res) return undefined;
         const failure = res.find(([error]) => error);
         if (failure) throw failure[0];
@@ -477,25 +494,4 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
       }
     },
   };
-}
-
-/** After pending I/O callbacks (Node, Bun; Deno has it too), so messages from many sockets share a batch. */
-const nextTurn: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? (fn) => (globalThis as unknown as { setImmediate(fn: () => void): void }).setImmediate(fn)
-    : queueMicrotask;
-
-/** `promise`'s value, or undefined once `ms` passed. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, ms))));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function defaultReport(error: unknown, context: { stage: string }) {
-  console.error(`[openlivesync] ${context.stage} failed:`, error);
 }

@@ -1,7 +1,7 @@
 import type { Hooks, Peer } from "crossws";
 import { CloseCodes } from "../protocol/codes.ts";
 import type { UserInfo } from "../protocol/messages.ts";
-import { byteLength } from "../util/json.ts";
+import { exceedsBytes } from "../util/json.ts";
 import type { Connection } from "./connection.ts";
 
 /** Each peer carries its connection, so finding it costs no map entry per socket. */
@@ -34,7 +34,7 @@ export function bindHooks(t: HookTargets): Partial<Hooks> {
       if (!conn || conn.closed) return;
       conn.alive = true;
       const raw = message.text();
-      if (t.maxPayload > 0 && byteLength(raw, t.maxPayload) > t.maxPayload) {
+      if (t.maxPayload > 0 && exceedsBytes(raw, t.maxPayload)) {
         return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
       }
       t.receive(conn, raw);

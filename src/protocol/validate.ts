@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { ErrorCodes, ProtocolError } from "../errors.ts";
-import { byteLength as utf8Length, isPlainObject } from "../util/json.ts";
+import { exceedsBytes, isPlainObject } from "../util/json.ts";
 import {
   MSG_BROADCAST_EVENT,
   MSG_JOIN_ROOM,
@@ -92,7 +92,6 @@ function buildSchemas(limits: MessageLimits) {
  */
 export function createMessageParser(limits: MessageLimits) {
   const schemas = buildSchemas(limits);
-  const byteLength = (s: string) => utf8Length(s, limits.maxPresenceBytes);
 
   return function parseClientMessage(raw: string): ClientMessage {
     let data: unknown;
@@ -132,7 +131,7 @@ export function createMessageParser(limits: MessageLimits) {
     if (msg.type === MSG_UPDATE_PRESENCE || msg.type === MSG_JOIN_ROOM) {
       // The presence can be no larger than the frame that carried it, so most frames need no measuring.
       const presence = msg.payload.presence;
-      if (presence && byteLength(raw) > limits.maxPresenceBytes && byteLength(JSON.stringify(presence)) > limits.maxPresenceBytes) {
+      if (presence && exceedsBytes(raw, limits.maxPresenceBytes) && exceedsBytes(JSON.stringify(presence), limits.maxPresenceBytes)) {
         throw new ProtocolError(ErrorCodes.TOO_LARGE, `Presence is larger than ${limits.maxPresenceBytes} bytes`);
       }
     }

@@ -70,7 +70,7 @@ async function loadDriver() {
     const [mysql, drizzle] = await Promise.all([import("mysql2/promise"), import("drizzle-orm/mysql2")]);
     return { createPool: mysql.createPool, drizzle: drizzle.drizzle };
   } catch (cause) {
-    throw new MissingDriverError("mysql2", "npm install mysql2", { cause });
+    throw new MissingDriverError("mysql2", "npm install mysql2", { cause, feature: "MySQL chat storage" });
   }
 }
 

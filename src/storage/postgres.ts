@@ -37,7 +37,7 @@ async function loadDriver() {
     const [pg, drizzle] = await Promise.all([import("postgres"), import("drizzle-orm/postgres-js")]);
     return { postgres: pg.default, drizzle: drizzle.drizzle };
   } catch (cause) {
-    throw new MissingDriverError("postgres (postgres.js)", "npm install postgres", { cause });
+    throw new MissingDriverError("postgres (postgres.js)", "npm install postgres", { cause, feature: "Postgres chat storage" });
   }
 }
 

@@ -64,7 +64,7 @@ export function openSqliteDatabase(filename: string): OpenedSqlite {
   try {
     return { db: driver.open(filename), driver: driver.name };
   } catch (cause) {
-    if (driver.install && isMissingModule(cause)) throw new MissingDriverError(driver.name, driver.install, { cause });
+    if (driver.install && isMissingModule(cause)) throw new MissingDriverError(driver.name, driver.install, { cause, feature: "SQLite chat storage" });
     throw new ConfigError(`Could not open SQLite database ${JSON.stringify(filename)}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -1,0 +1,240 @@
+/**
+ * Cluster-room convergence through an in-memory backplane (no Redis): several engines linked by a hub
+ * that keeps the shared room state and relays messages in publish order, as the Redis backplane does.
+ * The hub can lose messages and state (an outage) and stop relaying for one instance (a crash), so
+ * every repair path of the cluster rooms runs here; the Redis tests run the same behaviour for real.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Backplane, BackplaneSink, OutgoingMessage, RoomState } from "../src/cluster/backplane.ts";
+import { createLiveEngine, type LiveEngine } from "../src/engine/engine.ts";
+import { FakePeer } from "./helpers/fake-peer.ts";
+
+type Delivered = Parameters<BackplaneSink["deliver"]>[0];
+
+/** Shared state and the channel between the fake backplanes of one cluster. */
+class Hub {
+  /** room → connection → { instanceId, entry }, like the `P:room:<id>` hashes. */
+  readonly rooms = new Map<string, Map<string, { instanceId: string; entry: string }>>();
+  /** Instances whose members are all recorded (the `P:instances` set). */
+  readonly recorded = new Set<string>();
+  readonly members = new Map<string, FakeBackplane>();
+  /** While down, publishes are dropped and reads fail, as while Redis is unreachable. */
+  down = false;
+
+  backplane(): FakeBackplane {
+    return new FakeBackplane(this);
+  }
+
+  /** Shared state comes back empty (a Redis restart): every instance writes its members back, then all re-read. */
+  restore(): void {
+    this.down = false;
+    this.rooms.clear();
+    this.recorded.clear();
+    for (const b of this.members.values()) b.announce();
+    for (const b of this.members.values()) b.sink!.resync();
+  }
+
+  /** `instanceId` stops without closing: nothing it had is removed and it relays nothing more. */
+  crash(instanceId: string): void {
+    this.members.get(instanceId)!.crashed = true;
+    this.members.delete(instanceId);
+  }
+
+  write(instanceId: string, roomId: string, connectionId: string, entry: string | undefined): void {
+    let room = this.rooms.get(roomId);
+    if (!room) this.rooms.set(roomId, (room = new Map()));
+    if (entry === undefined) room.delete(connectionId);
+    else room.set(connectionId, { instanceId, entry });
+  }
+}
+
+let nextId = 0;
+
+class FakeBackplane implements Backplane {
+  readonly instanceId = `instance-${++nextId}`;
+  sink: BackplaneSink | undefined;
+  crashed = false;
+  constructor(private readonly hub: Hub) {}
+
+  async start(sink: BackplaneSink): Promise<void> {
+    this.sink = sink;
+    this.hub.members.set(this.instanceId, this);
+    this.announce();
+  }
+
+  announce(): void {
+    for (const m of this.sink!.localMembers()) this.hub.write(this.instanceId, m.roomId, m.connectionId, m.entry);
+    this.hub.recorded.add(this.instanceId);
+  }
+
+  publish(message: OutgoingMessage): void {
+    if (this.hub.down || this.crashed) return;
+    const { kind, roomId, connectionId } = message;
+    if (kind === "joined" || kind === "updated") this.hub.write(this.instanceId, roomId, connectionId, message.entry);
+    if (kind === "left") this.hub.write(this.instanceId, roomId, connectionId, undefined);
+    const delivered: Delivered = { kind, instanceId: this.instanceId, roomId, connectionId, frame: message.frame };
+    for (const other of this.hub.members.values()) {
+      // One queue per receiver, FIFO: publish order is kept, as on the one Redis channel.
+      if (other !== this) queueMicrotask(() => other.sink?.deliver(delivered));
+    }
+  }
+
+  async fetchRoom(roomId: string): Promise<RoomState | undefined> {
+    await Promise.resolve();
+    if (this.hub.down) return undefined;
+    const room = this.hub.rooms.get(roomId) ?? new Map();
+    return {
+      members: [...room].map(([connectionId, { instanceId, entry }]) => ({ connectionId, instanceId, entry })),
+      instances: new Set(this.hub.recorded),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const room of this.hub.rooms.values()) for (const [id, m] of room) if (m.instanceId === this.instanceId) room.delete(id);
+    this.hub.recorded.delete(this.instanceId);
+    this.hub.members.delete(this.instanceId);
+  }
+}
+
+const engines: LiveEngine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.close()));
+});
+
+function cluster(size: number) {
+  const hub = new Hub();
+  const errors: { error: unknown; stage: string }[] = [];
+  const nodes = Array.from({ length: size }, () => {
+    const backplane = hub.backplane();
+    const engine = createLiveEngine({
+      backplane,
+      heartbeatIntervalMs: 0,
+      presenceThrottleMs: 0,
+      chat: { historyLimit: 0 },
+      onError: (error, { stage }) => void errors.push({ error, stage }),
+    });
+    engines.push(engine);
+    return { engine, backplane, peer: (user?: Record<string, unknown>) => new FakePeer(engine, user) };
+  });
+  return { hub, errors, nodes };
+}
+
+const presenceFrom = (peer: FakePeer, key: "joined" | "left" | "updated", id: string, from = 0) =>
+  peer.next("presence_updated", (p) => (key === "left" ? p.left?.includes(id) : p[key]?.some((e: any) => e.connectionId === id)), from);
+
+describe("cluster rooms over an in-memory backplane", () => {
+  it("shows members of other instances in room_joined and sends joins and presence across", async () => {
+    const { nodes, errors } = cluster(3);
+    const [a, b, c] = [nodes[0]!.peer(), nodes[1]!.peer(), nodes[2]!.peer()];
+    const ja = await a.join("room", { cursor: 1 });
+    const jb = await b.join("room", { cursor: 2 });
+    expect(Object.keys(jb.presence).sort()).toEqual([ja.connectionId, jb.connectionId].sort());
+    expect(jb.presence[ja.connectionId].presence).toEqual({ cursor: 1 });
+    await presenceFrom(a, "joined", jb.connectionId);
+
+    const jc = await c.join("room");
+    expect(Object.keys(jc.presence)).toHaveLength(3);
+    await presenceFrom(a, "joined", jc.connectionId);
+    await presenceFrom(b, "joined", jc.connectionId);
+
+    const mark = a.frames.length;
+    c.message("update_presence", { presence: { cursor: 9 } });
+    const updated = await presenceFrom(a, "updated", jc.connectionId, mark);
+    expect(updated.payload.updated[0].presence).toEqual({ cursor: 9 });
+    expect(errors).toEqual([]);
+  });
+
+  it("relays events and chat to every other instance, in order", async () => {
+    const { nodes } = cluster(2);
+    const [a, b] = [nodes[0]!.peer(), nodes[1]!.peer()];
+    await a.join("room");
+    await b.join("room");
+    for (let i = 0; i < 5; i++) a.message("broadcast_event", { event: "tick", payload: i });
+    a.message("send_chat", { message: "hello" });
+    const chat = await b.next("chat_message");
+    expect(chat.payload.message).toBe("hello");
+    expect(b.frames.filter((f) => f.type === "broadcast_event").map((f) => f.payload.payload)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("tells other instances when a member leaves or disconnects", async () => {
+    const { nodes } = cluster(2);
+    const [a, b, b2] = [nodes[0]!.peer(), nodes[1]!.peer(), nodes[1]!.peer()];
+    await a.join("room");
+    const jb = await b.join("room");
+    const jb2 = await b2.join("room");
+    b.message("leave_room", {});
+    await presenceFrom(a, "left", jb.connectionId);
+    b2.close(1000, "bye");
+    await presenceFrom(a, "left", jb2.connectionId);
+    const joined = await nodes[0]!.peer().join("room");
+    expect(Object.keys(joined.presence)).toHaveLength(2); // a and the newcomer
+  });
+
+  it("removes the members of an instance that stopped beating and tells local clients", async () => {
+    const { hub, nodes } = cluster(3);
+    const [a, b, c] = [nodes[0]!.peer(), nodes[1]!.peer(), nodes[2]!.peer()];
+    await a.join("room");
+    await b.join("room");
+    const jc = await c.join("room");
+    await presenceFrom(a, "joined", jc.connectionId);
+    await presenceFrom(b, "joined", jc.connectionId);
+
+    hub.crash(nodes[2]!.backplane.instanceId);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // "checked" after the members were first seen
+    const dead = new Set([nodes[2]!.backplane.instanceId]);
+    for (const node of nodes.slice(0, 2)) node.backplane.sink!.instancesDown(dead, Date.now());
+    await presenceFrom(a, "left", jc.connectionId);
+    await presenceFrom(b, "left", jc.connectionId);
+    expect(nodes[0]!.engine.rooms.get("room")?.members.has(jc.connectionId)).toBe(false);
+  });
+
+  it("converges after shared state and messages were lost: missed joins and leaves arrive on resync", async () => {
+    const { hub, nodes } = cluster(2);
+    const [a, b] = [nodes[0]!.peer(), nodes[1]!.peer()];
+    const ja = await a.join("room", { v: 1 });
+    const jb = await b.join("room");
+    await presenceFrom(a, "joined", jb.connectionId);
+
+    hub.down = true; // everything published now is lost
+    const b2 = nodes[1]!.peer();
+    const jb2 = await b2.join("room", { late: true });
+    b.message("leave_room", {});
+    a.message("update_presence", { presence: { v: 2 } });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(a.frames.some((f) => f.type === "presence_updated" && f.payload.joined?.[0]?.connectionId === jb2.connectionId)).toBe(false);
+
+    const [markA, markB2] = [a.frames.length, b2.frames.length];
+    hub.restore();
+    const joined = await presenceFrom(a, "joined", jb2.connectionId, markA);
+    expect(joined.payload.joined[0].presence).toEqual({ late: true });
+    await presenceFrom(a, "left", jb.connectionId, markA);
+    const updated = await presenceFrom(b2, "updated", ja.connectionId, markB2);
+    expect(updated.payload.updated[0].presence).toEqual({ v: 2 });
+
+    // Both views are now the same room.
+    const viewA = await nodes[0]!.peer().join("room");
+    const viewB = await nodes[1]!.peer().join("room");
+    const ids = (p: any) => Object.keys(p.presence).filter((id) => id !== p.connectionId).sort();
+    expect(ids(viewA)).toContain(jb2.connectionId);
+    expect(ids(viewA)).not.toContain(jb.connectionId);
+    expect(ids(viewB)).toContain(ja.connectionId);
+  });
+
+  it("reports garbled messages with stage backplane and drops them", async () => {
+    const { nodes, errors } = cluster(2);
+    const a = nodes[0]!.peer();
+    await a.join("room");
+    const sink = nodes[0]!.backplane.sink!;
+    const before = a.frames.length;
+    const from = nodes[1]!.backplane.instanceId;
+    sink.deliver({ kind: "joined", instanceId: from, roomId: "room", connectionId: "x", frame: "not json" });
+    sink.deliver({ kind: "event", instanceId: from, roomId: "room", connectionId: "x", frame: '{"type":"broadcast_event","payload":{"roomId":"other"}}' });
+    sink.deliver({ kind: "joined", instanceId: from, roomId: "room", connectionId: "x", frame: '{"type":"presence_updated","payload":{"roomId":"room","joined":[{"connectionId":"y","presence":{}}]}}' });
+    sink.deliver({ kind: "chat", instanceId: from, roomId: "room", connectionId: "x", frame: '{"type":"chat_message","payload":{"roomId":"room"}}' });
+    expect(errors.map((e) => e.stage)).toEqual(["backplane", "backplane", "backplane", "backplane"]);
+    expect(errors.every((e) => (e.error as { code?: string }).code === "BACKPLANE_ERROR")).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(a.frames.slice(before)).toEqual([]);
+    expect([...nodes[0]!.engine.rooms.get("room")!.members.keys()]).toHaveLength(1);
+  });
+});
