@@ -5,7 +5,7 @@
 //   node bench/run.mjs [--scenario name[,name]] [--duration s] [--runtime node[,bun,...]] [--client raw|ws]
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -53,7 +53,7 @@ const SCENARIOS = [
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const out = { scenario: null, duration: 4, runtime: "all", client: "raw", warmup: 1, repeat: 3, quiet: 5, params: {} };
+  const out = { versus: null, scenario: null, duration: 4, runtime: "all", client: "raw", warmup: 1, repeat: 3, quiet: 5, params: {} };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => inline ?? argv[++i];
@@ -64,6 +64,7 @@ function parseArgs(argv) {
     else if (flag === "--quiet") out.quiet = Number(value());
     else if (flag === "--runtime") out.runtime = value();
     else if (flag === "--client") out.client = value();
+    else if (flag === "--versus") out.versus = value();
     else if (flag === "--param") {
       const [k, v] = value().split("=");
       if (!k || v === undefined || Number.isNaN(Number(v))) throw new UsageError("--param takes key=number, e.g. --param window=32");
@@ -71,7 +72,7 @@ function parseArgs(argv) {
     }
     else if (flag === "--help" || flag === "-h") {
       console.log(
-        "node bench/run.mjs [--scenario a,b] [--duration s] [--warmup s] [--repeat n] [--quiet s] [--runtime node|all|a,b] [--client raw|ws] [--param key=number]\n" +
+        "node bench/run.mjs [--versus dist-dir] [--scenario a,b] [--duration s] [--warmup s] [--repeat n] [--quiet s] [--runtime node|all|a,b] [--client raw|ws] [--param key=number]\n" +
           `scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}\nruntimes: ${Object.keys(RUNTIMES).join(", ")}`,
       );
       process.exit(0);
@@ -129,7 +130,7 @@ async function startServer(spec) {
 }
 
 async function startServerOnce(spec) {
-  const child = spawnRaised(spec.cmd, spec.args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawnRaised(spec.cmd, spec.args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...spec.env } });
   const server = { child, pid: child.pid, stderr: [], stderrLines: 0, exit: null, gcWaiters: [] };
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk) => {
@@ -382,6 +383,12 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const runtimes = opts.runtime === "all" ? Object.keys(RUNTIMES) : opts.runtime.split(",");
   for (const rt of runtimes) if (!RUNTIMES[rt]) throw new UsageError(`No bench servers for runtime "${rt}"; known: ${Object.keys(RUNTIMES).join(", ")}`);
+  // --versus DIR: the "baseline" column becomes our own server built in DIR (an older commit's dist/),
+  // so the ratio column reads "this code ÷ that build", measured in the same run.
+  if (opts.versus) {
+    const dir = resolve(opts.versus);
+    for (const rt of runtimes) RUNTIMES[rt].baseline = { ...RUNTIMES[rt].ours, label: `ours @ ${opts.versus}`, env: { OLS_DIST: dir } };
+  }
   // `chat` (bench/chat.mjs) compares storages and `scale-out` (bench/scale-out.mjs) compares instance counts
   // rather than ours with a baseline, so they run on their own after the table (Node only).
   const EXTRA = ["chat", "scale-out"];

@@ -1,6 +1,8 @@
 // Our server on Node, for `npm run bench`. Contract (see bench/README.md):
 // prints `READY <port>` once listening, answers the stdin line `gc` with `GC_DONE`, exits on SIGTERM.
-import { createServer } from "../../dist/node.js";
+// OLS_DIST points at another build of the package (`--versus`: this code against an older build).
+const dist = process.env.OLS_DIST ?? new URL("../../dist", import.meta.url).pathname;
+const { createServer } = await import(new URL(`file://${dist}/node.js`).href);
 import { oursBenchOptions, serveBenchControl } from "./control.mjs";
 
 const server = createServer(oursBenchOptions());
