@@ -277,7 +277,10 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
   }
 
   function onChat(payload: ChatMessageFrame) {
-    const acknowledged = payload.clientMessageId !== undefined && outbox.acknowledge(payload.clientMessageId);
+    // A server that does not echo clientMessageId still stores and sends one connection's chats in order:
+    // our own message then answers the oldest send written to this socket.
+    const ownWithoutId = payload.clientMessageId === undefined && payload.connectionId === state.connectionId;
+    const acknowledged = ownWithoutId ? outbox.acknowledgeOldestSent() : payload.clientMessageId !== undefined && outbox.acknowledge(payload.clientMessageId);
     const chatMessages = appendMessages(state.chatMessages, [payload]);
     if (chatMessages === state.chatMessages && !acknowledged) return;
     update({ chatMessages, ...(acknowledged ? { pendingMessages: outbox.list() } : {}) });

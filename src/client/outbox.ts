@@ -17,6 +17,8 @@ export interface Outbox {
   add(entry: Omit<PendingChatMessage, "sent">): PendingChatMessage;
   /** Remove the entry with this id; false when there is none. */
   acknowledge(clientMessageId: string): boolean;
+  /** Remove the oldest entry written to the current socket; false when there is none. */
+  acknowledgeOldestSent(): boolean;
   /** The socket closed: everything written to it must go again. */
   unsendAll(): void;
   /** Entries not written to the current socket, oldest first; marks them sent. */
@@ -39,6 +41,11 @@ export function createOutbox(limit: number): Outbox {
       const before = entries.length;
       entries = entries.filter((e) => e.clientMessageId !== clientMessageId);
       return entries.length !== before;
+    },
+    acknowledgeOldestSent() {
+      const at = entries.findIndex((e) => e.sent);
+      if (at >= 0) entries.splice(at, 1);
+      return at >= 0;
     },
     unsendAll() {
       for (const e of entries) e.sent = false;
