@@ -7,6 +7,8 @@ import type { ServerOptions } from "./node.ts";
 export interface RunningServer {
   port: number;
   close(): Promise<void>;
+  /** Node only: the `http.Server`, for the CLI's demo page. */
+  node?: import("node:http").Server;
 }
 
 export async function start(options: ServerOptions): Promise<RunningServer> {
@@ -29,6 +31,7 @@ export async function start(options: ServerOptions): Promise<RunningServer> {
   });
   const address = server.address();
   return {
+    node: server,
     port: typeof address === "object" && address ? address.port : (options.port ?? 3000),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -196,17 +196,23 @@ export function clientSuite(runtime: Runtime) {
     it("after a 4401 (token expired) calls getAuthToken again and comes back to the room", async () => {
       const server = await start({ onAuth: "token" });
       let calls = 0;
-      const token = (sub: string, ttlSec: number) =>
-        new UnsecuredJWT({ sub, name: `User ${sub}` }).setExpirationTime(Math.floor(Date.now() / 1000) + ttlSec).encode();
-      // The first token expires within a second or two; the server closes with 4401 when it does.
-      const a = liveClient(server.wsUrl, { getAuthToken: async () => token("u1", ++calls === 1 ? 1 : 3600) });
+      // The first token lives two to three seconds; the server closes with 4401 when it expires.
+      const getAuthToken = async () => {
+        calls++;
+        const ttl = calls === 1 ? 3 : 3600;
+        return new UnsecuredJWT({ sub: "u1", name: `token ${calls}` }).setExpirationTime(Math.floor(Date.now() / 1000) + ttl).encode();
+      };
+      const a = liveClient(server.wsUrl, { getAuthToken });
+      const statuses: string[] = [];
+      a.subscribe((s) => statuses.at(-1) !== s.status && statuses.push(s.status));
       a.connect();
       a.joinRoom("auth", { here: true });
       const first = await until(a, (s) => s.inRoom);
-      expect(first.presence[first.connectionId!]).toMatchObject({ userId: "u1", name: "User u1" });
+      expect(first.presence[first.connectionId!]).toMatchObject({ userId: "u1", name: "token 1" });
       const again = await until(a, (s) => s.inRoom && s.connectionId !== first.connectionId, "rejoined with a new token");
       expect(calls).toBe(2);
-      expect(again.presence[again.connectionId!]).toMatchObject({ userId: "u1", presence: { here: true } });
+      expect(again.presence[again.connectionId!]).toMatchObject({ userId: "u1", name: "token 2", presence: { here: true } });
+      expect(statuses).toEqual(["connecting", "open", "reconnecting", "open"]);
     });
   });
 }
