@@ -58,8 +58,6 @@ async function serve(cliArgs: CliArgs) {
   const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
   console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
-  const demo = server.node && (await (await import("./demo.ts")).mountDemo(server.node, settings.path));
-  if (demo) console.log(`Demo: http://${host}:${server.port}${demo}`);
   if (settings.redisUrl) console.log(`Cluster: Redis at ${settings.redisUrl.replace(/\/\/[^@/]*@/, "//***@")}`);
 
   let stopping = false;
@@ -73,6 +71,8 @@ async function serve(cliArgs: CliArgs) {
   };
   proc?.on("SIGINT", () => void stop("SIGINT"));
   proc?.on("SIGTERM", () => void stop("SIGTERM"));
+  const demo = server.node && (await (await import("./demo.ts")).mountDemo(server.node, settings.path));
+  if (demo) console.log(`Demo: http://${host}:${server.port}${demo}`);
 }
 
 void runMain(command);

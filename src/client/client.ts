@@ -258,9 +258,11 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     const chat = chatAfterJoin({ messages: state.chatMessages, gaps: state.chatGaps }, history, askedAfter, payload.resumed === true);
     // Sends whose message the history already holds were stored before the socket dropped.
     for (const m of history) if (m.clientMessageId) outbox.acknowledge(m.clientMessageId);
+    // Our own entry shows the newest presence we asked for: the server has it or will (it is in flight, or
+    // pushed below), even when this snapshot answers an older join still in flight on this socket.
     let presence: PresenceMap = payload.presence ?? {};
     const own = presence[payload.connectionId];
-    if (own && room.presence !== undefined && room.presence !== presenceOnServer) presence = { ...presence, [payload.connectionId]: { ...own, presence: room.presence } };
+    if (own && room.presence !== undefined) presence = { ...presence, [payload.connectionId]: { ...own, presence: room.presence } };
     update({
       inRoom: true,
       connectionId: payload.connectionId,
@@ -347,7 +349,8 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     },
     leaveRoom(roomId) {
       if (!room || (roomId !== undefined && roomId !== room.id)) return;
-      if (state.inRoom) connection.send({ type: MSG_LEAVE_ROOM, payload: { roomId: room.id } });
+      // Also while our join is still in flight: the server handles the two in order.
+      connection.send({ type: MSG_LEAVE_ROOM, payload: { roomId: room.id } });
       resetRoom();
       update(emptyRoom);
     },

@@ -5,7 +5,7 @@ import { createLiveSyncClient, type LiveSyncClient, type LiveSyncClientConfig, t
 export function liveClient(url: string, config: Partial<LiveSyncClientConfig> = {}): LiveSyncClient {
   const client = createLiveSyncClient({
     url,
-    WebSocket: WebSocket as unknown as LiveSyncClientConfig["WebSocket"],
+    WebSocket,
     reconnectIntervalMs: 50,
     maxReconnectIntervalMs: 400,
     ...config,
