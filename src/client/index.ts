@@ -34,7 +34,7 @@ export type {
   ClientStatus,
   JoinRoomIdentity,
   EventHandler,
-} from "./client.ts";
+} from "./api.ts";
 export type { WebSocketLike, WebSocketConstructorLike } from "./connection.ts";
 export type { PendingChatMessage } from "./outbox.ts";
 export type { ChatMessage, ChatHistoryPayload, GetChatHistoryPayload } from "./wire.ts";

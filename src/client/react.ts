@@ -14,14 +14,8 @@ import {
   useSyncExternalStore,
   type ReactNode,
 } from "react";
-import {
-  createLiveSyncClient,
-  type EventHandler,
-  type JoinRoomIdentity,
-  type LiveSyncClient,
-  type LiveSyncClientConfig,
-  type LiveSyncClientState,
-} from "./client.ts";
+import type { EventHandler, JoinRoomIdentity, LiveSyncClient, LiveSyncClientConfig, LiveSyncClientState } from "./api.ts";
+import { createLiveSyncClient } from "./client.ts";
 import type { PendingChatMessage } from "./outbox.ts";
 import type { Presence, PresenceEntry } from "../protocol/messages.ts";
 import type { ChatMessage } from "./wire.ts";
