@@ -11,6 +11,8 @@ export default defineConfig({
     "hono-deno": "adapters/hono-deno.ts",
     engine: "src/engine-api.ts",
     cli: "adapters/cli.ts",
+    client: "src/client/index.ts",
+    react: "src/client/react.ts",
   },
   format: "esm",
   platform: "neutral",
@@ -18,5 +20,5 @@ export default defineConfig({
   dts: true,
   clean: true,
   // Drivers and runtimes stay imports; users install the ones they use.
-  external: [/^node:/, /^bun:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/],
+  external: [/^node:/, /^bun:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/, "react"],
 });

@@ -7,6 +7,8 @@ import type { ServerOptions } from "./handle.ts";
 export interface RunningServer {
   port: number;
   close(): Promise<void>;
+  /** Node only: the `http.Server`, for the CLI's demo page. */
+  node?: import("node:http").Server;
 }
 
 /** Import this runtime's entry, which registers its SQLite driver: the CLI creates its storage before `start`. */
@@ -36,6 +38,7 @@ export async function start(options: ServerOptions): Promise<RunningServer> {
   });
   const address = server.address();
   return {
+    node: server,
     port: typeof address === "object" && address ? address.port : (options.port ?? 3000),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

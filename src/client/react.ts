@@ -1,0 +1,192 @@
+/**
+ * React bindings, upstream's names and props: `LiveSyncProvider`, `useLiveSyncClient`, `useConnectionStatus`,
+ * `useRoom`, `usePresence`, `useChat`; plus `useLiveSyncState` and `useLiveSyncEvent`. State comes through
+ * `useSyncExternalStore`: the client's snapshots are immutable, so components re-render only on change.
+ */
+import {
+  createContext,
+  createElement,
+  useCallback,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
+import type { EventHandler, JoinRoomIdentity, LiveSyncClient, LiveSyncClientConfig, LiveSyncClientState } from "./api.ts";
+import { createLiveSyncClient } from "./client.ts";
+import type { PendingChatMessage } from "./outbox.ts";
+import type { Presence, PresenceEntry } from "../protocol/messages.ts";
+import type { ChatMessage } from "./wire.ts";
+
+const LiveSyncContext = createContext<LiveSyncClient | null>(null);
+
+export interface LiveSyncProviderProps extends Partial<LiveSyncClientConfig> {
+  children?: ReactNode;
+  /** A client you created; the provider neither connects nor disconnects it. */
+  client?: LiveSyncClient;
+}
+
+/**
+ * Gives the tree a client: pass `client`, or `url` (and other config) for one created, connected on mount
+ * and disconnected on unmount.
+ * @example
+ * <LiveSyncProvider url="ws://localhost:3000/live"><App /></LiveSyncProvider>
+ */
+export function LiveSyncProvider(props: LiveSyncProviderProps) {
+  const { children, client: given, ...config } = props;
+  const [owned] = useState(() => (given || !config.url ? null : createLiveSyncClient(config as LiveSyncClientConfig)));
+  const client = given ?? owned;
+  useEffect(() => {
+    if (!owned) return;
+    owned.connect();
+    return () => owned.disconnect();
+  }, [owned]);
+  if (!client) throw new Error("LiveSyncProvider: pass either `client` or config (e.g. `url`) to create the client.");
+  return createElement(LiveSyncContext.Provider, { value: client }, children);
+}
+
+export function useLiveSyncClient(): LiveSyncClient {
+  const client = useContext(LiveSyncContext);
+  if (!client) throw new Error("useLiveSyncClient must be used within LiveSyncProvider");
+  return client;
+}
+
+/** The whole client state; re-renders on every change. */
+export function useLiveSyncState(): LiveSyncClientState {
+  const client = useLiveSyncClient();
+  return useSyncExternalStore(client.subscribe, client.getState, client.getState);
+}
+
+function useSelected<T>(select: (state: LiveSyncClientState) => T): T {
+  const client = useLiveSyncClient();
+  const get = () => select(client.getState());
+  return useSyncExternalStore(client.subscribe, get, get);
+}
+
+/** `"connecting" | "open" | "closing" | "closed"`; `useLiveSyncState().status` has the finer one. */
+export function useConnectionStatus(): LiveSyncClientState["connectionStatus"] {
+  return useSelected((s) => s.connectionStatus);
+}
+
+export interface UseRoomOptions {
+  /** Presence sent with the join. */
+  initialPresence?: Presence;
+  /** Join when `roomId` is set, leave on unmount or when it changes. @default true */
+  autoJoin?: boolean;
+  accessToken?: string;
+  getAccessToken?: () => string | Promise<string>;
+  name?: string;
+  email?: string;
+}
+
+export interface UseRoomReturn {
+  join: (roomId: string, presence?: Presence, identity?: JoinRoomIdentity) => void;
+  leave: (roomId?: string) => void;
+  updatePresence: (presence: Presence) => void;
+  broadcastEvent: (event: string, payload?: unknown) => boolean;
+  presence: Record<string, PresenceEntry>;
+  connectionId: string | null;
+  /** The client's room is `roomId` (it may still be rejoining; see `joined`). */
+  isInRoom: boolean;
+  /** The server confirmed the join on the current socket. */
+  joined: boolean;
+  currentRoomId: string | null;
+}
+
+const NO_PRESENCE: Record<string, PresenceEntry> = {};
+const NO_MESSAGES: ChatMessage[] = [];
+const NO_PENDING: PendingChatMessage[] = [];
+
+/**
+ * The room's state and actions; with `autoJoin` (default) it joins `roomId` and leaves on cleanup.
+ * @example
+ * const { presence, updatePresence } = useRoom("room1", { initialPresence: { color: "#0af" }, name: "Ada" });
+ */
+export function useRoom(roomId: string | null, options: UseRoomOptions = {}): UseRoomReturn {
+  const { autoJoin = true, accessToken, getAccessToken, name, email } = options;
+  const client = useLiveSyncClient();
+  const state = useLiveSyncState();
+  // Read at join time: an inline `{}` each render must not rejoin.
+  const initialPresence = useRef(options.initialPresence);
+  initialPresence.current = options.initialPresence;
+  const tokenGetter = useRef(getAccessToken);
+  tokenGetter.current = getAccessToken;
+
+  const join = useCallback(
+    (id: string, presence?: Presence, identity?: JoinRoomIdentity) =>
+      client.joinRoom(id, presence ?? initialPresence.current, identity ?? { accessToken, name, email }),
+    [client, accessToken, name, email],
+  );
+  const leave = useCallback((id?: string) => client.leaveRoom(id), [client]);
+
+  useEffect(() => {
+    if (!autoJoin || roomId === null) return;
+    let cancelled = false;
+    void (async () => {
+      const token = accessToken ?? (tokenGetter.current ? await tokenGetter.current() : undefined);
+      if (!cancelled) client.joinRoom(roomId, initialPresence.current, { accessToken: token, name, email });
+    })();
+    return () => {
+      cancelled = true;
+      client.leaveRoom(roomId);
+    };
+  }, [client, autoJoin, roomId, accessToken, name, email]);
+
+  const updatePresence = useCallback((presence: Presence) => client.updatePresence(presence), [client]);
+  const broadcastEvent = useCallback((event: string, payload?: unknown) => client.broadcastEvent(event, payload), [client]);
+  const isInRoom = roomId !== null && state.currentRoomId === roomId;
+  return {
+    join,
+    leave,
+    updatePresence,
+    broadcastEvent,
+    presence: isInRoom ? state.presence : NO_PRESENCE,
+    connectionId: isInRoom ? state.connectionId : null,
+    isInRoom,
+    joined: isInRoom && state.inRoom,
+    currentRoomId: state.currentRoomId,
+  };
+}
+
+/** The presence map of `roomId` (empty when the client is in another room). */
+export function usePresence(roomId: string | null): Record<string, PresenceEntry> {
+  return useSelected((s) => (roomId !== null && s.currentRoomId === roomId ? s.presence : NO_PRESENCE));
+}
+
+export interface UseChatReturn {
+  messages: ChatMessage[];
+  sendMessage: (message: string, metadata?: Record<string, unknown>) => string;
+  /** Sends not yet acknowledged (queued offline or in flight). */
+  pending: PendingChatMessage[];
+  loadOlderMessages: (limit?: number) => Promise<ChatMessage[]>;
+  hasMoreHistory: boolean;
+  /** Ids of messages after which messages may be missing. */
+  gaps: string[];
+}
+
+/** The chat of `roomId` (join it with `useRoom`). */
+export function useChat(roomId: string | null): UseChatReturn {
+  const client = useLiveSyncClient();
+  const state = useLiveSyncState();
+  const here = roomId !== null && state.currentRoomId === roomId;
+  const sendMessage = useCallback((message: string, metadata?: Record<string, unknown>) => client.sendChat(message, metadata), [client]);
+  const loadOlderMessages = useCallback((limit?: number) => client.loadOlderMessages(limit), [client]);
+  return {
+    messages: here ? state.chatMessages : NO_MESSAGES,
+    sendMessage,
+    pending: here ? state.pendingMessages : NO_PENDING,
+    loadOlderMessages,
+    hasMoreHistory: here && state.hasMoreHistory,
+    gaps: here ? state.chatGaps : [],
+  };
+}
+
+/** Call `handler` for each relayed event named `event` (`"*"`: all) while mounted. */
+export function useLiveSyncEvent(event: string, handler: EventHandler): void {
+  const client = useLiveSyncClient();
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => client.onEvent(event, (payload, relay) => latest.current(payload, relay)), [client, event]);
+}
