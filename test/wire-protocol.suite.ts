@@ -25,8 +25,9 @@ export interface RuntimeDifferences {
    */
   heartbeatCloseCode?: number;
   /**
-   * Close code a client sees when the server closes its socket while it keeps sending. Deno drops the
-   * connection without a close frame when frames keep arriving after its close handshake began.
+   * Close code a client may see instead of the server's when the server closes its socket while it keeps
+   * sending. Deno sometimes drops the connection without a close frame when frames keep arriving after
+   * its close handshake began.
    * @default the code the server closed with
    */
   closeWhileSendingCode?: number;
@@ -394,7 +395,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
           flooder.send("broadcast_event", { event: "flood", payload: i });
           if (i % 10 === 9) await pause(50);
         }
-        expect((await flooder.closed).code).toBe(differences.closeWhileSendingCode ?? 1008);
+        expect([1008, differences.closeWhileSendingCode ?? 1008]).toContain((await flooder.closed).code);
         expect(flooder.all("error").some((m) => m.payload.code === "RATE_LIMITED")).toBe(true);
         // Only what the bucket allowed reached the room: far fewer than were sent.
         expect(member.all("broadcast_event").length).toBeLessThan(200);
