@@ -26,7 +26,7 @@ function gatedStorage() {
   return { storage, gates, open: (name: string) => named.get(name)!(), releaseAll: () => gates.splice(0).forEach((open) => open()) };
 }
 
-/** Every method native; writes and resume reads happen at once and answer when the test releases them. */
+/** Every method native; writes, page and resume reads happen at once and answer when the test releases them. */
 function gatedCompleteStorage() {
   const inner = createInMemoryChatStorage();
   const named = new Map<string, () => void>();
@@ -34,7 +34,11 @@ function gatedCompleteStorage() {
   const storage: ChatStorage = {
     append: (roomId, message) => inner.append(roomId, message),
     getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset),
-    getHistoryBefore: (roomId, beforeId, limit) => inner.getHistoryBefore!(roomId, beforeId, limit),
+    async getHistoryBefore(roomId, beforeId, limit) {
+      const page = await inner.getHistoryBefore!(roomId, beforeId, limit);
+      await gate(`before ${roomId}`);
+      return page;
+    },
     async appendOnce(roomId, input) {
       const result = await inner.appendOnce!(roomId, input);
       await gate(`append ${input.message}`);
@@ -46,7 +50,12 @@ function gatedCompleteStorage() {
       return after;
     },
   };
-  return { storage, open: (name: string) => named.get(name)!(), waiting: (name: string) => named.has(name) };
+  const open = (name: string) => {
+    const release = named.get(name)!;
+    named.delete(name);
+    release();
+  };
+  return { storage, open, waiting: (name: string) => named.has(name) };
 }
 
 describe("engine (fake peers, no sockets)", () => {
@@ -192,6 +201,25 @@ describe("engine (fake peers, no sockets)", () => {
     expect(joined.resumed).toBe(true);
     expect(joined.chatHistory.map((m: any) => m.message)).toEqual(["m1"]);
     expect(b.of("chat_message").map((m) => m.message)).toEqual(["m2"]);
+    await engine.close();
+  });
+
+  it("answers a get_chat_history sent while another is loading with RATE_LIMITED, and serves the next one", async () => {
+    const { storage, open, waiting } = gatedCompleteStorage();
+    const { engine, peer } = fakeEngine({ chat: { storage } });
+    const a = peer();
+    a.message("join_room", { roomId: "r" });
+    await settle();
+    a.message("get_chat_history", {});
+    a.message("get_chat_history", { limit: 5 });
+    await vi.waitFor(() => expect(a.of("error")).toHaveLength(1));
+    expect(a.of("error")[0].code).toBe("RATE_LIMITED");
+    open("before r");
+    await vi.waitFor(() => expect(a.of("chat_history")).toEqual([{ roomId: "r", messages: [], hasMore: false }]));
+    a.message("get_chat_history", { limit: 5 });
+    await vi.waitFor(() => expect(waiting("before r")).toBe(true));
+    open("before r");
+    await vi.waitFor(() => expect(a.of("chat_history")).toHaveLength(2));
     await engine.close();
   });
 

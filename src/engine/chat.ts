@@ -20,10 +20,15 @@ const DEFAULT_PAGE = 50;
  * sends nothing to the room; the sender alone gets the stored message again, same `id` and `createdAt`.
  *
  * `get_chat_history`: a page of the room's history older than a message, answered to the asker alone.
+ * One at a time per connection (a page names the previous page's oldest id anyway): a second one while
+ * the first is loading gets RATE_LIMITED, so a client cannot queue unbounded reads (an emulated page can
+ * cost many `getHistory` calls).
  */
 export function createChat(ctx: EngineContext) {
   const { rooms, send, report, storage } = ctx;
   const maxInFlight = ctx.options.guard.maxChatsInFlight || Number.POSITIVE_INFINITY;
+  /** Connections with a `get_chat_history` loading. */
+  const paging = new WeakSet<Connection>();
 
   async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
     let duplicate: boolean;
@@ -105,7 +110,11 @@ export function createChat(ctx: EngineContext) {
   }
 
   function history(conn: Connection, payload: GetChatHistoryPayload = {}): void {
-    loadPage(conn, conn.room!.id, payload).catch((error) => report(error, { stage: "message" }));
+    if (paging.has(conn)) return send.error(conn, ErrorCodes.RATE_LIMITED, "A get_chat_history is still loading; wait for its chat_history");
+    paging.add(conn);
+    loadPage(conn, conn.room!.id, payload)
+      .catch((error) => report(error, { stage: "message" }))
+      .finally(() => paging.delete(conn));
   }
 
   return { send: sendChat, history };
