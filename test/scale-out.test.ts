@@ -551,14 +551,19 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         await a1.until(() => raced(a1).length > 0);
         await a2.until(() => raced(a2).length > 0);
         expect(new Set([...raced(a1), ...raced(a2)]).size).toBe(1);
-        watcher.send("send_chat", { message: "marker" });
-        await a1.until((all) => all.some((m) => m.type === "chat_message" && m.payload.message === "marker"));
-        expect(watcher.all("chat_message").map((m) => m.payload.message)).toEqual(["once", "race", "marker"]);
+        // One marker from each instance, sent after its racer's answer: once the watcher has both, every
+        // broadcast of the race has reached it (the backplane keeps each instance's order).
+        a1.send("send_chat", { message: "marker one" });
+        a2.send("send_chat", { message: "marker two" });
+        const texts = () => watcher.all("chat_message").map((m) => m.payload.message);
+        await watcher.until(() => texts().includes("marker one") && texts().includes("marker two"));
+        expect(texts().filter((t) => t === "race")).toHaveLength(1);
+        expect(texts()).toHaveLength(4);
         // A client of one instance resumes on the other.
         const late = as(one, "late");
         const joined = await late.join(r, undefined, { lastMessageId: original.id });
         expect(joined.resumed).toBe(true);
-        expect(joined.chatHistory.map((m: any) => m.message)).toEqual(["race", "marker"]);
+        expect(joined.chatHistory.map((m: any) => m.message).sort()).toEqual(["marker one", "marker two", "race"]);
       } finally {
         await Promise.allSettled([one.stop(), two.stop()]);
         for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
