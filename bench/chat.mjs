@@ -2,8 +2,10 @@
 // for each storage, with group commit and with one INSERT per message. Reports stored messages/s
 // (echoes acknowledged to their senders), send→echo latency, and then checks the database: every
 // acknowledged message is stored, in the order its room saw it.
+// Each store runs once without and once with a `clientMessageId` on every send (exactly-once sends,
+// `appendOnce`); the table states what idempotency costs as a ratio.
 //
-//   node bench/chat.mjs [--duration s] [--stores memory,sqlite,postgres,mysql] [--window n]
+//   node bench/chat.mjs [--duration s] [--stores memory,sqlite,postgres,mysql] [--window n] [--client-ids off|on|both]
 //
 // Run `npx tsdown` first (npm run bench does). Servers run as child processes on 127.0.0.1.
 import { spawn } from "node:child_process";
@@ -19,14 +21,16 @@ const CLIENTS = 50;
 const ROOMS = 10;
 
 function parseArgs(argv) {
-  const out = { duration: 4, stores: ["memory", "sqlite", "postgres", "mysql"], window: 1 };
+  const out = { duration: 4, stores: ["memory", "sqlite", "postgres", "mysql"], window: 1, clientIds: "both" };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => inline ?? argv[++i];
     if (flag === "--duration") out.duration = Number(value());
     else if (flag === "--stores") out.stores = value().split(",");
     else if (flag === "--window") out.window = Number(value());
+    else if (flag === "--client-ids") out.clientIds = value();
   }
+  if (!["off", "on", "both"].includes(out.clientIds)) throw new Error(`--client-ids must be off, on or both, got ${out.clientIds}`);
   return out;
 }
 
@@ -69,12 +73,12 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runOnce(store, batch, opts, dir) {
-  const tableName = `ols_bench_${store}_${batch ? "b" : "s"}_${Math.random().toString(36).slice(2, 7)}`;
+async function runOnce(store, batch, ids, opts, dir) {
+  const tableName = `ols_bench_${store}_${batch ? "b" : "s"}${ids ? "i" : ""}_${Math.random().toString(36).slice(2, 7)}`;
   const storageUrl = { memory: "memory", sqlite: `sqlite:${join(dir, `${tableName}.db`)}`, postgres: DATABASE_URL, mysql: MYSQL_URL }[store];
   const server = await startServer({ STORAGE_URL: storageUrl, STORAGE_TABLE: tableName, STORAGE_BATCH: batch ? "1" : "0" });
   try {
-    const load = await connectLoad(server.port, opts, tableName);
+    const load = await connectLoad(server.port, { ...opts, ids }, tableName);
     const t0 = performance.now();
     load.start();
     await new Promise((r) => setTimeout(r, opts.duration * 1000));
@@ -86,15 +90,18 @@ async function runOnce(store, batch, opts, dir) {
     const lat = load.latencies.sort((a, b) => a - b);
     const check = store === "memory" ? { stored: "n/a", lost: 0, orderOk: true } : await verify(storageUrl, tableName, load.clients);
     load.close();
-    return { store, batch, perSec: acked / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99), acked, errors, ...check };
+    return { store, batch, ids, perSec: acked / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99), acked, errors, ...check };
   } finally {
     await stopServer(server);
     await dropTable(store, tableName);
   }
 }
 
-/** The load: clients learn their connection id from their own first chat echo, then keep `window` in flight. */
-async function connectLoad(port, { window }, tag) {
+/**
+ * The load: clients learn their connection id from `room_joined`, then keep `window` in flight. With
+ * `ids`, every send carries a fresh `clientMessageId` (a client-made UUID, as real clients send).
+ */
+async function connectLoad(port, { window, ids }, tag) {
   const url = `ws://127.0.0.1:${port}/live`;
   const latencies = [];
   let sending = false;
@@ -106,7 +113,9 @@ async function connectLoad(port, { window }, tag) {
           const text = `c${i}-${c.seq++}`;
           c.sendTimes.set(text, performance.now());
           c.inflight++;
-          c.ws.send(JSON.stringify({ type: "send_chat", payload: { message: text, metadata: { seq: c.seq } } }));
+          const payload = { message: text, metadata: { seq: c.seq } };
+          if (ids) payload.clientMessageId = crypto.randomUUID();
+          c.ws.send(JSON.stringify({ type: "send_chat", payload }));
         }
       };
       c.pump = send;
@@ -212,19 +221,23 @@ export async function runChatBench(argv = []) {
   const opts = parseArgs(argv);
   const dir = mkdtempSync(join(tmpdir(), "ols-bench-chat-"));
   const rows = [];
+  const idModes = { off: [false], on: [true], both: [false, true] }[opts.clientIds];
   try {
     for (const store of opts.stores) {
       const pair = {};
       for (const batch of [true, false]) {
         if (store === "memory" && !batch) continue;
-        process.stderr.write(`bench: chat ${store} ${batch ? "group commit" : "one INSERT per message"}… `);
-        try {
-          const r = await runOnce(store, batch, opts, dir);
-          pair[batch ? "batch" : "single"] = r;
-          process.stderr.write(`${fmt(r.perSec)} msgs/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, lost ${r.lost}, order ${r.orderOk ? "ok" : "BROKEN"}\n`);
-        } catch (error) {
-          process.stderr.write(`FAILED (${error.message})\n`);
-          pair[batch ? "batch" : "single"] = { store, batch, error: error.message };
+        for (const ids of idModes) {
+          const key = `${batch ? "batch" : "single"}${ids ? "Ids" : ""}`;
+          process.stderr.write(`bench: chat ${store} ${batch ? "group commit" : "one INSERT per message"}${ids ? " + clientMessageId" : ""}… `);
+          try {
+            const r = await runOnce(store, batch, ids, opts, dir);
+            pair[key] = r;
+            process.stderr.write(`${fmt(r.perSec)} msgs/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, lost ${r.lost}, order ${r.orderOk ? "ok" : "BROKEN"}\n`);
+          } catch (error) {
+            process.stderr.write(`FAILED (${error.message})\n`);
+            pair[key] = { store, batch, ids, error: error.message };
+          }
         }
       }
       rows.push(pair);
@@ -235,18 +248,23 @@ export async function runChatBench(argv = []) {
   const lines = [
     `### chat persistence: ${CLIENTS} clients in ${ROOMS} rooms, ${opts.window} send_chat in flight each, ${opts.duration} s, Node ${process.version}`,
     "",
-    "| storage | mode | stored msgs/s | p50 send→echo, ms | p99, ms | acknowledged | lost | order | group commit ÷ one-per-message |",
-    "|---|---|---:|---:|---:|---:|---:|---|---:|",
+    "| storage | mode | clientMessageId | stored msgs/s | p50 send→echo, ms | p99, ms | acknowledged | lost | order | group commit ÷ one-per-message | with ids ÷ without |",
+    "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
   ];
+  const x = (a, b) => (a?.perSec && b?.perSec ? `${(a.perSec / b.perSec).toFixed(2)}×` : "");
   for (const pair of rows) {
-    for (const key of ["batch", "single"]) {
+    for (const key of ["batch", "batchIds", "single", "singleIds"]) {
       const r = pair[key];
       if (!r) continue;
-      const ratio = key === "batch" && pair.single?.perSec ? `${(r.perSec / pair.single.perSec).toFixed(1)}×` : "";
+      const mode = r.batch ? "group commit" : "one INSERT per message";
+      const ids = r.ids ? "on every send" : "none";
+      // Group commit against one INSERT per message, and idempotency's cost, each within the same other setting.
+      const batchRatio = r.batch ? x(r, pair[r.ids ? "singleIds" : "single"]) : "";
+      const idsRatio = r.ids ? x(r, pair[r.batch ? "batch" : "single"]) : "";
       lines.push(
         r.error
-          ? `| ${r.store} | ${key === "batch" ? "group commit" : "one INSERT per message"} | failed: ${r.error} | | | | | | |`
-          : `| ${r.store} | ${key === "batch" ? "group commit" : "one INSERT per message"} | ${fmt(r.perSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${fmt(r.acked)} | ${r.lost} | ${r.orderOk ? "ok" : "BROKEN"} | ${ratio} |`,
+          ? `| ${r.store} | ${mode} | ${ids} | failed: ${r.error} | | | | | | | |`
+          : `| ${r.store} | ${mode} | ${ids} | ${fmt(r.perSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${fmt(r.acked)} | ${r.lost} | ${r.orderOk ? "ok" : "BROKEN"} | ${batchRatio} | ${idsRatio} |`,
       );
     }
   }

@@ -12,6 +12,11 @@ export interface ChatOptions {
   storage?: ChatStorage;
   /** How many of the newest messages a joiner receives in `room_joined.chatHistory`. @default 100 */
   historyLimit?: number;
+  /**
+   * Most messages a rejoining client gets after its `join_room.lastMessageId`; when more were sent since,
+   * it gets the newest `historyLimit` with `resumed: false` instead. 0 turns resume off. @default 1000
+   */
+  resumeLimit?: number;
 }
 
 /**
@@ -83,6 +88,7 @@ export interface ResolvedOptions extends MessageLimits {
   presenceThrottleMs: number;
   storage: ChatStorage;
   historyLimit: number;
+  resumeLimit: number;
   maxPayload: number;
   heartbeatIntervalMs: number;
   maxBufferedBytes: number;
@@ -106,6 +112,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     presenceThrottleMs: numberOption("presenceThrottleMs", options.presenceThrottleMs, 100),
     storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, 100) }),
     historyLimit,
+    resumeLimit: numberOption("chat.resumeLimit", options.chat?.resumeLimit, 1000),
     maxPayload: numberOption("maxPayload", options.maxPayload, 64 * 1024),
     maxPresenceBytes: numberOption("maxPresenceBytes", options.maxPresenceBytes, 16 * 1024),
     maxChatMessageLength: numberOption("maxChatMessageLength", options.maxChatMessageLength, 16 * 1024),

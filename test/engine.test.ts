@@ -26,6 +26,38 @@ function gatedStorage() {
   return { storage, gates, open: (name: string) => named.get(name)!(), releaseAll: () => gates.splice(0).forEach((open) => open()) };
 }
 
+/** Every method native; writes, page and resume reads happen at once and answer when the test releases them. */
+function gatedCompleteStorage() {
+  const inner = createInMemoryChatStorage();
+  const named = new Map<string, () => void>();
+  const gate = (name: string) => new Promise<void>((resolve) => named.set(name, resolve));
+  const storage: ChatStorage = {
+    append: (roomId, message) => inner.append(roomId, message),
+    getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset),
+    async getHistoryBefore(roomId, beforeId, limit) {
+      const page = await inner.getHistoryBefore!(roomId, beforeId, limit);
+      await gate(`before ${roomId}`);
+      return page;
+    },
+    async appendOnce(roomId, input) {
+      const result = await inner.appendOnce!(roomId, input);
+      await gate(`append ${input.message}`);
+      return result;
+    },
+    async getHistoryAfter(roomId, afterId, limit) {
+      const after = await inner.getHistoryAfter!(roomId, afterId, limit);
+      await gate(`after ${roomId}`);
+      return after;
+    },
+  };
+  const open = (name: string) => {
+    const release = named.get(name)!;
+    named.delete(name);
+    release();
+  };
+  return { storage, open, waiting: (name: string) => named.has(name) };
+}
+
 describe("engine (fake peers, no sockets)", () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -138,6 +170,103 @@ describe("engine (fake peers, no sockets)", () => {
     expect(b.of("room_joined")[0].chatHistory).toEqual([]);
     expect(a.of("broadcast_event")[0].event).toBe("after-join");
     expect(a.of("presence_updated").at(-1).updated[0].presence).toEqual({ step: 1 });
+    await engine.close();
+  });
+
+  it("delivers chats stored during a resuming join once, in order, whether the resume read saw them or not", async () => {
+    const { storage, open, waiting } = gatedCompleteStorage();
+    const { engine, peer } = fakeEngine({ chat: { storage } });
+    const [a, b] = [peer(), peer()];
+    a.message("join_room", { roomId: "r" });
+    await settle();
+    a.message("send_chat", { message: "m0" });
+    await vi.waitFor(() => expect(waiting("append m0")).toBe(true));
+    open("append m0");
+    await vi.waitFor(() => expect(a.of("chat_message")).toHaveLength(1));
+    const last = a.of("chat_message")[0];
+    a.message("send_chat", { message: "m1" }); // stored now, published once released
+    a.message("send_chat", { message: "m2" });
+    await vi.waitFor(() => expect(waiting("append m1")).toBe(true));
+    b.message("join_room", { roomId: "r", lastMessageId: last.id });
+    await vi.waitFor(() => expect(waiting("after r")).toBe(true)); // b's resume read saw m1, not m2
+    open("append m1");
+    await vi.waitFor(() => expect(waiting("append m2")).toBe(true));
+    open("append m2");
+    await vi.waitFor(() => expect(a.of("chat_message")).toHaveLength(3));
+    expect(b.types()).toEqual([]);
+    open("after r");
+    await settle();
+    expect(b.types()).toEqual(["room_joined", "chat_message"]);
+    const joined = b.of("room_joined")[0];
+    expect(joined.resumed).toBe(true);
+    expect(joined.chatHistory.map((m: any) => m.message)).toEqual(["m1"]);
+    expect(b.of("chat_message").map((m) => m.message)).toEqual(["m2"]);
+    await engine.close();
+  });
+
+  it("answers a get_chat_history sent while another is loading with RATE_LIMITED, and serves the next one", async () => {
+    const { storage, open, waiting } = gatedCompleteStorage();
+    const { engine, peer } = fakeEngine({ chat: { storage } });
+    const a = peer();
+    a.message("join_room", { roomId: "r" });
+    await settle();
+    a.message("get_chat_history", {});
+    a.message("get_chat_history", { limit: 5 });
+    await vi.waitFor(() => expect(a.of("error")).toHaveLength(1));
+    expect(a.of("error")[0].code).toBe("RATE_LIMITED");
+    open("before r");
+    await vi.waitFor(() => expect(a.of("chat_history")).toEqual([{ roomId: "r", messages: [], hasMore: false }]));
+    a.message("get_chat_history", { limit: 5 });
+    await vi.waitFor(() => expect(waiting("before r")).toBe(true));
+    open("before r");
+    await vi.waitFor(() => expect(a.of("chat_history")).toHaveLength(2));
+    await engine.close();
+  });
+
+  it("gives the newest history with resumed: false when more than resumeLimit messages came after lastMessageId", async () => {
+    const { engine, peer } = fakeEngine({ chat: { resumeLimit: 3, historyLimit: 2 } });
+    const a = peer();
+    a.message("join_room", { roomId: "r" });
+    await settle();
+    for (let i = 0; i < 5; i++) a.message("send_chat", { message: `m${i}` });
+    await vi.waitFor(() => expect(a.of("chat_message")).toHaveLength(5));
+    const ids = a.of("chat_message").map((m) => m.id);
+    const [b, c] = [peer(), peer()];
+    b.message("join_room", { roomId: "r", lastMessageId: ids[1] }); // 3 after it: resumed
+    c.message("join_room", { roomId: "r", lastMessageId: ids[0] }); // 4 after it: a gap
+    await vi.waitFor(() => expect([...b.of("room_joined"), ...c.of("room_joined")]).toHaveLength(2));
+    expect(b.of("room_joined")[0]).toMatchObject({ resumed: true });
+    expect(b.of("room_joined")[0].chatHistory.map((m: any) => m.message)).toEqual(["m2", "m3", "m4"]);
+    expect(c.of("room_joined")[0]).toMatchObject({ resumed: false });
+    expect(c.of("room_joined")[0].chatHistory.map((m: any) => m.message)).toEqual(["m3", "m4"]);
+    await engine.close();
+  });
+
+  it("logs once, at start-up, what a storage with only the seed's methods cannot do, and still serves get_chat_history from getHistory", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const inner = createInMemoryChatStorage();
+    const seedOnly: ChatStorage = { append: (roomId, m) => inner.append(roomId, m), getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset) };
+    const { engine, peer } = fakeEngine({ chat: { storage: seedOnly } });
+    expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
+      expect.stringContaining("no getHistoryBefore"),
+      expect.stringContaining("no getHistoryAfter"),
+      expect.stringContaining("no appendOnce"),
+    ]);
+    warn.mockRestore();
+    const a = peer();
+    a.message("join_room", { roomId: "r" });
+    await settle();
+    for (const message of ["one", "two", "three"]) a.message("send_chat", { message, clientMessageId: "same" });
+    await vi.waitFor(() => expect(a.of("chat_message")).toHaveLength(3)); // clientMessageId ignored: each stored
+    const [, two] = a.of("chat_message");
+    a.message("get_chat_history", { before: two.id, limit: 5 });
+    await vi.waitFor(() => expect(a.of("chat_history")).toHaveLength(1));
+    expect(a.of("chat_history")[0]).toMatchObject({ roomId: "r", hasMore: false, messages: [{ message: "one" }] });
+    const b = peer();
+    b.message("join_room", { roomId: "r", lastMessageId: two.id });
+    await vi.waitFor(() => expect(b.of("room_joined")).toHaveLength(1));
+    expect(b.of("room_joined")[0]).toMatchObject({ resumed: false });
+    expect(b.of("room_joined")[0].chatHistory.map((m: any) => m.message)).toEqual(["one", "two", "three"]);
     await engine.close();
   });
 

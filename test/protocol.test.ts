@@ -28,6 +28,13 @@ describe("protocol constants", () => {
     });
   });
 
+  it("exports the chat paging message types of issue 12", () => {
+    expect({ MSG_GET_CHAT_HISTORY: pkg.MSG_GET_CHAT_HISTORY, MSG_CHAT_HISTORY: pkg.MSG_CHAT_HISTORY }).toEqual({
+      MSG_GET_CHAT_HISTORY: "get_chat_history",
+      MSG_CHAT_HISTORY: "chat_history",
+    });
+  });
+
   it("exports the seed's server API, auth and storage functions", () => {
     for (const name of [
       "createServer",

@@ -520,6 +520,56 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       }
     });
 
+    it("stores nothing for a clientMessageId repeated on another instance, nor for two racing on two instances, and resumes across instances", async () => {
+      const file = join(tmpdir(), `ols-scale-out-once-${run}.sqlite`);
+      const options = { redisPrefix: PREFIX, redisUrl: REDIS_URL, sqliteFile: file, onAuth: "x-user" as const };
+      const one = await startChild("node", "standalone", options);
+      const two = await startChild("node", "standalone", options).catch(async (error) => {
+        await one.stop();
+        throw error;
+      });
+      try {
+        const r = room();
+        const as = (fixture: { wsUrl: string }, user: string) => {
+          const c = new TestClient(fixture.wsUrl, { headers: { "x-user": user } });
+          clients.push(c);
+          return c;
+        };
+        const [a1, a2, watcher] = [as(one, "alice"), as(two, "alice"), as(two, "watcher")];
+        for (const c of [a1, a2, watcher]) await c.join(r);
+        a1.send("send_chat", { message: "once", clientMessageId: "x-1" });
+        const original = (await a1.next("chat_message")).payload;
+        expect((await watcher.next("chat_message")).payload).toEqual(original);
+        // The same user repeats it through the other instance: only that connection hears it again.
+        a2.send("send_chat", { message: "once", clientMessageId: "x-1" });
+        await a2.until((all) => all.filter((m) => m.type === "chat_message" && m.payload.clientMessageId === "x-1").length === 2);
+        expect(a2.all("chat_message").map((m) => m.payload)).toEqual([original, original]);
+        // Racing: both instances get the same id at once; one row, one broadcast.
+        a1.send("send_chat", { message: "race", clientMessageId: "x-2" });
+        a2.send("send_chat", { message: "race", clientMessageId: "x-2" });
+        const raced = (c: TestClient) => c.all("chat_message").filter((m) => m.payload.clientMessageId === "x-2").map((m) => m.payload.id);
+        await a1.until(() => raced(a1).length > 0);
+        await a2.until(() => raced(a2).length > 0);
+        expect(new Set([...raced(a1), ...raced(a2)]).size).toBe(1);
+        // One marker from each instance, sent after its racer's answer: once the watcher has both, every
+        // broadcast of the race has reached it (the backplane keeps each instance's order).
+        a1.send("send_chat", { message: "marker one" });
+        a2.send("send_chat", { message: "marker two" });
+        const texts = () => watcher.all("chat_message").map((m) => m.payload.message);
+        await watcher.until(() => texts().includes("marker one") && texts().includes("marker two"));
+        expect(texts().filter((t) => t === "race")).toHaveLength(1);
+        expect(texts()).toHaveLength(4);
+        // A client of one instance resumes on the other.
+        const late = as(one, "late");
+        const joined = await late.join(r, undefined, { lastMessageId: original.id });
+        expect(joined.resumed).toBe(true);
+        expect(joined.chatHistory.map((m: any) => m.message).sort()).toEqual(["marker one", "marker two", "race"]);
+      } finally {
+        await Promise.allSettled([one.stop(), two.stop()]);
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+      }
+    });
+
     it("never lets a Redis failure become an unhandled rejection or exception in any instance", () => {
       const fatal = instances.flatMap((i) => i.errors).filter((e) => e.stage.startsWith("unhandled") || e.stage.startsWith("uncaught"));
       expect(fatal).toEqual([]);

@@ -64,6 +64,29 @@ function serverWithStorage(target: Target) {
       b.terminate();
       await second.stop();
     });
+
+    it("answers a clientMessageId resent after a restart with the stored message, and stores nothing", async () => {
+      const room = `restart-once-${suffix}`;
+      const headers = { "x-user": "restarter" };
+      const first = await startNodeInProcess({ onAuth: "x-user" }, () => target.make(tableName));
+      const a = new TestClient(first.wsUrl, { headers });
+      await a.join(room);
+      a.send("send_chat", { message: "sent once", clientMessageId: "restart-1" });
+      const original = (await a.next("chat_message")).payload;
+      await first.stop();
+
+      const second = await startNodeInProcess({ onAuth: "x-user" }, () => target.make(tableName));
+      const b = new TestClient(second.wsUrl, { headers });
+      await b.join(room);
+      b.send("send_chat", { message: "sent once", clientMessageId: "restart-1" });
+      const repeat = (await b.next("chat_message")).payload;
+      expect(repeat).toEqual(original);
+      const c = new TestClient(second.wsUrl, { headers: { "x-user": "late" } });
+      expect((await c.join(room)).chatHistory.map((m: any) => m.id)).toEqual([original.id]);
+      b.terminate();
+      c.terminate();
+      await second.stop();
+    });
   });
 }
 
@@ -119,6 +142,51 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
         await check.close?.();
         // Every message that was echoed is in the database, in order; nothing that failed was broadcast.
         expect(stored).toEqual(echoed);
+        a.terminate();
+        b.terminate();
+      } finally {
+        await fixture.stop();
+        await proxy.close();
+      }
+    });
+
+    it("stores exactly once every message a client resends with its clientMessageId until acknowledged, across the outage", { timeout: 120_000 }, async () => {
+      const target = new URL(DATABASE_URL);
+      const proxy = createTcpProxy({ host: target.hostname, port: Number(target.port) || 5432 });
+      await proxy.start();
+      const viaProxy = new URL(DATABASE_URL);
+      viaProxy.hostname = "127.0.0.1";
+      viaProxy.port = String(proxy.port);
+      const fixture = await startNodeInProcess({ presenceThrottleMs: 0 }, () => createPostgresChatStorage(viaProxy.toString(), { tableName, timeoutMs: 2000 }));
+      try {
+        const room = `cut-once-${suffix}`;
+        const [a, b] = [new TestClient(fixture.wsUrl), new TestClient(fixture.wsUrl)];
+        await a.join(room);
+        await b.join(room);
+        const count = 8;
+        let failures = 0;
+        for (let i = 0; i < count; i++) {
+          const clientMessageId = `once-${i}`;
+          for (let attempt = 0; ; attempt++) {
+            const errors = a.all("error").length;
+            a.send("send_chat", { message: `m${i}`, clientMessageId });
+            // Cut right after a send leaves: the write may commit with its answer lost.
+            if (i === 3 && attempt === 0) proxy.cut();
+            await a.until((all) => all.some((m) => m.type === "chat_message" && m.payload.clientMessageId === clientMessageId) || all.filter((m) => m.type === "error").length > errors, 15_000);
+            if (a.all("chat_message").some((m) => m.payload.clientMessageId === clientMessageId)) break;
+            expect(a.all("error").at(-1)!.payload.code).toBe("STORAGE_ERROR");
+            if (++failures === 3) proxy.restore();
+            await pause(250);
+          }
+        }
+        expect(failures).toBeGreaterThanOrEqual(3);
+        const check = await createPostgresChatStorage(DATABASE_URL, { tableName });
+        const stored = (await check.getHistory(room, 1000)).map((m) => m.message);
+        await check.close?.();
+        expect(stored).toEqual(Array.from({ length: count }, (_, i) => `m${i}`));
+        // Each message reached the other member at most once (a write whose answer was lost is not broadcast on its repeat).
+        const seen = b.all("chat_message").map((m) => m.payload.clientMessageId);
+        expect(new Set(seen).size).toBe(seen.length);
         a.terminate();
         b.terminate();
       } finally {

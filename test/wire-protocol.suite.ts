@@ -250,6 +250,133 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
       });
     });
 
+    describe("paging, resume and exactly-once chat", () => {
+      /** Send chats from `c` (16 at a time, under maxChatsInFlight) and wait for their acknowledgements; returns the stored messages. */
+      const sendAll = async (c: TestClient, texts: string[]) => {
+        const before = c.all("chat_message").length;
+        for (let i = 0; i < texts.length; i += 16) {
+          for (const message of texts.slice(i, i + 16)) c.send("send_chat", { message });
+          const acked = before + Math.min(i + 16, texts.length);
+          await c.until((all) => all.filter((m) => m.type === "chat_message").length === acked);
+        }
+        return c.all("chat_message").slice(before).map((m) => m.payload);
+      };
+      const texts = (n: number, prefix = "m") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+      const stored = (m: any) => {
+        const { email: _e, provider: _p, clientMessageId: _c, ...rest } = m;
+        return rest;
+      };
+
+      it("pages back through the room's history with get_chat_history, oldest first, saying whether older ones exist", async () => {
+        const r = room();
+        const a = await client();
+        await a.join(r);
+        const sent = await sendAll(a, texts(7));
+        a.send("get_chat_history", { limit: 3 });
+        const newest = (await a.next("chat_history")).payload;
+        expect(newest).toEqual({ roomId: r, messages: sent.slice(4).map(stored), hasMore: true });
+        a.send("get_chat_history", { before: sent[4].id, limit: 3 });
+        expect((await a.next("chat_history")).payload).toEqual({ roomId: r, messages: sent.slice(1, 4).map(stored), hasMore: true });
+        a.send("get_chat_history", { before: sent[1].id, limit: 3 });
+        expect((await a.next("chat_history")).payload).toEqual({ roomId: r, messages: [stored(sent[0])], hasMore: false });
+        a.send("get_chat_history");
+        expect((await a.next("chat_history")).payload).toEqual({ roomId: r, messages: sent.map(stored), hasMore: false });
+      });
+
+      it("answers get_chat_history with INVALID_PAYLOAD for a before that is not a message of the room, and for a limit outside 1-100", async () => {
+        const [r, other] = [room(), room()];
+        const a = await client();
+        await a.join(other);
+        const [elsewhere] = await sendAll(a, ["in another room"]);
+        await a.join(r);
+        await sendAll(a, ["here"]);
+        for (const payload of [{ before: "no-such-message" }, { before: elsewhere.id }, { limit: 0 }, { limit: 101 }, { limit: 2.5 }, { before: 7 }]) {
+          a.send("get_chat_history", payload);
+          expect((await a.next("error")).payload.code).toBe("INVALID_PAYLOAD");
+        }
+        expect(a.all("chat_history")).toEqual([]);
+      });
+
+      it("resumes a client that dropped while 50 messages were sent: room_joined holds exactly those 50, in order, with resumed: true", async () => {
+        const r = room();
+        const [a, b] = [await client(), await client()];
+        await a.join(r);
+        const jb = await b.join(r);
+        expect(jb).not.toHaveProperty("resumed");
+        const [last] = await sendAll(a, ["seen by b"]);
+        expect((await b.next("chat_message")).payload.id).toBe(last.id);
+        b.terminate();
+        await b.closed;
+        const missed = await sendAll(a, texts(50));
+        const b2 = await client();
+        const resumed = await b2.join(r, undefined, { lastMessageId: last.id });
+        expect(resumed.resumed).toBe(true);
+        expect(resumed.chatHistory).toEqual(missed.map(stored));
+        // Nothing missed: an empty resume.
+        const b3 = await client();
+        const upToDate = await b3.join(r, undefined, { lastMessageId: missed[49].id });
+        expect(upToDate).toMatchObject({ resumed: true, chatHistory: [] });
+      });
+
+      it("gives the newest historyLimit with resumed: false when lastMessageId is unknown or another room's", async () => {
+        const [r, other] = [room(), room()];
+        const a = await client({ historyLimit: 3 });
+        await a.join(other);
+        const [elsewhere] = await sendAll(a, ["elsewhere"]);
+        await a.join(r);
+        const sent = await sendAll(a, texts(5));
+        for (const lastMessageId of ["no-such-message", elsewhere.id]) {
+          const b = await client({ historyLimit: 3 });
+          const joined = await b.join(r, undefined, { lastMessageId });
+          expect(joined.resumed).toBe(false);
+          expect(joined.chatHistory).toEqual(sent.slice(2).map(stored));
+        }
+      });
+
+      it("stores a repeated clientMessageId once: the repeat goes to the sender alone, with the stored id and createdAt", async () => {
+        const r = room();
+        const [a, b] = [await client(), await client()];
+        await a.join(r);
+        await b.join(r);
+        a.send("send_chat", { message: "once", clientMessageId: "c-1" });
+        a.send("send_chat", { message: "once", clientMessageId: "c-1" });
+        a.send("send_chat", { message: "after" });
+        const [first, repeat] = [(await a.next("chat_message")).payload, (await a.next("chat_message")).payload];
+        expect(first).toMatchObject({ message: "once", clientMessageId: "c-1" });
+        expect(repeat).toEqual(first);
+        expect((await b.next("chat_message")).payload).toEqual(first);
+        expect((await b.next("chat_message")).payload.message).toBe("after");
+        expect(b.all("chat_message")).toHaveLength(2);
+        const c = await client();
+        expect((await c.join(r)).chatHistory.map((m: any) => m.message)).toEqual(["once", "after"]);
+      });
+
+      it("stores and broadcasts once a send whose connection died before the echo and that is retried with its clientMessageId after reconnecting", async () => {
+        const r = room();
+        const user = `u-${Math.random().toString(36).slice(2, 10)}`;
+        const opts = { onAuth: "x-user" as const };
+        const watcher = await client(opts, { headers: { "x-user": "watcher" } });
+        await watcher.join(r);
+        const a = await client(opts, { headers: { "x-user": user } });
+        await a.join(r);
+        a.send("send_chat", { message: "retried", clientMessageId: "retry-1" });
+        a.terminate();
+        const a2 = await client(opts, { headers: { "x-user": user } });
+        await a2.join(r);
+        a2.send("send_chat", { message: "retried", clientMessageId: "retry-1" });
+        const ack = (await a2.next("chat_message")).payload;
+        expect(ack).toMatchObject({ message: "retried", clientMessageId: "retry-1", userId: user });
+        a2.send("send_chat", { message: "marker" });
+        await watcher.until((all) => all.some((m) => m.type === "chat_message" && m.payload.message === "marker"));
+        expect(watcher.all("chat_message").filter((m) => m.payload.message === "retried").map((m) => m.payload.id)).toEqual([ack.id]);
+        const c = await client(opts, { headers: { "x-user": "late" } });
+        expect((await c.join(r)).chatHistory.map((m: any) => m.message)).toEqual(["retried", "marker"]);
+        // The id is the sender's own: another user with the same clientMessageId stores its message.
+        watcher.send("send_chat", { message: "mine", clientMessageId: "retry-1" });
+        await c.until((all) => all.some((m) => m.type === "chat_message" && m.payload.message === "mine"));
+      });
+    });
+
     describe("bad input", () => {
       const cases: [string, string, string][] = [
         ["invalid JSON", "{nope", "INVALID_JSON"],
@@ -267,6 +394,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["an over-long roomId", JSON.stringify({ type: "join_room", payload: { roomId: "r".repeat(300) } }), "INVALID_PAYLOAD"],
         ["presence that is an array", '{"type":"join_room","payload":{"roomId":"r","presence":[1]}}', "INVALID_PAYLOAD"],
         ["presence that is a string", '{"type":"join_room","payload":{"roomId":"r","presence":"x"}}', "INVALID_PAYLOAD"],
+        ["an empty lastMessageId", '{"type":"join_room","payload":{"roomId":"r","lastMessageId":""}}', "INVALID_PAYLOAD"],
       ];
       for (const [what, raw, code] of cases) {
         it(`answers ${what} with ${code} and keeps the connection`, async () => {
@@ -289,6 +417,8 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["send_chat with a NUL character", { type: "send_chat", payload: { message: "a\u0000b" } }, "INVALID_PAYLOAD"],
         ["send_chat with a lone surrogate", { type: "send_chat", payload: { message: "a\ud800b" } }, "INVALID_PAYLOAD"],
         ["send_chat with array metadata", { type: "send_chat", payload: { message: "x", metadata: [1] } }, "INVALID_PAYLOAD"],
+        ["send_chat with a clientMessageId of a forbidden character", { type: "send_chat", payload: { message: "x", clientMessageId: "a b" } }, "INVALID_PAYLOAD"],
+        ["send_chat with a 65-character clientMessageId", { type: "send_chat", payload: { message: "x", clientMessageId: "a".repeat(65) } }, "INVALID_PAYLOAD"],
         ["broadcast_event without event", { type: "broadcast_event", payload: { payload: 1 } }, "INVALID_PAYLOAD"],
         ["broadcast_event with a numeric event", { type: "broadcast_event", payload: { event: 7 } }, "INVALID_PAYLOAD"],
         ["update_presence nested 5,000 levels deep", `{"type":"update_presence","payload":{"presence":${nestedJson(5000)}}}`, "INVALID_PAYLOAD"],
@@ -329,11 +459,11 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect(update.payload.updated[0].presence).toEqual(nested(32));
       });
 
-      for (const type of ["leave_room", "update_presence", "broadcast_event", "send_chat"]) {
+      for (const type of ["leave_room", "update_presence", "broadcast_event", "send_chat", "get_chat_history"]) {
         it(`answers ${type} before join_room with NOT_IN_ROOM`, async () => {
           const a = await client();
           await a.opened;
-          const payload = { leave_room: {}, update_presence: { presence: {} }, broadcast_event: { event: "e" }, send_chat: { message: "m" } }[type];
+          const payload = { leave_room: {}, update_presence: { presence: {} }, broadcast_event: { event: "e" }, send_chat: { message: "m" }, get_chat_history: {} }[type];
           a.send(type, payload);
           expect((await a.next("error")).payload.code).toBe("NOT_IN_ROOM");
         });

@@ -1,26 +1,39 @@
 import { ErrorCodes } from "../protocol/codes.ts";
-import { chatFrame } from "../protocol/frames.ts";
-import type { ChatMessagePayload, SendChatPayload } from "../protocol/messages.ts";
+import { chatFrame, chatHistoryFrame } from "../protocol/frames.ts";
+import type { ChatMessagePayload, GetChatHistoryPayload, SendChatPayload } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 
 /** Shared by every connection without a chat in flight. */
 const SETTLED: Promise<void> = Promise.resolve();
+/** Messages in a `chat_history` page when `get_chat_history` names no `limit`. */
+const DEFAULT_PAGE = 50;
 
 /**
  * `send_chat`: stored first, then sent to everyone in the room (the sender included) with the stored
  * `id` and `createdAt`. One connection's chats are stored and echoed in the order it sent them: each
  * waits for the previous one (`work.chatChain`). A failed store answers the sender alone with
  * STORAGE_ERROR and sends nothing to the room.
+ *
+ * With a `clientMessageId` the message is stored once per room, sender and id (`appendOnce`): a repeat
+ * (same connection, after a reconnect, through another instance, after a restart) stores nothing and
+ * sends nothing to the room; the sender alone gets the stored message again, same `id` and `createdAt`.
+ *
+ * `get_chat_history`: a page of the room's history older than a message, answered to the asker alone.
+ * One at a time per connection (a page names the previous page's oldest id anyway): a second one while
+ * the first is loading gets RATE_LIMITED, so a client cannot queue unbounded reads (an emulated page can
+ * cost many `getHistory` calls).
  */
 export function createChat(ctx: EngineContext) {
-  const { rooms, send, report } = ctx;
-  const storage = ctx.options.storage;
+  const { rooms, send, report, storage } = ctx;
   const maxInFlight = ctx.options.guard.maxChatsInFlight || Number.POSITIVE_INFINITY;
+  /** Connections with a `get_chat_history` loading. */
+  const paging = new WeakSet<Connection>();
 
   async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
+    let duplicate: boolean;
     try {
-      await storage.append(chat.roomId, {
+      const result = await storage.appendOnce(chat.roomId, {
         id: chat.id,
         connectionId: chat.connectionId,
         userId: chat.userId,
@@ -28,12 +41,20 @@ export function createChat(ctx: EngineContext) {
         message: chat.message,
         metadata: chat.metadata,
         createdAt: chat.createdAt,
+        clientMessageId: chat.clientMessageId,
       });
+      duplicate = result.duplicate;
+      if (duplicate) {
+        // The original as stored; `email` and `provider`, which stores do not keep, come from this sender (same identity).
+        chat = { ...result.message, email: chat.email, provider: chat.provider, clientMessageId: chat.clientMessageId };
+      }
     } catch (error) {
       report(error, { stage: "storage" });
       return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat message was not confirmed as stored and was not sent to the room; send it again");
     }
     const frame = chatFrame(chat);
+    // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears it again.
+    if (duplicate) return send.to(conn, frame);
     // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
     send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id });
     // The sender always gets its acknowledgement, even if it left the room meanwhile.
@@ -54,6 +75,7 @@ export function createChat(ctx: EngineContext) {
       metadata: payload.metadata,
       createdAt: Date.now(),
     };
+    if (payload.clientMessageId !== undefined) chat.clientMessageId = payload.clientMessageId;
     const work = conn.busy();
     if ((work.chatsInFlight ?? 0) >= maxInFlight) {
       return send.error(conn, ErrorCodes.RATE_LIMITED, `More than ${maxInFlight} chat messages are waiting to be stored; wait for their chat_message`);
@@ -74,7 +96,28 @@ export function createChat(ctx: EngineContext) {
     work.chatChain = chain;
   }
 
-  return { send: sendChat };
+  async function loadPage(conn: Connection, roomId: string, payload: GetChatHistoryPayload): Promise<void> {
+    let page;
+    try {
+      page = await storage.getHistoryBefore(roomId, payload.before, payload.limit ?? DEFAULT_PAGE);
+    } catch (error) {
+      report(error, { stage: "history" });
+      return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; ask again");
+    }
+    if (conn.closed) return;
+    if (!page) return send.error(conn, ErrorCodes.INVALID_PAYLOAD, `Invalid get_chat_history payload: before is not a message of room "${roomId}"`);
+    send.to(conn, chatHistoryFrame({ roomId, messages: page.messages, hasMore: page.hasMore }));
+  }
+
+  function history(conn: Connection, payload: GetChatHistoryPayload = {}): void {
+    if (paging.has(conn)) return send.error(conn, ErrorCodes.RATE_LIMITED, "A get_chat_history is still loading; wait for its chat_history");
+    paging.add(conn);
+    loadPage(conn, conn.room!.id, payload)
+      .catch((error) => report(error, { stage: "message" }))
+      .finally(() => paging.delete(conn));
+  }
+
+  return { send: sendChat, history };
 }
 
 export type ChatActions = ReturnType<typeof createChat>;

@@ -1,6 +1,7 @@
 import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
+import type { CompleteChatStorage } from "../storage/capabilities.ts";
 import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
@@ -14,6 +15,8 @@ export interface EngineContext {
   readonly options: ResolvedOptions;
   /** The server's error reporter (never throws). */
   readonly report: OnError;
+  /** `options.storage` with every method (see `withChatCapabilities`): native, or the seed's fallback. */
+  readonly storage: CompleteChatStorage;
   readonly rooms: RoomManager;
   readonly send: RoomSend;
   /** Remote members of local rooms, with a backplane. */

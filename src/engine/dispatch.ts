@@ -2,6 +2,7 @@ import { ErrorCodes, ProtocolError } from "../errors.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import {
   MSG_BROADCAST_EVENT,
+  MSG_GET_CHAT_HISTORY,
   MSG_JOIN_ROOM,
   MSG_LEAVE_ROOM,
   MSG_SEND_CHAT,
@@ -69,6 +70,8 @@ export function createDispatch(ctx: EngineContext, { membership, presence, event
         return events.relay(conn, msg.payload);
       case MSG_SEND_CHAT:
         return chat.send(conn, msg.payload);
+      case MSG_GET_CHAT_HISTORY:
+        return chat.history(conn, msg.payload);
     }
   }
 

@@ -3,6 +3,7 @@ import { createTokenVerifier } from "../auth/tokens.ts";
 import { createClusterRooms } from "../cluster/cluster-rooms.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
 import { CloseCodes } from "../protocol/codes.ts";
+import { withChatCapabilities } from "../storage/capabilities.ts";
 import type { UserInfo } from "../protocol/messages.ts";
 import { withTimeout } from "../util/async.ts";
 import { createChat } from "./chat.ts";
@@ -62,6 +63,9 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const { storage, onError: report, backplane, historyLimit } = options;
   // Built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
+  // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
+  const chatStorage = withChatCapabilities(storage);
+  for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
   let closing = false;
 
   const fanout = (runtime.createFanout ?? createLoopFanout)({
@@ -79,6 +83,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const ctx: EngineContext = {
     options,
     report,
+    storage: chatStorage.storage,
     rooms,
     send,
     cluster,

@@ -64,14 +64,24 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     return allowed;
   }
 
-  async function loadHistory(conn: Connection, roomId: string): Promise<StoredChatMessage[]> {
-    if (options.historyLimit <= 0) return [];
+  /**
+   * The joiner's history: with `lastMessageId`, the messages after it when the store still has it and
+   * they are at most `resumeLimit` (`resumed: true`); otherwise the newest `historyLimit`, and
+   * `resumed: false` when resume was asked (the client has a gap). No `resumed` without `lastMessageId`.
+   */
+  async function loadHistory(conn: Connection, roomId: string, lastMessageId: string | undefined): Promise<{ history: StoredChatMessage[]; resumed?: boolean }> {
     try {
-      return await options.storage.getHistory(roomId, options.historyLimit);
+      if (lastMessageId !== undefined && options.resumeLimit > 0) {
+        // One more than the limit tells "too many since" from "exactly the limit".
+        const after = await ctx.storage.getHistoryAfter(roomId, lastMessageId, options.resumeLimit + 1);
+        if (after && after.length <= options.resumeLimit) return { history: after, resumed: true };
+      }
+      const history = options.historyLimit > 0 ? await ctx.storage.getHistory(roomId, options.historyLimit) : [];
+      return lastMessageId === undefined ? { history } : { history, resumed: false };
     } catch (error) {
       report(error, { stage: "history" });
       send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; live messages still arrive");
-      return [];
+      return lastMessageId === undefined ? { history: [] } : { history: [], resumed: false };
     }
   }
 
@@ -85,12 +95,13 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     send.publish(room, { kind: "joined", connectionId: conn.id, frame: presenceFrame(roomId, "joined", entry), entry }, conn);
     // First local member here: read the members on other instances while history loads.
     const remoteMembers = cluster?.prepare(room);
-    const history = await loadHistory(conn, roomId);
+    const { history, resumed } = await loadHistory(conn, roomId, payload.lastMessageId);
     if (remoteMembers) await remoteMembers;
     if (conn.closed || conn.room !== room) return;
 
     const held = rooms.completeJoin(conn);
-    send.to(conn, roomJoinedFrame({ roomId, connectionId: conn.id, presence: room.snapshot(), chatHistory: history }));
+    const joined = { roomId, connectionId: conn.id, presence: room.snapshot(), chatHistory: history };
+    send.to(conn, roomJoinedFrame(resumed === undefined ? joined : { ...joined, resumed }));
     if (held.length === 0) return;
     const seen = new Set(history.map((m) => m.id));
     for (const { frame, chatId } of held) if (!seen.has(chatId)) send.to(conn, frame);

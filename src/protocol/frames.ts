@@ -5,11 +5,13 @@
  */
 import {
   MSG_BROADCAST_EVENT_RELAY,
+  MSG_CHAT_HISTORY,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
   MSG_PRESENCE_UPDATED,
   MSG_ROOM_JOINED,
   type BroadcastEventRelayPayload,
+  type ChatHistoryPayload,
   type ChatMessagePayload,
   type RoomJoinedPayload,
 } from "./messages.ts";
@@ -24,6 +26,8 @@ export const errorFrame = (code: string, message: string): string => encodeFrame
 export const roomJoinedFrame = (payload: RoomJoinedPayload): string => encodeFrame(MSG_ROOM_JOINED, payload);
 
 export const chatFrame = (chat: ChatMessagePayload): string => encodeFrame(MSG_CHAT_MESSAGE, chat);
+
+export const chatHistoryFrame = (page: ChatHistoryPayload): string => encodeFrame(MSG_CHAT_HISTORY, page);
 
 export const eventFrame = (relay: BroadcastEventRelayPayload): string => encodeFrame(MSG_BROADCAST_EVENT_RELAY, relay);
 

@@ -9,6 +9,7 @@ export const MSG_LEAVE_ROOM = "leave_room";
 export const MSG_UPDATE_PRESENCE = "update_presence";
 export const MSG_BROADCAST_EVENT = "broadcast_event";
 export const MSG_SEND_CHAT = "send_chat";
+export const MSG_GET_CHAT_HISTORY = "get_chat_history";
 
 // Server → client
 export const MSG_ROOM_JOINED = "room_joined";
@@ -16,6 +17,7 @@ export const MSG_PRESENCE_UPDATED = "presence_updated";
 /** Same string as {@link MSG_BROADCAST_EVENT}: the relay keeps the client's type name. */
 export const MSG_BROADCAST_EVENT_RELAY = "broadcast_event";
 export const MSG_CHAT_MESSAGE = "chat_message";
+export const MSG_CHAT_HISTORY = "chat_history";
 export const MSG_ERROR = "error";
 
 /** Arbitrary JSON object per connection (cursor, name, colour…). The server stores and relays it. */
@@ -48,6 +50,8 @@ export interface JoinRoomPayload {
   /** Unverified display data, as the upstream client sends it. Never overrides a verified identity. */
   name?: string;
   email?: string;
+  /** The newest message the client has: `room_joined` then holds the messages after it (`resumed: true`) when the store still has it. */
+  lastMessageId?: string;
 }
 export interface LeaveRoomPayload {
   roomId?: string;
@@ -62,6 +66,14 @@ export interface BroadcastEventPayload {
 export interface SendChatPayload {
   message: string;
   metadata?: Record<string, unknown>;
+  /** The client's id for this send (1–64 of `[A-Za-z0-9_-]`): a repeat stores nothing and only the sender gets the stored message again. */
+  clientMessageId?: string;
+}
+export interface GetChatHistoryPayload {
+  /** A message id: the page ends just before it. Absent: the newest page. */
+  before?: string;
+  /** 1–100. @default 50 */
+  limit?: number;
 }
 
 export type ClientMessage =
@@ -69,7 +81,8 @@ export type ClientMessage =
   | { type: typeof MSG_LEAVE_ROOM; payload?: LeaveRoomPayload }
   | { type: typeof MSG_UPDATE_PRESENCE; payload: UpdatePresencePayload }
   | { type: typeof MSG_BROADCAST_EVENT; payload: BroadcastEventPayload }
-  | { type: typeof MSG_SEND_CHAT; payload: SendChatPayload };
+  | { type: typeof MSG_SEND_CHAT; payload: SendChatPayload }
+  | { type: typeof MSG_GET_CHAT_HISTORY; payload?: GetChatHistoryPayload };
 
 /** A chat message as the caller hands it to storage. */
 export interface ChatMessageInput {
@@ -102,6 +115,18 @@ export interface RoomJoinedPayload {
   /** Every member, the joiner included, keyed by connection id. */
   presence: Record<string, PresenceEntry>;
   chatHistory?: StoredChatMessage[];
+  /**
+   * Only when `join_room` carried `lastMessageId`: `true` when `chatHistory` is exactly the messages after
+   * it, `false` when the store no longer has it and `chatHistory` is the newest history (a gap).
+   */
+  resumed?: boolean;
+}
+export interface ChatHistoryPayload {
+  roomId: string;
+  /** Oldest first. */
+  messages: StoredChatMessage[];
+  /** Whether the room holds messages older than the first of `messages`. */
+  hasMore: boolean;
 }
 export interface PresenceUpdatedPayload {
   roomId: string;
@@ -127,6 +152,8 @@ export interface ChatMessagePayload {
   message: string;
   metadata?: Record<string, unknown>;
   createdAt: number;
+  /** The sender's `send_chat.clientMessageId`, when it sent one. */
+  clientMessageId?: string;
 }
 export interface ErrorPayload {
   code: string;
@@ -138,4 +165,5 @@ export type ServerMessage =
   | { type: typeof MSG_PRESENCE_UPDATED; payload: PresenceUpdatedPayload }
   | { type: typeof MSG_BROADCAST_EVENT_RELAY; payload: BroadcastEventRelayPayload }
   | { type: typeof MSG_CHAT_MESSAGE; payload: ChatMessagePayload }
+  | { type: typeof MSG_CHAT_HISTORY; payload: ChatHistoryPayload }
   | { type: typeof MSG_ERROR; payload: ErrorPayload };

@@ -1,8 +1,10 @@
 import * as v from "valibot";
 import { ErrorCodes, ProtocolError } from "../errors.ts";
+import { isClientMessageId } from "../storage/chat-storage.ts";
 import { exceedsBytes, isPlainObject } from "../util/json.ts";
 import {
   MSG_BROADCAST_EVENT,
+  MSG_GET_CHAT_HISTORY,
   MSG_JOIN_ROOM,
   MSG_LEAVE_ROOM,
   MSG_SEND_CHAT,
@@ -61,6 +63,11 @@ const noNul = v.check((s: string) => !s.includes("\0"), "must not contain the NU
 const shortString = (max: number) =>
   v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(max, `is longer than ${max} characters`), noNul);
 const payloadObject = "payload must be an object";
+/** A stored message's id, as `join_room.lastMessageId` and `get_chat_history.before` name it. */
+const messageId = shortString(256);
+const clientMessageId = v.pipe(v.string("must be a string"), v.check((s: string) => isClientMessageId(s), "must be 1-64 characters of A-Z, a-z, 0-9, _ and -"));
+/** Most messages one `get_chat_history` returns. */
+export const MAX_HISTORY_PAGE = 100;
 
 function buildSchemas(limits: MessageLimits) {
   const roomId = shortString(limits.maxRoomIdLength);
@@ -72,6 +79,7 @@ function buildSchemas(limits: MessageLimits) {
       accessToken: v.optional(v.pipe(v.string("must be a string"), v.maxLength(16_384, "is too long"))),
       name: optionalText,
       email: optionalText,
+      lastMessageId: v.optional(messageId),
     }, payloadObject),
     [MSG_LEAVE_ROOM]: v.optional(v.object({ roomId: v.optional(roomId) }, payloadObject)),
     [MSG_UPDATE_PRESENCE]: v.object({ presence: plainObject }, payloadObject),
@@ -82,7 +90,17 @@ function buildSchemas(limits: MessageLimits) {
     [MSG_SEND_CHAT]: v.object({
       message: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), noNul),
       metadata: v.optional(plainObject),
+      clientMessageId: v.optional(clientMessageId),
     }, payloadObject),
+    [MSG_GET_CHAT_HISTORY]: v.optional(v.object({
+      before: v.optional(messageId),
+      limit: v.optional(v.pipe(
+        v.number("must be a number"),
+        v.integer("must be an integer"),
+        v.minValue(1, "must be at least 1"),
+        v.maxValue(MAX_HISTORY_PAGE, `must be at most ${MAX_HISTORY_PAGE}`),
+      )),
+    }, payloadObject)),
   } as const;
 }
 
