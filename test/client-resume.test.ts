@@ -55,7 +55,11 @@ async function proxyTo(port: number) {
       for (const [a, b] of pairs) a.destroy(), b.destroy();
     },
     restore: () => (down = false),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close() {
+      // server.close() waits for open connections: end the proxied ones first.
+      for (const [a, b] of pairs) a.destroy(), b.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
 

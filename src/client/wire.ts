@@ -1,8 +1,10 @@
 /**
- * The wire frames the client speaks: the server's protocol types, plus the optional fields of chat resume,
- * idempotent sends and history paging. A server that predates those ignores the extra fields.
+ * The wire frames the client speaks, by the names the client code uses. Every one comes from the
+ * server's protocol (`src/protocol/messages.ts`); the resume, exactly-once and paging fields are optional
+ * there, so a server that predates them ignores them.
  */
 import type {
+  ChatHistoryPayload as ServerChatHistoryPayload,
   ChatMessagePayload,
   JoinRoomPayload,
   RoomJoinedPayload,
@@ -10,35 +12,22 @@ import type {
   StoredChatMessage,
 } from "../protocol/messages.ts";
 
-export const MSG_GET_CHAT_HISTORY = "get_chat_history";
-export const MSG_CHAT_HISTORY = "chat_history";
+export { MSG_CHAT_HISTORY, MSG_GET_CHAT_HISTORY } from "../protocol/messages.ts";
+export type { GetChatHistoryPayload } from "../protocol/messages.ts";
 
-export interface ResumingJoinPayload extends JoinRoomPayload {
-  /** Ask for the messages after this one instead of the newest page. */
-  lastMessageId?: string;
-}
-export interface ResumedRoomJoinedPayload extends RoomJoinedPayload {
-  /** True when `chatHistory` holds exactly the messages after `lastMessageId`. */
-  resumed?: boolean;
-}
-export interface IdempotentSendChatPayload extends SendChatPayload {
-  /** 1–64 of [A-Za-z0-9_-]; a repeat is not stored again. */
-  clientMessageId?: string;
-}
+export type ResumingJoinPayload = JoinRoomPayload;
+export type ResumedRoomJoinedPayload = RoomJoinedPayload;
+export type IdempotentSendChatPayload = SendChatPayload;
+export type ChatMessageFrame = ChatMessagePayload;
+
 /** A chat message as the client keeps it: the stored message, and the sender's id for it when the server echoes one. */
 export interface ChatMessage extends StoredChatMessage {
   email?: string;
   provider?: string;
   clientMessageId?: string;
 }
-export type ChatMessageFrame = ChatMessagePayload & { clientMessageId?: string };
-export interface GetChatHistoryPayload {
-  before?: string;
-  limit?: number;
-}
-export interface ChatHistoryPayload {
-  roomId: string;
+
+export interface ChatHistoryPayload extends Omit<ServerChatHistoryPayload, "messages"> {
   /** Oldest first. */
   messages: ChatMessage[];
-  hasMore: boolean;
 }

@@ -82,14 +82,16 @@ export function isClientMessageId(value: unknown): value is string {
 }
 
 /**
- * The scope of a `clientMessageId`: room, sender (its `userId` when it has one, else its connection) and
- * the id. `undefined` when the input carries none.
+ * The scope of a `clientMessageId`: the room, the sender's `userId` when it has one, and the id. Senders
+ * without a `userId` share one scope per room: their connection id changes on every reconnect, and a
+ * retry after a reconnect is what the id is for (a client makes it a random UUID, so it does not collide).
+ * `undefined` when the input carries none.
  */
 export function clientScopeKey(roomId: string, input: ChatAppendInput): string | undefined {
   const id = input.clientMessageId;
   if (id === undefined) return undefined;
   if (!isClientMessageId(id)) throw new StorageError("clientMessageId must be 1-64 characters of A-Z, a-z, 0-9, _ and -.");
-  const sender = input.userId ? ["u", input.userId] : ["c", input.connectionId];
+  const sender = input.userId ? ["u", input.userId] : ["anonymous"];
   return JSON.stringify([roomId, ...sender, id]);
 }
 
