@@ -58,7 +58,6 @@ const waitView = (page: Page, predicate: string) =>
 
 describe.skipIf(!available)("React hooks in Chromium", () => {
   it("join, presence, chat and events through the hooks; back by themselves after a server restart; leave on unmount", async () => {
-    server = await startRestartable("node", {});
     const code = await bundle();
     context = await chromium.launchPersistentContext(join(dir, "profile"), {
       executablePath: CHROMIUM,
@@ -75,6 +74,8 @@ describe.skipIf(!available)("React hooks in Chromium", () => {
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
     appServer = http;
     const appUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+    // The app comes from another origin than the socket: the server must list it (allowedOrigins).
+    server = await startRestartable("node", { allowedOrigins: [new URL(appUrl).origin] });
     const open = async (name: string) => {
       const page = await context!.newPage();
       page.on("pageerror", (e) => console.log(`[${name}] pageerror ${e.message}`));
