@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // Scale-out bench: the same load against one instance and against two instances linked by Redis.
 //
-//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100]
+//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100,local-4x25]
+//                            [--clients n] [--baseline-dist dir]
+//
+// local-4x25: 4 instances, each hosting its own 25 of 100 rooms (all members of a room on one instance),
+// every member sending. Measures Redis bytes sent to the instances per room message (INFO
+// total_net_output_bytes ÷ instances) and server CPU per delivery. With --baseline-dist (a build of an
+// older version, e.g. the single `P:bus` channel) the same 4-instance run is repeated on that build.
+// --clients scales every scenario's client count down for smoke runs.
 //
 // Configurations, in the same run, best of --repeat each (other processes only ever slow a run down):
 //   single      bench/servers/ours-node.mjs, no backplane
@@ -21,6 +28,7 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const SCENARIOS = [
   { name: "fanout-200", load: "fanout", params: { receivers: 199, window: 16 } },
   { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
+  { name: "local-4x25", load: "rooms", params: { clients: 1000, rooms: 100, window: 10, localRooms: true }, configs: ["4 instances", "4 instances (baseline)"] },
 ];
 
 function parseArgs(argv) {
@@ -32,6 +40,8 @@ function parseArgs(argv) {
     else if (flag === "--warmup") out.warmup = Number(value());
     else if (flag === "--repeat") out.repeat = Number(value());
     else if (flag === "--scenario") out.scenario = value();
+    else if (flag === "--clients") out.clients = Number(value());
+    else if (flag === "--baseline-dist") out.baselineDist = value();
     else throw new Error(`Unknown argument ${argv[i]}`);
   }
   return out;
@@ -109,6 +119,7 @@ async function redisStats(redis, section = "all") {
   const num = (re) => Number(re.exec(info)?.[1] ?? NaN);
   return {
     publish: num(/^cmdstat_publish:calls=(\d+)/m),
+    netOut: num(/^total_net_output_bytes:(\d+)/m),
     hset: num(/^cmdstat_hset:calls=(\d+)/m),
     cpu: num(/^used_cpu_user:([\d.]+)/m) + num(/^used_cpu_sys:([\d.]+)/m),
     t: Date.now(),
@@ -138,10 +149,11 @@ function samplePublishes(redis) {
 
 async function runConfig(config, scenario, opts, dist, redis, rep) {
   const prefix = `olsbench:${process.pid}:${scenario.name}:${config.name.replace(/\W+/g, "")}:${rep}`;
-  const env = { OLS_DIST: dist.dir, OLS_DIST_EXT: dist.ext, REDIS_URL, BENCH_REDIS_PREFIX: prefix };
+  const env = { OLS_DIST: config.baseline ? opts.baselineDist : dist.dir, OLS_DIST_EXT: dist.ext, REDIS_URL, BENCH_REDIS_PREFIX: prefix };
   const servers = [];
   for (let i = 0; i < config.instances; i++) servers.push(await startServer(config.file, env));
   const params = { ...scenario.params, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000 };
+  if (opts.clients) params.clients = Math.min(params.clients ?? opts.clients, opts.clients);
   const before = await redisStats(redis);
   const stopSampling = config.redis ? samplePublishes(redis) : null;
   let result;
@@ -163,6 +175,10 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
     publishPerMessage: config.redis && result ? publishRate / result.sentPerSec : null,
     publishRate,
     hsetCalls: after.hset - before.hset,
+    // Everything Redis wrote to its clients over the run (the bench's own INFO replies are a few kB), per instance.
+    redisBytesPerInstance: config.redis ? (after.netOut - before.netOut) / config.instances : null,
+    redisBytesPerMessage: config.redis && result ? (after.netOut - before.netOut) / config.instances / (result.sentPerSec * seconds) : null,
+    cpuPerDeliveryUs: result ? ((result.serverCpus ?? [result.serverCpu]).reduce((a, b) => a + b, 0) * 1e6) / result.deliveriesPerSec : null,
     redisCpu: config.redis ? (after.cpu - before.cpu) / seconds : null,
     stderr: servers.flatMap((s) => s.stderr),
   };
@@ -172,7 +188,13 @@ const CONFIGS = [
   { name: "single", file: "ours-node.mjs", instances: 1, redis: false },
   { name: "single+redis", file: "ours-node-cluster.mjs", instances: 1, redis: true },
   { name: "2 instances", file: "ours-node-cluster.mjs", instances: 2, redis: true },
+  { name: "4 instances", file: "ours-node-cluster.mjs", instances: 4, redis: true },
+  { name: "4 instances (baseline)", file: "ours-node-cluster.mjs", instances: 4, redis: true, baseline: true },
 ];
+const DEFAULT_CONFIGS = ["single", "single+redis", "2 instances"];
+/** The configurations a scenario runs: its own list, else the default three; the baseline only with --baseline-dist. */
+const configsOf = (scenario, opts) =>
+  CONFIGS.filter((c) => (scenario.configs ?? DEFAULT_CONFIGS).includes(c.name) && (!c.baseline || opts.baselineDist));
 
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
 
@@ -186,14 +208,15 @@ async function main() {
     "",
     `Node ${process.version}; ${opts.duration} s windows, best of ${opts.repeat}. One load-client process; the servers, Redis and the load client share 2 cores.`,
     "",
-    "| scenario | setup | deliveries/s | vs single | p50 ms (per instance) | p99 ms | CPU servers / client / other | Redis PUBLISH per room message | Redis CPU |",
-    "|---|---|---:|---:|---:|---:|---|---:|---:|",
+    "| scenario | setup | deliveries/s | vs single | p50 ms (per instance) | p99 ms | CPU servers / client / other | server CPU µs per delivery | Redis PUBLISH per room message | Redis bytes out per instance per room message | Redis CPU |",
+    "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
   ];
   const notes = [];
   for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
     const best = {};
     for (let rep = 0; rep < opts.repeat; rep++) {
-      for (const config of rep % 2 ? [...CONFIGS].reverse() : CONFIGS) {
+      const configs = configsOf(scenario, opts);
+      for (const config of rep % 2 ? [...configs].reverse() : configs) {
         process.stderr.write(`scale-out: ${scenario.name} ${config.name} #${rep + 1}… `);
         const run = await runConfig(config, scenario, opts, dist, redis, rep);
         const r = run.result;
@@ -206,12 +229,12 @@ async function main() {
       }
     }
     const single = best.single?.result?.deliveriesPerSec;
-    for (const config of CONFIGS) {
+    for (const config of configsOf(scenario, opts)) {
       const run = best[config.name];
       const r = run?.result;
       if (!r) continue;
       lines.push(
-        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
+        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(run.cpuPerDeliveryUs, 1)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisBytesPerMessage, 0) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
       );
     }
   }
