@@ -170,9 +170,18 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
         report("Lost the Redis connection; serving local clients only and reconnecting");
       }
     });
-    cmd!.on("ready", announceSoon);
+    cmd!.on("ready", () => {
+      liveness.grace();
+      announceSoon();
+    });
     // A cluster node that came back (restarted, maybe empty) rejoins the pool: write our members back.
-    if (clustered) cmd!.on("+node", () => liveness.isAnnounced && announceSoon());
+    if (clustered) {
+      cmd!.on("+node", () => {
+        if (!liveness.isAnnounced) return;
+        liveness.grace();
+        announceSoon();
+      });
+    }
     sub!.on(clustered ? "smessageBuffer" : "messageBuffer", onMessageBytes);
     let subscribedOnce = false;
     sub!.on("ready", () => {

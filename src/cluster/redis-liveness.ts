@@ -41,6 +41,14 @@ export class Liveness {
     return this.announcedOnce;
   }
 
+  /**
+   * Shared state may just have been lost (a node rejoined, a reconnect): judge nobody dead for one TTL,
+   * so peers have time to write their heartbeats back. Set at once, before the re-announce that follows.
+   */
+  grace(): void {
+    if (this.announcedOnce) this.graceUntil = Math.max(this.graceUntil, Date.now() + this.host.ttlMs);
+  }
+
   /** Resolves once no beat is in flight (close waits so a beat cannot re-register a closed instance). */
   idle(): Promise<void> {
     return this.ticking ?? Promise.resolve();

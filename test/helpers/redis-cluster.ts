@@ -24,6 +24,8 @@ export interface PrivateRedisCluster {
   stop(): Promise<void>;
   /** The port of the master that serves `key`'s slot. */
   portOf(key: string): number;
+  /** Started here: nodes can be killed and restarted. */
+  readonly canRestart: boolean;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -51,6 +53,8 @@ const cli = (port: number, ...args: string[]) =>
 /** Undefined when `redis-server`/`redis-cli` are not installed. */
 export async function startPrivateRedisCluster(): Promise<PrivateRedisCluster | undefined> {
   if (spawnSync("redis-cli", ["--version"]).status !== 0) return undefined;
+  const given = process.env.REDIS_CLUSTER_URL;
+  if (given) return runningCluster(given);
   const ports = await freePorts();
   const dir = mkdtempSync(join(tmpdir(), "ols-cluster-"));
   const children: (ChildProcess | undefined)[] = [];
@@ -104,6 +108,7 @@ export async function startPrivateRedisCluster(): Promise<PrivateRedisCluster | 
   return {
     url: ports.map((p) => `redis://127.0.0.1:${p}`).join(","),
     ports,
+    canRestart: true,
     kill,
     start: async (i) => {
       await start(i);
@@ -111,19 +116,29 @@ export async function startPrivateRedisCluster(): Promise<PrivateRedisCluster | 
     },
     waitOk,
     stop,
-    portOf(key) {
-      const slot = Number(cli(ports[0]!, "cluster", "keyslot", key).stdout.trim());
-      const shards = cli(ports[0]!, "cluster", "slots").stdout.trim().split("\n");
-      // redis-cli prints each range as: start, end, ip, port, id (one per line, nested lists flattened).
-      for (let at = 0; at + 3 < shards.length; ) {
-        const from = Number(shards[at]);
-        const to = Number(shards[at + 1]);
-        const port = Number(shards[at + 3]);
-        if (slot >= from && slot <= to) return port;
-        at += 5;
-        while (at < shards.length && !/^\d+$/.test(shards[at]!) ) at++;
-      }
-      throw new Error(`no node serves slot ${slot}`);
-    },
+    portOf: (key) => portOf(ports[0]!, key),
   };
+}
+
+/** A cluster someone else runs: used as is, never killed or stopped. */
+function runningCluster(url: string): PrivateRedisCluster {
+  const ports = url.split(",").map((u) => Number(new URL(u.trim()).port));
+  const refuse = async () => {
+    throw new Error("REDIS_CLUSTER_URL names a cluster this test did not start: it is not killed or restarted");
+  };
+  return { url, ports, canRestart: false, kill: refuse, start: refuse, waitOk: async () => {}, stop: async () => {}, portOf: (key) => portOf(ports[0]!, key) };
+}
+
+/** The port of the master that serves `key`'s slot, asked of the node at `port`. */
+function portOf(seed: number, key: string): number {
+  const slot = Number(cli(seed, "cluster", "keyslot", key).stdout.trim());
+  const lines = cli(seed, "cluster", "slots").stdout.trim().split("\n");
+  // redis-cli prints each range flattened, one value a line: start, end, ip, port, node id.
+  for (let at = 0; at + 3 < lines.length; ) {
+    const [from, to, port] = [Number(lines[at]), Number(lines[at + 1]), Number(lines[at + 3])];
+    if (slot >= from && slot <= to) return port;
+    at += 5;
+    while (at < lines.length && !/^\d+$/.test(lines[at]!)) at++;
+  }
+  throw new Error(`no node serves slot ${slot}`);
 }
