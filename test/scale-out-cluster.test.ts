@@ -10,6 +10,7 @@ import { createServer } from "../adapters/node.ts";
 import { createRedisBackplane, type RedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { redisKeys } from "../src/cluster/redis-codec.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
+import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance } from "./helpers/cluster.ts";
 import { pause, TestClient, type Received } from "./helpers/client.ts";
@@ -204,6 +205,32 @@ describe.skipIf(!redisCluster)("instances on a Redis Cluster", () => {
     }
     const ports = new Set(rooms.map((r) => redisCluster!.portOf(redisKeys(prefix).room(r))));
     expect(ports.size).toBeGreaterThan(1);
+  });
+
+  it("joins Bun and Deno (Hono mount) instances to the same Redis Cluster as Node instances", async () => {
+    const options = { redisPrefix: prefix, redisUrl: redisCluster!.url, presenceThrottleMs: 0 };
+    const [bun, deno] = await Promise.all([startChild("bun", "standalone", options), startChild("deno", "hono", options)]);
+    try {
+      const r = room();
+      const onNode = await client(A);
+      const onBun = new TestClient(bun.wsUrl);
+      const onDeno = new TestClient(deno.wsUrl);
+      clients.push(onBun, onDeno);
+      const jn = await onNode.join(r);
+      const jb = await onBun.join(r);
+      const jd = await onDeno.join(r);
+      expect(Object.keys(jd.presence).sort()).toEqual([jn.connectionId, jb.connectionId, jd.connectionId].sort());
+      await onNode.until(joinedOf(jd.connectionId));
+      await onBun.until(joinedOf(jd.connectionId));
+      onBun.send("broadcast_event", { event: "from-bun" });
+      for (const x of [onNode, onDeno]) expect((await x.next("broadcast_event")).payload.connectionId).toBe(jb.connectionId);
+      onDeno.send("send_chat", { message: "from deno" });
+      for (const x of [onNode, onBun]) expect((await x.next("chat_message")).payload.message).toBe("from deno");
+      onDeno.ws.close();
+      await onNode.until(leftOf(jd.connectionId));
+    } finally {
+      await Promise.allSettled([bun.stop(), deno.stop()]);
+    }
   });
 
   it("sends left for the members of a kill -9'd instance within 15 s and leaves nothing of it on any node", async () => {
