@@ -15,6 +15,7 @@ import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance } from "./helpers/cluster.ts";
 import { pause, TestClient, type Received } from "./helpers/client.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "./helpers/redis-cluster.ts";
+import { startPrivateRedis } from "./helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 import { wireProtocolSuite, type Fixture, type StartFixture } from "./wire-protocol.suite.ts";
 
@@ -54,7 +55,13 @@ try {
 } catch (error) {
   console.warn(`[skip] Redis Cluster tests: ${error}`);
 }
-afterAll(() => redisCluster?.stop());
+// The single-Redis target is a private redis-server too: the shared one carries other files' MONITOR tests.
+const single = await startPrivateRedis();
+const SINGLE_URL = single?.url ?? REDIS_URL;
+afterAll(async () => {
+  await redisCluster?.stop();
+  await single?.stop();
+});
 
 /**
  * Two in-process instances on one prefix; the suite's clients alternate between them (each read of
@@ -79,8 +86,8 @@ const twoInstances =
     return fixture;
   };
 
-await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
-  wireProtocolSuite("two Node instances on a single Redis", twoInstances(() => REDIS_URL, "wire1"), { severalInstances: true });
+await describeWithService("Redis", SINGLE_URL, "REDIS_URL", () => {
+  wireProtocolSuite("two Node instances on a single Redis", twoInstances(() => SINGLE_URL, "wire1"), { severalInstances: true });
 });
 if (redisCluster) wireProtocolSuite("two Node instances on a Redis Cluster", twoInstances(() => redisCluster!.url, "wirec"), { severalInstances: true });
 
@@ -98,7 +105,7 @@ async function inProcessPair(url: string, prefix: string) {
 }
 
 type Target = { name: string; url: () => string; clustered: boolean };
-const targets: Target[] = [{ name: "a single Redis", url: () => REDIS_URL, clustered: false }];
+const targets: Target[] = [{ name: "a single Redis", url: () => SINGLE_URL, clustered: false }];
 if (redisCluster) targets.push({ name: "a Redis Cluster", url: () => redisCluster!.url, clustered: true });
 
 for (const target of targets) {

@@ -1,11 +1,12 @@
-import { BackplaneError, type Backplane, type BackplaneSink, type OutgoingMessage, type RemoteMember, type RoomState } from "./backplane.ts";
+import { BackplaneError, type Backplane, type BackplaneSink, type OutgoingMessage, type RoomState } from "./backplane.ts";
 import { ConfigError, createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
 import { numberOption } from "../util/number-option.ts";
-import { createCodec, decodeRecords, redisKeys } from "./redis-codec.ts";
-import { connectRedis, parseRedisUrls, type RedisClientLike } from "./redis-driver.ts";
+import { createCodec, parseMembers, redisKeys } from "./redis-codec.ts";
+import { connectRedis, disconnect, parseRedisUrls, type RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
 import { createPublisher } from "./redis-publisher.ts";
+import { createReceiver } from "./redis-receiver.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
 
@@ -47,8 +48,6 @@ export interface RedisBackplane extends Backplane {
 
 /** A room read that takes longer is given up; the join goes ahead with what this instance knows. */
 const FETCH_TIMEOUT_MS = 2000;
-/** Foreign-message reports are capped at one per this window so a noisy channel cannot flood the log. */
-const REPORT_WINDOW_MS = 1000;
 
 /**
  * Links server instances through Redis so they act as one: presence, broadcast and chat cross
@@ -76,7 +75,6 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   const instanceId = crypto.randomUUID();
   const keys = redisKeys(prefix);
   const codec = createCodec(instanceId);
-  const utf8 = new TextDecoder("utf-8", { fatal: true });
 
   let cmd: RedisClientLike | undefined;
   let sub: RedisClientLike | undefined;
@@ -87,11 +85,8 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   let down = false;
   let resolveReady!: () => void;
   const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
-  let reportedAt = 0;
-  let suppressed = 0;
   /** Rooms subscribed (or being subscribed), by room id. */
   const rooms = new Set<string>();
-  const stats = { bytesRead: 0, messagesRead: 0 };
 
   /** The backplane's own `onError`, else the server's (set in `start`); made safe either way. */
   let onError = createReporter(options.onError);
@@ -102,21 +97,11 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
     down = true;
     report("Redis is unreachable or failed a command; serving local clients only and retrying", error);
   };
-  const reportForeign = (message: string) => {
-    const now = Date.now();
-    if (now - reportedAt < REPORT_WINDOW_MS) {
-      suppressed++;
-      return;
-    }
-    const extra = suppressed > 0 ? ` (${suppressed} more dropped since the last report)` : "";
-    reportedAt = now;
-    suppressed = 0;
-    report(`Dropped a message from Redis that is ${message}${extra}`);
-  };
   const isReady = () => cmd?.status === "ready" && !closed;
   const publishTo = (client: RedisClientLike | undefined, channel: string, text: string) =>
     clustered ? (client as any).spublish(channel, text) : client!.publish(channel, text);
 
+  const receiver = createReceiver({ instanceId, rooms, sink: () => sink, report });
   const liveness = new Liveness({
     instanceId,
     keys,
@@ -129,29 +114,6 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
     announced: () => resolveReady(),
   });
   const publisher = createPublisher({ keys, instanceId, clustered, command: () => (isReady() ? cmd : undefined), failed });
-
-  function onMessageBytes(_channel: Uint8Array, bytes: Uint8Array) {
-    stats.bytesRead += _channel.length + bytes.length;
-    stats.messagesRead++;
-    if (!sink || codec.isOwn(bytes)) return;
-    let raw: string;
-    try {
-      raw = utf8.decode(bytes);
-    } catch {
-      return reportForeign("not UTF-8 text");
-    }
-    const problem = decodeRecords(raw, (record) => {
-      if (record.instanceId === instanceId) return; // our own publish, echoed by Redis
-      try {
-        if (record.kind === "sync") sink!.resync();
-        else if (rooms.has(record.roomId)) sink!.deliver({ ...record, kind: record.kind });
-      } catch (error) {
-        // Thrown inside ioredis's socket handler this would take the process down.
-        report(`Applying a ${record.kind} message from instance ${record.instanceId} failed`, error);
-      }
-    });
-    if (problem) reportForeign(problem);
-  }
 
   const subscribeTo = (channel: string) => (clustered ? sub!.ssubscribe!(channel) : sub!.subscribe(channel));
   const unsubscribeFrom = (channel: string) => (clustered ? sub!.sunsubscribe!(channel) : sub!.unsubscribe!(channel));
@@ -182,7 +144,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
         announceSoon();
       });
     }
-    sub!.on(clustered ? "smessageBuffer" : "messageBuffer", onMessageBytes);
+    sub!.on(clustered ? "smessageBuffer" : "messageBuffer", receiver.onMessageBytes);
     let subscribedOnce = false;
     sub!.on("ready", () => {
       if (!subscribedOnce) return;
@@ -196,7 +158,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
     instanceId,
     mode: clustered ? "cluster" : "single",
     ready: () => readyPromise,
-    stats: () => ({ ...stats, rooms: rooms.size }),
+    stats: () => ({ ...receiver.stats, rooms: rooms.size }),
 
     async start(engineSink) {
       sink = engineSink;
@@ -251,15 +213,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
         const read = Promise.all([cmd!.hgetall(keys.room(roomId)), cmd!.smembers(keys.registry)]);
         const res = await withTimeout(read, deadline - Date.now(), { fallback: undefined });
         if (!res) return undefined;
-        const [all, registry] = res;
-        const members: RemoteMember[] = [];
-        for (const connectionId in all) {
-          const value = all[connectionId]!;
-          const space = value.indexOf(" ");
-          if (space <= 0) continue;
-          members.push({ connectionId, instanceId: value.slice(0, space), entry: value.slice(space + 1) });
-        }
-        return { members, instances: new Set(registry) };
+        return { members: parseMembers(res[0]), instances: new Set(res[1]) };
       } catch (error) {
         failed(error);
         return undefined;
@@ -279,18 +233,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
           report("Could not remove this instance from Redis on close; the others drop it after the TTL", error);
         }
       }
-      for (const client of [sub, options.client ? undefined : c]) {
-        if (!client) continue;
-        if (client.status !== "ready") {
-          client.disconnect(); // QUIT would wait for a reconnect that may never come
-          continue;
-        }
-        try {
-          await client.quit();
-        } catch {
-          client.disconnect();
-        }
-      }
+      await disconnect([sub, options.client ? undefined : c]);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { MessageKind } from "./backplane.ts";
+import type { MessageKind, RemoteMember } from "./backplane.ts";
 
 /**
  * Key and channel names, and the wire format of messages between instances. Every name of one room
@@ -94,4 +94,16 @@ export function decodeRecords(raw: string, onRecord: (record: WireRecord) => voi
     at = end + 1;
   }
   return undefined;
+}
+
+/** A room hash (connection id → `<instance id> <entry JSON>`) as members; malformed fields are skipped. */
+export function parseMembers(hash: Record<string, string>): RemoteMember[] {
+  const members: RemoteMember[] = [];
+  for (const connectionId in hash) {
+    const value = hash[connectionId]!;
+    const space = value.indexOf(" ");
+    if (space <= 0) continue;
+    members.push({ connectionId, instanceId: value.slice(0, space), entry: value.slice(space + 1) });
+  }
+  return members;
 }

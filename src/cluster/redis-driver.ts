@@ -126,3 +126,19 @@ export async function connectRedis(urls: string[], cluster: boolean, refreshMs: 
     cluster: true,
   };
 }
+
+/** Close connections: QUIT when ready, else drop at once (QUIT would wait for a reconnect that may never come). */
+export async function disconnect(clients: (RedisClientLike | undefined)[]): Promise<void> {
+  for (const client of clients) {
+    if (!client) continue;
+    if (client.status !== "ready") {
+      client.disconnect();
+      continue;
+    }
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  }
+}
