@@ -9,6 +9,9 @@
 // total_net_output_bytes ÷ instances) and server CPU per delivery. With --baseline-dist (a build of an
 // older version, e.g. the single `P:bus` channel) the same 4-instance run is repeated on that build.
 // --clients scales every scenario's client count down for smoke runs.
+// REDIS_URL may list several Redis Cluster nodes (redis://127.0.0.1:7000,redis://127.0.0.1:7001,…): the
+// instances then use the cluster, Redis figures are summed over the listed nodes, and each node's share of
+// the bytes and CPU is printed below the table (list every master to see every shard).
 //
 // Configurations, in the same run, best of --repeat each (other processes only ever slow a run down):
 //   single      bench/servers/ours-node.mjs, no backplane
@@ -114,13 +117,20 @@ function runLoad(scenario, params, servers) {
   });
 }
 
+/** One node's counters; `redis` is one client or an array (one per cluster node), summed, with `nodes` kept. */
 async function redisStats(redis, section = "all") {
+  if (Array.isArray(redis)) {
+    const nodes = await Promise.all(redis.map((r) => redisStats(r, section)));
+    const sum = (k) => nodes.reduce((a, n) => a + (Number.isNaN(n[k]) ? 0 : n[k]), 0);
+    return { publish: sum("publish"), netOut: sum("netOut"), hset: sum("hset"), cpu: sum("cpu"), t: Date.now(), nodes };
+  }
   const info = await redis.info(section);
   const num = (re) => Number(re.exec(info)?.[1] ?? NaN);
+  const calls = (name) => num(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, "m"));
   return {
-    publish: num(/^cmdstat_publish:calls=(\d+)/m),
+    publish: (calls("publish") || 0) + (calls("spublish") || 0),
     netOut: num(/^total_net_output_bytes:(\d+)/m),
-    hset: num(/^cmdstat_hset:calls=(\d+)/m),
+    hset: calls("hset"),
     cpu: num(/^used_cpu_user:([\d.]+)/m) + num(/^used_cpu_sys:([\d.]+)/m),
     t: Date.now(),
   };
@@ -178,6 +188,7 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
     // Everything Redis wrote to its clients over the run (the bench's own INFO replies are a few kB), per instance.
     redisBytesPerInstance: config.redis ? (after.netOut - before.netOut) / config.instances : null,
     redisBytesPerMessage: config.redis && result ? (after.netOut - before.netOut) / config.instances / (result.sentPerSec * seconds) : null,
+    perShard: after.nodes?.map((n, i) => ({ bytes: n.netOut - before.nodes[i].netOut, cpu: (n.cpu - before.nodes[i].cpu) / seconds })),
     cpuPerDeliveryUs: result ? ((result.serverCpus ?? [result.serverCpu]).reduce((a, b) => a + b, 0) * 1e6) / result.deliveriesPerSec : null,
     redisCpu: config.redis ? (after.cpu - before.cpu) / seconds : null,
     stderr: servers.flatMap((s) => s.stderr),
@@ -202,7 +213,8 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const wanted = opts.scenario ? opts.scenario.split(",") : SCENARIOS.map((s) => s.name);
   const dist = await distDir();
-  const redis = new Redis(REDIS_URL);
+  const urls = REDIS_URL.split(",").map((u) => u.trim());
+  const redis = urls.length > 1 ? urls.map((u) => new Redis(u)) : new Redis(REDIS_URL);
   const lines = [
     `## Scale-out bench (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
@@ -222,6 +234,7 @@ async function main() {
         const r = run.result;
         process.stderr.write(run.error ? `FAILED ${run.error}\n` : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)}${r.latencyByTarget?.length ? ` (p50 per instance ${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join("/")})` : ""} publish/msg ${fmt(run.publishPerMessage, 2)} CPU ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join("+")} / ${fmt(r.clientCpu, 2)} / other ${fmt(r.otherCpu, 2)}\n`);
         if (run.error) notes.push(`${scenario.name} / ${config.name}: ${run.error}`);
+        if (run.perShard && config.redis) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: per shard (bytes out, CPU cores): ${run.perShard.map((n) => `${fmt(n.bytes)} B, ${fmt(n.cpu, 3)}`).join("; ")}`);
         if (r?.undelivered > 0) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
         if (run.stderr.length) notes.push(`${scenario.name} / ${config.name}: server stderr: ${run.stderr.slice(0, 2).join(" | ")}`);
         const prev = best[config.name];
@@ -238,7 +251,7 @@ async function main() {
       );
     }
   }
-  await redis.quit();
+  await Promise.all([redis].flat().map((r) => r.quit()));
   lines.push("", ...notes.map((n) => `- ${n}`));
   const text = lines.join("\n") + "\n";
   process.stdout.write(text);
