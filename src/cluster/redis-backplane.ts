@@ -80,6 +80,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   let sub: RedisClientLike | undefined;
   let sink: BackplaneSink | undefined;
   let beat: ReturnType<typeof setInterval> | undefined;
+  let settle: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   let startedAt = 0;
   let down = false;
@@ -142,6 +143,9 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
         if (!liveness.isAnnounced) return;
         liveness.grace();
         announceSoon();
+        // ioredis resubscribes that node's sharded channels on its own schedule: re-read once more after it.
+        clearTimeout(settle);
+        settle = setTimeout(() => !closed && engineSink.resync(), heartbeatMs);
       });
     }
     sub!.on(clustered ? "smessageBuffer" : "messageBuffer", receiver.onMessageBytes);
@@ -224,6 +228,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
       if (closed) return;
       closed = true; // no more beats, announces or publishes; the engine sent its leaves already
       if (beat) clearInterval(beat);
+      clearTimeout(settle);
       await liveness.idle(); // a beat in flight must not re-register this instance after it is removed
       const c = cmd;
       if (c && c.status === "ready") {
