@@ -100,7 +100,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
   };
   const isReady = () => cmd?.status === "ready" && !closed;
   const publishTo = (client: RedisClientLike | undefined, channel: string, text: string) =>
-    clustered ? (client as any).spublish(channel, text) : client!.publish(channel, text);
+    clustered ? client!.spublish!(channel, text) : client!.publish(channel, text);
 
   const receiver = createReceiver({ instanceId, rooms, sink: () => sink, report });
   const liveness = new Liveness({

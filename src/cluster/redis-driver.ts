@@ -9,6 +9,7 @@ export interface RedisClientLike {
   readonly status: string;
   duplicate(override?: Record<string, unknown>): RedisClientLike;
   publish(channel: string, message: string): Promise<unknown>;
+  spublish?(channel: string, message: string): Promise<unknown>;
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe?(...channels: string[]): Promise<unknown>;
   ssubscribe?(...channels: string[]): Promise<unknown>;
