@@ -101,7 +101,7 @@ if (redisCluster) wireProtocolSuite("two Node instances on a Redis Cluster", two
 /** Two in-process servers whose backplane stats the test reads. */
 async function inProcessPair(url: string, prefix: string) {
   const made = [0, 1].map(() => createRedisBackplane({ url, keyPrefix: prefix }));
-  const servers = made.map((backplane) => createServer({ port: 0, hostname: "127.0.0.1", chat: { historyLimit: 0 }, backplane }));
+  const servers = made.map((backplane) => createServer({ port: 0, hostname: "127.0.0.1", chat: { historyLimit: 0 }, rateLimit: false, backplane }));
   await Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r))));
   await Promise.all(made.map((b) => b.ready()));
   return {
@@ -174,6 +174,36 @@ for (const target of targets) {
         expect(B.stats().rooms).toBe(1);
       } finally {
         probe.disconnect();
+        await pair.stop();
+      }
+    });
+
+    it("gives a joiner on another instance every message after its first one, none twice, while the sender keeps sending", async () => {
+      const prefix = `olstest:${run}:joiner:${target.clustered ? "c" : "s"}`;
+      const pair = await inProcessPair(target.url(), prefix);
+      try {
+        const r = room();
+        const sender = await client(pair.urls[0]!);
+        await sender.join(r);
+        const total = 2000;
+        const sending = (async () => {
+          for (let i = 0; i < total; i++) {
+            sender.send("broadcast_event", { event: "seq", payload: i });
+            if (i % 20 === 19) await pause(2);
+          }
+        })();
+        await pause(30);
+        // Several joiners on the other instance while messages flow: the first subscribes the instance.
+        const joiners = [await client(pair.urls[1]!), await client(pair.urls[1]!)];
+        for (const j of joiners) await j.join(r);
+        await sending;
+        for (const j of joiners) {
+          await j.until((all) => all.some((m) => m.type === "broadcast_event" && m.payload.payload === total - 1));
+          const seen = j.all("broadcast_event").map((m) => m.payload.payload as number);
+          expect(seen.length).toBeGreaterThan(0);
+          expect(seen).toEqual(Array.from({ length: seen.length }, (_, k) => seen[0]! + k));
+        }
+      } finally {
         await pair.stop();
       }
     });
