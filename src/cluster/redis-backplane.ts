@@ -1,50 +1,15 @@
-import { BackplaneError, type Backplane, type BackplaneSink, type OutgoingMessage, type RoomState } from "./backplane.ts";
-import { ConfigError, createReporter, type OnError } from "../errors.ts";
+import { BackplaneError, type BackplaneSink, type OutgoingMessage, type RoomState } from "./backplane.ts";
+import { createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
-import { numberOption } from "../util/number-option.ts";
-import { createCodec, parseMembers, redisKeys } from "./redis-codec.ts";
-import { connectRedis, disconnect, parseRedisUrls, type RedisClientLike } from "./redis-driver.ts";
+import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
+import { connectRedis, disconnect, type RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
 import { createPublisher } from "./redis-publisher.ts";
+import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
-
-export interface RedisBackplaneOptions {
-  /**
-   * Redis URL, e.g. `redis://127.0.0.1:6379`. Several comma-separated URLs
-   * (`redis://a:7000,redis://b:7001`) are seed nodes of a Redis Cluster. Either this or `client`.
-   */
-  url?: string;
-  /** Treat a single `url` as a seed node of a Redis Cluster. @default true when `url` lists several nodes */
-  cluster?: boolean;
-  /** An ioredis `Redis` client (single Redis) to use for commands; a second connection for SUBSCRIBE is `duplicate()`d from it. */
-  client?: RedisClientLike;
-  /** Prefix of every key and channel; instances with the same prefix form one cluster. @default "openlivesync" */
-  keyPrefix?: string;
-  /** How often this instance renews its heartbeat and checks the others'. @default 2000 */
-  heartbeatMs?: number;
-  /** Lifetime of the heartbeat key: an instance silent this long is removed with its members. @default 10000 */
-  ttlMs?: number;
-  /** Where backplane failures go (stage "backplane"). @default the server's `onError` */
-  onError?: OnError;
-}
-
-/** What this instance read from Redis pub/sub since it started. */
-export interface RedisBackplaneStats {
-  /** Payload and channel bytes of every pub/sub message received, own echoes included. */
-  bytesRead: number;
-  messagesRead: number;
-  /** Rooms whose channel this instance is subscribed to (rooms with a local member). */
-  rooms: number;
-}
-
-/** A `createRedisBackplane` instance; `ready()` resolves once it is connected and announced. */
-export interface RedisBackplane extends Backplane {
-  ready(): Promise<void>;
-  readonly mode: "single" | "cluster";
-  stats(): RedisBackplaneStats;
-}
+export type { RedisBackplane, RedisBackplaneOptions, RedisBackplaneStats } from "./redis-options.ts";
 
 /** A room read that takes longer is given up; the join goes ahead with what this instance knows. */
 const FETCH_TIMEOUT_MS = 2000;
@@ -61,184 +26,221 @@ const FETCH_TIMEOUT_MS = 2000;
  * createServer({ backplane: createRedisBackplane({ url: process.env.REDIS_URL }) });
  */
 export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackplane {
-  if (!options.url && !options.client) throw new ConfigError("createRedisBackplane needs a url (redis://host:6379) or an ioredis client");
-  const prefix = options.keyPrefix ?? "openlivesync";
-  if (!prefix || /[\s{}]/.test(prefix)) throw new ConfigError(`keyPrefix must be a non-empty string without spaces or braces, got "${prefix}"`);
-  const heartbeatMs = numberOption("heartbeatMs", options.heartbeatMs, 2000, "positive");
-  const ttlMs = numberOption("ttlMs", options.ttlMs, 10_000, "positive");
-  if (ttlMs <= heartbeatMs * 2) throw new ConfigError(`ttlMs (${ttlMs}) must be more than twice heartbeatMs (${heartbeatMs})`);
-  const urls = options.url ? parseRedisUrls(options.url) : [];
-  if (options.url && urls.length === 0) throw new ConfigError(`No Redis URL in "${options.url}"`);
-  const clustered = options.cluster ?? urls.length > 1;
-  if (clustered && options.client) throw new ConfigError("A Redis Cluster is given by its node URLs (url: \"redis://a:7000,redis://b:7001\"), not by a client");
+  return new RedisLink(options);
+}
 
-  const instanceId = crypto.randomUUID();
-  const keys = redisKeys(prefix);
-  const codec = createCodec(instanceId);
-
-  let cmd: RedisClientLike | undefined;
-  let sub: RedisClientLike | undefined;
-  let sink: BackplaneSink | undefined;
-  let beat: ReturnType<typeof setInterval> | undefined;
-  let settle: ReturnType<typeof setTimeout> | undefined;
-  let closed = false;
-  let startedAt = 0;
-  let down = false;
-  let resolveReady!: () => void;
-  const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
+/**
+ * The backplane: owns the two connections, the set of subscribed rooms and the outage flag; the
+ * publisher batches writes, the receiver decodes, liveness beats and sweeps.
+ */
+class RedisLink implements RedisBackplane {
+  readonly instanceId = crypto.randomUUID();
+  readonly mode: "single" | "cluster";
+  private readonly options: RedisBackplaneOptions;
+  private readonly settings: ReturnType<typeof settingsOf>;
+  private readonly keys: RedisKeys;
+  private readonly codec: ReturnType<typeof createCodec>;
   /** Rooms subscribed (or being subscribed), by room id. */
-  const rooms = new Set<string>();
-
+  private readonly rooms = new Set<string>();
+  private readonly receiver: ReturnType<typeof createReceiver>;
+  private readonly liveness: Liveness;
+  private readonly publisher: ReturnType<typeof createPublisher>;
+  private readonly readyPromise: Promise<void>;
+  private resolveReady!: () => void;
+  private cmd: RedisClientLike | undefined;
+  private sub: RedisClientLike | undefined;
+  private sink: BackplaneSink | undefined;
+  private beat: ReturnType<typeof setInterval> | undefined;
+  private settle: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private startedAt = 0;
+  /** Redis is away: failures are reported once per outage. */
+  private down = false;
   /** The backplane's own `onError`, else the server's (set in `start`); made safe either way. */
-  let onError = createReporter(options.onError);
-  const report = (message: string, cause?: unknown) => onError(new BackplaneError(message, { cause }), { stage: "backplane" });
-  /** Command failures while Redis is away say the same thing many times: report the first of each outage. */
-  const failed = (error: unknown) => {
-    if (closed || down) return;
-    down = true;
-    report("Redis is unreachable or failed a command; serving local clients only and retrying", error);
-  };
-  const isReady = () => cmd?.status === "ready" && !closed;
-  const publishTo = (client: RedisClientLike | undefined, channel: string, text: string) =>
-    clustered ? client!.spublish!(channel, text) : client!.publish(channel, text);
+  private onError: OnError;
 
-  const receiver = createReceiver({ instanceId, rooms, sink: () => sink, report });
-  const liveness = new Liveness({
-    instanceId,
-    keys,
-    ttlMs,
-    ready: () => (isReady() ? cmd : undefined),
-    sink: () => (closed ? undefined : sink),
-    failed,
-    up: () => (down = false),
-    publishSync: () => publishTo(cmd, keys.control, `${codec.header("sync", "", "")}\n`),
-    announced: () => resolveReady(),
-  });
-  const publisher = createPublisher({ keys, instanceId, clustered, command: () => (isReady() ? cmd : undefined), failed });
-
-  const subscribeTo = (channel: string) => (clustered ? sub!.ssubscribe!(channel) : sub!.subscribe(channel));
-  const unsubscribeFrom = (channel: string) => (clustered ? sub!.sunsubscribe!(channel) : sub!.unsubscribe!(channel));
-
-  /** Background work never rejects into the void: failures are reported. */
-  const background = (work: () => Promise<void>) => () =>
-    void work().catch((error) => report("Backplane background task failed", error));
-  const announceSoon = background(() => liveness.announce());
-
-  function wire(engineSink: BackplaneSink) {
-    cmd!.on("error", failed);
-    sub!.on("error", failed);
-    cmd!.on("close", () => {
-      if (!closed && liveness.isAnnounced && !down) {
-        down = true;
-        report("Lost the Redis connection; serving local clients only and reconnecting");
-      }
+  constructor(options: RedisBackplaneOptions) {
+    this.options = options;
+    this.settings = settingsOf(options);
+    this.mode = this.settings.clustered ? "cluster" : "single";
+    this.onError = createReporter(options.onError);
+    this.keys = redisKeys(this.settings.prefix);
+    this.codec = createCodec(this.instanceId);
+    this.readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
+    const { instanceId, keys } = this;
+    const command = () => (this.isReady() ? this.cmd : undefined);
+    this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
+    this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed: this.failed });
+    this.liveness = new Liveness({
+      instanceId,
+      keys,
+      ttlMs: this.settings.ttlMs,
+      ready: command,
+      sink: () => (this.closed ? undefined : this.sink),
+      failed: this.failed,
+      up: () => (this.down = false),
+      publishSync: () => this.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`),
+      announced: () => this.resolveReady(),
     });
-    cmd!.on("ready", () => {
-      liveness.grace();
-      announceSoon();
-    });
-    // A cluster node that came back (restarted, maybe empty) rejoins the pool: write our members back.
-    if (clustered) {
-      cmd!.on("+node", () => {
-        if (!liveness.isAnnounced) return;
-        liveness.grace();
-        announceSoon();
-        // ioredis resubscribes that node's sharded channels on its own schedule: re-read once more after it.
-        clearTimeout(settle);
-        settle = setTimeout(() => !closed && engineSink.resync(), heartbeatMs);
-      });
-    }
-    sub!.on(clustered ? "smessageBuffer" : "messageBuffer", receiver.onMessageBytes);
-    let subscribedOnce = false;
-    sub!.on("ready", () => {
-      if (!subscribedOnce) return;
-      // ioredis resubscribes every channel first; messages sent while we were away are lost: re-read the rooms.
-      subscribeTo(keys.control).then(() => engineSink.resync(), failed);
-    });
-    subscribeTo(keys.control).then(() => (subscribedOnce = true), failed);
   }
 
-  return {
-    instanceId,
-    mode: clustered ? "cluster" : "single",
-    ready: () => readyPromise,
-    stats: () => ({ ...receiver.stats, rooms: rooms.size }),
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
 
-    async start(engineSink) {
-      sink = engineSink;
-      if (!options.onError) onError = createReporter(engineSink.onError);
-      startedAt = Date.now();
-      if (options.client) {
-        cmd = options.client;
-        sub = options.client.duplicate({ enableOfflineQueue: true });
-      } else {
-        const link = await connectRedis(urls, clustered, heartbeatMs);
-        if (closed) {
-          // close() ran while the driver loaded: connecting now would keep the process alive
-          link.cmd.disconnect();
-          link.sub.disconnect();
-          return;
-        }
-        ({ cmd, sub } = link);
+  stats(): RedisBackplaneStats {
+    return { ...this.receiver.stats, rooms: this.rooms.size };
+  }
+
+  async start(engineSink: BackplaneSink): Promise<void> {
+    this.sink = engineSink;
+    if (!this.options.onError) this.onError = createReporter(engineSink.onError);
+    this.startedAt = Date.now();
+    if (this.options.client) {
+      this.cmd = this.options.client;
+      this.sub = this.options.client.duplicate({ enableOfflineQueue: true });
+    } else {
+      const { urls, clustered, heartbeatMs } = this.settings;
+      const link = await connectRedis(urls, clustered, heartbeatMs);
+      if (this.closed) {
+        // close() ran while the driver loaded: connecting now would keep the process alive
+        link.cmd.disconnect();
+        link.sub.disconnect();
+        return;
       }
-      wire(engineSink);
-      for (const roomId of rooms) subscribeTo(keys.channel(roomId)).catch(failed);
-      if (cmd.status === "ready") announceSoon();
-      beat = backgroundInterval(background(() => liveness.tick()), heartbeatMs);
-    },
+      ({ cmd: this.cmd, sub: this.sub } = link);
+    }
+    this.wire(engineSink);
+    for (const roomId of this.rooms) this.subscribeTo(this.keys.channel(roomId)).catch(this.failed);
+    if (this.cmd!.status === "ready") this.announceSoon();
+    this.beat = backgroundInterval(this.background(() => this.liveness.tick()), this.settings.heartbeatMs);
+  }
 
-    subscribe(roomId) {
-      if (rooms.has(roomId)) return Promise.resolve();
-      rooms.add(roomId);
-      if (!sub || closed) return Promise.resolve();
-      // The subscription connection queues while Redis is away and resubscribes on reconnect.
-      return subscribeTo(keys.channel(roomId)).then(
-        () => {},
-        (error: unknown) => failed(error),
-      );
-    },
+  subscribe(roomId: string): Promise<void> {
+    if (this.rooms.has(roomId)) return Promise.resolve();
+    this.rooms.add(roomId);
+    if (!this.sub || this.closed) return Promise.resolve();
+    // The subscription connection queues while Redis is away and resubscribes on reconnect.
+    return this.subscribeTo(this.keys.channel(roomId)).then(
+      () => {},
+      (error: unknown) => this.failed(error),
+    );
+  }
 
-    unsubscribe(roomId) {
-      if (!rooms.delete(roomId) || !sub || closed) return;
-      unsubscribeFrom(keys.channel(roomId)).catch(failed);
-    },
+  unsubscribe(roomId: string): void {
+    if (!this.rooms.delete(roomId) || !this.sub || this.closed) return;
+    this.unsubscribeFrom(this.keys.channel(roomId)).catch(this.failed);
+  }
 
-    publish(message: OutgoingMessage) {
-      if (isReady()) publisher.publish(message, codec.header(message.kind, message.roomId, message.connectionId));
-    },
+  publish(message: OutgoingMessage): void {
+    if (this.isReady()) this.publisher.publish(message, this.codec.header(message.kind, message.roomId, message.connectionId));
+  }
 
-    async fetchRoom(roomId): Promise<RoomState | undefined> {
-      const deadline = Date.now() + FETCH_TIMEOUT_MS;
-      // Joins in the first moments after start-up wait for the first connection rather than miss peers.
-      const startUpLeft = startedAt + FETCH_TIMEOUT_MS - Date.now();
-      if (!liveness.isAnnounced && !closed && startUpLeft > 0) await withTimeout(readyPromise, startUpLeft, { fallback: undefined });
-      if (!isReady()) return undefined;
+  async fetchRoom(roomId: string): Promise<RoomState | undefined> {
+    const deadline = Date.now() + FETCH_TIMEOUT_MS;
+    // Joins in the first moments after start-up wait for the first connection rather than miss peers.
+    const startUpLeft = this.startedAt + FETCH_TIMEOUT_MS - Date.now();
+    if (!this.liveness.isAnnounced && !this.closed && startUpLeft > 0) await withTimeout(this.readyPromise, startUpLeft, { fallback: undefined });
+    const cmd = this.isReady() ? this.cmd : undefined;
+    if (!cmd) return undefined;
+    try {
+      const read = Promise.all([cmd.hgetall(this.keys.room(roomId)), cmd.smembers(this.keys.registry)]);
+      const res = await withTimeout(read, deadline - Date.now(), { fallback: undefined });
+      if (!res) return undefined;
+      return { members: parseMembers(res[0]), instances: new Set(res[1]) };
+    } catch (error) {
+      this.failed(error);
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true; // no more beats, announces or publishes; the engine sent its leaves already
+    if (this.beat) clearInterval(this.beat);
+    clearTimeout(this.settle);
+    await this.liveness.idle(); // a beat in flight must not re-register this instance after it is removed
+    const cmd = this.cmd;
+    if (cmd && cmd.status === "ready") {
       try {
-        const read = Promise.all([cmd!.hgetall(keys.room(roomId)), cmd!.smembers(keys.registry)]);
-        const res = await withTimeout(read, deadline - Date.now(), { fallback: undefined });
-        if (!res) return undefined;
-        return { members: parseMembers(res[0]), instances: new Set(res[1]) };
+        await this.liveness.leave(cmd);
       } catch (error) {
-        failed(error);
-        return undefined;
+        this.report("Could not remove this instance from Redis on close; the others drop it after the TTL", error);
       }
-    },
+    }
+    await disconnect([this.sub, this.options.client ? undefined : cmd]);
+  }
 
-    async close() {
-      if (closed) return;
-      closed = true; // no more beats, announces or publishes; the engine sent its leaves already
-      if (beat) clearInterval(beat);
-      clearTimeout(settle);
-      await liveness.idle(); // a beat in flight must not re-register this instance after it is removed
-      const c = cmd;
-      if (c && c.status === "ready") {
-        try {
-          await liveness.leave(c);
-        } catch (error) {
-          report("Could not remove this instance from Redis on close; the others drop it after the TTL", error);
-        }
-      }
-      await disconnect([sub, options.client ? undefined : c]);
-    },
+  private readonly report = (message: string, cause?: unknown): void => {
+    this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });
   };
+
+  /** Command failures while Redis is away say the same thing many times: report the first of each outage. */
+  private readonly failed = (error: unknown): void => {
+    if (this.closed || this.down) return;
+    this.down = true;
+    this.report("Redis is unreachable or failed a command; serving local clients only and retrying", error);
+  };
+
+  private isReady(): boolean {
+    return this.cmd?.status === "ready" && !this.closed;
+  }
+
+  private publishTo(channel: string, text: string): Promise<unknown> {
+    return this.settings.clustered ? this.cmd!.spublish!(channel, text) : this.cmd!.publish(channel, text);
+  }
+
+  private subscribeTo(channel: string): Promise<unknown> {
+    return this.settings.clustered ? this.sub!.ssubscribe!(channel) : this.sub!.subscribe(channel);
+  }
+
+  private unsubscribeFrom(channel: string): Promise<unknown> {
+    return this.settings.clustered ? this.sub!.sunsubscribe!(channel) : this.sub!.unsubscribe!(channel);
+  }
+
+  /** Background work never rejects into the void: failures are reported. */
+  private background(work: () => Promise<void>): () => void {
+    return () => void work().catch((error) => this.report("Backplane background task failed", error));
+  }
+
+  private readonly announceSoon = this.background(() => this.liveness.announce());
+
+  /** Shared state may be gone (reconnect, a node rejoined): grace for peers, write ours back, re-read. */
+  private readonly rejoined = (): void => {
+    this.liveness.grace();
+    this.announceSoon();
+  };
+
+  private wire(engineSink: BackplaneSink): void {
+    const cmd = this.cmd!;
+    const sub = this.sub!;
+    const { clustered, heartbeatMs } = this.settings;
+    cmd.on("error", this.failed);
+    sub.on("error", this.failed);
+    cmd.on("close", () => {
+      if (!this.closed && this.liveness.isAnnounced && !this.down) {
+        this.down = true;
+        this.report("Lost the Redis connection; serving local clients only and reconnecting");
+      }
+    });
+    cmd.on("ready", this.rejoined);
+    // A cluster node that came back (restarted, maybe empty) rejoins the pool: write our members back.
+    if (clustered) {
+      cmd.on("+node", () => {
+        if (!this.liveness.isAnnounced) return;
+        this.rejoined();
+        // ioredis resubscribes that node's sharded channels on its own schedule: re-read once more after it.
+        clearTimeout(this.settle);
+        this.settle = setTimeout(() => !this.closed && engineSink.resync(), heartbeatMs);
+      });
+    }
+    sub.on(clustered ? "smessageBuffer" : "messageBuffer", this.receiver.onMessageBytes);
+    let subscribedOnce = false;
+    sub.on("ready", () => {
+      if (!subscribedOnce) return;
+      // ioredis resubscribes every channel first; messages sent while we were away are lost: re-read the rooms.
+      this.subscribeTo(this.keys.control).then(() => engineSink.resync(), this.failed);
+    });
+    this.subscribeTo(this.keys.control).then(() => (subscribedOnce = true), this.failed);
+  }
 }

@@ -29,6 +29,8 @@ export interface LivenessHost {
 export class Liveness {
   private readonly host: LivenessHost;
   private announcedOnce = false;
+  /** An announce failed part-way (a node still coming back): the next beat tries again. */
+  private owed = false;
   private ticking: Promise<void> | undefined;
   /** After a reconnect, peers get one TTL to re-announce before any of them is judged dead. */
   private graceUntil = 0;
@@ -64,6 +66,7 @@ export class Liveness {
     const sink = host.sink();
     if (!cmd || !sink) return;
     const { keys, instanceId } = host;
+    this.owed = true;
     try {
       await cmd.set(keys.hb(instanceId), String(Date.now()), "PX", host.ttlMs);
       const recorded = await cmd.hgetall(keys.inst(instanceId));
@@ -93,6 +96,7 @@ export class Liveness {
     }
     if (this.announcedOnce) this.graceUntil = Date.now() + host.ttlMs;
     this.announcedOnce = true;
+    this.owed = false;
     host.up();
     sink.resync();
     host.announced();
@@ -103,7 +107,7 @@ export class Liveness {
     const cmd = this.host.ready();
     const sink = this.host.sink();
     if (!cmd || !sink || this.ticking) return;
-    this.ticking = this.check(cmd, sink).finally(() => (this.ticking = undefined));
+    this.ticking = (this.owed ? this.announce() : this.check(cmd, sink)).finally(() => (this.ticking = undefined));
     await this.ticking;
   }
 
