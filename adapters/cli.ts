@@ -26,7 +26,7 @@ const descriptions: Record<CliFlag, string> = {
   "auth-issuer": "Issuer expected with --auth-jwks-url",
   "auth-audience": "Audience(s) expected with --auth-jwks-url",
   "auth-provider": "Provider name reported for --auth-jwks-url tokens (default custom)",
-  redis: "Redis URL: join a cluster of instances (redis://127.0.0.1:6379)",
+  redis: "Redis URL: join a cluster of instances (redis://127.0.0.1:6379); several comma-separated node URLs = a Redis Cluster",
   "redis-prefix": "Key and channel prefix for the cluster (default openlivesync)",
   "allowed-origin": "Browser origin allowed to connect besides the server's own (repeatable or comma-separated; * for any)",
 };
@@ -60,7 +60,7 @@ async function serve(cliArgs: CliArgs) {
   const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
   console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
-  if (settings.redisUrl) console.log(`Cluster: Redis at ${settings.redisUrl.replace(/\/\/[^@/]*@/, "//***@")}`);
+  if (settings.redisUrl) console.log(`Cluster: ${settings.redisUrl.includes(",") ? "Redis Cluster" : "Redis"} at ${settings.redisUrl.replace(/\/\/[^@/,]*@/g, "//***@")}`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -180,7 +180,8 @@ class Pool {
   }
 
   /** Opens `n` connections, `concurrency` at a time, spread round-robin over the targets. */
-  async connect(n, concurrency = 100) {
+  /** `targetOf(i)`: which target client `i` connects to (default round-robin). */
+  async connect(n, concurrency = 100, targetOf = (i) => i % this.ctx.targets.length) {
     const { targets, kind } = this.ctx;
     const base = this.clients.length;
     let next = 0;
@@ -188,8 +189,9 @@ class Pool {
     const worker = async () => {
       while (next < n) {
         const i = base + next++;
-        const target = targets[i % targets.length];
-        const client = { index: i, target, targetIndex: i % targets.length, joined: false, connectionId: undefined, api: undefined };
+        const targetIndex = targetOf(i);
+        const target = targets[targetIndex];
+        const client = { index: i, target, targetIndex, joined: false, connectionId: undefined, api: undefined };
         this.clients[i] = client;
         for (let attempt = 0; attempt < 3 && !client.api; attempt++) {
           try {
@@ -348,8 +350,11 @@ async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000
   }
 }
 
-/** `clients` clients in `rooms` rooms; every client sends, each room keeps at most `window` messages in flight. */
-async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs = 5000, warmupMs = 1000, window = 10 }) {
+/**
+ * `clients` clients in `rooms` rooms; every client sends, each room keeps at most `window` messages in flight.
+ * `localRooms`: all members of a room on one target (room k on target k mod targets), else round-robin.
+ */
+async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs = 5000, warmupMs = 1000, window = 10, localRooms = false }) {
   const pool = new Pool(ctx);
   const hist = new Latency(ctx.targets.length);
   const state = { running: false, measuring: false };
@@ -363,7 +368,7 @@ async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs =
   let sent = 0;
   let delivered = 0;
   try {
-    const all = await pool.connect(clients);
+    const all = await pool.connect(clients, 100, localRooms ? (i) => Math.floor(i / per) % ctx.targets.length : undefined);
     await pool.join(all, (c) => Math.floor(c.index / per));
     for (const c of all) members[c.room].push(c);
     await pool.settle();

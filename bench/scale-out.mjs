@@ -1,7 +1,17 @@
 #!/usr/bin/env node
 // Scale-out bench: the same load against one instance and against two instances linked by Redis.
 //
-//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100]
+//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100,local-4x25]
+//                            [--clients n] [--baseline-dist dir]
+//
+// local-4x25: 4 instances, each hosting its own 25 of 100 rooms (all members of a room on one instance),
+// every member sending. Measures Redis bytes sent to the instances per room message (INFO
+// total_net_output_bytes ÷ instances) and server CPU per delivery. With --baseline-dist (a build of an
+// older version, e.g. the single `P:bus` channel) the same 4-instance run is repeated on that build.
+// --clients scales every scenario's client count down for smoke runs.
+// REDIS_URL may list several Redis Cluster nodes (redis://127.0.0.1:7000,redis://127.0.0.1:7001,…): the
+// instances then use the cluster, Redis figures are summed over the listed nodes, and each node's share of
+// the bytes and CPU is printed below the table (list every master to see every shard).
 //
 // Configurations, in the same run, best of --repeat each (other processes only ever slow a run down):
 //   single      bench/servers/ours-node.mjs, no backplane
@@ -21,6 +31,7 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const SCENARIOS = [
   { name: "fanout-200", load: "fanout", params: { receivers: 199, window: 16 } },
   { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
+  { name: "local-4x25", load: "rooms", params: { clients: 1000, rooms: 100, window: 10, localRooms: true }, configs: ["4 instances", "4 instances (baseline)"] },
 ];
 
 function parseArgs(argv) {
@@ -32,6 +43,8 @@ function parseArgs(argv) {
     else if (flag === "--warmup") out.warmup = Number(value());
     else if (flag === "--repeat") out.repeat = Number(value());
     else if (flag === "--scenario") out.scenario = value();
+    else if (flag === "--clients") out.clients = Number(value());
+    else if (flag === "--baseline-dist") out.baselineDist = value();
     else throw new Error(`Unknown argument ${argv[i]}`);
   }
   return out;
@@ -104,12 +117,20 @@ function runLoad(scenario, params, servers) {
   });
 }
 
+/** One node's counters; `redis` is one client or an array (one per cluster node), summed, with `nodes` kept. */
 async function redisStats(redis, section = "all") {
+  if (Array.isArray(redis)) {
+    const nodes = await Promise.all(redis.map((r) => redisStats(r, section)));
+    const sum = (k) => nodes.reduce((a, n) => a + (Number.isNaN(n[k]) ? 0 : n[k]), 0);
+    return { publish: sum("publish"), netOut: sum("netOut"), hset: sum("hset"), cpu: sum("cpu"), t: Date.now(), nodes };
+  }
   const info = await redis.info(section);
   const num = (re) => Number(re.exec(info)?.[1] ?? NaN);
+  const calls = (name) => num(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, "m"));
   return {
-    publish: num(/^cmdstat_publish:calls=(\d+)/m),
-    hset: num(/^cmdstat_hset:calls=(\d+)/m),
+    publish: (calls("publish") || 0) + (calls("spublish") || 0),
+    netOut: num(/^total_net_output_bytes:(\d+)/m),
+    hset: calls("hset"),
     cpu: num(/^used_cpu_user:([\d.]+)/m) + num(/^used_cpu_sys:([\d.]+)/m),
     t: Date.now(),
   };
@@ -138,10 +159,11 @@ function samplePublishes(redis) {
 
 async function runConfig(config, scenario, opts, dist, redis, rep) {
   const prefix = `olsbench:${process.pid}:${scenario.name}:${config.name.replace(/\W+/g, "")}:${rep}`;
-  const env = { OLS_DIST: dist.dir, OLS_DIST_EXT: dist.ext, REDIS_URL, BENCH_REDIS_PREFIX: prefix };
+  const env = { OLS_DIST: config.baseline ? opts.baselineDist : dist.dir, OLS_DIST_EXT: dist.ext, REDIS_URL, BENCH_REDIS_PREFIX: prefix };
   const servers = [];
   for (let i = 0; i < config.instances; i++) servers.push(await startServer(config.file, env));
   const params = { ...scenario.params, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000 };
+  if (opts.clients) params.clients = Math.min(params.clients ?? opts.clients, opts.clients);
   const before = await redisStats(redis);
   const stopSampling = config.redis ? samplePublishes(redis) : null;
   let result;
@@ -163,6 +185,11 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
     publishPerMessage: config.redis && result ? publishRate / result.sentPerSec : null,
     publishRate,
     hsetCalls: after.hset - before.hset,
+    // Everything Redis wrote to its clients over the run (the bench's own INFO replies are a few kB), per instance.
+    redisBytesPerInstance: config.redis ? (after.netOut - before.netOut) / config.instances : null,
+    redisBytesPerMessage: config.redis && result ? (after.netOut - before.netOut) / config.instances / (result.sentPerSec * seconds) : null,
+    perShard: after.nodes?.map((n, i) => ({ bytes: n.netOut - before.nodes[i].netOut, cpu: (n.cpu - before.nodes[i].cpu) / seconds })),
+    cpuPerDeliveryUs: result ? ((result.serverCpus ?? [result.serverCpu]).reduce((a, b) => a + b, 0) * 1e6) / result.deliveriesPerSec : null,
     redisCpu: config.redis ? (after.cpu - before.cpu) / seconds : null,
     stderr: servers.flatMap((s) => s.stderr),
   };
@@ -172,7 +199,13 @@ const CONFIGS = [
   { name: "single", file: "ours-node.mjs", instances: 1, redis: false },
   { name: "single+redis", file: "ours-node-cluster.mjs", instances: 1, redis: true },
   { name: "2 instances", file: "ours-node-cluster.mjs", instances: 2, redis: true },
+  { name: "4 instances", file: "ours-node-cluster.mjs", instances: 4, redis: true },
+  { name: "4 instances (baseline)", file: "ours-node-cluster.mjs", instances: 4, redis: true, baseline: true },
 ];
+const DEFAULT_CONFIGS = ["single", "single+redis", "2 instances"];
+/** The configurations a scenario runs: its own list, else the default three; the baseline only with --baseline-dist. */
+const configsOf = (scenario, opts) =>
+  CONFIGS.filter((c) => (scenario.configs ?? DEFAULT_CONFIGS).includes(c.name) && (!c.baseline || opts.baselineDist));
 
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
 
@@ -180,25 +213,28 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const wanted = opts.scenario ? opts.scenario.split(",") : SCENARIOS.map((s) => s.name);
   const dist = await distDir();
-  const redis = new Redis(REDIS_URL);
+  const urls = REDIS_URL.split(",").map((u) => u.trim());
+  const redis = urls.length > 1 ? urls.map((u) => new Redis(u)) : new Redis(REDIS_URL);
   const lines = [
     `## Scale-out bench (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
     `Node ${process.version}; ${opts.duration} s windows, best of ${opts.repeat}. One load-client process; the servers, Redis and the load client share 2 cores.`,
     "",
-    "| scenario | setup | deliveries/s | vs single | p50 ms (per instance) | p99 ms | CPU servers / client / other | Redis PUBLISH per room message | Redis CPU |",
-    "|---|---|---:|---:|---:|---:|---|---:|---:|",
+    "| scenario | setup | deliveries/s | vs single | p50 ms (per instance) | p99 ms | CPU servers / client / other | server CPU µs per delivery | Redis PUBLISH per room message | Redis bytes out per instance per room message | Redis CPU |",
+    "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
   ];
   const notes = [];
   for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
     const best = {};
     for (let rep = 0; rep < opts.repeat; rep++) {
-      for (const config of rep % 2 ? [...CONFIGS].reverse() : CONFIGS) {
+      const configs = configsOf(scenario, opts);
+      for (const config of rep % 2 ? [...configs].reverse() : configs) {
         process.stderr.write(`scale-out: ${scenario.name} ${config.name} #${rep + 1}… `);
         const run = await runConfig(config, scenario, opts, dist, redis, rep);
         const r = run.result;
         process.stderr.write(run.error ? `FAILED ${run.error}\n` : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)}${r.latencyByTarget?.length ? ` (p50 per instance ${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join("/")})` : ""} publish/msg ${fmt(run.publishPerMessage, 2)} CPU ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join("+")} / ${fmt(r.clientCpu, 2)} / other ${fmt(r.otherCpu, 2)}\n`);
         if (run.error) notes.push(`${scenario.name} / ${config.name}: ${run.error}`);
+        if (run.perShard && config.redis) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: per shard (bytes out, CPU cores): ${run.perShard.map((n) => `${fmt(n.bytes)} B, ${fmt(n.cpu, 3)}`).join("; ")}`);
         if (r?.undelivered > 0) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
         if (run.stderr.length) notes.push(`${scenario.name} / ${config.name}: server stderr: ${run.stderr.slice(0, 2).join(" | ")}`);
         const prev = best[config.name];
@@ -206,16 +242,16 @@ async function main() {
       }
     }
     const single = best.single?.result?.deliveriesPerSec;
-    for (const config of CONFIGS) {
+    for (const config of configsOf(scenario, opts)) {
       const run = best[config.name];
       const r = run?.result;
       if (!r) continue;
       lines.push(
-        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
+        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(run.cpuPerDeliveryUs, 1)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisBytesPerMessage, 0) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
       );
     }
   }
-  await redis.quit();
+  await Promise.all([redis].flat().map((r) => r.quit()));
   lines.push("", ...notes.map((n) => `- ${n}`));
   const text = lines.join("\n") + "\n";
   process.stdout.write(text);

@@ -53,7 +53,7 @@ export { BackplaneError } from "./cluster/backplane.ts";
 
 export type { LiveEngine } from "./engine/engine.ts";
 export type { Backplane } from "./cluster/backplane.ts";
-export type { RedisBackplaneOptions, RedisBackplane, RedisClientLike } from "./cluster/redis-backplane.ts";
+export type { RedisBackplaneOptions, RedisBackplane, RedisBackplaneStats, RedisClientLike } from "./cluster/redis-backplane.ts";
 export type {
   WebSocketServerOptions,
   ChatOptions,

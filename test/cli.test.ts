@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authFromCli, settingsFromCli } from "../adapters/cli-config.ts";
 import { TestClient } from "./helpers/client.ts";
+import type { RedisBackplane } from "../src/cluster/redis-backplane.ts";
 
 const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
 const children = new Set<ChildProcess>();
@@ -135,11 +136,14 @@ describe("CLI settings", () => {
     expect(s).toMatchObject({ port: 4000, hostname: "0.0.0.0", path: "/x", storageUrl: "memory" });
   });
 
-  it("joins a Redis cluster only when a Redis URL is given", async () => {
+  it("joins a Redis cluster only when a Redis URL is given, and a Redis Cluster when it lists several nodes", async () => {
     expect((await settingsFromCli({}, {})).options.backplane).toBeUndefined();
     const s = await settingsFromCli({ redis: "redis://127.0.0.1:6379" }, { REDIS_PREFIX: "cli-test" });
     expect(s.options.backplane).toBeDefined();
     await expect(settingsFromCli({ "redis-prefix": "x" }, {})).rejects.toThrow(/--redis/);
+    expect((s.options.backplane as RedisBackplane).mode).toBe("single");
+    const cluster = await settingsFromCli({ redis: "redis://127.0.0.1:7000,redis://127.0.0.1:7001" }, {});
+    expect((cluster.options.backplane as RedisBackplane).mode).toBe("cluster");
   });
 
   it("takes allowed origins from a repeated flag, a comma-separated one, or ALLOWED_ORIGINS", async () => {

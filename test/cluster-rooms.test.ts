@@ -54,6 +54,10 @@ class FakeBackplane implements Backplane {
   readonly instanceId = `instance-${++nextId}`;
   sink: BackplaneSink | undefined;
   crashed = false;
+  /** Rooms whose messages reach this instance (one channel per room, as on Redis). */
+  readonly subscribed = new Set<string>();
+  /** subscribe / fetch / unsubscribe calls in order, `<call> <room>`. */
+  readonly calls: string[] = [];
   constructor(private readonly hub: Hub) {}
 
   async start(sink: BackplaneSink): Promise<void> {
@@ -74,12 +78,23 @@ class FakeBackplane implements Backplane {
     if (kind === "left") this.hub.write(this.instanceId, roomId, connectionId, undefined);
     const delivered: Delivered = { kind, instanceId: this.instanceId, roomId, connectionId, frame: message.frame };
     for (const other of this.hub.members.values()) {
-      // One queue per receiver, FIFO: publish order is kept, as on the one Redis channel.
-      if (other !== this) queueMicrotask(() => other.sink?.deliver(delivered));
+      // One queue per receiver, FIFO: publish order is kept, as on a room's Redis channel.
+      if (other !== this && other.subscribed.has(roomId)) queueMicrotask(() => other.sink?.deliver(delivered));
     }
   }
 
+  async subscribe(roomId: string): Promise<void> {
+    this.calls.push(`subscribe ${roomId}`);
+    this.subscribed.add(roomId);
+  }
+
+  unsubscribe(roomId: string): void {
+    this.calls.push(`unsubscribe ${roomId}`);
+    this.subscribed.delete(roomId);
+  }
+
   async fetchRoom(roomId: string): Promise<RoomState | undefined> {
+    this.calls.push(`fetch ${roomId}`);
     await Promise.resolve();
     if (this.hub.down) return undefined;
     const room = this.hub.rooms.get(roomId) ?? new Map();
@@ -142,6 +157,27 @@ describe("cluster rooms over an in-memory backplane", () => {
     const updated = await presenceFrom(a, "updated", jc.connectionId, mark);
     expect(updated.payload.updated[0].presence).toEqual({ cursor: 9 });
     expect(errors).toEqual([]);
+  });
+
+  it("subscribes to a room before reading its members and unsubscribes when its last local member leaves", async () => {
+    const { nodes } = cluster(2);
+    const [a, b, b2] = [nodes[0]!.peer(), nodes[1]!.peer(), nodes[1]!.peer()];
+    await a.join("room");
+    const jb = await b.join("room");
+    const jb2 = await b2.join("room");
+    expect(nodes[1]!.backplane.calls).toEqual(["subscribe room", "fetch room"]);
+    b.message("leave_room", {});
+    await presenceFrom(a, "left", jb.connectionId);
+    expect(nodes[1]!.backplane.subscribed.has("room")).toBe(true); // b2 is still there
+    b2.close(1000, "bye");
+    await presenceFrom(a, "left", jb2.connectionId);
+    expect(nodes[1]!.backplane.calls.at(-1)).toBe("unsubscribe room");
+    // Back in the room later: subscribed again before the read, and the room's news flows again.
+    const b3 = nodes[1]!.peer();
+    await b3.join("room");
+    expect(nodes[1]!.backplane.calls.slice(-2)).toEqual(["subscribe room", "fetch room"]);
+    a.message("broadcast_event", { event: "again" });
+    expect((await b3.next("broadcast_event")).payload.event).toBe("again");
   });
 
   it("relays events and chat to every other instance, in order", async () => {

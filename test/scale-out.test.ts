@@ -192,7 +192,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const monitor = await redis.monitor();
       const published: string[] = [];
       monitor.on("monitor", (_time: string, args: string[]) => {
-        if (args[0]?.toLowerCase() === "publish" && args[1] === `${PREFIX}:bus` && args[2]?.includes(js.connectionId)) published.push(args[2]);
+        if (args[0]?.toLowerCase() === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(js.connectionId)) published.push(args[2]);
       });
       try {
         for (let i = 0; i < 100; i++) sender.send("broadcast_event", { event: "count", payload: i });
@@ -216,8 +216,8 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const seen: string[] = [];
       monitor.on("monitor", (_time: string, args: string[]) => {
         const command = args[0]?.toLowerCase();
-        if (command === "hset" && args[1] === `${PREFIX}:room:${r}`) seen.push(`hset ${args[2]}`);
-        if (command === "publish" && args[1] === `${PREFIX}:bus` && args[2]?.includes(`"j",${JSON.stringify(r)}`)) seen.push("publish");
+        if (command === "hset" && args[1] === `${PREFIX}:room:{${r}}`) seen.push(`hset ${args[2]}`);
+        if (command === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(`"j",${JSON.stringify(r)}`)) seen.push("publish");
       });
       let joined: string;
       try {
@@ -422,10 +422,10 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const jb = await b.join(r);
       await a.until(joinedOf(jb.connectionId));
       const before = A.errors.length;
-      await redis.publish(`${PREFIX}:bus`, "definitely not openlivesync");
+      await redis.publish(`${PREFIX}:ch:{${r}}`, "definitely not openlivesync");
       await pause(1100); // foreign-message reports are capped at one per second
-      await redis.publish(`${PREFIX}:bus`, `["ols1","someone","e",${JSON.stringify(r)},"conn"]\n{not json`);
-      await redis.publish(`${PREFIX}:bus`, `["ols1","someone","j",${JSON.stringify(r)},"conn"]\n{"type":"presence_updated","payload":{"roomId":${JSON.stringify(r)}}}`);
+      await redis.publish(`${PREFIX}:ch:{${r}}`, `["ols1","someone","e",${JSON.stringify(r)},"conn"]\n{not json`);
+      await redis.publish(`${PREFIX}:ch:{${r}}`, `["ols1","someone","j",${JSON.stringify(r)},"conn"]\n{"type":"presence_updated","payload":{"roomId":${JSON.stringify(r)}}}`);
       b.send("broadcast_event", { event: "still-here" });
       expect((await a.next("broadcast_event")).payload.event).toBe("still-here");
       await a.until(() => A.errors.length >= before + 3);

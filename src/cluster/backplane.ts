@@ -7,8 +7,8 @@ import { OpenLiveSyncError, type OnError } from "../errors.ts";
  * Invariants the engine relies on:
  * - `publish` never throws and never waits; while the link is down messages are dropped (local
  *   clients are still served) and the state is repaired by `sink.resync()` once it is back.
- * - Messages published by one instance reach every other instance in publish order (one connection,
- *   one channel), which is what keeps per-sender order across instances.
+ * - Messages published by one instance to one room reach every other instance subscribed to that room
+ *   in publish order (one connection, one channel per room), which keeps per-sender order across instances.
  */
 export interface Backplane {
   /** This instance's id, unique in the cluster. */
@@ -17,6 +17,14 @@ export interface Backplane {
   start(sink: BackplaneSink): Promise<void>;
   /** Send one room message to the other instances (and, for presence kinds, record it in shared state). */
   publish(message: OutgoingMessage): void;
+  /**
+   * Start receiving `roomId`'s messages (its first local member is joining). Resolves once the
+   * subscription is in place, so a read of the room after it misses nothing published meanwhile.
+   * A backplane that delivers every room to every instance may leave it out.
+   */
+  subscribe?(roomId: string): Promise<void>;
+  /** Stop receiving `roomId`'s messages (its last local member left). */
+  unsubscribe?(roomId: string): void;
   /** Every member of `roomId` across the cluster, or `undefined` while the shared state is unreachable. */
   fetchRoom(roomId: string): Promise<RoomState | undefined>;
   /** Remove this instance's members from the shared state and disconnect. */

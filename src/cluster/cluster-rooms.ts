@@ -73,7 +73,10 @@ export class ClusterRooms {
     if (this.loaded.has(room)) return undefined;
     let pending = this.loading.get(room);
     if (!pending) {
-      pending = this.refresh(room).finally(() => {
+      // Subscribed before the read: whatever is published to the room after it is delivered, and a
+      // read that overlapped a delivery is repeated (see `refresh`). Sent now, in event order with `release`.
+      const subscribed = this.backplane.subscribe?.(room.id);
+      pending = (subscribed ? subscribed.then(() => this.refresh(room)) : this.refresh(room)).finally(() => {
         this.loading.delete(room);
         this.loaded.add(room);
       });
@@ -84,6 +87,7 @@ export class ClusterRooms {
 
   /** The last local connection left `room`: forget its remote members so the room can be freed. */
   release(room: Room): void {
+    this.backplane.unsubscribe?.(room.id);
     for (const id of [...room.remote.keys()]) this.removeRemote(room, id);
     this.loading.delete(room);
   }

@@ -1,0 +1,109 @@
+import type { MessageKind, RemoteMember } from "./backplane.ts";
+
+/**
+ * Key and channel names, and the wire format of messages between instances. Every name of one room
+ * carries the same hash tag (`{<room id>}`), so in a Redis Cluster a room's hash and its channel live
+ * in one slot: one shard serves a room, and a room's writes and its PUBLISH share one connection,
+ * which keeps them in order.
+ */
+export interface RedisKeys {
+  /** Hash, connection id → `<instance id> <entry JSON>`: every member of the room, for joiners. */
+  room(roomId: string): string;
+  /** The room's pub/sub channel (sharded channel in a Redis Cluster). */
+  channel(roomId: string): string;
+  /** Hash, connection id → room id: what to remove when that instance dies. */
+  inst(instanceId: string): string;
+  /** Heartbeat string with a TTL. */
+  hb(instanceId: string): string;
+  /** Set of instances whose members are all recorded. */
+  readonly registry: string;
+  /** The instance-level channel: re-announces ("sync"), nothing per room. */
+  readonly control: string;
+}
+
+/** `{` and `}` are escaped so the tag is exactly the room id, whatever it holds (Redis ends a tag at the first `}`). */
+function tag(roomId: string): string {
+  const escaped = roomId.replace(/%/g, "%25").replace(/\{/g, "%7B").replace(/\}/g, "%7D");
+  return `{${escaped || "%"}}`;
+}
+
+export function redisKeys(prefix: string): RedisKeys {
+  return {
+    room: (roomId) => `${prefix}:room:${tag(roomId)}`,
+    channel: (roomId) => `${prefix}:ch:${tag(roomId)}`,
+    inst: (id) => `${prefix}:inst:${id}`,
+    hb: (id) => `${prefix}:hb:${id}`,
+    registry: `${prefix}:instances`,
+    control: `${prefix}:ctl`,
+  };
+}
+
+export const MAGIC = "ols1";
+export type WireKind = MessageKind | "sync";
+const KINDS: Record<string, WireKind> = { j: "joined", u: "updated", l: "left", e: "event", c: "chat", s: "sync" };
+const CODES: Record<WireKind, string> = { joined: "j", updated: "u", left: "l", event: "e", chat: "c", sync: "s" };
+
+export interface WireRecord {
+  kind: WireKind;
+  instanceId: string;
+  roomId: string;
+  connectionId: string;
+  frame: string;
+}
+
+/**
+ * One instance's encoder: a record is `<header JSON>\n<client frame>`, the header
+ * `["ols1","<instance id>","<kind code>","<room id>","<connection id>"]`. One PUBLISH holds one or
+ * more records, newline-separated (JSON has no raw newline).
+ */
+export function createCodec(instanceId: string) {
+  const headStart = `["${MAGIC}","${instanceId}","`;
+  const ownHead = new TextEncoder().encode(headStart);
+  return {
+    header: (kind: WireKind, roomId: string, connectionId: string) =>
+      `${headStart}${CODES[kind]}",${JSON.stringify(roomId)},"${connectionId}"]`,
+    /** Redis echoes every publish to its sender: our own messages are recognised by their first bytes, before any decoding. */
+    isOwn(bytes: Uint8Array): boolean {
+      if (bytes.length <= ownHead.length) return false;
+      for (let i = 0; i < ownHead.length; i++) if (bytes[i] !== ownHead[i]) return false;
+      return true;
+    },
+  };
+}
+
+/**
+ * Splits one PUBLISH into records. Calls `onRecord` for each valid record in order and returns an
+ * error text at the first one that is not an openlivesync record (the rest of that message is dropped).
+ */
+export function decodeRecords(raw: string, onRecord: (record: WireRecord) => void): string | undefined {
+  for (let at = 0; at < raw.length; ) {
+    const nl = raw.indexOf("\n", at);
+    let head: unknown;
+    if (nl > at && raw.startsWith(`["${MAGIC}",`, at)) {
+      try {
+        head = JSON.parse(raw.slice(at, nl));
+      } catch {}
+    }
+    if (!Array.isArray(head) || head.length !== 5 || !head.every((part) => typeof part === "string") || !Object.hasOwn(KINDS, head[2] as string)) {
+      return `not an openlivesync message: ${JSON.stringify(raw.slice(at, at + 80))}`;
+    }
+    let end = raw.indexOf("\n", nl + 1);
+    if (end === -1) end = raw.length;
+    const [, instanceId, code, roomId, connectionId] = head as string[];
+    onRecord({ kind: KINDS[code!]!, instanceId: instanceId!, roomId: roomId!, connectionId: connectionId!, frame: raw.slice(nl + 1, end) });
+    at = end + 1;
+  }
+  return undefined;
+}
+
+/** A room hash (connection id → `<instance id> <entry JSON>`) as members; malformed fields are skipped. */
+export function parseMembers(hash: Record<string, string>): RemoteMember[] {
+  const members: RemoteMember[] = [];
+  for (const connectionId in hash) {
+    const value = hash[connectionId]!;
+    const space = value.indexOf(" ");
+    if (space <= 0) continue;
+    members.push({ connectionId, instanceId: value.slice(0, space), entry: value.slice(space + 1) });
+  }
+  return members;
+}

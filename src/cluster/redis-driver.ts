@@ -1,0 +1,145 @@
+import { MissingDriverError } from "../errors.ts";
+
+/**
+ * The parts of an ioredis client (`Redis` or `Cluster`) the backplane uses
+ * (https://github.com/redis/ioredis). Typed by shape so the core never imports the driver; ioredis
+ * runs on Node, Bun and Deno (`npm:ioredis`).
+ */
+export interface RedisClientLike {
+  readonly status: string;
+  duplicate(override?: Record<string, unknown>): RedisClientLike;
+  publish(channel: string, message: string): Promise<unknown>;
+  spublish?(channel: string, message: string): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe?(...channels: string[]): Promise<unknown>;
+  ssubscribe?(...channels: string[]): Promise<unknown>;
+  sunsubscribe?(...channels: string[]): Promise<unknown>;
+  set(key: string, value: string, px: "PX", ms: number): Promise<unknown>;
+  hset(key: string, field: string, value: string): Promise<unknown>;
+  hdel(key: string, ...fields: string[]): Promise<unknown>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  exists(key: string): Promise<number>;
+  sadd(key: string, member: string): Promise<unknown>;
+  srem(key: string, member: string): Promise<unknown>;
+  smembers(key: string): Promise<string[]>;
+  sismember(key: string, member: string): Promise<number>;
+  del(key: string): Promise<unknown>;
+  pipeline(): RedisPipelineLike;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+export interface RedisPipelineLike {
+  hset(key: string, field: string, value: string): RedisPipelineLike;
+  hdel(key: string, ...fields: string[]): RedisPipelineLike;
+  publish(channel: string, message: string): RedisPipelineLike;
+  spublish?(channel: string, message: string): RedisPipelineLike;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+type RedisConstructor = new (url: string, options: Record<string, unknown>) => RedisClientLike;
+type ClusterConstructor = new (nodes: { host: string; port: number }[], options: Record<string, unknown>) => RedisClientLike;
+interface Ioredis {
+  Redis: RedisConstructor;
+  Cluster: ClusterConstructor;
+}
+
+/**
+ * Ways to import ioredis, tried in order. The core only knows the bare specifier; a runtime entry adds
+ * what its runtime needs besides (the Deno entry: `npm:ioredis`, for projects without a package.json).
+ */
+const driverImports: (() => Promise<unknown>)[] = [() => import("ioredis")];
+
+/**
+ * Adds a way to import ioredis, tried after the bare `import("ioredis")` fails. For runtime entries.
+ * @example
+ * const specifier = "npm:ioredis"; // in a variable so bundlers leave it alone
+ * addRedisDriverImport(() => import(specifier));
+ */
+export function addRedisDriverImport(load: () => Promise<unknown>): void {
+  driverImports.push(load);
+}
+
+async function loadIoredis(): Promise<Ioredis> {
+  let firstError: unknown;
+  for (const load of driverImports) {
+    try {
+      const mod = (await load()) as { Redis?: RedisConstructor; Cluster?: ClusterConstructor; default?: any };
+      const Redis = mod.Redis ?? mod.default;
+      const Cluster = mod.Cluster ?? mod.default?.Cluster;
+      if (Redis) return { Redis, Cluster };
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  throw new MissingDriverError("ioredis", "npm install ioredis", { cause: firstError, feature: "The Redis backplane" });
+}
+
+/** The two connections of a backplane: commands (fail fast while away) and subscriptions (queued, resubscribed). */
+export interface RedisLink {
+  cmd: RedisClientLike;
+  sub: RedisClientLike;
+  /** Redis Cluster: SPUBLISH/SSUBSCRIBE, and no command or pipeline spans two rooms. */
+  cluster: boolean;
+}
+
+/** `redis://a:7000,redis://b:7001` → seed nodes. */
+export function parseRedisUrls(url: string): string[] {
+  return url.split(",").map((part) => part.trim()).filter(Boolean);
+}
+
+// Back off up to 5 s between attempts, forever: the instance keeps serving local clients meanwhile.
+const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000);
+
+/**
+ * Opens the two connections. Commands fail at once while Redis is away (a stale broadcast replayed
+ * minutes later is worse than none) and are not auto-pipelined (the publish path batches itself and
+ * must not wait a turn).
+ */
+export async function connectRedis(urls: string[], cluster: boolean, refreshMs: number): Promise<RedisLink> {
+  const { Redis, Cluster } = await loadIoredis();
+  const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false };
+  const queued = { enableOfflineQueue: true, maxRetriesPerRequest: null };
+  if (!cluster) {
+    return {
+      cmd: new Redis(urls[0]!, { retryStrategy, lazyConnect: false, ...failFast }),
+      sub: new Redis(urls[0]!, { retryStrategy, lazyConnect: false, ...queued }),
+      cluster: false,
+    };
+  }
+  const nodes = urls.map((url) => {
+    const parsed = new URL(url);
+    return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+  });
+  const first = new URL(urls[0]!);
+  const auth = { username: decodeURIComponent(first.username) || undefined, password: decodeURIComponent(first.password) || undefined };
+  const common = {
+    clusterRetryStrategy: retryStrategy,
+    // A node that restarted is found again within one refresh; its rooms then converge (see redis-liveness.ts).
+    // Node connections are not retried on their own: a lost node leaves the pool ("-node") and comes back
+    // with the next topology refresh ("+node"), which is when the backplane re-announces.
+    slotsRefreshInterval: refreshMs,
+  };
+  return {
+    cmd: new Cluster(nodes, { ...common, ...failFast, redisOptions: { ...auth, ...failFast } }),
+    sub: new Cluster(nodes, { ...common, ...queued, shardedSubscribers: true, redisOptions: { ...auth } }),
+    cluster: true,
+  };
+}
+
+/** Close connections: QUIT when ready, else drop at once (QUIT would wait for a reconnect that may never come). */
+export async function disconnect(clients: (RedisClientLike | undefined)[]): Promise<void> {
+  for (const client of clients) {
+    if (!client) continue;
+    if (client.status !== "ready") {
+      client.disconnect();
+      continue;
+    }
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  }
+}

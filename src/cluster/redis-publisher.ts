@@ -1,0 +1,106 @@
+import type { OutgoingMessage } from "./backplane.ts";
+import type { RedisKeys } from "./redis-codec.ts";
+import type { RedisClientLike, RedisPipelineLike } from "./redis-driver.ts";
+import { nextTurn } from "../util/async.ts";
+
+export interface PublisherOptions {
+  keys: RedisKeys;
+  instanceId: string;
+  /** Redis Cluster: one pipeline per room (its hash and channel share a slot), SPUBLISH. */
+  clustered: boolean;
+  /** The command connection while it is ready. */
+  command(): RedisClientLike | undefined;
+  failed(error: unknown): void;
+}
+
+/** One room's share of a batch: its state writes and its records, in order. */
+interface RoomBatch {
+  tx: RedisPipelineLike;
+  records: string[];
+}
+
+/**
+ * Room messages go out as one PUBLISH per room per batch, in order, after the shared-state writes
+ * that precede them (hset/hdel) in the same pipeline: a burst of messages costs Redis (and every
+ * subscriber's echo) one command per room, not one each.
+ *
+ * A turn's first batch leaves in a microtask, before this instance writes to its own clients (the
+ * Node fan-out flushes at the end of the turn), so the other instances start their share of a
+ * fan-out while this one does its own; whatever later callbacks in the same turn add leaves at the
+ * end of the turn. At most two PUBLISH per room per turn, and none waits for a later turn (ioredis's
+ * auto-pipelining would hold each command until after the next poll for I/O).
+ *
+ * On a single Redis every room shares one pipeline (one write). On a Redis Cluster each room has its
+ * own (a pipeline may not span slots), and the instance's member hash, which lives in another slot,
+ * is written by single commands.
+ */
+export function createPublisher({ keys, instanceId, clustered, command, failed }: PublisherOptions) {
+  let batches = new Map<string, RoomBatch>();
+  let shared: RedisPipelineLike | undefined;
+  let turnOpen = false;
+  const check = (res: [Error | null, unknown][] | null) => {
+    const failure = res?.find(([error]) => error);
+    if (failure) failed(failure[0]);
+  };
+
+  function batchOf(cmd: RedisClientLike, roomId: string): RoomBatch {
+    let batch = batches.get(roomId);
+    if (!batch) {
+      const tx = clustered ? cmd.pipeline() : (shared ??= cmd.pipeline());
+      batches.set(roomId, (batch = { tx, records: [] }));
+    }
+    return batch;
+  }
+
+  /** The instance's member hash: in the shared pipeline, or (cluster) its own command. */
+  function writeInst(cmd: RedisClientLike, tx: RedisPipelineLike, op: "hset" | "hdel", connectionId: string, roomId: string) {
+    const key = keys.inst(instanceId);
+    if (!clustered) {
+      if (op === "hset") tx.hset(key, connectionId, roomId);
+      else tx.hdel(key, connectionId);
+      return;
+    }
+    (op === "hset" ? cmd.hset(key, connectionId, roomId) : cmd.hdel(key, connectionId)).catch(failed);
+  }
+
+  const flush = () => {
+    if (batches.size === 0) return;
+    const out = batches;
+    const tx = shared;
+    batches = new Map();
+    shared = undefined;
+    if (!command()) return;
+    for (const [roomId, batch] of out) {
+      const text = batch.records.length === 1 ? batch.records[0]! : batch.records.join("\n");
+      if (clustered) batch.tx.spublish!(keys.channel(roomId), text).exec().then(check, failed);
+      else batch.tx.publish(keys.channel(roomId), text);
+    }
+    tx?.exec().then(check, failed);
+  };
+  const endTurn = () => {
+    turnOpen = false;
+    flush();
+  };
+
+  return {
+    /** Queue one room message (`header` is its encoded header) with its shared-state write. */
+    publish(message: OutgoingMessage, header: string) {
+      const cmd = command();
+      if (!cmd) return;
+      const { kind, roomId, connectionId } = message;
+      const batch = batchOf(cmd, roomId);
+      if (kind === "joined" || kind === "updated") {
+        batch.tx.hset(keys.room(roomId), connectionId, `${instanceId} ${message.entry}`);
+        if (kind === "joined") writeInst(cmd, batch.tx, "hset", connectionId, roomId);
+      } else if (kind === "left") {
+        batch.tx.hdel(keys.room(roomId), connectionId);
+        writeInst(cmd, batch.tx, "hdel", connectionId, roomId);
+      }
+      batch.records.push(`${header}\n${message.frame}`);
+      if (turnOpen) return;
+      turnOpen = true;
+      queueMicrotask(flush);
+      nextTurn(endTurn);
+    },
+  };
+}
