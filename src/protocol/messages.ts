@@ -101,6 +101,8 @@ export interface RoomJoinedPayload {
   connectionId: string;
   /** Every member, the joiner included, keyed by connection id. */
   presence: Record<string, PresenceEntry>;
+  /** How many members the room has, when `presence` was capped at `maxPresenceSnapshot`. */
+  memberCount?: number;
   chatHistory?: StoredChatMessage[];
 }
 export interface PresenceUpdatedPayload {
@@ -108,6 +110,8 @@ export interface PresenceUpdatedPayload {
   joined?: PresenceEntry[];
   left?: string[];
   updated?: PresenceEntry[];
+  /** The room's size, in rooms past `maxPresenceSnapshot`. */
+  memberCount?: number;
 }
 export interface BroadcastEventRelayPayload {
   roomId: string;
