@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backplane, BackplaneSink, OutgoingMessage, RoomState } from "../src/cluster/backplane.ts";
 import { createLiveEngine, type LiveEngine } from "../src/engine/engine.ts";
+import type { WebSocketServerOptions } from "../src/options.ts";
 import { FakePeer } from "./helpers/fake-peer.ts";
 
 type Delivered = Parameters<BackplaneSink["deliver"]>[0];
@@ -54,6 +55,8 @@ class FakeBackplane implements Backplane {
   readonly instanceId = `instance-${++nextId}`;
   sink: BackplaneSink | undefined;
   crashed = false;
+  /** Every message this instance handed to the backplane. */
+  readonly published: OutgoingMessage[] = [];
   constructor(private readonly hub: Hub) {}
 
   async start(sink: BackplaneSink): Promise<void> {
@@ -68,6 +71,7 @@ class FakeBackplane implements Backplane {
   }
 
   publish(message: OutgoingMessage): void {
+    this.published.push(message);
     if (this.hub.down || this.crashed) return;
     const { kind, roomId, connectionId } = message;
     if (kind === "joined" || kind === "updated") this.hub.write(this.instanceId, roomId, connectionId, message.entry);
@@ -101,7 +105,7 @@ afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
 });
 
-function cluster(size: number) {
+function cluster(size: number, options: WebSocketServerOptions = {}) {
   const hub = new Hub();
   const errors: { error: unknown; stage: string }[] = [];
   const nodes = Array.from({ length: size }, () => {
@@ -112,6 +116,7 @@ function cluster(size: number) {
       presenceThrottleMs: 0,
       chat: { historyLimit: 0 },
       onError: (error, { stage }) => void errors.push({ error, stage }),
+      ...options,
     });
     engines.push(engine);
     return { engine, backplane, peer: (user?: Record<string, unknown>) => new FakePeer(engine, user) };
@@ -218,6 +223,33 @@ describe("cluster rooms over an in-memory backplane", () => {
     expect(ids(viewA)).toContain(jb2.connectionId);
     expect(ids(viewA)).not.toContain(jb.connectionId);
     expect(ids(viewB)).toContain(ja.connectionId);
+  });
+
+  it("batches presence across instances: each member once per window on the backplane, one frame per window on the other side", async () => {
+    // A long window, so every move below falls in one; the first news of an idle room goes out at once.
+    const { nodes } = cluster(2, { presenceBatchMs: 1000 });
+    const watcher = nodes[1]!.peer();
+    await watcher.join("room");
+    const movers = Array.from({ length: 20 }, () => nodes[0]!.peer());
+    const joins = await Promise.all(movers.map((p) => p.join("room")));
+    const ids = joins.map((j) => j.connectionId).sort();
+    const seen = () => watcher.of("presence_updated").flatMap((p) => (p.joined ?? []).map((e: any) => e.connectionId));
+    while (seen().length < ids.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen().sort()).toEqual(ids);
+    expect(watcher.of("presence_updated").length).toBeLessThan(ids.length);
+
+    const backplane = nodes[0]!.backplane;
+    const [published, mark] = [backplane.published.length, watcher.frames.length];
+    for (let x = 1; x <= 5; x++) for (const p of movers) p.message("update_presence", { presence: { x } });
+    const last = () => watcher.frames.slice(mark).flatMap((f) => (f.payload as any).updated ?? []);
+    while (last().filter((e: any) => e.presence.x === 5).length < movers.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    const sent = backplane.published.slice(published);
+    // Each mover crossed the backplane at most twice (a leading send and the window's newest), never once per move.
+    expect(sent.every((m) => m.kind === "updated")).toBe(true);
+    expect(sent.length).toBeLessThanOrEqual(2 * movers.length);
+    expect(watcher.frames.length - mark).toBeLessThanOrEqual(2);
+    const room = nodes[1]!.engine.rooms.get("room")!;
+    for (const id of ids) expect(room.members.get(id)!.presence).toEqual({ x: 5 });
   });
 
   it("reports garbled messages with stage backplane and drops them", async () => {
