@@ -15,15 +15,19 @@ export interface PresenceChange {
 }
 
 interface Pending {
-  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean }>;
-  /** Members that joined and left inside the window: told to nobody, except recipients whose snapshot showed them. */
-  cancelled: Set<string>;
-  /** Local connections whose `room_joined` went out inside the window (their snapshot may show cancelled members). */
-  fresh: Set<Connection> | undefined;
+  /** Each member's news; `seq` orders it against the snapshots taken in the window. */
+  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean; seq: number }>;
+  /** Members that joined and left inside the window, with when they left: told to nobody, except recipients whose snapshot showed them. */
+  cancelled: Map<string, number>;
+  /** Local connections whose `room_joined` went out inside the window, with the `seq` it reflects. */
+  fresh: Map<Connection, number> | undefined;
+  seq: number;
   /** A join or leave is pending: chat and event frames flush the batch first, so they never overtake it. */
   membership: boolean;
   timer: ReturnType<typeof setTimeout>;
 }
+
+type Item = BatchItem & { seq: number };
 
 export interface PresenceBatchOptions {
   fanout: Fanout;
@@ -52,7 +56,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     let p = pending.get(room);
     if (p) return p;
     const wait = Math.max(0, (lastFlush.get(room) ?? 0) + batchMs - Date.now());
-    p = { changes: new Map(), cancelled: new Set(), fresh: undefined, membership: false, timer: backgroundTimeout(() => timed(room), wait) };
+    p = { changes: new Map(), cancelled: new Map(), fresh: undefined, seq: 0, membership: false, timer: backgroundTimeout(() => timed(room), wait) };
     pending.set(room, p);
     return p;
   }
@@ -70,14 +74,16 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
   function record(room: Room, change: PresenceChange, forward: boolean): void {
     const p = open(room);
     const id = change.connectionId;
+    const seq = ++p.seq;
     p.cancelled.delete(id);
     if (change.kind !== "updated") p.membership = true;
     const prev = p.changes.get(id);
     if (!prev) {
-      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward });
+      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward, seq });
       return;
     }
     prev.forward = forward;
+    prev.seq = seq;
     prev.conn = change.conn ?? prev.conn;
     if (change.kind === "left") {
       if (prev.wasThere) {
@@ -85,7 +91,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
         prev.entry = undefined;
       } else {
         p.changes.delete(id);
-        p.cancelled.add(id);
+        p.cancelled.set(id, seq);
       }
       return;
     }
@@ -95,10 +101,10 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     else if (change.kind === "joined" && !prev.wasThere) prev.kind = "joined";
   }
 
-  /** `conn` just got its `room_joined` snapshot of `room`. */
+  /** `conn` just got its `room_joined` snapshot of `room`: of this window's news it needs only what comes after. */
   function snapshotSent(room: Room, conn: Connection): void {
     const p = pending.get(room);
-    if (p) (p.fresh ??= new Set()).add(conn);
+    if (p) (p.fresh ??= new Map()).set(conn, p.seq);
   }
 
   function flush(room: Room): void {
@@ -108,32 +114,35 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     clearTimeout(p.timer);
     lastFlush.set(room, Date.now());
 
-    const joined: BatchItem[] = [];
-    const updated: BatchItem[] = [];
-    const left: BatchItem[] = [];
+    const joined: Item[] = [];
+    const updated: Item[] = [];
+    const left: Item[] = [];
     const own = new Set<Connection>();
     for (const change of p.changes.values()) {
-      const item = { id: change.connectionId, json: change.entry ?? JSON.stringify(change.connectionId) };
+      const item = { id: change.connectionId, json: change.entry ?? JSON.stringify(change.connectionId), seq: change.seq };
       (change.kind === "joined" ? joined : change.kind === "updated" ? updated : left).push(item);
       const conn = change.conn;
       if (conn && change.kind !== "left" && conn.room === room && room.local.has(conn)) own.add(conn);
       if (change.forward) forward(room, change);
     }
-    const cancelled = Array.from(p.cancelled, (id) => ({ id, json: JSON.stringify(id) }));
-    const fresh = cancelled.length > 0 && p.fresh ? [...p.fresh].filter((conn) => room.local.has(conn)) : [];
-    if (p.changes.size === 0 && fresh.length === 0) return;
+    const fresh = new Map<Connection, number>();
+    for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
+    if (p.changes.size === 0 && p.cancelled.size === 0) return;
 
     const count = room.members.size > maxSnapshot ? room.members.size : undefined;
-    const shared = p.changes.size > 0 ? presenceBatchFrame(room.id, joined, updated, left, count) : undefined;
-    if (own.size === 0 && fresh.length === 0) return fanout.publish(room, shared!, undefined);
+    const shared = presenceBatchFrame(room.id, joined, updated, left, count);
+    if (own.size === 0 && fresh.size === 0) return fanout.publish(room, shared!, undefined);
 
-    const special = new Set([...own, ...fresh]);
+    // Members with news of their own get the frame without it; members whose snapshot is from this window
+    // get only what came after it, and the members it showed that left since (cancelled ones included).
+    const special = new Set([...own, ...fresh.keys()]);
     if (shared !== undefined) publishExcept(room, shared, special);
-    const wasFresh = new Set(fresh);
+    const cancelled = Array.from(p.cancelled, ([id, seq]) => ({ id, json: JSON.stringify(id), seq }));
     for (const conn of special) {
-      const skip = (item: BatchItem) => item.id !== conn.id;
-      const extraLeft = wasFresh.has(conn) ? cancelled : [];
-      const frame = presenceBatchFrame(room.id, joined.filter(skip), updated.filter(skip), [...left, ...extraLeft], count);
+      const after = fresh.get(conn) ?? -1;
+      const keep = (item: Item) => item.id !== conn.id && item.seq > after;
+      const gone = after < 0 ? left : [...left, ...cancelled].filter(keep);
+      const frame = presenceBatchFrame(room.id, joined.filter(keep), updated.filter(keep), gone, count);
       if (frame !== undefined) fanout.send(conn, frame);
     }
   }
