@@ -16,7 +16,7 @@ export interface PresenceChange {
 
 interface Pending {
   /** Each member's news; `seq` orders it against the snapshots taken in the window. */
-  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean; seq: number }>;
+  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean; seq: number; joinSeq: number }>;
   /** Members that joined and left inside the window, with when they left: told to nobody, except recipients whose snapshot showed them. */
   cancelled: Map<string, number>;
   /** Local connections whose `room_joined` went out inside the window, with the `seq` it reflects. */
@@ -27,7 +27,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-type Item = BatchItem & { seq: number };
+/** A list item and the `seq` of its member's newest news and of its (latest) join. */
+type Item = BatchItem & { seq: number; joinSeq: number };
 
 export interface PresenceBatchOptions {
   fanout: Fanout;
@@ -79,7 +80,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     if (change.kind !== "updated") p.membership = true;
     const prev = p.changes.get(id);
     if (!prev) {
-      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward, seq });
+      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward, seq, joinSeq: seq });
       return;
     }
     prev.forward = forward;
@@ -97,6 +98,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     }
     prev.entry = change.entry;
     // Left and came back inside the window: those who saw it before see a new entry, nothing joined.
+    if (change.kind === "joined") prev.joinSeq = seq;
     if (prev.kind === "left") prev.kind = prev.wasThere ? "updated" : "joined";
     else if (change.kind === "joined" && !prev.wasThere) prev.kind = "joined";
   }
@@ -119,7 +121,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     const left: Item[] = [];
     const own = new Set<Connection>();
     for (const change of p.changes.values()) {
-      const item = { id: change.connectionId, json: change.entry ?? JSON.stringify(change.connectionId), seq: change.seq };
+      const item = { id: change.connectionId, json: change.entry ?? JSON.stringify(change.connectionId), seq: change.seq, joinSeq: change.joinSeq };
       (change.kind === "joined" ? joined : change.kind === "updated" ? updated : left).push(item);
       const conn = change.conn;
       if (conn && change.kind !== "left" && conn.room === room && room.local.has(conn)) own.add(conn);
@@ -137,12 +139,16 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     // get only what came after it, and the members it showed that left since (cancelled ones included).
     const special = new Set([...own, ...fresh.keys()]);
     if (shared !== undefined) publishExcept(room, shared, special);
-    const cancelled = Array.from(p.cancelled, ([id, seq]) => ({ id, json: JSON.stringify(id), seq }));
+    const cancelled = Array.from(p.cancelled, ([id, seq]) => ({ id, json: JSON.stringify(id), seq, joinSeq: seq }));
     for (const conn of special) {
       const after = fresh.get(conn) ?? -1;
       const keep = (item: Item) => item.id !== conn.id && item.seq > after;
       const gone = after < 0 ? left : [...left, ...cancelled].filter(keep);
-      const frame = presenceBatchFrame(room.id, joined.filter(keep), updated.filter(keep), gone, count);
+      // A member that joined before this snapshot is in it already: what changed since is an update.
+      const news = joined.filter(keep);
+      const fresher = news.filter((item) => item.joinSeq > after);
+      const moved = fresher.length === news.length ? updated.filter(keep) : [...updated.filter(keep), ...news.filter((item) => item.joinSeq <= after)];
+      const frame = presenceBatchFrame(room.id, fresher, moved, gone, count);
       if (frame !== undefined) fanout.send(conn, frame);
     }
   }
