@@ -79,6 +79,23 @@ describe("presence batching (fake peers)", () => {
     await engine.close();
   });
 
+  it("costs the others nothing when a member joins and leaves within one window", async () => {
+    vi.useFakeTimers();
+    const errors: unknown[] = [];
+    const { engine, peer } = fakeEngine({ presenceBatchMs: 50, onError: (error) => void errors.push(error) });
+    const [a, b] = [peer(), peer()];
+    a.message("join_room", { roomId: "r" });
+    await tick(10);
+    b.message("join_room", { roomId: "r" });
+    await tick(1);
+    expect(b.of("room_joined")).toHaveLength(1);
+    b.message("leave_room");
+    await tick(100);
+    expect(a.of("presence_updated")).toEqual([]);
+    expect(errors).toEqual([]);
+    await engine.close();
+  });
+
   it("sends each member once per window with its newest state", async () => {
     vi.useFakeTimers();
     const { engine, peer } = fakeEngine({ presenceBatchMs: 50, presenceThrottleMs: 0 });

@@ -129,7 +129,8 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     }
     const fresh = new Map<Connection, number>();
     for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
-    if (p.changes.size === 0 && p.cancelled.size === 0) return;
+    // Nothing to tell, unless a snapshot taken in the window showed members that are gone now.
+    if (p.changes.size === 0 && (fresh.size === 0 || p.cancelled.size === 0)) return;
 
     const count = room.members.size > maxSnapshot ? room.members.size : undefined;
     const shared = presenceBatchFrame(room.id, joined, updated, left, count);
