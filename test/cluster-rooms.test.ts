@@ -263,6 +263,19 @@ describe("cluster rooms over an in-memory backplane", () => {
     for (const id of ids) expect(room.members.get(id)!.presence).toEqual({ x: 5 });
   });
 
+  it("delivers a member's join before a chat it sends in the same presence window, on every instance", async () => {
+    const { nodes } = cluster(2, { presenceBatchMs: 1000 });
+    const [watcher, first, x] = [nodes[1]!.peer(), nodes[0]!.peer(), nodes[0]!.peer()];
+    await watcher.join("room");
+    const jf = await first.join("room"); // its flush opens a 1 s window on instance 0
+    await presenceFrom(watcher, "joined", jf.connectionId);
+    const jx = await x.join("room");
+    x.message("send_chat", { message: "hi" });
+    await watcher.next("chat_message");
+    const order = watcher.frames.filter((f) => f.type === "chat_message" || (f.payload as any).joined?.some((e: any) => e.connectionId === jx.connectionId));
+    expect(order.map((f) => f.type)).toEqual(["presence_updated", "chat_message"]);
+  });
+
   it("reports garbled messages with stage backplane and drops them", async () => {
     const { nodes, errors } = cluster(2);
     const a = nodes[0]!.peer();
