@@ -158,7 +158,7 @@ describe("presence batching (fake peers)", () => {
     await engine.close();
   });
 
-  it("caps room_joined at maxPresenceSnapshot and says how many members there are", async () => {
+  it("caps room_joined at maxPresenceSnapshot and says how many members there are, also in later presence frames", async () => {
     vi.useFakeTimers();
     const { engine, peer } = fakeEngine({ maxPresenceSnapshot: 3 });
     const members = Array.from({ length: 6 }, () => peer());
@@ -172,6 +172,9 @@ describe("presence batching (fake peers)", () => {
     expect(Object.keys(last.presence)).toHaveLength(3);
     expect(last.presence[last.connectionId]).toBeDefined();
     expect(last.memberCount).toBe(6);
+    members[0]!.message("update_presence", { presence: { x: 1 } });
+    await tick(200);
+    expect(members[1]!.of("presence_updated").at(-1)).toMatchObject({ updated: [{ presence: { x: 1 } }], memberCount: 6 });
     await engine.close();
   });
 
