@@ -64,5 +64,22 @@ export const createBunFanout =
         if (portableCount === 0) return;
         for (const conn of room.local) if (conn !== except && !socketOf(conn)) portable.send(conn, frame);
       },
+      publishExcept(room, frame, skip) {
+        if (room.local.size === 0) return;
+        const topic = topicOf(room);
+        // One native publish still: the skipped sockets leave the topic for that call (JavaScript runs
+        // nothing in between, so no other frame can miss them).
+        const off: BunSocketLike[] = [];
+        for (const conn of skip) {
+          const ws = socketOf(conn);
+          if (ws?.readyState !== 1 || !room.local.has(conn)) continue;
+          ws.unsubscribe(topic);
+          off.push(ws);
+        }
+        server?.publish(topic, frame);
+        for (const ws of off) ws.subscribe(topic);
+        if (portableCount === 0) return;
+        for (const conn of room.local) if (!skip.has(conn) && !socketOf(conn)) portable.send(conn, frame);
+      },
     };
   };

@@ -88,5 +88,14 @@ export const createCorkedFanout =
           else portable.send(conn, frame);
         }
       },
+      publishExcept(room, frame, skip) {
+        let wire: Buffer | undefined;
+        for (const conn of room.local) {
+          if (skip.has(conn)) continue;
+          const t = conn.transport as NodeTransport | undefined;
+          if (t) write(conn, t, (wire ??= encodeTextFrame(frame)));
+          else portable.send(conn, frame);
+        }
+      },
     };
   };

@@ -158,9 +158,13 @@ class Pool {
     this.onPresence = () => {};
     this.onBatch = () => {};
     this.stopping = false;
+    /** Every frame the clients received, and its bytes (payload, without WebSocket framing). */
+    this.received = { frames: 0, bytes: 0 };
   }
 
   frame(client, buf, start, end) {
+    this.received.frames++;
+    this.received.bytes += end - start;
     const t = buf[start + TYPE_AT];
     if (t === T_BROADCAST) return this.onBroadcast(client, buf, start, end);
     if (t === T_PRESENCE) return this.onPresence(client, buf, start, end);
@@ -512,7 +516,124 @@ async function presence(ctx, { clients = 50, hz = 60, moveMs = 3000, quietMs = 1
   }
 }
 
-const SCENARIOS = { fanout, rooms, idleMemory, presence };
+// ---- big rooms (bench/big-room.mjs) -------------------------------------------------------------------
+
+/** Joins `clients` into one room, `batch` joins in flight at a time (the next batch once all answered). */
+async function joinInBatches(pool, clients, batch, presence = () => ({})) {
+  for (let i = 0; i < clients.length; i += batch) {
+    await pool.join(clients.slice(i, i + batch), () => "big", { concurrency: batch, timeoutMs: 110_000, presence });
+  }
+}
+
+/** `joiners` clients join one room in batches of `batch`: every frame and byte they receive, and how long it takes. */
+async function bigJoin(ctx, { joiners = 2000, batch = 100 }) {
+  const pool = new Pool(ctx);
+  try {
+    const all = await pool.connect(joiners);
+    pool.received = { frames: 0, bytes: 0 };
+    const cpu0 = procStat(ctx.serverPid);
+    const t0 = now();
+    await joinInBatches(pool, all, batch);
+    const lastJoinedMs = now() - t0;
+    await pool.settle(500, 60_000);
+    const cpu1 = procStat(ctx.serverPid);
+    return {
+      joiners,
+      batch,
+      frames: pool.received.frames,
+      bytes: pool.received.bytes,
+      lastJoinedMs,
+      serverCpuS: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+      ...pool.report(),
+    };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+/**
+ * `members` clients in one room, `movers` of them moving a cursor at `hz` for `moveMs`, then still.
+ * `observers` clients (the last ones) parse every presence frame: move → arrival latency (each presence
+ * carries its send time `t`) and each mover's last position, which must be its resting one. The others
+ * only count frames, so the load client keeps up with the old per-member frames as long as it can.
+ */
+async function bigMove(ctx, { members = 5000, movers = 200, hz = 30, moveMs = 10_000, observers = 50, quietMs = 2000, batch = 100 }) {
+  const pool = new Pool(ctx);
+  const latency = new Histogram();
+  let entries = 0;
+  try {
+    const all = await pool.connect(members);
+    await joinInBatches(pool, all, batch, (c) => ({ x: 0, y: 0, i: c.index }));
+    await pool.settle(500, 60_000);
+    const moving = all.slice(0, movers);
+    const watching = new Set(all.slice(Math.max(0, members - observers)));
+    for (const c of watching) c.last = new Map();
+    pool.onPresence = (client, buf, s, e) => {
+      if (!watching.has(client)) return;
+      const at = now();
+      const p = JSON.parse(buf.toString("utf8", s, e)).payload;
+      for (const entry of [...(p.joined ?? []), ...(p.updated ?? [])]) {
+        entries++;
+        if (typeof entry.presence?.t === "number") latency.record(at - entry.presence.t);
+        client.last.set(entry.connectionId, JSON.stringify(entry.presence));
+      }
+    };
+    pool.received = { frames: 0, bytes: 0 };
+    const period = 1000 / hz;
+    const t0 = performance.now();
+    for (const c of moving) c.due = t0 + (c.index / movers) * period; // spread the phases
+    const cpu0 = procStat(ctx.serverPid);
+    let sent = 0;
+    while (performance.now() < t0 + moveMs) {
+      const t = performance.now();
+      for (const c of moving) {
+        if (c.due > t || c.closed) continue;
+        c.due += period;
+        if (c.due < t) c.due = t + period; // fell behind: no bursts
+        const phase = (t - t0) / 1000 + c.index;
+        c.presence = { x: Math.round(500 + 400 * Math.cos(phase * 3)), y: Math.round(300 + 250 * Math.sin(phase * 2)), i: c.index, t: now() };
+        c.api.send(JSON.stringify({ type: "update_presence", payload: { presence: c.presence } }));
+        sent++;
+      }
+      await sleep(2);
+    }
+    const moved = (performance.now() - t0) / 1000;
+    const cpu1 = procStat(ctx.serverPid);
+    const framesMoving = pool.received.frames;
+    const bytesMoving = pool.received.bytes;
+    await sleep(quietMs);
+    let ok = 0;
+    let total = 0;
+    const misses = [];
+    for (const r of watching) {
+      for (const m of moving) {
+        if (m === r || m.closed || r.closed) continue;
+        total++;
+        const want = JSON.stringify(m.presence);
+        if (r.last.get(m.connectionId) === want) ok++;
+        else if (misses.length < 3) misses.push({ receiver: r.index, sender: m.index, want, got: r.last.get(m.connectionId) ?? null });
+      }
+    }
+    return {
+      members,
+      movers,
+      hz,
+      sentPerSec: sent / moved,
+      framesPerSec: framesMoving / moved,
+      mbPerSec: bytesMoving / moved / 1e6,
+      serverCpu: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / moved,
+      latency: latency.summary(),
+      entriesObserved: entries,
+      resting: { ok, total },
+      misses,
+      ...pool.report(),
+    };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+const SCENARIOS = { fanout, rooms, idleMemory, presence, bigJoin, bigMove };
 
 // ---- IPC with run.mjs ------------------------------------------------------------------------------
 

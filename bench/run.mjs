@@ -391,7 +391,8 @@ async function main() {
   }
   // `chat` (bench/chat.mjs) compares storages and `scale-out` (bench/scale-out.mjs) compares instance counts
   // rather than ours with a baseline, so they run on their own after the table (Node only).
-  const EXTRA = ["chat", "scale-out"];
+  // `big-room` (bench/big-room.mjs) compares this build with an older one (OLS_OLD_DIST).
+  const EXTRA = ["chat", "scale-out", "big-room"];
   const requested = opts.scenario ? opts.scenario.split(",") : [...SCENARIOS.map((s) => s.name), ...EXTRA];
   const wanted = requested.filter((w) => !EXTRA.includes(w));
   for (const w of wanted) if (!SCENARIOS.some((s) => s.name === w)) throw new UsageError(`Unknown scenario "${w}"; known: ${[...SCENARIOS.map((s) => s.name), ...EXTRA].join(", ")}`);
@@ -455,6 +456,11 @@ async function main() {
     const { execFileSync } = await import("node:child_process");
     const args = ["bench/scale-out.mjs", "--duration", String(opts.duration), "--repeat", String(opts.repeat)];
     body.push(execFileSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim());
+  }
+  if (requested.includes("big-room")) {
+    process.stderr.write(`bench: big-room (this build${process.env.OLS_OLD_DIST ? ` vs ${process.env.OLS_OLD_DIST}` : ""})…\n`);
+    const { execFileSync } = await import("node:child_process");
+    body.push(execFileSync(process.execPath, ["bench/big-room.mjs", "--repeat", String(Math.min(opts.repeat, 2))], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim());
   }
   const text = [...header, ...body].join("\n");
   console.log(text);

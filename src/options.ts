@@ -44,6 +44,16 @@ export interface WebSocketServerOptions extends GuardOptions {
   closeOnTokenExpiry?: boolean;
   /** Minimum ms between presence broadcasts per connection; the newest update inside a window is sent when it ends. @default 100 */
   presenceThrottleMs?: number;
+  /**
+   * How long a room collects presence news (joins, leaves, updates) before it goes out as one
+   * `presence_updated` frame; the first news of an idle room goes out at once. 0 batches within one timer turn. @default 20
+   */
+  presenceBatchMs?: number;
+  /**
+   * Largest `room_joined.presence` snapshot. In a bigger room the joiner gets itself and this many
+   * members minus one, plus `memberCount`; others show up as they join or move. @default Infinity (the full snapshot)
+   */
+  maxPresenceSnapshot?: number;
   /** Chat storage and history size. */
   chat?: ChatOptions;
   /** Largest accepted frame in bytes; larger frames close the connection with 1009. @default 65536 */
@@ -86,6 +96,8 @@ export interface ResolvedOptions extends MessageLimits {
   authorizeRoom: AuthorizeRoom | undefined;
   closeOnTokenExpiry: boolean;
   presenceThrottleMs: number;
+  presenceBatchMs: number;
+  maxPresenceSnapshot: number;
   storage: ChatStorage;
   historyLimit: number;
   resumeLimit: number;
@@ -110,6 +122,8 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     authorizeRoom: options.authorizeRoom,
     closeOnTokenExpiry: options.closeOnTokenExpiry ?? true,
     presenceThrottleMs: numberOption("presenceThrottleMs", options.presenceThrottleMs, 100),
+    presenceBatchMs: numberOption("presenceBatchMs", options.presenceBatchMs, 20),
+    maxPresenceSnapshot: numberOption("maxPresenceSnapshot", options.maxPresenceSnapshot, Infinity, "positive"),
     storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, 100) }),
     historyLimit,
     resumeLimit: numberOption("chat.resumeLimit", options.chat?.resumeLimit, 1000),

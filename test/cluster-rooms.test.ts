@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backplane, BackplaneSink, OutgoingMessage, RoomState } from "../src/cluster/backplane.ts";
 import { createLiveEngine, type LiveEngine } from "../src/engine/engine.ts";
+import type { WebSocketServerOptions } from "../src/options.ts";
 import { FakePeer } from "./helpers/fake-peer.ts";
 
 type Delivered = Parameters<BackplaneSink["deliver"]>[0];
@@ -58,6 +59,8 @@ class FakeBackplane implements Backplane {
   readonly subscribed = new Set<string>();
   /** subscribe / fetch / unsubscribe calls in order, `<call> <room>`. */
   readonly calls: string[] = [];
+  /** Every message this instance handed to the backplane. */
+  readonly published: OutgoingMessage[] = [];
   constructor(private readonly hub: Hub) {}
 
   async start(sink: BackplaneSink): Promise<void> {
@@ -72,6 +75,7 @@ class FakeBackplane implements Backplane {
   }
 
   publish(message: OutgoingMessage): void {
+    this.published.push(message);
     if (this.hub.down || this.crashed) return;
     const { kind, roomId, connectionId } = message;
     if (kind === "joined" || kind === "updated") this.hub.write(this.instanceId, roomId, connectionId, message.entry);
@@ -116,7 +120,7 @@ afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
 });
 
-function cluster(size: number) {
+function cluster(size: number, options: WebSocketServerOptions = {}) {
   const hub = new Hub();
   const errors: { error: unknown; stage: string }[] = [];
   const nodes = Array.from({ length: size }, () => {
@@ -127,6 +131,7 @@ function cluster(size: number) {
       presenceThrottleMs: 0,
       chat: { historyLimit: 0 },
       onError: (error, { stage }) => void errors.push({ error, stage }),
+      ...options,
     });
     engines.push(engine);
     return { engine, backplane, peer: (user?: Record<string, unknown>) => new FakePeer(engine, user) };
@@ -137,18 +142,26 @@ function cluster(size: number) {
 const presenceFrom = (peer: FakePeer, key: "joined" | "left" | "updated", id: string, from = 0) =>
   peer.next("presence_updated", (p) => (key === "left" ? p.left?.includes(id) : p[key]?.some((e: any) => e.connectionId === id)), from);
 
+/**
+ * The entry of member `id` as `peer` sees it: in its room_joined, or in the `joined` just after. A join
+ * reaches shared state at its instance's next presence flush, so a joiner elsewhere may read the room
+ * before it and hear of it on the bus instead.
+ */
+async function shown(peer: FakePeer, joined: any, id: string): Promise<any> {
+  return joined.presence[id] ?? (await presenceFrom(peer, "joined", id)).payload.joined.find((e: any) => e.connectionId === id);
+}
+
 describe("cluster rooms over an in-memory backplane", () => {
   it("shows members of other instances in room_joined and sends joins and presence across", async () => {
     const { nodes, errors } = cluster(3);
     const [a, b, c] = [nodes[0]!.peer(), nodes[1]!.peer(), nodes[2]!.peer()];
     const ja = await a.join("room", { cursor: 1 });
     const jb = await b.join("room", { cursor: 2 });
-    expect(Object.keys(jb.presence).sort()).toEqual([ja.connectionId, jb.connectionId].sort());
-    expect(jb.presence[ja.connectionId].presence).toEqual({ cursor: 1 });
+    expect((await shown(b, jb, ja.connectionId)).presence).toEqual({ cursor: 1 });
     await presenceFrom(a, "joined", jb.connectionId);
 
     const jc = await c.join("room");
-    expect(Object.keys(jc.presence)).toHaveLength(3);
+    for (const j of [ja, jb]) await shown(c, jc, j.connectionId);
     await presenceFrom(a, "joined", jc.connectionId);
     await presenceFrom(b, "joined", jc.connectionId);
 
@@ -198,6 +211,9 @@ describe("cluster rooms over an in-memory backplane", () => {
     await a.join("room");
     const jb = await b.join("room");
     const jb2 = await b2.join("room");
+    // One that joins and leaves within a presence window is told to nobody: leave once a saw the joins.
+    await presenceFrom(a, "joined", jb.connectionId);
+    await presenceFrom(a, "joined", jb2.connectionId);
     b.message("leave_room", {});
     await presenceFrom(a, "left", jb.connectionId);
     b2.close(1000, "bye");
@@ -254,6 +270,46 @@ describe("cluster rooms over an in-memory backplane", () => {
     expect(ids(viewA)).toContain(jb2.connectionId);
     expect(ids(viewA)).not.toContain(jb.connectionId);
     expect(ids(viewB)).toContain(ja.connectionId);
+  });
+
+  it("batches presence across instances: each member once per window on the backplane, one frame per window on the other side", async () => {
+    // A long window, so every move below falls in one; the first news of an idle room goes out at once.
+    const { nodes } = cluster(2, { presenceBatchMs: 1000 });
+    const watcher = nodes[1]!.peer();
+    await watcher.join("room");
+    const movers = Array.from({ length: 20 }, () => nodes[0]!.peer());
+    const joins = await Promise.all(movers.map((p) => p.join("room")));
+    const ids = joins.map((j) => j.connectionId).sort();
+    const seen = () => watcher.of("presence_updated").flatMap((p) => (p.joined ?? []).map((e: any) => e.connectionId));
+    while (seen().length < ids.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen().sort()).toEqual(ids);
+    expect(watcher.of("presence_updated").length).toBeLessThan(ids.length);
+
+    const backplane = nodes[0]!.backplane;
+    const [published, mark] = [backplane.published.length, watcher.frames.length];
+    for (let x = 1; x <= 5; x++) for (const p of movers) p.message("update_presence", { presence: { x } });
+    const last = () => watcher.frames.slice(mark).flatMap((f) => (f.payload as any).updated ?? []);
+    while (last().filter((e: any) => e.presence.x === 5).length < movers.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    const sent = backplane.published.slice(published);
+    // Each mover crossed the backplane at most twice (a leading send and the window's newest), never once per move.
+    expect(sent.every((m) => m.kind === "updated")).toBe(true);
+    expect(sent.length).toBeLessThanOrEqual(2 * movers.length);
+    expect(watcher.frames.length - mark).toBeLessThanOrEqual(2);
+    const room = nodes[1]!.engine.rooms.get("room")!;
+    for (const id of ids) expect(room.members.get(id)!.presence).toEqual({ x: 5 });
+  });
+
+  it("delivers a member's join before a chat it sends in the same presence window, on every instance", async () => {
+    const { nodes } = cluster(2, { presenceBatchMs: 1000 });
+    const [watcher, first, x] = [nodes[1]!.peer(), nodes[0]!.peer(), nodes[0]!.peer()];
+    await watcher.join("room");
+    const jf = await first.join("room"); // its flush opens a 1 s window on instance 0
+    await presenceFrom(watcher, "joined", jf.connectionId);
+    const jx = await x.join("room");
+    x.message("send_chat", { message: "hi" });
+    await watcher.next("chat_message");
+    const order = watcher.frames.filter((f) => f.type === "chat_message" || (f.payload as any).joined?.some((e: any) => e.connectionId === jx.connectionId));
+    expect(order.map((f) => f.type)).toEqual(["presence_updated", "chat_message"]);
   });
 
   it("reports garbled messages with stage backplane and drops them", async () => {

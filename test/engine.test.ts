@@ -84,6 +84,7 @@ describe("engine (fake peers, no sockets)", () => {
     await settle();
     const bId = b.of("room_joined")[0].connectionId;
     b.message("leave_room");
+    await settle();
     expect(a.of("presence_updated").at(-1)).toEqual({ roomId: "r", left: [bId] });
     a.disconnect();
     await settle();
@@ -101,6 +102,7 @@ describe("engine (fake peers, no sockets)", () => {
     await vi.advanceTimersByTimeAsync(1);
     for (let x = 1; x <= 5; x++) a.message("update_presence", { presence: { x } });
     const updates = () => b.of("presence_updated").filter((p) => p.updated).map((p) => p.updated[0].presence.x);
+    await vi.advanceTimersByTimeAsync(1); // the batch's turn
     expect(updates()).toEqual([1]);
     await vi.advanceTimersByTimeAsync(100);
     expect(updates()).toEqual([1, 5]);
@@ -117,10 +119,12 @@ describe("engine (fake peers, no sockets)", () => {
     for (const p of [a, b]) p.message("join_room", { roomId: "r" });
     await vi.advanceTimersByTimeAsync(1);
     a.message("update_presence", { presence: { x: 1 } });
+    await vi.advanceTimersByTimeAsync(1);
     a.message("update_presence", { presence: { x: 2 } });
     a.message("leave_room");
     await vi.advanceTimersByTimeAsync(200);
     expect(b.of("presence_updated").filter((p) => p.updated)).toHaveLength(1);
+    expect(b.of("presence_updated").at(-1)).toEqual({ roomId: "r", left: [a.of("room_joined")[0].connectionId] });
     await engine.close();
   });
 

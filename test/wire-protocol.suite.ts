@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { FixtureOptions } from "./fixtures/options.ts";
-import { connectAll, pause, TestClient } from "./helpers/client.ts";
+import { connectAll, pause, TestClient, type Received } from "./helpers/client.ts";
 
 export interface Fixture {
   /** ws://127.0.0.1:PORT/live (with the fixture's path) */
@@ -130,8 +130,11 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         const jb = await b.join(r);
         const jc = await c.join(r);
 
-        b.send("leave_room", { roomId: r });
+        // Presence is batched per room: a member that joins and leaves within one window is told to nobody,
+        // so b leaves once a has seen it join.
         expect((await a.next("presence_updated")).payload.joined).toBeDefined();
+        await a.until((all) => all.some((m) => m.payload?.joined?.some((e: any) => e.connectionId === jb.connectionId)));
+        b.send("leave_room", { roomId: r });
         await a.until((all) => all.some((m) => m.payload?.left?.includes(jb.connectionId)));
 
         await c.join(room());
@@ -139,6 +142,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
 
         const d = await client();
         const jd = await d.join(r);
+        await a.until((all) => all.some((m) => m.payload?.joined?.some((e: any) => e.connectionId === jd.connectionId)));
         d.ws.close();
         await a.until((all) => all.some((m) => m.payload?.left?.includes(jd.connectionId)));
       });
@@ -158,6 +162,33 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         const c = await client({ presenceThrottleMs: 0 });
         const jc = await c.join(r);
         expect(jc.presence[ja.connectionId].presence).toEqual({ cursor: { x: 5, y: 6 } });
+      });
+
+      it("batches presence: the members without news share each frame, and no member gets its own entry", async () => {
+        const r = room();
+        const opts = { presenceThrottleMs: 0 };
+        const [a, b, c, d] = [await client(opts), await client(opts), await client(opts), await client(opts)];
+        const joins = [];
+        for (const x of [a, b, c, d]) joins.push(await x.join(r));
+        const ids = joins.map((j) => j.connectionId);
+        const sees = (x: TestClient, id: string, want: unknown) => (all: Received[]) =>
+          all.some((m) => m.type === "presence_updated" && [...(m.payload.joined ?? []), ...(m.payload.updated ?? [])].some((e: any) => e.connectionId === id && JSON.stringify(e.presence) === JSON.stringify(want)));
+        for (const x of [a, b, c]) await x.until(sees(x, ids[3]!, {})); // every join went out
+        const [markC, markD] = [c.received.length, d.received.length];
+        a.send("update_presence", { presence: { x: 1 } });
+        b.send("update_presence", { presence: { x: 2 } });
+        for (const x of [c, d]) {
+          await x.until(sees(x, ids[0]!, { x: 1 }));
+          await x.until(sees(x, ids[1]!, { x: 2 }));
+        }
+        await a.until(sees(a, ids[1]!, { x: 2 }));
+        await b.until(sees(b, ids[0]!, { x: 1 }));
+        const frames = (x: TestClient, from: number) => x.received.slice(from).filter((m) => m.type === "presence_updated").map((m) => m.payload);
+        expect(frames(c, markC)).toEqual(frames(d, markD));
+        for (const [x, id] of [[a, ids[0]], [b, ids[1]]] as const) {
+          const own = frames(x, 0).flatMap((p) => [...(p.joined ?? []), ...(p.updated ?? [])]).filter((e: any) => e.connectionId === id);
+          expect(own).toEqual([]);
+        }
       });
 
       it("keeps the resting cursor position when updates are throttled", async () => {

@@ -1,7 +1,6 @@
 import type { OnError } from "../errors.ts";
 import type { RoomSend } from "../engine/room-send.ts";
 import type { Room, RoomManager } from "../engine/room.ts";
-import { leftFrame, presenceFrame } from "../protocol/frames.ts";
 import type { PresenceEntry } from "../protocol/messages.ts";
 import { isPlainObject } from "../util/json.ts";
 import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
@@ -24,8 +23,8 @@ const REFRESH_ATTEMPTS = 3;
 export interface ClusterRoomsOptions {
   backplane: Backplane;
   rooms: RoomManager;
-  /** Local delivery: remote news goes to this instance's members only. */
-  send: Pick<RoomSend, "deliver">;
+  /** Local delivery: remote news goes to this instance's members only (presence news batched). */
+  send: Pick<RoomSend, "deliver" | "remotePresence">;
   onError: OnError;
 }
 
@@ -39,7 +38,7 @@ export class ClusterRooms {
   readonly sink: BackplaneSink;
   private readonly backplane: Backplane;
   private readonly rooms: RoomManager;
-  private readonly send: Pick<RoomSend, "deliver">;
+  private readonly send: Pick<RoomSend, "deliver" | "remotePresence">;
   private readonly onError: OnError;
   /** The room each remote member this instance shows is in, by connection id. */
   private readonly remote = new Map<string, Room>();
@@ -120,7 +119,7 @@ export class ClusterRooms {
   /** A member shows up in another room before its `left` here arrived (missed while Redis was away). */
   private moveOut(room: Room, id: string): void {
     this.removeRemote(room, id);
-    this.send.deliver(room, leftFrame(room.id, [id]));
+    this.send.remotePresence(room, { kind: "left", connectionId: id });
   }
 
   /** A room message from another instance. */
@@ -146,7 +145,7 @@ export class ClusterRooms {
       case "left":
         if (this.remote.get(id) !== room) return; // already gone (swept, or re-read)
         this.removeRemote(room, id);
-        return this.send.deliver(room, message.frame);
+        return this.send.remotePresence(room, { kind: "left", connectionId: id });
       case "joined":
       case "updated":
         return this.deliverPresence(room, message, (message.kind === "joined" ? payload.joined : payload.updated)?.[0]);
@@ -162,13 +161,13 @@ export class ClusterRooms {
     if (known === room) {
       room.setRemote(entry as PresenceEntry, room.remote.get(id)!);
       // A `joined` for a member already read from shared state says nothing new to clients.
-      if (message.kind === "updated") this.send.deliver(room, message.frame);
+      if (message.kind === "updated") this.send.remotePresence(room, { kind: "updated", connectionId: id, entry: JSON.stringify(entry) });
       return;
     }
     if (room.members.has(id)) return; // a local id: never from another instance
     if (known) this.moveOut(known, id);
     this.addRemote(room, message.instanceId, entry as PresenceEntry);
-    this.send.deliver(room, message.kind === "joined" ? message.frame : presenceFrame(room.id, "joined", JSON.stringify(entry)));
+    this.send.remotePresence(room, { kind: "joined", connectionId: id, entry: JSON.stringify(entry) });
   }
 
   /** Re-read `room` from shared state and send local clients the difference. */
@@ -203,22 +202,24 @@ export class ClusterRooms {
       if (known === room) {
         if (JSON.stringify(room.members.get(id)) !== member.entry) {
           room.setRemote(entry, member.instanceId);
-          this.send.deliver(room, presenceFrame(room.id, "updated", member.entry));
+          this.send.remotePresence(room, { kind: "updated", connectionId: id, entry: member.entry });
         }
         continue;
       }
       if (room.members.has(id)) continue;
       if (known) this.moveOut(known, id);
       this.addRemote(room, member.instanceId, entry);
-      this.send.deliver(room, presenceFrame(room.id, "joined", member.entry));
+      this.send.remotePresence(room, { kind: "joined", connectionId: id, entry: member.entry });
     }
     const gone: string[] = [];
     for (const [id, instanceId] of room.remote) {
       if (!seen.has(id) && state.instances.has(instanceId)) gone.push(id);
     }
     if (gone.length === 0) return;
-    for (const id of gone) this.removeRemote(room, id);
-    this.send.deliver(room, leftFrame(room.id, gone));
+    for (const id of gone) {
+      this.removeRemote(room, id);
+      this.send.remotePresence(room, { kind: "left", connectionId: id });
+    }
   }
 
   private resync(): void {
@@ -250,8 +251,10 @@ export class ClusterRooms {
     }
     for (const [room, ids] of byRoom) {
       this.bump(room);
-      for (const id of ids) this.removeRemote(room, id);
-      this.send.deliver(room, leftFrame(room.id, ids));
+      for (const id of ids) {
+        this.removeRemote(room, id);
+        this.send.remotePresence(room, { kind: "left", connectionId: id });
+      }
     }
   }
 

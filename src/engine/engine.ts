@@ -73,7 +73,11 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     overLimit: (conn) => registry.drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
-  const send = createRoomSend(rooms, fanout, backplane);
+  const send = createRoomSend(rooms, fanout, backplane, {
+    batchMs: options.presenceBatchMs,
+    maxSnapshot: options.maxPresenceSnapshot,
+    report,
+  });
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   if (cluster) rooms.onVacated = cluster.release;
@@ -154,6 +158,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     guard.stop();
     faults.stop();
     await registry.closeAll();
+    send.flushPresence();
     try {
       await backplane?.close(); // after every leave went out, so the others see them at once
     } catch (error) {

@@ -15,6 +15,8 @@ export interface Fanout {
   send(conn: Connection, frame: string): void;
   /** Send one frame to every local member of `room` except `except`. */
   publish(room: Room, frame: string, except: Connection | undefined): void;
+  /** Send one frame to every local member of `room` not in `skip` (batched presence); optional, the engine loops over `send` without it. */
+  publishExcept?(room: Room, frame: string, skip: ReadonlySet<Connection>): void;
 }
 
 export interface FanoutContext {
@@ -40,6 +42,9 @@ export const createLoopFanout: CreateFanout = ({ maxBufferedBytes, overLimit }) 
     send,
     publish(room, frame, except) {
       for (const conn of room.local) if (conn !== except) send(conn, frame);
+    },
+    publishExcept(room, frame, skip) {
+      for (const conn of room.local) if (!skip.has(conn)) send(conn, frame);
     },
   };
 };

@@ -1,10 +1,30 @@
 import type { TokenVerifier } from "../options.ts";
 import { ErrorCodes } from "../protocol/codes.ts";
-import { leftFrame, presenceFrame, roomJoinedFrame } from "../protocol/frames.ts";
-import type { JoinRoomPayload, StoredChatMessage, UserInfo } from "../protocol/messages.ts";
+import { roomJoinedFrame } from "../protocol/frames.ts";
+import type { JoinRoomPayload, PresenceEntry, StoredChatMessage, UserInfo } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import type { PresenceActions } from "./presence.ts";
+import type { Room } from "./room.ts";
+
+/**
+ * `room_joined.presence`: every member, or past `max` members the joiner and the first `max - 1`
+ * others, with `memberCount` telling how many there are. Built once per join.
+ */
+export function presenceSnapshot(room: Room, self: string, max: number): { presence: Record<string, PresenceEntry>; memberCount?: number } {
+  if (room.members.size <= max) return { presence: room.snapshot() };
+  const presence: Record<string, PresenceEntry> = Object.create(null);
+  const own = room.members.get(self);
+  if (own) presence[self] = own;
+  let rest = max - 1;
+  for (const [id, entry] of room.members) {
+    if (rest <= 0) break;
+    if (id === self) continue;
+    presence[id] = entry;
+    rest--;
+  }
+  return { presence, memberCount: room.members.size };
+}
 
 /**
  * Joining and leaving rooms. A join is asynchronous (token check, `authorizeRoom`, history, remote
@@ -28,8 +48,7 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
 
   function announceDeparture(conn: Connection, departure: ReturnType<typeof rooms.leave>): void {
     if (!departure?.wasMember) return;
-    const frame = leftFrame(departure.room.id, [conn.id]);
-    send.publish(departure.room, { kind: "left", connectionId: conn.id, frame }, conn);
+    send.presence(departure.room, { kind: "left", connectionId: conn.id, conn });
   }
 
   /** Identity from a `join_room` token, or unverified display data. False when the token is refused. */
@@ -91,8 +110,7 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     if (!(await identify(conn, payload)) || !(await authorized(conn, roomId)) || conn.closed) return;
 
     const room = rooms.beginJoin(conn, roomId, conn.entry(payload.presence ?? {}));
-    const entry = JSON.stringify(conn.member);
-    send.publish(room, { kind: "joined", connectionId: conn.id, frame: presenceFrame(roomId, "joined", entry), entry }, conn);
+    send.presence(room, { kind: "joined", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
     // First local member here: read the members on other instances while history loads.
     const remoteMembers = cluster?.prepare(room);
     const { history, resumed } = await loadHistory(conn, roomId, payload.lastMessageId);
@@ -100,8 +118,9 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     if (conn.closed || conn.room !== room) return;
 
     const held = rooms.completeJoin(conn);
-    const joined = { roomId, connectionId: conn.id, presence: room.snapshot(), chatHistory: history };
+    const joined = { roomId, connectionId: conn.id, ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot), chatHistory: history };
     send.to(conn, roomJoinedFrame(resumed === undefined ? joined : { ...joined, resumed }));
+    send.snapshotSent(room, conn);
     if (held.length === 0) return;
     const seen = new Set(history.map((m) => m.id));
     for (const { frame, chatId } of held) if (!seen.has(chatId)) send.to(conn, frame);

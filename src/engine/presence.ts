@@ -1,4 +1,3 @@
-import { presenceFrame } from "../protocol/frames.ts";
 import type { Presence } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
@@ -6,7 +5,8 @@ import type { EngineContext } from "./context.ts";
 /**
  * Presence updates with a per-connection throttle and a trailing edge: at most one send per
  * `presenceThrottleMs`, and the newest value inside a window always goes out when it ends, so the
- * resting cursor position is never lost. Presence is replaced, never merged.
+ * resting cursor position is never lost. Presence is replaced, never merged. What passes the throttle
+ * joins the room's batch (presence-batch.ts), which keeps only the newest entry per member per tick.
  */
 export function createPresence(ctx: EngineContext) {
   const { send, report } = ctx;
@@ -33,9 +33,7 @@ export function createPresence(ctx: EngineContext) {
 
   function emit(conn: Connection): void {
     conn.lastPresenceAt = Date.now();
-    const room = conn.room!;
-    const entry = JSON.stringify(conn.member);
-    send.publish(room, { kind: "updated", connectionId: conn.id, frame: presenceFrame(room.id, "updated", entry), entry }, conn);
+    send.presence(conn.room!, { kind: "updated", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
   }
 
   /** Forget a pending trailing send (the connection left its room). */

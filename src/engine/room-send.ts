@@ -2,6 +2,7 @@ import type { Backplane, MessageKind } from "../cluster/backplane.ts";
 import { errorFrame } from "../protocol/frames.ts";
 import type { Connection } from "./connection.ts";
 import type { Fanout } from "./fanout.ts";
+import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
 import type { Room, RoomManager } from "./room.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
@@ -20,21 +21,37 @@ export interface RoomMessage {
  * The one way frames leave the engine. `publish` sends a room message to this instance's members
  * (except the sender where the kind says so) and forwards it once to the other instances when there
  * is a backplane, as crossws's `publish` + `sync` do. `deliver` is the local half alone, for messages
- * that came from another instance.
+ * that came from another instance. Presence news goes through `presence` instead: batched per room per
+ * tick (see presence-batch.ts), and a chat or event frame first flushes the joins and leaves before it.
  */
 export interface RoomSend {
   publish(room: Room, message: RoomMessage, except?: Connection): void;
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
   publishById(roomId: string, message: RoomMessage): void;
   deliver(room: Room, frame: string, chatId?: string): void;
+  /** Presence news about a local member: batched, and forwarded to the other instances at the flush. */
+  presence(room: Room, change: PresenceChange): void;
+  /** Presence news from another instance: batched for local members only. */
+  remotePresence(room: Room, change: PresenceChange): void;
+  /** `conn` just got its `room_joined` snapshot (a batch then pending may need a variant for it). */
+  snapshotSent(room: Room, conn: Connection): void;
+  /** Send every pending presence batch now. */
+  flushPresence(): void;
   /** One frame to one connection. */
   to(conn: Connection, frame: string): void;
   /** `error { code, message }` to one connection. */
   error(conn: Connection, code: string, message: string): void;
 }
 
-export function createRoomSend(rooms: RoomManager, fanout: Fanout, backplane: Backplane | undefined): RoomSend {
+export function createRoomSend(
+  rooms: RoomManager,
+  fanout: Fanout,
+  backplane: Backplane | undefined,
+  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
+): RoomSend {
+  const batch = createPresenceBatch({ fanout, backplane, ...batchOptions });
   const deliver = (room: Room, frame: string, chatId?: string, except?: Connection) => {
+    batch.flushMembership(room);
     fanout.publish(room, frame, except);
     if (chatId !== undefined) room.holdChat(frame, chatId);
   };
@@ -51,6 +68,10 @@ export function createRoomSend(rooms: RoomManager, fanout: Fanout, backplane: Ba
       forward(roomId, message);
     },
     deliver: (room, frame, chatId) => deliver(room, frame, chatId),
+    presence: (room, change) => batch.record(room, change, backplane !== undefined),
+    remotePresence: (room, change) => batch.record(room, change, false),
+    snapshotSent: batch.snapshotSent,
+    flushPresence: batch.flushAll,
     to: (conn, frame) => fanout.send(conn, frame),
     error: (conn, code, message) => fanout.send(conn, errorFrame(code, message)),
   };

@@ -40,3 +40,31 @@ export function presenceFrame(roomId: string, key: "joined" | "updated", entryJs
 export function leftFrame(roomId: string, ids: string[]): string {
   return encodeFrame(MSG_PRESENCE_UPDATED, { roomId, left: ids });
 }
+
+/** A pre-encoded list item of a batched `presence_updated`: the member's id and its JSON (entry, or id for `left`). */
+export interface BatchItem {
+  id: string;
+  json: string;
+}
+
+/**
+ * `presence_updated` carrying a room's batched news, built around pre-encoded entries; lists left empty
+ * are omitted, and `undefined` when all are. Every member appears in one list at most, so clients that
+ * apply the lists in any order keep the same map. `memberCount` is the room's size where it passed
+ * `maxPresenceSnapshot`.
+ */
+export function presenceBatchFrame(
+  roomId: string,
+  joined: BatchItem[],
+  updated: BatchItem[],
+  left: BatchItem[],
+  memberCount?: number,
+): string | undefined {
+  if (joined.length === 0 && updated.length === 0 && left.length === 0) return undefined;
+  let out = `{"type":"${MSG_PRESENCE_UPDATED}","payload":{"roomId":${JSON.stringify(roomId)}`;
+  if (joined.length > 0) out += `,"joined":[${joined.map((i) => i.json).join(",")}]`;
+  if (updated.length > 0) out += `,"updated":[${updated.map((i) => i.json).join(",")}]`;
+  if (left.length > 0) out += `,"left":[${left.map((i) => i.json).join(",")}]`;
+  if (memberCount !== undefined) out += `,"memberCount":${memberCount}`;
+  return `${out}}}`;
+}

@@ -114,6 +114,8 @@ export interface RoomJoinedPayload {
   connectionId: string;
   /** Every member, the joiner included, keyed by connection id. */
   presence: Record<string, PresenceEntry>;
+  /** How many members the room has, when `presence` was capped at `maxPresenceSnapshot`. */
+  memberCount?: number;
   chatHistory?: StoredChatMessage[];
   /**
    * Only when `join_room` carried `lastMessageId`: `true` when `chatHistory` is exactly the messages after
@@ -133,6 +135,8 @@ export interface PresenceUpdatedPayload {
   joined?: PresenceEntry[];
   left?: string[];
   updated?: PresenceEntry[];
+  /** The room's size, in rooms past `maxPresenceSnapshot`. */
+  memberCount?: number;
 }
 export interface BroadcastEventRelayPayload {
   roomId: string;

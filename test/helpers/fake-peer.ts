@@ -93,8 +93,11 @@ export async function settle(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setTimeout(r, 0));
 }
 
-/** An engine with the heartbeat off, and a maker of fake peers connected to it. */
+/**
+ * An engine with the heartbeat off, and a maker of fake peers connected to it. Presence batches within
+ * one timer turn (`presenceBatchMs: 0`), so `settle()` sees it; batching tests pass their own window.
+ */
 export function fakeEngine(options: WebSocketServerOptions = {}) {
-  const engine = createLiveEngine({ heartbeatIntervalMs: 0, ...options });
+  const engine = createLiveEngine({ heartbeatIntervalMs: 0, presenceBatchMs: 0, ...options });
   return { engine, peer: (user?: Record<string, unknown>) => new FakePeer(engine, user) };
 }

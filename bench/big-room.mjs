@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+// Big-room bench (issue 16): one room with thousands of members, this build against an older one in the
+// same run, ratios new ÷ old.
+//
+//   node bench/big-room.mjs --old-dist DIR [--scenario join,move,all-move] [--joiners 2000] [--batch 100]
+//       [--members 5000] [--movers 200] [--hz 30] [--move-s 10] [--all-members 200] [--all-hz 60]
+//       [--observers 50] [--repeat 1]
+//
+// Scenarios (defaults are the issue's values):
+//   join      `joiners` clients join one room in batches of `batch`: frames and bytes the clients receive,
+//             time until the last room_joined, server CPU seconds
+//   move      `members` in one room, `movers` of them move a cursor at `hz` for `move-s`: server CPU per
+//             second, frames/s and MB/s received, p50/p99 move → arrival (on `observers` clients), and the
+//             share of resting positions delivered
+//   all-move  `all-members` members, every one moving at `all-hz` for `move-s`: the same figures
+//   lone      bench/run.mjs's lone-200 (one broadcast in flight, 199 receivers, 2 s): p50/p99, no regression
+// `--old-dist` (or OLS_OLD_DIST) is a built dist/ of the code to compare with, e.g. main before issue 16:
+//   git archive <commit> | tar -x -C /tmp/old && ln -s $PWD/node_modules /tmp/old/ && (cd /tmp/old && npx tsdown)
+// Without it only this build runs. Servers: bench/servers/ours-node.mjs with OLS_DIST.
+import { fork, spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const NUMERIC = {
+  joiners: 2000,
+  batch: 100,
+  members: 5000,
+  movers: 200,
+  hz: 30,
+  "move-s": 10,
+  "all-members": 200,
+  "all-hz": 60,
+  observers: 50,
+  repeat: 1,
+};
+
+function parseArgs(argv) {
+  const out = { ...NUMERIC, scenario: "join,move,all-move,lone", oldDist: process.env.OLS_OLD_DIST, newDist: join(ROOT, "dist") };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split("=", 2);
+    const value = () => inline ?? argv[++i];
+    const name = flag.replace(/^--/, "");
+    if (name === "old-dist") out.oldDist = value();
+    else if (name === "new-dist") out.newDist = value();
+    else if (name === "scenario") out.scenario = value();
+    else if (name in NUMERIC) {
+      const v = Number(value());
+      if (!(v > 0)) throw new Error(`--${name} takes a positive number`);
+      out[name] = v;
+    } else throw new Error(`Unknown argument ${argv[i]}; see the head of bench/big-room.mjs`);
+  }
+  if (out.oldDist) out.oldDist = resolve(out.oldDist);
+  return out;
+}
+
+const children = new Set();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function startServer(dist) {
+  const child = spawn(
+    "bash",
+    ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, "--expose-gc", join(ROOT, "bench/servers/ours-node.mjs")],
+    { cwd: ROOT, env: { ...process.env, OLS_DIST: dist }, stdio: ["pipe", "pipe", "pipe"] },
+  );
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  const stderr = [];
+  child.stderr.setEncoding("utf8").on("data", (d) => stderr.length < 10 && stderr.push(d.trim().slice(0, 300)));
+  child.stdin.on("error", () => {});
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server (${dist}) not READY in 20 s: ${stderr.join(" | ")}`)), 20_000);
+    let buf = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      buf += d;
+      const m = /^READY (\d+)$/m.exec(buf);
+      if (m) clearTimeout(timer), resolve({ child, pid: child.pid, port: Number(m[1]), stderr });
+    });
+    child.once("exit", (code) => reject(new Error(`server (${dist}) exited (${code}) before READY: ${stderr.join(" | ")}`)));
+  });
+}
+
+async function stopServer(server) {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((r) => server.child.once("exit", r));
+  server.child.kill("SIGTERM");
+  const t = setTimeout(() => server.child.kill("SIGKILL"), 4000);
+  await exited;
+  clearTimeout(t);
+}
+
+function runLoad(load, params, server) {
+  const child = fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error("load client timed out after 600 s"))), 600_000);
+    child.on("message", (msg) => {
+      if (msg.type === "checkpoint") child.send({ type: "ack", data: {} });
+      else if (msg.type === "result") {
+        clearTimeout(timer);
+        msg.error ? reject(new Error(msg.error)) : resolve(msg.result);
+      }
+    });
+    child.on("exit", () => children.delete(child));
+    child.send({ cmd: "run", scenario: load, targets: [{ host: "127.0.0.1", port: server.port, path: "/live" }], params, serverPid: server.pid, clientKind: "raw" });
+  });
+}
+
+async function runOne(dist, load, params) {
+  const server = await startServer(dist);
+  try {
+    return { result: await runLoad(load, params, server), stderr: server.stderr };
+  } catch (err) {
+    return { error: String(err?.message ?? err).split("\n")[0], stderr: server.stderr };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const int = (n) => (n == null || Number.isNaN(n) ? "–" : Math.round(n).toLocaleString("en-US"));
+const fix = (d) => (n) => (n == null || Number.isNaN(n) ? "–" : n.toFixed(d));
+const pct = (r) => (r.total ? `${r.ok}/${r.total} (${((r.ok / r.total) * 100).toFixed(1)} %)` : "–");
+
+const METRICS = {
+  bigJoin: [
+    ["frames received", (r) => r.frames, int],
+    ["MB received", (r) => r.bytes / 1e6, fix(1)],
+    ["s until the last room_joined", (r) => r.lastJoinedMs / 1000, fix(2)],
+    ["server CPU, s", (r) => r.serverCpuS, fix(2)],
+  ],
+  fanout: [
+    ["p50 latency, ms", (r) => r.latency.p50, fix(2)],
+    ["p99 latency, ms", (r) => r.latency.p99, fix(2)],
+    ["deliveries/s", (r) => r.deliveriesPerSec, int],
+  ],
+  bigMove: [
+    ["server CPU, cores", (r) => r.serverCpu, fix(2)],
+    ["frames received/s", (r) => r.framesPerSec, int],
+    ["MB received/s", (r) => r.mbPerSec, fix(1)],
+    ["p50 move → arrival, ms", (r) => r.latency.p50, fix(1)],
+    ["p99 move → arrival, ms", (r) => r.latency.p99, fix(1)],
+    ["resting positions delivered", (r) => (r.resting.total ? r.resting.ok / r.resting.total : null), (_n, r) => pct(r.resting), false],
+  ],
+};
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const moveMs = o["move-s"] * 1000;
+  const scenarios = {
+    join: { load: "bigJoin", params: { joiners: o.joiners, batch: o.batch } },
+    move: { load: "bigMove", params: { members: o.members, movers: o.movers, hz: o.hz, moveMs, observers: o.observers, batch: o.batch } },
+    // The existing lone-200 scenario (bench/run.mjs): a lone broadcast must not get slower.
+    lone: { load: "fanout", params: { receivers: 199, window: 1, durationMs: 2000, warmupMs: 500 } },
+    "all-move": {
+      load: "bigMove",
+      params: { members: o["all-members"], movers: o["all-members"], hz: o["all-hz"], moveMs, observers: Math.min(o.observers, o["all-members"]), batch: o.batch },
+    },
+  };
+  const wanted = o.scenario.split(",");
+  for (const w of wanted) if (!scenarios[w]) throw new Error(`Unknown scenario ${w}; known: ${Object.keys(scenarios).join(", ")}`);
+  const builds = [["new", o.newDist], ...(o.oldDist ? [["old", o.oldDist]] : [])];
+  const lines = [
+    `## Big room (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
+    "",
+    `new = ${o.newDist}${o.oldDist ? `, old = ${o.oldDist}` : " (no --old-dist: this build only)"}; best of ${o.repeat}; ratio = new ÷ old.`,
+    "",
+    "| scenario | metric | new | old | ratio |",
+    "|---|---|---:|---:|---:|",
+  ];
+  const notes = [];
+  const raw = {};
+  for (const name of wanted) {
+    const { load, params } = scenarios[name];
+    const best = {};
+    for (let rep = 0; rep < o.repeat; rep++) {
+      for (const [label, dist] of rep % 2 === 0 ? builds : [...builds].reverse()) {
+        process.stderr.write(`big-room: ${name} ${label}${o.repeat > 1 ? ` #${rep + 1}` : ""}… `);
+        const run = await runOne(dist, load, params);
+        process.stderr.write(run.error ? `FAILED (${run.error})\n` : "done\n");
+        const cpu = (r) => (load === "fanout" ? r?.result?.latency?.p50 : (r?.result?.serverCpu ?? r?.result?.serverCpuS)) ?? Infinity;
+        if (!best[label] || (!best[label].result && run.result) || (run.result && cpu(run) < cpu(best[label]))) best[label] = run;
+      }
+    }
+    raw[name] = { params, ...best };
+    for (const [metric, get, fmt, withRatio = true] of METRICS[load]) {
+      const cell = (run) => (!run ? "–" : run.error ? "FAILED" : fmt(get(run.result), run.result));
+      const a = best.new?.result ? get(best.new.result) : null;
+      const b = best.old?.result ? get(best.old.result) : null;
+      const ratio = withRatio && a != null && b ? `${(a / b).toFixed(3)}×` : "";
+      lines.push(`| ${name} ${JSON.stringify(params)} | ${metric} | ${cell(best.new)} | ${cell(best.old)} | ${ratio} |`);
+    }
+    for (const [label, run] of Object.entries(best)) {
+      const r = run.result;
+      if (run.error) notes.push(`${name} / ${label}: FAILED: ${run.error}`);
+      if (r && Object.keys(r.closes ?? {}).length) notes.push(`${name} / ${label}: server closed client sockets: ${JSON.stringify(r.closes)}`);
+      if (r && Object.keys(r.errors ?? {}).length) notes.push(`${name} / ${label}: error frames: ${JSON.stringify(r.errors)}`);
+      if (r?.misses?.length) notes.push(`${name} / ${label}: resting position misses (first ${r.misses.length}): ${JSON.stringify(r.misses)}`);
+      if (run.stderr?.length) notes.push(`${name} / ${label}: server stderr: ${run.stderr.slice(0, 3).join(" | ")}`);
+    }
+  }
+  if (notes.length) lines.push("", "Notes:", "", ...notes.map((n) => `- ${n}`));
+  const text = lines.join("\n");
+  console.log(text);
+  mkdirSync(join(ROOT, ".bench"), { recursive: true });
+  writeFileSync(join(ROOT, ".bench/big-room.md"), text + "\n");
+  writeFileSync(join(ROOT, ".bench/big-room.json"), JSON.stringify({ opts: o, raw }, null, 2) + "\n");
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`big-room: ${err?.message ?? err}`);
+    process.exit(1);
+  },
+);
