@@ -25,6 +25,14 @@ export interface ServerOptions extends WebSocketServerOptions {
   port?: number;
   /** Interface to listen on. @default all interfaces (the runtime's default) */
   hostname?: string;
+  /**
+   * A connection that has not sent a complete request (an upgrade's headers) within this many ms is
+   * closed (slowloris). Node: `headersTimeout`; Bun: `idleTimeout` (whole seconds, at most 255; Bun's
+   * own 10 s when unset). Deno's server has no such setting: put a reverse proxy in front (README,
+   * Security and limits). 0 disables it.
+   * @default 30000
+   */
+  upgradeTimeoutMs?: number;
 }
 
 /** What `createServer` returns on Bun and Deno: the runtime's server, the handle, and where it listens. */

@@ -3,7 +3,7 @@
  * Sockets: crossws's Node adapter (https://crossws.h3.dev/adapters/node) on top of `ws`;
  * HTTP: Hono through `@hono/node-server`.
  */
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerOptions as ServerOptionsOfHttp } from "node:http";
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
@@ -13,6 +13,7 @@ import type { LiveHandle, ServerOptions } from "./handle.ts";
 import { pathnameOf } from "./live-route.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
+import { numberOption } from "../src/util/number-option.ts";
 
 if ("Bun" in globalThis || "Deno" in globalThis) {
   throw new Error(
@@ -94,7 +95,11 @@ export function createWebSocketServer(server: Server, options: WebSocketServerOp
  */
 export function createServer(options: ServerOptions = {}): NodeLiveServer {
   const app = createApp();
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const timeouts = requestTimeouts(options.upgradeTimeoutMs);
+  const server = createAdaptorServer({ fetch: app.fetch, serverOptions: timeouts }) as Server;
+  // headersTimeout starts at a request's first byte; a connection that sends nothing is an idle socket
+  // (ws clears this timeout once a socket is upgraded).
+  server.timeout = timeouts.idle;
   const handler = createWebSocketHandler(options);
   server.on("upgrade", handler);
   const ws: LiveHandle = { engine: handler.engine, close: handler.close };
@@ -108,6 +113,24 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   }) as Server["close"];
   server.listen(options.port ?? 3000, options.hostname);
   return Object.assign(server, { ws });
+}
+
+/**
+ * Node closes a connection whose request headers are incomplete after `headersTimeout`, but checks only
+ * every `connectionsCheckingInterval` (30 s by default): a half-sent upgrade lived 75–105 s. Checking each
+ * second (cheap: only connections still in a request are scanned) and subtracting that from the timeout
+ * closes one within `upgradeTimeoutMs`. https://nodejs.org/api/http.html#serverheaderstimeout
+ */
+function requestTimeouts(upgradeTimeoutMs: number | undefined): ServerOptionsOfHttp & { idle: number } {
+  const timeout = numberOption("upgradeTimeoutMs", upgradeTimeoutMs, 30_000);
+  if (timeout === 0) return { headersTimeout: 0, requestTimeout: 0, idle: 0 };
+  const interval = Math.max(50, Math.min(1000, Math.floor(timeout / 2)));
+  return {
+    connectionsCheckingInterval: interval,
+    headersTimeout: Math.max(1, timeout - interval),
+    requestTimeout: Math.max(300_000, timeout), // Node's default; it must not be below headersTimeout
+    idle: Math.max(1, timeout - interval), // not above headersTimeout: Node's checker then leaves idle sockets open (Node 20)
+  };
 }
 
 export { mountLive } from "./node-mount.ts";

@@ -32,6 +32,12 @@ export interface RuntimeCapabilities {
   nativeMaxPayload?: boolean;
   /** The client address of an upgrade request, where the runtime can tell (per-IP limits at upgrade). */
   clientIp?: (request: Request) => string | undefined;
+  /**
+   * Answers a client's ping when the runtime does not do it on its own (Node: ws with `autoPong: false`).
+   * Returns false, without answering, when the pong would take the connection's outgoing buffer past
+   * `maxBuffered`: the engine then closes it as a slow consumer (4429).
+   */
+  answerPing?: (peer: Connection["peer"], data: Uint8Array | undefined, maxBuffered: number) => boolean;
 }
 
 export interface ConnectionsView extends Iterable<Connection> {
@@ -124,6 +130,11 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       return conn;
     },
     receive: dispatch.receive,
+    ping(conn, data) {
+      if (runtime.answerPing && !runtime.answerPing(conn.peer, data, options.maxBufferedBytes)) {
+        registry.drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
+      }
+    },
     drop: registry.drop,
     closed: registry.closed,
     socketError: (error) => faults.record(error),
