@@ -11,6 +11,7 @@ import { createApp } from "../src/app.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveHandle, ServerOptions } from "./handle.ts";
 import { pathnameOf } from "./live-route.ts";
+import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "./monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { numberOption } from "../src/util/number-option.ts";
@@ -32,7 +33,11 @@ registerSqliteDriver({
 export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & LiveHandle;
 
 /** The seed's `createServer` result: the `http.Server`, with the handle as `ws`. */
-export type NodeLiveServer = Server & { ws: LiveHandle };
+export type NodeLiveServer = Server & {
+  ws: LiveHandle;
+  /** The monitoring listener, when `monitoring: { port }` asked for one. */
+  monitoring: Server | undefined;
+};
 
 function createUpgrade(options: WebSocketServerOptions) {
   const { engine, adapter, close } = createNodeLive(options);
@@ -94,6 +99,8 @@ export function createWebSocketServer(server: Server, options: WebSocketServerOp
  * const server = createServer({ port: 3000 }); // ws://localhost:3000/live
  */
 export function createServer(options: ServerOptions = {}): NodeLiveServer {
+  const { monitoring = true } = options;
+  const separate = monitoringListener(monitoring);
   const app = createApp();
   const timeouts = requestTimeouts(options.upgradeTimeoutMs);
   const server = createAdaptorServer({ fetch: app.fetch, serverOptions: timeouts }) as Server;
@@ -102,17 +109,23 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   server.timeout = timeouts.idle;
   const handler = createWebSocketHandler(options);
   server.on("upgrade", handler);
+  if (monitoring === true) addMonitoringRoutes(app, handler.engine);
+  // Its own listener: only the monitoring routes (`server.monitoring` is its http.Server).
+  const probes = separate && (createAdaptorServer({ fetch: createMonitoringApp(handler.engine).fetch }) as Server);
+  probes?.listen(separate!.port, separate!.hostname);
   const ws: LiveHandle = { engine: handler.engine, close: handler.close };
   const httpClose = server.close.bind(server);
   server.close = ((callback?: (error?: Error) => void) => {
     void ws.close().finally(() => {
       httpClose(callback);
       server.closeAllConnections();
+      probes?.close();
+      probes?.closeAllConnections();
     });
     return server;
   }) as Server["close"];
   server.listen(options.port ?? 3000, options.hostname);
-  return Object.assign(server, { ws });
+  return Object.assign(server, { ws, monitoring: probes || undefined });
 }
 
 /**
@@ -139,10 +152,12 @@ export type {
   LiveMount,
   LiveServer,
   ServerOptions,
+  MountOptions,
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
 } from "./handle.ts";
+export type { MonitoringOption } from "./monitoring.ts";
 
 // The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
 export * from "../src/index.ts";

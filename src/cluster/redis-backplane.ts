@@ -376,6 +376,14 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
     instanceId,
     ready: () => readyPromise,
 
+    /** Up when both connections are ready; the round trip of one EXISTS on this instance's heartbeat key. */
+    async health() {
+      if (!isReady() || sub?.status !== "ready") return { up: false };
+      const started = performance.now();
+      await cmd!.exists(hbKey(instanceId));
+      return { up: true, rttMs: performance.now() - started };
+    },
+
     async start(engineSink) {
       sink = engineSink;
       if (!options.onError) onError = createReporter(engineSink.onError);

@@ -19,6 +19,7 @@ import { Guard } from "./guard.ts";
 import { createRegistry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
 import { createRoomSend } from "./room-send.ts";
+import { countingFanout, Metrics, timedStorage } from "./metrics.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -53,7 +54,22 @@ export interface LiveEngine {
   readonly connections: ConnectionsView;
   /** Close every socket with 1001, close storage, and resolve when done. */
   close(): Promise<void>;
+  /** The counters and gauges in Prometheus text format (`GET /metrics`). */
+  metrics(): Promise<string>;
+  /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
+  ready(): Promise<Readiness>;
 }
+
+/** `ready()`'s answer: `ok` when every check passed; each check says `"ok"` or what failed. */
+export interface Readiness {
+  ok: boolean;
+  checks: { storage: string; backplane?: string };
+}
+
+/** How long a readiness or metrics probe waits for storage or the backplane. */
+const PROBE_MS = 2000;
+/** The room a readiness probe reads (an empty page from every storage). */
+const PROBE_ROOM = "__openlivesync_readyz__";
 
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
@@ -65,15 +81,26 @@ const STORAGE_CLOSE_MS = 5000;
  */
 export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeCapabilities = {}): LiveEngine {
   const options = resolveOptions(userOptions);
+  const metrics = new Metrics();
+  const untimedStorage = options.storage;
+  options.storage = timedStorage(options.storage, metrics);
   const { storage, onError: report, backplane, historyLimit } = options;
   // Built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
   let closing = false;
 
-  const fanout = (runtime.createFanout ?? createLoopFanout)({
-    maxBufferedBytes: options.maxBufferedBytes,
-    overLimit: (conn) => registry.drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
-  });
+  /** Every close the server decides goes through here, so it is counted by its code. */
+  const drop = (conn: Connection, code: number, reason: string) => {
+    if (!conn.closed) metrics.serverClosed(code);
+    registry.drop(conn, code, reason);
+  };
+  const fanout = countingFanout(
+    (runtime.createFanout ?? createLoopFanout)({
+      maxBufferedBytes: options.maxBufferedBytes,
+      overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
+    }),
+    metrics,
+  );
   const rooms = new RoomManager(fanout);
   const send = createRoomSend(rooms, fanout, backplane);
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
@@ -89,7 +116,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     send,
     cluster,
     guard,
-    drop: (conn, code, reason) => registry.drop(conn, code, reason),
+    drop,
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
   const presence = createPresence(ctx);
@@ -99,7 +126,10 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     rooms,
     closeOnTokenExpiry: options.closeOnTokenExpiry,
     remove: membership.remove,
-    released: (conn) => guard.release(conn),
+    released: (conn) => {
+      metrics.closes++;
+      guard.release(conn);
+    },
     attach: fanout.attach?.bind(fanout),
     report,
   });
@@ -123,19 +153,23 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     },
     open(peer, user) {
       const conn = registry.opened(peer, user);
-      if (closing) registry.drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+      metrics.opens++;
+      if (closing) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
       else if (!guard.admit(conn, peer.remoteAddress)) {
-        registry.drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
       }
       return conn;
     },
-    receive: dispatch.receive,
+    receive(conn, raw) {
+      metrics.frameReceived(raw);
+      dispatch.receive(conn, raw);
+    },
     ping(conn, data) {
       if (runtime.answerPing && !runtime.answerPing(conn.peer, data, options.maxBufferedBytes)) {
-        registry.drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
+        drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
       }
     },
-    drop: registry.drop,
+    drop,
     closed: registry.closed,
     socketError: (error) => faults.record(error),
     maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
@@ -174,8 +208,32 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     }
   }
 
+  const backplaneHealth = () =>
+    backplane?.health ? withTimeout(backplane.health(), PROBE_MS, { fallback: { up: false } }).catch(() => ({ up: false })) : undefined;
+
+  async function ready(): Promise<Readiness> {
+    const storageCheck = withTimeout(untimedStorage.getHistory(PROBE_ROOM, 1), PROBE_MS, {
+      error: () => new Error(`no answer within ${PROBE_MS / 1000} s`),
+    }).then(
+      () => "ok",
+      (error: unknown) => `failed: ${String((error as Error)?.message ?? error).slice(0, 200)}`,
+    );
+    const [storageState, health] = await Promise.all([storageCheck, backplaneHealth()]);
+    const checks: Readiness["checks"] = { storage: storageState };
+    if (health) checks.backplane = health.up ? "ok" : "not connected";
+    return { ok: !closing && storageState === "ok" && (health?.up ?? true), checks };
+  }
+
+  async function renderMetrics(): Promise<string> {
+    metrics.rateLimitedFrames = guard.rateLimitedFrames;
+    const health = await backplaneHealth();
+    return metrics.render({ connections: registry.size, rooms: rooms.size, backplane: health ?? (backplane ? { up: true } : undefined) });
+  }
+
   let closed: Promise<void> | undefined;
   return {
+    metrics: renderMetrics,
+    ready,
     hooks,
     options,
     rooms,
