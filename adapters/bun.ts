@@ -11,7 +11,6 @@ import { setTurnScheduler } from "../src/util/async.ts";
 import { createBunFanout } from "./bun-fanout.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { slimBunPeer } from "./crossws-internals.ts";
-import { numberOption } from "../src/util/number-option.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { addLiveRoute, closeAfter } from "./live-route.ts";
@@ -42,8 +41,6 @@ declare const Bun: {
     hostname?: string;
     fetch(request: Request, server: BunServerLike): Response | Promise<Response | undefined> | undefined;
     websocket: BunWebSocketHandlers;
-    /** Seconds an HTTP connection may stay idle, a half-sent request included. */
-    idleTimeout?: number;
   }): BunServerLike;
 };
 
@@ -120,17 +117,10 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
  */
 export function createServer(options: ServerOptions = {}): BunLiveServer {
   return createFetchServer(options, createBunLive, (fetch: FetchHandler<BunServerLike>, live, port, hostname) => {
-    const server = Bun.serve({ port, hostname, fetch, websocket: live.websocket, ...bunIdleTimeout(options.upgradeTimeoutMs) });
+    const server = Bun.serve({ port, hostname, fetch, websocket: live.websocket });
     // `true` also ends idle keep-alive connections, e.g. one that got a 401.
     return { server, port: server.port, stop: async () => void (await server.stop(true)) };
   });
-}
-
-/** `upgradeTimeoutMs` as Bun's `idleTimeout` (whole seconds, 1–255); unset keeps Bun's 10 s. */
-function bunIdleTimeout(upgradeTimeoutMs: number | undefined): { idleTimeout?: number } {
-  if (upgradeTimeoutMs === undefined) return {};
-  const ms = numberOption("upgradeTimeoutMs", upgradeTimeoutMs, 0);
-  return { idleTimeout: ms === 0 ? 0 : Math.min(255, Math.max(1, Math.floor(ms / 1000))) };
 }
 
 export type {
