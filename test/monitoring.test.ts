@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createServer, mountLive, type NodeLiveServer } from "../adapters/node.ts";
 import type { ServerOptions } from "../adapters/handle.ts";
 import type { Backplane } from "../src/cluster/backplane.ts";
+import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
 import { TestClient } from "./helpers/client.ts";
 
@@ -70,7 +71,7 @@ describe("monitoring routes", () => {
   });
 
   it("counts the closes the server decides by code", async () => {
-    const { base } = await start({ maxPayload: 1024 });
+    const { base } = await start({ maxPayload: 1024, onError: () => {} }); // the 1009 is a client fault, reported once
     const a = client(base.replace("http", "ws") + "/live");
     await a.join("r");
     a.sendRaw("x".repeat(2000));
@@ -97,6 +98,16 @@ describe("monitoring routes", () => {
     expect(await ready.json()).toEqual({ ok: false, checks: { storage: "failed: database is down", backplane: "not connected" } });
     const m = samples(await (await fetch(`${base}/metrics`)).text());
     expect(m.get("openlivesync_backplane_up")).toBe(0);
+  });
+
+  it("reports a Redis backplane as ready, with its round trip", async () => {
+    const backplane = createRedisBackplane({ url: "redis://127.0.0.1:6379", keyPrefix: `ols-metrics-${crypto.randomUUID()}` });
+    const { base } = await start({ backplane });
+    for (let i = 0; i < 200 && (await fetch(`${base}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ok: true, checks: { storage: "ok", backplane: "ok" } });
+    const m = samples(await (await fetch(`${base}/metrics`)).text());
+    expect(m.get("openlivesync_backplane_up")).toBe(1);
+    expect(m.get("openlivesync_backplane_lag_seconds")).toBeGreaterThan(0);
   });
 
   it("keeps them on another port, or off", async () => {
