@@ -152,12 +152,15 @@ export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
   };
 }
 
-/** The storage with each method's calls timed. `close` and non-methods pass through. */
+/** The `ChatStorage` methods that are timed; they all return promises. */
+const TIMED = new Set(["append", "appendOnce", "getHistory", "getHistoryBefore", "getHistoryAfter"]);
+
+/** The storage with its reads and writes timed; everything else (close, flags, own helpers) passes through. */
 export function timedStorage<S extends object>(storage: S, metrics: Metrics): S {
   return new Proxy(storage, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== "function" || prop === "close" || typeof prop !== "string") return value;
+      if (typeof value !== "function" || typeof prop !== "string" || !TIMED.has(prop)) return value;
       return (...args: unknown[]) => metrics.timeStorage(prop, () => Promise.resolve(value.apply(target, args)));
     },
   });
