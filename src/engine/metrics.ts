@@ -135,21 +135,21 @@ function bump(map: Map<string, number>, key: string, n = 1): void {
   map.set(key, (map.get(key) ?? 0) + n);
 }
 
-/** The fan-out with every frame counted (per recipient). */
+/**
+ * The fan-out with every frame counted (per recipient). Built on `base` as its prototype, so whatever else
+ * a fan-out has (attach, join, leave, and methods added later) is `base`'s own.
+ */
 export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
-  return {
-    attach: base.attach?.bind(base),
-    join: base.join?.bind(base),
-    leave: base.leave?.bind(base),
-    send(conn, frame) {
-      if (!conn.closed) metrics.frameSent(frame, 1);
-      base.send(conn, frame);
-    },
-    publish(room, frame, except) {
-      metrics.frameSent(frame, room.local.size - (except && room.local.has(except) ? 1 : 0));
-      base.publish(room, frame, except);
-    },
+  const counted: Fanout = Object.create(base);
+  counted.send = (conn, frame) => {
+    if (!conn.closed) metrics.frameSent(frame, 1);
+    base.send(conn, frame);
   };
+  counted.publish = (room, frame, except) => {
+    metrics.frameSent(frame, room.local.size - (except && room.local.has(except) ? 1 : 0));
+    base.publish(room, frame, except);
+  };
+  return counted;
 }
 
 /** The `ChatStorage` methods that are timed; they all return promises. */
