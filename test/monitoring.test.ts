@@ -7,6 +7,7 @@ import type { Backplane } from "../src/cluster/backplane.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
 import { TestClient } from "./helpers/client.ts";
+import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -100,16 +101,6 @@ describe("monitoring routes", () => {
     expect(m.get("openlivesync_backplane_up")).toBe(0);
   });
 
-  it("reports a Redis backplane as ready, with its round trip", async () => {
-    const backplane = createRedisBackplane({ url: "redis://127.0.0.1:6379", keyPrefix: `ols-metrics-${crypto.randomUUID()}` });
-    const { base } = await start({ backplane });
-    for (let i = 0; i < 200 && (await fetch(`${base}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ok: true, checks: { storage: "ok", backplane: "ok" } });
-    const m = samples(await (await fetch(`${base}/metrics`)).text());
-    expect(m.get("openlivesync_backplane_up")).toBe(1);
-    expect(m.get("openlivesync_backplane_lag_seconds")).toBeGreaterThan(0);
-  });
-
   it("keeps them on another port, or off", async () => {
     const { server, base } = await start({ monitoring: { port: 0, hostname: "127.0.0.1" } });
     expect((await fetch(`${base}/metrics`)).status).toBe(404);
@@ -132,5 +123,19 @@ describe("monitoring routes", () => {
     const other = mountLive(quiet, "/live", { monitoring: false });
     cleanups.push(() => other.close());
     expect((await quiet.request("/healthz")).status).toBe(404);
+  });
+});
+
+await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
+  describe("monitoring a Redis backplane", () => {
+    it("reports a Redis backplane as ready, with its round trip", async () => {
+      const backplane = createRedisBackplane({ url: REDIS_URL, keyPrefix: `ols-metrics-${crypto.randomUUID()}` });
+      const { base } = await start({ backplane });
+      for (let i = 0; i < 200 && (await fetch(`${base}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ok: true, checks: { storage: "ok", backplane: "ok" } });
+      const m = samples(await (await fetch(`${base}/metrics`)).text());
+      expect(m.get("openlivesync_backplane_up")).toBe(1);
+      expect(m.get("openlivesync_backplane_lag_seconds")).toBeGreaterThan(0);
+    });
   });
 });
