@@ -104,9 +104,7 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   const app = createApp();
   const timeouts = requestTimeouts(options.upgradeTimeoutMs);
   const server = createAdaptorServer({ fetch: app.fetch, serverOptions: timeouts }) as Server;
-  // headersTimeout starts at a request's first byte; a connection that sends nothing is an idle socket
-  // (ws clears this timeout once a socket is upgraded).
-  server.timeout = timeouts.idle;
+  closeUnlessRequested(server, timeouts.first);
   const handler = createWebSocketHandler(options);
   server.on("upgrade", handler);
   if (monitoring === true) addMonitoringRoutes(app, handler.engine);
@@ -134,16 +132,39 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
  * second (cheap: only connections still in a request are scanned) and subtracting that from the timeout
  * closes one within `upgradeTimeoutMs`. https://nodejs.org/api/http.html#serverheaderstimeout
  */
-function requestTimeouts(upgradeTimeoutMs: number | undefined): ServerOptionsOfHttp & { idle: number } {
+function requestTimeouts(upgradeTimeoutMs: number | undefined): ServerOptionsOfHttp & { first: number } {
   const timeout = numberOption("upgradeTimeoutMs", upgradeTimeoutMs, 30_000);
-  if (timeout === 0) return { headersTimeout: 0, requestTimeout: 0, idle: 0 };
+  if (timeout === 0) return { headersTimeout: 0, requestTimeout: 0, first: 0 };
   const interval = Math.max(50, Math.min(1000, Math.floor(timeout / 2)));
   return {
     connectionsCheckingInterval: interval,
     headersTimeout: Math.max(1, timeout - interval),
     requestTimeout: Math.max(300_000, timeout), // Node's default; it must not be below headersTimeout
-    idle: Math.max(1, timeout - interval), // not above headersTimeout: Node's checker then leaves idle sockets open (Node 20)
+    first: timeout,
   };
+}
+
+/**
+ * One timer per connection for its first request: closed unless that request (or upgrade) arrived within
+ * `ms`, whether the client sent nothing or only part of it; it does not depend on how Node's own checker
+ * treats a socket that never started a request. Later requests on a kept-alive connection are Node's
+ * (`keepAliveTimeout`, `headersTimeout`).
+ */
+function closeUnlessRequested(server: Server, ms: number): void {
+  if (ms === 0) return;
+  const timers = new WeakMap<object, ReturnType<typeof setTimeout>>();
+  const arrived = (socket: object) => {
+    clearTimeout(timers.get(socket));
+    timers.delete(socket);
+  };
+  server.on("connection", (socket: Duplex) => {
+    const timer = setTimeout(() => socket.destroy(), ms);
+    timer.unref();
+    timers.set(socket, timer);
+    socket.once("close", () => arrived(socket));
+  });
+  server.on("request", (req: IncomingMessage) => arrived(req.socket));
+  server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => arrived(socket));
 }
 
 export { mountLive } from "./node-mount.ts";

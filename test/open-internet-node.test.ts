@@ -83,6 +83,7 @@ describe("Node on the open internet", () => {
     const { port } = await start({ upgradeTimeoutMs: 200 });
     const socket = net.connect(port, "127.0.0.1");
     const state = track(socket);
+    socket.resume(); // read, or the server's FIN is never seen
     await new Promise((resolve) => socket.once("close", resolve));
     expect(state.closed).toBe(true);
   });
