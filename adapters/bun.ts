@@ -12,8 +12,9 @@ import { createBunFanout } from "./bun-fanout.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { slimBunPeer } from "./crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
-import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions } from "./handle.ts";
+import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { addLiveRoute, closeAfter } from "./live-route.ts";
+import { addMonitoringRoutes } from "./monitoring.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
 
 if (!("Bun" in globalThis)) {
@@ -92,8 +93,10 @@ function createBunLive(options: WebSocketServerOptions) {
  * const live = mountLive(app, "/live", { onAuth });
  * Bun.serve({ port: 3000, fetch: app.fetch, websocket: live.websocket });
  */
-export function mountLive(app: Hono<any, any, any>, path: string, options: WebSocketServerOptions = {}): LiveMount {
-  const { engine, websocket, upgrade, close } = createBunLive({ ...options, path });
+export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
+  const { monitoring = true, ...liveOptions } = options;
+  const { engine, websocket, upgrade, close } = createBunLive({ ...liveOptions, path });
+  if (monitoring) addMonitoringRoutes(app, engine);
   addLiveRoute(app, path, async (c) => {
     const server = c.env as BunServerLike | undefined;
     if (typeof server?.upgrade !== "function") {
@@ -125,9 +128,11 @@ export type {
   LiveMount,
   LiveServer,
   ServerOptions,
+  MountOptions,
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
 } from "./handle.ts";
+export type { MonitoringOption } from "./monitoring.ts";
 
 export * from "../src/index.ts";

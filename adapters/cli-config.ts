@@ -5,6 +5,7 @@
 import { createTokenAuth, type AuthOptions } from "../src/auth/tokens.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import type { MonitoringOption } from "./monitoring.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
 
@@ -28,6 +29,7 @@ export const CLI_FLAGS = {
   redis: "REDIS_URL",
   "redis-prefix": "REDIS_PREFIX",
   "allowed-origin": "ALLOWED_ORIGINS",
+  monitoring: "MONITORING",
 } as const;
 
 export type CliFlag = keyof typeof CLI_FLAGS;
@@ -39,6 +41,8 @@ export interface CliSettings {
   path: string;
   storageUrl: string;
   redisUrl: string | undefined;
+  /** `/healthz`, `/readyz`, `/metrics`: on the server's port, off, or on their own port. */
+  monitoring: MonitoringOption;
   options: WebSocketServerOptions;
 }
 
@@ -99,6 +103,7 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
   const redisPrefix = pick(args, env, "redis-prefix");
   if (redisPrefix && !redisUrl) throw new ConfigError("--redis-prefix needs --redis (or REDIS_URL) too");
 
+  const monitoring = monitoringFromCli(pick(args, env, "monitoring", "on")!, hostname);
   const auth = authFromCli(args, env);
   const origins = args["allowed-origin"];
   const allowedOrigins = list(Array.isArray(origins) ? origins.join(",") : pick(args, env, "allowed-origin"));
@@ -112,5 +117,12 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
     // ioredis is loaded only when a Redis URL is given.
     ...(redisUrl ? { backplane: createRedisBackplane({ url: redisUrl, keyPrefix: redisPrefix }) } : {}),
   };
-  return { port, hostname, path, storageUrl, redisUrl, options };
+  return { port, hostname, path, storageUrl, redisUrl, monitoring, options };
+}
+
+/** `on` (the server's port), `off`, or a port number for a separate listener on the same interface. */
+function monitoringFromCli(value: string, hostname: string): MonitoringOption {
+  if (value === "on") return true;
+  if (value === "off") return false;
+  return { port: toInt("monitoring", value, 0), hostname };
 }

@@ -29,6 +29,7 @@ const descriptions: Record<CliFlag, string> = {
   redis: "Redis URL: join a cluster of instances (redis://127.0.0.1:6379); several comma-separated node URLs = a Redis Cluster",
   "redis-prefix": "Key and channel prefix for the cluster (default openlivesync)",
   "allowed-origin": "Browser origin allowed to connect besides the server's own (repeatable or comma-separated; * for any)",
+  monitoring: "GET /healthz, /readyz, /metrics: on (the server's port), off, or a port of their own (default on)",
 };
 
 const args = Object.fromEntries(
@@ -56,10 +57,12 @@ async function serve(cliArgs: CliArgs) {
   const { start, loadRuntimeEntry } = await import("./serve.ts");
   await loadRuntimeEntry();
   const settings = await settingsFromCli(cliArgs, proc?.env ?? {});
-  const server = await start({ ...settings.options, port: settings.port, hostname: settings.hostname });
+  const server = await start({ ...settings.options, port: settings.port, hostname: settings.hostname, monitoring: settings.monitoring });
   const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
   console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
+  const probes = settings.monitoring === false ? undefined : settings.monitoring === true ? server.port : server.monitoringPort;
+  if (probes !== undefined) console.log(`Health and metrics: http://${host}:${probes}/healthz, /readyz, /metrics`);
   if (settings.redisUrl) console.log(`Cluster: ${settings.redisUrl.includes(",") ? "Redis Cluster" : "Redis"} at ${settings.redisUrl.replace(/\/\/[^@/,]*@/g, "//***@")}`);
 
   let stopping = false;

@@ -73,6 +73,25 @@ export function nodeWire(peer: Peer): NodeWire | "extension" | undefined {
   return { ws: ws as unknown as WsLike, socket: socket as unknown as RawSocketLike };
 }
 
+/** The parts of a `ws` WebSocket (public ws API) used to answer a client's ping. */
+export interface WsPongLike {
+  readonly readyState: number;
+  /** Bytes queued on the socket and in ws's Sender (ws's public `bufferedAmount`). */
+  readonly bufferedAmount: number;
+  pong(data?: Uint8Array, mask?: boolean, cb?: (error?: Error) => void): void;
+}
+
+/**
+ * The `ws` WebSocket behind a crossws Node peer, to answer pings by hand: the server runs ws with
+ * `autoPong: false`, because ws's automatic pongs bypass every bound (a client that pings and never
+ * reads made the server queue gigabytes). `undefined` when crossws keeps it elsewhere.
+ */
+export function nodePonger(peer: Peer): WsPongLike | undefined {
+  const ws = internalsOf(peer)?.ws;
+  if (!isObject(ws) || typeof ws.pong !== "function" || typeof ws.bufferedAmount !== "number") return undefined;
+  return ws as unknown as WsPongLike;
+}
+
 /**
  * Lets go of the upgrade request a crossws Node peer keeps for its lifetime (the IncomingMessage, its
  * web Request wrapper and srvx's: ~4 KB of heap per idle connection). Identity is in the context by

@@ -23,8 +23,9 @@ import { addRedisDriverImport } from "../src/cluster/redis-backplane.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
-import type { LiveMount, LiveServer, ServerOptions } from "./handle.ts";
+import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { addLiveRoute } from "./live-route.ts";
+import { addMonitoringRoutes } from "./monitoring.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
 
 if (!("Deno" in globalThis)) {
@@ -93,8 +94,10 @@ function createDenoLive(options: WebSocketServerOptions) {
  * const live = mountLive(app, "/live", { onAuth });
  * Deno.serve({ port: 3000 }, app.fetch);
  */
-export function mountLive(app: Hono<any, any, any>, path: string, options: WebSocketServerOptions = {}): LiveMount {
-  const { engine, upgrade, close } = createDenoLive({ ...options, path });
+export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
+  const { monitoring = true, ...liveOptions } = options;
+  const { engine, upgrade, close } = createDenoLive({ ...liveOptions, path });
+  if (monitoring) addMonitoringRoutes(app, engine);
   // c.env is Deno.serve's ServeHandlerInfo when the app is served with app.fetch.
   addLiveRoute(app, path, (c) => upgrade(c.req.raw, c.env));
   return { engine, websocket: undefined, close, injectWebSocket() {} };
@@ -119,9 +122,11 @@ export type {
   LiveMount,
   LiveServer,
   ServerOptions,
+  MountOptions,
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
 } from "./handle.ts";
+export type { MonitoringOption } from "./monitoring.ts";
 
 export * from "../src/index.ts";

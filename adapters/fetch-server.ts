@@ -7,6 +7,7 @@ import type { LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveHandle, LiveServer, ServerOptions } from "./handle.ts";
 import { displayUrl, isUpgrade, pathnameOf } from "./live-route.ts";
+import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "./monitoring.ts";
 
 /** A runtime's live endpoint, as the standalone server needs it. */
 export interface FetchLive<I> {
@@ -38,10 +39,14 @@ export function createFetchServer<S, I, L extends FetchLive<I>>(
   createLive: (options: WebSocketServerOptions) => L,
   listen: (fetch: FetchHandler<I>, live: L, port: number, hostname: string | undefined) => Listening<S>,
 ): LiveServer<S> {
-  const { port = 3000, hostname, ...wsOptions } = options;
+  const { port = 3000, hostname, monitoring = true, upgradeTimeoutMs: _, ...wsOptions } = options;
   const path = wsOptions.path ?? "/live";
   const app = createApp();
+  const separate = monitoringListener(monitoring);
   const live = createLive({ ...wsOptions, path });
+  if (monitoring === true) addMonitoringRoutes(app, live.engine);
+  // Its own listener: only the monitoring routes, no upgrades.
+  const probes = separate && listen(createMonitoringApp(live.engine).fetch as FetchHandler<I>, live, separate.port, separate.hostname);
   const listening = listen(
     (request, info) => {
       if (!isUpgrade(request)) return app.fetch(request, info);
@@ -60,10 +65,11 @@ export function createFetchServer<S, I, L extends FetchLive<I>>(
     engine: live.engine,
     port: listening.port,
     url: displayUrl(hostname, listening.port),
+    ...(probes ? { monitoring: { port: probes.port, url: displayUrl(separate!.hostname, probes.port) } } : {}),
     close: () =>
       (closed ??= (async () => {
         await live.close();
-        await listening.stop();
+        await Promise.all([listening.stop(), probes?.stop()]);
       })()),
   };
 }

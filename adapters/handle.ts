@@ -4,6 +4,7 @@
  */
 import type { LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import type { MonitoringOption } from "./monitoring.ts";
 
 /**
  * A running live endpoint: its engine and `close()`. It is `server.ws` on every runtime, what
@@ -25,6 +26,26 @@ export interface ServerOptions extends WebSocketServerOptions {
   port?: number;
   /** Interface to listen on. @default all interfaces (the runtime's default) */
   hostname?: string;
+  /**
+   * A connection that has not sent a complete request (an upgrade's headers) within this many ms is
+   * closed (slowloris). Node only (`headersTimeout`, and an idle timeout for a socket that sends nothing).
+   * Bun closes such connections itself after 10–20 s (its `idleTimeout` does not change that); Deno's
+   * server never does: put a reverse proxy in front (README, Security and limits). 0 disables it.
+   * @default 30000
+   */
+  upgradeTimeoutMs?: number;
+  /**
+   * `GET /healthz`, `GET /readyz` and `GET /metrics`: on the server's port (`true`), off (`false`), or on
+   * a separate listener (`{ port, hostname? }`; `server.monitoring` is then that listener's address).
+   * @default true
+   */
+  monitoring?: MonitoringOption;
+}
+
+/** Options of `mountLive`: the WebSocket options, and whether the monitoring routes join your app. */
+export interface MountOptions extends WebSocketServerOptions {
+  /** Add `GET /healthz`, `/readyz` and `/metrics` to the app. @default true */
+  monitoring?: boolean;
 }
 
 /** What `createServer` returns on Bun and Deno: the runtime's server, the handle, and where it listens. */
@@ -36,6 +57,8 @@ export interface LiveServer<S> extends LiveHandle {
   readonly port: number;
   /** `http://host:port` */
   readonly url: string;
+  /** The monitoring listener, when `monitoring: { port }` asked for one. */
+  readonly monitoring?: { readonly port: number; readonly url: string };
   /** Close every socket with 1001, close chat storage, stop listening; resolves when done. */
   close(): Promise<void>;
 }

@@ -8,8 +8,11 @@ import nodeAdapter from "crossws/adapters/node";
 import { NodeRequest } from "srvx/node";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { setTurnScheduler } from "../src/util/async.ts";
+import { nodePonger } from "./crossws-internals.ts";
 import { createCorkedFanout } from "./node-fanout.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
+
+const noop = () => {};
 
 // One event-loop turn on Node is what setImmediate waits for: the fan-out uncorks and the engine defers there.
 setTurnScheduler((fn) => setImmediate(fn));
@@ -24,6 +27,20 @@ export function createNodeLive(options: WebSocketServerOptions) {
       nativeMaxPayload: true,
       // srvx's NodeRequest knows the socket's address: per-IP limits answer 429 before the upgrade.
       clientIp: (request) => (request as { ip?: string }).ip,
+      // ws answers pings itself unless told not to, and those pongs bypass maxBufferedBytes: a client
+      // that pings and never reads grew one server from 68 MB to 3 GB in a minute. With autoPong off,
+      // a pong goes out only while it fits under the bound; past it the connection is a slow consumer.
+      answerPing(peer, data, maxBuffered) {
+        const ws = nodePonger(peer);
+        if (!ws) {
+          fellBack("Node pong (peer._internal.ws)");
+          return true;
+        }
+        if (ws.readyState !== 1) return true;
+        if (ws.bufferedAmount + (data?.byteLength ?? 0) + 2 > maxBuffered) return false;
+        ws.pong(data, false, noop);
+        return true;
+      },
     }),
     (engine) =>
       nodeAdapter({
@@ -32,7 +49,8 @@ export function createNodeLive(options: WebSocketServerOptions) {
         idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
         // No compression: frames are small JSON, and the fan-out writes pre-built frames only to
         // connections without it (node-fanout.ts).
-        serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false },
+        // autoPong (ws 8.14+, missing from @types/ws): see answerPing above.
+        serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false, ...{ autoPong: false } },
       }),
   );
 }

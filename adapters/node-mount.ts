@@ -8,8 +8,9 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hono } from "hono";
 import type { WebSocketServerOptions } from "../src/options.ts";
-import type { LiveMount, UpgradeEmitter } from "./handle.ts";
+import type { LiveMount, UpgradeEmitter, MountOptions } from "./handle.ts";
 import { addLiveRoute, pathnameOf } from "./live-route.ts";
+import { addMonitoringRoutes } from "./monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 
 /** Where `injectWebSocket` puts the raw socket for the route, in `c.env`. */
@@ -30,8 +31,10 @@ interface UpgradeSlot {
  * const live = mountLive(app, "/live", { onAuth });
  * live.injectWebSocket(serve({ fetch: app.fetch, port: 3000 }));
  */
-export function mountLive(app: Hono<any, any, any>, path: string, options: WebSocketServerOptions = {}): LiveMount {
-  const { engine, adapter, close } = createNodeLive({ ...options, path });
+export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
+  const { monitoring = true, ...liveOptions } = options;
+  const { engine, adapter, close } = createNodeLive({ ...liveOptions, path });
+  if (monitoring) addMonitoringRoutes(app, engine);
   const onError = engine.options.onError;
 
   addLiveRoute(app, path, async (c) => {

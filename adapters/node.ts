@@ -3,7 +3,7 @@
  * Sockets: crossws's Node adapter (https://crossws.h3.dev/adapters/node) on top of `ws`;
  * HTTP: Hono through `@hono/node-server`.
  */
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerOptions as ServerOptionsOfHttp } from "node:http";
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
@@ -11,8 +11,10 @@ import { createApp } from "../src/app.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveHandle, ServerOptions } from "./handle.ts";
 import { pathnameOf } from "./live-route.ts";
+import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "./monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
+import { numberOption } from "../src/util/number-option.ts";
 
 if ("Bun" in globalThis || "Deno" in globalThis) {
   throw new Error(
@@ -31,7 +33,11 @@ registerSqliteDriver({
 export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & LiveHandle;
 
 /** The seed's `createServer` result: the `http.Server`, with the handle as `ws`. */
-export type NodeLiveServer = Server & { ws: LiveHandle };
+export type NodeLiveServer = Server & {
+  ws: LiveHandle;
+  /** The monitoring listener, when `monitoring: { port }` asked for one. */
+  monitoring: Server | undefined;
+};
 
 function createUpgrade(options: WebSocketServerOptions) {
   const { engine, adapter, close } = createNodeLive(options);
@@ -93,21 +99,72 @@ export function createWebSocketServer(server: Server, options: WebSocketServerOp
  * const server = createServer({ port: 3000 }); // ws://localhost:3000/live
  */
 export function createServer(options: ServerOptions = {}): NodeLiveServer {
+  const { monitoring = true } = options;
+  const separate = monitoringListener(monitoring);
   const app = createApp();
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const timeouts = requestTimeouts(options.upgradeTimeoutMs);
+  const server = createAdaptorServer({ fetch: app.fetch, serverOptions: timeouts }) as Server;
+  closeUnlessRequested(server, timeouts.first);
   const handler = createWebSocketHandler(options);
   server.on("upgrade", handler);
+  if (monitoring === true) addMonitoringRoutes(app, handler.engine);
+  // Its own listener: only the monitoring routes (`server.monitoring` is its http.Server).
+  const probes = separate && (createAdaptorServer({ fetch: createMonitoringApp(handler.engine).fetch }) as Server);
+  probes?.listen(separate!.port, separate!.hostname);
   const ws: LiveHandle = { engine: handler.engine, close: handler.close };
   const httpClose = server.close.bind(server);
   server.close = ((callback?: (error?: Error) => void) => {
     void ws.close().finally(() => {
       httpClose(callback);
       server.closeAllConnections();
+      probes?.close();
+      probes?.closeAllConnections();
     });
     return server;
   }) as Server["close"];
   server.listen(options.port ?? 3000, options.hostname);
-  return Object.assign(server, { ws });
+  return Object.assign(server, { ws, monitoring: probes || undefined });
+}
+
+/**
+ * Node closes a connection whose request headers are incomplete after `headersTimeout`, but checks only
+ * every `connectionsCheckingInterval` (30 s by default): a half-sent upgrade lived 75–105 s. Checking each
+ * second (cheap: only connections still in a request are scanned) and subtracting that from the timeout
+ * closes one within `upgradeTimeoutMs`. https://nodejs.org/api/http.html#serverheaderstimeout
+ */
+function requestTimeouts(upgradeTimeoutMs: number | undefined): ServerOptionsOfHttp & { first: number } {
+  const timeout = numberOption("upgradeTimeoutMs", upgradeTimeoutMs, 30_000);
+  if (timeout === 0) return { headersTimeout: 0, requestTimeout: 0, first: 0 };
+  const interval = Math.max(50, Math.min(1000, Math.floor(timeout / 2)));
+  return {
+    connectionsCheckingInterval: interval,
+    headersTimeout: Math.max(1, timeout - interval),
+    requestTimeout: Math.max(300_000, timeout), // Node's default; it must not be below headersTimeout
+    first: timeout,
+  };
+}
+
+/**
+ * One timer per connection for its first request: closed unless that request (or upgrade) arrived within
+ * `ms`, whether the client sent nothing or only part of it; it does not depend on how Node's own checker
+ * treats a socket that never started a request. Later requests on a kept-alive connection are Node's
+ * (`keepAliveTimeout`, `headersTimeout`).
+ */
+function closeUnlessRequested(server: Server, ms: number): void {
+  if (ms === 0) return;
+  const timers = new WeakMap<object, ReturnType<typeof setTimeout>>();
+  const arrived = (socket: object) => {
+    clearTimeout(timers.get(socket));
+    timers.delete(socket);
+  };
+  server.on("connection", (socket: Duplex) => {
+    const timer = setTimeout(() => socket.destroy(), ms);
+    timer.unref();
+    timers.set(socket, timer);
+    socket.once("close", () => arrived(socket));
+  });
+  server.on("request", (req: IncomingMessage) => arrived(req.socket));
+  server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => arrived(socket));
 }
 
 export { mountLive } from "./node-mount.ts";
@@ -116,10 +173,12 @@ export type {
   LiveMount,
   LiveServer,
   ServerOptions,
+  MountOptions,
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
 } from "./handle.ts";
+export type { MonitoringOption } from "./monitoring.ts";
 
 // The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
 export * from "../src/index.ts";

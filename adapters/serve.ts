@@ -6,6 +6,8 @@ import type { ServerOptions } from "./handle.ts";
 
 export interface RunningServer {
   port: number;
+  /** The monitoring listener's port, when it has its own. */
+  monitoringPort?: number;
   close(): Promise<void>;
   /** Node only: the `http.Server`, for the CLI's demo page. */
   node?: import("node:http").Server;
@@ -23,12 +25,12 @@ export async function start(options: ServerOptions): Promise<RunningServer> {
   if ("Bun" in globalThis) {
     const { createServer } = await import("./bun.ts");
     const server = createServer(options);
-    return { port: server.port, close: server.close };
+    return { port: server.port, monitoringPort: server.monitoring?.port, close: server.close };
   }
   if ("Deno" in globalThis) {
     const { createServer } = await import("./deno.ts");
     const server = createServer(options);
-    return { port: server.port, close: server.close };
+    return { port: server.port, monitoringPort: server.monitoring?.port, close: server.close };
   }
   const { createServer } = await import("./node.ts");
   const server = createServer(options);
@@ -37,9 +39,12 @@ export async function start(options: ServerOptions): Promise<RunningServer> {
     server.once("error", reject);
   });
   const address = server.address();
+  if (server.monitoring && !server.monitoring.listening) await new Promise((resolve) => server.monitoring!.once("listening", resolve));
+  const probes = server.monitoring?.address();
   return {
     node: server,
     port: typeof address === "object" && address ? address.port : (options.port ?? 3000),
+    monitoringPort: typeof probes === "object" && probes ? probes.port : undefined,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -29,6 +29,11 @@ export interface Backplane {
   fetchRoom(roomId: string): Promise<RoomState | undefined>;
   /** Remove this instance's members from the shared state and disconnect. */
   close(): Promise<void>;
+  /**
+   * Optional, for `/readyz` and `/metrics`: whether the link is up, and the round trip of one cheap
+   * command. A backplane without it counts as up.
+   */
+  health?(): Promise<{ up: boolean; rttMs?: number }>;
 }
 
 /** What travels between instances. `frame` is the finished client frame, encoded once by the sender. */

@@ -88,6 +88,14 @@ class RedisLink implements RedisBackplane {
     return this.readyPromise;
   }
 
+  /** Whether both connections are ready, and the round trip of one cheap command (for `/readyz` and `/metrics`). */
+  async health(): Promise<{ up: boolean; rttMs?: number }> {
+    if (!this.isReady() || this.sub?.status !== "ready") return { up: false };
+    const started = performance.now();
+    await this.cmd!.exists(this.keys.hb(this.instanceId));
+    return { up: true, rttMs: performance.now() - started };
+  }
+
   stats(): RedisBackplaneStats {
     return { ...this.receiver.stats, rooms: this.rooms.size };
   }

@@ -20,6 +20,7 @@ import { Guard } from "./guard.ts";
 import { createRegistry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
 import { createRoomSend } from "./room-send.ts";
+import { countingFanout, Metrics, timedStorage } from "./metrics.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -33,6 +34,12 @@ export interface RuntimeCapabilities {
   nativeMaxPayload?: boolean;
   /** The client address of an upgrade request, where the runtime can tell (per-IP limits at upgrade). */
   clientIp?: (request: Request) => string | undefined;
+  /**
+   * Answers a client's ping when the runtime does not do it on its own (Node: ws with `autoPong: false`).
+   * Returns false, without answering, when the pong would take the connection's outgoing buffer past
+   * `maxBuffered`: the engine then closes it as a slow consumer (4429).
+   */
+  answerPing?: (peer: Connection["peer"], data: Uint8Array | undefined, maxBuffered: number) => boolean;
 }
 
 export interface ConnectionsView extends Iterable<Connection> {
@@ -48,7 +55,22 @@ export interface LiveEngine {
   readonly connections: ConnectionsView;
   /** Close every socket with 1001, close storage, and resolve when done. */
   close(): Promise<void>;
+  /** The counters and gauges in Prometheus text format (`GET /metrics`). */
+  metrics(): Promise<string>;
+  /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
+  ready(): Promise<Readiness>;
 }
+
+/** `ready()`'s answer: `ok` when every check passed; each check says `"ok"` or what failed. */
+export interface Readiness {
+  ok: boolean;
+  checks: { storage: string; backplane?: string };
+}
+
+/** How long a readiness or metrics probe waits for storage or the backplane. */
+const PROBE_MS = 2000;
+/** The room a readiness probe reads (an empty page from every storage). */
+const PROBE_ROOM = "__openlivesync_readyz__";
 
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
@@ -60,6 +82,9 @@ const STORAGE_CLOSE_MS = 5000;
  */
 export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeCapabilities = {}): LiveEngine {
   const options = resolveOptions(userOptions);
+  const metrics = new Metrics();
+  const untimedStorage = options.storage;
+  options.storage = timedStorage(options.storage, metrics);
   const { storage, onError: report, backplane, historyLimit } = options;
   // Built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
@@ -68,10 +93,18 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
   let closing = false;
 
-  const fanout = (runtime.createFanout ?? createLoopFanout)({
-    maxBufferedBytes: options.maxBufferedBytes,
-    overLimit: (conn) => registry.drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
-  });
+  /** Every close the server decides goes through here, so it is counted by its code. */
+  const drop = (conn: Connection, code: number, reason: string) => {
+    if (!conn.closed) metrics.serverClosed(code);
+    registry.drop(conn, code, reason);
+  };
+  const fanout = countingFanout(
+    (runtime.createFanout ?? createLoopFanout)({
+      maxBufferedBytes: options.maxBufferedBytes,
+      overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
+    }),
+    metrics,
+  );
   const rooms = new RoomManager(fanout);
   const send = createRoomSend(rooms, fanout, backplane, {
     batchMs: options.presenceBatchMs,
@@ -92,7 +125,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     send,
     cluster,
     guard,
-    drop: (conn, code, reason) => registry.drop(conn, code, reason),
+    drop,
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
   const presence = createPresence(ctx);
@@ -102,7 +135,10 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     rooms,
     closeOnTokenExpiry: options.closeOnTokenExpiry,
     remove: membership.remove,
-    released: (conn) => guard.release(conn),
+    released: (conn) => {
+      metrics.closes++;
+      guard.release(conn);
+    },
     attach: fanout.attach?.bind(fanout),
     report,
   });
@@ -126,14 +162,23 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     },
     open(peer, user) {
       const conn = registry.opened(peer, user);
-      if (closing) registry.drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+      metrics.opens++;
+      if (closing) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
       else if (!guard.admit(conn, peer.remoteAddress)) {
-        registry.drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
       }
       return conn;
     },
-    receive: dispatch.receive,
-    drop: registry.drop,
+    receive(conn, raw) {
+      metrics.frameReceived(raw);
+      dispatch.receive(conn, raw);
+    },
+    ping(conn, data) {
+      if (runtime.answerPing && !runtime.answerPing(conn.peer, data, options.maxBufferedBytes)) {
+        drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
+      }
+    },
+    drop,
     closed: registry.closed,
     socketError: (error) => faults.record(error),
     maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
@@ -173,8 +218,32 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     }
   }
 
+  const backplaneHealth = () =>
+    backplane?.health ? withTimeout(backplane.health(), PROBE_MS, { fallback: { up: false } }).catch(() => ({ up: false })) : undefined;
+
+  async function ready(): Promise<Readiness> {
+    const storageCheck = withTimeout(untimedStorage.getHistory(PROBE_ROOM, 1), PROBE_MS, {
+      error: () => new Error(`no answer within ${PROBE_MS / 1000} s`),
+    }).then(
+      () => "ok",
+      (error: unknown) => `failed: ${String((error as Error)?.message ?? error).slice(0, 200)}`,
+    );
+    const [storageState, health] = await Promise.all([storageCheck, backplaneHealth()]);
+    const checks: Readiness["checks"] = { storage: storageState };
+    if (health) checks.backplane = health.up ? "ok" : "not connected";
+    return { ok: !closing && storageState === "ok" && (health?.up ?? true), checks };
+  }
+
+  async function renderMetrics(): Promise<string> {
+    metrics.rateLimitedFrames = guard.rateLimitedFrames;
+    const health = await backplaneHealth();
+    return metrics.render({ connections: registry.size, rooms: rooms.size, backplane: health ?? (backplane ? { up: true } : undefined) });
+  }
+
   let closed: Promise<void> | undefined;
   return {
+    metrics: renderMetrics,
+    ready,
     hooks,
     options,
     rooms,

@@ -115,6 +115,8 @@ export class Guard {
   /** Buckets of connections that sent recently; a missing bucket is a full one. */
   private readonly buckets = new Map<Connection, RateBucket>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Frames the rate limit refused, for metrics. */
+  rateLimitedFrames = 0;
 
   constructor(limits: ResolvedGuard) {
     this.limits = limits;
@@ -205,6 +207,7 @@ export class Guard {
       if (bucket.overSince !== 0 && bucket.messages >= capMessages / 2 && bucket.bytes >= capBytes / 2) bucket.overSince = 0;
       return "ok";
     }
+    this.rateLimitedFrames++;
     if (bucket.overSince === 0) bucket.overSince = now;
     else if (now - bucket.overSince >= rate.closeAfterSeconds * 1000) return "close";
     if (now - bucket.warnedAt < 1000) return "drop";

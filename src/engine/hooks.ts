@@ -13,6 +13,8 @@ export interface HookTargets {
   upgrade(request: Request): Promise<Response | { context: { user: UserInfo } } | undefined>;
   open(peer: Peer, user: UserInfo | undefined): Connection | undefined;
   receive(conn: Connection, raw: string): void;
+  /** The client pinged (its pong is the runtime's or `ping`'s business). */
+  ping(conn: Connection, data: Uint8Array | undefined): void;
   drop(conn: Connection, code: number, reason: string): void;
   closed(conn: Connection): void;
   /** A socket-level error: the client's fault (bad frame, reset), counted rather than logged each time. */
@@ -38,6 +40,12 @@ export function bindHooks(t: HookTargets): Partial<Hooks> {
         return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
       }
       t.receive(conn, raw);
+    },
+    ping(peer, data) {
+      const conn = connectionOf(peer);
+      if (!conn || conn.closed) return;
+      conn.alive = true;
+      t.ping(conn, data as Uint8Array | undefined);
     },
     pong(peer) {
       const conn = connectionOf(peer);

@@ -1,0 +1,175 @@
+import type { Fanout } from "./fanout.ts";
+
+/** Upper bounds (seconds) of the storage latency histogram's buckets. */
+const STORAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const CLIENT_TYPES = new Set(["join_room", "leave_room", "update_presence", "broadcast_event", "send_chat"]);
+const SERVER_TYPES = new Set(["room_joined", "presence_updated", "broadcast_event", "chat_message", "error"]);
+const TYPE_IN_FRAME = /"type"\s*:\s*"([a-z_]{1,32})"/;
+const FRAME_HEAD = '{"type":"';
+const ERROR_HEAD = '{"type":"error","payload":{"code":"';
+
+/** What the scrape adds that the counters do not hold: state read at scrape time. */
+export interface Gauges {
+  connections: number;
+  rooms: number;
+  /** Backplane connection state and round trip, when one is configured. */
+  backplane?: { up: boolean; rttMs?: number };
+}
+
+interface Histogram {
+  buckets: number[];
+  sum: number;
+  count: number;
+  errors: number;
+}
+
+/**
+ * The engine's counters, rendered in Prometheus text format (names prefixed `openlivesync_`). Each count
+ * is one map update on a path that already does far more; label values come from fixed sets (message
+ * types, error codes, close codes), so a client cannot grow the label space.
+ */
+export class Metrics {
+  private readonly received = new Map<string, number>();
+  private readonly sent = new Map<string, number>();
+  private readonly errors = new Map<string, number>();
+  private readonly serverCloses = new Map<string, number>();
+  private readonly storage = new Map<string, Histogram>();
+  closes = 0;
+  opens = 0;
+  rateLimitedFrames = 0;
+
+  /** A frame arrived from a client (before any check). */
+  frameReceived(raw: string): void {
+    const type = raw.startsWith(FRAME_HEAD) ? raw.slice(9, raw.indexOf('"', 9)) : (TYPE_IN_FRAME.exec(raw)?.[1] ?? "");
+    bump(this.received, CLIENT_TYPES.has(type) ? type : "other");
+  }
+
+  /** `frame` went to `n` sockets. */
+  frameSent(frame: string, n: number): void {
+    if (n <= 0) return;
+    const type = frame.startsWith(FRAME_HEAD) ? frame.slice(9, frame.indexOf('"', 9)) : "";
+    bump(this.sent, SERVER_TYPES.has(type) ? type : "other", n);
+    if (type === "error" && frame.startsWith(ERROR_HEAD)) {
+      const code = frame.slice(ERROR_HEAD.length, frame.indexOf('"', ERROR_HEAD.length));
+      bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other", n);
+    }
+  }
+
+  /** The server closed a connection with `code` (4429, 4408, 1008, …). */
+  serverClosed(code: number): void {
+    bump(this.serverCloses, String(code));
+  }
+
+  /**
+   * Time a storage call: `op` is the storage method's name. Returns `call`'s own promise, observed from
+   * the side, so callers see it settle in the same microtask as without metrics (chats in flight are
+   * counted down that early).
+   */
+  timeStorage<T>(op: string, call: () => T): T {
+    const started = performance.now();
+    const done = (failed: boolean) => {
+      let h = this.storage.get(op);
+      if (!h) this.storage.set(op, (h = { buckets: STORAGE_BUCKETS.map(() => 0), sum: 0, count: 0, errors: 0 }));
+      const seconds = (performance.now() - started) / 1000;
+      h.sum += seconds;
+      h.count++;
+      if (failed) h.errors++;
+      for (let i = 0; i < STORAGE_BUCKETS.length; i++) if (seconds <= STORAGE_BUCKETS[i]!) h.buckets[i]!++;
+    };
+    let result: T;
+    try {
+      result = call();
+    } catch (error) {
+      done(true);
+      throw error;
+    }
+    if (result && typeof (result as { then?: unknown }).then === "function") {
+      (result as unknown as PromiseLike<unknown>).then(
+        () => done(false),
+        () => done(true),
+      );
+    } else done(false);
+    return result;
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(gauges: Gauges): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string) => out.push(`# HELP openlivesync_${name} ${help}`, `# TYPE openlivesync_${name} ${type}`);
+    const labelled = (name: string, label: string, map: Map<string, number>) => {
+      for (const [value, n] of map) out.push(`openlivesync_${name}{${label}="${value}"} ${n}`);
+    };
+    family("connections", "gauge", "Open WebSocket connections.");
+    out.push(`openlivesync_connections ${gauges.connections}`);
+    family("rooms", "gauge", "Rooms with members on this instance.");
+    out.push(`openlivesync_rooms ${gauges.rooms}`);
+    family("connections_opened_total", "counter", "WebSocket connections opened.");
+    out.push(`openlivesync_connections_opened_total ${this.opens}`);
+    family("connections_closed_total", "counter", "WebSocket connections closed, by either side.");
+    out.push(`openlivesync_connections_closed_total ${this.closes}`);
+    family("server_closes_total", "counter", "Connections the server closed, by close code (1008 rate limit, 1009 too big, 4408 heartbeat, 4429 slow consumer, ...).");
+    labelled("server_closes_total", "code", this.serverCloses);
+    family("messages_received_total", "counter", "Frames received from clients, by message type (other: not a known type).");
+    labelled("messages_received_total", "type", this.received);
+    family("messages_sent_total", "counter", "Frames sent to clients, by message type (one per recipient).");
+    labelled("messages_sent_total", "type", this.sent);
+    family("errors_total", "counter", "Error frames sent to clients, by code.");
+    labelled("errors_total", "code", this.errors);
+    family("rate_limited_frames_total", "counter", "Frames dropped by the rate limit.");
+    out.push(`openlivesync_rate_limited_frames_total ${this.rateLimitedFrames}`);
+    family("storage_duration_seconds", "histogram", "Chat storage calls, by method.");
+    for (const [op, h] of this.storage) {
+      STORAGE_BUCKETS.forEach((le, i) => out.push(`openlivesync_storage_duration_seconds_bucket{op="${op}",le="${le}"} ${h.buckets[i]}`));
+      out.push(`openlivesync_storage_duration_seconds_bucket{op="${op}",le="+Inf"} ${h.count}`);
+      out.push(`openlivesync_storage_duration_seconds_sum{op="${op}"} ${h.sum}`);
+      out.push(`openlivesync_storage_duration_seconds_count{op="${op}"} ${h.count}`);
+    }
+    family("storage_errors_total", "counter", "Chat storage calls that failed, by method.");
+    for (const [op, h] of this.storage) out.push(`openlivesync_storage_errors_total{op="${op}"} ${h.errors}`);
+    if (gauges.backplane) {
+      family("backplane_up", "gauge", "1 when the backplane's connection is ready.");
+      out.push(`openlivesync_backplane_up ${gauges.backplane.up ? 1 : 0}`);
+      if (gauges.backplane.rttMs !== undefined) {
+        family("backplane_lag_seconds", "gauge", "Round trip of one command to the backplane, measured at scrape time.");
+        out.push(`openlivesync_backplane_lag_seconds ${gauges.backplane.rttMs / 1000}`);
+      }
+    }
+    return out.join("\n") + "\n";
+  }
+}
+
+function bump(map: Map<string, number>, key: string, n = 1): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+/**
+ * The fan-out with every frame counted (per recipient). Built on `base` as its prototype, so whatever else
+ * a fan-out has (attach, join, leave, and methods added later) is `base`'s own.
+ */
+export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
+  const counted: Fanout = Object.create(base);
+  counted.send = (conn, frame) => {
+    if (!conn.closed) metrics.frameSent(frame, 1);
+    base.send(conn, frame);
+  };
+  counted.publish = (room, frame, except) => {
+    metrics.frameSent(frame, room.local.size - (except && room.local.has(except) ? 1 : 0));
+    base.publish(room, frame, except);
+  };
+  return counted;
+}
+
+/** The `ChatStorage` methods that are timed; they all return promises. */
+const TIMED = new Set(["append", "appendOnce", "getHistory", "getHistoryBefore", "getHistoryAfter"]);
+
+/** The storage with its reads and writes timed; everything else (close, flags, own helpers) passes through. */
+export function timedStorage<S extends object>(storage: S, metrics: Metrics): S {
+  return new Proxy(storage, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function" || typeof prop !== "string" || !TIMED.has(prop)) return value;
+      return (...args: unknown[]) => metrics.timeStorage(prop, () => value.apply(target, args));
+    },
+  });
+}
