@@ -153,6 +153,7 @@ for (const target of targets) {
         await b.join(rB);
         expect(await subscribers(rA)).toBe(1);
         expect(await subscribers(rB)).toBe(1);
+        await pause(100); // B's own batched presence on rB (if any) has gone out
         const before = B.stats();
         for (let i = 0; i < 200; i++) a.send("broadcast_event", { event: "only-here", payload: "x".repeat(100) });
         await a1.until((all) => all.filter((m) => m.type === "broadcast_event").length === 200);

@@ -7,6 +7,8 @@ import {
   MSG_LEAVE_ROOM,
   MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
+  type ClientMessage,
+  type JoinRoomPayload,
 } from "../protocol/messages.ts";
 import { createMessageParser } from "../protocol/validate.ts";
 import type { ChatActions } from "./chat.ts";
@@ -32,34 +34,61 @@ export interface Actions {
  * flight, later frames wait in the connection's backlog (bounded in frames and in size) and run once
  * it ends. A frame that fails validation gets an `error` with its code; the connection stays open.
  */
-export function createDispatch(ctx: EngineContext, { membership, presence, events, chat }: Actions) {
-  const { send, report, guard } = ctx;
-  const parse = createMessageParser(ctx.options);
+export class Dispatch {
+  private readonly ctx: EngineContext;
+  private readonly actions: Actions;
+  private readonly parse: ReturnType<typeof createMessageParser>;
 
-  function handle(conn: Connection, raw: string): void {
-    let msg;
+  constructor(ctx: EngineContext, actions: Actions) {
+    this.ctx = ctx;
+    this.actions = actions;
+    this.parse = createMessageParser(ctx.options);
+  }
+
+  /** A frame arrived: run it now, or queue it behind an in-flight join. */
+  readonly receive = (conn: Connection, raw: string): void => {
+    const { send, guard } = this.ctx;
+    switch (guard.takeFrame(conn, raw.length)) {
+      case "ok":
+        break;
+      case "drop":
+        return;
+      case "warn":
+        return send.error(conn, ErrorCodes.RATE_LIMITED, "Too many messages: slow down; this one was dropped");
+      case "close":
+        return this.ctx.drop(conn, CloseCodes.POLICY_VIOLATION, "Rate limit exceeded");
+    }
+    const work = conn.work;
+    const backlog = work?.backlog;
+    if (!backlog) return this.run(conn, raw);
+    if (backlog.length >= MAX_BACKLOG_FRAMES || work.backlogSize! + raw.length > MAX_BACKLOG_SIZE) {
+      return send.error(conn, ErrorCodes.INTERNAL_ERROR, "Too many messages while joining; this one was dropped");
+    }
+    backlog.push(raw);
+    work.backlogSize! += raw.length;
+  };
+
+  /** Handle one frame, reporting a failure instead of letting it escape into the socket layer. */
+  private run(conn: Connection, raw: string): void {
     try {
-      msg = parse(raw);
+      this.handle(conn, raw);
+    } catch (error) {
+      this.ctx.report(error, { stage: "message" });
+      this.ctx.send.error(conn, ErrorCodes.INTERNAL_ERROR, "The server failed to handle this message");
+    }
+  }
+
+  private handle(conn: Connection, raw: string): void {
+    const { send } = this.ctx;
+    const { membership, presence, events, chat } = this.actions;
+    let msg: ClientMessage;
+    try {
+      msg = this.parse(raw);
     } catch (error) {
       if (error instanceof ProtocolError) return send.error(conn, error.code, error.message);
       throw error;
     }
-    if (msg.type === MSG_JOIN_ROOM) {
-      const work = conn.busy();
-      work.backlog = [];
-      work.backlogSize = 0;
-      membership
-        .join(conn, msg.payload)
-        .catch((error) => {
-          report(error, { stage: "message" });
-          if (conn.closed) return;
-          // Never left half-joined: a joiner that will not get room_joined must not sit in the room collecting chats.
-          membership.leave(conn);
-          send.error(conn, ErrorCodes.INTERNAL_ERROR, "join_room failed inside the server; you are in no room, join again");
-        })
-        .finally(() => drain(conn));
-      return;
-    }
+    if (msg.type === MSG_JOIN_ROOM) return this.join(conn, msg.payload);
     if (!conn.room) return send.error(conn, ErrorCodes.NOT_IN_ROOM, `${msg.type} needs a room: send join_room first`);
     switch (msg.type) {
       case MSG_LEAVE_ROOM:
@@ -75,8 +104,26 @@ export function createDispatch(ctx: EngineContext, { membership, presence, event
     }
   }
 
+  /** A join holds back the connection's later frames until it ends. */
+  private join(conn: Connection, payload: JoinRoomPayload): void {
+    const { membership } = this.actions;
+    const work = conn.busy();
+    work.backlog = [];
+    work.backlogSize = 0;
+    membership
+      .join(conn, payload)
+      .catch((error) => {
+        this.ctx.report(error, { stage: "message" });
+        if (conn.closed) return;
+        // Never left half-joined: a joiner that will not get room_joined must not sit in the room collecting chats.
+        membership.leave(conn);
+        this.ctx.send.error(conn, ErrorCodes.INTERNAL_ERROR, "join_room failed inside the server; you are in no room, join again");
+      })
+      .finally(() => this.drain(conn));
+  }
+
   /** Run the frames that waited behind a join, in order, until one of them starts another join. */
-  function drain(conn: Connection): void {
+  private drain(conn: Connection): void {
     const work = conn.work;
     const backlog = work?.backlog;
     if (!work || !backlog) return;
@@ -89,41 +136,7 @@ export function createDispatch(ctx: EngineContext, { membership, presence, event
         pending.push(...backlog.slice(i));
         return;
       }
-      run(conn, backlog[i]!);
+      this.run(conn, backlog[i]!);
     }
   }
-
-  /** Handle one frame, reporting a failure instead of letting it escape into the socket layer. */
-  function run(conn: Connection, raw: string): void {
-    try {
-      handle(conn, raw);
-    } catch (error) {
-      report(error, { stage: "message" });
-      send.error(conn, ErrorCodes.INTERNAL_ERROR, "The server failed to handle this message");
-    }
-  }
-
-  /** A frame arrived: run it now, or queue it behind an in-flight join. */
-  function receive(conn: Connection, raw: string): void {
-    switch (guard.takeFrame(conn, raw.length)) {
-      case "ok":
-        break;
-      case "drop":
-        return;
-      case "warn":
-        return send.error(conn, ErrorCodes.RATE_LIMITED, "Too many messages: slow down; this one was dropped");
-      case "close":
-        return ctx.drop(conn, CloseCodes.POLICY_VIOLATION, "Rate limit exceeded");
-    }
-    const work = conn.work;
-    const backlog = work?.backlog;
-    if (!backlog) return run(conn, raw);
-    if (backlog.length >= MAX_BACKLOG_FRAMES || work.backlogSize! + raw.length > MAX_BACKLOG_SIZE) {
-      return send.error(conn, ErrorCodes.INTERNAL_ERROR, "Too many messages while joining; this one was dropped");
-    }
-    backlog.push(raw);
-    work.backlogSize! += raw.length;
-  }
-
-  return { receive };
 }

@@ -10,14 +10,16 @@ import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
-import { createDispatch } from "./dispatch.ts";
+import { Dispatch } from "./dispatch.ts";
+import { createProbes, type Readiness } from "./probes.ts";
+import { createUpgrade, startBackplane } from "./upgrade.ts";
 import { createEvents } from "./events.ts";
 import { createLoopFanout, type CreateFanout } from "./fanout.ts";
 import { bindHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { createPresence } from "./presence.ts";
 import { Guard } from "./guard.ts";
-import { createRegistry } from "./registry.ts";
+import { Registry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
 import { createRoomSend } from "./room-send.ts";
 import { countingFanout, Metrics, timedStorage } from "./metrics.ts";
@@ -61,16 +63,7 @@ export interface LiveEngine {
   ready(): Promise<Readiness>;
 }
 
-/** `ready()`'s answer: `ok` when every check passed; each check says `"ok"` or what failed. */
-export interface Readiness {
-  ok: boolean;
-  checks: { storage: string; backplane?: string };
-}
-
-/** How long a readiness or metrics probe waits for storage or the backplane. */
-const PROBE_MS = 2000;
-/** The room a readiness probe reads (an empty page from every storage). */
-const PROBE_ROOM = "__openlivesync_readyz__";
+export type { Readiness } from "./probes.ts";
 
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
@@ -130,8 +123,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   };
   const presence = createPresence(ctx);
   const membership = createMembership(ctx, presence, verifyToken);
-  const dispatch = createDispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) });
-  const registry = createRegistry({
+  const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) });
+  const registry = new Registry({
     rooms,
     closeOnTokenExpiry: options.closeOnTokenExpiry,
     remove: membership.remove,
@@ -143,23 +136,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     report,
   });
 
-  const authRequest = runtime.authRequest ?? ((request: Request) => request);
   const hooks = bindHooks({
-    async upgrade(request) {
-      if (closing) return new Response("Server is shutting down", { status: 503 });
-      const refusal = guard.checkUpgrade(request, runtime.clientIp?.(request));
-      if (refusal) return new Response(refusal.text, { status: refusal.status, headers: { connection: "close" } });
-      if (!options.onAuth) return undefined;
-      let user: UserInfo | null;
-      try {
-        user = await options.onAuth(authRequest(request));
-      } catch (error) {
-        report(error, { stage: "auth" });
-        return new Response("Authentication failed", { status: 500 });
-      }
-      if (!user) return new Response("Unauthorized", { status: 401 });
-      return { context: { user } };
-    },
+    upgrade: createUpgrade({ options, guard, runtime, report, closing: () => closing }),
     open(peer, user) {
       const conn = registry.opened(peer, user);
       metrics.opens++;
@@ -184,16 +162,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
   });
 
-  if (backplane) {
-    // `processLocal` marks a storage whose history lives in this process only (the in-memory default).
-    // With `historyLimit: 0` no history is ever read back, so there is nothing to share.
-    if (storage.processLocal === true && historyLimit > 0) {
-      console.warn(
-        "[openlivesync] A backplane is configured but chat history is in memory: each instance keeps its own. Pass chat.storage (Postgres, MySQL, SQLite file) shared by all instances.",
-      );
-    }
-    backplane.start(cluster!.sink).catch((error) => report(error, { stage: "backplane" }));
-  }
+  if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
     options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
 
@@ -218,32 +187,21 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     }
   }
 
-  const backplaneHealth = () =>
-    backplane?.health ? withTimeout(backplane.health(), PROBE_MS, { fallback: { up: false } }).catch(() => ({ up: false })) : undefined;
-
-  async function ready(): Promise<Readiness> {
-    const storageCheck = withTimeout(untimedStorage.getHistory(PROBE_ROOM, 1), PROBE_MS, {
-      error: () => new Error(`no answer within ${PROBE_MS / 1000} s`),
-    }).then(
-      () => "ok",
-      (error: unknown) => `failed: ${String((error as Error)?.message ?? error).slice(0, 200)}`,
-    );
-    const [storageState, health] = await Promise.all([storageCheck, backplaneHealth()]);
-    const checks: Readiness["checks"] = { storage: storageState };
-    if (health) checks.backplane = health.up ? "ok" : "not connected";
-    return { ok: !closing && storageState === "ok" && (health?.up ?? true), checks };
-  }
-
-  async function renderMetrics(): Promise<string> {
-    metrics.rateLimitedFrames = guard.rateLimitedFrames;
-    const health = await backplaneHealth();
-    return metrics.render({ connections: registry.size, rooms: rooms.size, backplane: health ?? (backplane ? { up: true } : undefined) });
-  }
+  const probes = createProbes({
+    storage: untimedStorage,
+    backplane,
+    closing: () => closing,
+    metrics: () => {
+      metrics.rateLimitedFrames = guard.rateLimitedFrames;
+      return metrics;
+    },
+    counts: () => ({ connections: registry.size, rooms: rooms.size }),
+  });
 
   let closed: Promise<void> | undefined;
   return {
-    metrics: renderMetrics,
-    ready,
+    metrics: probes.metrics,
+    ready: probes.ready,
     hooks,
     options,
     rooms,

@@ -1,9 +1,9 @@
 import type { TokenVerifier } from "../options.ts";
-import { ErrorCodes } from "../protocol/codes.ts";
 import { roomJoinedFrame } from "../protocol/frames.ts";
-import type { JoinRoomPayload, PresenceEntry, StoredChatMessage, UserInfo } from "../protocol/messages.ts";
+import type { JoinRoomPayload, PresenceEntry } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
+import { authorized, identify, loadJoinHistory } from "./join-steps.ts";
 import type { PresenceActions } from "./presence.ts";
 import type { Room } from "./room.ts";
 
@@ -33,7 +33,7 @@ export function presenceSnapshot(room: Room, self: string, max: number): { prese
  * wait in its backlog (see dispatch).
  */
 export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
-  const { options, rooms, send, report, cluster } = ctx;
+  const { options, rooms, send, cluster } = ctx;
 
   /** Leave the current room, if any, and tell the room (and the other instances). */
   function leave(conn: Connection): void {
@@ -51,69 +51,16 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     send.presence(departure.room, { kind: "left", connectionId: conn.id, conn });
   }
 
-  /** Identity from a `join_room` token, or unverified display data. False when the token is refused. */
-  async function identify(conn: Connection, payload: JoinRoomPayload): Promise<boolean> {
-    if (payload.accessToken !== undefined && !conn.verified && verifyToken) {
-      const decoded = await verifyToken(payload.accessToken);
-      if (conn.closed) return false;
-      if (!decoded) {
-        send.error(conn, ErrorCodes.UNAUTHORIZED, "accessToken could not be verified; send a valid token");
-        return false;
-      }
-      const { sub, exp, ...claims } = decoded;
-      conn.user = { ...claims, userId: decoded.userId ?? sub } as UserInfo;
-      conn.verified = true;
-      ctx.armExpiry(conn, exp);
-    } else if (!conn.verified && (payload.name !== undefined || payload.email !== undefined)) {
-      // Unverified display data, as the upstream client sends it.
-      conn.user = { ...conn.user, name: payload.name ?? conn.user?.name, email: payload.email ?? conn.user?.email };
-    }
-    return true;
-  }
-
-  async function authorized(conn: Connection, roomId: string): Promise<boolean> {
-    if (!options.authorizeRoom) return true;
-    let allowed = false;
-    try {
-      allowed = await options.authorizeRoom(conn.user, roomId);
-    } catch (error) {
-      report(error, { stage: "auth" });
-    }
-    if (!allowed && !conn.closed) send.error(conn, ErrorCodes.FORBIDDEN, `Not allowed to join room "${roomId}"`);
-    return allowed;
-  }
-
-  /**
-   * The joiner's history: with `lastMessageId`, the messages after it when the store still has it and
-   * they are at most `resumeLimit` (`resumed: true`); otherwise the newest `historyLimit`, and
-   * `resumed: false` when resume was asked (the client has a gap). No `resumed` without `lastMessageId`.
-   */
-  async function loadHistory(conn: Connection, roomId: string, lastMessageId: string | undefined): Promise<{ history: StoredChatMessage[]; resumed?: boolean }> {
-    try {
-      if (lastMessageId !== undefined && options.resumeLimit > 0) {
-        // One more than the limit tells "too many since" from "exactly the limit".
-        const after = await ctx.storage.getHistoryAfter(roomId, lastMessageId, options.resumeLimit + 1);
-        if (after && after.length <= options.resumeLimit) return { history: after, resumed: true };
-      }
-      const history = options.historyLimit > 0 ? await ctx.storage.getHistory(roomId, options.historyLimit) : [];
-      return lastMessageId === undefined ? { history } : { history, resumed: false };
-    } catch (error) {
-      report(error, { stage: "history" });
-      send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; live messages still arrive");
-      return lastMessageId === undefined ? { history: [] } : { history: [], resumed: false };
-    }
-  }
-
   async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
     leave(conn);
     const { roomId } = payload;
-    if (!(await identify(conn, payload)) || !(await authorized(conn, roomId)) || conn.closed) return;
+    if (!(await identify(ctx, verifyToken, conn, payload)) || !(await authorized(ctx, conn, roomId)) || conn.closed) return;
 
     const room = rooms.beginJoin(conn, roomId, conn.entry(payload.presence ?? {}));
     send.presence(room, { kind: "joined", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
     // First local member here: read the members on other instances while history loads.
     const remoteMembers = cluster?.prepare(room);
-    const { history, resumed } = await loadHistory(conn, roomId, payload.lastMessageId);
+    const { history, resumed } = await loadJoinHistory(ctx, conn, roomId, payload.lastMessageId);
     if (remoteMembers) await remoteMembers;
     if (conn.closed || conn.room !== room) return;
 

@@ -157,6 +157,15 @@ export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
     metrics.frameSent(frame, room.local.size - (except && room.local.has(except) ? 1 : 0));
     base.publish(room, frame, except);
   };
+  if (base.publishExcept) {
+    const publishExcept = base.publishExcept.bind(base);
+    counted.publishExcept = (room, frame, skip) => {
+      let skipped = 0;
+      for (const conn of skip) if (room.local.has(conn)) skipped++;
+      metrics.frameSent(frame, room.local.size - skipped);
+      publishExcept(room, frame, skip);
+    };
+  }
   return counted;
 }
 
@@ -169,7 +178,9 @@ export function timedStorage<S extends object>(storage: S, metrics: Metrics): S 
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== "function" || typeof prop !== "string" || !TIMED.has(prop)) return value;
-      return (...args: unknown[]) => metrics.timeStorage(prop, () => value.apply(target, args));
+      // `appendOnce` is how the engine writes a chat: it is the `append` operation either way.
+      const op = prop === "appendOnce" ? "append" : prop;
+      return (...args: unknown[]) => metrics.timeStorage(op, () => value.apply(target, args));
     },
   });
 }

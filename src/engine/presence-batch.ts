@@ -16,7 +16,7 @@ export interface PresenceChange {
 
 interface Pending {
   /** Each member's news; `seq` orders it against the snapshots taken in the window. */
-  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean; seq: number; joinSeq: number }>;
+  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean; announced: boolean; seq: number; joinSeq: number }>;
   /** Members that joined and left inside the window, with when they left: told to nobody, except recipients whose snapshot showed them. */
   cancelled: Map<string, number>;
   /** Local connections whose `room_joined` went out inside the window, with the `seq` it reflects. */
@@ -73,6 +73,10 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
 
   /** Record news about a member of `room`; `forward` when it is local news the other instances need. */
   function record(room: Room, change: PresenceChange, forward: boolean): void {
+    // Joins and leaves reach the other instances (and shared state) at once, so a joiner there reads an
+    // exact snapshot; only updates wait for the batch.
+    const immediate = forward && change.kind !== "updated";
+    if (immediate) forwardNow(room, change);
     const p = open(room);
     const id = change.connectionId;
     const seq = ++p.seq;
@@ -80,10 +84,11 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     if (change.kind !== "updated") p.membership = true;
     const prev = p.changes.get(id);
     if (!prev) {
-      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward, seq, joinSeq: seq });
+      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward: forward && !immediate, announced: immediate, seq, joinSeq: seq });
       return;
     }
-    prev.forward = forward;
+    prev.forward = immediate ? false : forward || prev.forward;
+    if (immediate) prev.announced = true;
     prev.seq = seq;
     prev.conn = change.conn ?? prev.conn;
     if (change.kind === "left") {
@@ -125,7 +130,8 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
       (change.kind === "joined" ? joined : change.kind === "updated" ? updated : left).push(item);
       const conn = change.conn;
       if (conn && change.kind !== "left" && conn.room === room && room.local.has(conn)) own.add(conn);
-      if (change.forward) forward(room, change);
+      // A member announced at once and updated since: the others hear the update.
+      if (change.forward) forwardNow(room, change.announced && change.kind === "joined" ? { ...change, kind: "updated" } : change);
     }
     const fresh = new Map<Connection, number>();
     for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
@@ -160,7 +166,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     for (const conn of room.local) if (!skip.has(conn)) fanout.send(conn, frame);
   }
 
-  function forward(room: Room, change: PresenceChange): void {
+  function forwardNow(room: Room, change: PresenceChange): void {
     if (!backplane) return;
     const { kind, connectionId, entry } = change;
     const frame = kind === "left" ? leftFrame(room.id, [connectionId]) : presenceFrame(room.id, kind, entry!);

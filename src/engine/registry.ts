@@ -26,101 +26,101 @@ export interface RegistryOptions {
  * lingers), token expiry, the heartbeat, and closing them all on shutdown. Where a connection is
  * (lobby or room) is the RoomManager's business; this module only adds and removes.
  */
-export function createRegistry({ rooms, closeOnTokenExpiry, remove, released, attach, report }: RegistryOptions) {
-  let open = 0;
-  let whenAllClosed: (() => void) | undefined;
+export class Registry {
+  private open = 0;
+  private whenAllClosed: (() => void) | undefined;
+  private readonly o: RegistryOptions;
 
-  function opened(peer: PeerLike, user: UserInfo | undefined): Connection {
+  constructor(options: RegistryOptions) {
+    this.o = options;
+  }
+
+  /** Open connections (dropped ones count until their socket closed). */
+  get size(): number {
+    return this.open;
+  }
+
+  opened(peer: PeerLike, user: UserInfo | undefined): Connection {
     const conn = new Connection(crypto.randomUUID(), peer, user, user !== undefined);
-    rooms.admit(conn);
-    open++;
-    attach?.(conn);
-    if (user) armExpiry(conn, user.exp);
+    this.o.rooms.admit(conn);
+    this.open++;
+    this.o.attach?.(conn);
+    if (user) this.armExpiry(conn, user.exp);
     return conn;
   }
 
   /** The socket is gone (its close hook ran). */
-  function closed(conn: Connection): void {
-    open--;
+  readonly closed = (conn: Connection): void => {
+    this.open--;
     conn.closed = true;
     conn.clearTimers();
-    remove(conn);
-    released?.(conn);
-    if (open === 0) whenAllClosed?.();
-  }
+    this.o.remove(conn);
+    this.o.released?.(conn);
+    if (this.open === 0) this.whenAllClosed?.();
+  };
 
-  function drop(conn: Connection, code: number, reason: string): void {
+  /** Leave the room at once, close the socket, and make sure it is gone shortly after. */
+  readonly drop = (conn: Connection, code: number, reason: string): void => {
     if (conn.closed) return;
     conn.closed = true;
     conn.clearTimers();
-    remove(conn);
+    this.o.remove(conn);
     try {
       conn.peer.close(code, reason);
     } catch (error) {
-      report(error, { stage: "close" });
+      this.o.report(error, { stage: "close" });
     }
     backgroundTimeout(() => {
       try {
         conn.peer.terminate();
       } catch {} // already gone
     }, TERMINATE_AFTER_MS);
-  }
+  };
 
-  function armExpiry(conn: Connection, exp: unknown): void {
-    if (!closeOnTokenExpiry || typeof exp !== "number") return;
+  /** Close `conn` with 4401 when its token expires (`exp` in seconds), if `closeOnTokenExpiry`. */
+  armExpiry(conn: Connection, exp: unknown): void {
+    if (!this.o.closeOnTokenExpiry || typeof exp !== "number") return;
     const work = conn.busy();
     clearTimeout(work.expiryTimer);
     const delay = exp * 1000 - Date.now();
     if (delay <= 0) {
       work.expiryTimer = undefined;
-      return drop(conn, CloseCodes.UNAUTHORIZED, "Token expired");
+      return this.drop(conn, CloseCodes.UNAUTHORIZED, "Token expired");
     }
-    work.expiryTimer = backgroundTimeout(() => armExpiry(conn, exp), Math.min(delay, MAX_TIMER_MS));
+    work.expiryTimer = backgroundTimeout(() => this.armExpiry(conn, exp), Math.min(delay, MAX_TIMER_MS));
   }
 
   /** Ping every connection each interval; one that answered nothing since the last ping is dropped (4408). */
-  function startHeartbeat(intervalMs: number): () => void {
-    const timer = backgroundInterval(() => {
-      // A snapshot: dropping a connection moves it out of its room.
-      for (const conn of [...rooms.connections()]) {
-        if (conn.closed) continue;
-        if (!conn.alive) {
-          drop(conn, CloseCodes.HEARTBEAT_TIMEOUT, "No heartbeat answer");
-          continue;
-        }
-        conn.alive = false;
-        try {
-          conn.peer.ping?.();
-        } catch (error) {
-          report(error, { stage: "heartbeat" });
-        }
-      }
-    }, intervalMs);
+  startHeartbeat(intervalMs: number): () => void {
+    const timer = backgroundInterval(() => this.beat(), intervalMs);
     return () => clearInterval(timer);
   }
 
+  private beat(): void {
+    // A snapshot: dropping a connection moves it out of its room.
+    for (const conn of [...this.o.rooms.connections()]) {
+      if (conn.closed) continue;
+      if (!conn.alive) {
+        this.drop(conn, CloseCodes.HEARTBEAT_TIMEOUT, "No heartbeat answer");
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.peer.ping?.();
+      } catch (error) {
+        this.o.report(error, { stage: "heartbeat" });
+      }
+    }
+  }
+
   /** Close every connection with 1001; resolves once all closed, or when lingering ones were terminated. */
-  async function closeAll(): Promise<void> {
+  async closeAll(): Promise<void> {
     const allClosed = new Promise<void>((resolve) => {
-      whenAllClosed = resolve;
-      if (open === 0) resolve();
+      this.whenAllClosed = resolve;
+      if (this.open === 0) resolve();
     });
-    for (const conn of [...rooms.connections()]) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+    for (const conn of [...this.o.rooms.connections()]) this.drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
     // Sockets that never finish their closing handshake are terminated by drop(); don't wait past that.
     await withTimeout(allClosed, TERMINATE_AFTER_MS + 500, { fallback: undefined });
   }
-
-  return {
-    opened,
-    closed,
-    drop,
-    armExpiry,
-    startHeartbeat,
-    closeAll,
-    get size() {
-      return open;
-    },
-  };
 }
-
-export type Registry = ReturnType<typeof createRegistry>;
