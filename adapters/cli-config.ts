@@ -63,7 +63,11 @@ function toInt(flag: CliFlag, value: string | undefined, fallback: number): numb
   return n;
 }
 
-const list = (value: string | undefined) => value?.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (value: string | undefined) =>
+  value
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Auth providers from flags/env; undefined when none is configured (then no token is required). */
 export function authFromCli(args: CliArgs, env: Env): AuthOptions | undefined {

@@ -59,11 +59,16 @@ async function serve(cliArgs: CliArgs) {
   const settings = await settingsFromCli(cliArgs, proc?.env ?? {});
   const server = await start({ ...settings.options, port: settings.port, hostname: settings.hostname, monitoring: settings.monitoring });
   const host = settings.hostname === "0.0.0.0" || settings.hostname === "::" ? "localhost" : settings.hostname;
-  console.log(`openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`);
+  console.log(
+    `openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`,
+  );
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
   const probes = settings.monitoring === false ? undefined : settings.monitoring === true ? server.port : server.monitoringPort;
   if (probes !== undefined) console.log(`Health and metrics: http://${host}:${probes}/healthz, /readyz, /metrics`);
-  if (settings.redisUrl) console.log(`Cluster: ${settings.redisUrl.includes(",") ? "Redis Cluster" : "Redis"} at ${settings.redisUrl.replace(/\/\/[^@/,]*@/g, "//***@")}`);
+  if (settings.redisUrl)
+    console.log(
+      `Cluster: ${settings.redisUrl.includes(",") ? "Redis Cluster" : "Redis"} at ${settings.redisUrl.replace(/\/\/[^@/,]*@/g, "//***@")}`,
+    );
 
   let stopping = false;
   const stop = async (signal: string) => {

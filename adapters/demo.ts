@@ -11,6 +11,7 @@ import { demoPage } from "./demo-page.ts";
 
 /** What the demo needs of Node's `http.Server`: its request listeners, to put itself in front of them. */
 interface RequestEmitterLike {
+  // biome-ignore lint/complexity/noBannedTypes: Node types it as Function[]; only the count is read.
   listeners(event: "request"): Function[];
   removeAllListeners(event: "request"): unknown;
   on(event: "request", listener: (req: IncomingMessage, res: ServerResponse) => void): unknown;

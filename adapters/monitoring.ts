@@ -21,9 +21,7 @@ export function addMonitoringRoutes(app: Hono<any, any, any>, engine: LiveEngine
     const readiness = await engine.ready();
     return c.json(readiness, readiness.ok ? 200 : 503);
   });
-  app.get("/metrics", async (c) =>
-    c.body(await engine.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
-  );
+  app.get("/metrics", async (c) => c.body(await engine.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
 }
 
 /** The separate listener's address when `monitoring` asks for one; checks the option. */

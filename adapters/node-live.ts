@@ -57,7 +57,9 @@ export function createNodeLive(options: WebSocketServerOptions) {
 
 /** The web Request crossws's upgrade hook sees; `request.runtime.node.req` is the IncomingMessage. */
 export function nodeUpgradeRequest(req: IncomingMessage, socket: Duplex, head: Buffer): Request {
-  return new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<typeof NodeRequest>[0]) as unknown as Request;
+  return new NodeRequest({ req, upgrade: { socket, head } } as unknown as ConstructorParameters<
+    typeof NodeRequest
+  >[0]) as unknown as Request;
 }
 
 /**
@@ -74,6 +76,8 @@ export function reportUpgradeErrors(socket: Duplex, report: (error: Error) => vo
 export function refuseUpgrade(socket: Duplex, status: number, text: string) {
   if (socket.destroyed) return;
   const length = Buffer.byteLength(text);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n${text}`,
+  );
   socket.once("finish", () => socket.destroy());
 }

@@ -7,7 +7,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hono } from "hono";
-import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveMount, UpgradeEmitter, MountOptions } from "./handle.ts";
 import { addLiveRoute, pathnameOf } from "./live-route.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";

@@ -41,7 +41,9 @@ export function createRuntimeLive<A extends ClosableAdapter>(
   const fellBack: FellBack = (what) => {
     if (reported.has(what)) return;
     reported.add(what);
-    const error = new Error(`[openlivesync] ${what}: crossws's internals are not where crossws 0.4.17 keeps them; using its public API instead`);
+    const error = new Error(
+      `[openlivesync] ${what}: crossws's internals are not where crossws 0.4.17 keeps them; using its public API instead`,
+    );
     // Peers open once the engine exists; a report made while it is being built waits for it.
     if (engine) engine.options.onError(error, { stage: "socket" });
     else queueMicrotask(() => engine?.options.onError(error, { stage: "socket" }));

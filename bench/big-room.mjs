@@ -64,7 +64,13 @@ process.on("exit", () => {
 function startServer(dist) {
   const child = spawn(
     "bash",
-    ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, "--expose-gc", join(ROOT, "bench/servers/ours-node.mjs")],
+    [
+      "-c",
+      'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"',
+      process.execPath,
+      "--expose-gc",
+      join(ROOT, "bench/servers/ours-node.mjs"),
+    ],
     { cwd: ROOT, env: { ...process.env, OLS_DIST: dist }, stdio: ["pipe", "pipe", "pipe"] },
   );
   children.add(child);
@@ -106,7 +112,14 @@ function runLoad(load, params, server) {
       }
     });
     child.on("exit", () => children.delete(child));
-    child.send({ cmd: "run", scenario: load, targets: [{ host: "127.0.0.1", port: server.port, path: "/live" }], params, serverPid: server.pid, clientKind: "raw" });
+    child.send({
+      cmd: "run",
+      scenario: load,
+      targets: [{ host: "127.0.0.1", port: server.port, path: "/live" }],
+      params,
+      serverPid: server.pid,
+      clientKind: "raw",
+    });
   });
 }
 
@@ -157,7 +170,14 @@ async function main() {
     lone: { load: "fanout", params: { receivers: 199, window: 1, durationMs: 2000, warmupMs: 500 } },
     "all-move": {
       load: "bigMove",
-      params: { members: o["all-members"], movers: o["all-members"], hz: o["all-hz"], moveMs, observers: Math.min(o.observers, o["all-members"]), batch: o.batch },
+      params: {
+        members: o["all-members"],
+        movers: o["all-members"],
+        hz: o["all-hz"],
+        moveMs,
+        observers: Math.min(o.observers, o["all-members"]),
+        batch: o.batch,
+      },
     },
   };
   const wanted = o.scenario.split(",");
@@ -196,9 +216,11 @@ async function main() {
     for (const [label, run] of Object.entries(best)) {
       const r = run.result;
       if (run.error) notes.push(`${name} / ${label}: FAILED: ${run.error}`);
-      if (r && Object.keys(r.closes ?? {}).length) notes.push(`${name} / ${label}: server closed client sockets: ${JSON.stringify(r.closes)}`);
+      if (r && Object.keys(r.closes ?? {}).length)
+        notes.push(`${name} / ${label}: server closed client sockets: ${JSON.stringify(r.closes)}`);
       if (r && Object.keys(r.errors ?? {}).length) notes.push(`${name} / ${label}: error frames: ${JSON.stringify(r.errors)}`);
-      if (r?.misses?.length) notes.push(`${name} / ${label}: resting position misses (first ${r.misses.length}): ${JSON.stringify(r.misses)}`);
+      if (r?.misses?.length)
+        notes.push(`${name} / ${label}: resting position misses (first ${r.misses.length}): ${JSON.stringify(r.misses)}`);
       if (run.stderr?.length) notes.push(`${name} / ${label}: server stderr: ${run.stderr.slice(0, 3).join(" | ")}`);
     }
   }
@@ -206,8 +228,8 @@ async function main() {
   const text = lines.join("\n");
   console.log(text);
   mkdirSync(join(ROOT, ".bench"), { recursive: true });
-  writeFileSync(join(ROOT, ".bench/big-room.md"), text + "\n");
-  writeFileSync(join(ROOT, ".bench/big-room.json"), JSON.stringify({ opts: o, raw }, null, 2) + "\n");
+  writeFileSync(join(ROOT, ".bench/big-room.md"), `${text}\n`);
+  writeFileSync(join(ROOT, ".bench/big-room.json"), `${JSON.stringify({ opts: o, raw }, null, 2)}\n`);
 }
 
 main().then(

@@ -75,7 +75,9 @@ function percentile(sorted, p) {
 
 async function runOnce(store, batch, ids, opts, dir) {
   const tableName = `ols_bench_${store}_${batch ? "b" : "s"}${ids ? "i" : ""}_${Math.random().toString(36).slice(2, 7)}`;
-  const storageUrl = { memory: "memory", sqlite: `sqlite:${join(dir, `${tableName}.db`)}`, postgres: DATABASE_URL, mysql: MYSQL_URL }[store];
+  const storageUrl = { memory: "memory", sqlite: `sqlite:${join(dir, `${tableName}.db`)}`, postgres: DATABASE_URL, mysql: MYSQL_URL }[
+    store
+  ];
   const server = await startServer({ STORAGE_URL: storageUrl, STORAGE_TABLE: tableName, STORAGE_BATCH: batch ? "1" : "0" });
   try {
     const load = await connectLoad(server.port, { ...opts, ids }, tableName);
@@ -107,7 +109,16 @@ async function connectLoad(port, { window, ids }, tag) {
   let sending = false;
   const clients = await Promise.all(
     Array.from({ length: CLIENTS }, (_, i) => {
-      const c = { room: `${tag}-r${i % ROOMS}`, seq: 0, inflight: 0, acked: 0, errors: 0, sendTimes: new Map(), ackedIds: [], roomOrder: [] };
+      const c = {
+        room: `${tag}-r${i % ROOMS}`,
+        seq: 0,
+        inflight: 0,
+        acked: 0,
+        errors: 0,
+        sendTimes: new Map(),
+        ackedIds: [],
+        roomOrder: [],
+      };
       const send = () => {
         while (sending && c.inflight < window) {
           const text = `c${i}-${c.seq++}`;
@@ -229,11 +240,15 @@ export async function runChatBench(argv = []) {
         if (store === "memory" && !batch) continue;
         for (const ids of idModes) {
           const key = `${batch ? "batch" : "single"}${ids ? "Ids" : ""}`;
-          process.stderr.write(`bench: chat ${store} ${batch ? "group commit" : "one INSERT per message"}${ids ? " + clientMessageId" : ""}… `);
+          process.stderr.write(
+            `bench: chat ${store} ${batch ? "group commit" : "one INSERT per message"}${ids ? " + clientMessageId" : ""}… `,
+          );
           try {
             const r = await runOnce(store, batch, ids, opts, dir);
             pair[key] = r;
-            process.stderr.write(`${fmt(r.perSec)} msgs/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, lost ${r.lost}, order ${r.orderOk ? "ok" : "BROKEN"}\n`);
+            process.stderr.write(
+              `${fmt(r.perSec)} msgs/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, lost ${r.lost}, order ${r.orderOk ? "ok" : "BROKEN"}\n`,
+            );
           } catch (error) {
             process.stderr.write(`FAILED (${error.message})\n`);
             pair[key] = { store, batch, ids, error: error.message };

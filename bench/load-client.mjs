@@ -478,7 +478,10 @@ async function presence(ctx, { clients = 50, hz = 60, moveMs = 3000, quietMs = 1
         c.due += period;
         if (c.due < t) c.due = t + period; // fell behind: no bursts
         const phase = (t - t0) / 1000 + c.index;
-        c.presence = { cursor: { x: Math.round(500 + 400 * Math.cos(phase * 3)), y: Math.round(300 + 250 * Math.sin(phase * 2)) }, i: c.index };
+        c.presence = {
+          cursor: { x: Math.round(500 + 400 * Math.cos(phase * 3)), y: Math.round(300 + 250 * Math.sin(phase * 2)) },
+          i: c.index,
+        };
         c.api.send(JSON.stringify({ type: "update_presence", payload: { presence: c.presence } }));
         sentUpdates++;
       }
@@ -591,7 +594,12 @@ async function bigMove(ctx, { members = 5000, movers = 200, hz = 30, moveMs = 10
         c.due += period;
         if (c.due < t) c.due = t + period; // fell behind: no bursts
         const phase = (t - t0) / 1000 + c.index;
-        c.presence = { x: Math.round(500 + 400 * Math.cos(phase * 3)), y: Math.round(300 + 250 * Math.sin(phase * 2)), i: c.index, t: now() };
+        c.presence = {
+          x: Math.round(500 + 400 * Math.cos(phase * 3)),
+          y: Math.round(300 + 250 * Math.sin(phase * 2)),
+          i: c.index,
+          t: now(),
+        };
         c.api.send(JSON.stringify({ type: "update_presence", payload: { presence: c.presence } }));
         sent++;
       }

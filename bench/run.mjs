@@ -29,7 +29,11 @@ const RUNTIMES = {
   },
   deno: {
     ours: { label: "ours", cmd: BIN("deno"), args: ["run", "-A", "--no-lock", "--v8-flags=--expose-gc", "bench/servers/ours-deno.mjs"] },
-    baseline: { label: "Deno.serve relay", cmd: BIN("deno"), args: ["run", "-A", "--no-lock", "--v8-flags=--expose-gc", "bench/servers/baseline-deno.mjs"] },
+    baseline: {
+      label: "Deno.serve relay",
+      cmd: BIN("deno"),
+      args: ["run", "-A", "--no-lock", "--v8-flags=--expose-gc", "bench/servers/baseline-deno.mjs"],
+    },
   },
 };
 
@@ -39,7 +43,13 @@ const SCENARIOS = [
   { name: "fanout-1000", load: "fanout", timed: true, params: { receivers: 999, window: 16 } },
   { name: "rooms-1000x100", load: "rooms", timed: true, params: { clients: 1000, rooms: 100, window: 10 } },
   // One message in flight at a time: the latency of a lone broadcast (the corked path must not hold it).
-  { name: "lone-200", load: "fanout", timed: true, fixedDuration: true, params: { receivers: 199, window: 1, durationMs: 2000, warmupMs: 500 } },
+  {
+    name: "lone-200",
+    load: "fanout",
+    timed: true,
+    fixedDuration: true,
+    params: { receivers: 199, window: 1, durationMs: 2000, warmupMs: 500 },
+  },
   // Memory readings scatter both ways, so this one runs `repeat` times too and each side reports its
   // median run: at 5,000 connections a bare Bun server read 1.8 or 2.3 KB/conn from run to run (the
   // allocators grow in steps of megabytes). `--param clients=10000` halves the weight of those steps.
@@ -69,8 +79,7 @@ function parseArgs(argv) {
       const [k, v] = value().split("=");
       if (!k || v === undefined || Number.isNaN(Number(v))) throw new UsageError("--param takes key=number, e.g. --param window=32");
       out.params[k] = Number(v);
-    }
-    else if (flag === "--help" || flag === "-h") {
+    } else if (flag === "--help" || flag === "-h") {
       console.log(
         "node bench/run.mjs [--versus dist-dir] [--scenario a,b] [--duration s] [--warmup s] [--repeat n] [--quiet s] [--runtime node|all|a,b] [--client raw|ws] [--param key=number]\n" +
           `scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}\nruntimes: ${Object.keys(RUNTIMES).join(", ")}`,
@@ -81,7 +90,8 @@ function parseArgs(argv) {
   if (!(out.duration > 0 && out.duration <= 60)) throw new UsageError("--duration must be between 0 and 60 seconds");
   if (!(out.warmup >= 0 && out.warmup <= 10)) throw new UsageError("--warmup must be between 0 and 10 seconds");
   if (!(out.quiet >= 0 && out.quiet <= 60)) throw new UsageError("--quiet must be between 0 and 60 seconds");
-  if (!(Number.isInteger(out.repeat) && out.repeat >= 1 && out.repeat <= 10)) throw new UsageError("--repeat must be an integer from 1 to 10");
+  if (!(Number.isInteger(out.repeat) && out.repeat >= 1 && out.repeat <= 10))
+    throw new UsageError("--repeat must be an integer from 1 to 10");
   if (!["raw", "ws"].includes(out.client)) throw new UsageError("--client must be raw or ws");
   return out;
 }
@@ -144,7 +154,10 @@ async function startServerOnce(spec) {
   child.on("exit", (code, signal) => (server.exit = { code, signal }));
   server.port = await new Promise((resolve, reject) => {
     let buf = "";
-    const timer = setTimeout(() => reject(new Error(`${spec.label} did not print READY within 20 s; stderr: ${server.stderr.join(" | ")}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${spec.label} did not print READY within 20 s; stderr: ${server.stderr.join(" | ")}`)),
+      20_000,
+    );
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk) => {
       buf += chunk;
@@ -285,7 +298,21 @@ async function runOne(runtime, which, scenario, opts) {
   }
   const crashed = server.exit ? `server exited during the run (code ${server.exit.code}, signal ${server.exit.signal})` : null;
   const status = await stopServer(server);
-  return { runtime, which, label: spec.label, scenario: scenario.name, params, result, waitedForQuietS: waited, error, crashed, serverRssKB: status.rssKB, serverPeakRssKB: status.hwmKB, serverStderr: server.stderr, serverStderrLines: server.stderrLines };
+  return {
+    runtime,
+    which,
+    label: spec.label,
+    scenario: scenario.name,
+    params,
+    result,
+    waitedForQuietS: waited,
+    error,
+    crashed,
+    serverRssKB: status.rssKB,
+    serverPeakRssKB: status.hwmKB,
+    serverStderr: server.stderr,
+    serverStderrLines: server.stderrLines,
+  };
 }
 
 // ---- report -----------------------------------------------------------------------------------------
@@ -298,7 +325,12 @@ const ratio = (a, b) => (a == null || b == null || !b || Number.isNaN(a) || Numb
 
 /** A run whose numbers need its notes read: the server died, closed sockets, or lost deliveries. */
 const troubled = (run) =>
-  Boolean(run.crashed || Object.keys(run.result?.closes ?? {}).length || run.result?.undelivered > 0 || Object.keys(run.result?.errors ?? {}).length);
+  Boolean(
+    run.crashed ||
+      Object.keys(run.result?.closes ?? {}).length ||
+      run.result?.undelivered > 0 ||
+      Object.keys(run.result?.errors ?? {}).length,
+  );
 
 function rowsFor(name, ours, base) {
   const o = ours.result;
@@ -313,14 +345,31 @@ function rowsFor(name, ours, base) {
   };
   const cores = (n) => (n == null || Number.isNaN(n) ? "–" : n.toFixed(2));
   if ((o ?? b)?.kbPerConn !== undefined) {
-    row(`KB per idle connection (${fmtInt((o ?? b).connections)} joined)`, (r) => r.kbPerConn, (n) => (n == null ? "–" : n.toFixed(1)));
-    row(`KB per connection, slope ${fmtInt((o ?? b).connections / 5)}→${fmtInt((o ?? b).connections)}`, (r) => r.kbPerConnSlope, (n) => (n == null ? "–" : n.toFixed(1)));
-    row("JS heap per connection after GC, KB", (r) => r.heapKBPerConn, (n) => (n == null ? "–" : n.toFixed(1)));
+    row(
+      `KB per idle connection (${fmtInt((o ?? b).connections)} joined)`,
+      (r) => r.kbPerConn,
+      (n) => (n == null ? "–" : n.toFixed(1)),
+    );
+    row(
+      `KB per connection, slope ${fmtInt((o ?? b).connections / 5)}→${fmtInt((o ?? b).connections)}`,
+      (r) => r.kbPerConnSlope,
+      (n) => (n == null ? "–" : n.toFixed(1)),
+    );
+    row(
+      "JS heap per connection after GC, KB",
+      (r) => r.heapKBPerConn,
+      (n) => (n == null ? "–" : n.toFixed(1)),
+    );
     row("server RSS before connecting, MB", (r) => r.rssBeforeKB, fmtMB);
     row("server RSS with all joined, MB", (r) => r.rssAfterKB, fmtMB);
   } else if ((o ?? b)?.resting !== undefined) {
     row("presence updates received/s", (r) => r.updatesPerSec, fmtInt);
-    row("resting positions delivered", (r) => r.resting.ok / r.resting.total, (n, r) => (r ? `${r.resting.ok}/${r.resting.total} (${fmtPct(n)})` : "–"), false);
+    row(
+      "resting positions delivered",
+      (r) => r.resting.ok / r.resting.total,
+      (n, r) => (r ? `${r.resting.ok}/${r.resting.total} (${fmtPct(n)})` : "–"),
+      false,
+    );
     row("server CPU, cores", (r) => r.serverCpu, cores);
     row("server peak RSS, MB", (_r, run) => run.serverPeakRssKB, fmtMB);
   } else {
@@ -328,7 +377,12 @@ function rowsFor(name, ours, base) {
     row("p50 latency, ms", (r) => r.latency.p50, fmtMs);
     row("p99 latency, ms", (r) => r.latency.p99, fmtMs);
     row("server peak RSS, MB", (_r, run) => run.serverPeakRssKB, fmtMB);
-    row("CPU cores: server / load client / other", (r) => r, (r) => (r ? `${cores(r.serverCpu)} / ${cores(r.clientCpu)} / ${cores(r.otherCpu)}` : "–"), false);
+    row(
+      "CPU cores: server / load client / other",
+      (r) => r,
+      (r) => (r ? `${cores(r.serverCpu)} / ${cores(r.clientCpu)} / ${cores(r.otherCpu)}` : "–"),
+      false,
+    );
   }
   return rows;
 }
@@ -347,18 +401,25 @@ function notesFor(run) {
     if (r.misses?.length) notes.push(`${who}: resting position misses (first ${r.misses.length}): ${JSON.stringify(r.misses)}`);
   }
   if (run.attempts?.length > 1 && r?.kbPerConn !== undefined) {
-    notes.push(`${who}: median of ${run.attempts.length} runs; KB per idle connection per run: ${run.attempts.map((a) => (a.result ? a.result.kbPerConn.toFixed(2) : "failed")).join(", ")}`);
+    notes.push(
+      `${who}: median of ${run.attempts.length} runs; KB per idle connection per run: ${run.attempts.map((a) => (a.result ? a.result.kbPerConn.toFixed(2) : "failed")).join(", ")}`,
+    );
   } else if (run.attempts?.length > 1) {
-    notes.push(`${who}: best of ${run.attempts.length} runs; deliveries/s (other CPU) per run: ${run.attempts.map((a) => (a.result ? `${fmtInt(a.result.deliveriesPerSec)} (${a.result.otherCpu?.toFixed(2)})` : "failed")).join(", ")}`);
+    notes.push(
+      `${who}: best of ${run.attempts.length} runs; deliveries/s (other CPU) per run: ${run.attempts.map((a) => (a.result ? `${fmtInt(a.result.deliveriesPerSec)} (${a.result.otherCpu?.toFixed(2)})` : "failed")).join(", ")}`,
+    );
   }
   if (r?.otherCpu >= 0.2) {
-    notes.push(`${who}: disturbed: other processes used ${r.otherCpu.toFixed(2)} cores (top: ${r.otherUsers?.join(", ") || "none ≥ 0.05"}); irq/softirq ${r.irqCpu?.toFixed(2)}`);
+    notes.push(
+      `${who}: disturbed: other processes used ${r.otherCpu.toFixed(2)} cores (top: ${r.otherUsers?.join(", ") || "none ≥ 0.05"}); irq/softirq ${r.irqCpu?.toFixed(2)}`,
+    );
   }
-  if (run.serverStderrLines) notes.push(`${who}: server wrote ${run.serverStderrLines} stderr lines, first: ${run.serverStderr.slice(0, 3).join(" | ")}`);
+  if (run.serverStderrLines)
+    notes.push(`${who}: server wrote ${run.serverStderrLines} stderr lines, first: ${run.serverStderr.slice(0, 3).join(" | ")}`);
   return notes;
 }
 
-function renderRuntime(runtime, runs, opts) {
+function renderRuntime(runtime, runs, _opts) {
   const lines = [];
   lines.push(`### ${runtime}: ours vs. ${RUNTIMES[runtime].baseline.label} (ratio = ours ÷ baseline)`);
   lines.push("");
@@ -382,7 +443,8 @@ function renderRuntime(runtime, runs, opts) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const runtimes = opts.runtime === "all" ? Object.keys(RUNTIMES) : opts.runtime.split(",");
-  for (const rt of runtimes) if (!RUNTIMES[rt]) throw new UsageError(`No bench servers for runtime "${rt}"; known: ${Object.keys(RUNTIMES).join(", ")}`);
+  for (const rt of runtimes)
+    if (!RUNTIMES[rt]) throw new UsageError(`No bench servers for runtime "${rt}"; known: ${Object.keys(RUNTIMES).join(", ")}`);
   // --versus DIR: the "baseline" column becomes our own server built in DIR (an older commit's dist/),
   // so the ratio column reads "this code ÷ that build", measured in the same run.
   if (opts.versus) {
@@ -395,7 +457,9 @@ async function main() {
   const EXTRA = ["chat", "scale-out", "big-room"];
   const requested = opts.scenario ? opts.scenario.split(",") : [...SCENARIOS.map((s) => s.name), ...EXTRA];
   const wanted = requested.filter((w) => !EXTRA.includes(w));
-  for (const w of wanted) if (!SCENARIOS.some((s) => s.name === w)) throw new UsageError(`Unknown scenario "${w}"; known: ${[...SCENARIOS.map((s) => s.name), ...EXTRA].join(", ")}`);
+  for (const w of wanted)
+    if (!SCENARIOS.some((s) => s.name === w))
+      throw new UsageError(`Unknown scenario "${w}"; known: ${[...SCENARIOS.map((s) => s.name), ...EXTRA].join(", ")}`);
 
   const started = Date.now();
   const runs = [];
@@ -441,9 +505,11 @@ async function main() {
     `Node ${process.version}, ${(await import("node:os")).cpus().length} cores; server and load client share them, one process each. ` +
       `Timed scenarios: ${opts.warmup} s warm-up + ${opts.duration} s measured, best of ${opts.repeat} alternating runs (idle memory: the median of ${opts.repeat}); load client: ${opts.client}` +
       `${Object.keys(opts.params).length ? `; overrides ${JSON.stringify(opts.params)}` : ""}. Total ${((Date.now() - started) / 1000).toFixed(0)} s. ` +
-      "CPU \"other\" = all other processes on the machine. ⚠ = see the notes.",
+      'CPU "other" = all other processes on the machine. ⚠ = see the notes.',
     "",
-    `Parameters: ${SCENARIOS.filter((s) => wanted.includes(s.name)).map((s) => `${s.name} ${JSON.stringify({ ...s.params, ...opts.params })}`).join("; ")}.`,
+    `Parameters: ${SCENARIOS.filter((s) => wanted.includes(s.name))
+      .map((s) => `${s.name} ${JSON.stringify({ ...s.params, ...opts.params })}`)
+      .join("; ")}.`,
     "",
   ];
   const body = wanted.length ? runtimes.map((rt) => renderRuntime(rt, runs, opts)) : [];
@@ -460,13 +526,19 @@ async function main() {
   if (requested.includes("big-room")) {
     process.stderr.write(`bench: big-room (this build${process.env.OLS_OLD_DIST ? ` vs ${process.env.OLS_OLD_DIST}` : ""})…\n`);
     const { execFileSync } = await import("node:child_process");
-    body.push(execFileSync(process.execPath, ["bench/big-room.mjs", "--repeat", String(Math.min(opts.repeat, 2))], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim());
+    body.push(
+      execFileSync(process.execPath, ["bench/big-room.mjs", "--repeat", String(Math.min(opts.repeat, 2))], {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      }).trim(),
+    );
   }
   const text = [...header, ...body].join("\n");
   console.log(text);
   mkdirSync(join(ROOT, ".bench"), { recursive: true });
-  writeFileSync(join(ROOT, ".bench/results.md"), text + "\n");
-  writeFileSync(join(ROOT, ".bench/results.json"), JSON.stringify({ opts, runs }, null, 2) + "\n");
+  writeFileSync(join(ROOT, ".bench/results.md"), `${text}\n`);
+  writeFileSync(join(ROOT, ".bench/results.json"), `${JSON.stringify({ opts, runs }, null, 2)}\n`);
 }
 
 main().then(

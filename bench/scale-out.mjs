@@ -31,7 +31,12 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const SCENARIOS = [
   { name: "fanout-200", load: "fanout", params: { receivers: 199, window: 16 } },
   { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
-  { name: "local-4x25", load: "rooms", params: { clients: 1000, rooms: 100, window: 10, localRooms: true }, configs: ["4 instances", "4 instances (baseline)"] },
+  {
+    name: "local-4x25",
+    load: "rooms",
+    params: { clients: 1000, rooms: 100, window: 10, localRooms: true },
+    configs: ["4 instances", "4 instances (baseline)"],
+  },
 ];
 
 function parseArgs(argv) {
@@ -189,7 +194,9 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
     redisBytesPerInstance: config.redis ? (after.netOut - before.netOut) / config.instances : null,
     redisBytesPerMessage: config.redis && result ? (after.netOut - before.netOut) / config.instances / (result.sentPerSec * seconds) : null,
     perShard: after.nodes?.map((n, i) => ({ bytes: n.netOut - before.nodes[i].netOut, cpu: (n.cpu - before.nodes[i].cpu) / seconds })),
-    cpuPerDeliveryUs: result ? ((result.serverCpus ?? [result.serverCpu]).reduce((a, b) => a + b, 0) * 1e6) / result.deliveriesPerSec : null,
+    cpuPerDeliveryUs: result
+      ? ((result.serverCpus ?? [result.serverCpu]).reduce((a, b) => a + b, 0) * 1e6) / result.deliveriesPerSec
+      : null,
     redisCpu: config.redis ? (after.cpu - before.cpu) / seconds : null,
     stderr: servers.flatMap((s) => s.stderr),
   };
@@ -207,7 +214,8 @@ const DEFAULT_CONFIGS = ["single", "single+redis", "2 instances"];
 const configsOf = (scenario, opts) =>
   CONFIGS.filter((c) => (scenario.configs ?? DEFAULT_CONFIGS).includes(c.name) && (!c.baseline || opts.baselineDist));
 
-const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
+const fmt = (n, d = 0) =>
+  n == null || Number.isNaN(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
@@ -232,10 +240,18 @@ async function main() {
         process.stderr.write(`scale-out: ${scenario.name} ${config.name} #${rep + 1}… `);
         const run = await runConfig(config, scenario, opts, dist, redis, rep);
         const r = run.result;
-        process.stderr.write(run.error ? `FAILED ${run.error}\n` : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)}${r.latencyByTarget?.length ? ` (p50 per instance ${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join("/")})` : ""} publish/msg ${fmt(run.publishPerMessage, 2)} CPU ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join("+")} / ${fmt(r.clientCpu, 2)} / other ${fmt(r.otherCpu, 2)}\n`);
+        process.stderr.write(
+          run.error
+            ? `FAILED ${run.error}\n`
+            : `${fmt(r.deliveriesPerSec)}/s p50 ${fmt(r.latency.p50, 2)} p99 ${fmt(r.latency.p99, 2)}${r.latencyByTarget?.length ? ` (p50 per instance ${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join("/")})` : ""} publish/msg ${fmt(run.publishPerMessage, 2)} CPU ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join("+")} / ${fmt(r.clientCpu, 2)} / other ${fmt(r.otherCpu, 2)}\n`,
+        );
         if (run.error) notes.push(`${scenario.name} / ${config.name}: ${run.error}`);
-        if (run.perShard && config.redis) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: per shard (bytes out, CPU cores): ${run.perShard.map((n) => `${fmt(n.bytes)} B, ${fmt(n.cpu, 3)}`).join("; ")}`);
-        if (r?.undelivered > 0) notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
+        if (run.perShard && config.redis)
+          notes.push(
+            `${scenario.name} / ${config.name} #${rep + 1}: per shard (bytes out, CPU cores): ${run.perShard.map((n) => `${fmt(n.bytes)} B, ${fmt(n.cpu, 3)}`).join("; ")}`,
+          );
+        if (r?.undelivered > 0)
+          notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
         if (run.stderr.length) notes.push(`${scenario.name} / ${config.name}: server stderr: ${run.stderr.slice(0, 2).join(" | ")}`);
         const prev = best[config.name];
         if (r && (!prev || r.deliveriesPerSec > prev.result.deliveriesPerSec)) best[config.name] = run;
@@ -247,13 +263,13 @@ async function main() {
       const r = run?.result;
       if (!r) continue;
       lines.push(
-        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? (r.deliveriesPerSec / single).toFixed(2) + "×" : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(run.cpuPerDeliveryUs, 1)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisBytesPerMessage, 0) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
+        `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? `${(r.deliveriesPerSec / single).toFixed(2)}×` : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(run.cpuPerDeliveryUs, 1)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisBytesPerMessage, 0) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
       );
     }
   }
   await Promise.all([redis].flat().map((r) => r.quit()));
   lines.push("", ...notes.map((n) => `- ${n}`));
-  const text = lines.join("\n") + "\n";
+  const text = `${lines.join("\n")}\n`;
   process.stdout.write(text);
   mkdirSync(join(ROOT, ".bench"), { recursive: true });
   writeFileSync(join(ROOT, ".bench/scale-out.md"), text);

@@ -14,9 +14,7 @@ import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith("--") ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
-);
+const args = Object.fromEntries(process.argv.slice(2).flatMap((arg, i, all) => (arg.startsWith("--") ? [[arg.slice(2), all[i + 1]]] : [])));
 const runtime = args.runtime ?? "node";
 const minutes = Number(args.minutes ?? 10);
 const warmupS = Number(args.warmup ?? 30);
@@ -30,11 +28,13 @@ const rssMB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pi
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let out = "";
-const port = await new Promise((resolve) => server.stdout.on("data", (d) => {
-  out += d;
-  const m = /:(\d+) \(chat/.exec(out);
-  if (m) resolve(Number(m[1]));
-}));
+const port = await new Promise((resolve) =>
+  server.stdout.on("data", (d) => {
+    out += d;
+    const m = /:(\d+) \(chat/.exec(out);
+    if (m) resolve(Number(m[1]));
+  }),
+);
 const url = `ws://127.0.0.1:${port}/live`;
 const counts = { connects: 0, closes: {}, floods: 0, pingFloods: 0, oversized: 0 };
 
@@ -91,7 +91,9 @@ async function pingFlood(pings) {
   const s = net.connect(port, "127.0.0.1");
   s.on("error", () => {});
   await new Promise((r) => s.once("connect", r));
-  s.write(`GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  s.write(
+    `GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   await new Promise((r) => s.once("data", r));
   s.pause();
   counts.pingFloods++;
@@ -121,8 +123,17 @@ await sleep(5000);
 const end = rssMB();
 server.kill("SIGTERM");
 const change = (end - start) / start;
-console.log(JSON.stringify({
-  runtime, minutes, clients, rssStartMB: +start.toFixed(1), rssEndMB: +end.toFixed(1), rssPeakMB: +Math.max(...samples, end).toFixed(1),
-  change: `${(change * 100).toFixed(1)} %`, pass: Math.abs(change) <= 0.1, ...counts,
-}));
+console.log(
+  JSON.stringify({
+    runtime,
+    minutes,
+    clients,
+    rssStartMB: +start.toFixed(1),
+    rssEndMB: +end.toFixed(1),
+    rssPeakMB: +Math.max(...samples, end).toFixed(1),
+    change: `${(change * 100).toFixed(1)} %`,
+    pass: Math.abs(change) <= 0.1,
+    ...counts,
+  }),
+);
 process.exit(0);

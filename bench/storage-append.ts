@@ -65,7 +65,16 @@ async function run(store: string, mode: string, storage: ChatStorage): Promise<R
     if (stored.join() !== expected.join()) outOfOrder = true;
   }
   latencies.sort((x, y) => x - y);
-  return { store, mode, appended: acked.size, perSecond: Math.round(acked.size / elapsed), p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), lost, outOfOrder };
+  return {
+    store,
+    mode,
+    appended: acked.size,
+    perSecond: Math.round(acked.size / elapsed),
+    p50: pct(latencies, 0.5),
+    p99: pct(latencies, 0.99),
+    lost,
+    outOfOrder,
+  };
 }
 
 const tableName = `ols_bench_${Date.now().toString(36)}`;
@@ -113,11 +122,15 @@ try {
 } catch {}
 rmSync(dir, { recursive: true, force: true });
 
-console.log(`\n${APPENDERS} concurrent appenders, ${ROOMS} rooms, ${SECONDS} s per run (Node ${(globalThis as { process?: { version: string } }).process!.version})\n`);
+console.log(
+  `\n${APPENDERS} concurrent appenders, ${ROOMS} rooms, ${SECONDS} s per run (Node ${(globalThis as { process?: { version: string } }).process!.version})\n`,
+);
 console.log("| store | mode | appends/s | p50 ms | p99 ms | lost | order |");
 console.log("|---|---|---:|---:|---:|---:|---|");
 for (const r of results) {
-  console.log(`| ${r.store} | ${r.mode} | ${r.perSecond.toLocaleString("en-US")} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.lost} | ${r.outOfOrder ? "WRONG" : "ok"} |`);
+  console.log(
+    `| ${r.store} | ${r.mode} | ${r.perSecond.toLocaleString("en-US")} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.lost} | ${r.outOfOrder ? "WRONG" : "ok"} |`,
+  );
 }
 for (const store of ["sqlite", "postgres", "mysql"]) {
   const b = results.find((r) => r.store === store && r.mode === "batch");

@@ -30,12 +30,16 @@ function openWs({ host, port, path, onFrame, onBatch, onClose }) {
       open = true;
       resolve({
         send: (text) => ws.send(text),
-        sendMany: (texts) => { for (const t of texts) ws.send(t); },
+        sendMany: (texts) => {
+          for (const t of texts) ws.send(t);
+        },
         close: () => ws.close(1000),
         destroy: () => ws.terminate(),
       });
     });
-    ws.on("error", (err) => { if (!open) reject(err); });
+    ws.on("error", (err) => {
+      if (!open) reject(err);
+    });
     ws.on("close", (code, reason) => onClose?.(code, String(reason)));
   });
 }
@@ -74,7 +78,9 @@ function openRaw({ host, port, path, onFrame, onBatch, onClose }) {
       },
       sendMany(texts) {
         if (socket.destroyed || texts.length === 0) return;
-        socket.write(texts.length === 1 ? clientFrame(1, Buffer.from(texts[0])) : Buffer.concat(texts.map((t) => clientFrame(1, Buffer.from(t)))));
+        socket.write(
+          texts.length === 1 ? clientFrame(1, Buffer.from(texts[0])) : Buffer.concat(texts.map((t) => clientFrame(1, Buffer.from(t)))),
+        );
       },
       close() {
         if (!socket.destroyed) socket.end(clientFrame(8, Buffer.from([0x03, 0xe8])));
@@ -90,7 +96,7 @@ function openRaw({ host, port, path, onFrame, onBatch, onClose }) {
       );
     });
     socket.on("data", (chunk) => {
-      let buf = rest === null ? chunk : Buffer.concat([rest, chunk]);
+      const buf = rest === null ? chunk : Buffer.concat([rest, chunk]);
       let off = 0;
       if (!handshaken) {
         const end = buf.indexOf("\r\n\r\n");

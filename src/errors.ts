@@ -56,16 +56,7 @@ export class MissingDriverError extends OpenLiveSyncError {
  * - `close`: closing a socket or the chat storage failed.
  * - `backplane`: the cluster link failed, or a garbled message arrived on it.
  */
-export type ErrorStage =
-  | "upgrade"
-  | "auth"
-  | "message"
-  | "storage"
-  | "history"
-  | "socket"
-  | "heartbeat"
-  | "close"
-  | "backplane";
+export type ErrorStage = "upgrade" | "auth" | "message" | "storage" | "history" | "socket" | "heartbeat" | "close" | "backplane";
 
 /** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */
 export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;

@@ -29,7 +29,10 @@ let strayKey: TestKey; // never published anywhere
 let pathSeq = 0;
 function publish(keys: TestKey[]): { path: string; url: string } {
   const path = `/jwks/${++pathSeq}`;
-  jwks.setKeys(path, keys.map((k) => k.jwk));
+  jwks.setKeys(
+    path,
+    keys.map((k) => k.jwk),
+  );
   return { path, url: jwks.url(path) };
 }
 
@@ -92,7 +95,13 @@ describe("Microsoft", () => {
     const claims = { iss: msIss(TENANT), tid: TENANT, sub: "m-1", name: "Grace", preferred_username: "grace@contoso.test" };
     const good = await sign(msKey, { ...claims, aud: "app-1" });
     const user = await decodeAccessToken(good, options);
-    expect(user).toMatchObject({ userId: "m-1", name: "Grace", provider: "microsoft", tid: TENANT, preferred_username: "grace@contoso.test" });
+    expect(user).toMatchObject({
+      userId: "m-1",
+      name: "Grace",
+      provider: "microsoft",
+      tid: TENANT,
+      preferred_username: "grace@contoso.test",
+    });
     expect(await decodeAccessToken(await sign(msKey, { ...claims, aud: "app-2" }), options)).toBeNull();
   });
 
@@ -101,7 +110,10 @@ describe("Microsoft", () => {
     const base = { iss: msIss(TENANT), tid: TENANT, sub: "m-3" };
     const upn = await decodeAccessToken(await sign(msKey, { ...base, preferred_username: "ada@contoso.test" }), options);
     expect(upn).toMatchObject({ email: "ada@contoso.test", preferred_username: "ada@contoso.test" });
-    const both = await decodeAccessToken(await sign(msKey, { ...base, email: "a@b.test", preferred_username: "ada@contoso.test" }), options);
+    const both = await decodeAccessToken(
+      await sign(msKey, { ...base, email: "a@b.test", preferred_username: "ada@contoso.test" }),
+      options,
+    );
     expect(both?.email).toBe("a@b.test");
     const phone = await decodeAccessToken(await sign(msKey, { ...base, preferred_username: "+1 555 0100" }), options);
     expect(phone).not.toHaveProperty("email");
@@ -398,7 +410,8 @@ describe("key cache", () => {
   it("reuses the cache across decodeAccessToken calls given the same options object", async () => {
     const { path, url } = publish([customKey]);
     const options = quietOptions({ custom: { jwksUrl: url, issuer: CUSTOM_ISS } });
-    for (let i = 0; i < 5; i++) expect(await decodeAccessToken(await sign(customKey, { iss: CUSTOM_ISS, sub: "u" }), options)).not.toBeNull();
+    for (let i = 0; i < 5; i++)
+      expect(await decodeAccessToken(await sign(customKey, { iss: CUSTOM_ISS, sub: "u" }), options)).not.toBeNull();
     expect(jwks.requests(path)).toBe(1);
   });
 });

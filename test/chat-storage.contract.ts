@@ -124,9 +124,27 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       await appendAll(storage, r, [full, bare, emptyStrings]);
       const history = await storage.getHistory(r);
       expect(history).toStrictEqual([
-        { id: full.id, roomId: r, connectionId: full.connectionId, userId: "user-1", name: "Ada Lovelace", message: full.message, metadata: { kind: "note" }, createdAt: full.createdAt },
+        {
+          id: full.id,
+          roomId: r,
+          connectionId: full.connectionId,
+          userId: "user-1",
+          name: "Ada Lovelace",
+          message: full.message,
+          metadata: { kind: "note" },
+          createdAt: full.createdAt,
+        },
         { id: bare.id, roomId: r, connectionId: bare.connectionId, message: bare.message, createdAt: bare.createdAt },
-        { id: emptyStrings.id, roomId: r, connectionId: emptyStrings.connectionId, userId: "", name: "", message: emptyStrings.message, metadata: {}, createdAt: emptyStrings.createdAt },
+        {
+          id: emptyStrings.id,
+          roomId: r,
+          connectionId: emptyStrings.connectionId,
+          userId: "",
+          name: "",
+          message: emptyStrings.message,
+          metadata: {},
+          createdAt: emptyStrings.createdAt,
+        },
       ]);
       expect(Object.keys(history[1]!).sort()).toStrictEqual(["connectionId", "createdAt", "id", "message", "roomId"]);
     });
@@ -218,10 +236,10 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
 
     itIf(options.sql)("refuses hostile table names with a ConfigError before touching the database", async () => {
       for (const hostile of HOSTILE_TABLE_NAMES) {
-        await expect(
-          (async () => makeStorage({ tableName: hostile, historyLimit: 10 }))(),
-          JSON.stringify(hostile),
-        ).rejects.toMatchObject({ name: "ConfigError", code: "CONFIG_ERROR" });
+        await expect((async () => makeStorage({ tableName: hostile, historyLimit: 10 }))(), JSON.stringify(hostile)).rejects.toMatchObject({
+          name: "ConfigError",
+          code: "CONFIG_ERROR",
+        });
       }
     });
 
@@ -290,7 +308,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await page(undefined, 100)).toStrictEqual({ ids: range(0, 25), hasMore: false });
         expect(await page(id(24), 1)).toStrictEqual({ ids: range(23, 24), hasMore: true });
         const first = await full.getHistoryBefore(r, undefined, 3);
-        expect(first!.messages).toStrictEqual((await storage.getHistory(r, 3)));
+        expect(first!.messages).toStrictEqual(await storage.getHistory(r, 3));
       });
 
       it("tells an unknown `before` apart from an empty page", async () => {
@@ -345,9 +363,15 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect((await full.appendOnce(r, send(3, "abc-1", { userId: "u2" }))).duplicate).toBe(false);
         const anon = await full.appendOnce(r, send(4, "abc-1", { connectionId: "conn-x" }));
         expect(anon.duplicate).toBe(false);
-        expect(await full.appendOnce(r, send(5, "abc-1", { connectionId: "conn-x" }))).toStrictEqual({ message: anon.message, duplicate: true });
+        expect(await full.appendOnce(r, send(5, "abc-1", { connectionId: "conn-x" }))).toStrictEqual({
+          message: anon.message,
+          duplicate: true,
+        });
         // Without a userId the connection does not scope it: the same sender comes back on another connection.
-        expect(await full.appendOnce(r, send(6, "abc-1", { connectionId: "conn-y" }))).toStrictEqual({ message: anon.message, duplicate: true });
+        expect(await full.appendOnce(r, send(6, "abc-1", { connectionId: "conn-y" }))).toStrictEqual({
+          message: anon.message,
+          duplicate: true,
+        });
         expect((await full.appendOnce(room("once-other"), send(7, "abc-1", { userId: "u1" }))).duplicate).toBe(false);
         expect(await storage.getHistory(r)).toHaveLength(3);
         // Without a clientMessageId every append stores.
@@ -376,7 +400,10 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         const first = await before.appendOnce!(r, send(1, "restart-1", { userId: "u1" }));
         await before.close?.();
         const after = await make();
-        expect(await after.appendOnce!(r, send(2, "restart-1", { userId: "u1" }))).toStrictEqual({ message: first.message, duplicate: true });
+        expect(await after.appendOnce!(r, send(2, "restart-1", { userId: "u1" }))).toStrictEqual({
+          message: first.message,
+          duplicate: true,
+        });
         expect(await after.getHistory(r)).toHaveLength(1);
       });
 

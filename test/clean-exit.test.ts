@@ -105,13 +105,19 @@ for (const [runtime, command] of Object.entries(runtimes)) {
               table,
               prefix: `ols-exit-${suffix()}`,
             });
-            console.log(`${runtime}, ${kind}: ${outcome.exitMs === undefined ? "killed" : `exited ${Math.round(outcome.exitMs)} ms after close()`}`);
+            console.log(
+              `${runtime}, ${kind}: ${outcome.exitMs === undefined ? "killed" : `exited ${Math.round(outcome.exitMs)} ms after close()`}`,
+            );
             expect(outcome.output, "the fixture connected its clients and closed the server").toMatch(/^CLOSED \[1001,1001\]/m);
             expect(outcome.output).not.toMatch(/ONERROR/);
-            const measured = outcome.exitMs === undefined ? `still alive ${ALLOWED_MS} ms after close(), killed` : `exited ${Math.round(outcome.exitMs)} ms after close()`;
-            expect(outcome.exitMs ?? Infinity, `${runtime}, ${kind}: ${measured} (required: ${REQUIRED_MS} ms)\n${outcome.output}`).toBeLessThan(
-              ALLOWED_MS,
-            );
+            const measured =
+              outcome.exitMs === undefined
+                ? `still alive ${ALLOWED_MS} ms after close(), killed`
+                : `exited ${Math.round(outcome.exitMs)} ms after close()`;
+            expect(
+              outcome.exitMs ?? Infinity,
+              `${runtime}, ${kind}: ${measured} (required: ${REQUIRED_MS} ms)\n${outcome.output}`,
+            ).toBeLessThan(ALLOWED_MS);
             expect(outcome.code).toBe(0);
           },
           90_000,

@@ -30,7 +30,9 @@ afterAll(async () => {
 
 /** The CLI on `port` (0: any); resolves with the port it printed. */
 function startCli(port: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI, "--port", String(port), "--storage", `sqlite:${join(dir, "chat.db")}`], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "--port", String(port), "--storage", `sqlite:${join(dir, "chat.db")}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.add(child);
   let out = "";
   return new Promise((resolve, reject) => {
@@ -59,7 +61,9 @@ const waitMembers = (page: Page, n: number) =>
 const messageCount = (page: Page, text: string) =>
   page.evaluate((t) => [...document.querySelectorAll("#messages li.msg")].filter((li) => li.textContent?.includes(t)).length, text);
 const waitMessage = (page: Page, text: string) =>
-  page.waitForFunction((t) => [...document.querySelectorAll("#messages li.msg")].some((li) => li.textContent?.includes(t)), text, { timeout: 20_000 });
+  page.waitForFunction((t) => [...document.querySelectorAll("#messages li.msg")].some((li) => li.textContent?.includes(t)), text, {
+    timeout: 20_000,
+  });
 const shoot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
 describe.skipIf(!available)("the demo page in Chromium", () => {
@@ -71,7 +75,16 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1100, height: 640 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     const base = `http://127.0.0.1:${port}/demo?room=browser-test`;
     const ada = await context.newPage();
@@ -88,7 +101,11 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
     await ada.mouse.move(board.x + 100, board.y + 100);
     await ada.mouse.move(board.x + 320, board.y + 240, { steps: 25 });
     const rest = `translate(320px, 240px)`;
-    await bob.waitForFunction((t) => (document.querySelector('.cursor[data-name="Ada"]') as HTMLElement | null)?.style.transform === t, rest, { timeout: 20_000 });
+    await bob.waitForFunction(
+      (t) => (document.querySelector('.cursor[data-name="Ada"]') as HTMLElement | null)?.style.transform === t,
+      rest,
+      { timeout: 20_000 },
+    );
     await bob.mouse.move(board.x + 500, board.y + 120, { steps: 5 });
     await ada.waitForFunction(() => document.querySelector('.cursor[data-name="Bob"]') !== null, undefined, { timeout: 20_000 });
 
@@ -107,7 +124,9 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
     await waitStatus(bob, "reconnecting");
     await ada.fill("#chat-input", "typed during the outage");
     await ada.press("#chat-input", "Enter");
-    await ada.waitForFunction(() => document.querySelector("#messages li.pending")?.textContent?.includes("typed during the outage") === true);
+    await ada.waitForFunction(
+      () => document.querySelector("#messages li.pending")?.textContent?.includes("typed during the outage") === true,
+    );
     await shoot(ada, "2-ada-outage");
 
     server = await startCli(port);
@@ -118,7 +137,11 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
     }
     await ada.waitForFunction(() => document.querySelectorAll("#messages li.pending").length === 0, undefined, { timeout: 20_000 });
     // Bob sees Ada's resting cursor again: her last presence went out with the rejoin.
-    await bob.waitForFunction((t) => (document.querySelector('.cursor[data-name="Ada"]') as HTMLElement | null)?.style.transform === t, rest, { timeout: 20_000 });
+    await bob.waitForFunction(
+      (t) => (document.querySelector('.cursor[data-name="Ada"]') as HTMLElement | null)?.style.transform === t,
+      rest,
+      { timeout: 20_000 },
+    );
     await shoot(ada, "3-ada-recovered");
     await shoot(bob, "3-bob-recovered");
 

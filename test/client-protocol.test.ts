@@ -36,11 +36,24 @@ async function standInServer(historyLimit = 2, { historyWithIds = true } = {}) {
         const resumed = at >= 0;
         const page = resumed ? messages.slice(at + 1) : messages.slice(-historyLimit);
         const chatHistory = historyWithIds ? page : page.map(({ clientMessageId: _, ...m }) => m);
-        send(ws, "room_joined", { roomId: payload.roomId, connectionId, presence: { [connectionId]: { connectionId, presence: payload.presence ?? {} } }, chatHistory, resumed });
+        send(ws, "room_joined", {
+          roomId: payload.roomId,
+          connectionId,
+          presence: { [connectionId]: { connectionId, presence: payload.presence ?? {} } },
+          chatHistory,
+          resumed,
+        });
       } else if (type === "send_chat") {
         const repeat = messages.find((m) => m.clientMessageId !== undefined && m.clientMessageId === payload.clientMessageId);
         if (repeat) return send(ws, "chat_message", repeat); // only the sender hears it again
-        const stored: Stored = { id: `m${messages.length + 1}`, roomId: "r", connectionId, message: payload.message, createdAt: Date.now(), clientMessageId: payload.clientMessageId };
+        const stored: Stored = {
+          id: `m${messages.length + 1}`,
+          roomId: "r",
+          connectionId,
+          message: payload.message,
+          createdAt: Date.now(),
+          clientMessageId: payload.clientMessageId,
+        };
         messages.push(stored);
         for (const peer of wss.clients) if (!(swallowAcks && peer === ws)) send(peer, "chat_message", stored);
       } else if (type === "get_chat_history") {
@@ -59,10 +72,11 @@ async function standInServer(historyLimit = 2, { historyWithIds = true } = {}) {
     dropAll: () => {
       for (const ws of wss.clients) ws.terminate();
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve());
+      }),
   };
 }
 
@@ -151,7 +165,10 @@ describe("the client's side of chat resume", () => {
     expect(messagesOf(await until(reader, (s) => s.inRoom))).toEqual(["m6", "m7"]);
     const pages: string[][] = [];
     while (reader.getState().hasMoreHistory) pages.push((await reader.loadOlderMessages()).map((m) => m.message));
-    expect(pages).toEqual([["m3", "m4", "m5"], ["m1", "m2"]]);
+    expect(pages).toEqual([
+      ["m3", "m4", "m5"],
+      ["m1", "m2"],
+    ]);
     expect(messagesOf(reader.getState())).toEqual(["m1", "m2", "m3", "m4", "m5", "m6", "m7"]);
   });
 });

@@ -51,10 +51,20 @@ interface View {
 const view = async (page: Page): Promise<View> => JSON.parse((await page.locator("#out").textContent()) ?? "{}");
 const until = (page: Page, predicate: string) =>
   waitView(page, predicate).catch(async (error) => {
-    throw new Error(`${predicate} never held; the page shows ${await page.locator("#out").textContent().catch(() => "nothing")}`, { cause: error });
+    throw new Error(
+      `${predicate} never held; the page shows ${await page
+        .locator("#out")
+        .textContent()
+        .catch(() => "nothing")}`,
+      { cause: error },
+    );
   });
 const waitView = (page: Page, predicate: string) =>
-  page.waitForFunction(`(() => { const v = JSON.parse(document.querySelector("#out")?.textContent || "{}"); return ${predicate}; })()`, undefined, { timeout: 20_000 });
+  page.waitForFunction(
+    `(() => { const v = JSON.parse(document.querySelector("#out")?.textContent || "{}"); return ${predicate}; })()`,
+    undefined,
+    { timeout: 20_000 },
+  );
 
 describe.skipIf(!available)("React hooks in Chromium", () => {
   it("join, presence, chat and events through the hooks; back by themselves after a server restart; leave on unmount", async () => {
@@ -62,7 +72,16 @@ describe.skipIf(!available)("React hooks in Chromium", () => {
     context = await chromium.launchPersistentContext(join(dir, "profile"), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     // A page may open sockets to loopback only when it came from loopback itself (Chromium's local network
     // access checks), so the app is served over HTTP on 127.0.0.1 too.
@@ -85,7 +104,10 @@ describe.skipIf(!available)("React hooks in Chromium", () => {
     const ada = await open("Ada");
     const bob = await open("Bob");
     for (const page of [ada, bob]) await until(page, `v.joined && v.status === "open" && v.members.length === 2`);
-    expect((await view(ada)).members).toEqual([{ name: "Ada", x: null }, { name: "Bob", x: null }]);
+    expect((await view(ada)).members).toEqual([
+      { name: "Ada", x: null },
+      { name: "Bob", x: null },
+    ]);
 
     await ada.evaluate(() => (window as any).app.move(7));
     await until(bob, `v.members.some((m) => m.name === "Ada" && m.x === 7)`);
@@ -99,8 +121,12 @@ describe.skipIf(!available)("React hooks in Chromium", () => {
     await until(ada, `v.finer === "reconnecting" && !v.joined`);
     await ada.evaluate(() => (window as any).app.send("sent while down"));
     await server.restart();
-    for (const page of [ada, bob]) await until(page, `v.joined && v.members.length === 2 && v.messages.includes("sent while down") && v.pending === 0`);
-    expect((await view(bob)).members).toEqual([{ name: "Ada", x: 7 }, { name: "Bob", x: null }]);
+    for (const page of [ada, bob])
+      await until(page, `v.joined && v.members.length === 2 && v.messages.includes("sent while down") && v.pending === 0`);
+    expect((await view(bob)).members).toEqual([
+      { name: "Ada", x: 7 },
+      { name: "Bob", x: null },
+    ]);
     expect((await view(bob)).messages.filter((m) => m === "sent while down")).toHaveLength(1);
 
     await ada.evaluate(() => (window as any).app.unmountRoom());

@@ -140,7 +140,11 @@ describe("chat resume and exactly-once sends", () => {
     proxy.restore();
     await server.restart();
 
-    const done = await until(a, (s) => s.inRoom && s.pendingMessages.length === 0 && sent.every((m) => messagesOf(s).includes(m)), "A acknowledged");
+    const done = await until(
+      a,
+      (s) => s.inRoom && s.pendingMessages.length === 0 && sent.every((m) => messagesOf(s).includes(m)),
+      "A acknowledged",
+    );
     const all = ["acknowledged", ...sent];
     expect(messagesOf(done)).toEqual(all);
     const fresh = new TestClient(server.wsUrl);
@@ -178,11 +182,22 @@ describe("chat resume and exactly-once sends", () => {
 // Fails on a server without get_chat_history: the page shows "Could not load older messages".
 describe.skipIf(!existsSync("/usr/bin/chromium"))("the demo's Load older", () => {
   it("loads the messages before the joiner's history page", async () => {
-    const cli = spawn(process.execPath, [join(import.meta.dirname, "..", "dist", "cli.js"), "--port", "0", "--history-limit", "3"], { stdio: ["ignore", "pipe", "pipe"] });
+    const cli = spawn(process.execPath, [join(import.meta.dirname, "..", "dist", "cli.js"), "--port", "0", "--history-limit", "3"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const context = await chromium.launchPersistentContext(join(dir, "profile"), {
       executablePath: "/usr/bin/chromium",
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const port = await new Promise<number>((resolve, reject) => {
@@ -205,7 +220,11 @@ describe.skipIf(!existsSync("/usr/bin/chromium"))("the demo's Load older", () =>
       const count = () => page.locator("#messages li.msg").count();
       await page.waitForFunction(() => document.querySelectorAll("#messages li.msg").length === 3, undefined, { timeout: 20_000 });
       await page.click("#load-older");
-      await page.waitForFunction(() => document.querySelectorAll("#messages li.msg").length === 8 || document.querySelector("#note")?.textContent, undefined, { timeout: 20_000 });
+      await page.waitForFunction(
+        () => document.querySelectorAll("#messages li.msg").length === 8 || document.querySelector("#note")?.textContent,
+        undefined,
+        { timeout: 20_000 },
+      );
       expect(await page.locator("#note").textContent()).toBe("");
       expect(await count()).toBe(8);
       expect(await page.locator("#messages li.msg").first().textContent()).toContain("old 1");

@@ -21,7 +21,11 @@ describe("the client under each runtime", () => {
     it(`runs under ${runtime}: resting presence, events and chat, then rejoins by itself after the server restarts`, async () => {
       server = await startRestartable("node");
       const [command, ...args] = [...commands[runtime].slice(0, -1), script];
-      const child = spawn(command!, args, { cwd: root, env: { ...process.env, OLS_URL: server.wsUrl, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(command!, args, {
+        cwd: root,
+        env: { ...process.env, OLS_URL: server.wsUrl, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       const phase = (name: string) =>
         new Promise<any>((resolve, reject) => {

@@ -66,13 +66,21 @@ export function clientSuite(runtime: Runtime) {
         await Promise.all(members.map((c) => until(c, (s) => s.inRoom, "rejoin")));
         // The server may still hold a throttled trailing update when a joiner arrives; that joiner's snapshot
         // is then one update old. Take snapshots until one is current: every member must come to equal it.
-        const same = (a: object, b: object) => JSON.stringify(sorted(a as Record<string, unknown>)) === JSON.stringify(sorted(b as Record<string, unknown>));
+        const same = (a: object, b: object) =>
+          JSON.stringify(sorted(a as Record<string, unknown>)) === JSON.stringify(sorted(b as Record<string, unknown>));
         let snapshot: Record<string, unknown> = {};
         for (let attempt = 0; attempt < 5; attempt++) {
           const fresh = new TestClient(server.wsUrl);
           const joined = await fresh.join("r");
           snapshot = joined.presence;
-          const settled = await Promise.all(members.map((c) => until(c, (st) => same(st.presence, snapshot), "the snapshot", 3000).then(() => true, () => false)));
+          const settled = await Promise.all(
+            members.map((c) =>
+              until(c, (st) => same(st.presence, snapshot), "the snapshot", 3000).then(
+                () => true,
+                () => false,
+              ),
+            ),
+          );
           if (settled.every(Boolean)) {
             for (const c of members) expect(c.getState().presence).toEqual(snapshot);
             expect(Object.keys(snapshot)).toHaveLength(members.length + 1);
@@ -85,7 +93,9 @@ export function clientSuite(runtime: Runtime) {
         const differences = members.map((c) => {
           const mine = c.getState().presence;
           const keys = new Set([...Object.keys(mine), ...Object.keys(snapshot)]);
-          return [...keys].filter((k) => JSON.stringify(canonical(mine[k])) !== JSON.stringify(canonical(snapshot[k]))).map((k) => ({ member: c.getState().connectionId, entry: k, client: mine[k], server: snapshot[k] }));
+          return [...keys]
+            .filter((k) => JSON.stringify(canonical(mine[k])) !== JSON.stringify(canonical(snapshot[k])))
+            .map((k) => ({ member: c.getState().connectionId, entry: k, client: mine[k], server: snapshot[k] }));
         });
         expect(differences.flat()).toEqual([]);
       });
@@ -157,7 +167,11 @@ export function clientSuite(runtime: Runtime) {
       a.updatePresence({ color: "red", x: 43 }); // moved while offline: goes out with the rejoin
       await server.restart();
 
-      const back = await until(a, (s) => s.inRoom && s.connectionId !== firstId && Object.keys(s.presence).length === 2, "back in the room");
+      const back = await until(
+        a,
+        (s) => s.inRoom && s.connectionId !== firstId && Object.keys(s.presence).length === 2,
+        "back in the room",
+      );
       const newId = back.connectionId!;
       const seen = await until(b, (s) => s.inRoom && s.presence[newId]?.presence.x === 43, "A's presence after the restart");
       expect(seen.presence[newId]).toMatchObject({ name: "Ada", presence: { color: "red", x: 43 } });
@@ -225,10 +239,19 @@ export function clientSuite(runtime: Runtime) {
 }
 
 function sorted(presence: Record<string, unknown>) {
-  return Object.fromEntries(Object.entries(presence).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]));
+  return Object.fromEntries(
+    Object.entries(presence)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, canonical(v)]),
+  );
 }
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
   return value;
 }

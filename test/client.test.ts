@@ -27,7 +27,12 @@ describe("close codes", () => {
       const client = liveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/live`);
       client.connect();
       const state = await until(client, (s) => s.status === "stopped");
-      expect(state.lastError).toMatchObject({ name: "ConnectionClosedError", code: code === 1008 ? "POLICY_VIOLATION" : "FORBIDDEN", closeCode: code, reason: "not you" });
+      expect(state.lastError).toMatchObject({
+        name: "ConnectionClosedError",
+        code: code === 1008 ? "POLICY_VIOLATION" : "FORBIDDEN",
+        closeCode: code,
+        reason: "not you",
+      });
       expect(state.connectionStatus).toBe("closed");
       expect(client.status).toBe("stopped");
       expect(connections).toBe(1);
@@ -67,7 +72,10 @@ describe("configuration", () => {
       const bare = createLiveSyncClient({ url: "ws://127.0.0.1:1/live" });
       bare.connect();
       expect(bare.status).toBe("stopped");
-      expect(bare.getState().lastError).toMatchObject({ name: "ClientConfigError", message: expect.stringContaining("import WebSocket from \"ws\"") });
+      expect(bare.getState().lastError).toMatchObject({
+        name: "ClientConfigError",
+        message: expect.stringContaining('import WebSocket from "ws"'),
+      });
     } finally {
       (globalThis as any).WebSocket = saved;
     }
@@ -140,7 +148,10 @@ describe("pieces", () => {
     const view = { messages: [msg("1"), msg("2")], gaps: [] };
     expect(chatAfterJoin(view, [msg("3")], "2", true)).toEqual({ messages: [msg("1"), msg("2"), msg("3")], gaps: [] });
     expect(chatAfterJoin(view, [msg("1"), msg("2"), msg("3")], "2", false)).toEqual({ messages: [msg("1"), msg("2"), msg("3")], gaps: [] });
-    expect(chatAfterJoin(view, [msg("5"), msg("6")], "2", false)).toEqual({ messages: [msg("1"), msg("2"), msg("5"), msg("6")], gaps: ["2"] });
+    expect(chatAfterJoin(view, [msg("5"), msg("6")], "2", false)).toEqual({
+      messages: [msg("1"), msg("2"), msg("5"), msg("6")],
+      gaps: ["2"],
+    });
     expect(chatAfterJoin(view, [msg("9")], undefined, false)).toEqual({ messages: [msg("9")], gaps: [] });
   });
 });

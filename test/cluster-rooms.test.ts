@@ -179,6 +179,9 @@ describe("cluster rooms over an in-memory backplane", () => {
     const jb = await b.join("room");
     const jb2 = await b2.join("room");
     expect(nodes[1]!.backplane.calls).toEqual(["subscribe room", "fetch room"]);
+    // Seen joining first: a member that joins and leaves within one presence window is news to no one.
+    await presenceFrom(a, "joined", jb.connectionId);
+    await presenceFrom(a, "joined", jb2.connectionId);
     b.message("leave_room", {});
     await presenceFrom(a, "left", jb.connectionId);
     expect(nodes[1]!.backplane.subscribed.has("room")).toBe(true); // b2 is still there
@@ -266,7 +269,10 @@ describe("cluster rooms over an in-memory backplane", () => {
     // Both views are now the same room.
     const viewA = await nodes[0]!.peer().join("room");
     const viewB = await nodes[1]!.peer().join("room");
-    const ids = (p: any) => Object.keys(p.presence).filter((id) => id !== p.connectionId).sort();
+    const ids = (p: any) =>
+      Object.keys(p.presence)
+        .filter((id) => id !== p.connectionId)
+        .sort();
     expect(ids(viewA)).toContain(jb2.connectionId);
     expect(ids(viewA)).not.toContain(jb.connectionId);
     expect(ids(viewB)).toContain(ja.connectionId);
@@ -308,7 +314,9 @@ describe("cluster rooms over an in-memory backplane", () => {
     const jx = await x.join("room");
     x.message("send_chat", { message: "hi" });
     await watcher.next("chat_message");
-    const order = watcher.frames.filter((f) => f.type === "chat_message" || (f.payload as any).joined?.some((e: any) => e.connectionId === jx.connectionId));
+    const order = watcher.frames.filter(
+      (f) => f.type === "chat_message" || (f.payload as any).joined?.some((e: any) => e.connectionId === jx.connectionId),
+    );
     expect(order.map((f) => f.type)).toEqual(["presence_updated", "chat_message"]);
   });
 
@@ -320,9 +328,27 @@ describe("cluster rooms over an in-memory backplane", () => {
     const before = a.frames.length;
     const from = nodes[1]!.backplane.instanceId;
     sink.deliver({ kind: "joined", instanceId: from, roomId: "room", connectionId: "x", frame: "not json" });
-    sink.deliver({ kind: "event", instanceId: from, roomId: "room", connectionId: "x", frame: '{"type":"broadcast_event","payload":{"roomId":"other"}}' });
-    sink.deliver({ kind: "joined", instanceId: from, roomId: "room", connectionId: "x", frame: '{"type":"presence_updated","payload":{"roomId":"room","joined":[{"connectionId":"y","presence":{}}]}}' });
-    sink.deliver({ kind: "chat", instanceId: from, roomId: "room", connectionId: "x", frame: '{"type":"chat_message","payload":{"roomId":"room"}}' });
+    sink.deliver({
+      kind: "event",
+      instanceId: from,
+      roomId: "room",
+      connectionId: "x",
+      frame: '{"type":"broadcast_event","payload":{"roomId":"other"}}',
+    });
+    sink.deliver({
+      kind: "joined",
+      instanceId: from,
+      roomId: "room",
+      connectionId: "x",
+      frame: '{"type":"presence_updated","payload":{"roomId":"room","joined":[{"connectionId":"y","presence":{}}]}}',
+    });
+    sink.deliver({
+      kind: "chat",
+      instanceId: from,
+      roomId: "room",
+      connectionId: "x",
+      frame: '{"type":"chat_message","payload":{"roomId":"room"}}',
+    });
     expect(errors.map((e) => e.stage)).toEqual(["backplane", "backplane", "backplane", "backplane"]);
     expect(errors.every((e) => (e.error as { code?: string }).code === "BACKPLANE_ERROR")).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 5));

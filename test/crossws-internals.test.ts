@@ -1,13 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  bunSocket,
-  nodeWire,
-  releaseDenoUpgradeRequest,
-  releaseNodeUpgradeRequest,
-  slimBunPeer,
-} from "../adapters/crossws-internals.ts";
+import { bunSocket, nodeWire, releaseDenoUpgradeRequest, releaseNodeUpgradeRequest, slimBunPeer } from "../adapters/crossws-internals.ts";
 import { createBunFanout } from "../adapters/bun-fanout.ts";
 import { createCorkedFanout } from "../adapters/node-fanout.ts";
 import { createRuntimeLive } from "../adapters/runtime-live.ts";
@@ -17,7 +11,12 @@ import { probeShapes } from "./fixtures/crossws-shapes.ts";
 const root = join(import.meta.dirname, "..");
 const fixture = join(root, "test", "fixtures", "crossws-shapes.ts");
 const runUnder = (bin: string, args: string[]) =>
-  JSON.parse(execFileSync(join(root, "node_modules", ".bin", bin), [...args, fixture], { encoding: "utf8", timeout: 30_000 }).trim().split("\n").at(-1)!);
+  JSON.parse(
+    execFileSync(join(root, "node_modules", ".bin", bin), [...args, fixture], { encoding: "utf8", timeout: 30_000 })
+      .trim()
+      .split("\n")
+      .at(-1)!,
+  );
 
 const context = { user: "u1" };
 
@@ -59,7 +58,11 @@ describe("when crossws moved its internals", () => {
   const movedPeer = () => {
     const sent: string[] = [];
     const internals = { socket: { ws: {} }, req: {} };
-    return { sent, internals, peer: { context, namespace: "/live", _internal: internals, send: (data: string) => void sent.push(data), bufferedAmount: 0 } };
+    return {
+      sent,
+      internals,
+      peer: { context, namespace: "/live", _internal: internals, send: (data: string) => void sent.push(data), bufferedAmount: 0 },
+    };
   };
 
   it("changes nothing on the peer and says so", () => {
@@ -76,7 +79,13 @@ describe("when crossws moved its internals", () => {
   it("leaves a Bun peer whose ws.data holds fields it does not know as it was", () => {
     const data = { server: { publish() {} }, request: {}, context, namespace: "/live", peer: undefined as unknown, extra: 1 };
     const internal = { ws: { data }, request: {}, peers: new Set(), namespace: "/live", sync: undefined, hooks: {} };
-    const peer = { _internal: internal, get context() { return this._internal.ws.data.context; }, namespace: "/live" };
+    const peer = {
+      _internal: internal,
+      get context() {
+        return this._internal.ws.data.context;
+      },
+      namespace: "/live",
+    };
     data.peer = peer;
     internal.peers.add(peer);
     expect(slimBunPeer(peer)).toBe(false);

@@ -23,7 +23,14 @@ function gatedStorage() {
       return history;
     },
   };
-  return { storage, gates, open: (name: string) => named.get(name)!(), releaseAll: () => gates.splice(0).forEach((open) => open()) };
+  return {
+    storage,
+    gates,
+    open: (name: string) => named.get(name)!(),
+    releaseAll: () => {
+      for (const release of gates.splice(0)) release();
+    },
+  };
 }
 
 /** Every method native; writes, page and resume reads happen at once and answer when the test releases them. */
@@ -101,7 +108,11 @@ describe("engine (fake peers, no sockets)", () => {
     for (const p of [a, b]) p.message("join_room", { roomId: "r" });
     await vi.advanceTimersByTimeAsync(1);
     for (let x = 1; x <= 5; x++) a.message("update_presence", { presence: { x } });
-    const updates = () => b.of("presence_updated").filter((p) => p.updated).map((p) => p.updated[0].presence.x);
+    const updates = () =>
+      b
+        .of("presence_updated")
+        .filter((p) => p.updated)
+        .map((p) => p.updated[0].presence.x);
     await vi.advanceTimersByTimeAsync(1); // the batch's turn
     expect(updates()).toEqual([1]);
     await vi.advanceTimersByTimeAsync(100);
@@ -249,7 +260,10 @@ describe("engine (fake peers, no sockets)", () => {
   it("logs once, at start-up, what a storage with only the seed's methods cannot do, and still serves get_chat_history from getHistory", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const inner = createInMemoryChatStorage();
-    const seedOnly: ChatStorage = { append: (roomId, m) => inner.append(roomId, m), getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset) };
+    const seedOnly: ChatStorage = {
+      append: (roomId, m) => inner.append(roomId, m),
+      getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset),
+    };
     const { engine, peer } = fakeEngine({ chat: { storage: seedOnly } });
     expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
       expect.stringContaining("no getHistoryBefore"),

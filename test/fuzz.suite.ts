@@ -33,21 +33,34 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   fc.dictionary(nasty, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
 );
 /** Depth past `maxJsonDepth` (32), as text: JSON.stringify is not the client here. */
-const deep = fc.integer({ min: 30, max: 2000 }).map((n) => `{"type":"update_presence","payload":{"presence":${'{"a":'.repeat(n)}1${"}".repeat(n)}}}`);
+const deep = fc
+  .integer({ min: 30, max: 2000 })
+  .map((n) => `{"type":"update_presence","payload":{"presence":${'{"a":'.repeat(n)}1${"}".repeat(n)}}}`);
 
 /** One frame: a message of a known type with random fields, random JSON, or random text. */
 const frame: fc.Arbitrary<string> = fc.oneof(
   fc
-    .record({
-      type: fc.oneof(fc.constantFrom(...CLIENT_TYPES), nasty),
-      payload: fc.oneof(
-        value,
-        fc.record(
-          { roomId: fc.oneof(fc.constantFrom("fuzz", "fuzz-2"), nasty, value), presence: value, message: value, event: value, payload: value, metadata: value, accessToken: value },
-          { requiredKeys: [] },
+    .record(
+      {
+        type: fc.oneof(fc.constantFrom(...CLIENT_TYPES), nasty),
+        payload: fc.oneof(
+          value,
+          fc.record(
+            {
+              roomId: fc.oneof(fc.constantFrom("fuzz", "fuzz-2"), nasty, value),
+              presence: value,
+              message: value,
+              event: value,
+              payload: value,
+              metadata: value,
+              accessToken: value,
+            },
+            { requiredKeys: [] },
+          ),
         ),
-      ),
-    }, { requiredKeys: [] })
+      },
+      { requiredKeys: [] },
+    )
     .map((m) => JSON.stringify(m) ?? "null"),
   fc.jsonValue({ maxDepth: 5 }).map((v) => JSON.stringify(v)),
   fc.string({ unit: "grapheme", maxLength: 200 }),
@@ -104,7 +117,9 @@ export function fuzzSuite(runtime: string, start: StartFixture) {
             if (c.ws.readyState === 1) c.sendRaw("sentinel: not json");
             const last = (r: Received[]) => r[r.length - 1];
             await c.until(
-              (r) => closeCode !== undefined || (last(r)?.type === "error" && (last(r)!.payload as { code?: string }).code === ErrorCodes.INVALID_JSON),
+              (r) =>
+                closeCode !== undefined ||
+                (last(r)?.type === "error" && (last(r)!.payload as { code?: string }).code === ErrorCodes.INVALID_JSON),
               10_000,
             );
             const found = problems(c.received, closeCode);

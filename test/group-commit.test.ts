@@ -48,7 +48,10 @@ describe("group commit", () => {
     );
     const results = await Promise.allSettled([1, 2, 3].map((i) => commit.push(i)));
     for (const result of results) {
-      expect(result).toMatchObject({ status: "rejected", reason: { name: "StorageError", code: "STORAGE_ERROR", cause: boom, message: "could not store: connection reset" } });
+      expect(result).toMatchObject({
+        status: "rejected",
+        reason: { name: "StorageError", code: "STORAGE_ERROR", cause: boom, message: "could not store: connection reset" },
+      });
     }
     fail = false;
     await expect(commit.push(4)).resolves.toBeUndefined();
@@ -73,7 +76,9 @@ describe("group commit", () => {
       written.push(...rows);
     }, String);
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => commit.push(i)));
-    expect(results.map((r) => r.status)).toStrictEqual(Array.from({ length: 10 }, (_, i) => (i === 3 || i === 7 ? "rejected" : "fulfilled")));
+    expect(results.map((r) => r.status)).toStrictEqual(
+      Array.from({ length: 10 }, (_, i) => (i === 3 || i === 7 ? "rejected" : "fulfilled")),
+    );
     expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: "STORAGE_ERROR", cause: { code: "22021" } });
     expect(written).toStrictEqual([0, 1, 2, 4, 5, 6, 8, 9]);
     expect(attempts.length).toBeLessThan(20);

@@ -10,9 +10,7 @@ describe("createLiveHooks", () => {
   const ws = nodeAdapter({ hooks: live.hooks });
   const server: Server = createServer((_req, res) => res.end("mine"));
   server.on("upgrade", (req, socket, head) => void ws.handleUpgrade(req, socket, head));
-  const listening = new Promise<number>((resolve) =>
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
-  );
+  const listening = new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
   const clients: TestClient[] = [];
   afterAll(async () => {
     for (const c of clients) c.terminate();

@@ -41,7 +41,7 @@ function samples(text: string): Map<string, number> {
 describe("monitoring routes", () => {
   it("serves /healthz, /readyz and /metrics with the traffic counted", async () => {
     const { base } = await start();
-    const ws = base.replace("http", "ws") + "/live";
+    const ws = `${base.replace("http", "ws")}/live`;
     const a = client(ws);
     const b = client(ws);
     await a.join("room-1");
@@ -73,7 +73,7 @@ describe("monitoring routes", () => {
 
   it("counts the closes the server decides by code", async () => {
     const { base } = await start({ maxPayload: 1024, onError: () => {} }); // the 1009 is a client fault, reported once
-    const a = client(base.replace("http", "ws") + "/live");
+    const a = client(`${base.replace("http", "ws")}/live`);
     await a.join("r");
     a.sendRaw("x".repeat(2000));
     await new Promise((resolve) => a.ws.once("close", resolve));
@@ -104,7 +104,9 @@ describe("monitoring routes", () => {
   it("keeps them on another port, or off", async () => {
     const { server, base } = await start({ monitoring: { port: 0, hostname: "127.0.0.1" } });
     expect((await fetch(`${base}/metrics`)).status).toBe(404);
-    await new Promise<void>((resolve) => (server.monitoring!.listening ? resolve() : server.monitoring!.once("listening", () => resolve())));
+    await new Promise<void>((resolve) =>
+      server.monitoring!.listening ? resolve() : server.monitoring!.once("listening", () => resolve()),
+    );
     const probes = `http://127.0.0.1:${(server.monitoring!.address() as AddressInfo).port}`;
     expect(await (await fetch(`${probes}/healthz`)).text()).toBe("ok");
     expect((await fetch(`${probes}/metrics`)).status).toBe(200);

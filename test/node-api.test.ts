@@ -71,7 +71,7 @@ describe("Node API", () => {
       hostname: "127.0.0.1",
       onAuth: async (req: IncomingMessage) => {
         seen.push(req);
-        const token = req.headers["authorization"]?.replace(/^Bearer\s+/i, "");
+        const token = req.headers.authorization?.replace(/^Bearer\s+/i, "");
         return token === "good" ? { userId: "u1", name: "Una" } : null;
       },
     });

@@ -189,7 +189,10 @@ describe("presence batching (fake peers)", () => {
       const truth = Object.fromEntries(room?.members ?? []);
       for (const p of peers) {
         if (p.of("room_joined").length === 0 || !room?.members.has(id(p))) continue;
-        const own = p.of("presence_updated").flatMap((f) => [...(f.joined ?? []), ...(f.updated ?? [])]).filter((e) => e.connectionId === id(p));
+        const own = p
+          .of("presence_updated")
+          .flatMap((f) => [...(f.joined ?? []), ...(f.updated ?? [])])
+          .filter((e) => e.connectionId === id(p));
         expect(own).toEqual([]);
         for (const apply of [upstreamApply, oursApply]) {
           const map = clientMap(p, apply)!;

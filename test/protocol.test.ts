@@ -53,6 +53,12 @@ describe("protocol constants", () => {
 
   it("keeps error and close codes stable", () => {
     expect(Object.keys(pkg.ErrorCodes).sort()).toEqual(Object.values(pkg.ErrorCodes).sort());
-    expect(pkg.CloseCodes).toMatchObject({ GOING_AWAY: 1001, MESSAGE_TOO_BIG: 1009, UNAUTHORIZED: 4401, HEARTBEAT_TIMEOUT: 4408, SLOW_CONSUMER: 4429 });
+    expect(pkg.CloseCodes).toMatchObject({
+      GOING_AWAY: 1001,
+      MESSAGE_TOO_BIG: 1009,
+      UNAUTHORIZED: 4401,
+      HEARTBEAT_TIMEOUT: 4408,
+      SLOW_CONSUMER: 4429,
+    });
   });
 });

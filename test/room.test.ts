@@ -56,7 +56,10 @@ describe("rooms", () => {
 
   it("tells the fan-out when a connection starts and stops receiving a room's frames", () => {
     const calls: string[] = [];
-    const rooms = new RoomManager({ join: (c, r) => calls.push(`join ${c.id} ${r.id}`), leave: (c, r) => calls.push(`leave ${c.id} ${r.id}`) });
+    const rooms = new RoomManager({
+      join: (c, r) => calls.push(`join ${c.id} ${r.id}`),
+      leave: (c, r) => calls.push(`leave ${c.id} ${r.id}`),
+    });
     const a = conn("a");
     rooms.beginJoin(a, "r", a.entry({}));
     expect(calls).toEqual([]);
@@ -94,7 +97,15 @@ describe("rooms", () => {
   it("builds presence entries with identity and extra user fields, leaving token claims out", () => {
     expect(conn("c1").entry({ x: 1 })).toEqual({ connectionId: "c1", presence: { x: 1 } });
     const known = conn("c2", { userId: "u", name: "N", email: "e@x", provider: "google", extra: 1 });
-    expect(known.entry({})).toEqual({ connectionId: "c2", userId: "u", name: "N", email: "e@x", provider: "google", extra: 1, presence: {} });
+    expect(known.entry({})).toEqual({
+      connectionId: "c2",
+      userId: "u",
+      name: "N",
+      email: "e@x",
+      provider: "google",
+      extra: 1,
+      presence: {},
+    });
     const fromToken = conn("c3", { userId: "u", iss: "https://issuer", exp: 1, aud: "a", picture: "p.png" });
     expect(fromToken.entry({})).toEqual({ connectionId: "c3", userId: "u", picture: "p.png", presence: {} });
   });

@@ -38,7 +38,8 @@ async function clusterTraces(cluster: PrivateRedisCluster, prefix: string, insta
           if (key.includes(instanceId)) out.push(key);
           const type = await node.type(key);
           if (type === "hash") {
-            for (const [field, value] of Object.entries(await node.hgetall(key))) if (value.startsWith(`${instanceId} `)) out.push(`${key} ${field}`);
+            for (const [field, value] of Object.entries(await node.hgetall(key)))
+              if (value.startsWith(`${instanceId} `)) out.push(`${key} ${field}`);
           } else if (type === "set" && (await node.sismember(key, instanceId))) out.push(`${key} ∋ ${instanceId}`);
         }
       } while (cursor !== "0");
@@ -94,14 +95,25 @@ const twoInstances =
   };
 
 await describeWithService("Redis", SINGLE_URL, "REDIS_URL", () => {
-  wireProtocolSuite("two Node instances on a single Redis", twoInstances(() => SINGLE_URL, "wire1"), { severalInstances: true });
+  wireProtocolSuite(
+    "two Node instances on a single Redis",
+    twoInstances(() => SINGLE_URL, "wire1"),
+    { severalInstances: true },
+  );
 });
-if (redisCluster) wireProtocolSuite("two Node instances on a Redis Cluster", twoInstances(() => redisCluster!.url, "wirec"), { severalInstances: true });
+if (redisCluster)
+  wireProtocolSuite(
+    "two Node instances on a Redis Cluster",
+    twoInstances(() => redisCluster!.url, "wirec"),
+    { severalInstances: true },
+  );
 
 /** Two in-process servers whose backplane stats the test reads. */
 async function inProcessPair(url: string, prefix: string) {
   const made = [0, 1].map(() => createRedisBackplane({ url, keyPrefix: prefix }));
-  const servers = made.map((backplane) => createServer({ port: 0, hostname: "127.0.0.1", chat: { historyLimit: 0 }, rateLimit: false, backplane }));
+  const servers = made.map((backplane) =>
+    createServer({ port: 0, hostname: "127.0.0.1", chat: { historyLimit: 0 }, rateLimit: false, backplane }),
+  );
   await Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r))));
   await Promise.all(made.map((b) => b.ready()));
   return {
@@ -124,13 +136,22 @@ for (const target of targets) {
       await c.opened;
       return c;
     };
-    afterAll(() => clients.forEach((c) => c.terminate()));
+    afterAll(() => {
+      for (const c of clients) c.terminate();
+    });
 
     it("subscribes an instance to a room's channel only while it has a member there, and it reads nothing of other rooms", async () => {
       const prefix = `olstest:${run}:numsub:${target.clustered ? "c" : "s"}`;
       const keys = redisKeys(prefix);
       const pair = await inProcessPair(target.url(), prefix);
-      const probe = target.clustered ? new Cluster(target.url().split(",").map((u) => ({ host: "127.0.0.1", port: Number(new URL(u).port) }))) : new Redis(target.url());
+      const probe = target.clustered
+        ? new Cluster(
+            target
+              .url()
+              .split(",")
+              .map((u) => ({ host: "127.0.0.1", port: Number(new URL(u).port) })),
+          )
+        : new Redis(target.url());
       const subscribers = async (roomId: string): Promise<number> => {
         const channel = keys.channel(roomId);
         if (!target.clustered) return Number(((await (probe as Redis).pubsub("NUMSUB", channel)) as [string, number])[1]);

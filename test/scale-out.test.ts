@@ -159,7 +159,9 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       c.ws.close();
       await a.until(leftOf(jc.connectionId));
       expect(view(a, r)).toEqual([ja.connectionId, jl.connectionId].sort());
-      expect(a.all("presence_updated").filter((m) => m.payload.joined?.some((e: any) => e.connectionId === jb.connectionId))).toHaveLength(1);
+      expect(a.all("presence_updated").filter((m) => m.payload.joined?.some((e: any) => e.connectionId === jb.connectionId))).toHaveLength(
+        1,
+      );
     });
 
     it("relays broadcast_event to all instances without echo, and chat once to each with the same id and createdAt", async () => {
@@ -171,7 +173,12 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       await pause(100);
       a.send("broadcast_event", { event: "ping", payload: { n: 1 } });
       for (const other of [b, c]) {
-        expect((await other.next("broadcast_event")).payload).toEqual({ roomId: r, connectionId: ja.connectionId, event: "ping", payload: { n: 1 } });
+        expect((await other.next("broadcast_event")).payload).toEqual({
+          roomId: r,
+          connectionId: ja.connectionId,
+          event: "ping",
+          payload: { n: 1 },
+        });
       }
       b.send("send_chat", { message: "hello from B" });
       const copies = [await a.next("chat_message"), await b.next("chat_message"), await c.next("chat_message")];
@@ -192,7 +199,8 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const monitor = await redis.monitor();
       const published: string[] = [];
       monitor.on("monitor", (_time: string, args: string[]) => {
-        if (args[0]?.toLowerCase() === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(js.connectionId)) published.push(args[2]);
+        if (args[0]?.toLowerCase() === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(js.connectionId))
+          published.push(args[2]);
       });
       try {
         for (let i = 0; i < 100; i++) sender.send("broadcast_event", { event: "count", payload: i });
@@ -217,7 +225,8 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       monitor.on("monitor", (_time: string, args: string[]) => {
         const command = args[0]?.toLowerCase();
         if (command === "hset" && args[1] === `${PREFIX}:room:{${r}}`) seen.push(`hset ${args[2]}`);
-        if (command === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(`"j",${JSON.stringify(r)}`)) seen.push("publish");
+        if (command === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(`"j",${JSON.stringify(r)}`))
+          seen.push("publish");
       });
       let joined: string;
       try {
@@ -243,11 +252,18 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         if (i % 10 === 0) sa.send("send_chat", { message: `chat ${i / 10}` });
       }
       const seqFrom = (x: TestClient, id: string) =>
-        x.all("broadcast_event").filter((m) => m.payload.connectionId === id).map((m) => m.payload.payload);
+        x
+          .all("broadcast_event")
+          .filter((m) => m.payload.connectionId === id)
+          .map((m) => m.payload.payload);
       const expected = Array.from({ length: 1000 }, (_, i) => i);
       const chats = Array.from({ length: 100 }, (_, i) => `chat ${i}`);
       for (const x of [ra, rb, rc]) {
-        await x.until((all) => all.filter((m) => m.type === "broadcast_event").length >= 2000 && all.filter((m) => m.type === "chat_message").length >= 100, 20_000);
+        await x.until(
+          (all) =>
+            all.filter((m) => m.type === "broadcast_event").length >= 2000 && all.filter((m) => m.type === "chat_message").length >= 100,
+          20_000,
+        );
         expect(seqFrom(x, jsa.connectionId)).toEqual(expected);
         expect(seqFrom(x, jsb.connectionId)).toEqual(expected);
         expect(x.all("chat_message").map((m) => m.payload.message)).toEqual(chats);
@@ -326,7 +342,12 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         proxy.restore();
 
         // Everyone converges to the truth without reconnecting.
-        const truth = [jx1.connectionId, jx2.connectionId, jy3.connectionId, y1.received.find((m) => m.type === "room_joined")!.payload.connectionId].sort();
+        const truth = [
+          jx1.connectionId,
+          jx2.connectionId,
+          jy3.connectionId,
+          y1.received.find((m) => m.type === "room_joined")!.payload.connectionId,
+        ].sort();
         for (const x of [x1, x2, y1, y3]) await x.until(() => JSON.stringify(view(x, r)) === JSON.stringify(truth), 15_000);
         console.log(`[scale-out] Redis cut: all views converged ${Date.now() - cutFor} ms after the link came back`);
         x1.send("broadcast_event", { event: "after-cut" });
@@ -363,7 +384,12 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
 
         await x2.until(joinedOf(jy2.connectionId), 10_000);
         await y1.until((all) => leftOf(x1.received.find((m) => m.type === "room_joined")!.payload.connectionId)(all), 10_000);
-        await y2.until((all) => all.some((m) => m.payload?.updated?.[0]?.presence?.v === 2) || all.some((m) => m.payload?.presence?.[jx2.connectionId]?.presence?.v === 2), 10_000);
+        await y2.until(
+          (all) =>
+            all.some((m) => m.payload?.updated?.[0]?.presence?.v === 2) ||
+            all.some((m) => m.payload?.presence?.[jx2.connectionId]?.presence?.v === 2),
+          10_000,
+        );
         expect(view(x2, r)).toEqual(view(y1, r));
         expect(view(y2, r)).toEqual(view(y1, r));
         expect(X.errors.filter((e) => e.stage !== "backplane")).toEqual([]);
@@ -381,7 +407,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         const r = room();
         const [x1, x2, y1] = [await client(X), await client(X), await client(Y)];
         const jx1 = await x1.join(r);
-        const jx2 = await x2.join(r);
+        const _jx2 = await x2.join(r);
         const jy1 = await y1.join(r);
         await x1.until(joinedOf(jy1.connectionId));
 
@@ -425,7 +451,10 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       await redis.publish(`${PREFIX}:ch:{${r}}`, "definitely not openlivesync");
       await pause(1100); // foreign-message reports are capped at one per second
       await redis.publish(`${PREFIX}:ch:{${r}}`, `["ols1","someone","e",${JSON.stringify(r)},"conn"]\n{not json`);
-      await redis.publish(`${PREFIX}:ch:{${r}}`, `["ols1","someone","j",${JSON.stringify(r)},"conn"]\n{"type":"presence_updated","payload":{"roomId":${JSON.stringify(r)}}}`);
+      await redis.publish(
+        `${PREFIX}:ch:{${r}}`,
+        `["ols1","someone","j",${JSON.stringify(r)},"conn"]\n{"type":"presence_updated","payload":{"roomId":${JSON.stringify(r)}}}`,
+      );
       b.send("broadcast_event", { event: "still-here" });
       expect((await a.next("broadcast_event")).payload.event).toBe("still-here");
       await a.until(() => A.errors.length >= before + 3);
@@ -547,7 +576,11 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         // Racing: both instances get the same id at once; one row, one broadcast.
         a1.send("send_chat", { message: "race", clientMessageId: "x-2" });
         a2.send("send_chat", { message: "race", clientMessageId: "x-2" });
-        const raced = (c: TestClient) => c.all("chat_message").filter((m) => m.payload.clientMessageId === "x-2").map((m) => m.payload.id);
+        const raced = (c: TestClient) =>
+          c
+            .all("chat_message")
+            .filter((m) => m.payload.clientMessageId === "x-2")
+            .map((m) => m.payload.id);
         await a1.until(() => raced(a1).length > 0);
         await a2.until(() => raced(a2).length > 0);
         expect(new Set([...raced(a1), ...raced(a2)]).size).toBe(1);

@@ -41,7 +41,9 @@ export function sqliteRestartSuite(runtime: string, start: StartFixture) {
       const b = client(second);
       const joined = await b.join("persisted");
       expect(joined.chatHistory.map((m: any) => m.message)).toEqual(["one", "two", "three"]);
-      expect(joined.chatHistory).toEqual(sent.map(({ roomId: _roomId, provider: _provider, email: _email, ...rest }) => expect.objectContaining(rest)));
+      expect(joined.chatHistory).toEqual(
+        sent.map(({ roomId: _roomId, provider: _provider, email: _email, ...rest }) => expect.objectContaining(rest)),
+      );
     });
   });
 }

@@ -23,7 +23,10 @@ describe("withChatCapabilities", () => {
     expect(warnings).toStrictEqual([]);
     expect(storage.processLocal).toBe(true);
     const sent = await storage.appendOnce("r", { connectionId: "c", message: "hi", clientMessageId: "m-1" });
-    expect(await storage.appendOnce("r", { connectionId: "c", message: "hi", clientMessageId: "m-1" })).toStrictEqual({ message: sent.message, duplicate: true });
+    expect(await storage.appendOnce("r", { connectionId: "c", message: "hi", clientMessageId: "m-1" })).toStrictEqual({
+      message: sent.message,
+      duplicate: true,
+    });
   });
 
   it("uses what a partial custom storage has and warns only about the rest", async () => {

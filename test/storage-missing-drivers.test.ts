@@ -27,13 +27,29 @@ const exec = (command: string, args: string[], cwd: string) =>
 it("imports without the optional drivers, and each adapter names the package to install", async () => {
   // Build first, into a sibling of node_modules: tsdown empties its output directory, and must never
   // meet the symlink below.
-  await exec(join(root, "node_modules/.bin/tsdown"), ["test/fixtures/missing-drivers.ts", "-d", join(dir, "out"), "--no-dts", "--logLevel", "silent"], root);
+  await exec(
+    join(root, "node_modules/.bin/tsdown"),
+    ["test/fixtures/missing-drivers.ts", "-d", join(dir, "out"), "--no-dts", "--logLevel", "silent"],
+    root,
+  );
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(join(root, "node_modules", "drizzle-orm"), link);
   // --preserve-symlinks: drizzle-orm resolves its own imports from dir/node_modules too, where no driver is.
   const out = await exec(process.execPath, ["--preserve-symlinks", join(dir, "out", "missing-drivers.js")], dir);
   const result = JSON.parse(out.trim().split("\n").at(-1)!);
-  expect(result.postgres).toMatchObject({ name: "MissingDriverError", code: "MISSING_DRIVER", message: expect.stringContaining("npm install postgres") });
-  expect(result.mysql).toMatchObject({ name: "MissingDriverError", code: "MISSING_DRIVER", message: expect.stringContaining("npm install mysql2") });
-  expect(result.sqlite).toMatchObject({ name: "MissingDriverError", code: "MISSING_DRIVER", message: expect.stringContaining("npm install better-sqlite3@12") });
+  expect(result.postgres).toMatchObject({
+    name: "MissingDriverError",
+    code: "MISSING_DRIVER",
+    message: expect.stringContaining("npm install postgres"),
+  });
+  expect(result.mysql).toMatchObject({
+    name: "MissingDriverError",
+    code: "MISSING_DRIVER",
+    message: expect.stringContaining("npm install mysql2"),
+  });
+  expect(result.sqlite).toMatchObject({
+    name: "MissingDriverError",
+    code: "MISSING_DRIVER",
+    message: expect.stringContaining("npm install better-sqlite3@12"),
+  });
 });

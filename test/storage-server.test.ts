@@ -97,14 +97,18 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
     const tableName = `ols_srv_cut_${suffix}`;
     afterAll(() => dropPg(tableName));
 
-    it("answers STORAGE_ERROR while the database is unreachable, keeps presence and events, and recovers without a restart", { timeout: 90_000 }, async () => {
+    it("answers STORAGE_ERROR while the database is unreachable, keeps presence and events, and recovers without a restart", {
+      timeout: 90_000,
+    }, async () => {
       const target = new URL(DATABASE_URL);
       const proxy = createTcpProxy({ host: target.hostname, port: Number(target.port) || 5432 });
       await proxy.start();
       const viaProxy = new URL(DATABASE_URL);
       viaProxy.hostname = "127.0.0.1";
       viaProxy.port = String(proxy.port);
-      const fixture = await startNodeInProcess({ presenceThrottleMs: 0 }, () => createPostgresChatStorage(viaProxy.toString(), { tableName, timeoutMs: 2000 }));
+      const fixture = await startNodeInProcess({ presenceThrottleMs: 0 }, () =>
+        createPostgresChatStorage(viaProxy.toString(), { tableName, timeoutMs: 2000 }),
+      );
       try {
         const room = `cut-${suffix}`;
         const [a, b] = [new TestClient(fixture.wsUrl), new TestClient(fixture.wsUrl)];
@@ -127,7 +131,10 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
         for (let i = 0; i < 40 && !delivered; i++) {
           const [chats, errors] = [a.all("chat_message").length, a.all("error").length];
           a.send("send_chat", { message: `after-${i}` });
-          await a.until((all) => all.filter((m) => m.type === "chat_message").length > chats || all.filter((m) => m.type === "error").length > errors, 10_000);
+          await a.until(
+            (all) => all.filter((m) => m.type === "chat_message").length > chats || all.filter((m) => m.type === "error").length > errors,
+            10_000,
+          );
           delivered = a.all("chat_message").length > chats;
           if (!delivered) await pause(250);
         }
@@ -150,14 +157,18 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
       }
     });
 
-    it("stores exactly once every message a client resends with its clientMessageId until acknowledged, across the outage", { timeout: 120_000 }, async () => {
+    it("stores exactly once every message a client resends with its clientMessageId until acknowledged, across the outage", {
+      timeout: 120_000,
+    }, async () => {
       const target = new URL(DATABASE_URL);
       const proxy = createTcpProxy({ host: target.hostname, port: Number(target.port) || 5432 });
       await proxy.start();
       const viaProxy = new URL(DATABASE_URL);
       viaProxy.hostname = "127.0.0.1";
       viaProxy.port = String(proxy.port);
-      const fixture = await startNodeInProcess({ presenceThrottleMs: 0 }, () => createPostgresChatStorage(viaProxy.toString(), { tableName, timeoutMs: 2000 }));
+      const fixture = await startNodeInProcess({ presenceThrottleMs: 0 }, () =>
+        createPostgresChatStorage(viaProxy.toString(), { tableName, timeoutMs: 2000 }),
+      );
       try {
         const room = `cut-once-${suffix}`;
         const [a, b] = [new TestClient(fixture.wsUrl), new TestClient(fixture.wsUrl)];
@@ -172,7 +183,12 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
             a.send("send_chat", { message: `m${i}`, clientMessageId });
             // Cut right after a send leaves: the write may commit with its answer lost.
             if (i === 3 && attempt === 0) proxy.cut();
-            await a.until((all) => all.some((m) => m.type === "chat_message" && m.payload.clientMessageId === clientMessageId) || all.filter((m) => m.type === "error").length > errors, 15_000);
+            await a.until(
+              (all) =>
+                all.some((m) => m.type === "chat_message" && m.payload.clientMessageId === clientMessageId) ||
+                all.filter((m) => m.type === "error").length > errors,
+              15_000,
+            );
             if (a.all("chat_message").some((m) => m.payload.clientMessageId === clientMessageId)) break;
             expect(a.all("error").at(-1)!.payload.code).toBe("STORAGE_ERROR");
             if (++failures === 3) proxy.restore();

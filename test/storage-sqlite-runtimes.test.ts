@@ -40,7 +40,12 @@ describe("SQLite chat storage on other runtimes", () => {
       expect(result.messages).toStrictEqual(["m0 🎉", "m1 🎉", "m2 🎉", "m3 🎉", "m4 🎉"]);
       expect(result.page).toStrictEqual(["m2 🎉", "m3 🎉"]);
       expect(result.persisted).toBe(5);
-      expect(result.first).toMatchObject({ roomId: "room-1", userId: "u1", metadata: { nested: { ok: true } }, createdAt: 1_700_000_000_000 });
+      expect(result.first).toMatchObject({
+        roomId: "room-1",
+        userId: "u1",
+        metadata: { nested: { ok: true } },
+        createdAt: 1_700_000_000_000,
+      });
       expect(result.first).not.toHaveProperty("name");
     });
   }

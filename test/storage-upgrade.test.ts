@@ -35,7 +35,8 @@ const OLD_ROWS = Array.from({ length: 30 }, (_, i) => ({
   message: `old ${i}`,
   createdAt: 1_700_000_000_000 + Math.floor(i / 12),
 }));
-const INSERT = "insert into T (id, room_id, connection_id, user_id, name, message, metadata, created_at) values (?, ?, 'c', null, null, ?, null, ?)";
+const INSERT =
+  "insert into T (id, room_id, connection_id, user_id, name, message, metadata, created_at) values (?, ?, 'c', null, null, ?, null, ?)";
 
 interface Target {
   /** Run the old DDL and insert OLD_ROWS one by one (so `seq` follows their order). */
@@ -65,7 +66,7 @@ function upgradeSuite(name: string, target: Target): void {
         const expected = OLD_ROWS.filter((r) => r.room === room).map((r) => r.id);
         expect((await storage.getHistory(room, 100)).map((m) => m.id)).toStrictEqual(expected);
         const before = await storage.getHistoryBefore!(room, expected[5], 3);
-        expect(before).toStrictEqual({ messages: (await storage.getHistory(room, 3, 5)), hasMore: true });
+        expect(before).toStrictEqual({ messages: await storage.getHistory(room, 3, 5), hasMore: true });
         expect((await storage.getHistoryAfter!(room, expected[7]!, 100))!.map((m) => m.id)).toStrictEqual(expected.slice(8));
       }
       // New messages follow the old ones, and exactly-once works on the upgraded table.
@@ -121,7 +122,10 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
     },
     open: (table) => createPostgresChatStorage(DATABASE_URL, { tableName: table }),
     async columns(table) {
-      const rows = await sql.unsafe("select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1 order by ordinal_position", [table]);
+      const rows = await sql.unsafe(
+        "select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1 order by ordinal_position",
+        [table],
+      );
       return rows.map((r) => r.column_name as string);
     },
     async drop(table) {
@@ -140,7 +144,10 @@ await describeWithService("MySQL", MYSQL_URL, "MYSQL_URL", () => {
     },
     open: (table) => createMySQLChatStorage(MYSQL_URL, { tableName: table }),
     async columns(table) {
-      const [rows] = await pool.query("select column_name as c from information_schema.columns where table_schema = database() and table_name = ? order by ordinal_position", [table]);
+      const [rows] = await pool.query(
+        "select column_name as c from information_schema.columns where table_schema = database() and table_name = ? order by ordinal_position",
+        [table],
+      );
       return (rows as Array<{ c: string }>).map((r) => r.c);
     },
     async drop(table) {

@@ -48,7 +48,7 @@ function nested(depth: number): Record<string, unknown> {
 
 /** The JSON of {@link nested}, built as text: JSON.stringify itself overflows the stack on thousands of levels. */
 function nestedJson(depth: number): string {
-  return '{"a":'.repeat(depth - 1) + "{}" + "}".repeat(depth - 1);
+  return `${'{"a":'.repeat(depth - 1)}{}${"}".repeat(depth - 1)}`;
 }
 
 export function wireProtocolSuite(runtime: string, start: StartFixture, differences: RuntimeDifferences = {}) {
@@ -81,7 +81,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
     describe("HTTP and upgrade", () => {
       it('answers GET / with "openlivesync"', async () => {
         const { httpUrl } = await server();
-        const res = await fetch(httpUrl + "/");
+        const res = await fetch(`${httpUrl}/`);
         expect(res.status).toBe(200);
         expect(await res.text()).toBe("openlivesync");
       });
@@ -165,32 +165,50 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
       });
 
       // One instance's batching: across instances each one batches for its own members.
-      it.skipIf(differences.severalInstances)("batches presence: the members without news share each frame, and no member gets its own entry", async () => {
-        const r = room();
-        const opts = { presenceThrottleMs: 0 };
-        const [a, b, c, d] = [await client(opts), await client(opts), await client(opts), await client(opts)];
-        const joins = [];
-        for (const x of [a, b, c, d]) joins.push(await x.join(r));
-        const ids = joins.map((j) => j.connectionId);
-        const sees = (x: TestClient, id: string, want: unknown) => (all: Received[]) =>
-          all.some((m) => m.type === "presence_updated" && [...(m.payload.joined ?? []), ...(m.payload.updated ?? [])].some((e: any) => e.connectionId === id && JSON.stringify(e.presence) === JSON.stringify(want)));
-        for (const x of [a, b, c]) await x.until(sees(x, ids[3]!, {})); // every join went out
-        const [markC, markD] = [c.received.length, d.received.length];
-        a.send("update_presence", { presence: { x: 1 } });
-        b.send("update_presence", { presence: { x: 2 } });
-        for (const x of [c, d]) {
-          await x.until(sees(x, ids[0]!, { x: 1 }));
-          await x.until(sees(x, ids[1]!, { x: 2 }));
-        }
-        await a.until(sees(a, ids[1]!, { x: 2 }));
-        await b.until(sees(b, ids[0]!, { x: 1 }));
-        const frames = (x: TestClient, from: number) => x.received.slice(from).filter((m) => m.type === "presence_updated").map((m) => m.payload);
-        expect(frames(c, markC)).toEqual(frames(d, markD));
-        for (const [x, id] of [[a, ids[0]], [b, ids[1]]] as const) {
-          const own = frames(x, 0).flatMap((p) => [...(p.joined ?? []), ...(p.updated ?? [])]).filter((e: any) => e.connectionId === id);
-          expect(own).toEqual([]);
-        }
-      });
+      it.skipIf(differences.severalInstances)(
+        "batches presence: the members without news share each frame, and no member gets its own entry",
+        async () => {
+          const r = room();
+          const opts = { presenceThrottleMs: 0 };
+          const [a, b, c, d] = [await client(opts), await client(opts), await client(opts), await client(opts)];
+          const joins = [];
+          for (const x of [a, b, c, d]) joins.push(await x.join(r));
+          const ids = joins.map((j) => j.connectionId);
+          const sees = (_x: TestClient, id: string, want: unknown) => (all: Received[]) =>
+            all.some(
+              (m) =>
+                m.type === "presence_updated" &&
+                [...(m.payload.joined ?? []), ...(m.payload.updated ?? [])].some(
+                  (e: any) => e.connectionId === id && JSON.stringify(e.presence) === JSON.stringify(want),
+                ),
+            );
+          for (const x of [a, b, c]) await x.until(sees(x, ids[3]!, {})); // every join went out
+          const [markC, markD] = [c.received.length, d.received.length];
+          a.send("update_presence", { presence: { x: 1 } });
+          b.send("update_presence", { presence: { x: 2 } });
+          for (const x of [c, d]) {
+            await x.until(sees(x, ids[0]!, { x: 1 }));
+            await x.until(sees(x, ids[1]!, { x: 2 }));
+          }
+          await a.until(sees(a, ids[1]!, { x: 2 }));
+          await b.until(sees(b, ids[0]!, { x: 1 }));
+          const frames = (x: TestClient, from: number) =>
+            x.received
+              .slice(from)
+              .filter((m) => m.type === "presence_updated")
+              .map((m) => m.payload);
+          expect(frames(c, markC)).toEqual(frames(d, markD));
+          for (const [x, id] of [
+            [a, ids[0]],
+            [b, ids[1]],
+          ] as const) {
+            const own = frames(x, 0)
+              .flatMap((p) => [...(p.joined ?? []), ...(p.updated ?? [])])
+              .filter((e: any) => e.connectionId === id);
+            expect(own).toEqual([]);
+          }
+        },
+      );
 
       it("keeps the resting cursor position when updates are throttled", async () => {
         const r = room();
@@ -228,7 +246,12 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         a.send("broadcast_event", { event: "cursor-click", payload: { x: 1, nested: { ok: true } } });
         for (const other of [b, c]) {
           const ev = await other.next("broadcast_event");
-          expect(ev.payload).toEqual({ roomId: r, connectionId: ja.connectionId, event: "cursor-click", payload: { x: 1, nested: { ok: true } } });
+          expect(ev.payload).toEqual({
+            roomId: r,
+            connectionId: ja.connectionId,
+            event: "cursor-click",
+            payload: { x: 1, nested: { ok: true } },
+          });
         }
         await pause(100);
         expect(a.all("broadcast_event")).toEqual([]);
@@ -252,7 +275,12 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         const mine = await a.next("chat_message");
         const theirs = await b.next("chat_message");
         expect(mine.payload).toEqual(theirs.payload);
-        expect(mine.payload).toMatchObject({ roomId: r, connectionId: ja.connectionId, message: "hello 👋", metadata: { replyTo: null, tags: ["x"] } });
+        expect(mine.payload).toMatchObject({
+          roomId: r,
+          connectionId: ja.connectionId,
+          message: "hello 👋",
+          metadata: { replyTo: null, tags: ["x"] },
+        });
         expect(mine.payload.id).toEqual(expect.any(String));
         expect(mine.payload.createdAt).toEqual(expect.any(Number));
 
@@ -297,7 +325,10 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
           const acked = before + Math.min(i + 16, texts.length);
           await c.until((all) => all.filter((m) => m.type === "chat_message").length === acked);
         }
-        return c.all("chat_message").slice(before).map((m) => m.payload);
+        return c
+          .all("chat_message")
+          .slice(before)
+          .map((m) => m.payload);
       };
       const texts = (n: number, prefix = "m") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
       const stored = (m: any) => {
@@ -328,7 +359,14 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         const [elsewhere] = await sendAll(a, ["in another room"]);
         await a.join(r);
         await sendAll(a, ["here"]);
-        for (const payload of [{ before: "no-such-message" }, { before: elsewhere.id }, { limit: 0 }, { limit: 101 }, { limit: 2.5 }, { before: 7 }]) {
+        for (const payload of [
+          { before: "no-such-message" },
+          { before: elsewhere.id },
+          { limit: 0 },
+          { limit: 101 },
+          { limit: 2.5 },
+          { before: 7 },
+        ]) {
           a.send("get_chat_history", payload);
           expect((await a.next("error")).payload.code).toBe("INVALID_PAYLOAD");
         }
@@ -406,7 +444,12 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect(ack).toMatchObject({ message: "retried", clientMessageId: "retry-1", userId: user });
         a2.send("send_chat", { message: "marker" });
         await watcher.until((all) => all.some((m) => m.type === "chat_message" && m.payload.message === "marker"));
-        expect(watcher.all("chat_message").filter((m) => m.payload.message === "retried").map((m) => m.payload.id)).toEqual([ack.id]);
+        expect(
+          watcher
+            .all("chat_message")
+            .filter((m) => m.payload.message === "retried")
+            .map((m) => m.payload.id),
+        ).toEqual([ack.id]);
         const c = await client(opts, { headers: { "x-user": "late" } });
         expect((await c.join(r)).chatHistory.map((m: any) => m.message)).toEqual(["retried", "marker"]);
         // The id is the sender's own: another user with the same clientMessageId stores its message.
@@ -428,7 +471,11 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["a numeric roomId", '{"type":"join_room","payload":{"roomId":42}}', "INVALID_PAYLOAD"],
         ["a roomId with a NUL character", JSON.stringify({ type: "join_room", payload: { roomId: "a\u0000b" } }), "INVALID_PAYLOAD"],
         ["a roomId with a lone surrogate", JSON.stringify({ type: "join_room", payload: { roomId: "room-\ud800" } }), "INVALID_PAYLOAD"],
-        ["a presence key with a lone surrogate", JSON.stringify({ type: "join_room", payload: { roomId: "r", presence: { "\udc00": 1 } } }), "INVALID_PAYLOAD"],
+        [
+          "a presence key with a lone surrogate",
+          JSON.stringify({ type: "join_room", payload: { roomId: "r", presence: { "\udc00": 1 } } }),
+          "INVALID_PAYLOAD",
+        ],
         ["an over-long roomId", JSON.stringify({ type: "join_room", payload: { roomId: "r".repeat(300) } }), "INVALID_PAYLOAD"],
         ["presence that is an array", '{"type":"join_room","payload":{"roomId":"r","presence":[1]}}', "INVALID_PAYLOAD"],
         ["presence that is a string", '{"type":"join_room","payload":{"roomId":"r","presence":"x"}}', "INVALID_PAYLOAD"],
@@ -455,14 +502,34 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         ["send_chat with a NUL character", { type: "send_chat", payload: { message: "a\u0000b" } }, "INVALID_PAYLOAD"],
         ["send_chat with a lone surrogate", { type: "send_chat", payload: { message: "a\ud800b" } }, "INVALID_PAYLOAD"],
         ["send_chat with array metadata", { type: "send_chat", payload: { message: "x", metadata: [1] } }, "INVALID_PAYLOAD"],
-        ["send_chat with a clientMessageId of a forbidden character", { type: "send_chat", payload: { message: "x", clientMessageId: "a b" } }, "INVALID_PAYLOAD"],
-        ["send_chat with a 65-character clientMessageId", { type: "send_chat", payload: { message: "x", clientMessageId: "a".repeat(65) } }, "INVALID_PAYLOAD"],
+        [
+          "send_chat with a clientMessageId of a forbidden character",
+          { type: "send_chat", payload: { message: "x", clientMessageId: "a b" } },
+          "INVALID_PAYLOAD",
+        ],
+        [
+          "send_chat with a 65-character clientMessageId",
+          { type: "send_chat", payload: { message: "x", clientMessageId: "a".repeat(65) } },
+          "INVALID_PAYLOAD",
+        ],
         ["broadcast_event without event", { type: "broadcast_event", payload: { payload: 1 } }, "INVALID_PAYLOAD"],
         ["broadcast_event with a numeric event", { type: "broadcast_event", payload: { event: 7 } }, "INVALID_PAYLOAD"],
-        ["update_presence nested 5,000 levels deep", `{"type":"update_presence","payload":{"presence":${nestedJson(5000)}}}`, "INVALID_PAYLOAD"],
+        [
+          "update_presence nested 5,000 levels deep",
+          `{"type":"update_presence","payload":{"presence":${nestedJson(5000)}}}`,
+          "INVALID_PAYLOAD",
+        ],
         ["update_presence nested 33 levels deep", { type: "update_presence", payload: { presence: nested(33) } }, "INVALID_PAYLOAD"],
-        ["send_chat with metadata nested 5,000 levels deep", `{"type":"send_chat","payload":{"message":"m","metadata":${nestedJson(5000)}}}`, "INVALID_PAYLOAD"],
-        ["broadcast_event with a payload nested 5,000 levels deep", `{"type":"broadcast_event","payload":{"event":"e","payload":[${nestedJson(5000)}]}}`, "INVALID_PAYLOAD"],
+        [
+          "send_chat with metadata nested 5,000 levels deep",
+          `{"type":"send_chat","payload":{"message":"m","metadata":${nestedJson(5000)}}}`,
+          "INVALID_PAYLOAD",
+        ],
+        [
+          "broadcast_event with a payload nested 5,000 levels deep",
+          `{"type":"broadcast_event","payload":{"event":"e","payload":[${nestedJson(5000)}]}}`,
+          "INVALID_PAYLOAD",
+        ],
       ];
       for (const [what, msg, code] of inRoom) {
         it(`answers ${what} with ${code} and keeps the connection`, async () => {
@@ -501,7 +568,13 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         it(`answers ${type} before join_room with NOT_IN_ROOM`, async () => {
           const a = await client();
           await a.opened;
-          const payload = { leave_room: {}, update_presence: { presence: {} }, broadcast_event: { event: "e" }, send_chat: { message: "m" }, get_chat_history: {} }[type];
+          const payload = {
+            leave_room: {},
+            update_presence: { presence: {} },
+            broadcast_event: { event: "e" },
+            send_chat: { message: "m" },
+            get_chat_history: {},
+          }[type];
           a.send(type, payload);
           expect((await a.next("error")).payload.code).toBe("NOT_IN_ROOM");
         });
@@ -533,7 +606,9 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         const [a, b] = [await client(), await client()];
         await a.join(r);
         await b.join(r);
-        a.sendRaw('{"type":"update_presence","payload":{"presence":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}}');
+        a.sendRaw(
+          '{"type":"update_presence","payload":{"presence":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}}',
+        );
         const update = await b.next("presence_updated");
         const presence = update.payload.updated?.[0]?.presence ?? (await b.next("presence_updated")).payload.updated[0].presence;
         expect(Object.hasOwn(presence, "__proto__")).toBe(true);
@@ -571,32 +646,38 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect((await quiet2.next("broadcast_event")).payload.event).toBe("still-served");
       });
 
-      it.skipIf(differences.severalInstances)("refuses an upgrade from another Origin with HTTP 403, and accepts listed, same-origin and non-browser ones", async () => {
-        const opts = { allowedOrigins: ["http://good.example"] };
-        const { wsUrl } = await server(opts);
-        const evil = await client(opts, { headers: { origin: "http://evil.example" } });
-        await expect(evil.opened).rejects.toMatchObject({ status: 403 });
-        const good = await client(opts, { headers: { origin: "http://good.example" } });
-        await good.join(room());
-        const same = await client(opts, { headers: { origin: `http://${new URL(wsUrl).host}` } });
-        await same.join(room());
-        const none = await client(opts);
-        await none.join(room());
-      });
+      it.skipIf(differences.severalInstances)(
+        "refuses an upgrade from another Origin with HTTP 403, and accepts listed, same-origin and non-browser ones",
+        async () => {
+          const opts = { allowedOrigins: ["http://good.example"] };
+          const { wsUrl } = await server(opts);
+          const evil = await client(opts, { headers: { origin: "http://evil.example" } });
+          await expect(evil.opened).rejects.toMatchObject({ status: 403 });
+          const good = await client(opts, { headers: { origin: "http://good.example" } });
+          await good.join(room());
+          const same = await client(opts, { headers: { origin: `http://${new URL(wsUrl).host}` } });
+          await same.join(room());
+          const none = await client(opts);
+          await none.join(room());
+        },
+      );
 
-      it.skipIf(differences.severalInstances)("refuses upgrades past maxConnections with HTTP 503 and accepts again once one closed", async () => {
-        const opts = { maxConnections: 2 };
-        const [a, b] = [await client(opts), await client(opts)];
-        await a.join(room());
-        await b.join(room());
-        const c = await client(opts);
-        await expect(c.opened).rejects.toMatchObject({ status: 503 });
-        a.close();
-        await a.closed;
-        await pause(100);
-        const d = await client(opts);
-        await d.join(room());
-      });
+      it.skipIf(differences.severalInstances)(
+        "refuses upgrades past maxConnections with HTTP 503 and accepts again once one closed",
+        async () => {
+          const opts = { maxConnections: 2 };
+          const [a, b] = [await client(opts), await client(opts)];
+          await a.join(room());
+          await b.join(room());
+          const c = await client(opts);
+          await expect(c.opened).rejects.toMatchObject({ status: 503 });
+          a.close();
+          await a.closed;
+          await pause(100);
+          const d = await client(opts);
+          await d.join(room());
+        },
+      );
     });
 
     describe("auth at upgrade", () => {

@@ -23,60 +23,78 @@ const server = Bun.serve({
       const p = msg.payload ?? {};
       const me = ws.data.me;
       if (msg.type === "join_room") {
-        const roomId = ws.data.roomId = p.roomId;
+        const roomId = (ws.data.roomId = p.roomId);
         const room = rooms.get(roomId) ?? rooms.set(roomId, new Map()).get(roomId);
         me.presence = p.presence ?? {};
         room.set(ws, me);
         ws.subscribe(roomId);
-        ws.send(JSON.stringify({
-          type: "room_joined",
-          payload: {
-            roomId,
-            connectionId: me.connectionId,
-            presence: Object.fromEntries([...room.values()].map((m) => [m.connectionId, m]))
-          }
-        }));
-        ws.publish(roomId, JSON.stringify({
-          type: "presence_updated",
-          payload: {
-            roomId,
-            joined: [me]
-          }
-        }));
+        ws.send(
+          JSON.stringify({
+            type: "room_joined",
+            payload: {
+              roomId,
+              connectionId: me.connectionId,
+              presence: Object.fromEntries([...room.values()].map((m) => [m.connectionId, m])),
+            },
+          }),
+        );
+        ws.publish(
+          roomId,
+          JSON.stringify({
+            type: "presence_updated",
+            payload: {
+              roomId,
+              joined: [me],
+            },
+          }),
+        );
         return;
       }
       const roomId = ws.data.roomId;
       if (!roomId) return;
-      if (msg.type === "broadcast_event") ws.publish(roomId, JSON.stringify({
-        type: "broadcast_event",
-        payload: {
+      if (msg.type === "broadcast_event")
+        ws.publish(
           roomId,
-          connectionId: me.connectionId,
-          event: p.event,
-          payload: p.payload
-        }
-      }));
-      else if (msg.type === "update_presence") me.presence = p.presence, ws.publish(roomId, JSON.stringify({
-        type: "presence_updated",
-        payload: {
-          roomId,
-          updated: [me]
-        }
-      }));
+          JSON.stringify({
+            type: "broadcast_event",
+            payload: {
+              roomId,
+              connectionId: me.connectionId,
+              event: p.event,
+              payload: p.payload,
+            },
+          }),
+        );
+      else if (msg.type === "update_presence")
+        (me.presence = p.presence),
+          ws.publish(
+            roomId,
+            JSON.stringify({
+              type: "presence_updated",
+              payload: {
+                roomId,
+                updated: [me],
+              },
+            }),
+          );
     },
     close(ws) {
       const roomId = ws.data.roomId;
       const room = roomId ? rooms.get(roomId) : undefined;
       if (!room?.delete(ws)) return;
       if (room.size === 0) rooms.delete(roomId);
-      else server.publish(roomId, JSON.stringify({
-        type: "presence_updated",
-        payload: {
+      else
+        server.publish(
           roomId,
-          left: [ws.data.me.connectionId]
-        }
-      }));
-    }
-  }
+          JSON.stringify({
+            type: "presence_updated",
+            payload: {
+              roomId,
+              left: [ws.data.me.connectionId],
+            },
+          }),
+        );
+    },
+  },
 });
 serveBenchControl(server.port, (done) => void Promise.resolve(server.stop(true)).then(done, done));

@@ -16,18 +16,33 @@ wss.on("connection", (ws) => {
   let room, roomId;
   ws.on("message", (data) => {
     let msg;
-    try { msg = JSON.parse(data); } catch { return; }
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
     const p = msg.payload ?? {};
     if (msg.type === "join_room") {
       roomId = p.roomId;
       room = rooms.get(roomId) ?? rooms.set(roomId, new Map()).get(roomId);
       me.presence = p.presence ?? {};
       room.set(ws, me);
-      ws.send(JSON.stringify({ type: "room_joined", payload: { roomId, connectionId: me.connectionId, presence: Object.fromEntries([...room.values()].map((m) => [m.connectionId, m])) } }));
+      ws.send(
+        JSON.stringify({
+          type: "room_joined",
+          payload: {
+            roomId,
+            connectionId: me.connectionId,
+            presence: Object.fromEntries([...room.values()].map((m) => [m.connectionId, m])),
+          },
+        }),
+      );
       relay(room, ws, { type: "presence_updated", payload: { roomId, joined: [me] } });
     } else if (!room) return;
-    else if (msg.type === "broadcast_event") relay(room, ws, { type: "broadcast_event", payload: { roomId, connectionId: me.connectionId, event: p.event, payload: p.payload } });
-    else if (msg.type === "update_presence") (me.presence = p.presence), relay(room, ws, { type: "presence_updated", payload: { roomId, updated: [me] } });
+    else if (msg.type === "broadcast_event")
+      relay(room, ws, { type: "broadcast_event", payload: { roomId, connectionId: me.connectionId, event: p.event, payload: p.payload } });
+    else if (msg.type === "update_presence")
+      (me.presence = p.presence), relay(room, ws, { type: "presence_updated", payload: { roomId, updated: [me] } });
   });
   ws.on("close", () => {
     if (!room?.delete(ws)) return;
@@ -35,4 +50,10 @@ wss.on("connection", (ws) => {
     else relay(room, ws, { type: "presence_updated", payload: { roomId, left: [me.connectionId] } });
   });
 });
-server.listen(0, "127.0.0.1", () => serveBenchControl(server.address().port, (done) => { wss.close(); server.close(done); server.closeAllConnections(); }));
+server.listen(0, "127.0.0.1", () =>
+  serveBenchControl(server.address().port, (done) => {
+    wss.close();
+    server.close(done);
+    server.closeAllConnections();
+  }),
+);

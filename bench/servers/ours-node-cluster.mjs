@@ -7,13 +7,18 @@ import { serveBenchControl } from "./control.mjs";
 const dist = process.env.OLS_DIST ?? new URL("../../dist", import.meta.url).pathname;
 const ext = process.env.OLS_DIST_EXT ?? ".js";
 const pkg = await import(pathToFileURL(`${dist}/node${ext}`).href);
-const createRedisBackplane = pkg.createRedisBackplane ?? (await import(pathToFileURL(`${dist}/redis-backplane${ext}`).href)).createRedisBackplane;
+const createRedisBackplane =
+  pkg.createRedisBackplane ?? (await import(pathToFileURL(`${dist}/redis-backplane${ext}`).href)).createRedisBackplane;
 
 const errors = { count: 0 };
 const onError = (error, context) => {
   if (++errors.count <= 5) console.error(`[ours onError] ${context?.stage ?? "?"}: ${error?.stack ?? error}`);
 };
-const backplane = createRedisBackplane({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", keyPrefix: process.env.BENCH_REDIS_PREFIX, onError });
+const backplane = createRedisBackplane({
+  url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  keyPrefix: process.env.BENCH_REDIS_PREFIX,
+  onError,
+});
 const server = pkg.createServer({
   port: 0,
   hostname: "127.0.0.1",

@@ -10,12 +10,7 @@ import { ConfigError, createReporter } from "../errors.ts";
 import { numberOption } from "../util/number-option.ts";
 
 /** Asymmetric algorithms only: `none` and HS* can never verify against a JWKS. */
-export const ALLOWED_ALGORITHMS = [
-  "RS256", "RS384", "RS512",
-  "PS256", "PS384", "PS512",
-  "ES256", "ES384", "ES512",
-  "EdDSA",
-];
+export const ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 export const GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs";
 export const GOOGLE_ISSUERS = ["accounts.google.com", "https://accounts.google.com"];
@@ -179,7 +174,7 @@ export function buildVerifiers(options: AuthOptions): Verifier[] {
     } else {
       if (!custom.jwksUrl) {
         throw new ConfigError(
-          'auth.custom needs jwksUrl (your issuer\'s JSON Web Key Set), or decodeOnly: true for development without verification',
+          "auth.custom needs jwksUrl (your issuer's JSON Web Key Set), or decodeOnly: true for development without verification",
         );
       }
       const url = checkUrl("custom.jwksUrl", custom.jwksUrl);

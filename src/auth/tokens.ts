@@ -174,7 +174,7 @@ export function readAccessToken(req: TokenRequest): string | null {
   const headers = req.headers as { get?: unknown } & Record<string, unknown>;
   let header: unknown;
   if (typeof headers.get === "function") header = (headers as { get(name: string): string | null }).get("authorization");
-  else header = headers["authorization"];
+  else header = headers.authorization;
   if (Array.isArray(header)) header = header[0];
   if (typeof header === "string") {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);

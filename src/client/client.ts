@@ -133,7 +133,11 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
 
   function flushOutbox() {
     for (const entry of outbox.takeUnsent()) {
-      const payload = { message: entry.message, clientMessageId: entry.clientMessageId, ...(entry.metadata ? { metadata: entry.metadata } : {}) };
+      const payload = {
+        message: entry.message,
+        clientMessageId: entry.clientMessageId,
+        ...(entry.metadata ? { metadata: entry.metadata } : {}),
+      };
       if (!connection.send({ type: MSG_SEND_CHAT, payload })) return outbox.unsendAll();
     }
   }
@@ -206,7 +210,9 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     // A server that does not echo clientMessageId still stores and sends one connection's chats in order:
     // our own message then answers the oldest send written to this socket.
     const ownWithoutId = payload.clientMessageId === undefined && payload.connectionId === state.connectionId;
-    const acknowledged = ownWithoutId ? outbox.acknowledgeOldestSent() : payload.clientMessageId !== undefined && outbox.acknowledge(payload.clientMessageId);
+    const acknowledged = ownWithoutId
+      ? outbox.acknowledgeOldestSent()
+      : payload.clientMessageId !== undefined && outbox.acknowledge(payload.clientMessageId);
     const chatMessages = appendMessages(state.chatMessages, [payload]);
     if (chatMessages === state.chatMessages && !acknowledged) return;
     update({ chatMessages, ...(acknowledged ? { pendingMessages: outbox.list() } : {}) });
@@ -215,7 +221,10 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
   function onServerError(payload: ErrorPayload) {
     const error = new ServerError(String(payload.code), String(payload.message));
     // The only request waiting for an answer is a history page; a server without paging says UNKNOWN_TYPE.
-    if (historyRequests.length > 0 && (payload.code === "UNKNOWN_TYPE" || payload.code === "INVALID_PAYLOAD" || payload.code === "STORAGE_ERROR")) {
+    if (
+      historyRequests.length > 0 &&
+      (payload.code === "UNKNOWN_TYPE" || payload.code === "INVALID_PAYLOAD" || payload.code === "STORAGE_ERROR")
+    ) {
       historyRequests.shift()?.reject(error);
     }
     update({ lastError: error });

@@ -70,7 +70,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       running = false;
       options.onError(
         new ClientConfigError(
-          "No WebSocket in this runtime (Node 20 has none): pass one, e.g. createLiveSyncClient({ url, WebSocket }) with `import WebSocket from \"ws\"`.",
+          'No WebSocket in this runtime (Node 20 has none): pass one, e.g. createLiveSyncClient({ url, WebSocket }) with `import WebSocket from "ws"`.',
         ),
       );
       return setStatus("stopped");
@@ -92,7 +92,9 @@ export function createConnection(options: ConnectionOptions): Connection {
     } catch (error) {
       // A malformed URL: retrying cannot help.
       running = false;
-      options.onError(new ClientConfigError(`Cannot open a WebSocket to ${options.url}: ${error instanceof Error ? error.message : String(error)}`));
+      options.onError(
+        new ClientConfigError(`Cannot open a WebSocket to ${options.url}: ${error instanceof Error ? error.message : String(error)}`),
+      );
       return setStatus("stopped");
     }
     socket = ws;

@@ -45,12 +45,7 @@ export interface ChatView {
  * `askedAfter`: when the server resumed, the history is exactly what came after it; when it did not, the
  * history is the newest page, which either still contains `askedAfter` (nothing missed) or does not (a gap).
  */
-export function chatAfterJoin(
-  view: ChatView,
-  history: readonly ChatMessage[],
-  askedAfter: string | undefined,
-  resumed: boolean,
-): ChatView {
+export function chatAfterJoin(view: ChatView, history: readonly ChatMessage[], askedAfter: string | undefined, resumed: boolean): ChatView {
   if (askedAfter === undefined) return { messages: appendMessages([], history), gaps: [] };
   if (resumed) return { messages: appendMessages(view.messages, history), gaps: view.gaps };
   const at = history.findIndex((m) => m.id === askedAfter);

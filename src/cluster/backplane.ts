@@ -57,7 +57,6 @@ export interface BackplaneMessage {
   frame: string;
 }
 
-
 export interface RoomState {
   members: RemoteMember[];
   /**
@@ -94,4 +93,3 @@ export class BackplaneError extends OpenLiveSyncError {
     super("BACKPLANE_ERROR", message, options);
   }
 }
-

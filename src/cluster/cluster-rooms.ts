@@ -132,7 +132,9 @@ export class ClusterRooms {
     } catch {}
     const payload = frame?.payload;
     if (!isObject(frame) || !isObject(payload) || payload.roomId !== message.roomId) {
-      return this.report(`Dropped a ${message.kind} message from instance ${message.instanceId}: its frame is not a frame for room "${message.roomId}"`);
+      return this.report(
+        `Dropped a ${message.kind} message from instance ${message.instanceId}: its frame is not a frame for room "${message.roomId}"`,
+      );
     }
     this.bump(room);
     const id = message.connectionId;

@@ -121,7 +121,10 @@ class RedisLink implements RedisBackplane {
     this.wire(engineSink);
     for (const roomId of this.rooms) this.subscribeTo(this.keys.channel(roomId)).catch(this.failed);
     if (this.cmd!.status === "ready") this.announceSoon();
-    this.beat = backgroundInterval(this.background(() => this.liveness.tick()), this.settings.heartbeatMs);
+    this.beat = backgroundInterval(
+      this.background(() => this.liveness.tick()),
+      this.settings.heartbeatMs,
+    );
   }
 
   subscribe(roomId: string): Promise<void> {
@@ -148,7 +151,8 @@ class RedisLink implements RedisBackplane {
     const deadline = Date.now() + FETCH_TIMEOUT_MS;
     // Joins in the first moments after start-up wait for the first connection rather than miss peers.
     const startUpLeft = this.startedAt + FETCH_TIMEOUT_MS - Date.now();
-    if (!this.liveness.isAnnounced && !this.closed && startUpLeft > 0) await withTimeout(this.readyPromise, startUpLeft, { fallback: undefined });
+    if (!this.liveness.isAnnounced && !this.closed && startUpLeft > 0)
+      await withTimeout(this.readyPromise, startUpLeft, { fallback: undefined });
     const cmd = this.isReady() ? this.cmd : undefined;
     if (!cmd) return undefined;
     try {

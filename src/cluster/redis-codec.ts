@@ -84,7 +84,12 @@ export function decodeRecords(raw: string, onRecord: (record: WireRecord) => voi
         head = JSON.parse(raw.slice(at, nl));
       } catch {}
     }
-    if (!Array.isArray(head) || head.length !== 5 || !head.every((part) => typeof part === "string") || !Object.hasOwn(KINDS, head[2] as string)) {
+    if (
+      !Array.isArray(head) ||
+      head.length !== 5 ||
+      !head.every((part) => typeof part === "string") ||
+      !Object.hasOwn(KINDS, head[2] as string)
+    ) {
       return `not an openlivesync message: ${JSON.stringify(raw.slice(at, at + 80))}`;
     }
     let end = raw.indexOf("\n", nl + 1);

@@ -86,7 +86,10 @@ export interface RedisLink {
 
 /** `redis://a:7000,redis://b:7001` → seed nodes. */
 export function parseRedisUrls(url: string): string[] {
-  return url.split(",").map((part) => part.trim()).filter(Boolean);
+  return url
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
 }
 
 // Back off up to 5 s between attempts, forever: the instance keeps serving local clients meanwhile.

@@ -39,18 +39,19 @@ export interface RedisBackplane extends Backplane {
   stats(): RedisBackplaneStats;
 }
 
-
 /** Checked options: what the connections and timers need. */
 export function settingsOf(options: RedisBackplaneOptions) {
   if (!options.url && !options.client) throw new ConfigError("createRedisBackplane needs a url (redis://host:6379) or an ioredis client");
   const prefix = options.keyPrefix ?? "openlivesync";
-  if (!prefix || /[\s{}]/.test(prefix)) throw new ConfigError(`keyPrefix must be a non-empty string without spaces or braces, got "${prefix}"`);
+  if (!prefix || /[\s{}]/.test(prefix))
+    throw new ConfigError(`keyPrefix must be a non-empty string without spaces or braces, got "${prefix}"`);
   const heartbeatMs = numberOption("heartbeatMs", options.heartbeatMs, 2000, "positive");
   const ttlMs = numberOption("ttlMs", options.ttlMs, 10_000, "positive");
   if (ttlMs <= heartbeatMs * 2) throw new ConfigError(`ttlMs (${ttlMs}) must be more than twice heartbeatMs (${heartbeatMs})`);
   const urls = options.url ? parseRedisUrls(options.url) : [];
   if (options.url && urls.length === 0) throw new ConfigError(`No Redis URL in "${options.url}"`);
   const clustered = options.cluster ?? urls.length > 1;
-  if (clustered && options.client) throw new ConfigError('A Redis Cluster is given by its node URLs (url: "redis://a:7000,redis://b:7001"), not by a client');
+  if (clustered && options.client)
+    throw new ConfigError('A Redis Cluster is given by its node URLs (url: "redis://a:7000,redis://b:7001"), not by a client');
   return { prefix, heartbeatMs, ttlMs, urls, clustered };
 }

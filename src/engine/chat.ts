@@ -1,13 +1,12 @@
 import { ErrorCodes } from "../protocol/codes.ts";
-import { chatFrame, chatHistoryFrame } from "../protocol/frames.ts";
-import type { ChatMessagePayload, GetChatHistoryPayload, SendChatPayload } from "../protocol/messages.ts";
+import { chatFrame } from "../protocol/frames.ts";
+import type { ChatMessagePayload, SendChatPayload } from "../protocol/messages.ts";
+import { createChatHistory } from "./chat-history.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 
 /** Shared by every connection without a chat in flight. */
 const SETTLED: Promise<void> = Promise.resolve();
-/** Messages in a `chat_history` page when `get_chat_history` names no `limit`. */
-const DEFAULT_PAGE = 50;
 
 /**
  * `send_chat`: stored first, then sent to everyone in the room (the sender included) with the stored
@@ -18,17 +17,10 @@ const DEFAULT_PAGE = 50;
  * With a `clientMessageId` the message is stored once per room, sender and id (`appendOnce`): a repeat
  * (same connection, after a reconnect, through another instance, after a restart) stores nothing and
  * sends nothing to the room; the sender alone gets the stored message again, same `id` and `createdAt`.
- *
- * `get_chat_history`: a page of the room's history older than a message, answered to the asker alone.
- * One at a time per connection (a page names the previous page's oldest id anyway): a second one while
- * the first is loading gets RATE_LIMITED, so a client cannot queue unbounded reads (an emulated page can
- * cost many `getHistory` calls).
  */
 export function createChat(ctx: EngineContext) {
   const { rooms, send, report, storage } = ctx;
   const maxInFlight = ctx.options.guard.maxChatsInFlight || Number.POSITIVE_INFINITY;
-  /** Connections with a `get_chat_history` loading. */
-  const paging = new WeakSet<Connection>();
 
   async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
     let duplicate: boolean;
@@ -50,7 +42,11 @@ export function createChat(ctx: EngineContext) {
       }
     } catch (error) {
       report(error, { stage: "storage" });
-      return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat message was not confirmed as stored and was not sent to the room; send it again");
+      return send.error(
+        conn,
+        ErrorCodes.STORAGE_ERROR,
+        "Chat message was not confirmed as stored and was not sent to the room; send it again",
+      );
     }
     const frame = chatFrame(chat);
     // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears it again.
@@ -78,7 +74,11 @@ export function createChat(ctx: EngineContext) {
     if (payload.clientMessageId !== undefined) chat.clientMessageId = payload.clientMessageId;
     const work = conn.busy();
     if ((work.chatsInFlight ?? 0) >= maxInFlight) {
-      return send.error(conn, ErrorCodes.RATE_LIMITED, `More than ${maxInFlight} chat messages are waiting to be stored; wait for their chat_message`);
+      return send.error(
+        conn,
+        ErrorCodes.RATE_LIMITED,
+        `More than ${maxInFlight} chat messages are waiting to be stored; wait for their chat_message`,
+      );
     }
     work.chatsInFlight = (work.chatsInFlight ?? 0) + 1;
     const chain = (work.chatChain ?? SETTLED)
@@ -96,28 +96,7 @@ export function createChat(ctx: EngineContext) {
     work.chatChain = chain;
   }
 
-  async function loadPage(conn: Connection, roomId: string, payload: GetChatHistoryPayload): Promise<void> {
-    let page;
-    try {
-      page = await storage.getHistoryBefore(roomId, payload.before, payload.limit ?? DEFAULT_PAGE);
-    } catch (error) {
-      report(error, { stage: "history" });
-      return send.error(conn, ErrorCodes.STORAGE_ERROR, "Chat history could not be loaded; ask again");
-    }
-    if (conn.closed) return;
-    if (!page) return send.error(conn, ErrorCodes.INVALID_PAYLOAD, `Invalid get_chat_history payload: before is not a message of room "${roomId}"`);
-    send.to(conn, chatHistoryFrame({ roomId, messages: page.messages, hasMore: page.hasMore }));
-  }
-
-  function history(conn: Connection, payload: GetChatHistoryPayload = {}): void {
-    if (paging.has(conn)) return send.error(conn, ErrorCodes.RATE_LIMITED, "A get_chat_history is still loading; wait for its chat_history");
-    paging.add(conn);
-    loadPage(conn, conn.room!.id, payload)
-      .catch((error) => report(error, { stage: "message" }))
-      .finally(() => paging.delete(conn));
-  }
-
-  return { send: sendChat, history };
+  return { send: sendChat, history: createChatHistory(ctx) };
 }
 
 export type ChatActions = ReturnType<typeof createChat>;

@@ -25,7 +25,9 @@ export function createClientFaults(report: OnError) {
   const flush = () => {
     timer = undefined;
     if (inWindow === 0) return;
-    report(new ClientFaultError(`${inWindow} client socket error(s) in the last ${WINDOW_MS / 1000} s; the last: ${last}`), { stage: "socket" });
+    report(new ClientFaultError(`${inWindow} client socket error(s) in the last ${WINDOW_MS / 1000} s; the last: ${last}`), {
+      stage: "socket",
+    });
     inWindow = 0;
   };
 

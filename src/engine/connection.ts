@@ -18,9 +18,28 @@ export interface PeerLike {
  * token-internal claims that mean nothing to other members.
  */
 const NOT_IN_ENTRY = new Set([
-  "__proto__", "connectionId", "presence",
-  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
-  "azp", "at_hash", "c_hash", "nonce", "aio", "uti", "rh", "ver", "auth_time", "acr", "amr", "sid",
+  "__proto__",
+  "connectionId",
+  "presence",
+  "iss",
+  "sub",
+  "aud",
+  "exp",
+  "nbf",
+  "iat",
+  "jti",
+  "azp",
+  "at_hash",
+  "c_hash",
+  "nonce",
+  "aio",
+  "uti",
+  "rh",
+  "ver",
+  "auth_time",
+  "acr",
+  "amr",
+  "sid",
 ]);
 
 const VERIFIED = 1;

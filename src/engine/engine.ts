@@ -1,10 +1,12 @@
 import type { Hooks } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
+import type { Backplane } from "../cluster/backplane.ts";
 import { createClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { OnError } from "../errors.ts";
+import type { ChatStorage } from "../storage/chat-storage.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import { withChatCapabilities } from "../storage/capabilities.ts";
-import type { UserInfo } from "../protocol/messages.ts";
 import { withTimeout } from "../util/async.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
@@ -21,7 +23,7 @@ import { createPresence } from "./presence.ts";
 import { Guard } from "./guard.ts";
 import { Registry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
-import { createRoomSend } from "./room-send.ts";
+import { createRoomSend, type RoomSend } from "./room-send.ts";
 import { countingFanout, Metrics, timedStorage } from "./metrics.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
@@ -78,7 +80,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const metrics = new Metrics();
   const untimedStorage = options.storage;
   options.storage = timedStorage(options.storage, metrics);
-  const { storage, onError: report, backplane, historyLimit } = options;
+  const { storage, onError: report, backplane } = options;
   // Built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
   // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
@@ -142,9 +144,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       const conn = registry.opened(peer, user);
       metrics.opens++;
       if (closing) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, peer.remoteAddress)) {
-        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
-      }
+      else if (!guard.admit(conn, peer.remoteAddress)) drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
       return conn;
     },
     receive(conn, raw) {
@@ -152,9 +152,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       dispatch.receive(conn, raw);
     },
     ping(conn, data) {
-      if (runtime.answerPing && !runtime.answerPing(conn.peer, data, options.maxBufferedBytes)) {
+      if (runtime.answerPing?.(conn.peer, data, options.maxBufferedBytes) === false)
         drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
-      }
     },
     drop,
     closed: registry.closed,
@@ -171,20 +170,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     stopHeartbeat?.();
     guard.stop();
     faults.stop();
-    await registry.closeAll();
-    send.flushPresence();
-    try {
-      await backplane?.close(); // after every leave went out, so the others see them at once
-    } catch (error) {
-      report(error, { stage: "backplane" });
-    }
-    try {
-      await withTimeout(storage.close?.(), STORAGE_CLOSE_MS, {
-        error: () => new Error(`Chat storage did not close within ${STORAGE_CLOSE_MS / 1000} s`),
-      });
-    } catch (error) {
-      report(error, { stage: "close" });
-    }
+    await shutdown({ registry, send, backplane, storage, report });
   }
 
   const probes = createProbes({
@@ -213,4 +199,29 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     },
     close: () => (closed ??= close()),
   };
+}
+
+/** After every socket closed: the last presence out, the backplane left, the storage closed (bounded). */
+async function shutdown(parts: {
+  registry: Registry;
+  send: RoomSend;
+  backplane: Backplane | undefined;
+  storage: ChatStorage;
+  report: OnError;
+}) {
+  const { send, backplane, storage, report } = parts;
+  await parts.registry.closeAll();
+  send.flushPresence();
+  try {
+    await backplane?.close(); // after every leave went out, so the others see them at once
+  } catch (error) {
+    report(error, { stage: "backplane" });
+  }
+  try {
+    await withTimeout(storage.close?.(), STORAGE_CLOSE_MS, {
+      error: () => new Error(`Chat storage did not close within ${STORAGE_CLOSE_MS / 1000} s`),
+    });
+  } catch (error) {
+    report(error, { stage: "close" });
+  }
 }

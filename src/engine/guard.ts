@@ -129,7 +129,6 @@ export class Guard {
     this.buckets.clear();
   }
 
-
   /** Check an upgrade's origin and the connection counts; `ip` undefined when the runtime cannot tell. */
   checkUpgrade(request: Request, ip: string | undefined): Refusal | undefined {
     if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed" };

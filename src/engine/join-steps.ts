@@ -7,8 +7,13 @@ import type { EngineContext } from "./context.ts";
 /** The asynchronous steps of a join, before and while the joiner enters its room (see membership.ts). */
 
 /** Identity from a `join_room` token, or unverified display data. False when the token is refused. */
-export async function identify(ctx: EngineContext, verifyToken: TokenVerifier | undefined, conn: Connection, payload: JoinRoomPayload): Promise<boolean> {
-const { send } = ctx;
+export async function identify(
+  ctx: EngineContext,
+  verifyToken: TokenVerifier | undefined,
+  conn: Connection,
+  payload: JoinRoomPayload,
+): Promise<boolean> {
+  const { send } = ctx;
   if (payload.accessToken !== undefined && !conn.verified && verifyToken) {
     const decoded = await verifyToken(payload.accessToken);
     if (conn.closed) return false;
@@ -29,7 +34,7 @@ const { send } = ctx;
 
 /** `authorizeRoom`, when set; a refusal or a throw answers FORBIDDEN. */
 export async function authorized(ctx: EngineContext, conn: Connection, roomId: string): Promise<boolean> {
-const { options, send, report } = ctx;
+  const { options, send, report } = ctx;
   if (!options.authorizeRoom) return true;
   let allowed = false;
   try {
@@ -47,12 +52,12 @@ const { options, send, report } = ctx;
  * `resumed: false` when resume was asked (the client has a gap). No `resumed` without `lastMessageId`.
  */
 export async function loadJoinHistory(
-ctx: EngineContext,
-conn: Connection,
-roomId: string,
-lastMessageId: string | undefined,
+  ctx: EngineContext,
+  conn: Connection,
+  roomId: string,
+  lastMessageId: string | undefined,
 ): Promise<{ history: StoredChatMessage[]; resumed?: boolean }> {
-const { options, send, report } = ctx;
+  const { options, send, report } = ctx;
   try {
     if (lastMessageId !== undefined && options.resumeLimit > 0) {
       // One more than the limit tells "too many since" from "exactly the limit".
@@ -67,4 +72,3 @@ const { options, send, report } = ctx;
     return lastMessageId === undefined ? { history: [] } : { history: [], resumed: false };
   }
 }
-

@@ -96,7 +96,8 @@ export class Metrics {
   /** Prometheus text exposition format 0.0.4. */
   render(gauges: Gauges): string {
     const out: string[] = [];
-    const family = (name: string, type: string, help: string) => out.push(`# HELP openlivesync_${name} ${help}`, `# TYPE openlivesync_${name} ${type}`);
+    const family = (name: string, type: string, help: string) =>
+      out.push(`# HELP openlivesync_${name} ${help}`, `# TYPE openlivesync_${name} ${type}`);
     const labelled = (name: string, label: string, map: Map<string, number>) => {
       for (const [value, n] of map) out.push(`openlivesync_${name}{${label}="${value}"} ${n}`);
     };
@@ -108,7 +109,11 @@ export class Metrics {
     out.push(`openlivesync_connections_opened_total ${this.opens}`);
     family("connections_closed_total", "counter", "WebSocket connections closed, by either side.");
     out.push(`openlivesync_connections_closed_total ${this.closes}`);
-    family("server_closes_total", "counter", "Connections the server closed, by close code (1008 rate limit, 1009 too big, 4408 heartbeat, 4429 slow consumer, ...).");
+    family(
+      "server_closes_total",
+      "counter",
+      "Connections the server closed, by close code (1008 rate limit, 1009 too big, 4408 heartbeat, 4429 slow consumer, ...).",
+    );
     labelled("server_closes_total", "code", this.serverCloses);
     family("messages_received_total", "counter", "Frames received from clients, by message type (other: not a known type).");
     labelled("messages_received_total", "type", this.received);
@@ -120,7 +125,8 @@ export class Metrics {
     out.push(`openlivesync_rate_limited_frames_total ${this.rateLimitedFrames}`);
     family("storage_duration_seconds", "histogram", "Chat storage calls, by method.");
     for (const [op, h] of this.storage) {
-      STORAGE_BUCKETS.forEach((le, i) => out.push(`openlivesync_storage_duration_seconds_bucket{op="${op}",le="${le}"} ${h.buckets[i]}`));
+      for (const [i, le] of STORAGE_BUCKETS.entries())
+        out.push(`openlivesync_storage_duration_seconds_bucket{op="${op}",le="${le}"} ${h.buckets[i]}`);
       out.push(`openlivesync_storage_duration_seconds_bucket{op="${op}",le="+Inf"} ${h.count}`);
       out.push(`openlivesync_storage_duration_seconds_sum{op="${op}"} ${h.sum}`);
       out.push(`openlivesync_storage_duration_seconds_count{op="${op}"} ${h.count}`);
@@ -135,7 +141,7 @@ export class Metrics {
         out.push(`openlivesync_backplane_lag_seconds ${gauges.backplane.rttMs / 1000}`);
       }
     }
-    return out.join("\n") + "\n";
+    return `${out.join("\n")}\n`;
   }
 }
 

@@ -57,7 +57,14 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     let p = pending.get(room);
     if (p) return p;
     const wait = Math.max(0, (lastFlush.get(room) ?? 0) + batchMs - Date.now());
-    p = { changes: new Map(), cancelled: new Map(), fresh: undefined, seq: 0, membership: false, timer: backgroundTimeout(() => timed(room), wait) };
+    p = {
+      changes: new Map(),
+      cancelled: new Map(),
+      fresh: undefined,
+      seq: 0,
+      membership: false,
+      timer: backgroundTimeout(() => timed(room), wait),
+    };
     pending.set(room, p);
     return p;
   }
@@ -84,7 +91,14 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     if (change.kind !== "updated") p.membership = true;
     const prev = p.changes.get(id);
     if (!prev) {
-      p.changes.set(id, { ...change, wasThere: change.kind !== "joined", forward: forward && !immediate, announced: immediate, seq, joinSeq: seq });
+      p.changes.set(id, {
+        ...change,
+        wasThere: change.kind !== "joined",
+        forward: forward && !immediate,
+        announced: immediate,
+        seq,
+        joinSeq: seq,
+      });
       return;
     }
     prev.forward = immediate ? false : forward || prev.forward;
@@ -126,7 +140,12 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     const left: Item[] = [];
     const own = new Set<Connection>();
     for (const change of p.changes.values()) {
-      const item = { id: change.connectionId, json: change.entry ?? JSON.stringify(change.connectionId), seq: change.seq, joinSeq: change.joinSeq };
+      const item = {
+        id: change.connectionId,
+        json: change.entry ?? JSON.stringify(change.connectionId),
+        seq: change.seq,
+        joinSeq: change.joinSeq,
+      };
       (change.kind === "joined" ? joined : change.kind === "updated" ? updated : left).push(item);
       const conn = change.conn;
       if (conn && change.kind !== "left" && conn.room === room && room.local.has(conn)) own.add(conn);
@@ -154,7 +173,8 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
       // A member that joined before this snapshot is in it already: what changed since is an update.
       const news = joined.filter(keep);
       const fresher = news.filter((item) => item.joinSeq > after);
-      const moved = fresher.length === news.length ? updated.filter(keep) : [...updated.filter(keep), ...news.filter((item) => item.joinSeq <= after)];
+      const moved =
+        fresher.length === news.length ? updated.filter(keep) : [...updated.filter(keep), ...news.filter((item) => item.joinSeq <= after)];
       const frame = presenceBatchFrame(room.id, fresher, moved, gone, count);
       if (frame !== undefined) fanout.send(conn, frame);
     }

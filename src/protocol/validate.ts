@@ -65,7 +65,10 @@ const shortString = (max: number) =>
 const payloadObject = "payload must be an object";
 /** A stored message's id, as `join_room.lastMessageId` and `get_chat_history.before` name it. */
 const messageId = shortString(256);
-const clientMessageId = v.pipe(v.string("must be a string"), v.check((s: string) => isClientMessageId(s), "must be 1-64 characters of A-Z, a-z, 0-9, _ and -"));
+const clientMessageId = v.pipe(
+  v.string("must be a string"),
+  v.check((s: string) => isClientMessageId(s), "must be 1-64 characters of A-Z, a-z, 0-9, _ and -"),
+);
 /** Most messages one `get_chat_history` returns. */
 export const MAX_HISTORY_PAGE = 100;
 
@@ -73,34 +76,50 @@ function buildSchemas(limits: MessageLimits) {
   const roomId = shortString(limits.maxRoomIdLength);
   const optionalText = v.optional(v.pipe(v.string(), v.maxLength(256)));
   return {
-    [MSG_JOIN_ROOM]: v.object({
-      roomId,
-      presence: v.optional(plainObject),
-      accessToken: v.optional(v.pipe(v.string("must be a string"), v.maxLength(16_384, "is too long"))),
-      name: optionalText,
-      email: optionalText,
-      lastMessageId: v.optional(messageId),
-    }, payloadObject),
+    [MSG_JOIN_ROOM]: v.object(
+      {
+        roomId,
+        presence: v.optional(plainObject),
+        accessToken: v.optional(v.pipe(v.string("must be a string"), v.maxLength(16_384, "is too long"))),
+        name: optionalText,
+        email: optionalText,
+        lastMessageId: v.optional(messageId),
+      },
+      payloadObject,
+    ),
     [MSG_LEAVE_ROOM]: v.optional(v.object({ roomId: v.optional(roomId) }, payloadObject)),
     [MSG_UPDATE_PRESENCE]: v.object({ presence: plainObject }, payloadObject),
-    [MSG_BROADCAST_EVENT]: v.object({
-      event: shortString(limits.maxEventNameLength),
-      payload: v.optional(v.unknown()),
-    }, payloadObject),
-    [MSG_SEND_CHAT]: v.object({
-      message: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), noNul),
-      metadata: v.optional(plainObject),
-      clientMessageId: v.optional(clientMessageId),
-    }, payloadObject),
-    [MSG_GET_CHAT_HISTORY]: v.optional(v.object({
-      before: v.optional(messageId),
-      limit: v.optional(v.pipe(
-        v.number("must be a number"),
-        v.integer("must be an integer"),
-        v.minValue(1, "must be at least 1"),
-        v.maxValue(MAX_HISTORY_PAGE, `must be at most ${MAX_HISTORY_PAGE}`),
-      )),
-    }, payloadObject)),
+    [MSG_BROADCAST_EVENT]: v.object(
+      {
+        event: shortString(limits.maxEventNameLength),
+        payload: v.optional(v.unknown()),
+      },
+      payloadObject,
+    ),
+    [MSG_SEND_CHAT]: v.object(
+      {
+        message: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), noNul),
+        metadata: v.optional(plainObject),
+        clientMessageId: v.optional(clientMessageId),
+      },
+      payloadObject,
+    ),
+    [MSG_GET_CHAT_HISTORY]: v.optional(
+      v.object(
+        {
+          before: v.optional(messageId),
+          limit: v.optional(
+            v.pipe(
+              v.number("must be a number"),
+              v.integer("must be an integer"),
+              v.minValue(1, "must be at least 1"),
+              v.maxValue(MAX_HISTORY_PAGE, `must be at most ${MAX_HISTORY_PAGE}`),
+            ),
+          ),
+        },
+        payloadObject,
+      ),
+    ),
   } as const;
 }
 
@@ -136,10 +155,7 @@ export function createMessageParser(limits: MessageLimits) {
     if (!result.success) {
       const issue = result.issues[0];
       const path = issue.path?.map((p) => String(p.key)).join(".");
-      throw new ProtocolError(
-        ErrorCodes.INVALID_PAYLOAD,
-        `Invalid ${type} payload: ${path ? `${path} ` : ""}${issue.message}`,
-      );
+      throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Invalid ${type} payload: ${path ? `${path} ` : ""}${issue.message}`);
     }
     const msg = { type, payload: result.output } as ClientMessage;
 

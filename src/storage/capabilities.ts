@@ -13,7 +13,9 @@ export interface ChatStorageCapabilities {
 }
 
 /** A storage with every method, as {@link withChatCapabilities} returns it. */
-export type CompleteChatStorage = Required<Pick<ChatStorage, "append" | "getHistory" | "appendOnce" | "getHistoryBefore" | "getHistoryAfter">> &
+export type CompleteChatStorage = Required<
+  Pick<ChatStorage, "append" | "getHistory" | "appendOnce" | "getHistoryBefore" | "getHistoryAfter">
+> &
   Pick<ChatStorage, "close" | "processLocal">;
 
 export interface WithCapabilities {
@@ -45,14 +47,22 @@ export function withChatCapabilities(storage: ChatStorage): WithCapabilities {
     idempotency: typeof storage.appendOnce === "function",
   };
   const warnings: string[] = [];
-  if (!native.paging) warnings.push(`Chat storage has no getHistoryBefore: get_chat_history pages through getHistory and finds only the newest ${EMULATED_SCAN_LIMIT} messages.`);
-  if (!native.resume) warnings.push("Chat storage has no getHistoryAfter: lastMessageId is ignored, rejoining clients get the newest history (resumed: false).");
+  if (!native.paging)
+    warnings.push(
+      `Chat storage has no getHistoryBefore: get_chat_history pages through getHistory and finds only the newest ${EMULATED_SCAN_LIMIT} messages.`,
+    );
+  if (!native.resume)
+    warnings.push(
+      "Chat storage has no getHistoryAfter: lastMessageId is ignored, rejoining clients get the newest history (resumed: false).",
+    );
   if (!native.idempotency) warnings.push("Chat storage has no appendOnce: clientMessageId is ignored, a resent message is stored again.");
 
   const complete: CompleteChatStorage = {
     append: (roomId, message) => storage.append(roomId, message),
     getHistory: (roomId, limit, offset) => storage.getHistory(roomId, limit, offset),
-    appendOnce: native.idempotency ? (roomId, input) => storage.appendOnce!(roomId, input) : (roomId, input) => appendSeed(storage, roomId, input),
+    appendOnce: native.idempotency
+      ? (roomId, input) => storage.appendOnce!(roomId, input)
+      : (roomId, input) => appendSeed(storage, roomId, input),
     getHistoryBefore: native.paging
       ? (roomId, beforeId, limit) => storage.getHistoryBefore!(roomId, beforeId, limit)
       : (roomId, beforeId, limit) => pageBefore(storage, roomId, beforeId, limit),
@@ -83,7 +93,12 @@ async function positionFromNewest(storage: ChatStorage, roomId: string, id: stri
   return undefined;
 }
 
-async function pageBefore(storage: ChatStorage, roomId: string, beforeId: string | undefined, limit: number): Promise<HistoryPage | undefined> {
+async function pageBefore(
+  storage: ChatStorage,
+  roomId: string,
+  beforeId: string | undefined,
+  limit: number,
+): Promise<HistoryPage | undefined> {
   const n = Math.max(0, Math.floor(limit) || 0);
   let skip = 0;
   if (beforeId !== undefined) {

@@ -57,8 +57,7 @@ export interface ExistingTable {
  */
 export function tableDdl(dialect: Dialect, table: DdlTable): { create: string; upgrade(existing: ExistingTable): string[] } {
   const q = (id: string) => quote(dialect, id);
-  const indexDefinition = (index: DdlIndex) =>
-    `${index.config.unique ? "unique " : ""}index ${q(index.config.name ?? "")}`;
+  const indexDefinition = (index: DdlIndex) => `${index.config.unique ? "unique " : ""}index ${q(index.config.name ?? "")}`;
   const parts = table.columns.map((c) => columnDefinition(dialect, c));
   let create: string;
   if (dialect === "mysql") {

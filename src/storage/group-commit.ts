@@ -112,7 +112,7 @@ export function createGroupCommit<T, R = void>(
   async function writeRows(take: Pending<T, R>[]): Promise<unknown> {
     try {
       const results = await storageTimeout(write(take.map((p) => p.row)), timeoutMs, "Storing chat messages");
-      take.forEach((p, i) => p.resolve(results ? results[i] : undefined));
+      for (const [i, p] of take.entries()) p.resolve(results ? results[i] : undefined);
       return undefined;
     } catch (cause) {
       if (take.length === 1 || !mayBeRowError(cause)) {

@@ -42,7 +42,10 @@ async function setUpTable(pool: PromiseQuery, table: MySqlChatTable, tableName: 
   const connection = await pool.getConnection();
   const lock = `openlivesync:${tableName}`;
   try {
-    const [got] = (await connection.query("select get_lock(?, ?) as got", [lock, SETUP_LOCK_SECONDS])) as [Array<{ got: unknown }>, unknown];
+    const [got] = (await connection.query("select get_lock(?, ?) as got", [lock, SETUP_LOCK_SECONDS])) as [
+      Array<{ got: unknown }>,
+      unknown,
+    ];
     if (Number(got[0]?.got) !== 1) throw new Error(`another server held the setup lock for over ${SETUP_LOCK_SECONDS} s`);
     try {
       const ddl = mysqlTableDdl(table);
@@ -83,7 +86,6 @@ function isPool(connection: MySQLConnection): connection is MySQLPoolLike {
   );
 }
 
-
 /**
  * Chat history in MySQL 8 or MariaDB 10.5+, through mysql2 and `drizzle-orm/mysql2`. Creates the table
  * with its indexes if missing, or upgrades an older release's table in place, under `GET_LOCK`; connects
@@ -91,10 +93,7 @@ function isPool(connection: MySQLConnection): connection is MySQLPoolLike {
  * @example
  * const storage = await createMySQLChatStorage("mysql://app:secret@localhost:3306/app", { historyLimit: 100 });
  */
-export async function createMySQLChatStorage(
-  config: MySQLConnection,
-  options: SqlChatStorageOptions = {},
-): Promise<ChatStorage> {
+export async function createMySQLChatStorage(config: MySQLConnection, options: SqlChatStorageOptions = {}): Promise<ChatStorage> {
   const tableName = validateTableName(options.tableName);
   const table = mysqlChatTable(tableName);
   const { createPool, drizzle } = await loadDriver();

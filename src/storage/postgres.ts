@@ -45,7 +45,6 @@ function isClient(connection: PostgresConnection): connection is PostgresClientL
   return typeof connection === "function" && typeof (connection as PostgresClientLike).unsafe === "function";
 }
 
-
 /**
  * Chat history in Postgres, through postgres.js and `drizzle-orm/postgres-js`. Creates the table and its
  * indexes if missing, or upgrades an older release's table in place, under an advisory lock so servers
@@ -54,10 +53,7 @@ function isClient(connection: PostgresConnection): connection is PostgresClientL
  * @example
  * const storage = await createPostgresChatStorage(process.env.DATABASE_URL!, { historyLimit: 100 });
  */
-export async function createPostgresChatStorage(
-  connection: PostgresConnection,
-  options: SqlChatStorageOptions = {},
-): Promise<ChatStorage> {
+export async function createPostgresChatStorage(connection: PostgresConnection, options: SqlChatStorageOptions = {}): Promise<ChatStorage> {
   const tableName = validateTableName(options.tableName);
   const table = pgChatTable(tableName);
   const { postgres, drizzle } = await loadDriver();

@@ -1,4 +1,15 @@
-import { bigint, customType, getTableConfig, index, uniqueIndex, mediumtext, mysqlTable, text, varbinary, varchar } from "drizzle-orm/mysql-core";
+import {
+  bigint,
+  customType,
+  getTableConfig,
+  index,
+  uniqueIndex,
+  mediumtext,
+  mysqlTable,
+  text,
+  varbinary,
+  varchar,
+} from "drizzle-orm/mysql-core";
 import { tableDdl } from "./ddl.ts";
 import { clientKeyIndexName, idIndexName, roomSeqIndexName, validateTableName } from "./table-name.ts";
 

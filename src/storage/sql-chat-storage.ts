@@ -114,24 +114,57 @@ async function sha256Hex(text: string): Promise<string> {
 function createReads(backend: SqlBackend) {
   const db = backend.db as SelectDb;
   const t = backend.table;
-  const columns = { id: t.id, roomId: t.roomId, connectionId: t.connectionId, userId: t.userId, name: t.name, message: t.message, metadata: t.metadata, createdAt: t.createdAt };
+  const columns = {
+    id: t.id,
+    roomId: t.roomId,
+    connectionId: t.connectionId,
+    userId: t.userId,
+    name: t.name,
+    message: t.message,
+    metadata: t.metadata,
+    createdAt: t.createdAt,
+  };
   const rows = (query: SelectQuery) => query as PromiseLike<unknown[]> as PromiseLike<ChatRow[]>;
   return {
     /** Newest first: `order by seq desc limit ? offset ?`. */
     newest: (roomId: string, limit: number, offset: number) =>
       rows(db.select(columns).from(t).where(eq(t.roomId, roomId)).orderBy(desc(t.seq)).limit(limit).offset(offset)),
     async seqOf(roomId: string, id: string): Promise<number | undefined> {
-      const found = (await db.select({ seq: t.seq }).from(t).where(and(eq(t.id, id), eq(t.roomId, roomId))).limit(1)) as Array<{ seq: unknown }>;
+      const found = (await db
+        .select({ seq: t.seq })
+        .from(t)
+        .where(and(eq(t.id, id), eq(t.roomId, roomId)))
+        .limit(1)) as Array<{ seq: unknown }>;
       return found[0] === undefined ? undefined : Number(found[0].seq);
     },
     /** Newest first, older than `seq` (or the newest without it). */
     before: (roomId: string, seq: number | undefined, limit: number) =>
-      rows(db.select(columns).from(t).where(and(eq(t.roomId, roomId), seq === undefined ? undefined : lt(t.seq, seq))).orderBy(desc(t.seq)).limit(limit)),
+      rows(
+        db
+          .select(columns)
+          .from(t)
+          .where(and(eq(t.roomId, roomId), seq === undefined ? undefined : lt(t.seq, seq)))
+          .orderBy(desc(t.seq))
+          .limit(limit),
+      ),
     /** Oldest first, newer than `seq`. */
     after: (roomId: string, seq: number, limit: number) =>
-      rows(db.select(columns).from(t).where(and(eq(t.roomId, roomId), gt(t.seq, seq))).orderBy(asc(t.seq)).limit(limit)),
+      rows(
+        db
+          .select(columns)
+          .from(t)
+          .where(and(eq(t.roomId, roomId), gt(t.seq, seq)))
+          .orderBy(asc(t.seq))
+          .limit(limit),
+      ),
     /** The stored row of each key: after an INSERT that skipped duplicates, these are the winners. */
-    byClientKeys: (keys: string[]) => rows(db.select({ ...columns, clientKey: t.clientKey }).from(t).where(inArray(t.clientKey, keys))),
+    byClientKeys: (keys: string[]) =>
+      rows(
+        db
+          .select({ ...columns, clientKey: t.clientKey })
+          .from(t)
+          .where(inArray(t.clientKey, keys)),
+      ),
   };
 }
 
@@ -249,7 +282,9 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
       closed ??= (async () => {
         // Give queued writes their chance, but a database that stopped answering must not hold shutdown
         // (nor the process: the bound's timer is cleared when the writes finish first).
-        await (timeoutMs > 0 && Number.isFinite(timeoutMs) ? withTimeout(commit.drain(), timeoutMs, { fallback: undefined }) : commit.drain());
+        await (timeoutMs > 0 && Number.isFinite(timeoutMs)
+          ? withTimeout(commit.drain(), timeoutMs, { fallback: undefined })
+          : commit.drain());
         try {
           await backend.release();
         } catch (cause) {

@@ -50,7 +50,12 @@ export function registerSqliteDriver(driver: SqliteDriver): void {
 
 const isMissingModule = (cause: unknown) => {
   const code = (cause as { code?: string } | undefined)?.code;
-  return code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND" || code === "ERR_DLOPEN_FAILED" || /bindings|\.node\b/.test(String(cause));
+  return (
+    code === "MODULE_NOT_FOUND" ||
+    code === "ERR_MODULE_NOT_FOUND" ||
+    code === "ERR_DLOPEN_FAILED" ||
+    /bindings|\.node\b/.test(String(cause))
+  );
 };
 
 /** Open `filename` (or `:memory:`) with the registered driver. */
@@ -64,7 +69,8 @@ export function openSqliteDatabase(filename: string): OpenedSqlite {
   try {
     return { db: driver.open(filename), driver: driver.name };
   } catch (cause) {
-    if (driver.install && isMissingModule(cause)) throw new MissingDriverError(driver.name, driver.install, { cause, feature: "SQLite chat storage" });
+    if (driver.install && isMissingModule(cause))
+      throw new MissingDriverError(driver.name, driver.install, { cause, feature: "SQLite chat storage" });
     throw new ConfigError(`Could not open SQLite database ${JSON.stringify(filename)}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -25,13 +25,22 @@ export function disconnectAll() {
  * Resolve once `predicate(client.getState())` holds; reject after `timeoutMs` with the last state, so a
  * failure says what the client saw. The timeout only bounds a failing test; nothing is timed.
  */
-export function until(client: LiveSyncClient, predicate: (state: LiveSyncClientState) => boolean, what = "condition", timeoutMs = 20_000): Promise<LiveSyncClientState> {
+export function until(
+  client: LiveSyncClient,
+  predicate: (state: LiveSyncClientState) => boolean,
+  what = "condition",
+  timeoutMs = 20_000,
+): Promise<LiveSyncClientState> {
   return new Promise((resolve, reject) => {
     if (predicate(client.getState())) return resolve(client.getState());
     const timer = setTimeout(() => {
       off();
       const s = client.getState();
-      reject(new Error(`timed out waiting for ${what}; state: ${JSON.stringify({ ...s, lastError: s.lastError && `${s.lastError.code}: ${s.lastError.message}` }).slice(0, 3000)}`));
+      reject(
+        new Error(
+          `timed out waiting for ${what}; state: ${JSON.stringify({ ...s, lastError: s.lastError && `${s.lastError.code}: ${s.lastError.message}` }).slice(0, 3000)}`,
+        ),
+      );
     }, timeoutMs);
     const off = client.subscribe((state) => {
       if (!predicate(state)) return;

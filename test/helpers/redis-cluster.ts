@@ -126,7 +126,16 @@ function runningCluster(url: string): PrivateRedisCluster {
   const refuse = async () => {
     throw new Error("REDIS_CLUSTER_URL names a cluster this test did not start: it is not killed or restarted");
   };
-  return { url, ports, canRestart: false, kill: refuse, start: refuse, waitOk: async () => {}, stop: async () => {}, portOf: (key) => portOf(ports[0]!, key) };
+  return {
+    url,
+    ports,
+    canRestart: false,
+    kill: refuse,
+    start: refuse,
+    waitOk: async () => {},
+    stop: async () => {},
+    portOf: (key) => portOf(ports[0]!, key),
+  };
 }
 
 /** The port of the master that serves `key`'s slot, asked of the node at `port`. */
