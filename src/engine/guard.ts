@@ -17,7 +17,7 @@ export interface GuardOptions {
   allowedOrigins?: readonly string[] | "*";
   /** Open sockets in total; further upgrades get HTTP 503. 0 disables. @default 100000 */
   maxConnections?: number;
-  /** Open sockets per client IP; further upgrades get HTTP 429. 0 disables. @default 1000 */
+  /** Open sockets per client IP; further upgrades get HTTP 429. 0 disables (behind a load balancer every client shares its address). @default 0 */
   maxConnectionsPerIp?: number;
   /**
    * Per-connection token bucket on incoming frames. Past it a frame is dropped and answered with
@@ -64,7 +64,7 @@ export function resolveGuard(options: GuardOptions): ResolvedGuard {
   return {
     allowedOrigins: origins === "*" ? "*" : new Set(origins.map(normalizeOrigin)),
     maxConnections: count("maxConnections", options.maxConnections, 100_000),
-    maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp, 1000),
+    maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp, 0),
     rateLimit: rate && {
       messagesPerSecond: count("rateLimit.messagesPerSecond", rate.messagesPerSecond, 200),
       bytesPerSecond: count("rateLimit.bytesPerSecond", rate.bytesPerSecond, 1024 * 1024),

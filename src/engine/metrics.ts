@@ -3,9 +3,6 @@ import type { Fanout } from "./fanout.ts";
 /** Upper bounds (seconds) of the storage latency histogram's buckets. */
 const STORAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-const CLIENT_TYPES = new Set(["join_room", "leave_room", "update_presence", "broadcast_event", "send_chat"]);
-const SERVER_TYPES = new Set(["room_joined", "presence_updated", "broadcast_event", "chat_message", "error"]);
-const TYPE_IN_FRAME = /"type"\s*:\s*"([a-z_]{1,32})"/;
 const FRAME_HEAD = '{"type":"';
 const ERROR_HEAD = '{"type":"error","payload":{"code":"';
 
@@ -41,15 +38,14 @@ export class Metrics {
 
   /** A frame arrived from a client (before any check). */
   frameReceived(raw: string): void {
-    const type = raw.startsWith(FRAME_HEAD) ? raw.slice(9, raw.indexOf('"', 9)) : (TYPE_IN_FRAME.exec(raw)?.[1] ?? "");
-    bump(this.received, CLIENT_TYPES.has(type) ? type : "other");
+    bump(this.received, clientTypeOf(raw));
   }
 
   /** `frame` went to `n` sockets. */
   frameSent(frame: string, n: number): void {
     if (n <= 0) return;
-    const type = frame.startsWith(FRAME_HEAD) ? frame.slice(9, frame.indexOf('"', 9)) : "";
-    bump(this.sent, SERVER_TYPES.has(type) ? type : "other", n);
+    const type = serverTypeOf(frame);
+    bump(this.sent, type, n);
     if (type === "error" && frame.startsWith(ERROR_HEAD)) {
       const code = frame.slice(ERROR_HEAD.length, frame.indexOf('"', ERROR_HEAD.length));
       bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other", n);
@@ -144,6 +140,23 @@ export class Metrics {
     return `${out.join("\n")}\n`;
   }
 }
+
+/**
+ * A frame's type when it is one of `types` and written the way every client and this server write it
+ * (`{"type":"…"`, type first), else "other". Read in place: the hot path allocates nothing for it.
+ */
+function typeIn(frame: string, types: readonly string[]): string {
+  if (!frame.startsWith(FRAME_HEAD)) return "other";
+  const first = frame.charCodeAt(9);
+  for (const type of types) {
+    if (type.charCodeAt(0) === first && frame.startsWith(type, 9) && frame.charCodeAt(9 + type.length) === 34) return type;
+  }
+  return "other";
+}
+const CLIENT_TYPES = ["broadcast_event", "update_presence", "send_chat", "join_room", "leave_room", "get_chat_history"] as const;
+const SERVER_TYPES = ["broadcast_event", "presence_updated", "chat_message", "room_joined", "error", "chat_history"] as const;
+const clientTypeOf = (raw: string) => typeIn(raw, CLIENT_TYPES);
+const serverTypeOf = (frame: string) => typeIn(frame, SERVER_TYPES);
 
 function bump(map: Map<string, number>, key: string, n = 1): void {
   map.set(key, (map.get(key) ?? 0) + n);

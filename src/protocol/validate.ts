@@ -38,20 +38,20 @@ export function isWellFormed(text: string): boolean {
  * or chat is sent on, cannot encode again), or a string or key with a lone surrogate. It never recurses
  * deeper than `maxDepth`, however deep the input.
  */
-export function inspectJson(value: unknown, maxDepth: number): "deep" | "ill-formed" | undefined {
-  if (typeof value === "string") return isWellFormed(value) ? undefined : "ill-formed";
+export function inspectJson(value: unknown, maxDepth: number, checkText = true): "deep" | "ill-formed" | undefined {
+  if (typeof value === "string") return !checkText || isWellFormed(value) ? undefined : "ill-formed";
   if (value === null || typeof value !== "object") return undefined;
   if (maxDepth <= 0) return "deep";
   if (Array.isArray(value)) {
     for (const item of value) {
-      const problem = inspectJson(item, maxDepth - 1);
+      const problem = inspectJson(item, maxDepth - 1, checkText);
       if (problem) return problem;
     }
     return undefined;
   }
   for (const key in value) {
-    if (!isWellFormed(key)) return "ill-formed";
-    const problem = inspectJson((value as Record<string, unknown>)[key], maxDepth - 1);
+    if (checkText && !isWellFormed(key)) return "ill-formed";
+    const problem = inspectJson((value as Record<string, unknown>)[key], maxDepth - 1, checkText);
     if (problem) return problem;
   }
   return undefined;
@@ -143,7 +143,9 @@ export function createMessageParser(limits: MessageLimits) {
     const type = data.type;
     // A presence, chat metadata or event payload sits two levels down (message, payload), and may itself
     // nest maxJsonDepth levels.
-    const problem = inspectJson(data, limits.maxJsonDepth + 2);
+    // A frame decoded from UTF-8 holds no lone surrogate unless JSON escaped one (as \uD800): without a
+    // backslash-u in the frame, only the depth needs checking.
+    const problem = inspectJson(data, limits.maxJsonDepth + 2, raw.includes("\\u"));
     if (problem === "deep") throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Message nests deeper than ${limits.maxJsonDepth} levels`);
     if (problem === "ill-formed") {
       throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, "Message holds a string with a lone UTF-16 surrogate (ill-formed Unicode)");
