@@ -9,10 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "./helpers/chromium.ts";
 import { afterAll, describe, expect, it } from "vitest";
 
-const CHROMIUM = "/usr/bin/chromium";
 const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
 const ARTIFACTS = join(import.meta.dirname, "..", "artifacts", "client-browser");
 const available = existsSync(CHROMIUM);
@@ -71,21 +71,7 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     let server = await startCli(0);
     const port = server.port;
-    context = await chromium.launchPersistentContext(join(dir, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1100, height: 640 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(join(dir, "profile"), { width: 1100, height: 640 });
     const base = `http://127.0.0.1:${port}/demo?room=browser-test`;
     const ada = await context.newPage();
     const bob = await context.newPage();

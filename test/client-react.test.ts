@@ -8,12 +8,12 @@ import type { AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "./helpers/chromium.ts";
 import { build } from "rolldown";
 import { afterAll, describe, expect, it } from "vitest";
 import { startRestartable, type RestartableServer } from "./helpers/restartable.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const available = existsSync(CHROMIUM);
 if (!available && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
 
@@ -69,20 +69,7 @@ const waitView = (page: Page, predicate: string) =>
 describe.skipIf(!available)("React hooks in Chromium", () => {
   it("join, presence, chat and events through the hooks; back by themselves after a server restart; leave on unmount", async () => {
     const code = await bundle();
-    context = await chromium.launchPersistentContext(join(dir, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(join(dir, "profile"));
     // A page may open sockets to loopback only when it came from loopback itself (Chromium's local network
     // access checks), so the app is served over HTTP on 127.0.0.1 too.
     const http = createServer((req, res) => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./helpers/chromium.ts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { TestClient } from "./helpers/client.ts";
 import { disconnectAll, liveClient, messagesOf, until } from "./helpers/live-clients.ts";
@@ -185,20 +185,7 @@ describe.skipIf(!existsSync("/usr/bin/chromium"))("the demo's Load older", () =>
     const cli = spawn(process.execPath, [join(import.meta.dirname, "..", "dist", "cli.js"), "--port", "0", "--history-limit", "3"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const context = await chromium.launchPersistentContext(join(dir, "profile"), {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const context = await launchChromium(join(dir, "profile"));
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = "";
