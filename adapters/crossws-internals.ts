@@ -102,11 +102,13 @@ export function releaseNodeUpgradeRequest(peer: Peer): boolean {
   const internal = internalsOf(peer);
   const nodeReq = internal?.nodeReq;
   if (!internal || !isObject(nodeReq) || !("_context" in nodeReq) || !("socket" in nodeReq) || !("request" in internal)) return false;
-  const { context, remoteAddress } = getters(peer);
+  // `remoteAddress` reads `nodeReq.socket`, which is kept as is; reading it here would make Node cache
+  // the socket's peer name (an object per connection), so only the context is compared.
+  const { context } = getters(peer);
   const request = internal.request;
   internal.nodeReq = { _context: nodeReq._context, socket: nodeReq.socket };
   internal.request = undefined;
-  if (getters(peer).context === context && getters(peer).remoteAddress === remoteAddress) return true;
+  if (getters(peer).context === context) return true;
   internal.nodeReq = nodeReq;
   internal.request = request;
   return false;

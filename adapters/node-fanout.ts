@@ -69,7 +69,7 @@ export const createCorkedFanout =
     return {
       attach(conn) {
         const wire = nodeWire(conn.peer);
-        if (typeof wire === "object") conn.transport = { ...wire, corked: false } satisfies NodeTransport;
+        if (typeof wire === "object") conn.transport = { ws: wire.ws, socket: wire.socket, corked: false } satisfies NodeTransport;
         else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
         if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
       },

@@ -158,10 +158,11 @@ function closeUnlessRequested(server: Server, ms: number): void {
     timers.delete(socket);
   };
   server.on("connection", (socket: Duplex) => {
+    // No close listener: one per socket would stay for the life of every WebSocket. A socket that closes
+    // first is only held until its (unref'd) timer fires, and destroying it again then does nothing.
     const timer = setTimeout(() => socket.destroy(), ms);
     timer.unref();
     timers.set(socket, timer);
-    socket.once("close", () => arrived(socket));
   });
   server.on("request", (req: IncomingMessage) => arrived(req.socket));
   server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => arrived(socket));

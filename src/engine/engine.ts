@@ -144,7 +144,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       const conn = registry.opened(peer, user);
       metrics.opens++;
       if (closing) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, peer.remoteAddress)) drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      else if (!guard.admit(conn, () => peer.remoteAddress))
+        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
       return conn;
     },
     receive(conn, raw) {

@@ -145,10 +145,12 @@ export class Guard {
    * for runtimes whose upgrade request does not tell the address). Addresses are kept only while that
    * limit is on, so idle connections cost nothing for it by default.
    */
-  admit(conn: Connection, ip: string | undefined): boolean {
+  admit(conn: Connection, address: () => string | undefined): boolean {
     this.open++;
     const { maxConnectionsPerIp } = this.limits;
-    if (ip === undefined || maxConnectionsPerIp === 0) return true;
+    if (maxConnectionsPerIp === 0) return true;
+    const ip = address();
+    if (ip === undefined) return true;
     const n = this.perIp.get(ip) ?? 0;
     if (n >= maxConnectionsPerIp) return false;
     this.perIp.set(ip, n + 1);
