@@ -17,12 +17,9 @@
 // `--old-dist` (or OLS_OLD_DIST) is a built dist/ of the code to compare with, e.g. main before issue 16:
 //   git archive <commit> | tar -x -C /tmp/old && ln -s $PWD/node_modules /tmp/old/ && (cd /tmp/old && npx tsdown)
 // Without it only this build runs. Servers: bench/servers/ours-node.mjs with OLS_DIST.
-import { fork, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+import { join, resolve } from "node:path";
+import { ROOT, runLoad, startServer, stopServer } from "./children.mjs";
 
 const NUMERIC = {
   joiners: 2000,
@@ -56,77 +53,10 @@ function parseArgs(argv) {
   return out;
 }
 
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-function startServer(dist) {
-  const child = spawn(
-    "bash",
-    [
-      "-c",
-      'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"',
-      process.execPath,
-      "--expose-gc",
-      join(ROOT, "bench/servers/ours-node.mjs"),
-    ],
-    { cwd: ROOT, env: { ...process.env, OLS_DIST: dist }, stdio: ["pipe", "pipe", "pipe"] },
-  );
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  const stderr = [];
-  child.stderr.setEncoding("utf8").on("data", (d) => stderr.length < 10 && stderr.push(d.trim().slice(0, 300)));
-  child.stdin.on("error", () => {});
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server (${dist}) not READY in 20 s: ${stderr.join(" | ")}`)), 20_000);
-    let buf = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => {
-      buf += d;
-      const m = /^READY (\d+)$/m.exec(buf);
-      if (m) clearTimeout(timer), resolve({ child, pid: child.pid, port: Number(m[1]), stderr });
-    });
-    child.once("exit", (code) => reject(new Error(`server (${dist}) exited (${code}) before READY: ${stderr.join(" | ")}`)));
-  });
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((r) => server.child.once("exit", r));
-  server.child.kill("SIGTERM");
-  const t = setTimeout(() => server.child.kill("SIGKILL"), 4000);
-  await exited;
-  clearTimeout(t);
-}
-
-function runLoad(load, params, server) {
-  const child = fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  children.add(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error("load client timed out after 600 s"))), 600_000);
-    child.on("message", (msg) => {
-      if (msg.type === "checkpoint") child.send({ type: "ack", data: {} });
-      else if (msg.type === "result") {
-        clearTimeout(timer);
-        msg.error ? reject(new Error(msg.error)) : resolve(msg.result);
-      }
-    });
-    child.on("exit", () => children.delete(child));
-    child.send({
-      cmd: "run",
-      scenario: load,
-      targets: [{ host: "127.0.0.1", port: server.port, path: "/live" }],
-      params,
-      serverPid: server.pid,
-      clientKind: "raw",
-    });
-  });
-}
-
 async function runOne(dist, load, params) {
-  const server = await startServer(dist);
+  const server = await startServer("ours-node.mjs", { OLS_DIST: dist }, { raiseFileLimit: true, label: `server (${dist})` });
   try {
-    return { result: await runLoad(load, params, server), stderr: server.stderr };
+    return { result: await runLoad(load, params, [server], 600_000), stderr: server.stderr };
   } catch (err) {
     return { error: String(err?.message ?? err).split("\n")[0], stderr: server.stderr };
   } finally {

@@ -19,13 +19,11 @@
 //   2 instances two ours-node-cluster.mjs instances, clients spread round-robin (bench/load-client.mjs)
 // Redis cost comes from INFO: `publish` calls/s sampled during the run ÷ room messages/s sent by the
 // load client (steady state), and Redis CPU over the run. Needs Redis at REDIS_URL (redis://127.0.0.1:6379).
-import { fork, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { ROOT, runLoad, startServer, stopServer } from "./children.mjs";
 import { Redis } from "ioredis";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const SCENARIOS = [
@@ -58,68 +56,6 @@ function parseArgs(argv) {
 /** The built package (`npm run bench` runs tsdown first). */
 async function distDir() {
   return { dir: join(ROOT, "dist"), ext: ".js" };
-}
-
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-function startServer(file, env) {
-  const child = spawn(process.execPath, ["--expose-gc", join(ROOT, "bench/servers", file)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  const stderr = [];
-  child.stderr.setEncoding("utf8").on("data", (d) => stderr.length < 10 && stderr.push(d.trim().slice(0, 300)));
-  child.stdin.on("error", () => {});
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} not READY in 20 s: ${stderr.join(" | ")}`)), 20_000);
-    let buf = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => {
-      buf += d;
-      const m = /^READY (\d+)$/m.exec(buf);
-      if (m) clearTimeout(timer), resolve({ child, pid: child.pid, port: Number(m[1]), stderr });
-    });
-    child.once("exit", (code) => reject(new Error(`${file} exited (${code}) before READY: ${stderr.join(" | ")}`)));
-  });
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((r) => server.child.once("exit", r));
-  server.child.kill("SIGTERM");
-  const t = setTimeout(() => server.child.kill("SIGKILL"), 4000);
-  await exited;
-  clearTimeout(t);
-}
-
-function runLoad(scenario, params, servers) {
-  const child = fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  children.add(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error("load client timed out"))), 120_000);
-    child.on("message", (msg) => {
-      if (msg.type === "checkpoint") child.send({ type: "ack", data: {} });
-      else if (msg.type === "result") {
-        clearTimeout(timer);
-        msg.error ? reject(new Error(msg.error)) : resolve(msg.result);
-      }
-    });
-    child.on("exit", () => children.delete(child));
-    child.send({
-      cmd: "run",
-      scenario: scenario.load,
-      targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: "/live" })),
-      params,
-      serverPid: servers[0].pid,
-      serverPids: servers.map((s) => s.pid),
-      clientKind: "raw",
-    });
-  });
 }
 
 /** One node's counters; `redis` is one client or an array (one per cluster node), summed, with `nodes` kept. */
@@ -174,7 +110,7 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
   let result;
   let error;
   try {
-    result = await runLoad(scenario, params, servers);
+    result = await runLoad(scenario.load, params, servers);
   } catch (e) {
     error = String(e.message).split("\n")[0];
   }
