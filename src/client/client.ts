@@ -15,9 +15,12 @@ import {
   MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
   type BroadcastEventRelayPayload,
+  type ChatMessagePayload,
   type ErrorPayload,
+  type JoinRoomPayload,
   type Presence,
   type PresenceUpdatedPayload,
+  type RoomJoinedPayload,
 } from "../protocol/messages.ts";
 import type {
   ClientStatus,
@@ -33,15 +36,7 @@ import { DisconnectedError, LiveSyncError, NotInRoomError, ServerError } from ".
 import { createOutbox, newClientMessageId } from "./outbox.ts";
 import { createPresenceThrottle } from "./presence-throttle.ts";
 import { applyPresenceDiff, chatAfterJoin, prependMessages, appendMessages, type PresenceMap } from "./room-view.ts";
-import {
-  MSG_CHAT_HISTORY,
-  MSG_GET_CHAT_HISTORY,
-  type ChatHistoryPayload,
-  type ChatMessage,
-  type ChatMessageFrame,
-  type ResumedRoomJoinedPayload,
-  type ResumingJoinPayload,
-} from "./wire.ts";
+import { MSG_CHAT_HISTORY, MSG_GET_CHAT_HISTORY, type ChatHistoryPayload, type ChatMessage } from "./wire.ts";
 
 const INITIAL_STATE: LiveSyncClientState = {
   connectionStatus: "closed",
@@ -122,7 +117,7 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
   function sendJoin() {
     if (!room) return;
     askedAfter = state.chatMessages.at(-1)?.id;
-    const payload: ResumingJoinPayload = { roomId: room.id };
+    const payload: JoinRoomPayload = { roomId: room.id };
     if (room.presence !== undefined) payload.presence = room.presence;
     if (room.identity?.accessToken !== undefined) payload.accessToken = room.identity.accessToken;
     if (room.identity?.name !== undefined) payload.name = room.identity.name;
@@ -159,12 +154,12 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     if (!room || payload.roomId !== room.id) return;
     switch (frame.type) {
       case MSG_ROOM_JOINED:
-        return onJoined(payload as ResumedRoomJoinedPayload);
+        return onJoined(payload as RoomJoinedPayload);
       case MSG_PRESENCE_UPDATED:
         if (state.inRoom) update({ presence: applyPresenceDiff(state.presence, payload as PresenceUpdatedPayload) });
         return;
       case MSG_CHAT_MESSAGE:
-        return onChat(payload as ChatMessageFrame);
+        return onChat(payload as ChatMessagePayload);
       case MSG_BROADCAST_EVENT_RELAY:
         return dispatchEvent(payload as BroadcastEventRelayPayload);
       case MSG_CHAT_HISTORY: {
@@ -179,7 +174,7 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     }
   }
 
-  function onJoined(payload: ResumedRoomJoinedPayload) {
+  function onJoined(payload: RoomJoinedPayload) {
     if (!room) return;
     const history = (payload.chatHistory ?? []) as ChatMessage[];
     const fresh = askedAfter === undefined;
@@ -206,7 +201,7 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     update({ pendingMessages: outbox.list() });
   }
 
-  function onChat(payload: ChatMessageFrame) {
+  function onChat(payload: ChatMessagePayload) {
     // A server that does not echo clientMessageId still stores and sends one connection's chats in order:
     // our own message then answers the oldest send written to this socket.
     const ownWithoutId = payload.clientMessageId === undefined && payload.connectionId === state.connectionId;

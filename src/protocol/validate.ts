@@ -22,8 +22,6 @@ export interface MessageLimits {
   maxJsonDepth: number;
 }
 
-export { isPlainObject };
-
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** False for a string with a lone UTF-16 surrogate, which no store keeps as sent (Postgres and MySQL turn it into U+FFFD). */
