@@ -2,6 +2,7 @@
  * Turns CLI flags and environment variables into server options. Flags win over the environment.
  * Kept apart from the command itself so it can be tested without starting a process.
  */
+import { checkApiSecret } from "../src/api/bearer.ts";
 import { createTokenAuth, type AuthOptions } from "../src/auth/tokens.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
@@ -30,6 +31,7 @@ export const CLI_FLAGS = {
   "redis-prefix": "REDIS_PREFIX",
   "allowed-origin": "ALLOWED_ORIGINS",
   monitoring: "MONITORING",
+  "api-secret": "API_SECRET",
 } as const;
 
 export type CliFlag = keyof typeof CLI_FLAGS;
@@ -106,6 +108,8 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
   const redisUrl = pick(args, env, "redis");
   const redisPrefix = pick(args, env, "redis-prefix");
   if (redisPrefix && !redisUrl) throw new ConfigError("--redis-prefix needs --redis (or REDIS_URL) too");
+  const apiSecret = pick(args, env, "api-secret");
+  if (apiSecret !== undefined) checkApiSecret(apiSecret, "--api-secret (API_SECRET)");
 
   const monitoring = monitoringFromCli(pick(args, env, "monitoring", "on")!, hostname);
   const auth = authFromCli(args, env);
@@ -120,6 +124,7 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
     ...(auth ? { onAuth: createTokenAuth(auth), auth } : {}),
     // ioredis is loaded only when a Redis URL is given.
     ...(redisUrl ? { backplane: createRedisBackplane({ url: redisUrl, keyPrefix: redisPrefix }) } : {}),
+    ...(apiSecret ? { api: { secret: apiSecret } } : {}),
   };
   return { port, hostname, path, storageUrl, redisUrl, monitoring, options };
 }

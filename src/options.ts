@@ -6,6 +6,8 @@ import { ConfigError, createReporter, type ErrorStage, type OnError } from "./er
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
+import { checkApiSecret } from "./api/bearer.ts";
+import type { ApiOptions } from "./api/routes.ts";
 
 export interface ChatOptions {
   /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
@@ -85,6 +87,12 @@ export interface WebSocketServerOptions extends GuardOptions {
    * createServer({ backplane: createRedisBackplane({ url: "redis://127.0.0.1:6379" }) });
    */
   backplane?: Backplane;
+  /**
+   * The HTTP API under `/api` (README, "HTTP API"), behind `Authorization: Bearer <secret>`; the secret
+   * must be at least 16 characters. @default off: nothing answers under `/api`
+   * @example api: { secret: process.env.API_SECRET! }
+   */
+  api?: ApiOptions;
 }
 
 export interface ResolvedOptions extends MessageLimits {
@@ -114,6 +122,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
   if (!path.startsWith("/")) throw new ConfigError(`Option path must start with "/", got "${path}"`);
   const historyLimit = numberOption("chat.historyLimit", options.chat?.historyLimit, 100);
   const onError = createReporter(options.onError);
+  if (options.api !== undefined) checkApiSecret(options.api?.secret);
   return {
     path,
     onAuth: options.onAuth,

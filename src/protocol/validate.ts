@@ -70,7 +70,8 @@ const clientMessageId = v.pipe(
 /** Most messages one `get_chat_history` returns. */
 export const MAX_HISTORY_PAGE = 100;
 
-function buildSchemas(limits: MessageLimits) {
+/** The client messages' payload schemas; the HTTP API validates with them and documents them (OpenAPI). */
+export function buildSchemas(limits: MessageLimits) {
   const roomId = shortString(limits.maxRoomIdLength);
   const optionalText = v.optional(v.pipe(v.string(), v.maxLength(256)));
   return {
