@@ -63,10 +63,10 @@ async function serve(cliArgs: CliArgs) {
   console.log(
     `openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`,
   );
+  if (settings.options.api) console.log(`HTTP API: http://${host}:${server.port}/api (Authorization: Bearer <API secret>)`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
   const probes = settings.monitoring === false ? undefined : settings.monitoring === true ? server.port : server.monitoringPort;
   if (probes !== undefined) console.log(`Health and metrics: http://${host}:${probes}/healthz, /readyz, /metrics`);
-  if (settings.options.api) console.log(`HTTP API: http://${host}:${server.port}/api (Authorization: Bearer <API secret>)`);
   if (settings.redisUrl)
     console.log(
       `Cluster: ${settings.redisUrl.includes(",") ? "Redis Cluster" : "Redis"} at ${settings.redisUrl.replace(/\/\/[^@/,]*@/g, "//***@")}`,
