@@ -13,6 +13,7 @@ import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { slimBunPeer } from "./crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
+import { liveHandle } from "./handle.ts";
 import { addLiveRoute, closeAfter } from "./live-route.ts";
 import { addApiRoutes } from "../src/api/routes.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
@@ -107,7 +108,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
     // After a successful upgrade Bun ignores the response.
     return (await upgrade(c.req.raw, server)) ?? new Response(null);
   });
-  return { engine, websocket, close, injectWebSocket() {} };
+  return { ...liveHandle(engine, close), websocket, injectWebSocket() {} };
 }
 
 /**
