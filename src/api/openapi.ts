@@ -109,7 +109,7 @@ export function createOpenApiDocument(schemas: ApiSchemas): Record<string, unkno
           parameters: [
             roomId,
             { name: "connectionId", in: "path", required: true, schema: { type: "string" } },
-            query("code", close.code, "Close code (default 4403)."),
+            query("code", close.code, "Close code (default 4403): 1000, 1001, 1008 or 3000-4999."),
             query("reason", close.reason, 'Close reason (default "Disconnected by the server").'),
           ],
           responses: { 204: { description: "Closed" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND") },

@@ -99,7 +99,7 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
   app.onError((error, c) => {
     const known = toApiError(error);
     if (known) return fail(c, known.code, known.message);
-    limits.onError(error, { stage: "api" as ErrorStage });
+    limits.onError(error, { stage: "api" });
     return fail(c, ErrorCodes.INTERNAL_ERROR, "The server failed to handle the request (reported to onError)");
   });
   return app;

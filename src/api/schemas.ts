@@ -7,7 +7,7 @@
 import * as v from "valibot";
 import { ErrorCodes } from "../errors.ts";
 import { MSG_BROADCAST_EVENT, MSG_GET_CHAT_HISTORY, MSG_JOIN_ROOM, MSG_SEND_CHAT } from "../protocol/messages.ts";
-import { buildSchemas, inspectJson, type MessageLimits } from "../protocol/validate.ts";
+import { buildSchemas, inspectJson, type MessageLimits, serverChatName } from "../protocol/validate.ts";
 import { ApiError } from "./errors.ts";
 
 /** Longest close reason: a close frame's reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5). */
@@ -22,17 +22,16 @@ export function buildApiSchemas(limits: MessageLimits) {
     /** `POST /api/rooms/:roomId/events` */
     event: wire[MSG_BROADCAST_EVENT],
     /** `POST /api/rooms/:roomId/chat` */
-    chat: v.object({ message: chat.message, metadata: chat.metadata, name: wire[MSG_JOIN_ROOM].entries.name }, "body must be an object"),
+    chat: v.object({ message: chat.message, metadata: chat.metadata, name: serverChatName }, "body must be an object"),
     /** `GET /api/rooms/:roomId/chat?before=&limit=`, once `limit` is a number. */
     page: v.object({ before: history.before, limit: history.limit }),
     /** `DELETE /api/rooms/:roomId/connections/:connectionId?code=&reason=` */
     disconnect: v.object({
+      // What `disconnect` accepts: the close codes a server may send (RFC 6455 §7.4).
       code: v.optional(
-        v.pipe(
-          v.number("must be a number"),
-          v.integer("must be an integer"),
-          v.minValue(4000, "must be 4000-4999 (an application close code)"),
-          v.maxValue(4999, "must be 4000-4999 (an application close code)"),
+        v.union(
+          [v.literal(1000), v.literal(1001), v.literal(1008), v.pipe(v.number(), v.integer(), v.minValue(3000), v.maxValue(4999))],
+          "must be 1000, 1001, 1008 or 3000-4999",
         ),
       ),
       reason: v.optional(

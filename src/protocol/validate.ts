@@ -175,7 +175,7 @@ export function createMessageParser(limits: MessageLimits) {
 }
 
 /** A `ServerChat` (`sendChat`, `POST /api/rooms/:roomId/chat`): a chat message plus the sender name to show. */
-const serverChatName = v.optional(v.pipe(v.string("must be a string"), v.maxLength(256, "is longer than 256 characters"), noNul));
+export const serverChatName = v.optional(v.pipe(v.string("must be a string"), v.maxLength(256, "is longer than 256 characters"), noNul));
 
 /**
  * Validates what the backend sends into rooms (the in-process API and the HTTP API) with the same
