@@ -40,8 +40,9 @@ export function redisKeys(prefix: string): RedisKeys {
 
 export const MAGIC = "ols1";
 export type WireKind = MessageKind | "sync";
-const KINDS: Record<string, WireKind> = { j: "joined", u: "updated", l: "left", e: "event", c: "chat", s: "sync" };
-const CODES: Record<WireKind, string> = { joined: "j", updated: "u", left: "l", event: "e", chat: "c", sync: "s" };
+/** `p` (a room's presence news of one window) is new with presence batching; see `redis-compat.ts`. */
+const KINDS: Record<string, WireKind> = { p: "presence", j: "joined", u: "updated", l: "left", e: "event", c: "chat", s: "sync" };
+const CODES: Record<WireKind, string> = { presence: "p", joined: "j", updated: "u", left: "l", event: "e", chat: "c", sync: "s" };
 
 export interface WireRecord {
   kind: WireKind;
@@ -53,8 +54,9 @@ export interface WireRecord {
 
 /**
  * One instance's encoder: a record is `<header JSON>\n<client frame>`, the header
- * `["ols1","<instance id>","<kind code>","<room id>","<connection id>"]`. One PUBLISH holds one or
- * more records, newline-separated (JSON has no raw newline).
+ * `["ols1","<instance id>","<kind code>","<room id>","<connection id>"]` (connection id empty for
+ * `p`). One PUBLISH holds one or more records, newline-separated (JSON has no raw newline); a `p` record
+ * is always the last of its PUBLISH (see `redis-compat.ts`).
  */
 export function createCodec(instanceId: string) {
   const headStart = `["${MAGIC}","${instanceId}","`;
