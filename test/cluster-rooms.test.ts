@@ -319,6 +319,33 @@ describe("cluster rooms over an in-memory backplane", () => {
     for (const id of ids) expect(room.members.get(id)!.presence).toEqual({ x: 5 });
   });
 
+  it("stores joins and leaves in shared state at once: a joiner elsewhere finds a member whose join is still batched, and loses one that left", async () => {
+    const { hub, nodes } = cluster(2, { presenceBatchMs: 1000 });
+    const [first, x, y] = [nodes[0]!.peer(), nodes[0]!.peer(), nodes[0]!.peer()];
+    const jf = await first.join("room"); // its flush opens a 1 s window on instance 0
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const jx = await x.join("room", { x: 1 });
+    const jy = await y.join("room", { y: 1 });
+    const published = nodes[0]!.backplane.published.length;
+    expect(hub.rooms.get("room")?.has(jx.connectionId)).toBe(true); // stored, though its news waits for the window
+
+    const watcher = nodes[1]!.peer();
+    const jw = await watcher.join("room");
+    expect(Object.keys(jw.presence)).toEqual(expect.arrayContaining([jx.connectionId, jy.connectionId]));
+    // y joined and left inside the window: instance 0 tells its own members nothing of it, but the
+    // watcher read it from shared state, so the window's message names it in `left`.
+    y.message("leave_room", {});
+    expect(hub.rooms.get("room")?.has(jy.connectionId)).toBe(false);
+    expect(nodes[0]!.backplane.published.length).toBe(published);
+    await presenceFrom(watcher, "left", jy.connectionId);
+    const news = nodes[0]!.backplane.published.slice(published);
+    expect(news.map((m) => m.kind)).toEqual(["presence"]);
+    expect([...nodes[1]!.engine.rooms.get("room")!.members.keys()].sort()).toEqual(
+      [jw.connectionId, jf.connectionId, jx.connectionId].sort(),
+    );
+    expect(first.of("presence_updated").some((p) => p.left?.includes(jy.connectionId))).toBe(false);
+  });
+
   it("delivers a member's join before a chat it sends in the same presence window, on every instance", async () => {
     const { nodes } = cluster(2, { presenceBatchMs: 1000 });
     const [watcher, first, x] = [nodes[1]!.peer(), nodes[0]!.peer(), nodes[0]!.peer()];
