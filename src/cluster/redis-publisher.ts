@@ -19,6 +19,17 @@ interface RoomBatch {
   records: string[];
 }
 
+/** A room hash's writes for `changes`: one HSET (field, value, …) and one HDEL. */
+function hashWrites(instanceId: string, changes: readonly MemberChange[]): { fields: string[]; gone: string[] } {
+  const fields: string[] = [];
+  const gone: string[] = [];
+  for (const { kind, connectionId, entry } of changes) {
+    if (kind === "left") gone.push(connectionId);
+    else fields.push(connectionId, `${instanceId} ${entry}`);
+  }
+  return { fields, gone };
+}
+
 const joinRecords = (records: string[]) => (records.length === 1 ? records[0]! : records.join("\n"));
 
 /**
@@ -114,11 +125,8 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
       const cmd = command();
       if (!cmd || changes.length === 0) return;
       const { tx } = batchOf(cmd, roomId);
-      const fields: string[] = [];
-      const gone: string[] = [];
-      for (const { kind, connectionId, entry } of changes) {
-        if (kind === "left") gone.push(connectionId);
-        else fields.push(connectionId, `${instanceId} ${entry}`);
+      const { fields, gone } = hashWrites(instanceId, changes);
+      for (const { kind, connectionId } of changes) {
         if (kind !== "updated") writeInst(cmd, tx, kind === "joined" ? "hset" : "hdel", connectionId, roomId);
       }
       if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);

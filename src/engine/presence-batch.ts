@@ -99,6 +99,72 @@ function collect(room: Room, p: Pending): Lists {
   return lists;
 }
 
+/** The window's local news to the other instances: its updates into shared state, then one message. */
+function forward(backplane: Backplane, room: Room, p: Pending): void {
+  const news: PresenceNews = { joined: [], updated: [], left: [] };
+  const writes: MemberChange[] = [];
+  for (const c of p.changes.values()) {
+    if (!c.local) continue;
+    const id = c.connectionId;
+    if (c.kind === "left") {
+      news.left.push(id);
+      continue;
+    }
+    news[c.kind].push({ connectionId: id, entry: c.entry! });
+    if (c.entry !== c.stored) writes.push({ kind: "updated", connectionId: id, entry: c.entry });
+  }
+  for (const [id, c] of p.cancelled) if (c.local) news.left.push(id);
+  const frame = presenceBatchFrame(room.id, news.joined.map(entryItem), news.updated.map(entryItem), news.left.map(idJson));
+  if (frame === undefined) return;
+  if (writes.length > 0) backplane.store(room.id, writes);
+  backplane.publish({ kind: "presence", roomId: room.id, frame, presence: news });
+}
+
+/** The window's news to this instance's members: one shared frame, and variants for the members that need one. */
+function deliver(fanout: Fanout, maxSnapshot: number, room: Room, p: Pending, lists: Lists): void {
+  const fresh = new Map<Connection, number>();
+  for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
+  // Nothing to tell, unless a snapshot taken in the window showed members that are gone now.
+  if (p.changes.size === 0 && (fresh.size === 0 || p.cancelled.size === 0)) return;
+  const count = room.members.size > maxSnapshot ? room.members.size : undefined;
+  const shared = presenceBatchFrame(room.id, lists.joined, lists.updated, lists.left, count);
+  if (lists.own.size === 0 && fresh.size === 0) return fanout.publish(room, shared!, undefined);
+  // Members with news of their own get the frame without it; members whose snapshot is from this window
+  // get only what came after it, and the members it showed that left since (cancelled ones included).
+  const special = new Set([...lists.own, ...fresh.keys()]);
+  if (shared !== undefined) publishExcept(fanout, room, shared, special);
+  const cancelled = Array.from(p.cancelled, ([id, c]): Item => ({ ...idJson(id), seq: c.seq, joinSeq: c.seq }));
+  for (const conn of special) {
+    const frame = variant(room.id, conn, fresh.get(conn) ?? -1, lists, cancelled, count);
+    if (frame !== undefined) fanout.send(conn, frame);
+  }
+}
+
+/** The frame for `conn`: without its own entry, and only news after `after` (the `seq` its snapshot reflects). */
+function variant(
+  roomId: string,
+  conn: Connection,
+  after: number,
+  lists: Lists,
+  cancelled: Item[],
+  count: number | undefined,
+): string | undefined {
+  const keep = (item: Item) => item.id !== conn.id && item.seq > after;
+  const gone = after < 0 ? lists.left : [...lists.left, ...cancelled].filter(keep);
+  // A member that joined before this snapshot is in it already: what changed since is an update.
+  const news = lists.joined.filter(keep);
+  const fresher = news.filter((item) => item.joinSeq > after);
+  const updated = lists.updated.filter(keep);
+  const moved = fresher.length === news.length ? updated : [...updated, ...news.filter((item) => item.joinSeq <= after)];
+  return presenceBatchFrame(roomId, fresher, moved, gone, count);
+}
+
+function publishExcept(fanout: Fanout, room: Room, frame: string, skip: ReadonlySet<Connection>): void {
+  if (fanout.publishExcept) return fanout.publishExcept(room, frame, skip);
+  if (skip.size === 1) return fanout.publish(room, frame, skip.values().next().value);
+  for (const conn of room.local) if (!skip.has(conn)) fanout.send(conn, frame);
+}
+
 /**
  * Presence batched per room per tick. Joins, leaves and updates of one room within `batchMs` go out as
  * one `presence_updated` frame, encoded once for every member that has no entry in it; a member with an
@@ -162,66 +228,7 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     clearTimeout(p.timer);
     lastFlush.set(room, Date.now());
     if (backplane) forward(backplane, room, p);
-    deliver(room, p, collect(room, p));
-  }
-
-  /** The window's local news to the other instances: its updates into shared state, then one message. */
-  function forward(backplane: Backplane, room: Room, p: Pending): void {
-    const news: PresenceNews = { joined: [], updated: [], left: [] };
-    const writes: MemberChange[] = [];
-    for (const c of p.changes.values()) {
-      if (!c.local) continue;
-      const id = c.connectionId;
-      if (c.kind === "left") {
-        news.left.push(id);
-        continue;
-      }
-      news[c.kind].push({ connectionId: id, entry: c.entry! });
-      if (c.entry !== c.stored) writes.push({ kind: "updated", connectionId: id, entry: c.entry });
-    }
-    for (const [id, c] of p.cancelled) if (c.local) news.left.push(id);
-    const frame = presenceBatchFrame(room.id, news.joined.map(entryItem), news.updated.map(entryItem), news.left.map(idJson));
-    if (frame === undefined) return;
-    if (writes.length > 0) backplane.store(room.id, writes);
-    backplane.publish({ kind: "presence", roomId: room.id, frame, presence: news });
-  }
-
-  /** The window's news to this instance's members: one shared frame, and variants for the members that need one. */
-  function deliver(room: Room, p: Pending, lists: Lists): void {
-    const fresh = new Map<Connection, number>();
-    for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
-    // Nothing to tell, unless a snapshot taken in the window showed members that are gone now.
-    if (p.changes.size === 0 && (fresh.size === 0 || p.cancelled.size === 0)) return;
-    const count = room.members.size > maxSnapshot ? room.members.size : undefined;
-    const shared = presenceBatchFrame(room.id, lists.joined, lists.updated, lists.left, count);
-    if (lists.own.size === 0 && fresh.size === 0) return fanout.publish(room, shared!, undefined);
-    // Members with news of their own get the frame without it; members whose snapshot is from this window
-    // get only what came after it, and the members it showed that left since (cancelled ones included).
-    const special = new Set([...lists.own, ...fresh.keys()]);
-    if (shared !== undefined) publishExcept(room, shared, special);
-    const cancelled = Array.from(p.cancelled, ([id, c]): Item => ({ ...idJson(id), seq: c.seq, joinSeq: c.seq }));
-    for (const conn of special) {
-      const frame = variant(room.id, conn, fresh.get(conn) ?? -1, lists, cancelled, count);
-      if (frame !== undefined) fanout.send(conn, frame);
-    }
-  }
-
-  /** The frame for `conn`: without its own entry, and only news after `after` (the `seq` its snapshot reflects). */
-  function variant(roomId: string, conn: Connection, after: number, lists: Lists, cancelled: Item[], count: number | undefined) {
-    const keep = (item: Item) => item.id !== conn.id && item.seq > after;
-    const gone = after < 0 ? lists.left : [...lists.left, ...cancelled].filter(keep);
-    // A member that joined before this snapshot is in it already: what changed since is an update.
-    const news = lists.joined.filter(keep);
-    const fresher = news.filter((item) => item.joinSeq > after);
-    const updated = lists.updated.filter(keep);
-    const moved = fresher.length === news.length ? updated : [...updated, ...news.filter((item) => item.joinSeq <= after)];
-    return presenceBatchFrame(roomId, fresher, moved, gone, count);
-  }
-
-  function publishExcept(room: Room, frame: string, skip: ReadonlySet<Connection>): void {
-    if (fanout.publishExcept) return fanout.publishExcept(room, frame, skip);
-    if (skip.size === 1) return fanout.publish(room, frame, skip.values().next().value);
-    for (const conn of room.local) if (!skip.has(conn)) fanout.send(conn, frame);
+    deliver(fanout, maxSnapshot, room, p, collect(room, p));
   }
 
   return {
