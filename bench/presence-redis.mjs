@@ -67,6 +67,7 @@ async function counters(redis, publishBytes) {
     netOut: num(/^total_net_output_bytes:(\d+)/m),
     publishBytes: publishBytes.n,
     records: publishBytes.records,
+    entries: publishBytes.entries,
   };
 }
 
@@ -77,11 +78,12 @@ async function runBuild(label, dist, redisUrl) {
   const servers = [await startServer("ours-node-cluster.mjs", env), await startServer("ours-node-cluster.mjs", env)];
   const redis = new Redis(redisUrl);
   const monitor = await redis.monitor();
-  const publishBytes = { n: 0, records: 0 };
+  const publishBytes = { n: 0, records: 0, entries: 0 };
   monitor.on("monitor", (_t, args) => {
     if (args[0]?.toLowerCase() !== "publish") return;
     publishBytes.n += Buffer.byteLength(args[1]) + Buffer.byteLength(args[2] ?? "");
     publishBytes.records += (args[2] ?? "").split('["ols1",').length - 1;
+    publishBytes.entries += (args[2] ?? "").split('{"connectionId":').length - 1;
   });
   const samples = [];
   let sampling = true;
@@ -126,6 +128,8 @@ async function runBuild(label, dist, redisUrl) {
     netOutPerSec: rate("netOut"),
     publishTotal: total("publish"),
     publishBytesTotal: total("publishBytes"),
+    recordsTotal: total("records"),
+    entriesTotal: total("entries"),
     stderr: servers.flatMap((s) => s.stderr),
   };
 }
@@ -133,7 +137,10 @@ async function runBuild(label, dist, redisUrl) {
 const int = (n) => (n == null || Number.isNaN(n) ? "–" : Math.round(n).toLocaleString("en-US"));
 const { url, child } = await startRedis();
 try {
-  const builds = [["new", opts.newDist], ...(opts.oldDist ? [["old", opts.oldDist]] : [])];
+  const builds = [
+    ["old", opts.oldDist],
+    ["new", opts.newDist],
+  ].filter(([, dist]) => dist);
   const runs = {};
   for (const [label, dist] of builds) {
     process.stderr.write(`presence-redis: ${label}… `);
@@ -147,9 +154,13 @@ try {
     ["PUBLISH payload bytes /s", (r) => r.publishBytesPerSec],
     ["HSET /s", (r) => r.hsetPerSec],
     ["Redis input bytes /s", (r) => r.netInPerSec],
-    ["Redis output bytes /s", (r) => r.netOutPerSec],
+    ["Redis output bytes /s (includes the MONITOR feed)", (r) => r.netOutPerSec],
     ["PUBLISH, whole run", (r) => r.publishTotal],
     ["PUBLISH payload bytes, whole run", (r) => r.publishBytesTotal],
+    ["records, whole run", (r) => r.recordsTotal],
+    ["presence entries carried, whole run", (r) => r.entriesTotal],
+    ["PUBLISH payload bytes per entry", (r) => r.publishBytesTotal / r.entriesTotal],
+    ["PUBLISH payload bytes per update sent", (r) => r.publishBytesTotal / (r.sentPerSec * opts["move-s"])],
   ];
   const lines = [
     `## Presence across Redis: ${opts.clients} members on 2 instances, ${opts.hz} Hz for ${opts["move-s"]} s, presenceThrottleMs ${opts["throttle-ms"]}`,

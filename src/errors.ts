@@ -55,8 +55,9 @@ export class MissingDriverError extends OpenLiveSyncError {
  * - `heartbeat`: a ping could not be sent.
  * - `close`: closing a socket or the chat storage failed.
  * - `backplane`: the cluster link failed, or a garbled message arrived on it.
+ * - `hook`: an app hook (`onJoin`, `onLeave`, `beforeChat`, `beforeEvent`) threw, timed out or returned something invalid.
  */
-export type ErrorStage = "upgrade" | "auth" | "message" | "storage" | "history" | "socket" | "heartbeat" | "close" | "backplane";
+export type ErrorStage = "upgrade" | "auth" | "message" | "storage" | "history" | "socket" | "heartbeat" | "close" | "backplane" | "hook";
 
 /** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */
 export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;

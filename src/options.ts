@@ -6,6 +6,7 @@ import { ConfigError, createReporter, type ErrorStage, type OnError } from "./er
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
+import type { HookOptions } from "./engine/server-api.ts";
 
 export interface ChatOptions {
   /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
@@ -31,7 +32,7 @@ export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => bool
 /** Verifies a `join_room` access token (see the auth module); resolves to identity or null. */
 export type TokenVerifier = (token: string) => Promise<(UserInfo & { exp?: number }) | null>;
 
-export interface WebSocketServerOptions extends GuardOptions {
+export interface WebSocketServerOptions extends GuardOptions, HookOptions {
   /** WebSocket upgrade path. @default "/live" */
   path?: string;
   /** Runs on each upgrade; `null` rejects it with 401 before the socket opens. */
@@ -107,6 +108,12 @@ export interface ResolvedOptions extends MessageLimits {
   /** The one reporter: the user's `onError` made safe (never throws, never rejects). */
   onError: (error: unknown, context: { stage: ErrorStage }) => void;
   backplane: Backplane | undefined;
+  /** The app hooks, with `hookTimeoutMs` resolved. */
+  hooks: ResolvedHooks;
+}
+
+export interface ResolvedHooks extends Omit<HookOptions, "hookTimeoutMs"> {
+  timeoutMs: number;
 }
 
 export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOptions {
@@ -138,5 +145,12 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     onError,
     backplane: options.backplane,
     guard: resolveGuard(options),
+    hooks: {
+      onJoin: options.onJoin,
+      onLeave: options.onLeave,
+      beforeChat: options.beforeChat,
+      beforeEvent: options.beforeEvent,
+      timeoutMs: numberOption("hookTimeoutMs", options.hookTimeoutMs, 5000, "positive"),
+    },
   };
 }

@@ -25,6 +25,8 @@ export interface RedisClientLike {
   smembers(key: string): Promise<string[]>;
   sismember(key: string, member: string): Promise<number>;
   del(key: string): Promise<unknown>;
+  hvals(key: string): Promise<string[]>;
+  eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
   pipeline(): RedisPipelineLike;
   on(event: string, listener: (...args: any[]) => void): unknown;
   quit(): Promise<unknown>;
@@ -35,6 +37,7 @@ export interface RedisPipelineLike {
   /** `HSET key field value [field value …]`. */
   hset(key: string, ...fieldsAndValues: string[]): RedisPipelineLike;
   hdel(key: string, ...fields: string[]): RedisPipelineLike;
+  set(key: string, value: string): RedisPipelineLike;
   publish(channel: string, message: string): RedisPipelineLike;
   spublish?(channel: string, message: string): RedisPipelineLike;
   exec(): Promise<[Error | null, unknown][] | null>;

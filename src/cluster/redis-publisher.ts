@@ -127,7 +127,9 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
       const { tx } = batchOf(cmd, roomId);
       const { fields, gone } = hashWrites(instanceId, changes);
       for (const { kind, connectionId } of changes) {
-        if (kind !== "updated") writeInst(cmd, tx, kind === "joined" ? "hset" : "hdel", connectionId, roomId);
+        if (kind === "updated") continue;
+        if (kind === "joined") tx.set(keys.occupied(roomId), "1");
+        writeInst(cmd, tx, kind === "joined" ? "hset" : "hdel", connectionId, roomId);
       }
       if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);
       if (gone.length > 0) tx.hdel(keys.room(roomId), ...gone);

@@ -52,6 +52,7 @@ export function createReceiver({ instanceId, rooms, sink, report }: ReceiverOpti
       stats.recordsRead++;
       try {
         if (record.kind === "sync") target.resync();
+        else if (record.kind === "control") target.control(record.frame, record.instanceId);
         else if (rooms.has(record.roomId)) target.deliver({ ...record, kind: record.kind });
       } catch (error) {
         report(`Applying a ${record.kind} message from instance ${record.instanceId} failed`, error);
