@@ -239,7 +239,12 @@ export class RoomSession {
   }
 
   private onServerError(payload: ErrorPayload): void {
-    const error = new ServerError(String(payload.code), String(payload.message));
+    const id = typeof payload.clientMessageId === "string" ? payload.clientMessageId : undefined;
+    const error = new ServerError(String(payload.code), String(payload.message), id);
+    // The server's hook refused this message for good: sending it again would be refused again.
+    if (payload.code === "REJECTED" && id !== undefined && this.outbox.acknowledge(id)) {
+      this.store.update({ pendingMessages: this.outbox.list() });
+    }
     // The only request waiting for an answer is a history page; a server without paging says UNKNOWN_TYPE.
     if (
       this.historyRequests.length > 0 &&
