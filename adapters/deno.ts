@@ -22,6 +22,7 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import { addRedisDriverImport } from "../src/cluster/redis-backplane.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
+import { listenFront, type NetAddr } from "./deno-front.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { addLiveRoute } from "./live-route.ts";
@@ -110,11 +111,43 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
  * const server = createServer({ port: 3000 }); // ws://localhost:3000/live
  * await server.close();
  */
-export function createServer(options: ServerOptions = {}): DenoLiveServer {
-  return createFetchServer(options, createDenoLive, (fetch: FetchHandler<unknown>, _live, port, hostname) => {
-    const server = Deno.serve({ port, hostname, onListen() {} }, fetch as (request: Request, info: unknown) => Promise<Response>);
-    return { server, port: server.addr.port, stop: () => server.shutdown() };
+export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
+  const { denoFront = true, ...serverOptions } = options;
+  const headerTimeoutMs = options.upgradeTimeoutMs ?? 30_000;
+  return createFetchServer(serverOptions, createDenoLive, (fetch: FetchHandler<unknown>, live, port, hostname) => {
+    const handler = fetch as (request: Request, info: unknown) => Promise<Response>;
+    if (!denoFront) {
+      const server = Deno.serve({ port, hostname, onListen() {} }, handler);
+      return { server, port: server.addr.port, stop: () => server.shutdown() };
+    }
+    // Deno.serve on a loopback port, behind the front (deno-front.ts), which hands on each client's address.
+    const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
+      const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
+      const client = remote && front.clientOf(remote.port);
+      return handler(request, client ? { ...(info as object), remoteAddr: client } : info);
+    });
+    const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs, maxPayload: live.engine.options.maxPayload });
+    const stop = async () => {
+      front.close();
+      await inner.shutdown();
+    };
+    const server: DenoServerLike = Object.assign(Object.create(inner) as DenoServerLike, {
+      addr: { ...inner.addr, hostname: hostname ?? "0.0.0.0", port: front.port },
+      shutdown: stop,
+    });
+    return { server, port: front.port, stop };
   });
+}
+
+/** The Deno `createServer`'s options: `ServerOptions`, and whether the front checks connections first. */
+export interface DenoServerOptions extends ServerOptions {
+  /**
+   * Listen with `Deno.listen` and relay to `Deno.serve` on a loopback port, enforcing what Deno's own
+   * server does not: `upgradeTimeoutMs`, `maxPayload` across a message's fragments, masked client frames
+   * (README, Security and limits). `false` serves with `Deno.serve` directly, for a server behind a
+   * reverse proxy that enforces them. @default true
+   */
+  denoFront?: boolean;
 }
 
 export type {

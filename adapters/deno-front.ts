@@ -1,0 +1,208 @@
+/**
+ * Deno's front door: `Deno.serve` has no header timeout, and `Deno.upgradeWebSocket` reassembles a
+ * fragmented message of any size and accepts unmasked client frames before JavaScript sees anything. So
+ * the Deno `createServer` listens with `Deno.listen` and relays every connection to its `Deno.serve` on a
+ * loopback port, checking on the way:
+ * - the request head must arrive within `headerTimeoutMs`, and a connection that has not become a
+ *   WebSocket is closed that long after it was accepted (non-WebSocket requests get `Connection: close`,
+ *   so no second request can come on a kept-alive connection);
+ * - after the 101, each client frame's header: unmasked → close 1002; a message (all its fragments) past
+ *   `maxPayload` → close 1009, before Deno has buffered more than `maxPayload` of it.
+ * Payload bytes are counted, never copied or parsed. Backpressure holds: a relay waits for each write.
+ */
+import { FrameCheck, closeFrame } from "./frame-check.ts";
+
+export interface NetAddr {
+  transport: "tcp";
+  hostname: string;
+  port: number;
+}
+interface Conn {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+  setNoDelay?(noDelay?: boolean): void;
+}
+interface Listener extends AsyncIterable<Conn> {
+  readonly addr: NetAddr;
+  close(): void;
+}
+declare const Deno: {
+  listen(options: { port: number; hostname?: string }): Listener;
+  connect(options: { port: number; hostname: string }): Promise<Conn>;
+};
+
+export interface FrontOptions {
+  port: number;
+  hostname?: string;
+  /** The loopback port of the `Deno.serve` behind. */
+  target: number;
+  headerTimeoutMs: number;
+  maxPayload: number;
+}
+
+export interface Front {
+  readonly port: number;
+  /** The client's address for a connection `Deno.serve` got from the front (by its loopback port). */
+  clientOf(loopbackPort: number): NetAddr | undefined;
+  close(): void;
+}
+
+/** Longest request head accepted (Node's `maxHeaderSize` is 16 KiB; nginx's buffers 8–32 KiB). */
+const MAX_HEAD = 32 * 1024;
+const encoder = new TextEncoder();
+
+export function listenFront(options: FrontOptions): Front {
+  const listener = Deno.listen({ port: options.port, hostname: options.hostname });
+  const clients = new Map<number, NetAddr>();
+  const open = new Set<() => void>();
+  void (async () => {
+    try {
+      for await (const conn of listener) void relay(conn, options, clients, open);
+    } catch {
+      // the listener was closed
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    clientOf: (port) => clients.get(port),
+    close() {
+      listener.close();
+      for (const end of open) end();
+    },
+  };
+}
+
+async function relay(client: Conn, options: FrontOptions, clients: Map<number, NetAddr>, open: Set<() => void>) {
+  let upstream: Conn | undefined;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(deadline);
+    open.delete(end);
+    if (upstream) clients.delete(upstream.localAddr.port);
+    for (const conn of [client, upstream]) {
+      try {
+        conn?.close();
+      } catch {
+        // already closed
+      }
+    }
+  };
+  open.add(end);
+  const deadline = options.headerTimeoutMs > 0 ? setTimeout(end, options.headerTimeoutMs) : undefined;
+  try {
+    client.setNoDelay?.(true);
+    const request = await readHead(client);
+    if (!request || ended) return end();
+    if (request.head === undefined) {
+      await client.write(encoder.encode("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+      return end();
+    }
+    upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
+    if (ended) return end();
+    upstream.setNoDelay?.(true);
+    clients.set(upstream.localAddr.port, client.remoteAddr);
+    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline);
+  } catch {
+    // a reset or a write to a closed socket: the relay ends
+  }
+  end();
+}
+
+/** Relays one connection whose request head has been read, until either side ends or a frame is refused. */
+async function forward(
+  client: Conn,
+  upstream: Conn,
+  request: { head: Uint8Array; rest: Uint8Array },
+  maxPayload: number,
+  deadline: ReturnType<typeof setTimeout> | undefined,
+) {
+  const text = latin1(request.head);
+  // All writes to the client go through one queue, so a close frame cannot land inside a relayed frame.
+  let queue = Promise.resolve();
+  const toClient = (bytes: Uint8Array) => (queue = queue.then(() => writeAll(client, bytes)));
+  const toUpstream = (bytes: Uint8Array) => writeAll(upstream, bytes);
+  if (!/^upgrade:[ \t]*websocket[ \t]*$/im.test(text)) {
+    // One request per connection: a second one would get no header timeout.
+    await writeAll(upstream, encoder.encode(withConnectionClose(text)));
+    void pipe(client, toUpstream, request.rest).catch(() => {});
+    return pipe(upstream, toClient);
+  }
+  await writeAll(upstream, request.head);
+  const response = await readHead(upstream);
+  if (!response?.head) return;
+  await toClient(concat(response.head, response.rest));
+  // Refused (401, 403, 429, 503…): Deno keeps such a connection alive; it ends at the deadline.
+  if (!latin1(response.head).startsWith("HTTP/1.1 101")) return pipe(upstream, toClient);
+  clearTimeout(deadline);
+  const check = new FrameCheck(maxPayload);
+  await Promise.race([pipe(upstream, toClient), pipe(client, toUpstream, request.rest, check)]);
+  if (check.failed !== undefined) await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads up to and including the blank line after the headers; `head` is undefined when it is too long. */
+async function readHead(conn: Conn): Promise<{ head?: Uint8Array; rest: Uint8Array } | null> {
+  let buffer = new Uint8Array(4096);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length >= MAX_HEAD) return { rest: buffer };
+      const bigger = new Uint8Array(length * 2);
+      bigger.set(buffer);
+      buffer = bigger;
+    }
+    const n = await conn.read(buffer.subarray(length));
+    if (n === null) return null;
+    const from = Math.max(0, length - 3);
+    length += n;
+    const at = indexOfBlankLine(buffer, from, length);
+    if (at >= 0) return { head: buffer.slice(0, at + 4), rest: buffer.slice(at + 4, length) };
+  }
+}
+
+function indexOfBlankLine(buffer: Uint8Array, from: number, to: number): number {
+  for (let i = from; i + 3 < to; i++) {
+    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
+/** Copies `from` → `write` until `from` ends; with `check`, stops before the first chunk it refuses. */
+async function pipe(from: Conn, write: (bytes: Uint8Array) => Promise<void>, first?: Uint8Array, check?: FrameCheck): Promise<void> {
+  if (first?.length) {
+    if (check && !check.accept(first)) return;
+    await write(first);
+  }
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await from.read(buffer);
+    if (n === null) return;
+    const chunk = buffer.subarray(0, n);
+    if (check && !check.accept(chunk)) return;
+    await write(chunk);
+  }
+}
+
+async function writeAll(conn: Conn, bytes: Uint8Array) {
+  for (let at = 0; at < bytes.length; ) at += await conn.write(bytes.subarray(at));
+}
+
+function withConnectionClose(head: string): string {
+  const lines = head.slice(0, -4).split("\r\n");
+  return `${lines.filter((line) => !/^connection:/i.test(line)).join("\r\n")}\r\nConnection: close\r\n\r\n`;
+}
+
+const latin1 = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
