@@ -41,6 +41,14 @@ export interface FrontOptions {
   target: number;
   headerTimeoutMs: number;
   maxPayload: number;
+  /** A client that has not taken a write for this long is disconnected (0: never). */
+  stallTimeoutMs: number;
+}
+
+/** One relayed connection: how to end it, and since when a write to its client has been waiting (0: none). */
+interface Relay {
+  end(): void;
+  stalledSince: number;
 }
 
 export interface Front {
@@ -57,7 +65,18 @@ const encoder = new TextEncoder();
 export function listenFront(options: FrontOptions): Front {
   const listener = Deno.listen({ port: options.port, hostname: options.hostname });
   const clients = new Map<number, NetAddr>();
-  const open = new Set<() => void>();
+  const open = new Set<Relay>();
+  // A client that pings and never reads keeps Deno answering into a full socket; nothing else would end it.
+  const sweep =
+    options.stallTimeoutMs > 0
+      ? setInterval(
+          () => {
+            const before = Date.now() - options.stallTimeoutMs;
+            for (const relay of open) if (relay.stalledSince !== 0 && relay.stalledSince < before) relay.end();
+          },
+          Math.min(1000, options.stallTimeoutMs),
+        )
+      : undefined;
   void (async () => {
     try {
       for await (const conn of listener) void relay(conn, options, clients, open);
@@ -69,20 +88,22 @@ export function listenFront(options: FrontOptions): Front {
     port: listener.addr.port,
     clientOf: (port) => clients.get(port),
     close() {
+      clearInterval(sweep);
       listener.close();
-      for (const end of open) end();
+      for (const relay of open) relay.end();
     },
   };
 }
 
-async function relay(client: Conn, options: FrontOptions, clients: Map<number, NetAddr>, open: Set<() => void>) {
+async function relay(client: Conn, options: FrontOptions, clients: Map<number, NetAddr>, open: Set<Relay>) {
   let upstream: Conn | undefined;
   let ended = false;
+  const state: Relay = { end: () => end(), stalledSince: 0 };
   const end = () => {
     if (ended) return;
     ended = true;
     clearTimeout(deadline);
-    open.delete(end);
+    open.delete(state);
     if (upstream) clients.delete(upstream.localAddr.port);
     for (const conn of [client, upstream]) {
       try {
@@ -92,7 +113,7 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, N
       }
     }
   };
-  open.add(end);
+  open.add(state);
   const deadline = options.headerTimeoutMs > 0 ? setTimeout(end, options.headerTimeoutMs) : undefined;
   try {
     client.setNoDelay?.(true);
@@ -106,7 +127,7 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, N
     if (ended) return end();
     upstream.setNoDelay?.(true);
     clients.set(upstream.localAddr.port, client.remoteAddr);
-    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline);
+    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, state);
   } catch {
     // a reset or a write to a closed socket: the relay ends
   }
@@ -120,11 +141,17 @@ async function forward(
   request: { head: Uint8Array; rest: Uint8Array },
   maxPayload: number,
   deadline: ReturnType<typeof setTimeout> | undefined,
+  state: Relay,
 ) {
   const text = latin1(request.head);
   // All writes to the client go through one queue, so a close frame cannot land inside a relayed frame.
   let queue = Promise.resolve();
-  const toClient = (bytes: Uint8Array) => (queue = queue.then(() => writeAll(client, bytes)));
+  const write = async (bytes: Uint8Array) => {
+    state.stalledSince = Date.now();
+    await writeAll(client, bytes);
+    state.stalledSince = 0;
+  };
+  const toClient = (bytes: Uint8Array) => (queue = queue.then(() => write(bytes)));
   const toUpstream = (bytes: Uint8Array) => writeAll(upstream, bytes);
   if (!/^upgrade:[ \t]*websocket[ \t]*$/im.test(text)) {
     // One request per connection: a second one would get no header timeout.

@@ -126,7 +126,10 @@ export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
       const client = remote && front.clientOf(remote.port);
       return handler(request, client ? { ...(info as object), remoteAddr: client } : info);
     });
-    const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs, maxPayload: live.engine.options.maxPayload });
+    const { maxPayload, heartbeatIntervalMs } = live.engine.options;
+    // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.
+    const stallTimeoutMs = 2 * heartbeatIntervalMs;
+    const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs, maxPayload, stallTimeoutMs });
     const stop = async () => {
       front.close();
       await inner.shutdown();

@@ -121,6 +121,25 @@ describe("Deno createServer: the front", () => {
     }
   }, 60_000);
 
+  it("disconnects a client that pings and never reads after two heartbeat intervals (Deno alone keeps it)", async () => {
+    for (const denoFront of [true, false]) {
+      const port = await start({ heartbeatIntervalMs: 500, denoFront });
+      const c = await upgrade(port);
+      c.socket.pause();
+      c.socket.setMaxListeners(0);
+      const ping = frame(9, Buffer.alloc(125));
+      const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+      let closed = false;
+      void c.ended.then(() => (closed = true));
+      // Deno answers each ping; the pongs pile up until the socket's buffers are full and stay so.
+      for (const end = Date.now() + (denoFront ? 15_000 : 4000); !closed && Date.now() < end; ) {
+        if (!c.socket.write(batch)) await Promise.race([new Promise((r) => c.socket.once("drain", r)), sleep(200)]);
+      }
+      expect(closed).toBe(denoFront);
+      c.socket.destroy();
+    }
+  }, 60_000);
+
   it("answers one HTTP request per connection, so a kept-alive one cannot send a slow second", async () => {
     const port = await start({});
     const c = await connect(port);
