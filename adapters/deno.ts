@@ -120,26 +120,54 @@ export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
       const server = Deno.serve({ port, hostname, onListen() {} }, handler);
       return { server, port: server.addr.port, stop: () => server.shutdown() };
     }
-    // Deno.serve on a loopback port, behind the front (deno-front.ts), which hands on each client's address.
-    const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
-      const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
-      const client = remote && front.clientOf(remote.port);
-      return handler(request, client ? { ...(info as object), remoteAddr: client } : info);
-    });
-    const { maxPayload, heartbeatIntervalMs } = live.engine.options;
-    // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.
-    const stallTimeoutMs = 2 * heartbeatIntervalMs;
-    const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs, maxPayload, stallTimeoutMs });
-    const stop = async () => {
-      front.close();
-      await inner.shutdown();
-    };
-    const server: DenoServerLike = Object.assign(Object.create(inner) as DenoServerLike, {
-      addr: { ...inner.addr, hostname: hostname ?? "0.0.0.0", port: front.port },
-      shutdown: stop,
-    });
-    return { server, port: front.port, stop };
+    return serveBehindFront(handler, live.engine, { port, hostname, upgradeTimeoutMs: headerTimeoutMs });
   });
+}
+
+type DenoHandler = (request: Request, info: unknown) => Response | Promise<Response>;
+
+/** `Deno.serve` on a loopback port, behind the front (deno-front.ts), which hands on each client's address. */
+function serveBehindFront(
+  handler: DenoHandler,
+  engine: LiveMount["engine"],
+  { port, hostname, upgradeTimeoutMs }: { port: number; hostname?: string; upgradeTimeoutMs: number },
+) {
+  const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
+    const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
+    const client = remote && front.clientOf(remote.port);
+    return handler(request, client ? { ...(info as object), remoteAddr: client } : info);
+  });
+  const { maxPayload, heartbeatIntervalMs } = engine.options;
+  // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.
+  const stallTimeoutMs = 2 * heartbeatIntervalMs;
+  const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs: upgradeTimeoutMs, maxPayload, stallTimeoutMs });
+  const stop = async () => {
+    front.close();
+    await inner.shutdown();
+  };
+  const server: DenoServerLike = Object.assign(Object.create(inner) as DenoServerLike, {
+    addr: { ...inner.addr, hostname: hostname ?? "0.0.0.0", port: front.port },
+    shutdown: stop,
+  });
+  return { server, port: front.port, stop };
+}
+
+/**
+ * Serve your Hono app (with `mountLive` in it) behind the same front as `createServer`: `upgradeTimeoutMs`,
+ * `maxPayload` over all fragments, masked frames, stalled readers (README, Security and limits). Use it
+ * instead of `Deno.serve(app.fetch)` when clients connect directly.
+ * @example
+ * const live = mountLive(app, "/live", { onAuth });
+ * const server = serveWithFront(app.fetch, live, { port: 3000 });
+ */
+export function serveWithFront(
+  fetch: DenoHandler,
+  live: LiveMount,
+  options: { port?: number; hostname?: string; upgradeTimeoutMs?: number } = {},
+): { server: DenoServerLike; port: number; close(): Promise<void> } {
+  const { port = 3000, hostname, upgradeTimeoutMs = 30_000 } = options;
+  const { server, port: listening, stop } = serveBehindFront(fetch, live.engine, { port, hostname, upgradeTimeoutMs });
+  return { server, port: listening, close: stop };
 }
 
 /** The Deno `createServer`'s options: `ServerOptions`, and whether the front checks connections first. */

@@ -14,8 +14,8 @@ const fixtures: Fixture[] = [];
 afterAll(async () => {
   for (const f of fixtures) await f.stop();
 });
-async function start(options: FixtureOptions): Promise<number> {
-  const f = await startChildFixture("deno")(options);
+async function start(options: FixtureOptions, mode: "standalone" | "hono" = "standalone"): Promise<number> {
+  const f = await startChildFixture("deno", mode)(options);
   fixtures.push(f);
   return Number(new URL(f.httpUrl).port);
 }
@@ -161,5 +161,19 @@ describe("Deno createServer: the front", () => {
       expect(c.socket.destroyed).toBe(false);
       c.socket.destroy();
     }
+  }, 30_000);
+
+  it("serveWithFront puts the same front before a Hono app with mountLive", async () => {
+    const port = await start({ maxPayload: 4096, upgradeTimeoutMs: 300, denoFront: true }, "hono");
+    const c = await upgrade(port);
+    c.socket.write(frame(1, Buffer.alloc(1000, 0x61), { fin: false }));
+    for (let i = 0; i < 10; i++) c.socket.write(frame(0, Buffer.alloc(1000, 0x61), { fin: false }));
+    expect(await c.closeCode()).toBe(1009);
+    const half = await connect(port);
+    half.socket.write("GET /api/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    await Promise.race([half.ended, sleep(3000)]);
+    expect(half.socket.readyState).toBe("closed");
+    const hello = await fetch(`http://127.0.0.1:${port}/api/hello`);
+    expect(await hello.json()).toMatchObject({ hello: "world", runtime: "deno" });
   }, 30_000);
 });
