@@ -4,7 +4,10 @@
  * (https://docs.deno.com/api/deno/~/Deno.upgradeWebSocket); HTTP: Hono on `Deno.serve`.
  *
  * Known differences from Node and Bun, measured here:
- * - Deno has no max-payload setting: the engine checks each frame's size and closes with 1009.
+ * - `createServer` puts a front before `Deno.serve` (deno-front.ts, option `denoFront`): Deno's server has
+ *   no header timeout, reassembles fragmented messages of any size and accepts unmasked frames. With
+ *   `mountLive`, `serveWithFront` does the same for the user's app.
+ * - Deno has no max-payload setting: besides the front, the engine checks each message's size (1009).
  * - crossws's Deno peer cannot ping, so Deno's own idle timeout is the heartbeat. It pings after
  *   `heartbeatIntervalMs` of silence and closes the socket with **1001** ("No response from ping frame")
  *   after two, where Node and Bun close with 4408.
@@ -13,7 +16,7 @@
  * - Transport errors (a client vanishing, a missed pong) are not passed to `onError`: Deno reports them
  *   just before `close`, and crossws keeps no detail of them.
  * - A refused upgrade (401) is an ordinary keep-alive response on Deno, which ignores `Connection: close`:
- *   the connection stays open until the client closes it.
+ *   without the front the connection stays open until the client closes it.
  */
 import { DatabaseSync } from "node:sqlite";
 import denoAdapter from "crossws/adapters/deno";
@@ -175,8 +178,8 @@ export interface DenoServerOptions extends ServerOptions {
   /**
    * Listen with `Deno.listen` and relay to `Deno.serve` on a loopback port, enforcing what Deno's own
    * server does not: `upgradeTimeoutMs`, `maxPayload` across a message's fragments, masked client frames
-   * (README, Security and limits). `false` serves with `Deno.serve` directly, for a server behind a
-   * reverse proxy that enforces them. @default true
+   * (README, Security and limits). `false` serves with `Deno.serve` directly and gives those checks up
+   * (nginx, for one, relays WebSocket frames untouched). @default true
    */
   denoFront?: boolean;
 }

@@ -27,10 +27,12 @@ const MYSQL = "mysql://root@127.0.0.1:3306/test";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const deep = (depth) => "[".repeat(depth) + "]".repeat(depth);
 
-/** The CLI from `dist`, with its output counted in lines; `stop()` ends it and says how it ended. */
+/** The CLI from `dist` (through bench/servers/cli-with-memory.mjs), its output counted in lines; `stop()` ends it. */
 async function startServer(flags = []) {
-  const child = spawn(process.execPath, [join(dist, "cli.js"), "--port", "0", "--host", "127.0.0.1", ...flags], {
-    stdio: ["ignore", "pipe", "pipe"],
+  const wrapper = join(ROOT, "bench", "servers", "cli-with-memory.mjs");
+  const child = spawn(process.execPath, ["--expose-gc", wrapper, "--port", "0", "--host", "127.0.0.1", ...flags], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, OLS_DIST: dist },
   });
   const server = { child, lines: 0, exit: undefined, log: "" };
   const count = (d) => {
@@ -48,6 +50,19 @@ async function startServer(flags = []) {
     });
     child.once("exit", () => reject(new Error(`server exited: ${out}${server.log}`)));
   });
+  /** The JS heap after a full GC, MB. */
+  server.heapMB = () =>
+    new Promise((resolve) => {
+      const onData = (d) => {
+        const m = /MEM (\{.*\})/.exec(String(d));
+        if (!m) return;
+        child.stdout.off("data", onData);
+        server.lines--; // not the server's own output
+        resolve(+(JSON.parse(m[1]).heapUsed / 1048576).toFixed(1));
+      };
+      child.stdout.on("data", onData);
+      child.stdin.write("mem\n");
+    });
   child.stdout.on("data", count);
   server.startLines = server.lines;
   server.rssMB = () =>
@@ -249,6 +264,7 @@ async function attackChatFlood() {
 async function attackManyRooms() {
   const server = await startServer();
   const rssStart = +server.rssMB().toFixed(1);
+  const heapStart = await server.heapMB();
   const until = Date.now() + seconds * 1000;
   const text = "x".repeat(2000);
   const run = async (i) => {
@@ -270,6 +286,8 @@ async function attackManyRooms() {
     rateLimited: runs.reduce((a, r) => a + r.rateLimited, 0),
     rssStartMB: rssStart,
     rssEndMB: +(server.rssMB() ?? 0).toFixed(1),
+    heapStartMB: heapStart,
+    heapEndMB: await server.heapMB(),
   };
   await server.stop();
   return result;
