@@ -7,10 +7,14 @@
  *   WebSocket is closed that long after it was accepted (non-WebSocket requests get `Connection: close`,
  *   so no second request can come on a kept-alive connection);
  * - after the 101, each client frame's header: unmasked → close 1002; a message (all its fragments) past
- *   `maxPayload` → close 1009, before Deno has buffered more than `maxPayload` of it.
- * Payload bytes are counted, never copied or parsed. Backpressure holds: a relay waits for each write.
+ *   `maxPayload` → close 1009, before Deno has buffered more than `maxPayload` of it;
+ * - a client with a write to it waiting longer than `stallTimeoutMs` is disconnected (one that pings and
+ *   never reads would otherwise keep Deno answering into a full socket forever).
+ * Payload bytes are counted, not parsed. Backpressure holds: a relay waits for each write. Requests from
+ * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
  */
 import { FrameCheck, closeFrame } from "./frame-check.ts";
+import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
 
 export interface NetAddr {
   transport: "tcp";
@@ -58,8 +62,6 @@ export interface Front {
   close(): void;
 }
 
-/** Longest request head accepted (Node's `maxHeaderSize` is 16 KiB; nginx's buffers 8–32 KiB). */
-const MAX_HEAD = 32 * 1024;
 const encoder = new TextEncoder();
 
 export function listenFront(options: FrontOptions): Front {
@@ -120,7 +122,12 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, N
     const request = await readHead(client);
     if (!request || ended) return end();
     if (request.head === undefined) {
-      await client.write(encoder.encode("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+      await writeAll(
+        client,
+        encoder.encode("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
+      );
+      // Read what the client still sends (a while, a little) so closing does not reset the answer away.
+      await Promise.race([discard(client, 1 << 20), sleep(1000)]);
       return end();
     }
     upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
@@ -171,36 +178,17 @@ async function forward(
   if (check.failed !== undefined) await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
 }
 
+async function discard(conn: Conn, limit: number) {
+  const buffer = new Uint8Array(FROM_CLIENT);
+  for (let n = 0; n < limit; ) {
+    const read = await conn.read(buffer);
+    if (read === null) return;
+    n += read;
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Reads up to and including the blank line after the headers; `head` is undefined when it is too long. */
-async function readHead(conn: Conn): Promise<{ head?: Uint8Array; rest: Uint8Array } | null> {
-  let buffer = new Uint8Array(4096);
-  let length = 0;
-  for (;;) {
-    if (length === buffer.length) {
-      if (length >= MAX_HEAD) return { rest: buffer };
-      const bigger = new Uint8Array(length * 2);
-      bigger.set(buffer);
-      buffer = bigger;
-    }
-    const n = await conn.read(buffer.subarray(length));
-    if (n === null) return null;
-    const from = Math.max(0, length - 3);
-    length += n;
-    const at = indexOfBlankLine(buffer, from, length);
-    if (at >= 0) return { head: buffer.slice(0, at + 4), rest: buffer.slice(at + 4, length) };
-  }
-}
-
-function indexOfBlankLine(buffer: Uint8Array, from: number, to: number): number {
-  for (let i = from; i + 3 < to; i++) {
-    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-/** Copies `from` → `write` until `from` ends; with `check`, stops before the first chunk it refuses. */
 /**
  * Read buffer sizes. Each open connection holds both while it waits for bytes: two of 64 KiB made an idle
  * Deno connection 36 KB larger than without the front; frames larger than these take a few more reads.
@@ -208,6 +196,7 @@ function indexOfBlankLine(buffer: Uint8Array, from: number, to: number): number 
 const FROM_CLIENT = 4096;
 const TO_CLIENT = 4096;
 
+/** Copies `from` → `write` until `from` ends; with `check`, stops before the first chunk it refuses. */
 async function pipe(
   from: Conn,
   write: (bytes: Uint8Array) => Promise<void>,
@@ -231,18 +220,4 @@ async function pipe(
 
 async function writeAll(conn: Conn, bytes: Uint8Array) {
   for (let at = 0; at < bytes.length; ) at += await conn.write(bytes.subarray(at));
-}
-
-function withConnectionClose(head: string): string {
-  const lines = head.slice(0, -4).split("\r\n");
-  return `${lines.filter((line) => !/^connection:/i.test(line)).join("\r\n")}\r\nConnection: close\r\n\r\n`;
-}
-
-const latin1 = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

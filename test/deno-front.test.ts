@@ -140,6 +140,14 @@ describe("Deno createServer: the front", () => {
     }
   }, 60_000);
 
+  it("answers a request head longer than 32 KiB with 431", async () => {
+    const port = await start({});
+    const c = await connect(port);
+    c.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${"a".repeat(40_000)}\r\n\r\n`);
+    await c.ended;
+    expect(c.received().toString()).toMatch(/^HTTP\/1.1 431 /);
+  }, 30_000);
+
   it("answers one HTTP request per connection, so a kept-alive one cannot send a slow second", async () => {
     const port = await start({});
     const c = await connect(port);
