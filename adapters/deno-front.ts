@@ -175,7 +175,11 @@ async function forward(
   clearTimeout(deadline);
   const check = new FrameCheck(maxPayload);
   await Promise.race([pipe(upstream, toClient, TO_CLIENT), pipe(client, toUpstream, FROM_CLIENT, request.rest, check)]);
-  if (check.failed !== undefined) await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
+  if (check.failed === undefined) return;
+  upstream.close(); // Deno drops the partial message now
+  await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
+  // Closing with unread bytes would send a reset, which can overtake the close frame: read them first.
+  await Promise.race([discard(client, 1 << 20), sleep(1000)]);
 }
 
 async function discard(conn: Conn, limit: number) {
