@@ -107,8 +107,17 @@ describe.skipIf(!redisCluster)("one instance cut off from the Redis Cluster", ()
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.terminate();
-    await Promise.all(instances.splice(0).map((i) => i.stop()));
+    // An instance that does not exit on SIGTERM is killed (the cluster must still be stopped) and fails the test.
+    const hung: string[] = [];
+    const stop = async (i: Instance) => {
+      if (await Promise.race([i.stop().then(() => true), pause(10_000).then(() => false)])) return;
+      hung.push(i.instanceId);
+      i.kill9();
+      await i.exited;
+    };
+    await Promise.all(instances.splice(0).map(stop));
     for (const p of proxies) p.restore();
+    expect(hung).toEqual([]);
   });
   beforeAll(async () => {
     const { ports } = redisCluster!;
