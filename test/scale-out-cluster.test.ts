@@ -13,15 +13,14 @@ import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
 import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance } from "./helpers/cluster.ts";
-import { pause, presenceMap, TestClient, type Received } from "./helpers/client.ts";
+import { pause, presenceMap, TestClient } from "./helpers/client.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "./helpers/redis-cluster.ts";
 import { startPrivateRedis } from "./helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
+import { joinedOf, leftOf } from "./helpers/views.ts";
 import { wireProtocolSuite, type Fixture, type StartFixture } from "./wire-protocol.suite.ts";
 
 const run = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const leftOf = (id: string) => (all: Received[]) => all.some((m) => m.payload?.left?.includes(id));
-const joinedOf = (id: string) => (all: Received[]) => all.some((m) => m.payload?.joined?.some((e: any) => e.connectionId === id));
 const room = () => `room-${Math.random().toString(36).slice(2, 10)}`;
 
 /** Everything under `prefix` on every node of the cluster that still mentions `instanceId`. */

@@ -15,36 +15,16 @@ import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance, type InstanceConfig } from "./helpers/cluster.ts";
-import { pause, TestClient, type Received } from "./helpers/client.ts";
+import { pause, TestClient } from "./helpers/client.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 import { startPrivateRedis } from "./helpers/redis-server.ts";
 import { monitorRedis } from "./helpers/redis-monitor.ts";
 import { createTcpProxy } from "./helpers/tcp-proxy.ts";
+import { joinedOf, leftOf, view } from "./helpers/views.ts";
 import { wireProtocolSuite } from "./wire-protocol.suite.ts";
 
 const run = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const PREFIX = `olstest:${run}`;
-
-/** Presence as one client sees it: `room_joined.presence` plus every diff after it. */
-function view(client: TestClient, roomId: string): string[] {
-  const ids = new Set<string>();
-  let started = false;
-  for (const m of client.received) {
-    if (m.payload?.roomId !== roomId) continue;
-    if (m.type === "room_joined") {
-      ids.clear();
-      for (const id of Object.keys(m.payload.presence)) ids.add(id);
-      started = true;
-    } else if (started && m.type === "presence_updated") {
-      for (const e of m.payload.joined ?? []) ids.add(e.connectionId);
-      for (const id of m.payload.left ?? []) ids.delete(id);
-    }
-  }
-  return [...ids].sort();
-}
-
-const leftOf = (id: string) => (all: Received[]) => all.some((m) => m.payload?.left?.includes(id));
-const joinedOf = (id: string) => (all: Received[]) => all.some((m) => m.payload?.joined?.some((e: any) => e.connectionId === id));
 
 async function keysOf(redis: Redis, pattern: string): Promise<string[]> {
   const found: string[] = [];

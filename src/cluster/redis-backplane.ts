@@ -119,8 +119,8 @@ class RedisLink implements RedisBackplane {
       this.cmd = this.options.client;
       this.sub = this.options.client.duplicate({ enableOfflineQueue: true });
     } else {
-      const { urls, clustered, heartbeatMs } = this.settings;
-      const link = await connectRedis(urls, clustered, heartbeatMs);
+      const { urls, clustered, heartbeatMs, natMap } = this.settings;
+      const link = await connectRedis(urls, clustered, heartbeatMs, natMap);
       if (this.closed) {
         // close() ran while the driver loaded: connecting now would keep the process alive
         link.cmd.disconnect();
@@ -286,12 +286,23 @@ class RedisLink implements RedisBackplane {
     cmd.on("ready", this.rejoined);
     // A cluster node that came back (restarted, maybe empty) rejoins the pool: write our members back.
     if (clustered) {
+      // Re-read now and once more a heartbeat later: ioredis issues the SSUBSCRIBEs without waiting for them.
+      const rereadTwice = () => {
+        engineSink.resync();
+        clearTimeout(this.settle);
+        this.settle = setTimeout(() => !this.closed && engineSink.resync(), heartbeatMs);
+      };
       cmd.on("+node", () => {
         if (!this.liveness.isAnnounced) return;
         this.rejoined();
         // ioredis resubscribes that node's sharded channels on its own schedule: re-read once more after it.
         clearTimeout(this.settle);
         this.settle = setTimeout(() => !this.closed && engineSink.resync(), heartbeatMs);
+      });
+      // ioredis put the sharded subscriptions back (a node reconnected, after its backoff): what was
+      // published to those rooms meanwhile was missed.
+      sub.on("subscribersReady", () => {
+        if (this.liveness.isAnnounced && !this.closed) rereadTwice();
       });
     }
     sub.on(clustered ? "smessageBuffer" : "messageBuffer", this.receiver.onMessageBytes);

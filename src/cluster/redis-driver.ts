@@ -43,6 +43,28 @@ export interface RedisPipelineLike {
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
+/**
+ * A stand-in for `cmd.pipeline()` on a Redis Cluster: each command goes out at once as a single
+ * command on its slot's node connection (one room = one slot = one connection, so still in order).
+ * ioredis's Cluster pipeline can hand one command's reply to another while node connections are
+ * dropped and recreated under it (seen in the node-cut tests: a room's HGETALL answered "OK" or
+ * another hash, which read as "everyone left").
+ */
+export function commandBatch(cmd: RedisClientLike): RedisPipelineLike {
+  const sent: Promise<unknown>[] = [];
+  const batch: RedisPipelineLike = {
+    hset: (key, field, value) => (sent.push(cmd.hset(key, field, value)), batch),
+    hdel: (key, ...fields) => (sent.push(cmd.hdel(key, ...fields)), batch),
+    publish: (channel, message) => (sent.push(cmd.publish(channel, message)), batch),
+    spublish: (channel, message) => (sent.push(cmd.spublish!(channel, message)), batch),
+    exec: async () =>
+      (await Promise.allSettled(sent)).map((r): [Error | null, unknown] =>
+        r.status === "fulfilled" ? [null, r.value] : [r.reason as Error, null],
+      ),
+  };
+  return batch;
+}
+
 type RedisConstructor = new (url: string, options: Record<string, unknown>) => RedisClientLike;
 type ClusterConstructor = new (nodes: { host: string; port: number }[], options: Record<string, unknown>) => RedisClientLike;
 interface Ioredis {
@@ -105,7 +127,12 @@ const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 6),
  * minutes later is worse than none) and are not auto-pipelined (the publish path batches itself and
  * must not wait a turn).
  */
-export async function connectRedis(urls: string[], cluster: boolean, refreshMs: number): Promise<RedisLink> {
+export async function connectRedis(
+  urls: string[],
+  cluster: boolean,
+  refreshMs: number,
+  natMap?: Record<string, { host: string; port: number }>,
+): Promise<RedisLink> {
   const { Redis, Cluster } = await loadIoredis();
   const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false };
   const queued = { enableOfflineQueue: true, maxRetriesPerRequest: null };
@@ -128,6 +155,7 @@ export async function connectRedis(urls: string[], cluster: boolean, refreshMs: 
     // Node connections are not retried on their own: a lost node leaves the pool ("-node") and comes back
     // with the next topology refresh ("+node"), which is when the backplane re-announces.
     slotsRefreshInterval: refreshMs,
+    ...(natMap ? { natMap } : {}),
   };
   return {
     cmd: new Cluster(nodes, { ...common, ...failFast, redisOptions: { ...auth, ...failFast } }),

@@ -13,6 +13,12 @@ export interface RedisBackplaneOptions {
   cluster?: boolean;
   /** An ioredis `Redis` client (single Redis) to use for commands; a second connection for SUBSCRIBE is `duplicate()`d from it. */
   client?: RedisClientLike;
+  /**
+   * Redis Cluster only: where to reach a node, by the `host:port` the cluster announces for it (a cluster
+   * behind NAT, in containers, or behind proxies). Passed to ioredis's `natMap`.
+   * @example { "10.0.0.5:7000": { host: "redis-a.example", port: 7000 } }
+   */
+  natMap?: Record<string, { host: string; port: number }>;
   /** Prefix of every key and channel; instances with the same prefix form one cluster. @default "openlivesync" */
   keyPrefix?: string;
   /** How often this instance renews its heartbeat and checks the others'. @default 2000 */
@@ -55,5 +61,6 @@ export function settingsOf(options: RedisBackplaneOptions) {
   const clustered = options.cluster ?? urls.length > 1;
   if (clustered && options.client)
     throw new ConfigError('A Redis Cluster is given by its node URLs (url: "redis://a:7000,redis://b:7001"), not by a client');
-  return { prefix, heartbeatMs, ttlMs, urls, clustered };
+  if (options.natMap && !clustered) throw new ConfigError("natMap maps Redis Cluster node addresses: give the cluster's node URLs");
+  return { prefix, heartbeatMs, ttlMs, urls, clustered, natMap: options.natMap };
 }

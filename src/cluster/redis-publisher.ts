@@ -1,6 +1,6 @@
 import type { MemberChange } from "./backplane.ts";
 import type { RedisKeys } from "./redis-codec.ts";
-import type { RedisClientLike, RedisPipelineLike } from "./redis-driver.ts";
+import { commandBatch, type RedisClientLike, type RedisPipelineLike } from "./redis-driver.ts";
 import { nextTurn } from "../util/async.ts";
 
 export interface PublisherOptions {
@@ -44,9 +44,9 @@ const joinRecords = (records: string[]) => (records.length === 1 ? records[0]! :
  * its PUBLISH), and none waits for a later turn (ioredis's auto-pipelining would hold each command
  * until after the next poll for I/O).
  *
- * On a single Redis every room shares one pipeline (one write). On a Redis Cluster each room has its
- * own (a pipeline may not span slots), and the instance's member hash, which lives in another slot,
- * is written by single commands.
+ * On a single Redis every room shares one pipeline (one write). On a Redis Cluster each room's
+ * commands go out as single commands on its node's connection (`commandBatch`: ioredis's Cluster
+ * pipeline can mix up replies while nodes come and go), as does the instance's member hash.
  */
 export function createPublisher({ keys, instanceId, clustered, command, failed }: PublisherOptions) {
   let batches = new Map<string, RoomBatch>();
@@ -60,7 +60,7 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
   function batchOf(cmd: RedisClientLike, roomId: string): RoomBatch {
     let batch = batches.get(roomId);
     if (!batch) {
-      const tx = clustered ? cmd.pipeline() : (shared ??= cmd.pipeline());
+      const tx = clustered ? commandBatch(cmd) : (shared ??= cmd.pipeline());
       batches.set(roomId, (batch = { tx, records: [] }));
     }
     return batch;

@@ -14,6 +14,8 @@ export interface InstanceConfig {
   heartbeatMs?: number;
   ttlMs?: number;
   presenceThrottleMs?: number;
+  /** Redis Cluster: announced node address → where this instance reaches it (e.g. through a proxy). */
+  natMap?: Record<string, { host: string; port: number }>;
 }
 
 export interface Instance {
