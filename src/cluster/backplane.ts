@@ -24,7 +24,7 @@ export interface Backplane {
    * room, then reads it) finds every member that joined before it; updates are stored when they are
    * published. Never throws, never waits; dropped while the link is down (repaired on reconnect).
    */
-  store(roomId: string, changes: readonly MemberChange[]): void;
+  store(roomId: string, changes: readonly MemberChange[]): Promise<void> | void;
   /** Send one room message to the other instances subscribed to the room. */
   publish(message: OutgoingMessage): void;
   /**

@@ -154,8 +154,8 @@ class RedisLink implements RedisBackplane {
     this.unsubscribeFrom(this.keys.channel(roomId)).catch(this.failed);
   }
 
-  store(roomId: string, changes: readonly MemberChange[]): void {
-    if (this.isReady()) this.publisher.store(roomId, changes);
+  store(roomId: string, changes: readonly MemberChange[]): Promise<void> | undefined {
+    return this.isReady() ? this.publisher.store(roomId, changes) : undefined;
   }
 
   publish(message: OutgoingMessage): void {

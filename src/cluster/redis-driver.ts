@@ -14,8 +14,9 @@ export interface RedisClientLike {
   unsubscribe?(...channels: string[]): Promise<unknown>;
   ssubscribe?(...channels: string[]): Promise<unknown>;
   sunsubscribe?(...channels: string[]): Promise<unknown>;
-  set(key: string, value: string, px: "PX", ms: number): Promise<unknown>;
-  hset(key: string, field: string, value: string): Promise<unknown>;
+  set(key: string, value: string, px?: "PX", ms?: number): Promise<unknown>;
+  /** `HSET key field value [field value …]`. */
+  hset(key: string, ...fieldsAndValues: string[]): Promise<unknown>;
   hdel(key: string, ...fields: string[]): Promise<unknown>;
   hgetall(key: string): Promise<Record<string, string>>;
   exists(key: string): Promise<number>;
@@ -53,7 +54,8 @@ export interface RedisPipelineLike {
 export function commandBatch(cmd: RedisClientLike): RedisPipelineLike {
   const sent: Promise<unknown>[] = [];
   const batch: RedisPipelineLike = {
-    hset: (key, field, value) => (sent.push(cmd.hset(key, field, value)), batch),
+    hset: (key, ...fieldsAndValues) => (sent.push(cmd.hset(key, ...fieldsAndValues)), batch),
+    set: (key, value) => (sent.push(cmd.set(key, value)), batch),
     hdel: (key, ...fields) => (sent.push(cmd.hdel(key, ...fields)), batch),
     publish: (channel, message) => (sent.push(cmd.publish(channel, message)), batch),
     spublish: (channel, message) => (sent.push(cmd.spublish!(channel, message)), batch),

@@ -17,7 +17,20 @@ export interface PublisherOptions {
 interface RoomBatch {
   tx: RedisPipelineLike;
   records: string[];
+  /** Settles once the batch's commands were answered (or dropped); `store` hands it to the join. */
+  written?: { promise: Promise<void>; resolve: () => void };
 }
+
+function written(batch: RoomBatch): Promise<void> {
+  if (!batch.written) {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    batch.written = { promise, resolve };
+  }
+  return batch.written.promise;
+}
+
+const settle = (batch: RoomBatch) => batch.written?.resolve();
 
 /** A room hash's writes for `changes`: one HSET (field, value, …) and one HDEL. */
 function hashWrites(instanceId: string, changes: readonly MemberChange[]): { fields: string[]; gone: string[] } {
@@ -86,12 +99,23 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
     const tx = shared;
     batches = new Map();
     shared = undefined;
-    if (!command()) return;
+    if (!command()) {
+      for (const batch of out.values()) settle(batch);
+      return;
+    }
     for (const [roomId, batch] of out) {
       if (batch.records.length > 0) publishOn(batch.tx, roomId, joinRecords(batch.records));
-      if (clustered) batch.tx.exec().then(check, failed);
+      if (clustered)
+        batch.tx
+          .exec()
+          .then(check, failed)
+          .finally(() => settle(batch));
     }
-    tx?.exec().then(check, failed);
+    tx?.exec()
+      .then(check, failed)
+      .finally(() => {
+        for (const batch of out.values()) settle(batch);
+      });
   };
   const endTurn = () => {
     turnOpen = false;
@@ -121,10 +145,11 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
       schedule();
     },
     /** Queue shared-state writes for members of `roomId`, ahead of every PUBLISH queued after them. */
-    store(roomId: string, changes: readonly MemberChange[]) {
+    store(roomId: string, changes: readonly MemberChange[]): Promise<void> | undefined {
       const cmd = command();
       if (!cmd || changes.length === 0) return;
-      const { tx } = batchOf(cmd, roomId);
+      const batch = batchOf(cmd, roomId);
+      const { tx } = batch;
       const { fields, gone } = hashWrites(instanceId, changes);
       for (const { kind, connectionId } of changes) {
         if (kind === "updated") continue;
@@ -134,6 +159,7 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
       if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);
       if (gone.length > 0) tx.hdel(keys.room(roomId), ...gone);
       schedule();
+      return written(batch);
     },
   };
 }

@@ -6,6 +6,10 @@ import type { EngineContext } from "./context.ts";
 import { authorized, identify, loadJoinHistory } from "./join-steps.ts";
 import type { PresenceActions } from "./presence.ts";
 import type { Room } from "./room.ts";
+import { withTimeout } from "../util/async.ts";
+
+/** The longest a join waits for its own membership to reach shared state (Redis) before `room_joined`. */
+const STORE_WAIT_MS = 2000;
 
 /**
  * `room_joined.presence`: every member, or past `max` members the joiner and the first `max - 1`
@@ -66,11 +70,13 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     if (!(await identify(ctx, verifyToken, conn, payload)) || !(await authorized(ctx, conn, roomId)) || conn.closed) return;
 
     const room = rooms.beginJoin(conn, roomId, conn.entry(payload.presence ?? {}));
-    send.presence(room, { kind: "joined", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
+    // Shared state learns of the joiner first: by the time it gets room_joined, a joiner on any instance finds it.
+    const stored = send.presence(room, { kind: "joined", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
     // First local member here: read the members on other instances while history loads.
     const remoteMembers = cluster?.prepare(room);
     const { history, resumed } = await loadJoinHistory(ctx, conn, roomId, payload.lastMessageId);
     if (remoteMembers) await remoteMembers;
+    if (stored) await withTimeout(stored, STORE_WAIT_MS, { fallback: undefined });
     if (conn.closed || conn.room !== room) return;
 
     const held = rooms.completeJoin(conn);

@@ -201,10 +201,16 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
   }
 
   /** Record news about a member of `room`; `local` when the member is on this instance. */
-  function record(room: Room, change: PresenceChange, local: boolean): void {
+  function record(room: Room, change: PresenceChange, local: boolean): Promise<void> | void {
     const { kind, connectionId: id, entry } = change;
     // Shared state learns joins and leaves at once, so a joiner elsewhere reads an exact room.
-    if (local && kind !== "updated") backplane?.store(room.id, [{ kind, connectionId: id, entry }]);
+    const stored = local && kind !== "updated" ? backplane?.store(room.id, [{ kind, connectionId: id, entry }]) : undefined;
+    recordNews(room, change, local);
+    return stored;
+  }
+
+  function recordNews(room: Room, change: PresenceChange, local: boolean): void {
+    const { kind, connectionId: id, entry } = change;
     const p = open(room);
     const seq = ++p.seq;
     p.cancelled.delete(id);

@@ -28,7 +28,7 @@ export interface RoomSend {
   publishById(roomId: string, message: RoomMessage): void;
   deliver(room: Room, frame: string, chatId?: string): void;
   /** Presence news about a local member: batched; joins and leaves reach shared state at once, the news crosses at the flush. */
-  presence(room: Room, change: PresenceChange): void;
+  presence(room: Room, change: PresenceChange): Promise<void> | void;
   /** Presence news from another instance: batched for local members only. */
   remotePresence(room: Room, change: PresenceChange): void;
   /** `conn` just got its `room_joined` snapshot (a batch then pending may need a variant for it). */
