@@ -6,6 +6,7 @@ import { ConfigError, createReporter, type ErrorStage, type OnError } from "./er
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
+import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
 
 export interface ChatOptions {
   /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
@@ -85,6 +86,13 @@ export interface WebSocketServerOptions extends GuardOptions {
    * createServer({ backplane: createRedisBackplane({ url: "redis://127.0.0.1:6379" }) });
    */
   backplane?: Backplane;
+  /**
+   * Signed webhooks: `member.joined`, `member.left`, `room.emptied`, `chat.stored` POSTed to `url`, each by
+   * the instance where it happened (see "Webhooks"). @default none
+   * @example
+   * createServer({ webhooks: { url: "https://app.example/hooks/live", secret: process.env.WEBHOOK_SECRET! } });
+   */
+  webhooks?: WebhookOptions;
 }
 
 export interface ResolvedOptions extends MessageLimits {
@@ -107,6 +115,8 @@ export interface ResolvedOptions extends MessageLimits {
   /** The one reporter: the user's `onError` made safe (never throws, never rejects). */
   onError: (error: unknown, context: { stage: ErrorStage }) => void;
   backplane: Backplane | undefined;
+  /** Checked at start-up: a bad URL or an empty secret is a `ConfigError`. */
+  webhooks: ResolvedWebhookOptions | undefined;
 }
 
 export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOptions {
@@ -137,6 +147,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     maxBufferedBytes: numberOption("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
     onError,
     backplane: options.backplane,
+    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     guard: resolveGuard(options),
   };
 }
