@@ -13,6 +13,7 @@ import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { slimBunPeer } from "./crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
+import { liveHandle } from "./handle.ts";
 import { addLiveRoute, closeAfter } from "./live-route.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
@@ -105,7 +106,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
     // After a successful upgrade Bun ignores the response.
     return (await upgrade(c.req.raw, server)) ?? new Response(null);
   });
-  return { engine, websocket, close, injectWebSocket() {} };
+  return { ...liveHandle(engine, close), websocket, injectWebSocket() {} };
 }
 
 /**

@@ -24,6 +24,7 @@ import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
+import { liveHandle } from "./handle.ts";
 import { addLiveRoute } from "./live-route.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
@@ -100,7 +101,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
   if (monitoring) addMonitoringRoutes(app, engine);
   // c.env is Deno.serve's ServeHandlerInfo when the app is served with app.fetch.
   addLiveRoute(app, path, (c) => upgrade(c.req.raw, c.env));
-  return { engine, websocket: undefined, close, injectWebSocket() {} };
+  return { ...liveHandle(engine, close), websocket: undefined, injectWebSocket() {} };
 }
 
 /**

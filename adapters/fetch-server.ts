@@ -5,7 +5,8 @@
 import { createApp } from "../src/app.ts";
 import type { LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
-import type { LiveHandle, LiveServer, ServerOptions } from "./handle.ts";
+import type { LiveServer, ServerOptions } from "./handle.ts";
+import { liveHandle } from "./handle.ts";
 import { displayUrl, isUpgrade, pathnameOf } from "./live-route.ts";
 import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "./monitoring.ts";
 
@@ -57,12 +58,12 @@ export function createFetchServer<S, I, L extends FetchLive<I>>(
     port,
     hostname,
   );
-  const ws: LiveHandle = { engine: live.engine, close: live.close };
+  const ws = liveHandle(live.engine, live.close);
   let closed: Promise<void> | undefined;
   return {
     server: listening.server,
+    ...ws,
     ws,
-    engine: live.engine,
     port: listening.port,
     url: displayUrl(hostname, listening.port),
     ...(probes ? { monitoring: { port: probes.port, url: displayUrl(separate!.hostname, probes.port) } } : {}),

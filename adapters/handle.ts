@@ -3,18 +3,26 @@
  * around it (a standalone server on Bun and Deno, a mount in a Hono app), and one `ServerOptions`.
  */
 import type { LiveEngine } from "../src/engine/engine.ts";
+import type { LiveApi } from "../src/engine/server-api.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { MonitoringOption } from "./monitoring.ts";
 
 /**
- * A running live endpoint: its engine and `close()`. It is `server.ws` on every runtime, what
- * `createWebSocketServer` returns, and what the standalone servers and the Hono mount extend.
+ * A running live endpoint: the server API for your backend (`rooms`, `presence`, `publish`,
+ * `sendChat`, `chatHistory`, `disconnect`; see `LiveApi`), its engine and `close()`. It is `server.ws`
+ * on every runtime, what `createWebSocketServer` returns, and what the standalone servers and the Hono
+ * mount extend.
  */
-export interface LiveHandle {
+export interface LiveHandle extends LiveApi {
   /** Close every socket with 1001, close chat storage, and resolve when done. */
   close(): Promise<void>;
   /** Live state, for metrics and tests. */
   readonly engine: LiveEngine;
+}
+
+/** The handle of `engine`: its server API, the engine, and `close`. */
+export function liveHandle(engine: LiveEngine, close: () => Promise<void>): LiveHandle {
+  return { ...engine.api, engine, close };
 }
 
 /** The seed's name for the handle (`server.ws`, `createWebSocketServer`'s result). */

@@ -5,10 +5,11 @@
 import type { Hooks } from "crossws";
 import { createLiveEngine, type LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
+import type { LiveApi } from "../src/engine/server-api.ts";
 import type { RuntimeCapabilities } from "./runtime-live.ts";
 
 /** The engine as crossws hooks. */
-export interface LiveHooks {
+export interface LiveHooks extends LiveApi {
   /** Pass to crossws (`adapter({ hooks })`, `serve({ websocket })`) or h3's `defineWebSocketHandler`. */
   readonly hooks: Partial<Hooks>;
   readonly engine: LiveEngine;
@@ -25,6 +26,6 @@ export type CreateLiveHooks = (options?: WebSocketServerOptions, capabilities?: 
 export function liveHooksFor(defaults: RuntimeCapabilities): CreateLiveHooks {
   return (options = {}, capabilities = {}) => {
     const engine = createLiveEngine(options, { ...defaults, ...capabilities });
-    return { hooks: engine.hooks, engine, close: engine.close };
+    return { ...engine.api, hooks: engine.hooks, engine, close: engine.close };
   };
 }

@@ -8,6 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hono } from "hono";
 import type { LiveMount, UpgradeEmitter, MountOptions } from "./handle.ts";
+import { liveHandle } from "./handle.ts";
 import { addLiveRoute, pathnameOf } from "./live-route.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
@@ -78,14 +79,10 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
     server.on("upgrade", listener);
   }
 
-  return {
-    engine,
-    websocket: undefined,
-    injectWebSocket,
-    async close() {
-      for (const [server, listener] of servers) server.off("upgrade", listener);
-      servers.clear();
-      await close();
-    },
+  const closeMount = async () => {
+    for (const [server, listener] of servers) server.off("upgrade", listener);
+    servers.clear();
+    await close();
   };
+  return { ...liveHandle(engine, closeMount), websocket: undefined, injectWebSocket };
 }

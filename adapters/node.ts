@@ -10,6 +10,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { createApp } from "../src/app.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveHandle, ServerOptions } from "./handle.ts";
+import { liveHandle } from "./handle.ts";
 import { pathnameOf } from "./live-route.ts";
 import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "./monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
@@ -63,7 +64,7 @@ export function createWebSocketHandler(options: WebSocketServerOptions = {}): Up
     if (pathnameOf(req.url ?? "/") !== path) return refuseUpgrade(socket, 404, "Not Found");
     upgrade(req, socket, head);
   };
-  return Object.assign(handler, { engine, close });
+  return Object.assign(handler, liveHandle(engine, close));
 }
 
 /**
@@ -82,13 +83,10 @@ export function createWebSocketServer(server: Server, options: WebSocketServerOp
     if (server.listenerCount("upgrade") <= 1) refuseUpgrade(socket, 404, "Not Found");
   };
   server.on("upgrade", listener);
-  return {
-    engine,
-    close: async () => {
-      server.off("upgrade", listener);
-      await close();
-    },
-  };
+  return liveHandle(engine, async () => {
+    server.off("upgrade", listener);
+    await close();
+  });
 }
 
 /**
@@ -111,7 +109,7 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   // Its own listener: only the monitoring routes (`server.monitoring` is its http.Server).
   const probes = separate && (createAdaptorServer({ fetch: createMonitoringApp(handler.engine).fetch }) as Server);
   probes?.listen(separate!.port, separate!.hostname);
-  const ws: LiveHandle = { engine: handler.engine, close: handler.close };
+  const ws = liveHandle(handler.engine, handler.close);
   const httpClose = server.close.bind(server);
   server.close = ((callback?: (error?: Error) => void) => {
     void ws.close().finally(() => {

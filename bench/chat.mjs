@@ -3,9 +3,10 @@
 // (echoes acknowledged to their senders), send→echo latency, and then checks the database: every
 // acknowledged message is stored, in the order its room saw it.
 // Each store runs once without and once with a `clientMessageId` on every send (exactly-once sends,
-// `appendOnce`); the table states what idempotency costs as a ratio.
+// `appendOnce`); the table states what idempotency costs as a ratio. With `--hooks both` (the default) each
+// store's group-commit run is repeated with a no-op `beforeChat` hook, and the table states what it costs.
 //
-//   node bench/chat.mjs [--duration s] [--stores memory,sqlite,postgres,mysql] [--window n] [--client-ids off|on|both]
+//   node bench/chat.mjs [--duration s] [--stores memory,sqlite,postgres,mysql] [--window n] [--client-ids off|on|both] [--hooks off|both]
 //
 // Run `npx tsdown` first (npm run bench does). Servers run as child processes on 127.0.0.1.
 import { spawn } from "node:child_process";
@@ -21,7 +22,7 @@ const CLIENTS = 50;
 const ROOMS = 10;
 
 function parseArgs(argv) {
-  const out = { duration: 4, stores: ["memory", "sqlite", "postgres", "mysql"], window: 1, clientIds: "both" };
+  const out = { duration: 4, stores: ["memory", "sqlite", "postgres", "mysql"], window: 1, clientIds: "both", hooks: "both" };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => inline ?? argv[++i];
@@ -29,7 +30,9 @@ function parseArgs(argv) {
     else if (flag === "--stores") out.stores = value().split(",");
     else if (flag === "--window") out.window = Number(value());
     else if (flag === "--client-ids") out.clientIds = value();
+    else if (flag === "--hooks") out.hooks = value();
   }
+  if (!["off", "both"].includes(out.hooks)) throw new Error(`--hooks must be off or both, got ${out.hooks}`);
   if (!["off", "on", "both"].includes(out.clientIds)) throw new Error(`--client-ids must be off, on or both, got ${out.clientIds}`);
   return out;
 }
@@ -73,12 +76,17 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runOnce(store, batch, ids, opts, dir) {
+async function runOnce(store, batch, ids, opts, dir, hook = false) {
   const tableName = `ols_bench_${store}_${batch ? "b" : "s"}${ids ? "i" : ""}_${Math.random().toString(36).slice(2, 7)}`;
   const storageUrl = { memory: "memory", sqlite: `sqlite:${join(dir, `${tableName}.db`)}`, postgres: DATABASE_URL, mysql: MYSQL_URL }[
     store
   ];
-  const server = await startServer({ STORAGE_URL: storageUrl, STORAGE_TABLE: tableName, STORAGE_BATCH: batch ? "1" : "0" });
+  const server = await startServer({
+    STORAGE_URL: storageUrl,
+    STORAGE_TABLE: tableName,
+    STORAGE_BATCH: batch ? "1" : "0",
+    BENCH_HOOKS: hook ? "noop" : "",
+  });
   try {
     const load = await connectLoad(server.port, { ...opts, ids }, tableName);
     const t0 = performance.now();
@@ -92,7 +100,18 @@ async function runOnce(store, batch, ids, opts, dir) {
     const lat = load.latencies.sort((a, b) => a - b);
     const check = store === "memory" ? { stored: "n/a", lost: 0, orderOk: true } : await verify(storageUrl, tableName, load.clients);
     load.close();
-    return { store, batch, ids, perSec: acked / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99), acked, errors, ...check };
+    return {
+      store,
+      batch,
+      ids,
+      hook,
+      perSec: acked / elapsed,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      acked,
+      errors,
+      ...check,
+    };
   } finally {
     await stopServer(server);
     await dropTable(store, tableName);
@@ -238,20 +257,22 @@ export async function runChatBench(argv = []) {
       const pair = {};
       for (const batch of [true, false]) {
         if (store === "memory" && !batch) continue;
-        for (const ids of idModes) {
-          const key = `${batch ? "batch" : "single"}${ids ? "Ids" : ""}`;
+        const variants = idModes.map((ids) => ({ ids, hook: false }));
+        if (batch && opts.hooks === "both") variants.push({ ids: false, hook: true });
+        for (const { ids, hook } of variants) {
+          const key = `${batch ? "batch" : "single"}${ids ? "Ids" : ""}${hook ? "Hook" : ""}`;
           process.stderr.write(
-            `bench: chat ${store} ${batch ? "group commit" : "one INSERT per message"}${ids ? " + clientMessageId" : ""}… `,
+            `bench: chat ${store} ${batch ? "group commit" : "one INSERT per message"}${ids ? " + clientMessageId" : ""}${hook ? " + no-op beforeChat" : ""}… `,
           );
           try {
-            const r = await runOnce(store, batch, ids, opts, dir);
+            const r = await runOnce(store, batch, ids, opts, dir, hook);
             pair[key] = r;
             process.stderr.write(
               `${fmt(r.perSec)} msgs/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, lost ${r.lost}, order ${r.orderOk ? "ok" : "BROKEN"}\n`,
             );
           } catch (error) {
             process.stderr.write(`FAILED (${error.message})\n`);
-            pair[key] = { store, batch, ids, error: error.message };
+            pair[key] = { store, batch, ids, hook, error: error.message };
           }
         }
       }
@@ -263,23 +284,24 @@ export async function runChatBench(argv = []) {
   const lines = [
     `### chat persistence: ${CLIENTS} clients in ${ROOMS} rooms, ${opts.window} send_chat in flight each, ${opts.duration} s, Node ${process.version}`,
     "",
-    "| storage | mode | clientMessageId | stored msgs/s | p50 send→echo, ms | p99, ms | acknowledged | lost | order | group commit ÷ one-per-message | with ids ÷ without |",
-    "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    "| storage | mode | clientMessageId | stored msgs/s | p50 send→echo, ms | p99, ms | acknowledged | lost | order | group commit ÷ one-per-message | with ids ÷ without | no-op beforeChat ÷ none |",
+    "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
   ];
   const x = (a, b) => (a?.perSec && b?.perSec ? `${(a.perSec / b.perSec).toFixed(2)}×` : "");
   for (const pair of rows) {
-    for (const key of ["batch", "batchIds", "single", "singleIds"]) {
+    for (const key of ["batch", "batchIds", "batchHook", "single", "singleIds"]) {
       const r = pair[key];
       if (!r) continue;
-      const mode = r.batch ? "group commit" : "one INSERT per message";
+      const mode = `${r.batch ? "group commit" : "one INSERT per message"}${r.hook ? " + no-op beforeChat" : ""}`;
       const ids = r.ids ? "on every send" : "none";
       // Group commit against one INSERT per message, and idempotency's cost, each within the same other setting.
-      const batchRatio = r.batch ? x(r, pair[r.ids ? "singleIds" : "single"]) : "";
+      const batchRatio = r.batch && !r.hook ? x(r, pair[r.ids ? "singleIds" : "single"]) : "";
       const idsRatio = r.ids ? x(r, pair[r.batch ? "batch" : "single"]) : "";
+      const hookRatio = r.hook ? x(r, pair.batch) : "";
       lines.push(
         r.error
-          ? `| ${r.store} | ${mode} | ${ids} | failed: ${r.error} | | | | | | | |`
-          : `| ${r.store} | ${mode} | ${ids} | ${fmt(r.perSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${fmt(r.acked)} | ${r.lost} | ${r.orderOk ? "ok" : "BROKEN"} | ${batchRatio} | ${idsRatio} |`,
+          ? `| ${r.store} | ${mode} | ${ids} | failed: ${r.error} | | | | | | | | |`
+          : `| ${r.store} | ${mode} | ${ids} | ${fmt(r.perSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${fmt(r.acked)} | ${r.lost} | ${r.orderOk ? "ok" : "BROKEN"} | ${batchRatio} | ${idsRatio} | ${hookRatio} |`,
       );
     }
   }

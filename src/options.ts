@@ -7,6 +7,7 @@ import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
+import type { HookOptions } from "./engine/server-api.ts";
 
 export interface ChatOptions {
   /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
@@ -32,7 +33,7 @@ export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => bool
 /** Verifies a `join_room` access token (see the auth module); resolves to identity or null. */
 export type TokenVerifier = (token: string) => Promise<(UserInfo & { exp?: number }) | null>;
 
-export interface WebSocketServerOptions extends GuardOptions {
+export interface WebSocketServerOptions extends GuardOptions, HookOptions {
   /** WebSocket upgrade path. @default "/live" */
   path?: string;
   /** Runs on each upgrade; `null` rejects it with 401 before the socket opens. */
@@ -117,6 +118,12 @@ export interface ResolvedOptions extends MessageLimits {
   backplane: Backplane | undefined;
   /** Checked at start-up: a bad URL or an empty secret is a `ConfigError`. */
   webhooks: ResolvedWebhookOptions | undefined;
+  /** The app hooks, with `hookTimeoutMs` resolved. */
+  hooks: ResolvedHooks;
+}
+
+export interface ResolvedHooks extends Omit<HookOptions, "hookTimeoutMs"> {
+  timeoutMs: number;
 }
 
 export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOptions {
@@ -149,5 +156,12 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     backplane: options.backplane,
     webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     guard: resolveGuard(options),
+    hooks: {
+      onJoin: options.onJoin,
+      onLeave: options.onLeave,
+      beforeChat: options.beforeChat,
+      beforeEvent: options.beforeEvent,
+      timeoutMs: numberOption("hookTimeoutMs", options.hookTimeoutMs, 5000, "positive"),
+    },
   };
 }

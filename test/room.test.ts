@@ -41,7 +41,7 @@ describe("rooms", () => {
     const [a, b] = [conn("a"), conn("b")];
     const room = rooms.beginJoin(a, "r", a.entry({}));
     expect(rooms.beginJoin(b, "r", b.entry({}))).toBe(room);
-    expect(rooms.leave(a)).toEqual({ room, wasMember: true });
+    expect(rooms.leave(a)).toEqual({ room, wasMember: true, wasJoined: false });
     expect(rooms.get("r")).toBe(room);
     rooms.remove(b);
     expect(rooms.get("r")).toBeUndefined();

@@ -1,5 +1,6 @@
 // Our server on Node with the chat storage named by STORAGE_URL / STORAGE_TABLE, for bench/chat.mjs.
-// STORAGE_BATCH=0 turns group commit off (one INSERT per message). Prints `READY <port>`, exits on SIGTERM.
+// STORAGE_BATCH=0 turns group commit off (one INSERT per message); BENCH_HOOKS=noop sets a `beforeChat`
+// that returns the message unchanged (what a moderation hook costs before it does any work). Prints `READY <port>`, exits on SIGTERM.
 import { createChatStorageFromUrl, createServer } from "../../dist/node.js";
 
 const storage = await createChatStorageFromUrl(process.env.STORAGE_URL ?? "memory", {
@@ -13,6 +14,7 @@ const server = createServer({
   // Load clients send as fast as the server takes them: that is what is measured, not the rate limit.
   rateLimit: false,
   chat: { storage, historyLimit: 0 },
+  ...(process.env.BENCH_HOOKS === "noop" ? { beforeChat: (message) => message } : {}),
   onError(error, { stage }) {
     if (++failures <= 5) console.error(`[ours onError] ${stage}: ${error?.message ?? error}`);
   },

@@ -25,6 +25,18 @@ export interface Backplane {
   subscribe?(roomId: string): Promise<void>;
   /** Stop receiving `roomId`'s messages (its last local member left). */
   unsubscribe?(roomId: string): void;
+  /**
+   * Send an instance-level message (the server API's `disconnect`) to every other instance; they get it
+   * through `sink.control`. Dropped while the link is down.
+   */
+  control?(body: string): void;
+  /** Every room with members, cluster-wide, with its member count; `undefined` while unreachable. */
+  listRooms?(): Promise<Map<string, number> | undefined>;
+  /**
+   * This instance's last member of `roomId` left: true when the room is now empty cluster-wide and no
+   * other instance saw that first (exactly one instance gets true per time the room empties).
+   */
+  claimEmptied?(roomId: string): Promise<boolean>;
   /** Every member of `roomId` across the cluster, or `undefined` while the shared state is unreachable. */
   fetchRoom(roomId: string): Promise<RoomState | undefined>;
   /** Remove this instance's members from the shared state and disconnect. */
@@ -82,6 +94,10 @@ export interface BackplaneSink {
   resync(): void;
   /** Instances whose members this instance currently shows; the backplane checks they still beat. */
   remoteInstances(): Iterable<string>;
+  /** An instance-level message another instance sent with `control`. */
+  control(body: string, instanceId: string): void;
+  /** These rooms emptied because a dead instance's members were swept (this instance claimed them). */
+  roomsEmptied?(roomIds: string[]): void;
   /** Local members to write back into shared state after a reconnect. */
   localMembers(): Iterable<{ roomId: string; connectionId: string; entry: string }>;
   onError: OnError;

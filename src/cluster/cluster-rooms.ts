@@ -7,7 +7,7 @@ import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessa
 
 const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
 
-function parseEntry(json: string, connectionId: string): PresenceEntry | undefined {
+export function parseEntry(json: string, connectionId: string): PresenceEntry | undefined {
   let entry: unknown;
   try {
     entry = JSON.parse(json);
@@ -50,6 +50,12 @@ export class ClusterRooms {
   private readonly loading = new Map<Room, Promise<void>>();
   private resyncing: Promise<void> | undefined;
   private resyncAgain = false;
+  /** `claimEmptied` calls in flight (shutdown waits for them). */
+  private readonly claims = new Set<Promise<boolean>>();
+  /** An instance-level message from another instance (the server API's `disconnect`). */
+  onControl: ((body: string, instanceId: string) => void) | undefined;
+  /** A room emptied cluster-wide, and this instance is the one to say so. */
+  onEmptied: ((roomId: string) => void) | undefined;
 
   constructor({ backplane, rooms, send, onError }: ClusterRoomsOptions) {
     this.backplane = backplane;
@@ -63,8 +69,17 @@ export class ClusterRooms {
       instancesDown: (dead, checkedAt) => this.instancesDown(dead, checkedAt),
       remoteInstances: () => this.instances.keys(),
       localMembers: () => this.localMembers(),
+      control: (body, instanceId) => this.onControl?.(body, instanceId),
+      roomsEmptied: (roomIds) => {
+        for (const roomId of roomIds) this.onEmptied?.(roomId);
+      },
     };
     this.release = this.release.bind(this);
+  }
+
+  /** Whether `room`'s remote members have been read (its snapshot is the cluster's). */
+  isLoaded(room: Room): boolean {
+    return this.loaded.has(room);
   }
 
   /** Resolves once `room`'s remote members are loaded (first local join on this instance). */
@@ -82,6 +97,26 @@ export class ClusterRooms {
       this.loading.set(room, pending);
     }
     return pending;
+  }
+
+  /**
+   * This instance's last member of `roomId` left: whether the room is empty cluster-wide and this
+   * instance is the one to say so. False when the backplane cannot tell.
+   */
+  claimEmptied(roomId: string): Promise<boolean> {
+    if (!this.backplane.claimEmptied) return Promise.resolve(false);
+    const claim = this.backplane.claimEmptied(roomId).catch((error) => {
+      this.report(`Could not check whether room "${roomId}" emptied`, error);
+      return false;
+    });
+    this.claims.add(claim);
+    claim.finally(() => this.claims.delete(claim));
+    return claim;
+  }
+
+  /** Resolves once every `claimEmptied` in flight settled. */
+  async settled(): Promise<void> {
+    await Promise.all(this.claims);
   }
 
   /** The last local connection left `room`: forget its remote members so the room can be freed. */

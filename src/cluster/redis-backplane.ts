@@ -7,6 +7,8 @@ import { Liveness } from "./redis-liveness.ts";
 import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
+import { claimEmptied, listRooms } from "./redis-rooms.ts";
+import { nextTurn } from "../util/async.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
 export type { RedisBackplane, RedisBackplaneOptions, RedisBackplaneStats } from "./redis-options.ts";
@@ -145,6 +147,34 @@ class RedisLink implements RedisBackplane {
 
   publish(message: OutgoingMessage): void {
     if (this.isReady()) this.publisher.publish(message, this.codec.header(message.kind, message.roomId, message.connectionId));
+  }
+
+  control(body: string): void {
+    if (this.isReady()) this.publishTo(this.keys.control, `${this.codec.header("control", "", "")}\n${body}`).catch(this.failed);
+  }
+
+  async listRooms(): Promise<Map<string, number> | undefined> {
+    const cmd = this.isReady() ? this.cmd : undefined;
+    if (!cmd) return undefined;
+    try {
+      return await withTimeout(listRooms(cmd, this.keys), FETCH_TIMEOUT_MS, { fallback: undefined });
+    } catch (error) {
+      this.failed(error);
+      return undefined;
+    }
+  }
+
+  async claimEmptied(roomId: string): Promise<boolean> {
+    // After this turn's writes (the member's HDEL) left on the same connection: the script sees them.
+    await new Promise<void>((resolve) => nextTurn(resolve));
+    const cmd = this.isReady() ? this.cmd : undefined;
+    if (!cmd) return false;
+    try {
+      return await claimEmptied(cmd, this.keys, roomId);
+    } catch (error) {
+      this.failed(error);
+      return false;
+    }
   }
 
   async fetchRoom(roomId: string): Promise<RoomState | undefined> {

@@ -17,8 +17,10 @@ export interface RedisKeys {
   hb(instanceId: string): string;
   /** Set of instances whose members are all recorded. */
   readonly registry: string;
-  /** The instance-level channel: re-announces ("sync"), nothing per room. */
+  /** The instance-level channel: re-announces ("sync") and the server API's control messages, nothing per room. */
   readonly control: string;
+  /** Set by each join, deleted by the one instance that finds the room empty (`claimEmptied`). */
+  occupied(roomId: string): string;
 }
 
 /** `{` and `}` are escaped so the tag is exactly the room id, whatever it holds (Redis ends a tag at the first `}`). */
@@ -35,13 +37,15 @@ export function redisKeys(prefix: string): RedisKeys {
     hb: (id) => `${prefix}:hb:${id}`,
     registry: `${prefix}:instances`,
     control: `${prefix}:ctl`,
+    occupied: (roomId) => `${prefix}:occ:${tag(roomId)}`,
   };
 }
 
 export const MAGIC = "ols1";
-export type WireKind = MessageKind | "sync";
-const KINDS: Record<string, WireKind> = { j: "joined", u: "updated", l: "left", e: "event", c: "chat", s: "sync" };
-const CODES: Record<WireKind, string> = { joined: "j", updated: "u", left: "l", event: "e", chat: "c", sync: "s" };
+/** `sync`: re-read every room; `control`: an instance-level message (its body where a frame would be). */
+export type WireKind = MessageKind | "sync" | "control";
+const KINDS: Record<string, WireKind> = { j: "joined", u: "updated", l: "left", e: "event", c: "chat", s: "sync", x: "control" };
+const CODES: Record<WireKind, string> = { joined: "j", updated: "u", left: "l", event: "e", chat: "c", sync: "s", control: "x" };
 
 export interface WireRecord {
   kind: WireKind;

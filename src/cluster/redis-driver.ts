@@ -24,6 +24,8 @@ export interface RedisClientLike {
   smembers(key: string): Promise<string[]>;
   sismember(key: string, member: string): Promise<number>;
   del(key: string): Promise<unknown>;
+  hvals(key: string): Promise<string[]>;
+  eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
   pipeline(): RedisPipelineLike;
   on(event: string, listener: (...args: any[]) => void): unknown;
   quit(): Promise<unknown>;
@@ -33,6 +35,7 @@ export interface RedisClientLike {
 export interface RedisPipelineLike {
   hset(key: string, field: string, value: string): RedisPipelineLike;
   hdel(key: string, ...fields: string[]): RedisPipelineLike;
+  set(key: string, value: string): RedisPipelineLike;
   publish(channel: string, message: string): RedisPipelineLike;
   spublish?(channel: string, message: string): RedisPipelineLike;
   exec(): Promise<[Error | null, unknown][] | null>;

@@ -1,6 +1,7 @@
 import type { BackplaneSink } from "./backplane.ts";
 import type { RedisKeys } from "./redis-codec.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
+import { claimEmptied } from "./redis-rooms.ts";
 
 /** What liveness needs from its backplane. */
 export interface LivenessHost {
@@ -173,8 +174,15 @@ export class Liveness {
       else byRoom.set(roomId, [connectionId]);
     }
     const { keys } = this.host;
-    const rooms = Array.from(byRoom, ([roomId, ids]) => cmd.hdel(keys.room(roomId), ...ids));
+    const rooms = Array.from(byRoom, ([roomId, ids]) => cmd.hdel(keys.room(roomId), ...ids).then(() => this.claim(cmd, roomId)));
     return [Promise.all(rooms).then(() => cmd.hdel(keys.inst(id), ...members.keys()))];
+  }
+
+  /** A swept member may have been its room's last: exactly one sweeper tells its engine the room emptied. */
+  private async claim(cmd: RedisClientLike, roomId: string): Promise<void> {
+    const sink = this.host.sink();
+    if (!sink?.roomsEmptied) return;
+    if (await claimEmptied(cmd, this.host.keys, roomId)) sink.roomsEmptied([roomId]);
   }
 
   /** Clean shutdown: remove every member still recorded and the registry entry, so peers need not wait for the TTL. */

@@ -91,7 +91,10 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
       const batch = batchOf(cmd, roomId);
       if (kind === "joined" || kind === "updated") {
         batch.tx.hset(keys.room(roomId), connectionId, `${instanceId} ${message.entry}`);
-        if (kind === "joined") writeInst(cmd, batch.tx, "hset", connectionId, roomId);
+        if (kind === "joined") {
+          batch.tx.set(keys.occupied(roomId), "1");
+          writeInst(cmd, batch.tx, "hset", connectionId, roomId);
+        }
       } else if (kind === "left") {
         batch.tx.hdel(keys.room(roomId), connectionId);
         writeInst(cmd, batch.tx, "hdel", connectionId, roomId);

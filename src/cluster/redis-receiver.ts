@@ -51,6 +51,7 @@ export function createReceiver({ instanceId, rooms, sink, report }: ReceiverOpti
       if (record.instanceId === instanceId) return; // our own publish, echoed by Redis
       try {
         if (record.kind === "sync") target.resync();
+        else if (record.kind === "control") target.control(record.frame, record.instanceId);
         else if (rooms.has(record.roomId)) target.deliver({ ...record, kind: record.kind });
       } catch (error) {
         report(`Applying a ${record.kind} message from instance ${record.instanceId} failed`, error);

@@ -1,6 +1,7 @@
 import { ErrorCodes } from "../protocol/codes.ts";
 import { chatFrame } from "../protocol/frames.ts";
 import type { ChatMessagePayload, SendChatPayload } from "../protocol/messages.ts";
+import { contextOf } from "./app-hooks.ts";
 import { createChatHistory } from "./chat-history.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
@@ -19,10 +20,33 @@ const SETTLED: Promise<void> = Promise.resolve();
  * sends nothing to the room; the sender alone gets the stored message again, same `id` and `createdAt`.
  */
 export function createChat(ctx: EngineContext) {
-  const { rooms, send, report, storage } = ctx;
+  const { rooms, send, report, storage, hooks } = ctx;
   const maxInFlight = ctx.options.guard.maxChatsInFlight || Number.POSITIVE_INFINITY;
 
+  /** `beforeChat`, when set: false when the message was refused or the hook failed (the sender was told). */
+  async function moderate(conn: Connection, chat: ChatMessagePayload): Promise<boolean> {
+    const draft = { message: chat.message, ...(chat.metadata !== undefined ? { metadata: chat.metadata } : {}) };
+    let out: Awaited<ReturnType<NonNullable<typeof hooks.beforeChat>>>;
+    try {
+      out = await hooks.beforeChat!(draft, contextOf(conn, chat.roomId));
+    } catch (error) {
+      report(error, { stage: "hook" });
+      const text = "The chat message could not be checked (beforeChat failed); it was not stored or sent";
+      send.error(conn, ErrorCodes.INTERNAL_ERROR, text, chat.clientMessageId);
+      return false;
+    }
+    if (out === null) {
+      send.error(conn, ErrorCodes.REJECTED, "The chat message was refused; it was not stored or sent", chat.clientMessageId);
+      return false;
+    }
+    chat.message = out.message;
+    if (out.metadata === undefined) delete chat.metadata;
+    else chat.metadata = out.metadata;
+    return true;
+  }
+
   async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
+    if (hooks.beforeChat && !(await moderate(conn, chat))) return;
     let duplicate: boolean;
     try {
       const result = await storage.appendOnce(chat.roomId, {
@@ -46,6 +70,7 @@ export function createChat(ctx: EngineContext) {
         conn,
         ErrorCodes.STORAGE_ERROR,
         "Chat message was not confirmed as stored and was not sent to the room; send it again",
+        chat.clientMessageId,
       );
     }
     const frame = chatFrame(chat);
@@ -53,6 +78,7 @@ export function createChat(ctx: EngineContext) {
     if (duplicate) return send.to(conn, frame);
     // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
     send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id });
+    hooks.chatStored(chat);
     // The sender always gets its acknowledgement, even if it left the room meanwhile.
     if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, frame);
   }
@@ -78,6 +104,7 @@ export function createChat(ctx: EngineContext) {
         conn,
         ErrorCodes.RATE_LIMITED,
         `More than ${maxInFlight} chat messages are waiting to be stored; wait for their chat_message`,
+        payload.clientMessageId,
       );
     }
     work.chatsInFlight = (work.chatsInFlight ?? 0) + 1;

@@ -60,6 +60,8 @@ export interface ConnectionWork {
   presenceTimer?: ReturnType<typeof setTimeout>;
   /** The last chat of this connection still being stored; the next one is chained behind it. */
   chatChain?: Promise<void>;
+  /** The last `broadcast_event` waiting for `beforeEvent`; the next one is chained behind it. */
+  eventChain?: Promise<void>;
   /** Chats sent and not yet stored (or refused). */
   chatsInFlight?: number;
   /** Closes the connection when the token behind its identity expires. */
@@ -131,7 +133,7 @@ export class Connection {
   /** Drop the in-progress object once nothing in it is pending. */
   settle(): void {
     const w = this.work;
-    if (w && !w.backlog && !w.presenceTimer && !w.chatChain && !w.expiryTimer) this.work = undefined;
+    if (w && !w.backlog && !w.presenceTimer && !w.chatChain && !w.eventChain && !w.expiryTimer) this.work = undefined;
   }
 
   /** Stop every timer; called once when the connection closes. */

@@ -2,6 +2,7 @@ import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { CompleteChatStorage } from "../storage/capabilities.ts";
+import type { AppHooks } from "./app-hooks.ts";
 import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
@@ -23,6 +24,8 @@ export interface EngineContext {
   readonly cluster: ClusterRooms | undefined;
   /** Origins, connection counts, rate limits. */
   readonly guard: Guard;
+  /** The app's hooks and the lifecycle observers (webhooks). */
+  readonly hooks: AppHooks;
   /** Leave the room at once, close the socket, and make sure it is gone shortly after. */
   drop(conn: Connection, code: number, reason: string): void;
   /** Close `conn` with 4401 when its token expires (`exp` in seconds), if `closeOnTokenExpiry`. */

@@ -25,6 +25,11 @@ import { Registry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
 import { createRoomSend, type RoomSend } from "./room-send.ts";
 import { countingFanout, Metrics, timedStorage } from "./metrics.ts";
+import { AppHooks } from "./app-hooks.ts";
+import { createLiveApi } from "./live-api.ts";
+import type { LiveApi, LiveLifecycle } from "./server-api.ts";
+import { createServerInputParser } from "../protocol/validate.ts";
+import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -63,6 +68,10 @@ export interface LiveEngine {
   metrics(): Promise<string>;
   /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
   ready(): Promise<Readiness>;
+  /** The server side of the rooms: list, read presence, publish, send chat, disconnect (cluster-wide). */
+  readonly api: LiveApi;
+  /** Be told what happens, on this instance (webhooks are built on it). */
+  observe(observer: LiveLifecycle): void;
 }
 
 export type { Readiness } from "./probes.ts";
@@ -112,7 +121,11 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   const guard = new Guard(options.guard);
   const faults = createClientFaults(report);
+  const input = createServerInputParser(options);
+  const app = new AppHooks(options.hooks, input, report);
+  if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
   const ctx: EngineContext = {
+    hooks: app,
     options,
     report,
     storage: chatStorage.storage,
@@ -125,6 +138,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   };
   const presence = createPresence(ctx);
   const membership = createMembership(ctx, presence, verifyToken);
+  const api = createLiveApi(ctx, input, backplane);
   const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) });
   const registry = new Registry({
     rooms,
@@ -171,7 +185,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     stopHeartbeat?.();
     guard.stop();
     faults.stop();
-    await shutdown({ registry, send, backplane, storage, report });
+    await shutdown({ registry, send, cluster, backplane, storage, report });
   }
 
   const probes = createProbes({
@@ -192,6 +206,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     hooks,
     options,
     rooms,
+    api,
+    observe: (observer) => app.observe(observer),
     connections: {
       get size() {
         return registry.size;
@@ -206,6 +222,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 async function shutdown(parts: {
   registry: Registry;
   send: RoomSend;
+  cluster: ClusterRooms | undefined;
   backplane: Backplane | undefined;
   storage: ChatStorage;
   report: OnError;
@@ -213,6 +230,8 @@ async function shutdown(parts: {
   const { send, backplane, storage, report } = parts;
   await parts.registry.closeAll();
   send.flushPresence();
+  // The last members' "did the room empty?" checks, before the link goes.
+  await withTimeout(parts.cluster?.settled(), STORAGE_CLOSE_MS, { fallback: undefined });
   try {
     await backplane?.close(); // after every leave went out, so the others see them at once
   } catch (error) {

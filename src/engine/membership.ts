@@ -33,7 +33,7 @@ export function presenceSnapshot(room: Room, self: string, max: number): { prese
  * wait in its backlog (see dispatch).
  */
 export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
-  const { options, rooms, send, cluster } = ctx;
+  const { options, rooms, send, cluster, hooks } = ctx;
 
   /** Leave the current room, if any, and tell the room (and the other instances). */
   function leave(conn: Connection): void {
@@ -47,8 +47,17 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
   }
 
   function announceDeparture(conn: Connection, departure: ReturnType<typeof rooms.leave>): void {
-    if (!departure?.wasMember) return;
-    send.presence(departure.room, { kind: "left", connectionId: conn.id, conn });
+    if (!departure) return;
+    const { room } = departure;
+    if (departure.wasMember) send.presence(room, { kind: "left", connectionId: conn.id, conn });
+    if (!departure.wasJoined) return;
+    hooks.left(conn, room.id);
+    if (!room.vacant) return;
+    // Empty cluster-wide? Only the backplane can tell, and tells exactly one instance (asked even with
+    // no one listening, so the room's "occupied" mark in Redis does not outlive it).
+    if (!cluster) {
+      if (room.members.size === 0 && hooks.wantsEmptied) hooks.emptied(room.id);
+    } else cluster.claimEmptied(room.id).then((last) => last && hooks.emptied(room.id));
   }
 
   async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
@@ -68,6 +77,7 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     const joined = { roomId, connectionId: conn.id, ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot), chatHistory: history };
     send.to(conn, roomJoinedFrame(resumed === undefined ? joined : { ...joined, resumed }));
     send.snapshotSent(room, conn);
+    hooks.joined(conn, roomId, conn.member!);
     if (held.length === 0) return;
     const seen = new Set(history.map((m) => m.id));
     for (const { frame, chatId } of held) if (!seen.has(chatId)) send.to(conn, frame);

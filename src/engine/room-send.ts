@@ -39,8 +39,8 @@ export interface RoomSend {
   flushPresence(): void;
   /** One frame to one connection. */
   to(conn: Connection, frame: string): void;
-  /** `error { code, message }` to one connection. */
-  error(conn: Connection, code: string, message: string): void;
+  /** `error { code, message }` to one connection (with the `clientMessageId` of the chat send it is about). */
+  error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
 }
 
 export function createRoomSend(
@@ -73,6 +73,6 @@ export function createRoomSend(
     snapshotSent: batch.snapshotSent,
     flushPresence: batch.flushAll,
     to: (conn, frame) => fanout.send(conn, frame),
-    error: (conn, code, message) => fanout.send(conn, errorFrame(code, message)),
+    error: (conn, code, message, clientMessageId) => fanout.send(conn, errorFrame(code, message, clientMessageId)),
   };
 }

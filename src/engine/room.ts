@@ -68,6 +68,8 @@ export interface Departure {
   room: Room;
   /** It had an entry in `room.members` (the others were told it joined). */
   wasMember: boolean;
+  /** Its join had completed (it got `room_joined`; `onJoin` ran). */
+  wasJoined: boolean;
 }
 
 /**
@@ -160,10 +162,11 @@ export class RoomManager {
     conn.room = undefined;
     conn.member = undefined;
     room.joining.delete(conn);
-    if (room.local.delete(conn)) this.fanout?.leave?.(conn, room);
+    const wasJoined = room.local.delete(conn);
+    if (wasJoined) this.fanout?.leave?.(conn, room);
     const wasMember = room.members.delete(conn.id);
     if (room.vacant) this.onVacated?.(room);
     this.removeIfEmpty(room);
-    return { room, wasMember };
+    return { room, wasMember, wasJoined };
   }
 }

@@ -25,7 +25,9 @@ export const ErrorCodes = {
   UNAUTHORIZED: "UNAUTHORIZED",
   /** The connection sends faster than the rate limit, or has too many chats waiting to be stored; the message was dropped. */
   RATE_LIMITED: "RATE_LIMITED",
-  /** An unexpected failure inside the server; the connection stays open. */
+  /** A `beforeChat` or `beforeEvent` hook refused the message: nothing was stored or sent. */
+  REJECTED: "REJECTED",
+  /** An unexpected failure inside the server (or a hook that threw or timed out); the connection stays open. */
   INTERNAL_ERROR: "INTERNAL_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -38,6 +40,8 @@ export const CloseCodes = {
   MESSAGE_TOO_BIG: 1009,
   /** The token behind the connection's identity expired. Reconnect with a fresh token. */
   UNAUTHORIZED: 4401,
+  /** Closed by the server's backend (`disconnect()`, `DELETE /api/rooms/:roomId/connections/:id`). */
+  KICKED: 4403,
   /** The peer did not answer heartbeat pings in time. */
   HEARTBEAT_TIMEOUT: 4408,
   /** The peer kept sending past the rate limit (`rateLimit.closeAfterSeconds`), or its address has too many connections. */

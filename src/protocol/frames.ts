@@ -21,7 +21,9 @@ export function encodeFrame(type: string, payload: unknown): string {
   return JSON.stringify({ type, payload });
 }
 
-export const errorFrame = (code: string, message: string): string => encodeFrame(MSG_ERROR, { code, message });
+/** `error { code, message }`; about a chat send that carried one, also its `clientMessageId`. */
+export const errorFrame = (code: string, message: string, clientMessageId?: string): string =>
+  encodeFrame(MSG_ERROR, clientMessageId === undefined ? { code, message } : { code, message, clientMessageId });
 
 export const roomJoinedFrame = (payload: RoomJoinedPayload): string => encodeFrame(MSG_ROOM_JOINED, payload);
 

@@ -162,6 +162,8 @@ export interface ChatMessagePayload {
 export interface ErrorPayload {
   code: string;
   message: string;
+  /** When the error is about a `send_chat` that carried a `clientMessageId` (e.g. `REJECTED`): that id. */
+  clientMessageId?: string;
 }
 
 export type ServerMessage =

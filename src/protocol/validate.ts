@@ -172,3 +172,50 @@ export function createMessageParser(limits: MessageLimits) {
     return msg;
   };
 }
+
+/** A `ServerChat` (`sendChat`, `POST /api/rooms/:roomId/chat`): a chat message plus the sender name to show. */
+const serverChatName = v.optional(v.pipe(v.string("must be a string"), v.maxLength(256, "is longer than 256 characters"), noNul));
+
+/**
+ * Validates what the backend sends into rooms (the in-process API and the HTTP API) with the same
+ * schemas and limits as the matching client messages; throws a {@link ProtocolError} with the wire code.
+ */
+export function createServerInputParser(limits: MessageLimits) {
+  const schemas = buildSchemas(limits);
+  const roomIdSchema = shortString(limits.maxRoomIdLength);
+  const chatSchema = v.object({ message: schemas[MSG_SEND_CHAT].entries.message, metadata: v.optional(plainObject), name: serverChatName });
+
+  function check<T>(what: string, schema: v.GenericSchema<unknown, T>, input: unknown, depth: number): T {
+    const problem = inspectJson(input, depth);
+    if (problem === "deep") throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `${what} nests deeper than ${limits.maxJsonDepth} levels`);
+    if (problem === "ill-formed")
+      throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `${what} holds a string with a lone UTF-16 surrogate`);
+    const result = v.safeParse(schema, input);
+    if (result.success) return result.output;
+    const issue = result.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join(".");
+    throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Invalid ${what}: ${path ? `${path} ` : ""}${issue.message}`);
+  }
+
+  return {
+    roomId: (roomId: unknown): string => check("room id", roomIdSchema, roomId, 0),
+    /** `{ event, payload }` as `broadcast_event` takes it. */
+    event(input: unknown): { event: string; payload?: unknown } {
+      return check("event", schemas[MSG_BROADCAST_EVENT], input, limits.maxJsonDepth + 1);
+    },
+    /** `{ before?, limit? }` as `get_chat_history` takes it. */
+    page(input: unknown): { before?: string; limit?: number } {
+      return check("chat history page", schemas[MSG_GET_CHAT_HISTORY], input ?? {}, 2) ?? {};
+    },
+    /** `{ message, metadata?, name? }`; a message over `maxChatMessageLength` is TOO_LARGE. */
+    chat(input: unknown): { message: string; metadata?: Record<string, unknown>; name?: string } {
+      const chat = check("chat message", chatSchema, input, limits.maxJsonDepth + 1);
+      if (chat.message.length > limits.maxChatMessageLength) {
+        throw new ProtocolError(ErrorCodes.TOO_LARGE, `Chat message is longer than ${limits.maxChatMessageLength} characters`);
+      }
+      return chat;
+    },
+  };
+}
+
+export type ServerInputParser = ReturnType<typeof createServerInputParser>;

@@ -1,0 +1,169 @@
+import type { Backplane } from "../cluster/backplane.ts";
+import { parseEntry } from "../cluster/cluster-rooms.ts";
+import { ErrorCodes, ProtocolError, StorageError } from "../errors.ts";
+import { CloseCodes } from "../protocol/codes.ts";
+import { chatFrame, eventFrame } from "../protocol/frames.ts";
+import type { ChatMessagePayload, PresenceEntry } from "../protocol/messages.ts";
+import type { ServerInputParser } from "../protocol/validate.ts";
+import { isPlainObject } from "../util/json.ts";
+import type { EngineContext } from "./context.ts";
+import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary } from "./server-api.ts";
+
+/** The `connectionId` of events and chat messages the server sends itself (no client has this id: theirs are UUIDs). */
+export const SERVER_CONNECTION_ID = "server";
+const DEFAULT_PAGE = 50;
+/** A WebSocket close reason is at most 123 bytes. */
+const MAX_REASON_BYTES = 123;
+
+const invalid = (message: string) => new ProtocolError(ErrorCodes.INVALID_PAYLOAD, message);
+
+/** A disconnect as it crosses instances: `{ op: "disconnect", target, code, reason }`. */
+interface DisconnectOrder {
+  op: "disconnect";
+  target: DisconnectTarget;
+  code: number;
+  reason: string;
+}
+
+function checkTarget(target: unknown): DisconnectTarget {
+  if (isPlainObject(target)) {
+    const { connectionId, userId } = target;
+    const ok = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 256;
+    if (ok(connectionId) && userId === undefined) return { connectionId: connectionId as string };
+    if (ok(userId) && connectionId === undefined) return { userId: userId as string };
+  }
+  throw invalid("disconnect target must be { connectionId } or { userId }, a non-empty string of at most 256 characters");
+}
+
+function checkClose(options: DisconnectOptions = {}): { code: number; reason: string } {
+  const code = options.code ?? CloseCodes.KICKED;
+  if (!Number.isInteger(code) || !(code === 1000 || code === 1001 || code === 1008 || (code >= 3000 && code <= 4999))) {
+    throw invalid("disconnect code must be 1000, 1001, 1008 or 3000-4999");
+  }
+  const reason = options.reason ?? "Disconnected by the server";
+  if (typeof reason !== "string" || new TextEncoder().encode(reason).length > MAX_REASON_BYTES) {
+    throw invalid(`disconnect reason must be a string of at most ${MAX_REASON_BYTES} bytes`);
+  }
+  return { code, reason };
+}
+
+/**
+ * The server side of the rooms (`LiveApi`), on one instance or across instances: reads go to shared
+ * state through the backplane, sends go through the same room-send path as members' messages, and a
+ * disconnect is applied here and sent to the other instances on the control channel.
+ */
+export function createLiveApi(ctx: EngineContext, input: ServerInputParser, backplane: Backplane | undefined): LiveApi {
+  const { rooms, send, storage, cluster, hooks } = ctx;
+
+  /** Close the matching connections of this instance; how many there were. */
+  function kickHere({ target, code, reason }: Omit<DisconnectOrder, "op">): number {
+    const match =
+      "connectionId" in target
+        ? (c: { id: string }) => c.id === target.connectionId
+        : (c: { user?: { userId?: string } }) => c.user?.userId === target.userId;
+    let closed = 0;
+    for (const conn of [...rooms.connections()]) {
+      if (conn.closed || !match(conn)) continue;
+      ctx.drop(conn, code, reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  if (cluster) {
+    cluster.onControl = (body, instanceId) => {
+      let order: DisconnectOrder | undefined;
+      try {
+        order = JSON.parse(body);
+        if (order?.op !== "disconnect") throw new Error(`unknown op ${String(order?.op)}`);
+        kickHere({ target: checkTarget(order.target), ...checkClose(order) });
+      } catch (error) {
+        ctx.report(
+          new ProtocolError(
+            ErrorCodes.INVALID_MESSAGE,
+            `Ignored a control message from instance ${instanceId}: ${(error as Error).message}`,
+          ),
+          {
+            stage: "backplane",
+          },
+        );
+      }
+    };
+  }
+
+  async function presence(roomId: string): Promise<Record<string, PresenceEntry>> {
+    const id = input.roomId(roomId);
+    const room = rooms.get(id);
+    if (room && (!cluster || cluster.isLoaded(room))) return room.snapshot();
+    const state = await backplane?.fetchRoom(id);
+    if (!state) return room ? room.snapshot() : {}; // shared state unreachable: what this instance knows
+    const out: Record<string, PresenceEntry> = Object.create(null);
+    for (const member of state.members) {
+      const entry = parseEntry(member.entry, member.connectionId);
+      if (entry) out[member.connectionId] = entry;
+    }
+    return out;
+  }
+
+  async function rooms_(): Promise<RoomSummary[]> {
+    let counts = await backplane?.listRooms?.();
+    if (!counts) {
+      counts = new Map();
+      for (const room of rooms.rooms.values()) if (room.members.size > 0) counts.set(room.id, room.members.size);
+    }
+    return Array.from(counts, ([roomId, members]) => ({ roomId, members })).sort((a, b) =>
+      a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : 0,
+    );
+  }
+
+  return {
+    rooms: rooms_,
+    presence,
+    async publish(roomId, event, payload) {
+      const id = input.roomId(roomId);
+      const checked = input.event(payload === undefined ? { event } : { event, payload });
+      const frame = eventFrame({ roomId: id, connectionId: SERVER_CONNECTION_ID, event: checked.event, payload: checked.payload });
+      send.publishById(id, { kind: "event", connectionId: SERVER_CONNECTION_ID, frame });
+    },
+    async sendChat(roomId, chat) {
+      const id = input.roomId(roomId);
+      const checked = input.chat(chat);
+      const message: ChatMessagePayload = {
+        id: crypto.randomUUID(),
+        roomId: id,
+        connectionId: SERVER_CONNECTION_ID,
+        ...(checked.name !== undefined ? { name: checked.name } : {}),
+        message: checked.message,
+        ...(checked.metadata !== undefined ? { metadata: checked.metadata } : {}),
+        createdAt: Date.now(),
+      };
+      try {
+        await storage.appendOnce(id, message);
+      } catch (error) {
+        ctx.report(error, { stage: "storage" });
+        throw error instanceof StorageError ? error : new StorageError("The chat message could not be stored", { cause: error });
+      }
+      send.publishById(id, { kind: "chat", connectionId: SERVER_CONNECTION_ID, frame: chatFrame(message), chatId: message.id });
+      hooks.chatStored(message);
+      return message;
+    },
+    async chatHistory(roomId, page) {
+      const id = input.roomId(roomId);
+      const { before, limit } = input.page(page);
+      let result: Awaited<ReturnType<typeof storage.getHistoryBefore>>;
+      try {
+        result = await storage.getHistoryBefore(id, before, limit ?? DEFAULT_PAGE);
+      } catch (error) {
+        throw new StorageError("Chat history could not be loaded", { cause: error });
+      }
+      if (!result) throw invalid(`before is not a message of room "${id}"`);
+      return { messages: result.messages, hasMore: result.hasMore };
+    },
+    async disconnect(target, options) {
+      const order: DisconnectOrder = { op: "disconnect", target: checkTarget(target), ...checkClose(options) };
+      // A connection id is unique cluster-wide: found here, no other instance has it.
+      if (kickHere(order) > 0 && "connectionId" in order.target) return;
+      backplane?.control?.(JSON.stringify(order));
+    },
+  };
+}
