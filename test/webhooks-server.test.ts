@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createServer } from "../adapters/node.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
+import type { LiveApi } from "../src/engine/server-api.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { TestClient } from "./helpers/client.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
@@ -25,12 +26,16 @@ async function receiver(): Promise<WebhookReceiver> {
   return r;
 }
 
-async function server(options: WebSocketServerOptions): Promise<{ url: string; metrics: () => Promise<string> }> {
+async function server(options: WebSocketServerOptions): Promise<{ url: string; metrics: () => Promise<string>; ws: LiveApi }> {
   const s = createServer({ ...options, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => s.once("listening", resolve));
   stops.push(() => new Promise<void>((resolve) => s.close(() => resolve())));
   const { port } = s.address() as AddressInfo;
-  return { url: `ws://127.0.0.1:${port}/live`, metrics: () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()) };
+  return {
+    url: `ws://127.0.0.1:${port}/live`,
+    metrics: () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()),
+    ws: s.ws,
+  };
 }
 
 async function member(url: string, roomId: string, name: string): Promise<{ client: TestClient; id: string }> {
@@ -71,6 +76,15 @@ describe("webhooks from a server", () => {
     expect(r.received.every(verifies)).toBe(true);
     expect(r.received[0]!.body.data.presence).toEqual({ name: "Ada" });
     expect(await s.metrics()).toContain('openlivesync_webhook_events_total{outcome="delivered"} 4');
+  });
+
+  it("sends chat.stored for a chat the server sends (sendChat), as stored", async () => {
+    const r = await receiver();
+    const s = await server({ webhooks: { url: r.url, secret: SECRET, events: ["chat.stored"] } });
+    const stored = await s.ws.sendChat("e2e-server-chat", { message: "from the backend", name: "Bot" });
+    await vi.waitFor(() => expect(r.received).toHaveLength(1));
+    expect(r.received[0]!.body.data).toEqual(stored);
+    expect(r.received[0]!.body.data).toMatchObject({ connectionId: "server", name: "Bot", message: "from the backend" });
   });
 
   it("sends only the configured events", async () => {
