@@ -51,6 +51,23 @@ export { pgChatTable } from "./storage/schema-pg.ts";
 export { mysqlChatTable } from "./storage/schema-mysql.ts";
 export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 
+// Server API and hooks
+export { SERVER_CONNECTION_ID } from "./engine/live-api.ts";
+export { HookError } from "./engine/app-hooks.ts";
+export type {
+  LiveApi,
+  HookOptions,
+  HookContext,
+  ChatDraft,
+  EventDraft,
+  LiveLifecycle,
+  RoomSummary,
+  ServerChat,
+  DisconnectTarget,
+  DisconnectOptions,
+  ChatPage,
+} from "./engine/server-api.ts";
+
 // Scale-out
 export { createRedisBackplane } from "./cluster/redis-backplane.ts";
 export { BackplaneError } from "./cluster/backplane.ts";

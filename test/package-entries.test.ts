@@ -18,6 +18,8 @@ const expected = {
   deno: { main: "deno.js", hono: "hono-deno.js", mounts: "no websocket handlers" },
 } as const;
 
+const API = ["chatHistory", "disconnect", "presence", "publish", "rooms", "sendChat"];
+
 for (const runtime of ["node", "bun", "deno"] as const) {
   it(`resolves ./hono and the main entry to ${runtime}'s mount through export conditions`, () => {
     const [command, ...args] = commands[runtime];
@@ -28,6 +30,8 @@ for (const runtime of ["node", "bun", "deno"] as const) {
       resolved: { main, hono, engine: "engine.js" },
       mounts: { hono: mounts, main: mounts },
       engineExports: ["createLiveEngine", "createLoopFanout"],
+      handleApis: { hono: API, main: API, hooks: API },
+      serverExports: ["SERVER_CONNECTION_ID", "HookError"],
     });
   });
 }

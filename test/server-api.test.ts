@@ -13,6 +13,7 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
 import { pause, TestClient } from "./helpers/client.ts";
 import { fakeEngine, settle } from "./helpers/fake-peer.ts";
+import { DIST, startInstance } from "./helpers/cluster.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 
 type Reported = { error: unknown; stage: string };
@@ -335,9 +336,33 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       await pause(300);
       expect(emptied.flat().filter((r) => r === "race")).toEqual(["race"]);
       // The room's "occupied" mark went with it: nothing of the room is left in Redis.
-      const redis = new Redis(REDIS_URL);
-      expect(await redis.keys(`${prefix}:*{race}`)).toEqual([]);
-      redis.disconnect();
+      await expectNoKeysOf("race");
     });
+
+    it("a room whose last member was on an instance killed with -9 is reported emptied once, by a survivor", async () => {
+      const doomed = await startInstance(DIST, { redisUrl: REDIS_URL, prefix, heartbeatMs: 500, ttlMs: 1500 });
+      try {
+        const member = new TestClient(doomed.wsUrl);
+        clients.push(member);
+        const { connectionId } = await member.join("doomed-room");
+        const [a] = servers as [LiveServer, LiveServer];
+        for (let i = 0; i < 50 && !(connectionId in (await a.ws.presence("doomed-room"))); i++) await pause(20);
+        doomed.kill9();
+        await doomed.exited;
+        const deadline = Date.now() + 15_000;
+        while (!emptied.flat().includes("doomed-room") && Date.now() < deadline) await pause(50);
+        await pause(1000); // both survivors sweep; only one may claim it
+        expect(emptied.flat().filter((r) => r === "doomed-room")).toEqual(["doomed-room"]);
+        await expectNoKeysOf("doomed-room");
+      } finally {
+        doomed.kill9();
+      }
+    });
+
+    async function expectNoKeysOf(roomId: string) {
+      const redis = new Redis(REDIS_URL);
+      expect(await redis.keys(`${prefix}:*{${roomId}}`)).toEqual([]);
+      redis.disconnect();
+    }
   });
 });

@@ -79,29 +79,9 @@ export type { Readiness } from "./probes.ts";
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
 
-/**
- * Wires the engine's parts: the registry (open connections), the room manager (where each one is),
- * membership, presence, events and chat (what a member can do), dispatch (frames → actions), one
- * room-send path (local fan-out + backplane), and the crossws hooks in front of them.
- */
-export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeCapabilities = {}): LiveEngine {
-  const options = resolveOptions(userOptions);
-  const metrics = new Metrics();
-  const untimedStorage = options.storage;
-  options.storage = timedStorage(options.storage, metrics);
-  const { storage, onError: report, backplane } = options;
-  // Built once so key caches live as long as the server and bad auth config fails at start-up.
-  const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
-  // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
-  const chatStorage = withChatCapabilities(storage);
-  for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
-  let closing = false;
-
-  /** Every close the server decides goes through here, so it is counted by its code. */
-  const drop = (conn: Connection, code: number, reason: string) => {
-    if (!conn.closed) metrics.serverClosed(code);
-    registry.drop(conn, code, reason);
-  };
+/** The room side: fan-out, rooms, the one send path and (with a backplane) the remote members. */
+function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, metrics: Metrics, drop: Drop) {
+  const { backplane, onError: report } = options;
   const fanout = countingFanout(
     (runtime.createFanout ?? createLoopFanout)({
       maxBufferedBytes: options.maxBufferedBytes,
@@ -118,27 +98,84 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   if (cluster) rooms.onVacated = cluster.release;
+  return { fanout, rooms, send, cluster };
+}
 
+type Drop = (conn: Connection, code: number, reason: string) => void;
+
+/** The crossws hooks in front of the registry and dispatch. */
+function createSocketHooks(p: {
+  options: ResolvedOptions;
+  runtime: RuntimeCapabilities;
+  guard: Guard;
+  metrics: Metrics;
+  registry: Registry;
+  dispatch: Dispatch;
+  drop: Drop;
+  faults: ReturnType<typeof createClientFaults>;
+  closing: () => boolean;
+}): Partial<Hooks> {
+  const { options, runtime, guard, metrics, registry, drop, faults } = p;
+  return bindHooks({
+    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, closing: p.closing }),
+    open(peer, user) {
+      const conn = registry.opened(peer, user);
+      metrics.opens++;
+      if (p.closing()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+      else if (!guard.admit(conn, () => peer.remoteAddress))
+        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      return conn;
+    },
+    receive(conn, raw) {
+      metrics.frameReceived(raw);
+      p.dispatch.receive(conn, raw);
+    },
+    ping(conn, data) {
+      if (runtime.answerPing?.(conn.peer, data, options.maxBufferedBytes) === false)
+        drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
+    },
+    drop,
+    closed: registry.closed,
+    socketError: (error) => faults.record(error),
+    maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
+  });
+}
+
+/**
+ * Wires the engine's parts: the registry (open connections), the room manager (where each one is),
+ * membership, presence, events and chat (what a member can do), dispatch (frames → actions), one
+ * room-send path (local fan-out + backplane), the app hooks and server API, and the crossws hooks in
+ * front of them.
+ */
+export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeCapabilities = {}): LiveEngine {
+  const options = resolveOptions(userOptions);
+  const metrics = new Metrics();
+  const untimedStorage = options.storage;
+  options.storage = timedStorage(options.storage, metrics);
+  const { storage, onError: report, backplane } = options;
+  // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
+  const chatStorage = withChatCapabilities(storage);
+  for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
+  let closing = false;
+
+  /** Every close the server decides goes through here, so it is counted by its code. */
+  const drop: Drop = (conn, code, reason) => {
+    if (!conn.closed) metrics.serverClosed(code);
+    registry.drop(conn, code, reason);
+  };
+  const { fanout, rooms, send, cluster } = createRoomSide(options, runtime, metrics, drop);
   const guard = new Guard(options.guard);
-  const faults = createClientFaults(report);
   const input = createServerInputParser(options);
   const app = new AppHooks(options.hooks, input, report);
   if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
   const ctx: EngineContext = {
-    hooks: app,
-    options,
-    report,
+    ...{ options, report, rooms, send, cluster, guard, drop, hooks: app },
     storage: chatStorage.storage,
-    rooms,
-    send,
-    cluster,
-    guard,
-    drop,
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
   const presence = createPresence(ctx);
-  const membership = createMembership(ctx, presence, verifyToken);
-  const api = createLiveApi(ctx, input, backplane);
+  // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
+  const membership = createMembership(ctx, presence, options.auth ? createTokenVerifier(options.auth) : undefined);
   const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) });
   const registry = new Registry({
     rooms,
@@ -151,62 +188,24 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     attach: fanout.attach?.bind(fanout),
     report,
   });
-
-  const hooks = bindHooks({
-    upgrade: createUpgrade({ options, guard, runtime, report, closing: () => closing }),
-    open(peer, user) {
-      const conn = registry.opened(peer, user);
-      metrics.opens++;
-      if (closing) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, () => peer.remoteAddress))
-        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
-      return conn;
-    },
-    receive(conn, raw) {
-      metrics.frameReceived(raw);
-      dispatch.receive(conn, raw);
-    },
-    ping(conn, data) {
-      if (runtime.answerPing?.(conn.peer, data, options.maxBufferedBytes) === false)
-        drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
-    },
-    drop,
-    closed: registry.closed,
-    socketError: (error) => faults.record(error),
-    maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
-  });
+  const faults = createClientFaults(report);
+  const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
     options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
-
-  async function close(): Promise<void> {
-    closing = true;
-    stopHeartbeat?.();
-    guard.stop();
-    faults.stop();
-    await shutdown({ registry, send, cluster, backplane, storage, report });
-  }
-
   const probes = createProbes({
     storage: untimedStorage,
     backplane,
     closing: () => closing,
-    metrics: () => {
-      metrics.rateLimitedFrames = guard.rateLimitedFrames;
-      return metrics;
-    },
+    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames }),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
   });
 
   let closed: Promise<void> | undefined;
   return {
-    metrics: probes.metrics,
-    ready: probes.ready,
-    hooks,
-    options,
-    rooms,
-    api,
+    ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
+    api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     connections: {
       get size() {
@@ -214,7 +213,14 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       },
       [Symbol.iterator]: () => rooms.connections(),
     },
-    close: () => (closed ??= close()),
+    close: () =>
+      (closed ??= (async () => {
+        closing = true;
+        stopHeartbeat?.();
+        guard.stop();
+        faults.stop();
+        await shutdown({ registry, send, cluster, backplane, storage, report });
+      })()),
   };
 }
 
