@@ -15,6 +15,8 @@ export type {
   BackplaneSink,
   BackplaneMessage,
   OutgoingMessage,
+  MemberChange,
+  PresenceNews,
   RemoteMember,
   RoomState,
   MessageKind,

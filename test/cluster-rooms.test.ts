@@ -5,7 +5,7 @@
  * every repair path of the cluster rooms runs here; the Redis tests run the same behaviour for real.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Backplane, BackplaneSink, OutgoingMessage, RoomState } from "../src/cluster/backplane.ts";
+import type { Backplane, BackplaneSink, MemberChange, OutgoingMessage, RoomState } from "../src/cluster/backplane.ts";
 import { createLiveEngine, type LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import { FakePeer } from "./helpers/fake-peer.ts";
@@ -61,6 +61,8 @@ class FakeBackplane implements Backplane {
   readonly calls: string[] = [];
   /** Every message this instance handed to the backplane. */
   readonly published: OutgoingMessage[] = [];
+  /** Every shared-state write this instance asked for, `<kind> <room> <connection>`, in order. */
+  readonly stored: string[] = [];
   constructor(private readonly hub: Hub) {}
 
   async start(sink: BackplaneSink): Promise<void> {
@@ -74,12 +76,17 @@ class FakeBackplane implements Backplane {
     this.hub.recorded.add(this.instanceId);
   }
 
+  store(roomId: string, changes: readonly MemberChange[]): void {
+    for (const c of changes) this.stored.push(`${c.kind} ${roomId} ${c.connectionId}`);
+    if (this.hub.down || this.crashed) return;
+    for (const c of changes) this.hub.write(this.instanceId, roomId, c.connectionId, c.kind === "left" ? undefined : c.entry);
+  }
+
   publish(message: OutgoingMessage): void {
     this.published.push(message);
     if (this.hub.down || this.crashed) return;
-    const { kind, roomId, connectionId } = message;
-    if (kind === "joined" || kind === "updated") this.hub.write(this.instanceId, roomId, connectionId, message.entry);
-    if (kind === "left") this.hub.write(this.instanceId, roomId, connectionId, undefined);
+    const { kind, roomId } = message;
+    const connectionId = message.kind === "presence" ? "" : message.connectionId;
     const delivered: Delivered = { kind, instanceId: this.instanceId, roomId, connectionId, frame: message.frame };
     for (const other of this.hub.members.values()) {
       // One queue per receiver, FIFO: publish order is kept, as on a room's Redis channel.
@@ -297,12 +304,46 @@ describe("cluster rooms over an in-memory backplane", () => {
     const last = () => watcher.frames.slice(mark).flatMap((f) => (f.payload as any).updated ?? []);
     while (last().filter((e: any) => e.presence.x === 5).length < movers.length) await new Promise((resolve) => setTimeout(resolve, 20));
     const sent = backplane.published.slice(published);
-    // Each mover crossed the backplane at most twice (a leading send and the window's newest), never once per move.
-    expect(sent.every((m) => m.kind === "updated")).toBe(true);
-    expect(sent.length).toBeLessThanOrEqual(2 * movers.length);
+    // One presence message per window for the whole room (a leading one and the window's newest), each
+    // mover in it once with its newest state, never one message per move or per mover.
+    expect(sent.map((m) => m.kind)).toEqual(sent.map(() => "presence"));
+    expect(sent.length).toBeLessThanOrEqual(2);
+    for (const m of sent) {
+      if (m.kind !== "presence") continue;
+      const ids = m.presence.updated.map((e) => e.connectionId);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(JSON.parse(m.frame).payload.updated.map((e: any) => e.connectionId)).toEqual(ids);
+    }
     expect(watcher.frames.length - mark).toBeLessThanOrEqual(2);
     const room = nodes[1]!.engine.rooms.get("room")!;
     for (const id of ids) expect(room.members.get(id)!.presence).toEqual({ x: 5 });
+  });
+
+  it("stores joins and leaves in shared state at once: a joiner elsewhere finds a member whose join is still batched, and loses one that left", async () => {
+    const { hub, nodes } = cluster(2, { presenceBatchMs: 1000 });
+    const [first, x, y] = [nodes[0]!.peer(), nodes[0]!.peer(), nodes[0]!.peer()];
+    const jf = await first.join("room"); // its flush opens a 1 s window on instance 0
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const jx = await x.join("room", { x: 1 });
+    const jy = await y.join("room", { y: 1 });
+    const published = nodes[0]!.backplane.published.length;
+    expect(hub.rooms.get("room")?.has(jx.connectionId)).toBe(true); // stored, though its news waits for the window
+
+    const watcher = nodes[1]!.peer();
+    const jw = await watcher.join("room");
+    expect(Object.keys(jw.presence)).toEqual(expect.arrayContaining([jx.connectionId, jy.connectionId]));
+    // y joined and left inside the window: instance 0 tells its own members nothing of it, but the
+    // watcher read it from shared state, so the window's message names it in `left`.
+    y.message("leave_room", {});
+    expect(hub.rooms.get("room")?.has(jy.connectionId)).toBe(false);
+    expect(nodes[0]!.backplane.published.length).toBe(published);
+    await presenceFrom(watcher, "left", jy.connectionId);
+    const news = nodes[0]!.backplane.published.slice(published);
+    expect(news.map((m) => m.kind)).toEqual(["presence"]);
+    expect([...nodes[1]!.engine.rooms.get("room")!.members.keys()].sort()).toEqual(
+      [jw.connectionId, jf.connectionId, jx.connectionId].sort(),
+    );
+    expect(first.of("presence_updated").some((p) => p.left?.includes(jy.connectionId))).toBe(false);
   });
 
   it("delivers a member's join before a chat it sends in the same presence window, on every instance", async () => {

@@ -88,6 +88,7 @@ describe("monitoring routes", () => {
     const backplane: Backplane = {
       instanceId: "test",
       start: async () => {},
+      store() {},
       publish() {},
       fetchRoom: async () => undefined,
       close: async () => {},

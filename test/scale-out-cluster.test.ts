@@ -13,7 +13,7 @@ import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
 import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance } from "./helpers/cluster.ts";
-import { pause, TestClient, type Received } from "./helpers/client.ts";
+import { pause, presenceMap, TestClient, type Received } from "./helpers/client.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "./helpers/redis-cluster.ts";
 import { startPrivateRedis } from "./helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
@@ -109,10 +109,15 @@ if (redisCluster)
   );
 
 /** Two in-process servers whose backplane stats the test reads. */
-async function inProcessPair(url: string, prefix: string) {
-  const made = [0, 1].map(() => createRedisBackplane({ url, keyPrefix: prefix }));
+async function inProcessPair(
+  url: string,
+  prefix: string,
+  server: { presenceBatchMs?: number; presenceThrottleMs?: number } = {},
+  link: { heartbeatMs?: number; ttlMs?: number } = {},
+) {
+  const made = [0, 1].map(() => createRedisBackplane({ url, keyPrefix: prefix, ...link }));
   const servers = made.map((backplane) =>
-    createServer({ port: 0, hostname: "127.0.0.1", chat: { historyLimit: 0 }, rateLimit: false, backplane }),
+    createServer({ port: 0, hostname: "127.0.0.1", chat: { historyLimit: 0 }, rateLimit: false, backplane, ...server }),
   );
   await Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r))));
   await Promise.all(made.map((b) => b.ready()));
@@ -124,6 +129,21 @@ async function inProcessPair(url: string, prefix: string) {
 }
 
 type Target = { name: string; url: () => string; clustered: boolean };
+
+/** A plain client of the target (a `Cluster` for a Redis Cluster; `subscriber` for SSUBSCRIBE). */
+function commandsOf(target: Target, subscriber = false): Redis | Cluster {
+  if (!target.clustered) return new Redis(target.url());
+  const nodes = target
+    .url()
+    .split(",")
+    .map((u) => ({ host: "127.0.0.1", port: Number(new URL(u).port) }));
+  return new Cluster(nodes, subscriber ? { shardedSubscribers: true } : {});
+}
+
+/** Wait until `client`'s presence map of `roomId` satisfies `ok`. */
+async function mapUntil(client: TestClient, roomId: string, ok: (map: Record<string, any>) => boolean): Promise<void> {
+  await client.until(() => ok(presenceMap(client, roomId)), 10_000);
+}
 const targets: Target[] = [{ name: "a single Redis", url: () => SINGLE_URL, clustered: false }];
 if (redisCluster) targets.push({ name: "a Redis Cluster", url: () => redisCluster!.url, clustered: true });
 
@@ -196,6 +216,119 @@ for (const target of targets) {
         expect(B.stats().rooms).toBe(1);
       } finally {
         probe.disconnect();
+        await pair.stop();
+      }
+    });
+
+    it("sends another instance at most one presence record per room per window, and its clients keep an exact presence map", async () => {
+      const prefix = `olstest:${run}:news:${target.clustered ? "c" : "s"}`;
+      const windowMs = 100;
+      const pair = await inProcessPair(target.url(), prefix, { presenceBatchMs: windowMs, presenceThrottleMs: 0 });
+      try {
+        const B = pair.backplanes[1]!;
+        const rooms = [room(), room()];
+        const watchers = [await client(pair.urls[1]!), await client(pair.urls[1]!)];
+        for (const [k, w] of watchers.entries()) await w.join(rooms[k]!);
+        const movers = await Promise.all(Array.from({ length: 40 }, () => client(pair.urls[0]!)));
+        await Promise.all(movers.map((m, i) => m.join(rooms[i % 2]!, { x: 0 })));
+        for (const [k, w] of watchers.entries()) await mapUntil(w, rooms[k]!, (map) => Object.keys(map).length === 21);
+
+        const before = B.stats().recordsRead;
+        const started = performance.now();
+        // 40 members moving at about 60 Hz; four leave and two join on the way.
+        let moving = movers;
+        for (let x = 1; x <= 12; x++) {
+          for (const m of moving) m.send("update_presence", { presence: { x } });
+          if (x === 6) {
+            for (const m of moving.slice(0, 4)) m.send("leave_room", {});
+            moving = moving.slice(4);
+            const late = [await client(pair.urls[0]!), await client(pair.urls[0]!)];
+            await Promise.all(late.map((m, i) => m.join(rooms[i]!, { x })));
+            moving = [...moving, ...late];
+          }
+          await pause(16);
+        }
+        for (const [k, w] of watchers.entries()) {
+          await mapUntil(
+            w,
+            rooms[k]!,
+            (map) => Object.keys(map).length === 20 && Object.values(map).filter((p) => p.x === 12).length === 19,
+          );
+        }
+        await pause(3 * windowMs); // any flush still due has arrived
+        const records = B.stats().recordsRead - before;
+        const elapsed = performance.now() - started;
+        // A room flushes at most once per window (flushes are ≥ windowMs apart): per room at most
+        // elapsed / windowMs + 1 records. One record per mover per window would be ~20 per flush.
+        expect(records).toBeGreaterThan(0);
+        expect(records).toBeLessThanOrEqual(rooms.length * (Math.floor(elapsed / windowMs) + 1));
+
+        // Each watcher's map is the room as either instance serves it to a joiner now (the probes
+        // themselves left out: the watcher hears of them one window later).
+        const probes = new Set<string>();
+        const others = (map: Record<string, unknown>) => Object.fromEntries(Object.entries(map).filter(([id]) => !probes.has(id)));
+        for (const [k, w] of watchers.entries()) {
+          for (const url of pair.urls) {
+            const joined = await (await client(url)).join(rooms[k]!);
+            probes.add(joined.connectionId);
+            const snapshot = Object.fromEntries(Object.entries<any>(joined.presence).map(([id, e]) => [id, e.presence]));
+            expect(others(presenceMap(w, rooms[k]!))).toEqual(others(snapshot));
+          }
+        }
+      } finally {
+        await pair.stop();
+      }
+    });
+
+    it("sends single-member records while an older instance (no presence records) is live, re-syncs it, and batches again once it is gone", async () => {
+      const prefix = `olstest:${run}:compat:${target.clustered ? "c" : "s"}`;
+      const keys = redisKeys(prefix);
+      const heartbeatMs = 200;
+      const pair = await inProcessPair(target.url(), prefix, { presenceBatchMs: 50, presenceThrottleMs: 0 }, { heartbeatMs, ttlMs: 2000 });
+      const redis = commandsOf(target);
+      // The instance channel, read raw: every `sync` record on it.
+      const listener = commandsOf(target, true);
+      let syncs = 0;
+      listener.on(target.clustered ? "smessage" : "message", (_channel: string, text: string) => {
+        if (text.startsWith('["ols1",') && text.split("\n")[0]!.includes(',"s",')) syncs++;
+      });
+      await (target.clustered ? (listener as Cluster).ssubscribe(keys.control) : (listener as Redis).subscribe(keys.control));
+      try {
+        const B = pair.backplanes[1]!;
+        const r = room();
+        const watcher = await client(pair.urls[1]!);
+        await watcher.join(r);
+        const movers = await Promise.all(Array.from({ length: 10 }, () => client(pair.urls[0]!)));
+        await Promise.all(movers.map((m) => m.join(r, { x: 0 })));
+        await mapUntil(watcher, r, (map) => Object.keys(map).length === 11);
+        const round = async (x: number) => {
+          const before = B.stats().recordsRead;
+          for (const m of movers) m.send("update_presence", { presence: { x } });
+          await mapUntil(watcher, r, (map) => Object.values(map).filter((p) => p.x === x).length === 10);
+          await pause(150);
+          return B.stats().recordsRead - before;
+        };
+        // One record per window (a leading one, then the rest; a third if the moves straddle windows).
+        expect(await round(1)).toBeLessThanOrEqual(3);
+
+        // An instance of the previous release: its heartbeat value is a bare timestamp.
+        await redis.set(keys.hb("old-instance"), String(Date.now()), "PX", 60_000);
+        await redis.sadd(keys.registry, "old-instance");
+        const syncsBefore = syncs;
+        await pause(4 * heartbeatMs);
+        // Both instances switched and asked everyone (the old one too) to re-read what it may have dropped.
+        expect(syncs - syncsBefore).toBeGreaterThanOrEqual(2);
+        expect(await round(2)).toBeGreaterThanOrEqual(10); // one `u` record per mover, which it reads
+
+        await redis.del(keys.hb("old-instance"));
+        await redis.srem(keys.registry, "old-instance");
+        await pause(4 * heartbeatMs);
+        expect(await round(3)).toBeLessThanOrEqual(3);
+        const joined = await (await client(pair.urls[1]!)).join(r);
+        expect(Object.keys(joined.presence)).toHaveLength(12);
+      } finally {
+        redis.disconnect();
+        listener.disconnect();
         await pair.stop();
       }
     });

@@ -225,7 +225,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       monitor.on("monitor", (_time: string, args: string[]) => {
         const command = args[0]?.toLowerCase();
         if (command === "hset" && args[1] === `${PREFIX}:room:{${r}}`) seen.push(`hset ${args[2]}`);
-        if (command === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(`"j",${JSON.stringify(r)}`))
+        if (command === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(`"p",${JSON.stringify(r)}`))
           seen.push("publish");
       });
       let joined: string;

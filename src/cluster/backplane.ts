@@ -9,13 +9,23 @@ import { OpenLiveSyncError, type OnError } from "../errors.ts";
  *   clients are still served) and the state is repaired by `sink.resync()` once it is back.
  * - Messages published by one instance to one room reach every other instance subscribed to that room
  *   in publish order (one connection, one channel per room), which keeps per-sender order across instances.
+ * - What `store` wrote for a room is in shared state before any message published after it on that
+ *   room is delivered: a receiver that hears of a member and then reads the room finds it.
  */
 export interface Backplane {
   /** This instance's id, unique in the cluster. */
   readonly instanceId: string;
   /** Connect and begin delivering other instances' messages to `sink`. Rejects only when the driver is missing. */
   start(sink: BackplaneSink): Promise<void>;
-  /** Send one room message to the other instances (and, for presence kinds, record it in shared state). */
+  /**
+   * Record changes to this instance's members of `roomId` in shared state (what `fetchRoom` reads), in
+   * order, without telling anyone: the news crosses in the room's next `presence` message. The engine
+   * stores joins and leaves as they happen, so a joiner on another instance (which subscribes to the
+   * room, then reads it) finds every member that joined before it; updates are stored when they are
+   * published. Never throws, never waits; dropped while the link is down (repaired on reconnect).
+   */
+  store(roomId: string, changes: readonly MemberChange[]): void;
+  /** Send one room message to the other instances subscribed to the room. */
   publish(message: OutgoingMessage): void;
   /**
    * Start receiving `roomId`'s messages (its first local member is joining). Resolves once the
@@ -48,23 +58,54 @@ export interface Backplane {
   health?(): Promise<{ up: boolean; rttMs?: number }>;
 }
 
-/** What travels between instances. `frame` is the finished client frame, encoded once by the sender. */
-export type MessageKind = "joined" | "updated" | "left" | "event" | "chat";
+/**
+ * What travels between instances. `frame` is the finished client frame, encoded once by the sender.
+ * `presence` carries one room's presence news of one window (at most one per room per window per
+ * instance). `joined`, `updated` and `left` (one member each) are what instances before presence
+ * batching sent; they are still understood on receipt (see the Redis backplane's rolling upgrades).
+ */
+export type MessageKind = "presence" | "event" | "chat" | "joined" | "updated" | "left";
 
-export interface OutgoingMessage {
-  kind: MessageKind;
-  roomId: string;
+/** One local member's presence change, as shared state records it. */
+export interface MemberChange {
+  kind: "joined" | "updated" | "left";
   connectionId: string;
-  frame: string;
-  /** The member's presence entry as JSON, for `joined` and `updated`. */
+  /** The member's entry as JSON, for `joined` and `updated`. */
   entry?: string;
 }
+
+/** One room's presence news from one instance over one window. Each member is in one list at most. */
+export interface PresenceNews {
+  /** Members that joined, with their newest entry (JSON). */
+  joined: { connectionId: string; entry: string }[];
+  /** Members whose entry changed (or that left and came back), with their newest entry. */
+  updated: { connectionId: string; entry: string }[];
+  /** Members that left, and members that joined and left inside the window (a reader of shared state may have seen them). */
+  left: string[];
+}
+
+export type OutgoingMessage =
+  | {
+      kind: "event" | "chat";
+      roomId: string;
+      /** The sender. */
+      connectionId: string;
+      frame: string;
+    }
+  | {
+      kind: "presence";
+      roomId: string;
+      /** `presence_updated` with the lists of `presence` (no `memberCount`): what receivers apply. */
+      frame: string;
+      presence: PresenceNews;
+    };
 
 /** What another instance published, as delivered to this one. */
 export interface BackplaneMessage {
   kind: MessageKind;
   instanceId: string;
   roomId: string;
+  /** The member it is about (sender, joiner, leaver); empty for `presence`. */
   connectionId: string;
   frame: string;
 }

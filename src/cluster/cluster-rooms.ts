@@ -6,6 +6,8 @@ import { isPlainObject } from "../util/json.ts";
 import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
 
 const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
+const isEntry = (entry: unknown): entry is PresenceEntry =>
+  isObject(entry) && typeof entry.connectionId === "string" && isObject(entry.presence);
 
 export function parseEntry(json: string, connectionId: string): PresenceEntry | undefined {
   let entry: unknown;
@@ -179,32 +181,58 @@ export class ClusterRooms {
       case "chat":
         if (typeof payload.id !== "string") return this.report(`Dropped a chat message from instance ${message.instanceId} without an id`);
         return this.send.deliver(room, message.frame, payload.id);
+      case "presence":
+        return this.deliverNews(room, message.instanceId, payload);
       case "left":
-        if (this.remote.get(id) !== room) return; // already gone (swept, or re-read)
-        this.removeRemote(room, id);
-        return this.send.remotePresence(room, { kind: "left", connectionId: id });
+        return this.removeLeft(room, id);
       case "joined":
-      case "updated":
-        return this.deliverPresence(room, message, (message.kind === "joined" ? payload.joined : payload.updated)?.[0]);
+      case "updated": {
+        const entry = (message.kind === "joined" ? payload.joined : payload.updated)?.[0];
+        if (!isEntry(entry) || entry.connectionId !== id) return this.reportEntry(message.kind, message.instanceId);
+        return this.upsert(room, message.instanceId, entry);
+      }
     }
   }
 
-  private deliverPresence(room: Room, message: BackplaneMessage, entry: unknown): void {
-    const id = message.connectionId;
-    if (!isObject(entry) || entry.connectionId !== id || !isObject(entry.presence)) {
-      return this.report(`Dropped a ${message.kind} message from instance ${message.instanceId} without a presence entry`);
+  private reportEntry(kind: string, instanceId: string): void {
+    this.report(`Dropped a ${kind} message from instance ${instanceId} without a presence entry`);
+  }
+
+  /** One room's presence news of one window from another instance: applied as its single messages would be. */
+  private deliverNews(room: Room, instanceId: string, payload: Record<string, any>): void {
+    const { joined = [], updated = [], left = [] } = payload;
+    if (!Array.isArray(joined) || !Array.isArray(updated) || !Array.isArray(left)) return this.reportEntry("presence", instanceId);
+    for (const list of [joined, updated]) {
+      for (const entry of list) {
+        if (isEntry(entry)) this.upsert(room, instanceId, entry);
+        else this.reportEntry("presence", instanceId);
+      }
     }
+    for (const id of left) if (typeof id === "string") this.removeLeft(room, id);
+  }
+
+  /** A remote member left `room`. */
+  private removeLeft(room: Room, id: string): void {
+    if (this.remote.get(id) !== room) return; // already gone (swept, or re-read), or never seen
+    this.removeRemote(room, id);
+    this.send.remotePresence(room, { kind: "left", connectionId: id });
+  }
+
+  /** A remote member's newest entry: news to local clients when it is new here (`joined`) or changed (`updated`). */
+  private upsert(room: Room, instanceId: string, entry: PresenceEntry): void {
+    const id = entry.connectionId;
     const known = this.remote.get(id);
+    const json = JSON.stringify(entry);
     if (known === room) {
-      room.setRemote(entry as PresenceEntry, room.remote.get(id)!);
-      // A `joined` for a member already read from shared state says nothing new to clients.
-      if (message.kind === "updated") this.send.remotePresence(room, { kind: "updated", connectionId: id, entry: JSON.stringify(entry) });
-      return;
+      // A member already read from shared state with this entry: nothing new to tell clients.
+      if (JSON.stringify(room.members.get(id)) === json) return;
+      room.setRemote(entry, room.remote.get(id)!);
+      return this.send.remotePresence(room, { kind: "updated", connectionId: id, entry: json });
     }
     if (room.members.has(id)) return; // a local id: never from another instance
     if (known) this.moveOut(known, id);
-    this.addRemote(room, message.instanceId, entry as PresenceEntry);
-    this.send.remotePresence(room, { kind: "joined", connectionId: id, entry: JSON.stringify(entry) });
+    this.addRemote(room, instanceId, entry);
+    this.send.remotePresence(room, { kind: "joined", connectionId: id, entry: json });
   }
 
   /** Re-read `room` from shared state and send local clients the difference. */

@@ -1,7 +1,8 @@
-import { BackplaneError, type BackplaneSink, type OutgoingMessage, type RoomState } from "./backplane.ts";
+import { BackplaneError, type BackplaneSink, type MemberChange, type OutgoingMessage, type RoomState } from "./backplane.ts";
 import { createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
 import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
+import { legacyRecords } from "./redis-compat.ts";
 import { connectRedis, disconnect, type RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
 import { createPublisher } from "./redis-publisher.ts";
@@ -58,6 +59,8 @@ class RedisLink implements RedisBackplane {
   private startedAt = 0;
   /** Redis is away: failures are reported once per outage. */
   private down = false;
+  /** Every live peer reads `presence` records (else the news goes as single-member records; see redis-compat.ts). */
+  private peersReadNews = false;
   /** The backplane's own `onError`, else the server's (set in `start`); made safe either way. */
   private onError: OnError;
 
@@ -71,6 +74,7 @@ class RedisLink implements RedisBackplane {
     this.readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
     const { instanceId, keys } = this;
     const command = () => (this.isReady() ? this.cmd : undefined);
+    const publishSync = () => this.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed: this.failed });
     this.liveness = new Liveness({
@@ -81,8 +85,13 @@ class RedisLink implements RedisBackplane {
       sink: () => (this.closed ? undefined : this.sink),
       failed: this.failed,
       up: () => (this.down = false),
-      publishSync: () => this.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`),
+      publishSync,
       announced: () => this.resolveReady(),
+      peersReadNews: (all) => {
+        // A peer that cannot read them may have dropped some already: everyone re-reads shared state.
+        if (this.peersReadNews && !all) publishSync().catch(this.failed);
+        this.peersReadNews = all;
+      },
     });
   }
 
@@ -145,8 +154,17 @@ class RedisLink implements RedisBackplane {
     this.unsubscribeFrom(this.keys.channel(roomId)).catch(this.failed);
   }
 
+  store(roomId: string, changes: readonly MemberChange[]): void {
+    if (this.isReady()) this.publisher.store(roomId, changes);
+  }
+
   publish(message: OutgoingMessage): void {
-    if (this.isReady()) this.publisher.publish(message, this.codec.header(message.kind, message.roomId, message.connectionId));
+    if (!this.isReady()) return;
+    const { codec, publisher } = this;
+    const { kind, roomId, frame } = message;
+    if (kind !== "presence") return publisher.publish(roomId, codec.header(kind, roomId, message.connectionId), frame);
+    if (this.peersReadNews) return publisher.publish(roomId, codec.header(kind, roomId, ""), frame, true);
+    for (const r of legacyRecords(message)) publisher.publish(roomId, codec.header(r.kind, roomId, r.connectionId), r.frame);
   }
 
   control(body: string): void {

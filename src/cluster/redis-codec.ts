@@ -44,8 +44,27 @@ export function redisKeys(prefix: string): RedisKeys {
 export const MAGIC = "ols1";
 /** `sync`: re-read every room; `control`: an instance-level message (its body where a frame would be). */
 export type WireKind = MessageKind | "sync" | "control";
-const KINDS: Record<string, WireKind> = { j: "joined", u: "updated", l: "left", e: "event", c: "chat", s: "sync", x: "control" };
-const CODES: Record<WireKind, string> = { joined: "j", updated: "u", left: "l", event: "e", chat: "c", sync: "s", control: "x" };
+/** `p` (a room's presence news of one window) is new with presence batching; see `redis-compat.ts`. */
+const KINDS: Record<string, WireKind> = {
+  p: "presence",
+  j: "joined",
+  u: "updated",
+  l: "left",
+  e: "event",
+  c: "chat",
+  s: "sync",
+  x: "control",
+};
+const CODES: Record<WireKind, string> = {
+  presence: "p",
+  joined: "j",
+  updated: "u",
+  left: "l",
+  event: "e",
+  chat: "c",
+  sync: "s",
+  control: "x",
+};
 
 export interface WireRecord {
   kind: WireKind;
@@ -57,8 +76,9 @@ export interface WireRecord {
 
 /**
  * One instance's encoder: a record is `<header JSON>\n<client frame>`, the header
- * `["ols1","<instance id>","<kind code>","<room id>","<connection id>"]`. One PUBLISH holds one or
- * more records, newline-separated (JSON has no raw newline).
+ * `["ols1","<instance id>","<kind code>","<room id>","<connection id>"]` (connection id empty for
+ * `p`). One PUBLISH holds one or more records, newline-separated (JSON has no raw newline); a `p` record
+ * is always the last of its PUBLISH (see `redis-compat.ts`).
  */
 export function createCodec(instanceId: string) {
   const headStart = `["${MAGIC}","${instanceId}","`;

@@ -19,6 +19,7 @@ export interface RedisClientLike {
   hdel(key: string, ...fields: string[]): Promise<unknown>;
   hgetall(key: string): Promise<Record<string, string>>;
   exists(key: string): Promise<number>;
+  get(key: string): Promise<string | null>;
   sadd(key: string, member: string): Promise<unknown>;
   srem(key: string, member: string): Promise<unknown>;
   smembers(key: string): Promise<string[]>;
@@ -33,7 +34,8 @@ export interface RedisClientLike {
 }
 
 export interface RedisPipelineLike {
-  hset(key: string, field: string, value: string): RedisPipelineLike;
+  /** `HSET key field value [field value …]`. */
+  hset(key: string, ...fieldsAndValues: string[]): RedisPipelineLike;
   hdel(key: string, ...fields: string[]): RedisPipelineLike;
   set(key: string, value: string): RedisPipelineLike;
   publish(channel: string, message: string): RedisPipelineLike;

@@ -1,5 +1,6 @@
 import type { BackplaneSink } from "./backplane.ts";
 import type { RedisKeys } from "./redis-codec.ts";
+import { beatValue, readsNews } from "./redis-compat.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
 import { claimEmptied } from "./redis-rooms.ts";
 
@@ -19,6 +20,8 @@ export interface LivenessHost {
   publishSync(): Promise<unknown>;
   /** Announced (first time or again): joins waiting for start-up may go ahead. */
   announced(): void;
+  /** Whether every live peer's heartbeat says it reads `presence` records (checked on every beat). */
+  peersReadNews(all: boolean): void;
 }
 
 /**
@@ -69,7 +72,7 @@ export class Liveness {
     const { keys, instanceId } = host;
     this.owed = true;
     try {
-      await cmd.set(keys.hb(instanceId), String(Date.now()), "PX", host.ttlMs);
+      await cmd.set(keys.hb(instanceId), beatValue(Date.now()), "PX", host.ttlMs);
       const recorded = await cmd.hgetall(keys.inst(instanceId));
       const local = new Map<string, { roomId: string; entry: string }>();
       for (const m of sink.localMembers()) local.set(m.connectionId, m);
@@ -89,6 +92,7 @@ export class Liveness {
       }
       await Promise.all(writes);
       await cmd.sadd(keys.registry, instanceId);
+      await this.beats(cmd, await cmd.smembers(keys.registry));
       // Peers re-read their rooms when this instance had been announced before (its members may have
       // changed unseen) or brings members; a fresh empty instance has nothing to tell.
       if (this.announcedOnce || local.size > 0) await host.publishSync();
@@ -118,7 +122,7 @@ export class Liveness {
     let known: string[];
     try {
       const [, registered, members] = await Promise.all([
-        cmd.set(keys.hb(instanceId), String(checkedAt), "PX", ttlMs),
+        cmd.set(keys.hb(instanceId), beatValue(checkedAt), "PX", ttlMs),
         cmd.sismember(keys.registry, instanceId),
         cmd.smembers(keys.registry),
       ]);
@@ -134,21 +138,33 @@ export class Liveness {
     }
     const candidates = new Set(known);
     for (const id of sink.remoteInstances()) candidates.add(id);
-    candidates.delete(instanceId);
-    if (candidates.size === 0 || checkedAt < this.graceUntil) return;
     const ids = [...candidates];
-    const dead = new Set<string>();
+    const beats = await this.beats(cmd, ids);
+    if (beats.size === 0 || checkedAt < this.graceUntil) return;
+    const dead = new Set(ids.filter((id) => beats.get(id) === null));
+    if (dead.size === 0) return;
     try {
-      const alive = await Promise.allSettled(ids.map((id) => cmd.exists(keys.hb(id))));
-      alive.forEach((result, i) => {
-        if (result.status === "fulfilled" && result.value === 0) dead.add(ids[i]!);
-      });
-      if (dead.size === 0) return;
       await Promise.all([...dead].filter((id) => known.includes(id)).map((id) => this.sweep(cmd, id)));
     } catch (error) {
       return this.host.failed(error);
     }
     sink.instancesDown(dead, checkedAt);
+  }
+
+  /**
+   * The heartbeat values of `ids` other than this instance (`null`: none, the instance is dead), read
+   * together (a failed read leaves its id out); once all were read, tells the host whether all live
+   * ones read `presence` records.
+   */
+  private async beats(cmd: RedisClientLike, ids: string[]): Promise<Map<string, string | null>> {
+    const others = ids.filter((id) => id !== this.host.instanceId);
+    const read = await Promise.allSettled(others.map((id) => cmd.get(this.host.keys.hb(id))));
+    const beats = new Map<string, string | null>();
+    read.forEach((result, i) => {
+      if (result.status === "fulfilled") beats.set(others[i]!, result.value);
+    });
+    if (beats.size === others.length) this.host.peersReadNews([...beats.values()].every((beat) => beat === null || readsNews(beat)));
+    return beats;
   }
 
   /**

@@ -28,6 +28,8 @@ export interface RedisBackplaneStats {
   /** Payload and channel bytes of every pub/sub message received, own echoes included. */
   bytesRead: number;
   messagesRead: number;
+  /** Records from other instances in those messages (one PUBLISH may hold several): one per room message, one per room per window for presence. */
+  recordsRead: number;
   /** Rooms whose channel this instance is subscribed to (rooms with a local member). */
   rooms: number;
 }

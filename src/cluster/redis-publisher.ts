@@ -1,4 +1,4 @@
-import type { OutgoingMessage } from "./backplane.ts";
+import type { MemberChange } from "./backplane.ts";
 import type { RedisKeys } from "./redis-codec.ts";
 import type { RedisClientLike, RedisPipelineLike } from "./redis-driver.ts";
 import { nextTurn } from "../util/async.ts";
@@ -19,6 +19,19 @@ interface RoomBatch {
   records: string[];
 }
 
+/** A room hash's writes for `changes`: one HSET (field, value, …) and one HDEL. */
+function hashWrites(instanceId: string, changes: readonly MemberChange[]): { fields: string[]; gone: string[] } {
+  const fields: string[] = [];
+  const gone: string[] = [];
+  for (const { kind, connectionId, entry } of changes) {
+    if (kind === "left") gone.push(connectionId);
+    else fields.push(connectionId, `${instanceId} ${entry}`);
+  }
+  return { fields, gone };
+}
+
+const joinRecords = (records: string[]) => (records.length === 1 ? records[0]! : records.join("\n"));
+
 /**
  * Room messages go out as one PUBLISH per room per batch, in order, after the shared-state writes
  * that precede them (hset/hdel) in the same pipeline: a burst of messages costs Redis (and every
@@ -27,8 +40,9 @@ interface RoomBatch {
  * A turn's first batch leaves in a microtask, before this instance writes to its own clients (the
  * Node fan-out flushes at the end of the turn), so the other instances start their share of a
  * fan-out while this one does its own; whatever later callbacks in the same turn add leaves at the
- * end of the turn. At most two PUBLISH per room per turn, and none waits for a later turn (ioredis's
- * auto-pipelining would hold each command until after the next poll for I/O).
+ * end of the turn. At most two PUBLISH per room per turn, plus one per `presence` record (which ends
+ * its PUBLISH), and none waits for a later turn (ioredis's auto-pipelining would hold each command
+ * until after the next poll for I/O).
  *
  * On a single Redis every room shares one pipeline (one write). On a Redis Cluster each room has its
  * own (a pipeline may not span slots), and the instance's member hash, which lives in another slot,
@@ -63,6 +77,9 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
     (op === "hset" ? cmd.hset(key, connectionId, roomId) : cmd.hdel(key, connectionId)).catch(failed);
   }
 
+  const publishOn = (tx: RedisPipelineLike, roomId: string, text: string) =>
+    clustered ? tx.spublish!(keys.channel(roomId), text) : tx.publish(keys.channel(roomId), text);
+
   const flush = () => {
     if (batches.size === 0) return;
     const out = batches;
@@ -71,9 +88,8 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
     shared = undefined;
     if (!command()) return;
     for (const [roomId, batch] of out) {
-      const text = batch.records.length === 1 ? batch.records[0]! : batch.records.join("\n");
-      if (clustered) batch.tx.spublish!(keys.channel(roomId), text).exec().then(check, failed);
-      else batch.tx.publish(keys.channel(roomId), text);
+      if (batch.records.length > 0) publishOn(batch.tx, roomId, joinRecords(batch.records));
+      if (clustered) batch.tx.exec().then(check, failed);
     }
     tx?.exec().then(check, failed);
   };
@@ -81,29 +97,43 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
     turnOpen = false;
     flush();
   };
+  const schedule = () => {
+    if (turnOpen) return;
+    turnOpen = true;
+    queueMicrotask(flush);
+    nextTurn(endTurn);
+  };
 
   return {
-    /** Queue one room message (`header` is its encoded header) with its shared-state write. */
-    publish(message: OutgoingMessage, header: string) {
+    /**
+     * Queue one room record (`header` is its encoded header). `last` ends its PUBLISH: the records after
+     * it in this batch go in the next one (older instances drop everything after a record they do not know).
+     */
+    publish(roomId: string, header: string, frame: string, last = false) {
       const cmd = command();
       if (!cmd) return;
-      const { kind, roomId, connectionId } = message;
       const batch = batchOf(cmd, roomId);
-      if (kind === "joined" || kind === "updated") {
-        batch.tx.hset(keys.room(roomId), connectionId, `${instanceId} ${message.entry}`);
-        if (kind === "joined") {
-          batch.tx.set(keys.occupied(roomId), "1");
-          writeInst(cmd, batch.tx, "hset", connectionId, roomId);
-        }
-      } else if (kind === "left") {
-        batch.tx.hdel(keys.room(roomId), connectionId);
-        writeInst(cmd, batch.tx, "hdel", connectionId, roomId);
+      batch.records.push(`${header}\n${frame}`);
+      if (last) {
+        publishOn(batch.tx, roomId, joinRecords(batch.records));
+        batch.records = [];
       }
-      batch.records.push(`${header}\n${message.frame}`);
-      if (turnOpen) return;
-      turnOpen = true;
-      queueMicrotask(flush);
-      nextTurn(endTurn);
+      schedule();
+    },
+    /** Queue shared-state writes for members of `roomId`, ahead of every PUBLISH queued after them. */
+    store(roomId: string, changes: readonly MemberChange[]) {
+      const cmd = command();
+      if (!cmd || changes.length === 0) return;
+      const { tx } = batchOf(cmd, roomId);
+      const { fields, gone } = hashWrites(instanceId, changes);
+      for (const { kind, connectionId } of changes) {
+        if (kind === "updated") continue;
+        if (kind === "joined") tx.set(keys.occupied(roomId), "1");
+        writeInst(cmd, tx, kind === "joined" ? "hset" : "hdel", connectionId, roomId);
+      }
+      if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);
+      if (gone.length > 0) tx.hdel(keys.room(roomId), ...gone);
+      schedule();
     },
   };
 }

@@ -20,7 +20,7 @@ export interface ReceiverOptions {
 export function createReceiver({ instanceId, rooms, sink, report }: ReceiverOptions) {
   const codec = createCodec(instanceId);
   const utf8 = new TextDecoder("utf-8", { fatal: true });
-  const stats = { bytesRead: 0, messagesRead: 0 };
+  const stats = { bytesRead: 0, messagesRead: 0, recordsRead: 0 };
   let reportedAt = 0;
   let suppressed = 0;
 
@@ -49,6 +49,7 @@ export function createReceiver({ instanceId, rooms, sink, report }: ReceiverOpti
     }
     const problem = decodeRecords(raw, (record) => {
       if (record.instanceId === instanceId) return; // our own publish, echoed by Redis
+      stats.recordsRead++;
       try {
         if (record.kind === "sync") target.resync();
         else if (record.kind === "control") target.control(record.frame, record.instanceId);

@@ -1,5 +1,5 @@
-import type { Backplane } from "../cluster/backplane.ts";
-import { leftFrame, presenceBatchFrame, presenceFrame, type BatchItem } from "../protocol/frames.ts";
+import type { Backplane, MemberChange, PresenceNews } from "../cluster/backplane.ts";
+import { presenceBatchFrame, type BatchItem } from "../protocol/frames.ts";
 import { backgroundTimeout } from "../util/async.ts";
 import type { Connection } from "./connection.ts";
 import type { Fanout } from "./fanout.ts";
@@ -14,11 +14,22 @@ export interface PresenceChange {
   conn?: Connection;
 }
 
+/** A member's news of the window. `seq` orders it against the snapshots taken in the window. */
+interface Change extends PresenceChange {
+  /** The member was in the room when the window opened. */
+  wasThere: boolean;
+  /** A member of this instance: its news crosses the backplane at the flush. */
+  local: boolean;
+  /** The entry its (latest) join wrote to shared state in this window. */
+  stored: string | undefined;
+  seq: number;
+  joinSeq: number;
+}
+
 interface Pending {
-  /** Each member's news; `seq` orders it against the snapshots taken in the window. */
-  changes: Map<string, PresenceChange & { wasThere: boolean; forward: boolean; announced: boolean; seq: number; joinSeq: number }>;
+  changes: Map<string, Change>;
   /** Members that joined and left inside the window, with when they left: told to nobody, except recipients whose snapshot showed them. */
-  cancelled: Map<string, number>;
+  cancelled: Map<string, { seq: number; local: boolean }>;
   /** Local connections whose `room_joined` went out inside the window, with the `seq` it reflects. */
   fresh: Map<Connection, number> | undefined;
   seq: number;
@@ -30,6 +41,14 @@ interface Pending {
 /** A list item and the `seq` of its member's newest news and of its (latest) join. */
 type Item = BatchItem & { seq: number; joinSeq: number };
 
+/** A window's news as list items for local clients, and the local members that have an entry in it. */
+interface Lists {
+  joined: Item[];
+  updated: Item[];
+  left: Item[];
+  own: Set<Connection>;
+}
+
 export interface PresenceBatchOptions {
   fanout: Fanout;
   backplane: Backplane | undefined;
@@ -40,14 +59,123 @@ export interface PresenceBatchOptions {
   report(error: unknown, context: { stage: "message" }): void;
 }
 
+const idJson = (id: string): BatchItem => ({ id, json: JSON.stringify(id) });
+const entryItem = (m: { connectionId: string; entry: string }): BatchItem => ({ id: m.connectionId, json: m.entry });
+
+/** Fold news about a member that already has news in this window into it. */
+function merge(p: Pending, prev: Change, change: PresenceChange, local: boolean, seq: number): void {
+  prev.local ||= local;
+  prev.seq = seq;
+  prev.conn = change.conn ?? prev.conn;
+  if (change.kind === "left") {
+    if (prev.wasThere) {
+      prev.kind = "left";
+      prev.entry = undefined;
+    } else {
+      p.changes.delete(prev.connectionId);
+      p.cancelled.set(prev.connectionId, { seq, local: prev.local });
+    }
+    return;
+  }
+  prev.entry = change.entry;
+  // Left and came back inside the window: those who saw it before see a new entry, nothing joined.
+  if (change.kind === "joined") {
+    prev.joinSeq = seq;
+    prev.stored = change.entry;
+  }
+  if (prev.kind === "left") prev.kind = prev.wasThere ? "updated" : "joined";
+  else if (change.kind === "joined" && !prev.wasThere) prev.kind = "joined";
+}
+
+/** The window's news as list items, and the local members with an entry in it. */
+function collect(room: Room, p: Pending): Lists {
+  const lists: Lists = { joined: [], updated: [], left: [], own: new Set() };
+  for (const change of p.changes.values()) {
+    const id = change.connectionId;
+    lists[change.kind].push({ id, json: change.entry ?? JSON.stringify(id), seq: change.seq, joinSeq: change.joinSeq });
+    const conn = change.conn;
+    if (conn && change.kind !== "left" && conn.room === room && room.local.has(conn)) lists.own.add(conn);
+  }
+  return lists;
+}
+
+/** The window's local news to the other instances: its updates into shared state, then one message. */
+function forward(backplane: Backplane, room: Room, p: Pending): void {
+  const news: PresenceNews = { joined: [], updated: [], left: [] };
+  const writes: MemberChange[] = [];
+  for (const c of p.changes.values()) {
+    if (!c.local) continue;
+    const id = c.connectionId;
+    if (c.kind === "left") {
+      news.left.push(id);
+      continue;
+    }
+    news[c.kind].push({ connectionId: id, entry: c.entry! });
+    if (c.entry !== c.stored) writes.push({ kind: "updated", connectionId: id, entry: c.entry });
+  }
+  for (const [id, c] of p.cancelled) if (c.local) news.left.push(id);
+  const frame = presenceBatchFrame(room.id, news.joined.map(entryItem), news.updated.map(entryItem), news.left.map(idJson));
+  if (frame === undefined) return;
+  if (writes.length > 0) backplane.store(room.id, writes);
+  backplane.publish({ kind: "presence", roomId: room.id, frame, presence: news });
+}
+
+/** The window's news to this instance's members: one shared frame, and variants for the members that need one. */
+function deliver(fanout: Fanout, maxSnapshot: number, room: Room, p: Pending, lists: Lists): void {
+  const fresh = new Map<Connection, number>();
+  for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
+  // Nothing to tell, unless a snapshot taken in the window showed members that are gone now.
+  if (p.changes.size === 0 && (fresh.size === 0 || p.cancelled.size === 0)) return;
+  const count = room.members.size > maxSnapshot ? room.members.size : undefined;
+  const shared = presenceBatchFrame(room.id, lists.joined, lists.updated, lists.left, count);
+  if (lists.own.size === 0 && fresh.size === 0) return fanout.publish(room, shared!, undefined);
+  // Members with news of their own get the frame without it; members whose snapshot is from this window
+  // get only what came after it, and the members it showed that left since (cancelled ones included).
+  const special = new Set([...lists.own, ...fresh.keys()]);
+  if (shared !== undefined) publishExcept(fanout, room, shared, special);
+  const cancelled = Array.from(p.cancelled, ([id, c]): Item => ({ ...idJson(id), seq: c.seq, joinSeq: c.seq }));
+  for (const conn of special) {
+    const frame = variant(room.id, conn, fresh.get(conn) ?? -1, lists, cancelled, count);
+    if (frame !== undefined) fanout.send(conn, frame);
+  }
+}
+
+/** The frame for `conn`: without its own entry, and only news after `after` (the `seq` its snapshot reflects). */
+function variant(
+  roomId: string,
+  conn: Connection,
+  after: number,
+  lists: Lists,
+  cancelled: Item[],
+  count: number | undefined,
+): string | undefined {
+  const keep = (item: Item) => item.id !== conn.id && item.seq > after;
+  const gone = after < 0 ? lists.left : [...lists.left, ...cancelled].filter(keep);
+  // A member that joined before this snapshot is in it already: what changed since is an update.
+  const news = lists.joined.filter(keep);
+  const fresher = news.filter((item) => item.joinSeq > after);
+  const updated = lists.updated.filter(keep);
+  const moved = fresher.length === news.length ? updated : [...updated, ...news.filter((item) => item.joinSeq <= after)];
+  return presenceBatchFrame(roomId, fresher, moved, gone, count);
+}
+
+function publishExcept(fanout: Fanout, room: Room, frame: string, skip: ReadonlySet<Connection>): void {
+  if (fanout.publishExcept) return fanout.publishExcept(room, frame, skip);
+  if (skip.size === 1) return fanout.publish(room, frame, skip.values().next().value);
+  for (const conn of room.local) if (!skip.has(conn)) fanout.send(conn, frame);
+}
+
 /**
  * Presence batched per room per tick. Joins, leaves and updates of one room within `batchMs` go out as
  * one `presence_updated` frame, encoded once for every member that has no entry in it; a member with an
  * entry gets a variant without its own entry (a member never receives its own presence). Each member
  * appears at most once, with its newest state; one that joined and left within the window appears in
  * neither list. The first news of an idle room goes out on the next timer turn, so a lone cursor is as
- * live as without batching. Local news crosses the backplane at the same flush: one message per member
- * at most per room per tick, in one backplane write.
+ * live as without batching.
+ *
+ * Across instances: a local join or leave reaches shared state at once (`backplane.store`), and the
+ * window's local news crosses as one `presence` message per room at the flush (its updates stored just
+ * before it), so another instance gets at most one presence message per room per window from this one.
  */
 export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, report }: PresenceBatchOptions) {
   const pending = new Map<Room, Pending>();
@@ -57,14 +185,8 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     let p = pending.get(room);
     if (p) return p;
     const wait = Math.max(0, (lastFlush.get(room) ?? 0) + batchMs - Date.now());
-    p = {
-      changes: new Map(),
-      cancelled: new Map(),
-      fresh: undefined,
-      seq: 0,
-      membership: false,
-      timer: backgroundTimeout(() => timed(room), wait),
-    };
+    const timer = backgroundTimeout(() => timed(room), wait);
+    p = { changes: new Map(), cancelled: new Map(), fresh: undefined, seq: 0, membership: false, timer };
     pending.set(room, p);
     return p;
   }
@@ -78,48 +200,19 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     }
   }
 
-  /** Record news about a member of `room`; `forward` when it is local news the other instances need. */
-  function record(room: Room, change: PresenceChange, forward: boolean): void {
-    // Joins and leaves reach the other instances (and shared state) at once, so a joiner there reads an
-    // exact snapshot; only updates wait for the batch.
-    const immediate = forward && change.kind !== "updated";
-    if (immediate) forwardNow(room, change);
+  /** Record news about a member of `room`; `local` when the member is on this instance. */
+  function record(room: Room, change: PresenceChange, local: boolean): void {
+    const { kind, connectionId: id, entry } = change;
+    // Shared state learns joins and leaves at once, so a joiner elsewhere reads an exact room.
+    if (local && kind !== "updated") backplane?.store(room.id, [{ kind, connectionId: id, entry }]);
     const p = open(room);
-    const id = change.connectionId;
     const seq = ++p.seq;
     p.cancelled.delete(id);
-    if (change.kind !== "updated") p.membership = true;
+    if (kind !== "updated") p.membership = true;
     const prev = p.changes.get(id);
-    if (!prev) {
-      p.changes.set(id, {
-        ...change,
-        wasThere: change.kind !== "joined",
-        forward: forward && !immediate,
-        announced: immediate,
-        seq,
-        joinSeq: seq,
-      });
-      return;
-    }
-    prev.forward = immediate ? false : forward || prev.forward;
-    if (immediate) prev.announced = true;
-    prev.seq = seq;
-    prev.conn = change.conn ?? prev.conn;
-    if (change.kind === "left") {
-      if (prev.wasThere) {
-        prev.kind = "left";
-        prev.entry = undefined;
-      } else {
-        p.changes.delete(id);
-        p.cancelled.set(id, seq);
-      }
-      return;
-    }
-    prev.entry = change.entry;
-    // Left and came back inside the window: those who saw it before see a new entry, nothing joined.
-    if (change.kind === "joined") prev.joinSeq = seq;
-    if (prev.kind === "left") prev.kind = prev.wasThere ? "updated" : "joined";
-    else if (change.kind === "joined" && !prev.wasThere) prev.kind = "joined";
+    if (prev) return merge(p, prev, change, local, seq);
+    const stored = kind === "joined" ? entry : undefined;
+    p.changes.set(id, { ...change, wasThere: kind !== "joined", local, stored, seq, joinSeq: seq });
   }
 
   /** `conn` just got its `room_joined` snapshot of `room`: of this window's news it needs only what comes after. */
@@ -134,63 +227,8 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
     pending.delete(room);
     clearTimeout(p.timer);
     lastFlush.set(room, Date.now());
-
-    const joined: Item[] = [];
-    const updated: Item[] = [];
-    const left: Item[] = [];
-    const own = new Set<Connection>();
-    for (const change of p.changes.values()) {
-      const item = {
-        id: change.connectionId,
-        json: change.entry ?? JSON.stringify(change.connectionId),
-        seq: change.seq,
-        joinSeq: change.joinSeq,
-      };
-      (change.kind === "joined" ? joined : change.kind === "updated" ? updated : left).push(item);
-      const conn = change.conn;
-      if (conn && change.kind !== "left" && conn.room === room && room.local.has(conn)) own.add(conn);
-      // A member announced at once and updated since: the others hear the update.
-      if (change.forward) forwardNow(room, change.announced && change.kind === "joined" ? { ...change, kind: "updated" } : change);
-    }
-    const fresh = new Map<Connection, number>();
-    for (const [conn, seq] of p.fresh ?? []) if (room.local.has(conn)) fresh.set(conn, seq);
-    // Nothing to tell, unless a snapshot taken in the window showed members that are gone now.
-    if (p.changes.size === 0 && (fresh.size === 0 || p.cancelled.size === 0)) return;
-
-    const count = room.members.size > maxSnapshot ? room.members.size : undefined;
-    const shared = presenceBatchFrame(room.id, joined, updated, left, count);
-    if (own.size === 0 && fresh.size === 0) return fanout.publish(room, shared!, undefined);
-
-    // Members with news of their own get the frame without it; members whose snapshot is from this window
-    // get only what came after it, and the members it showed that left since (cancelled ones included).
-    const special = new Set([...own, ...fresh.keys()]);
-    if (shared !== undefined) publishExcept(room, shared, special);
-    const cancelled = Array.from(p.cancelled, ([id, seq]) => ({ id, json: JSON.stringify(id), seq, joinSeq: seq }));
-    for (const conn of special) {
-      const after = fresh.get(conn) ?? -1;
-      const keep = (item: Item) => item.id !== conn.id && item.seq > after;
-      const gone = after < 0 ? left : [...left, ...cancelled].filter(keep);
-      // A member that joined before this snapshot is in it already: what changed since is an update.
-      const news = joined.filter(keep);
-      const fresher = news.filter((item) => item.joinSeq > after);
-      const moved =
-        fresher.length === news.length ? updated.filter(keep) : [...updated.filter(keep), ...news.filter((item) => item.joinSeq <= after)];
-      const frame = presenceBatchFrame(room.id, fresher, moved, gone, count);
-      if (frame !== undefined) fanout.send(conn, frame);
-    }
-  }
-
-  function publishExcept(room: Room, frame: string, skip: ReadonlySet<Connection>): void {
-    if (fanout.publishExcept) return fanout.publishExcept(room, frame, skip);
-    if (skip.size === 1) return fanout.publish(room, frame, skip.values().next().value);
-    for (const conn of room.local) if (!skip.has(conn)) fanout.send(conn, frame);
-  }
-
-  function forwardNow(room: Room, change: PresenceChange): void {
-    if (!backplane) return;
-    const { kind, connectionId, entry } = change;
-    const frame = kind === "left" ? leftFrame(room.id, [connectionId]) : presenceFrame(room.id, kind, entry!);
-    backplane.publish({ kind, roomId: room.id, connectionId, frame, entry });
+    if (backplane) forward(backplane, room, p);
+    deliver(fanout, maxSnapshot, room, p, collect(room, p));
   }
 
   return {

@@ -1,4 +1,4 @@
-import type { Backplane, MessageKind } from "../cluster/backplane.ts";
+import type { Backplane } from "../cluster/backplane.ts";
 import { errorFrame } from "../protocol/frames.ts";
 import type { Connection } from "./connection.ts";
 import type { Fanout } from "./fanout.ts";
@@ -7,12 +7,10 @@ import type { Room, RoomManager } from "./room.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
 export interface RoomMessage {
-  kind: MessageKind;
-  /** The member it is about (sender, joiner, leaver). */
+  kind: "event" | "chat";
+  /** The sender. */
   connectionId: string;
   frame: string;
-  /** The member's presence entry as JSON, for `joined` and `updated`. */
-  entry?: string;
   /** The stored message id, for `chat`: joiners whose `room_joined` is being prepared get it after. */
   chatId?: string;
 }
@@ -29,7 +27,7 @@ export interface RoomSend {
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
   publishById(roomId: string, message: RoomMessage): void;
   deliver(room: Room, frame: string, chatId?: string): void;
-  /** Presence news about a local member: batched, and forwarded to the other instances at the flush. */
+  /** Presence news about a local member: batched; joins and leaves reach shared state at once, the news crosses at the flush. */
   presence(room: Room, change: PresenceChange): void;
   /** Presence news from another instance: batched for local members only. */
   remotePresence(room: Room, change: PresenceChange): void;
@@ -56,7 +54,7 @@ export function createRoomSend(
     if (chatId !== undefined) room.holdChat(frame, chatId);
   };
   const forward = (roomId: string, message: RoomMessage) =>
-    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame, entry: message.entry });
+    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame });
   return {
     publish(room, message, except) {
       deliver(room, message.frame, message.chatId, except);
@@ -68,7 +66,7 @@ export function createRoomSend(
       forward(roomId, message);
     },
     deliver: (room, frame, chatId) => deliver(room, frame, chatId),
-    presence: (room, change) => batch.record(room, change, backplane !== undefined),
+    presence: (room, change) => batch.record(room, change, true),
     remotePresence: (room, change) => batch.record(room, change, false),
     snapshotSent: batch.snapshotSent,
     flushPresence: batch.flushAll,

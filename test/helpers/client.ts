@@ -129,3 +129,22 @@ export async function connectAll(url: string, n: number): Promise<TestClient[]> 
 
 /** Sleep, for letting frames that must NOT arrive have their chance to. */
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Presence in `roomId` as `client` sees it: its last `room_joined.presence`, then every `presence_updated`
+ * after it applied (`joined`/`updated` set, `left` delete), as connection id → presence.
+ */
+export function presenceMap(client: TestClient, roomId: string): Record<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (const m of client.received) {
+    if (m.payload?.roomId !== roomId) continue;
+    if (m.type === "room_joined") {
+      map.clear();
+      for (const [id, e] of Object.entries<any>(m.payload.presence)) map.set(id, e.presence);
+    } else if (m.type === "presence_updated") {
+      for (const e of [...(m.payload.joined ?? []), ...(m.payload.updated ?? [])]) map.set(e.connectionId, e.presence);
+      for (const id of m.payload.left ?? []) map.delete(id);
+    }
+  }
+  return Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
