@@ -15,6 +15,7 @@ import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
 import { addLiveRoute, closeAfter } from "./live-route.ts";
+import { addApiRoutes } from "../src/api/routes.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
 
@@ -98,6 +99,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
   const { monitoring = true, ...liveOptions } = options;
   const { engine, websocket, upgrade, close } = createBunLive({ ...liveOptions, path });
   if (monitoring) addMonitoringRoutes(app, engine);
+  addApiRoutes(app, engine, liveOptions.api);
   addLiveRoute(app, path, async (c) => {
     const server = c.env as BunServerLike | undefined;
     if (typeof server?.upgrade !== "function") {

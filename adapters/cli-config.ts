@@ -2,6 +2,7 @@
  * Turns CLI flags and environment variables into server options. Flags win over the environment.
  * Kept apart from the command itself so it can be tested without starting a process.
  */
+import { checkApiSecret } from "../src/api/bearer.ts";
 import { createTokenAuth, type AuthOptions } from "../src/auth/tokens.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
@@ -31,6 +32,7 @@ export const CLI_FLAGS = {
   "redis-prefix": "REDIS_PREFIX",
   "allowed-origin": "ALLOWED_ORIGINS",
   monitoring: "MONITORING",
+  "api-secret": "API_SECRET",
   "webhook-url": "WEBHOOK_URL",
   "webhook-secret": "WEBHOOK_SECRET",
 } as const;
@@ -109,6 +111,8 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
   const redisUrl = pick(args, env, "redis");
   const redisPrefix = pick(args, env, "redis-prefix");
   if (redisPrefix && !redisUrl) throw new ConfigError("--redis-prefix needs --redis (or REDIS_URL) too");
+  const apiSecret = pick(args, env, "api-secret");
+  if (apiSecret !== undefined) checkApiSecret(apiSecret, "--api-secret (API_SECRET)");
 
   const monitoring = monitoringFromCli(pick(args, env, "monitoring", "on")!, hostname);
   const auth = authFromCli(args, env);
@@ -124,6 +128,7 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
     ...(auth ? { onAuth: createTokenAuth(auth), auth } : {}),
     // ioredis is loaded only when a Redis URL is given.
     ...(redisUrl ? { backplane: createRedisBackplane({ url: redisUrl, keyPrefix: redisPrefix }) } : {}),
+    ...(apiSecret ? { api: { secret: apiSecret } } : {}),
     ...(webhooks ? { webhooks } : {}),
   };
   return { port, hostname, path, storageUrl, redisUrl, monitoring, options };

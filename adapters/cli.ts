@@ -30,6 +30,7 @@ const descriptions: Record<CliFlag, string> = {
   "redis-prefix": "Key and channel prefix for the cluster (default openlivesync)",
   "allowed-origin": "Browser origin allowed to connect besides the server's own (repeatable or comma-separated; * for any)",
   monitoring: "GET /healthz, /readyz, /metrics: on (the server's port), off, or a port of their own (default on)",
+  "api-secret": "Turn on the HTTP API under /api; requests need Authorization: Bearer <this secret> (16+ characters)",
   "webhook-url": "POST signed webhooks (member.joined, member.left, room.emptied, chat.stored) to this http(s) URL",
   "webhook-secret": "Secret of the webhooks' HMAC-SHA256 signature (required with --webhook-url)",
 };
@@ -64,6 +65,7 @@ async function serve(cliArgs: CliArgs) {
   console.log(
     `openlivesync listening on http://${host}:${server.port} (chat storage: ${settings.storageUrl.replace(/\/\/[^@/]*@/, "//***@")})`,
   );
+  if (settings.options.api) console.log(`HTTP API: http://${host}:${server.port}/api (Authorization: Bearer <API secret>)`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
   const probes = settings.monitoring === false ? undefined : settings.monitoring === true ? server.port : server.monitoringPort;
   if (probes !== undefined) console.log(`Health and metrics: http://${host}:${probes}/healthz, /readyz, /metrics`);

@@ -26,6 +26,7 @@ import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
 import { addLiveRoute } from "./live-route.ts";
+import { addApiRoutes } from "../src/api/routes.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
 import { createRuntimeLive } from "./runtime-live.ts";
 
@@ -99,6 +100,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
   const { monitoring = true, ...liveOptions } = options;
   const { engine, upgrade, close } = createDenoLive({ ...liveOptions, path });
   if (monitoring) addMonitoringRoutes(app, engine);
+  addApiRoutes(app, engine, liveOptions.api);
   // c.env is Deno.serve's ServeHandlerInfo when the app is served with app.fetch.
   addLiveRoute(app, path, (c) => upgrade(c.req.raw, c.env));
   return { ...liveHandle(engine, close), websocket: undefined, injectWebSocket() {} };

@@ -2,6 +2,7 @@
  * `createServer` for runtimes whose server hands every request, upgrades included, to one `fetch`
  * function (Bun, Deno): `GET /` from the app, the live path to crossws, other upgrades 404.
  */
+import { addApiRoutes } from "../src/api/routes.ts";
 import { createApp } from "../src/app.ts";
 import type { LiveEngine } from "../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
@@ -46,6 +47,7 @@ export function createFetchServer<S, I, L extends FetchLive<I>>(
   const separate = monitoringListener(monitoring);
   const live = createLive({ ...wsOptions, path });
   if (monitoring === true) addMonitoringRoutes(app, live.engine);
+  addApiRoutes(app, live.engine, wsOptions.api);
   // Its own listener: only the monitoring routes, no upgrades.
   const probes = separate && listen(createMonitoringApp(live.engine).fetch as FetchHandler<I>, live, separate.port, separate.hostname);
   const listening = listen(

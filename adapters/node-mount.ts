@@ -10,6 +10,7 @@ import type { Hono } from "hono";
 import type { LiveMount, UpgradeEmitter, MountOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
 import { addLiveRoute, pathnameOf } from "./live-route.ts";
+import { addApiRoutes } from "../src/api/routes.ts";
 import { addMonitoringRoutes } from "./monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 
@@ -35,6 +36,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
   const { monitoring = true, ...liveOptions } = options;
   const { engine, adapter, close } = createNodeLive({ ...liveOptions, path });
   if (monitoring) addMonitoringRoutes(app, engine);
+  addApiRoutes(app, engine, liveOptions.api);
   const onError = engine.options.onError;
 
   addLiveRoute(app, path, async (c) => {

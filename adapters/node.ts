@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerOptions as ServerOptionsOfHttp } fr
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
+import { addApiRoutes } from "../src/api/routes.ts";
 import { createApp } from "../src/app.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";
 import type { LiveHandle, ServerOptions } from "./handle.ts";
@@ -106,6 +107,7 @@ export function createServer(options: ServerOptions = {}): NodeLiveServer {
   const handler = createWebSocketHandler(options);
   server.on("upgrade", handler);
   if (monitoring === true) addMonitoringRoutes(app, handler.engine);
+  addApiRoutes(app, handler.engine, options.api);
   // Its own listener: only the monitoring routes (`server.monitoring` is its http.Server).
   const probes = separate && (createAdaptorServer({ fetch: createMonitoringApp(handler.engine).fetch }) as Server);
   probes?.listen(separate!.port, separate!.hostname);

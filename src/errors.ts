@@ -69,6 +69,7 @@ export class MissingDriverError extends OpenLiveSyncError {
  * - `heartbeat`: a ping could not be sent.
  * - `close`: closing a socket or the chat storage failed.
  * - `backplane`: the cluster link failed, or a garbled message arrived on it.
+ * - `api`: the HTTP API failed to answer a request unexpectedly (it answered 500 `INTERNAL_ERROR`).
  * - `hook`: an app hook (`onJoin`, `onLeave`, `beforeChat`, `beforeEvent`) threw, timed out or returned something invalid.
  * - `webhook`: delivering webhooks went wrong (a {@link WebhookError}: queue full, receiver failing,
  *   events rejected or given up, events left at close); never once per event.
@@ -84,6 +85,7 @@ export type ErrorStage =
   | "close"
   | "backplane"
   | "hook"
+  | "api"
   | "webhook";
 
 /** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */

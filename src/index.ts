@@ -81,6 +81,7 @@ export type {
   OnAuth,
   AuthorizeRoom,
 } from "./options.ts";
+export type { ApiOptions } from "./api/routes.ts";
 export type {
   Presence,
   UserInfo,

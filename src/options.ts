@@ -6,6 +6,8 @@ import { ConfigError, createReporter, type ErrorStage, type OnError } from "./er
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
+import { checkApiSecret } from "./api/bearer.ts";
+import type { ApiOptions } from "./api/routes.ts";
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
 import type { HookOptions } from "./engine/server-api.ts";
 
@@ -88,6 +90,12 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    */
   backplane?: Backplane;
   /**
+   * The HTTP API under `/api` (README, "HTTP API"), behind `Authorization: Bearer <secret>`; the secret
+   * must be at least 16 characters. @default off: nothing answers under `/api`
+   * @example api: { secret: process.env.API_SECRET! }
+   */
+  api?: ApiOptions;
+  /**
    * Signed webhooks: `member.joined`, `member.left`, `room.emptied`, `chat.stored` POSTed to `url`, each by
    * the instance where it happened (see "Webhooks"). @default none
    * @example
@@ -131,6 +139,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
   if (!path.startsWith("/")) throw new ConfigError(`Option path must start with "/", got "${path}"`);
   const historyLimit = numberOption("chat.historyLimit", options.chat?.historyLimit, 100);
   const onError = createReporter(options.onError);
+  if (options.api !== undefined) checkApiSecret(options.api?.secret);
   return {
     path,
     onAuth: options.onAuth,

@@ -83,6 +83,24 @@ describe("openlivesync CLI", () => {
     });
   }
 
+  it("serves the HTTP API under /api with --api-secret, and nothing there without it", async () => {
+    const secret = "cli-api-secret-0123456789";
+    const cli = await runCli(["--port", "0", "--api-secret", secret]);
+    expect(cli.output()).toContain(`HTTP API: http://127.0.0.1:${cli.port}/api`);
+    const c = new TestClient(`ws://127.0.0.1:${cli.port}/live`);
+    await c.join("cli-room");
+    const rooms = await fetch(`http://127.0.0.1:${cli.port}/api/rooms`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(await rooms.json()).toEqual({ rooms: [{ roomId: "cli-room", members: 1 }] });
+    expect((await fetch(`http://127.0.0.1:${cli.port}/api/rooms`)).status).toBe(401);
+    c.terminate();
+    cli.child.kill("SIGTERM");
+    expect(await cli.exited).toBe(0);
+    const off = await runCli(["--port", "0"], { API_SECRET: "" });
+    expect((await fetch(`http://127.0.0.1:${off.port}/api/rooms`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(404);
+    off.child.kill("SIGTERM");
+    await off.exited;
+  });
+
   it("sends signed webhooks with --webhook-url and --webhook-secret, the leaves of SIGTERM included", async () => {
     const receiver = await WebhookReceiver.start();
     try {
@@ -143,6 +161,11 @@ describe("openlivesync CLI", () => {
     ["a port that is not a number", ["--port", "http"], /--port must be a whole number/],
     ["a hostile table name", ["--storage", "sqlite::memory:", "--table", "x; DROP TABLE y"], /table/i],
     [
+      "an API secret shorter than 16 characters",
+      ["--api-secret", "too-short"],
+      /--api-secret \(API_SECRET\) must be at least 16 characters/,
+    ],
+    [
       "a webhook URL that is not http(s)",
       ["--webhook-url", "ftp://127.0.0.1/h", "--webhook-secret", "s"],
       /webhooks\.url must be an http or https URL/,
@@ -174,6 +197,15 @@ describe("CLI settings", () => {
     expect((s.options.backplane as RedisBackplane).mode).toBe("single");
     const cluster = await settingsFromCli({ redis: "redis://127.0.0.1:7000,redis://127.0.0.1:7001" }, {});
     expect((cluster.options.backplane as RedisBackplane).mode).toBe("cluster");
+  });
+
+  it("turns the HTTP API on from --api-secret or API_SECRET, and refuses a short secret before connecting storage", async () => {
+    expect((await settingsFromCli({}, {})).options.api).toBeUndefined();
+    expect((await settingsFromCli({}, { API_SECRET: "from-env-0123456789" })).options.api).toEqual({ secret: "from-env-0123456789" });
+    expect((await settingsFromCli({ "api-secret": "from-flag-0123456789" }, { API_SECRET: "x" })).options.api).toEqual({
+      secret: "from-flag-0123456789",
+    });
+    await expect(settingsFromCli({ storage: "postgres://nobody@127.0.0.1:1/x" }, { API_SECRET: "short" })).rejects.toThrow(/at least 16/);
   });
 
   it("takes allowed origins from a repeated flag, a comma-separated one, or ALLOWED_ORIGINS", async () => {

@@ -18,6 +18,7 @@ import { DIST, startInstance, type Instance, type InstanceConfig } from "./helpe
 import { pause, TestClient, type Received } from "./helpers/client.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 import { startPrivateRedis } from "./helpers/redis-server.ts";
+import { monitorRedis } from "./helpers/redis-monitor.ts";
 import { createTcpProxy } from "./helpers/tcp-proxy.ts";
 import { wireProtocolSuite } from "./wire-protocol.suite.ts";
 
@@ -196,9 +197,8 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const js = await sender.join(r);
       for (const x of receivers) await x.join(r);
       await pause(200);
-      const monitor = await redis.monitor();
       const published: string[] = [];
-      monitor.on("monitor", (_time: string, args: string[]) => {
+      const monitor = await monitorRedis(REDIS_URL, (args) => {
         if (args[0]?.toLowerCase() === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(js.connectionId))
           published.push(args[2]);
       });
@@ -207,7 +207,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         for (const x of receivers) await x.until((all) => all.filter((m) => m.type === "broadcast_event").length === 100);
         await pause(200);
       } finally {
-        monitor.disconnect();
+        monitor.close();
       }
       // A burst may share a PUBLISH (records joined by newlines); each message is in exactly one.
       const head = `"e",${JSON.stringify(r)},"${js.connectionId}"]`;
@@ -220,9 +220,8 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
     it("writes a joining member into shared state before the PUBLISH that announces it", async () => {
       const r = room();
       const a = await client(A);
-      const monitor = await redis.monitor();
       const seen: string[] = [];
-      monitor.on("monitor", (_time: string, args: string[]) => {
+      const monitor = await monitorRedis(REDIS_URL, (args) => {
         const command = args[0]?.toLowerCase();
         if (command === "hset" && args[1] === `${PREFIX}:room:{${r}}`) seen.push(`hset ${args[2]}`);
         if (command === "publish" && args[1] === `${PREFIX}:ch:{${r}}` && args[2]?.includes(`"p",${JSON.stringify(r)}`))
@@ -233,7 +232,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         joined = (await a.join(r)).connectionId;
         for (let i = 0; i < 100 && !seen.includes("publish"); i++) await pause(20);
       } finally {
-        monitor.disconnect();
+        monitor.close();
       }
       // A peer that hears the join and then reads the room must find the member there.
       expect(seen).toEqual([`hset ${joined}`, "publish"]);

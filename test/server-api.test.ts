@@ -13,6 +13,7 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
 import { pause, TestClient } from "./helpers/client.ts";
 import { fakeEngine, settle } from "./helpers/fake-peer.ts";
+import { disconnectAll, liveClient, messagesOf, until } from "./helpers/live-clients.ts";
 import { DIST, startInstance } from "./helpers/cluster.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 
@@ -250,6 +251,23 @@ describe("the server API on a Node server (real sockets)", () => {
     expect(Object.keys(await server.ws.presence("doc-1"))).toEqual([connectionId]);
     await server.ws.disconnect({ connectionId });
     expect((await client.closed).code).toBe(4403);
+    await stop(server);
+  });
+});
+
+describe("our client and beforeChat", () => {
+  it("drops a refused message from its pending list and says which one, and sends the rest", async () => {
+    const server = await listen({ beforeChat: (m) => (m.message.includes("spam") ? null : m) });
+    const client = liveClient(urlOf(server));
+    client.connect();
+    client.joinRoom("r");
+    await until(client, (s) => s.currentRoomId === "r", "joined");
+    const refused = client.sendChat("buy spam");
+    client.sendChat("hello");
+    const state = await until(client, (s) => s.pendingMessages.length === 0 && messagesOf(s).includes("hello"), "acknowledged");
+    expect(messagesOf(state)).toEqual(["hello"]);
+    expect(state.lastError).toMatchObject({ code: "REJECTED", clientMessageId: refused });
+    disconnectAll();
     await stop(server);
   });
 });

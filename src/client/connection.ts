@@ -3,7 +3,7 @@
  * backoff when it drops, and stops for good on the close codes that say "do not come back".
  */
 import { CloseCodes } from "../protocol/codes.ts";
-import { createBackoff } from "./backoff.ts";
+import { createBackoff, type Backoff } from "./backoff.ts";
 import { AuthTokenError, ClientConfigError, ConnectionClosedError, type LiveSyncError } from "./errors.ts";
 
 /** What the client needs of a WebSocket: the browser's, Bun's, Deno's, Node 22's, or `ws`'s. */
@@ -48,130 +48,158 @@ export interface Connection {
 }
 
 export function createConnection(options: ConnectionOptions): Connection {
-  const backoff = createBackoff(options.reconnectIntervalMs, options.maxReconnectIntervalMs);
-  let socket: WebSocketLike | undefined;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Bumped by start() and stop(): callbacks of an older generation are ignored. */
-  let generation = 0;
-  let running = false;
+  return new ReconnectingConnection(options);
+}
+
+function withToken(url: string, token: string): string {
+  if (!token) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}`;
+}
+
+/**
+ * Sockets one after another: each `open` belongs to a generation, bumped by `start()` and `stop()`, so the
+ * callbacks of a socket from an older generation do nothing.
+ */
+class ReconnectingConnection implements Connection {
+  private readonly options: ConnectionOptions;
+  private readonly backoff: Backoff;
+  private socket: WebSocketLike | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private generation = 0;
+  private running = false;
   /** When the current socket opened: a 4401 on a socket that lived a while retries at once with a fresh token. */
-  let openedAt = 0;
+  private openedAt = 0;
 
-  const setStatus = (status: SocketStatus) => options.onStatus(status, backoff.attempt);
-
-  function withToken(url: string, token: string): string {
-    if (!token) return url;
-    return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}`;
+  constructor(options: ConnectionOptions) {
+    this.options = options;
+    this.backoff = createBackoff(options.reconnectIntervalMs, options.maxReconnectIntervalMs);
   }
 
-  async function open(gen: number) {
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const gen = ++this.generation;
+    this.backoff.reset();
+    this.setStatus("connecting");
+    void this.open(gen);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.generation++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const ws = this.socket;
+    this.socket = undefined;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try {
+        ws.close(1000, "client disconnect");
+      } catch {}
+    }
+    this.setStatus("idle");
+  }
+
+  send(frame: unknown): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  get isOpen(): boolean {
+    return this.socket?.readyState === OPEN;
+  }
+
+  private setStatus(status: SocketStatus): void {
+    this.options.onStatus(status, this.backoff.attempt);
+  }
+
+  /** Stop for good after a failure that retrying cannot fix. */
+  private giveUp(error: LiveSyncError): void {
+    this.running = false;
+    this.options.onError(error);
+    this.setStatus("stopped");
+  }
+
+  private async open(gen: number): Promise<void> {
+    const { options } = this;
     const WebSocketImpl = options.WebSocket;
     if (!WebSocketImpl) {
-      running = false;
-      options.onError(
+      return this.giveUp(
         new ClientConfigError(
           'No WebSocket in this runtime (Node 20 has none): pass one, e.g. createLiveSyncClient({ url, WebSocket }) with `import WebSocket from "ws"`.',
         ),
       );
-      return setStatus("stopped");
     }
     let url = options.url;
     if (options.getAuthToken) {
       try {
         url = withToken(url, await options.getAuthToken());
       } catch (error) {
-        if (gen !== generation) return;
+        if (gen !== this.generation) return;
         options.onError(new AuthTokenError(error));
-        return retry(gen, false);
+        return this.retry(gen, false);
       }
-      if (gen !== generation) return;
+      if (gen !== this.generation) return;
     }
     let ws: WebSocketLike;
     try {
       ws = new WebSocketImpl(url);
     } catch (error) {
       // A malformed URL: retrying cannot help.
-      running = false;
-      options.onError(
-        new ClientConfigError(`Cannot open a WebSocket to ${options.url}: ${error instanceof Error ? error.message : String(error)}`),
-      );
-      return setStatus("stopped");
+      const why = error instanceof Error ? error.message : String(error);
+      return this.giveUp(new ClientConfigError(`Cannot open a WebSocket to ${options.url}: ${why}`));
     }
-    socket = ws;
+    this.socket = ws;
+    this.listen(ws, gen);
+  }
+
+  private listen(ws: WebSocketLike, gen: number): void {
     ws.onopen = () => {
-      if (gen !== generation) return;
-      backoff.reset();
-      openedAt = Date.now();
-      setStatus("open");
-      options.onOpen();
+      if (gen !== this.generation) return;
+      this.backoff.reset();
+      this.openedAt = Date.now();
+      this.setStatus("open");
+      this.options.onOpen();
     };
     ws.onmessage = (event: { data: unknown }) => {
-      if (gen !== generation) return;
+      if (gen !== this.generation) return;
       const data = event.data;
-      options.onMessage(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+      this.options.onMessage(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
     };
     ws.onerror = () => {};
     ws.onclose = (event: { code?: number; reason?: string }) => {
-      if (gen !== generation || socket !== ws) return;
-      socket = undefined;
-      const code = event.code ?? 1006;
-      if (FINAL_CLOSE_CODES.has(code)) {
-        running = false;
-        options.onDrop(code, false);
-        options.onError(new ConnectionClosedError(code, event.reason ?? ""));
-        return setStatus("stopped");
-      }
-      // An expired token: fetch a fresh one now. A token that expires again at once waits like any drop.
-      const immediate = code === CloseCodes.UNAUTHORIZED && Date.now() - openedAt > options.reconnectIntervalMs;
-      options.onDrop(code, options.reconnect);
-      retry(gen, immediate);
+      if (gen !== this.generation || this.socket !== ws) return;
+      this.socket = undefined;
+      this.closed(gen, event.code ?? 1006, event.reason ?? "");
     };
   }
 
-  function retry(gen: number, immediate: boolean) {
-    if (!options.reconnect) {
-      running = false;
-      return setStatus("idle");
+  /** The current socket closed (not by `stop()`): stop on a final code, else come back. */
+  private closed(gen: number, code: number, reason: string): void {
+    const { options } = this;
+    if (FINAL_CLOSE_CODES.has(code)) {
+      this.running = false;
+      options.onDrop(code, false);
+      return this.giveUp(new ConnectionClosedError(code, reason));
     }
-    const delay = immediate ? 0 : backoff.next();
-    setStatus("reconnecting");
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      if (gen === generation) void open(gen);
-    }, delay);
+    // An expired token: fetch a fresh one now. A token that expires again at once waits like any drop.
+    const immediate = code === CloseCodes.UNAUTHORIZED && Date.now() - this.openedAt > options.reconnectIntervalMs;
+    options.onDrop(code, options.reconnect);
+    this.retry(gen, immediate);
   }
 
-  return {
-    start() {
-      if (running) return;
-      running = true;
-      const gen = ++generation;
-      backoff.reset();
-      setStatus("connecting");
-      void open(gen);
-    },
-    stop() {
-      running = false;
-      generation++;
-      clearTimeout(retryTimer);
-      retryTimer = undefined;
-      const ws = socket;
-      socket = undefined;
-      if (ws) {
-        ws.onopen = ws.onmessage = ws.onclose = null;
-        try {
-          ws.close(1000, "client disconnect");
-        } catch {}
-      }
-      setStatus("idle");
-    },
-    send(frame) {
-      if (!socket || socket.readyState !== OPEN) return false;
-      socket.send(JSON.stringify(frame));
-      return true;
-    },
-    get isOpen() {
-      return socket?.readyState === OPEN;
-    },
-  };
+  private retry(gen: number, immediate: boolean): void {
+    if (!this.options.reconnect) {
+      this.running = false;
+      return this.setStatus("idle");
+    }
+    const delay = immediate ? 0 : this.backoff.next();
+    this.setStatus("reconnecting");
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (gen === this.generation) void this.open(gen);
+    }, delay);
+  }
 }

@@ -13,8 +13,17 @@ export class LiveSyncError extends Error {
   }
 }
 
-/** The server answered with an `error` frame; `code` is the server's (`NOT_IN_ROOM`, `FORBIDDEN`, …). */
-export class ServerError extends LiveSyncError {}
+/**
+ * The server answered with an `error` frame; `code` is the server's (`NOT_IN_ROOM`, `FORBIDDEN`, …).
+ * `clientMessageId` names the chat send it is about, when it is about one (`REJECTED`, `STORAGE_ERROR`).
+ */
+export class ServerError extends LiveSyncError {
+  readonly clientMessageId: string | undefined;
+  constructor(code: string, message: string, clientMessageId?: string) {
+    super(code, message);
+    this.clientMessageId = clientMessageId;
+  }
+}
 
 /** The server closed the connection for good (4403, 1008): the client stopped reconnecting. */
 export class ConnectionClosedError extends LiveSyncError {

@@ -129,12 +129,18 @@ export class Guard {
     this.buckets.clear();
   }
 
-  /** Check an upgrade's origin and the connection counts; `ip` undefined when the runtime cannot tell. */
-  checkUpgrade(request: Request, ip: string | undefined): Refusal | undefined {
+  /**
+   * Check an upgrade's origin and the connection counts. `address` gives the client's IP (undefined when
+   * the runtime cannot tell); it is read only while the per-IP limit is on: on Node the first read makes
+   * the socket cache its peer name, an object and a string per idle connection.
+   */
+  checkUpgrade(request: Request, address: () => string | undefined): Refusal | undefined {
     if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed" };
     const { maxConnections, maxConnectionsPerIp } = this.limits;
     if (maxConnections > 0 && this.open >= maxConnections) return { status: 503, text: "Too many connections" };
-    if (ip !== undefined && maxConnectionsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
+    if (maxConnectionsPerIp === 0) return undefined;
+    const ip = address();
+    if (ip !== undefined && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
       return { status: 429, text: "Too many connections from this address" };
     }
     return undefined;

@@ -19,9 +19,10 @@ export function createUpgrade(deps: {
 }): (request: Request) => Promise<Response | { context: { user: UserInfo } } | undefined> {
   const { options, guard, runtime, report } = deps;
   const authRequest = runtime.authRequest ?? ((request: Request) => request);
+  const clientIp = runtime.clientIp;
   return async (request) => {
     if (deps.closing()) return new Response("Server is shutting down", { status: 503 });
-    const refusal = guard.checkUpgrade(request, runtime.clientIp?.(request));
+    const refusal = guard.checkUpgrade(request, () => clientIp?.(request));
     if (refusal) return new Response(refusal.text, { status: refusal.status, headers: { connection: "close" } });
     if (!options.onAuth) return undefined;
     let user: UserInfo | null;

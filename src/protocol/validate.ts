@@ -70,7 +70,8 @@ const clientMessageId = v.pipe(
 /** Most messages one `get_chat_history` returns. */
 export const MAX_HISTORY_PAGE = 100;
 
-function buildSchemas(limits: MessageLimits) {
+/** The client messages' payload schemas; the HTTP API validates with them and documents them (OpenAPI). */
+export function buildSchemas(limits: MessageLimits) {
   const roomId = shortString(limits.maxRoomIdLength);
   const optionalText = v.optional(v.pipe(v.string(), v.maxLength(256)));
   return {
@@ -174,7 +175,7 @@ export function createMessageParser(limits: MessageLimits) {
 }
 
 /** A `ServerChat` (`sendChat`, `POST /api/rooms/:roomId/chat`): a chat message plus the sender name to show. */
-const serverChatName = v.optional(v.pipe(v.string("must be a string"), v.maxLength(256, "is longer than 256 characters"), noNul));
+export const serverChatName = v.optional(v.pipe(v.string("must be a string"), v.maxLength(256, "is longer than 256 characters"), noNul));
 
 /**
  * Validates what the backend sends into rooms (the in-process API and the HTTP API) with the same

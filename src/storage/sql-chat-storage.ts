@@ -1,10 +1,11 @@
-import { and, asc, desc, eq, gt, inArray, lt, type Column, type SQL } from "drizzle-orm";
+import type { Column } from "drizzle-orm";
 import type { AppendResult, ChatAppendInput, ChatStorage, HistoryPage } from "./chat-storage.ts";
 import { clientScopeKey, toStored } from "./chat-storage.ts";
 import { StorageError } from "../errors.ts";
 import type { StoredChatMessage } from "../protocol/messages.ts";
 import { withTimeout } from "../util/async.ts";
-import { createGroupCommit, storageTimeout, type GroupCommitOptions } from "./group-commit.ts";
+import { createGroupCommit, storageTimeout, type GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
+import { createReads, fromRow, type SqlReads } from "./sql-chat-reads.ts";
 
 /** Options shared by the SQL storages. */
 export interface SqlChatStorageOptions extends GroupCommitOptions {
@@ -51,17 +52,6 @@ export interface SqlBackend {
 /** The columns of a dialect's chat table, as drizzle's query helpers take them. */
 export type SqlChatTableLike = { [K in keyof ChatRow | "seq"]: Column };
 
-/** A drizzle select chain, by the calls used here; the three dialects' builders all have this shape. */
-interface SelectQuery extends PromiseLike<unknown[]> {
-  where(condition: SQL | undefined): SelectQuery;
-  orderBy(...order: SQL[]): SelectQuery;
-  limit(n: number): SelectQuery;
-  offset(n: number): SelectQuery;
-}
-interface SelectDb {
-  select(fields: Record<string, Column>): { from(table: unknown): SelectQuery };
-}
-
 const MAX_LIMIT = 2 ** 31 - 1;
 
 function count(value: number | undefined, fallback: number): number {
@@ -86,20 +76,6 @@ export function describeCause(cause: unknown): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
-function fromRow(row: ChatRow): StoredChatMessage {
-  const stored: StoredChatMessage = {
-    id: row.id,
-    roomId: row.roomId,
-    connectionId: row.connectionId,
-    message: row.message,
-    createdAt: Number(row.createdAt),
-  };
-  if (row.userId !== null && row.userId !== undefined) stored.userId = row.userId;
-  if (row.name !== null && row.name !== undefined) stored.name = row.name;
-  if (row.metadata !== null && row.metadata !== undefined) stored.metadata = row.metadata;
-  return stored;
-}
-
 const newId = () => globalThis.crypto.randomUUID();
 
 /** SHA-256 in hex: the exactly-once key fits one short indexed column whatever the room id's length. */
@@ -108,64 +84,6 @@ async function sha256Hex(text: string): Promise<string> {
   let hex = "";
   for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
   return hex;
-}
-
-/** The reads, built once over the dialect's table: every dialect orders by `seq`, the one total order. */
-function createReads(backend: SqlBackend) {
-  const db = backend.db as SelectDb;
-  const t = backend.table;
-  const columns = {
-    id: t.id,
-    roomId: t.roomId,
-    connectionId: t.connectionId,
-    userId: t.userId,
-    name: t.name,
-    message: t.message,
-    metadata: t.metadata,
-    createdAt: t.createdAt,
-  };
-  const rows = (query: SelectQuery) => query as PromiseLike<unknown[]> as PromiseLike<ChatRow[]>;
-  return {
-    /** Newest first: `order by seq desc limit ? offset ?`. */
-    newest: (roomId: string, limit: number, offset: number) =>
-      rows(db.select(columns).from(t).where(eq(t.roomId, roomId)).orderBy(desc(t.seq)).limit(limit).offset(offset)),
-    async seqOf(roomId: string, id: string): Promise<number | undefined> {
-      const found = (await db
-        .select({ seq: t.seq })
-        .from(t)
-        .where(and(eq(t.id, id), eq(t.roomId, roomId)))
-        .limit(1)) as Array<{ seq: unknown }>;
-      return found[0] === undefined ? undefined : Number(found[0].seq);
-    },
-    /** Newest first, older than `seq` (or the newest without it). */
-    before: (roomId: string, seq: number | undefined, limit: number) =>
-      rows(
-        db
-          .select(columns)
-          .from(t)
-          .where(and(eq(t.roomId, roomId), seq === undefined ? undefined : lt(t.seq, seq)))
-          .orderBy(desc(t.seq))
-          .limit(limit),
-      ),
-    /** Oldest first, newer than `seq`. */
-    after: (roomId: string, seq: number, limit: number) =>
-      rows(
-        db
-          .select(columns)
-          .from(t)
-          .where(and(eq(t.roomId, roomId), gt(t.seq, seq)))
-          .orderBy(asc(t.seq))
-          .limit(limit),
-      ),
-    /** The stored row of each key: after an INSERT that skipped duplicates, these are the winners. */
-    byClientKeys: (keys: string[]) =>
-      rows(
-        db
-          .select({ ...columns, clientKey: t.clientKey })
-          .from(t)
-          .where(inArray(t.clientKey, keys)),
-      ),
-  };
 }
 
 /** `host:port/db` of a server for messages, from a URL or connection parts; never the password. */
@@ -186,16 +104,13 @@ export function serverLabel(
   return `${parts.host ?? "localhost"}:${parts.port ?? defaultPort}/${parts.database ?? ""}`;
 }
 
-/** A {@link ChatStorage} over a dialect's insert and table, with group commit in front of the inserts. */
-export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorageOptions): ChatStorage {
-  const historyLimit = count(options.historyLimit, 100);
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const reads = createReads(backend);
-  let closed: Promise<void> | undefined;
-
+/**
+ * The group commit in front of a dialect's inserts. Each row resolves to the row its key holds in the
+ * table: itself, or the original of a duplicate (`undefined` for rows without a `clientMessageId`).
+ */
+function createRowCommit(backend: SqlBackend, reads: SqlReads, options: GroupCommitOptions) {
   const hashed = new WeakSet<ChatRow>();
-  // Each row resolves to the row its key holds in the table: itself, or the original of a duplicate.
-  const commit = createGroupCommit<ChatRow, ChatRow>(
+  return createGroupCommit<ChatRow, ChatRow>(
     async (rows) => {
       // Rows are queued with their scope in `clientKey`, hashed here: hashing before the push would let
       // the asynchronous digest reorder appends.
@@ -216,45 +131,44 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
     (cause) => `Could not store chat messages in ${backend.label}: ${describeCause(cause)}`,
     options,
   );
-  const closedError = () => new StorageError(`Chat storage (${backend.label}) is closed.`);
+}
 
-  async function read<T>(what: Promise<T> | PromiseLike<T>): Promise<T> {
-    if (closed) throw closedError();
-    try {
-      return await storageTimeout(Promise.resolve(what), timeoutMs, "Reading chat history");
-    } catch (cause) {
-      throw new StorageError(`Could not read chat history from ${backend.label}: ${describeCause(cause)}`, { cause });
-    }
-  }
-
-  async function appendOnce(roomId: string, input: ChatAppendInput): Promise<AppendResult> {
-    if (closed) throw closedError();
-    const scope = clientScopeKey(roomId, input);
-    const stored = toStored(roomId, input, newId);
-    const winner = await commit.push({
-      id: stored.id,
-      roomId,
-      connectionId: stored.connectionId,
-      userId: stored.userId ?? null,
-      name: stored.name ?? null,
-      message: stored.message,
-      metadata: stored.metadata ?? null,
-      createdAt: stored.createdAt,
-      clientKey: scope ?? null, // hashed when its batch is written
-    });
-    if (winner && winner.id !== stored.id) return { message: fromRow(winner), duplicate: true };
-    return { message: stored, duplicate: false };
-  }
-
+/** The row `appendOnce` queues for a message (its `clientKey` still the unhashed scope, or `null`). */
+function toRow(stored: StoredChatMessage, scope: string | undefined): ChatRow {
   return {
-    appendOnce,
-    async append(roomId, input) {
-      return (await appendOnce(roomId, input)).message;
-    },
+    id: stored.id,
+    roomId: stored.roomId,
+    connectionId: stored.connectionId,
+    userId: stored.userId ?? null,
+    name: stored.name ?? null,
+    message: stored.message,
+    metadata: stored.metadata ?? null,
+    createdAt: stored.createdAt,
+    clientKey: scope ?? null, // hashed when its batch is written
+  };
+}
+
+/** What the history reads share: the open check, the page size, and the timeout and error wrapping. */
+interface ReadContext {
+  reads: SqlReads;
+  historyLimit: number;
+  read<T>(what: Promise<T> | PromiseLike<T>): Promise<T>;
+  /** Throws the storage's closed error once `close()` was called. */
+  assertOpen(): void;
+}
+
+/** `getHistory`, `getHistoryBefore` and `getHistoryAfter` over the dialect's reads. */
+function historyMethods({
+  reads,
+  historyLimit,
+  read,
+  assertOpen,
+}: ReadContext): Pick<ChatStorage, "getHistory" | "getHistoryBefore" | "getHistoryAfter"> {
+  return {
     async getHistory(roomId, limit, offset) {
       const n = count(limit, historyLimit);
       if (n === 0) {
-        if (closed) throw closedError();
+        assertOpen();
         return [];
       }
       const page = (await read(reads.newest(roomId, n, count(offset, 0)))).map(fromRow);
@@ -278,19 +192,58 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
       const n = count(limit, historyLimit);
       return n === 0 ? [] : (await read(reads.after(roomId, seq, n))).map(fromRow);
     },
+  };
+}
+
+/**
+ * Closing: queued writes get their chance, but a database that stopped answering must not hold shutdown
+ * (nor the process: the bound's timer is cleared when the writes finish first); then the backend's own
+ * resources are released.
+ */
+async function closeStorage(backend: SqlBackend, commit: GroupCommit<ChatRow, ChatRow>, timeoutMs: number): Promise<void> {
+  await (timeoutMs > 0 && Number.isFinite(timeoutMs) ? withTimeout(commit.drain(), timeoutMs, { fallback: undefined }) : commit.drain());
+  try {
+    await backend.release();
+  } catch (cause) {
+    throw new StorageError(`Could not close ${backend.label}: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/** A {@link ChatStorage} over a dialect's insert and table, with group commit in front of the inserts. */
+export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorageOptions): ChatStorage {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const reads = createReads(backend);
+  const commit = createRowCommit(backend, reads, options);
+  let closed: Promise<void> | undefined;
+  const assertOpen = () => {
+    if (closed) throw new StorageError(`Chat storage (${backend.label}) is closed.`);
+  };
+
+  async function read<T>(what: Promise<T> | PromiseLike<T>): Promise<T> {
+    assertOpen();
+    try {
+      return await storageTimeout(Promise.resolve(what), timeoutMs, "Reading chat history");
+    } catch (cause) {
+      throw new StorageError(`Could not read chat history from ${backend.label}: ${describeCause(cause)}`, { cause });
+    }
+  }
+
+  async function appendOnce(roomId: string, input: ChatAppendInput): Promise<AppendResult> {
+    assertOpen();
+    const stored = toStored(roomId, input, newId);
+    const winner = await commit.push(toRow(stored, clientScopeKey(roomId, input)));
+    if (winner && winner.id !== stored.id) return { message: fromRow(winner), duplicate: true };
+    return { message: stored, duplicate: false };
+  }
+
+  return {
+    appendOnce,
+    async append(roomId, input) {
+      return (await appendOnce(roomId, input)).message;
+    },
+    ...historyMethods({ reads, historyLimit: count(options.historyLimit, 100), read, assertOpen }),
     close() {
-      closed ??= (async () => {
-        // Give queued writes their chance, but a database that stopped answering must not hold shutdown
-        // (nor the process: the bound's timer is cleared when the writes finish first).
-        await (timeoutMs > 0 && Number.isFinite(timeoutMs)
-          ? withTimeout(commit.drain(), timeoutMs, { fallback: undefined })
-          : commit.drain());
-        try {
-          await backend.release();
-        } catch (cause) {
-          throw new StorageError(`Could not close ${backend.label}: ${describeCause(cause)}`, { cause });
-        }
-      })();
+      closed ??= closeStorage(backend, commit, timeoutMs);
       return closed;
     },
   };

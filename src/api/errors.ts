@@ -1,0 +1,51 @@
+/**
+ * The HTTP API's errors: `{ error: { code, message } }` with the wire's codes, each at one HTTP status.
+ * Two codes exist only over HTTP: `NOT_FOUND` (no such route, or the connection is not in the room) and
+ * `UNAUTHORIZED` at 401 (a missing or wrong bearer token).
+ */
+import { ErrorCodes, OpenLiveSyncError, ProtocolError, StorageError } from "../errors.ts";
+
+/** HTTP status per error code the API answers with. */
+export const API_ERROR_STATUS = {
+  [ErrorCodes.INVALID_JSON]: 400,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+  NOT_FOUND: 404,
+  [ErrorCodes.TOO_LARGE]: 413,
+  [ErrorCodes.INVALID_PAYLOAD]: 422,
+  [ErrorCodes.INTERNAL_ERROR]: 500,
+  [ErrorCodes.STORAGE_ERROR]: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+export type ApiErrorStatus = (typeof API_ERROR_STATUS)[ApiErrorCode];
+
+/** A request the API refuses; the route's handler throws it and the error handler answers with it. */
+export class ApiError extends OpenLiveSyncError {
+  declare readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(code, message);
+  }
+  get status(): ApiErrorStatus {
+    return API_ERROR_STATUS[this.code];
+  }
+}
+
+/** The response body of every error. */
+export function errorBody(code: ApiErrorCode, message: string): { error: { code: ApiErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/**
+ * What a thrown error becomes: an `ApiError` as it is, a `ProtocolError` by its wire code (a code the
+ * API has no status for counts as `INVALID_PAYLOAD`), a `StorageError` as 503. Anything else is a bug
+ * or an outage: `undefined`, and the caller answers 500 and reports it.
+ */
+export function toApiError(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof StorageError) return new ApiError(ErrorCodes.STORAGE_ERROR, "Chat storage failed; nothing was sent");
+  if (error instanceof ProtocolError) {
+    const code = Object.hasOwn(API_ERROR_STATUS, error.code) ? (error.code as ApiErrorCode) : ErrorCodes.INVALID_PAYLOAD;
+    return new ApiError(code, error.message);
+  }
+  return undefined;
+}

@@ -1,0 +1,115 @@
+/**
+ * The HTTP API (`api: { secret }`): the in-process `LiveApi` as JSON routes under `/api`, behind a bearer
+ * token. Runtime-neutral Hono: the adapters add it to the standalone server's app or to the user's app.
+ */
+import { type Context, Hono } from "hono";
+import type { LiveApi } from "../engine/server-api.ts";
+import { ErrorCodes, type ErrorStage } from "../errors.ts";
+import type { MessageLimits } from "../protocol/validate.ts";
+import { checkApiSecret, createBearerCheck } from "./bearer.ts";
+import { readJsonObject } from "./body.ts";
+import { API_ERROR_STATUS, ApiError, type ApiErrorCode, errorBody, toApiError } from "./errors.ts";
+import { createOpenApiDocument } from "./openapi.ts";
+import { buildApiSchemas, parseWith, queryNumber } from "./schemas.ts";
+
+/** Option `api`: turns the HTTP API on. */
+export interface ApiOptions {
+  /**
+   * The bearer token every request must carry (`Authorization: Bearer <secret>`); at least 16 characters.
+   * @example api: { secret: process.env.API_SECRET }
+   */
+  secret: string;
+}
+
+/** What the routes need from the engine: its API, its limits and its error reporter. */
+export interface ApiTarget {
+  readonly api: LiveApi;
+  readonly options: MessageLimits & {
+    readonly maxPayload: number;
+    readonly onError: (error: unknown, context: { stage: ErrorStage }) => void;
+  };
+}
+
+/** Where the routes live. */
+export const API_PATH = "/api";
+
+/**
+ * Adds the API's routes under `/api` to `app` when `options` is given (the `api` option); nothing
+ * otherwise. Every request under `/api` then needs the bearer token; routes of the app registered before
+ * this call keep answering first.
+ * @example
+ * addApiRoutes(app, engine, options.api);
+ */
+export function addApiRoutes(app: Hono<any, any, any>, target: ApiTarget, options: ApiOptions | undefined): void {
+  if (options !== undefined) app.route(API_PATH, createApiApp(target, options));
+}
+
+function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions): Hono {
+  checkApiSecret(options?.secret);
+  const authorized = createBearerCheck(options.secret);
+  const schemas = buildApiSchemas(limits);
+  let openApi: unknown;
+  const roomOf = (c: Context) => parseWith(schemas.roomId, c.req.param("roomId"), "roomId");
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    if (await authorized(c.req.header("authorization"))) return next();
+    c.header("www-authenticate", 'Bearer realm="openlivesync"');
+    return fail(c, ErrorCodes.UNAUTHORIZED, "Send the API secret as: Authorization: Bearer <secret>");
+  });
+  app.get("/openapi.json", (c) => c.json((openApi ??= createOpenApiDocument(schemas))));
+  app.get("/rooms", async (c) => c.json({ rooms: await api.rooms() }));
+  app.get("/rooms/:roomId/presence", async (c) => {
+    const roomId = roomOf(c);
+    return c.json({ roomId, presence: await api.presence(roomId) });
+  });
+  app.get("/rooms/:roomId/chat", async (c) => {
+    const roomId = roomOf(c);
+    const query = given({ before: c.req.query("before"), limit: queryNumber(c.req.query("limit")) });
+    const page = parseWith(schemas.page, query, "query");
+    return c.json(await api.chatHistory(roomId, page));
+  });
+  app.post("/rooms/:roomId/events", async (c) => {
+    const roomId = roomOf(c);
+    const body = parseWith(schemas.event, await readJsonObject(c.req.raw, limits.maxPayload), "event", limits.maxJsonDepth);
+    await api.publish(roomId, body.event, body.payload);
+    return c.body(null, 202);
+  });
+  app.post("/rooms/:roomId/chat", async (c) => {
+    const roomId = roomOf(c);
+    const chat = parseWith(schemas.chat, await readJsonObject(c.req.raw, limits.maxPayload), "chat", limits.maxJsonDepth);
+    if (chat.message.length > limits.maxChatMessageLength) {
+      throw new ApiError(ErrorCodes.TOO_LARGE, `Chat message is longer than ${limits.maxChatMessageLength} characters`);
+    }
+    return c.json(await api.sendChat(roomId, chat), 201);
+  });
+  app.delete("/rooms/:roomId/connections/:connectionId", async (c) => {
+    const roomId = roomOf(c);
+    const connectionId = c.req.param("connectionId");
+    const query = given({ code: queryNumber(c.req.query("code")), reason: c.req.query("reason") });
+    const close = parseWith(schemas.disconnect, query, "query");
+    // Cluster-wide: the connection may be on another instance.
+    if (!Object.hasOwn(await api.presence(roomId), connectionId)) {
+      throw new ApiError("NOT_FOUND", `No connection ${connectionId} in room ${roomId}`);
+    }
+    await api.disconnect({ connectionId }, close);
+    return c.body(null, 204);
+  });
+  app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    const known = toApiError(error);
+    if (known) return fail(c, known.code, known.message);
+    limits.onError(error, { stage: "api" });
+    return fail(c, ErrorCodes.INTERNAL_ERROR, "The server failed to handle the request (reported to onError)");
+  });
+  return app;
+}
+
+function fail(c: Context, code: ApiErrorCode, message: string): Response {
+  return c.json(errorBody(code, message), API_ERROR_STATUS[code]);
+}
+
+/** The query's fields that were given: an absent one is left out, not passed as `undefined`. */
+function given<T extends Record<string, string | number | undefined>>(query: T): T {
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined)) as T;
+}
