@@ -4,7 +4,10 @@
  * (https://docs.deno.com/api/deno/~/Deno.upgradeWebSocket); HTTP: Hono on `Deno.serve`.
  *
  * Known differences from Node and Bun, measured here:
- * - Deno has no max-payload setting: the engine checks each frame's size and closes with 1009.
+ * - `createServer` puts a front before `Deno.serve` (deno-front.ts, option `denoFront`): Deno's server has
+ *   no header timeout, reassembles fragmented messages of any size and accepts unmasked frames. With
+ *   `mountLive`, `serveWithFront` does the same for the user's app.
+ * - Deno has no max-payload setting: besides the front, the engine checks each message's size (1009).
  * - crossws's Deno peer cannot ping, so Deno's own idle timeout is the heartbeat. It pings after
  *   `heartbeatIntervalMs` of silence and closes the socket with **1001** ("No response from ping frame")
  *   after two, where Node and Bun close with 4408.
@@ -13,7 +16,7 @@
  * - Transport errors (a client vanishing, a missed pong) are not passed to `onError`: Deno reports them
  *   just before `close`, and crossws keeps no detail of them.
  * - A refused upgrade (401) is an ordinary keep-alive response on Deno, which ignores `Connection: close`:
- *   the connection stays open until the client closes it.
+ *   without the front the connection stays open until the client closes it.
  */
 import { DatabaseSync } from "node:sqlite";
 import denoAdapter from "crossws/adapters/deno";
@@ -22,6 +25,7 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import { addRedisDriverImport } from "../src/cluster/redis-backplane.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
+import { listenFront, type NetAddr } from "./deno-front.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
@@ -113,11 +117,74 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
  * const server = createServer({ port: 3000 }); // ws://localhost:3000/live
  * await server.close();
  */
-export function createServer(options: ServerOptions = {}): DenoLiveServer {
-  return createFetchServer(options, createDenoLive, (fetch: FetchHandler<unknown>, _live, port, hostname) => {
-    const server = Deno.serve({ port, hostname, onListen() {} }, fetch as (request: Request, info: unknown) => Promise<Response>);
-    return { server, port: server.addr.port, stop: () => server.shutdown() };
+export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
+  const { denoFront = true, ...serverOptions } = options;
+  const headerTimeoutMs = options.upgradeTimeoutMs ?? 30_000;
+  return createFetchServer(serverOptions, createDenoLive, (fetch: FetchHandler<unknown>, live, port, hostname) => {
+    const handler = fetch as (request: Request, info: unknown) => Promise<Response>;
+    if (!denoFront) {
+      const server = Deno.serve({ port, hostname, onListen() {} }, handler);
+      return { server, port: server.addr.port, stop: () => server.shutdown() };
+    }
+    return serveBehindFront(handler, live.engine, { port, hostname, upgradeTimeoutMs: headerTimeoutMs });
   });
+}
+
+type DenoHandler = (request: Request, info: unknown) => Response | Promise<Response>;
+
+/** `Deno.serve` on a loopback port, behind the front (deno-front.ts), which hands on each client's address. */
+function serveBehindFront(
+  handler: DenoHandler,
+  engine: LiveMount["engine"],
+  { port, hostname, upgradeTimeoutMs }: { port: number; hostname?: string; upgradeTimeoutMs: number },
+) {
+  const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
+    const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
+    const client = remote && front.clientOf(remote.port);
+    return handler(request, client ? { ...(info as object), remoteAddr: client } : info);
+  });
+  const { maxPayload, heartbeatIntervalMs } = engine.options;
+  // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.
+  const stallTimeoutMs = 2 * heartbeatIntervalMs;
+  const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs: upgradeTimeoutMs, maxPayload, stallTimeoutMs });
+  const stop = async () => {
+    front.close();
+    await inner.shutdown();
+  };
+  const server: DenoServerLike = Object.assign(Object.create(inner) as DenoServerLike, {
+    addr: { ...inner.addr, hostname: hostname ?? "0.0.0.0", port: front.port },
+    shutdown: stop,
+  });
+  return { server, port: front.port, stop };
+}
+
+/**
+ * Serve your Hono app (with `mountLive` in it) behind the same front as `createServer`: `upgradeTimeoutMs`,
+ * `maxPayload` over all fragments, masked frames, stalled readers (README, Security and limits). Use it
+ * instead of `Deno.serve(app.fetch)` when clients connect directly.
+ * @example
+ * const live = mountLive(app, "/live", { onAuth });
+ * const server = serveWithFront(app.fetch, live, { port: 3000 });
+ */
+export function serveWithFront(
+  fetch: DenoHandler,
+  live: LiveMount,
+  options: { port?: number; hostname?: string; upgradeTimeoutMs?: number } = {},
+): { server: DenoServerLike; port: number; close(): Promise<void> } {
+  const { port = 3000, hostname, upgradeTimeoutMs = 30_000 } = options;
+  const { server, port: listening, stop } = serveBehindFront(fetch, live.engine, { port, hostname, upgradeTimeoutMs });
+  return { server, port: listening, close: stop };
+}
+
+/** The Deno `createServer`'s options: `ServerOptions`, and whether the front checks connections first. */
+export interface DenoServerOptions extends ServerOptions {
+  /**
+   * Listen with `Deno.listen` and relay to `Deno.serve` on a loopback port, enforcing what Deno's own
+   * server does not: `upgradeTimeoutMs`, `maxPayload` across a message's fragments, masked client frames
+   * (README, Security and limits). `false` serves with `Deno.serve` directly and gives those checks up
+   * (nginx, for one, relays WebSocket frames untouched). @default true
+   */
+  denoFront?: boolean;
 }
 
 export type {

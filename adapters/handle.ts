@@ -36,9 +36,9 @@ export interface ServerOptions extends WebSocketServerOptions {
   hostname?: string;
   /**
    * A connection that has not sent a complete request (an upgrade's headers) within this many ms is
-   * closed (slowloris). Node only (`headersTimeout`, and an idle timeout for a socket that sends nothing).
-   * Bun closes such connections itself after 10–20 s (its `idleTimeout` does not change that); Deno's
-   * server never does: put a reverse proxy in front (README, Security and limits). 0 disables it.
+   * closed (slowloris). Node: `headersTimeout`, and an idle timeout for a socket that sends nothing. Deno:
+   * the front (`denoFront`) closes a connection that is not a WebSocket this long after it was accepted.
+   * Bun closes such connections itself after 10–20 s (its `idleTimeout` does not change that). 0 disables it.
    * @default 30000
    */
   upgradeTimeoutMs?: number;

@@ -4,7 +4,7 @@
  */
 import { liveHooksFor } from "./live-hooks.ts";
 
-export { mountLive } from "./deno.ts";
+export { mountLive, serveWithFront } from "./deno.ts";
 
 /**
  * The live endpoint as crossws hooks, for a crossws or h3 server you run yourself. Route only the live

@@ -2,9 +2,12 @@
 // Soak: churn, floods and reconnects against one server (the CLI, under Node, Bun or Deno) for a while;
 // passes when the server's RSS at the end is within 10 % of its RSS after the warm-up.
 //
-//   node bench/soak.mjs [--runtime node|bun|deno] [--minutes 10] [--warmup 30] [--clients 200]
+//   node bench/soak.mjs [--runtime node|bun|deno] [--minutes 10] [--warmup 30] [--clients 200] [--dist DIR]
 //
-// Linux only (reads /proc/<pid>/status). Run `npx tsdown` first. Prints one JSON line.
+// Memory is sampled after the warm-up, every minute and at the end: RSS from /proc/<pid>/status, then
+// the JS heap after a forced full GC (bench/servers/cli-with-memory.mjs). One progress line a minute
+// goes to stderr. Linux only. Run `npx tsdown` first (or pass --dist, a built dist/ elsewhere, so a
+// rebuild during a long run cannot change the server under test). Prints one JSON line.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -21,18 +24,41 @@ const warmupS = Number(args.warmup ?? 30);
 const clients = Number(args.clients ?? 200);
 
 const BIN = (name) => join(ROOT, "node_modules", ".bin", name);
-const CLI = join(ROOT, "dist", "cli.js");
-const cmd = { node: [process.execPath, CLI], bun: [BIN("bun"), CLI], deno: [BIN("deno"), "run", "-A", CLI] }[runtime];
-const server = spawn(cmd[0], [...cmd.slice(1), "--port", "0", "--host", "127.0.0.1"], { stdio: ["pipe", "pipe", "inherit"] });
+const CLI = join(ROOT, "bench", "servers", "cli-with-memory.mjs");
+const cmd = {
+  node: [process.execPath, "--expose-gc", CLI],
+  bun: [BIN("bun"), CLI],
+  deno: [BIN("deno"), "run", "-A", "--v8-flags=--expose-gc", CLI],
+}[runtime];
+const env = { ...process.env, ...(args.dist ? { OLS_DIST: args.dist } : {}) };
+const server = spawn(cmd[0], [...cmd.slice(1), "--port", "0", "--host", "127.0.0.1"], { stdio: ["pipe", "pipe", "inherit"], env });
 const rssMB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))[1]) / 1024;
+const MB = (bytes) => +(bytes / 1048576).toFixed(1);
+let memWaiter;
+/** RSS as it is (MB), then the heap after a forced full GC (MB). */
+async function memory() {
+  const rss = rssMB();
+  const reply = new Promise((resolve) => (memWaiter = resolve));
+  server.stdin.write("mem\n");
+  const { heapUsed } = await reply;
+  return { rssMB: +rss.toFixed(1), heapMB: MB(heapUsed) };
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let out = "";
 const port = await new Promise((resolve) =>
   server.stdout.on("data", (d) => {
     out += d;
+    const mem = /MEM (\{.*\})\n/.exec(out);
+    if (mem) {
+      out = out.slice(mem.index + mem[0].length);
+      memWaiter?.(JSON.parse(mem[1]));
+    }
     const m = /:(\d+) \(chat/.exec(out);
-    if (m) resolve(Number(m[1]));
+    if (m) {
+      out = out.slice(m.index + m[0].length);
+      resolve(Number(m[1]));
+    }
   }),
 );
 const url = `ws://127.0.0.1:${port}/live`;
@@ -114,25 +140,45 @@ async function phase(ms) {
 
 await phase(warmupS * 1000);
 await sleep(5000);
-const start = rssMB();
+const t0 = Date.now();
+const perMinute = [{ minute: 0, ...(await memory()) }];
+const log = (s) =>
+  process.stderr.write(`[soak ${runtime}] min ${s.minute}: RSS ${s.rssMB} MB, heap ${s.heapMB} MB, ${counts.connects} connects\n`);
+log(perMinute[0]);
 const samples = [];
 const sampler = setInterval(() => samples.push(rssMB()), 5000);
+const minuteTimer = setInterval(async () => {
+  const s = { minute: Math.round((Date.now() - t0) / 60_000), ...(await memory()) };
+  perMinute.push(s);
+  log(s);
+}, 60_000);
 await phase(minutes * 60_000);
 clearInterval(sampler);
+clearInterval(minuteTimer);
 await sleep(5000);
-const end = rssMB();
+const end = { minute: "end", ...(await memory()) };
+perMinute.push(end);
+log(end);
 server.kill("SIGTERM");
-const change = (end - start) / start;
+const start = perMinute[0];
+const pct = (a, b) => `${(((b - a) / a) * 100).toFixed(1)} %`;
+const change = (end.rssMB - start.rssMB) / start.rssMB;
+// Growth once warm: from the first minute's sample to the end (the first minute still fills caches).
+const warm = perMinute[1] ?? start;
 console.log(
   JSON.stringify({
     runtime,
     minutes,
     clients,
-    rssStartMB: +start.toFixed(1),
-    rssEndMB: +end.toFixed(1),
-    rssPeakMB: +Math.max(...samples, end).toFixed(1),
-    change: `${(change * 100).toFixed(1)} %`,
+    rssStartMB: start.rssMB,
+    rssEndMB: end.rssMB,
+    rssPeakMB: +Math.max(...samples, end.rssMB).toFixed(1),
+    change: pct(start.rssMB, end.rssMB),
+    heapChange: pct(start.heapMB, end.heapMB),
+    rssGrowthAfterMinute1: pct(warm.rssMB, end.rssMB),
+    heapGrowthAfterMinute1: pct(warm.heapMB, end.heapMB),
     pass: Math.abs(change) <= 0.1,
+    perMinute,
     ...counts,
   }),
 );

@@ -30,8 +30,9 @@ interface Histogram {
  * types, error codes, close codes), so a client cannot grow the label space.
  */
 export class Metrics {
-  private readonly received = new Map<string, number>();
-  private readonly sent = new Map<string, number>();
+  /** Per message type; a fixed shape, so counting a frame is one property increment. */
+  private readonly received = counters(CLIENT_TYPES);
+  private readonly sent = counters(SERVER_TYPES);
   private readonly errors = new Map<string, number>();
   private readonly serverCloses = new Map<string, number>();
   private readonly storage = new Map<string, Histogram>();
@@ -41,14 +42,14 @@ export class Metrics {
 
   /** A frame arrived from a client (before any check). */
   frameReceived(raw: string): void {
-    bump(this.received, clientTypeOf(raw));
+    this.received[clientTypeOf(raw)]++;
   }
 
   /** `frame` went to `n` sockets. */
   frameSent(frame: string, n: number): void {
     if (n <= 0) return;
     const type = serverTypeOf(frame);
-    bump(this.sent, type, n);
+    this.sent[type] += n;
     if (type === "error" && frame.startsWith(ERROR_HEAD)) {
       const code = frame.slice(ERROR_HEAD.length, frame.indexOf('"', ERROR_HEAD.length));
       bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other", n);
@@ -115,9 +116,9 @@ export class Metrics {
     );
     labelled("server_closes_total", "code", this.serverCloses);
     family("messages_received_total", "counter", "Frames received from clients, by message type (other: not a known type).");
-    labelled("messages_received_total", "type", this.received);
+    labelled("messages_received_total", "type", nonZero(this.received));
     family("messages_sent_total", "counter", "Frames sent to clients, by message type (one per recipient).");
-    labelled("messages_sent_total", "type", this.sent);
+    labelled("messages_sent_total", "type", nonZero(this.sent));
     family("errors_total", "counter", "Error frames sent to clients, by code.");
     labelled("errors_total", "code", this.errors);
     family("rate_limited_frames_total", "counter", "Frames dropped by the rate limit.");
@@ -167,47 +168,94 @@ function renderWebhooks(stats: WebhookStats, family: (name: string, type: string
  * A frame's type when it is one of `types` and written the way every client and this server write it
  * (`{"type":"…"`, type first), else "other". Read in place: the hot path allocates nothing for it.
  */
-function typeIn(frame: string, types: readonly string[]): string {
-  if (!frame.startsWith(FRAME_HEAD)) return "other";
-  const first = frame.charCodeAt(9);
-  for (const type of types) {
-    if (type.charCodeAt(0) === first && frame.startsWith(type, 9) && frame.charCodeAt(9 + type.length) === 34) return type;
+const CLIENT_TYPES = ["broadcast_event", "update_presence", "send_chat", "join_room", "leave_room", "get_chat_history", "other"] as const;
+const SERVER_TYPES = ["broadcast_event", "presence_updated", "chat_message", "room_joined", "error", "chat_history", "other"] as const;
+type ClientType = (typeof CLIENT_TYPES)[number];
+type ServerType = (typeof SERVER_TYPES)[number];
+
+function counters<T extends string>(types: readonly T[]): Record<T, number> {
+  const out = {} as Record<T, number>;
+  for (const type of types) out[type] = 0;
+  return out;
+}
+
+function nonZero(counts: Record<string, number>): Map<string, number> {
+  return new Map(Object.entries(counts).filter(([, n]) => n > 0));
+}
+
+/** Whether `frame` is `{"type":"<type>"…`. */
+const is = (frame: string, type: string) => frame.startsWith(type, 9) && frame.charCodeAt(9 + type.length) === 34;
+
+/** A client frame's type from its first bytes (clients that put `type` first; anything else is "other"). */
+function clientTypeOf(raw: string): ClientType {
+  if (!raw.startsWith(FRAME_HEAD)) return "other";
+  switch (raw.charCodeAt(9)) {
+    case 98: // b
+      return is(raw, "broadcast_event") ? "broadcast_event" : "other";
+    case 117: // u
+      return is(raw, "update_presence") ? "update_presence" : "other";
+    case 115: // s
+      return is(raw, "send_chat") ? "send_chat" : "other";
+    case 106: // j
+      return is(raw, "join_room") ? "join_room" : "other";
+    case 108: // l
+      return is(raw, "leave_room") ? "leave_room" : "other";
+    case 103: // g
+      return is(raw, "get_chat_history") ? "get_chat_history" : "other";
   }
   return "other";
 }
-const CLIENT_TYPES = ["broadcast_event", "update_presence", "send_chat", "join_room", "leave_room", "get_chat_history"] as const;
-const SERVER_TYPES = ["broadcast_event", "presence_updated", "chat_message", "room_joined", "error", "chat_history"] as const;
-const clientTypeOf = (raw: string) => typeIn(raw, CLIENT_TYPES);
-const serverTypeOf = (frame: string) => typeIn(frame, SERVER_TYPES);
+
+/** A frame the engine built (frames.ts puts `type` first). */
+function serverTypeOf(frame: string): ServerType {
+  switch (frame.charCodeAt(9)) {
+    case 98: // b
+      return is(frame, "broadcast_event") ? "broadcast_event" : "other";
+    case 112: // p
+      return is(frame, "presence_updated") ? "presence_updated" : "other";
+    case 99: // c
+      return is(frame, "chat_message") ? "chat_message" : is(frame, "chat_history") ? "chat_history" : "other";
+    case 114: // r
+      return is(frame, "room_joined") ? "room_joined" : "other";
+    case 101: // e
+      return is(frame, "error") ? "error" : "other";
+  }
+  return "other";
+}
 
 function bump(map: Map<string, number>, key: string, n = 1): void {
   map.set(key, (map.get(key) ?? 0) + n);
 }
 
 /**
- * The fan-out with every frame counted (per recipient). Built on `base` as its prototype, so whatever else
- * a fan-out has (attach, join, leave, and methods added later) is `base`'s own.
+ * The fan-out with every frame counted (per recipient). Every method is an own property bound to
+ * `base` (no prototype to walk), so each call site sees one shape.
  */
 export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
-  const counted: Fanout = Object.create(base);
-  counted.send = (conn, frame) => {
-    if (!conn.closed) metrics.frameSent(frame, 1);
-    base.send(conn, frame);
+  const send = base.send.bind(base);
+  const publish = base.publish.bind(base);
+  const publishExcept = base.publishExcept?.bind(base);
+  return {
+    attach: base.attach?.bind(base),
+    join: base.join?.bind(base),
+    leave: base.leave?.bind(base),
+    send(conn, frame) {
+      if (!conn.closed) metrics.frameSent(frame, 1);
+      send(conn, frame);
+    },
+    publish(room, frame, except) {
+      metrics.frameSent(frame, room.local.size - (except !== undefined && room.local.has(except) ? 1 : 0));
+      publish(room, frame, except);
+    },
+    publishExcept:
+      publishExcept &&
+      ((room, frame, skip) => {
+        let skipped = 0;
+        for (const conn of skip) if (room.local.has(conn)) skipped++;
+        metrics.frameSent(frame, room.local.size - skipped);
+        publishExcept(room, frame, skip);
+      }),
   };
-  counted.publish = (room, frame, except) => {
-    metrics.frameSent(frame, room.local.size - (except && room.local.has(except) ? 1 : 0));
-    base.publish(room, frame, except);
-  };
-  if (base.publishExcept) {
-    const publishExcept = base.publishExcept.bind(base);
-    counted.publishExcept = (room, frame, skip) => {
-      let skipped = 0;
-      for (const conn of skip) if (room.local.has(conn)) skipped++;
-      metrics.frameSent(frame, room.local.size - skipped);
-      publishExcept(room, frame, skip);
-    };
-  }
-  return counted;
 }
 
 /** The `ChatStorage` methods that are timed; they all return promises. */

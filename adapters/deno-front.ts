@@ -1,0 +1,227 @@
+/**
+ * Deno's front door: `Deno.serve` has no header timeout, and `Deno.upgradeWebSocket` reassembles a
+ * fragmented message of any size and accepts unmasked client frames before JavaScript sees anything. So
+ * the Deno `createServer` listens with `Deno.listen` and relays every connection to its `Deno.serve` on a
+ * loopback port, checking on the way:
+ * - the request head must arrive within `headerTimeoutMs`, and a connection that has not become a
+ *   WebSocket is closed that long after it was accepted (non-WebSocket requests get `Connection: close`,
+ *   so no second request can come on a kept-alive connection);
+ * - after the 101, each client frame's header: unmasked → close 1002; a message (all its fragments) past
+ *   `maxPayload` → close 1009, before Deno has buffered more than `maxPayload` of it;
+ * - a client with a write to it waiting longer than `stallTimeoutMs` is disconnected (one that pings and
+ *   never reads would otherwise keep Deno answering into a full socket forever).
+ * Payload bytes are counted, not parsed. Backpressure holds: a relay waits for each write. Requests from
+ * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
+ */
+import { FrameCheck, closeFrame } from "./frame-check.ts";
+import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
+
+export interface NetAddr {
+  transport: "tcp";
+  hostname: string;
+  port: number;
+}
+interface Conn {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+  setNoDelay?(noDelay?: boolean): void;
+}
+interface Listener extends AsyncIterable<Conn> {
+  readonly addr: NetAddr;
+  close(): void;
+}
+declare const Deno: {
+  listen(options: { port: number; hostname?: string }): Listener;
+  connect(options: { port: number; hostname: string }): Promise<Conn>;
+};
+
+export interface FrontOptions {
+  port: number;
+  hostname?: string;
+  /** The loopback port of the `Deno.serve` behind. */
+  target: number;
+  headerTimeoutMs: number;
+  maxPayload: number;
+  /** A client that has not taken a write for this long is disconnected (0: never). */
+  stallTimeoutMs: number;
+}
+
+/** One relayed connection: how to end it, and since when a write to its client has been waiting (0: none). */
+interface Relay {
+  end(): void;
+  stalledSince: number;
+}
+
+export interface Front {
+  readonly port: number;
+  /** The client's address for a connection `Deno.serve` got from the front (by its loopback port). */
+  clientOf(loopbackPort: number): NetAddr | undefined;
+  close(): void;
+}
+
+const encoder = new TextEncoder();
+
+export function listenFront(options: FrontOptions): Front {
+  const listener = Deno.listen({ port: options.port, hostname: options.hostname });
+  const clients = new Map<number, NetAddr>();
+  const open = new Set<Relay>();
+  // A client that pings and never reads keeps Deno answering into a full socket; nothing else would end it.
+  const sweep =
+    options.stallTimeoutMs > 0
+      ? setInterval(
+          () => {
+            const before = Date.now() - options.stallTimeoutMs;
+            for (const relay of open) if (relay.stalledSince !== 0 && relay.stalledSince < before) relay.end();
+          },
+          Math.min(1000, options.stallTimeoutMs),
+        )
+      : undefined;
+  void (async () => {
+    try {
+      for await (const conn of listener) void relay(conn, options, clients, open);
+    } catch {
+      // the listener was closed
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    clientOf: (port) => clients.get(port),
+    close() {
+      clearInterval(sweep);
+      listener.close();
+      for (const relay of open) relay.end();
+    },
+  };
+}
+
+async function relay(client: Conn, options: FrontOptions, clients: Map<number, NetAddr>, open: Set<Relay>) {
+  let upstream: Conn | undefined;
+  let ended = false;
+  const state: Relay = { end: () => end(), stalledSince: 0 };
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(deadline);
+    open.delete(state);
+    if (upstream) clients.delete(upstream.localAddr.port);
+    for (const conn of [client, upstream]) {
+      try {
+        conn?.close();
+      } catch {
+        // already closed
+      }
+    }
+  };
+  open.add(state);
+  const deadline = options.headerTimeoutMs > 0 ? setTimeout(end, options.headerTimeoutMs) : undefined;
+  try {
+    client.setNoDelay?.(true);
+    const request = await readHead(client);
+    if (!request || ended) return end();
+    if (request.head === undefined) {
+      await writeAll(
+        client,
+        encoder.encode("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
+      );
+      // Read what the client still sends (a while, a little) so closing does not reset the answer away.
+      await Promise.race([discard(client, 1 << 20), sleep(1000)]);
+      return end();
+    }
+    upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
+    if (ended) return end();
+    upstream.setNoDelay?.(true);
+    clients.set(upstream.localAddr.port, client.remoteAddr);
+    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, state);
+  } catch {
+    // a reset or a write to a closed socket: the relay ends
+  }
+  end();
+}
+
+/** Relays one connection whose request head has been read, until either side ends or a frame is refused. */
+async function forward(
+  client: Conn,
+  upstream: Conn,
+  request: { head: Uint8Array; rest: Uint8Array },
+  maxPayload: number,
+  deadline: ReturnType<typeof setTimeout> | undefined,
+  state: Relay,
+) {
+  const text = latin1(request.head);
+  // All writes to the client go through one queue, so a close frame cannot land inside a relayed frame.
+  let queue = Promise.resolve();
+  const write = async (bytes: Uint8Array) => {
+    state.stalledSince = Date.now();
+    await writeAll(client, bytes);
+    state.stalledSince = 0;
+  };
+  const toClient = (bytes: Uint8Array) => (queue = queue.then(() => write(bytes)));
+  const toUpstream = (bytes: Uint8Array) => writeAll(upstream, bytes);
+  if (!/^upgrade:[ \t]*websocket[ \t]*$/im.test(text)) {
+    // One request per connection: a second one would get no header timeout.
+    await writeAll(upstream, encoder.encode(withConnectionClose(text)));
+    void pipe(client, toUpstream, FROM_CLIENT, request.rest).catch(() => {});
+    return pipe(upstream, toClient, TO_CLIENT);
+  }
+  await writeAll(upstream, request.head);
+  const response = await readHead(upstream);
+  if (!response?.head) return;
+  await toClient(concat(response.head, response.rest));
+  // Refused (401, 403, 429, 503…): Deno keeps such a connection alive; it ends at the deadline.
+  if (!latin1(response.head).startsWith("HTTP/1.1 101")) return pipe(upstream, toClient, TO_CLIENT);
+  clearTimeout(deadline);
+  const check = new FrameCheck(maxPayload);
+  await Promise.race([pipe(upstream, toClient, TO_CLIENT), pipe(client, toUpstream, FROM_CLIENT, request.rest, check)]);
+  if (check.failed === undefined) return;
+  upstream.close(); // Deno drops the partial message now
+  await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
+  // Closing with unread bytes would send a reset, which can overtake the close frame: read them first.
+  await Promise.race([discard(client, 1 << 20), sleep(1000)]);
+}
+
+async function discard(conn: Conn, limit: number) {
+  const buffer = new Uint8Array(FROM_CLIENT);
+  for (let n = 0; n < limit; ) {
+    const read = await conn.read(buffer);
+    if (read === null) return;
+    n += read;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Read buffer sizes. Each open connection holds both while it waits for bytes: two of 64 KiB made an idle
+ * Deno connection 36 KB larger than without the front; frames larger than these take a few more reads.
+ */
+const FROM_CLIENT = 4096;
+const TO_CLIENT = 4096;
+
+/** Copies `from` → `write` until `from` ends; with `check`, stops before the first chunk it refuses. */
+async function pipe(
+  from: Conn,
+  write: (bytes: Uint8Array) => Promise<void>,
+  size: number,
+  first?: Uint8Array,
+  check?: FrameCheck,
+): Promise<void> {
+  if (first?.length) {
+    if (check && !check.accept(first)) return;
+    await write(first);
+  }
+  const buffer = new Uint8Array(size);
+  for (;;) {
+    const n = await from.read(buffer);
+    if (n === null) return;
+    const chunk = buffer.subarray(0, n);
+    if (check && !check.accept(chunk)) return;
+    await write(chunk);
+  }
+}
+
+async function writeAll(conn: Conn, bytes: Uint8Array) {
+  for (let at = 0; at < bytes.length; ) at += await conn.write(bytes.subarray(at));
+}

@@ -1,0 +1,187 @@
+/**
+ * The Deno createServer's front (adapters/deno-front.ts) against a real Deno server and raw sockets:
+ * the attacks Deno's own server lets through (issue 11, point 6). Each test also runs with
+ * `denoFront: false` where that shows the attack succeeding without the front.
+ */
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import { startChildFixture } from "./fixtures/child.ts";
+import type { FixtureOptions } from "./fixtures/options.ts";
+import type { Fixture } from "./wire-protocol.suite.ts";
+
+const fixtures: Fixture[] = [];
+afterAll(async () => {
+  for (const f of fixtures) await f.stop();
+});
+async function start(options: FixtureOptions, mode: "standalone" | "hono" = "standalone"): Promise<number> {
+  const f = await startChildFixture("deno", mode)(options);
+  fixtures.push(f);
+  return Number(new URL(f.httpUrl).port);
+}
+
+/** A raw connection from `localAddress` (any 127.x address works on Linux) and everything it received. */
+async function connect(port: number, localAddress = "127.0.0.1") {
+  const socket = net.connect({ port, host: "127.0.0.1", localAddress });
+  let received = Buffer.alloc(0);
+  socket.on("data", (chunk) => {
+    received = Buffer.concat([received, chunk]);
+  });
+  socket.on("error", () => {});
+  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  return { socket, ended, received: () => received };
+}
+
+async function upgrade(port: number, localAddress?: string) {
+  const c = await connect(port, localAddress);
+  c.socket.write(
+    `GET /live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await until(() => c.received().includes("\r\n\r\n"));
+  expect(c.received().toString("latin1")).toMatch(/^HTTP\/1.1 101/);
+  const headLength = c.received().indexOf("\r\n\r\n") + 4;
+  /** The server's close code, once its close frame arrived or the socket ended (1006: ended without one). */
+  const closeCode = async (timeoutMs = 5000): Promise<number | "open"> => {
+    let ended = false;
+    void c.ended.then(() => (ended = true));
+    for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(10)) {
+      // JSON text frames are ASCII, so 0x88 can only start the close frame.
+      const frames = c.received().subarray(headLength);
+      const at = frames.indexOf(0x88);
+      if (at >= 0 && frames.length >= at + 4) return frames.readUInt16BE(at + 2);
+      if (ended) return 1006;
+    }
+    return "open";
+  };
+  return { ...c, closeCode };
+}
+
+/** A client frame; `mask: false` leaves the mask bit unset (a protocol error for a client). */
+function frame(opcode: number, payload: Buffer, { fin = true, mask = true } = {}): Buffer {
+  const length = payload.length;
+  const ext = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const head = Buffer.alloc(2 + ext + (mask ? 4 : 0));
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  head[1] = (mask ? 0x80 : 0) | (ext === 0 ? length : ext === 2 ? 126 : 127);
+  if (ext === 2) head.writeUInt16BE(length, 2);
+  if (ext === 8) head.writeBigUInt64BE(BigInt(length), 2);
+  return Buffer.concat([head, payload]); // an all-zero mask keeps the payload as it is
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(condition: () => boolean, timeoutMs = 10_000) {
+  for (const end = Date.now() + timeoutMs; !condition(); await sleep(10)) if (Date.now() > end) throw new Error("timed out");
+}
+
+describe("Deno createServer: the front", () => {
+  it("closes with 1009 when a message's fragments together pass maxPayload (Deno alone waits for the last one)", async () => {
+    for (const denoFront of [true, false]) {
+      const port = await start({ maxPayload: 4096, denoFront });
+      const c = await upgrade(port);
+      c.socket.write(frame(1, Buffer.alloc(1000, 0x61), { fin: false }));
+      for (let i = 0; i < 10; i++) c.socket.write(frame(0, Buffer.alloc(1000, 0x61), { fin: false }));
+      expect(await c.closeCode(denoFront ? 5000 : 1500)).toBe(denoFront ? 1009 : "open");
+      c.socket.destroy();
+    }
+  }, 60_000);
+
+  it("closes with 1009 at an oversized frame's header, also when another frame follows", async () => {
+    const port = await start({ maxPayload: 4096 });
+    const c = await upgrade(port);
+    c.socket.write(Buffer.concat([frame(1, Buffer.alloc(5000, 0x61)), frame(1, Buffer.from('{"type":"leave_room"}'))]));
+    expect(await c.closeCode()).toBe(1009);
+  }, 30_000);
+
+  it("closes an unmasked client frame with 1002 (Deno alone accepts it)", async () => {
+    for (const denoFront of [true, false]) {
+      const port = await start({ denoFront });
+      const c = await upgrade(port);
+      c.socket.write(frame(1, Buffer.from('{"type":"join_room","payload":{"roomId":"unmasked"}}'), { mask: false }));
+      if (denoFront) expect(await c.closeCode()).toBe(1002);
+      else {
+        await until(() => c.received().toString().includes("room_joined"));
+        c.socket.destroy();
+      }
+    }
+  }, 60_000);
+
+  it("closes half-sent and silent requests after upgradeTimeoutMs (Deno alone keeps them)", async () => {
+    for (const denoFront of [true, false]) {
+      const port = await start({ upgradeTimeoutMs: 300, denoFront });
+      const half = await connect(port);
+      half.socket.write("GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n");
+      const silent = await connect(port);
+      const closed = (e: Promise<void>) => Promise.race([e.then(() => true), sleep(2000).then(() => false)]);
+      expect(await closed(half.ended)).toBe(denoFront);
+      expect(await closed(silent.ended)).toBe(denoFront);
+      half.socket.destroy();
+      silent.socket.destroy();
+    }
+  }, 60_000);
+
+  it("disconnects a client that pings and never reads after two heartbeat intervals (Deno alone keeps it)", async () => {
+    for (const denoFront of [true, false]) {
+      const port = await start({ heartbeatIntervalMs: 500, denoFront });
+      const c = await upgrade(port);
+      c.socket.pause();
+      c.socket.setMaxListeners(0);
+      const ping = frame(9, Buffer.alloc(125));
+      const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+      let closed = false;
+      void c.ended.then(() => (closed = true));
+      // Deno answers each ping; the pongs pile up until the socket's buffers are full and stay so.
+      for (const end = Date.now() + (denoFront ? 15_000 : 4000); !closed && Date.now() < end; ) {
+        if (!c.socket.write(batch)) await Promise.race([new Promise((r) => c.socket.once("drain", r)), sleep(200)]);
+      }
+      expect(closed).toBe(denoFront);
+      c.socket.destroy();
+    }
+  }, 60_000);
+
+  it("answers a request head longer than 32 KiB with 431", async () => {
+    const port = await start({});
+    const c = await connect(port);
+    c.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${"a".repeat(40_000)}\r\n\r\n`);
+    await c.ended;
+    expect(c.received().toString()).toMatch(/^HTTP\/1.1 431 /);
+  }, 30_000);
+
+  it("answers one HTTP request per connection, so a kept-alive one cannot send a slow second", async () => {
+    const port = await start({});
+    const c = await connect(port);
+    c.socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
+    await c.ended;
+    expect(c.received().toString()).toMatch(/^HTTP\/1.1 200[\s\S]*\r\n\r\nok$/);
+  }, 30_000);
+
+  it("keeps a WebSocket open past upgradeTimeoutMs and hands on each client's own address", async () => {
+    const port = await start({ upgradeTimeoutMs: 300, maxConnectionsPerIp: 1 });
+    const a = await upgrade(port, "127.0.0.2");
+    const b = await upgrade(port, "127.0.0.3");
+    const a2 = await upgrade(port, "127.0.0.2");
+    expect(await a2.closeCode()).toBe(1008);
+    await sleep(600);
+    for (const c of [a, b]) {
+      c.socket.write(frame(1, Buffer.from('{"type":"join_room","payload":{"roomId":"addr"}}')));
+      await until(() => c.received().toString().includes("room_joined"));
+      expect(c.socket.destroyed).toBe(false);
+      c.socket.destroy();
+    }
+  }, 30_000);
+
+  it("serveWithFront puts the same front before a Hono app with mountLive", async () => {
+    const port = await start({ maxPayload: 4096, upgradeTimeoutMs: 300, denoFront: true }, "hono");
+    const c = await upgrade(port);
+    c.socket.write(frame(1, Buffer.alloc(1000, 0x61), { fin: false }));
+    for (let i = 0; i < 10; i++) c.socket.write(frame(0, Buffer.alloc(1000, 0x61), { fin: false }));
+    expect(await c.closeCode()).toBe(1009);
+    const half = await connect(port);
+    half.socket.write("GET /api/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    await Promise.race([half.ended, sleep(3000)]);
+    expect(half.socket.readyState).toBe("closed");
+    const hello = await fetch(`http://127.0.0.1:${port}/api/hello`);
+    expect(await hello.json()).toMatchObject({ hello: "world", runtime: "deno" });
+  }, 30_000);
+});
