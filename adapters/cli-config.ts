@@ -9,6 +9,7 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import type { MonitoringOption } from "./monitoring.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
+import { resolveWebhookOptions, type WebhookOptions } from "../src/webhooks/options.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -32,6 +33,8 @@ export const CLI_FLAGS = {
   "allowed-origin": "ALLOWED_ORIGINS",
   monitoring: "MONITORING",
   "api-secret": "API_SECRET",
+  "webhook-url": "WEBHOOK_URL",
+  "webhook-secret": "WEBHOOK_SECRET",
 } as const;
 
 export type CliFlag = keyof typeof CLI_FLAGS;
@@ -113,6 +116,7 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
 
   const monitoring = monitoringFromCli(pick(args, env, "monitoring", "on")!, hostname);
   const auth = authFromCli(args, env);
+  const webhooks = webhooksFromCli(args, env);
   const origins = args["allowed-origin"];
   const allowedOrigins = list(Array.isArray(origins) ? origins.join(",") : pick(args, env, "allowed-origin"));
   const storage = await createChatStorageFromUrl(storageUrl, { tableName, historyLimit: Math.max(historyLimit, 100) });
@@ -125,8 +129,21 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
     // ioredis is loaded only when a Redis URL is given.
     ...(redisUrl ? { backplane: createRedisBackplane({ url: redisUrl, keyPrefix: redisPrefix }) } : {}),
     ...(apiSecret ? { api: { secret: apiSecret } } : {}),
+    ...(webhooks ? { webhooks } : {}),
   };
   return { port, hostname, path, storageUrl, redisUrl, monitoring, options };
+}
+
+/** Webhooks from flags/env, checked (a bad URL fails start-up); undefined when no URL is given. */
+export function webhooksFromCli(args: CliArgs, env: Env): WebhookOptions | undefined {
+  const url = pick(args, env, "webhook-url");
+  const secret = pick(args, env, "webhook-secret");
+  if (!url) {
+    if (secret) throw new ConfigError("--webhook-secret needs --webhook-url (or WEBHOOK_URL) too");
+    return undefined;
+  }
+  if (!secret) throw new ConfigError("--webhook-url needs --webhook-secret (or WEBHOOK_SECRET) too: every webhook is signed");
+  return resolveWebhookOptions({ url, secret });
 }
 
 /** `on` (the server's port), `off`, or a port number for a separate listener on the same interface. */

@@ -31,6 +31,8 @@ const descriptions: Record<CliFlag, string> = {
   "allowed-origin": "Browser origin allowed to connect besides the server's own (repeatable or comma-separated; * for any)",
   monitoring: "GET /healthz, /readyz, /metrics: on (the server's port), off, or a port of their own (default on)",
   "api-secret": "Turn on the HTTP API under /api; requests need Authorization: Bearer <this secret> (16+ characters)",
+  "webhook-url": "POST signed webhooks (member.joined, member.left, room.emptied, chat.stored) to this http(s) URL",
+  "webhook-secret": "Secret of the webhooks' HMAC-SHA256 signature (required with --webhook-url)",
 };
 
 const args = Object.fromEntries(

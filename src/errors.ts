@@ -35,6 +35,20 @@ export class ConfigError extends OpenLiveSyncError {
 }
 
 /**
+ * Webhook delivery went wrong; reported through `onError` with stage `webhook`, never once per event: a
+ * full queue once per overflow episode, the others at most once a minute per code, with a count. `code` says what: `WEBHOOK_QUEUE_FULL` (new events are being dropped), `WEBHOOK_RETRYING`
+ * (the receiver is unreachable or answers 5xx/408/429), `WEBHOOK_REJECTED` (it answered another non-2xx:
+ * not retried), `WEBHOOK_EXPIRED` (retried for `retryForMs`, given up), `WEBHOOK_CLOSE_TIMEOUT` (events
+ * still queued when `close()` gave up).
+ */
+export class WebhookError extends OpenLiveSyncError {
+  constructor(code: WebhookErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+export type WebhookErrorCode = "WEBHOOK_QUEUE_FULL" | "WEBHOOK_RETRYING" | "WEBHOOK_REJECTED" | "WEBHOOK_EXPIRED" | "WEBHOOK_CLOSE_TIMEOUT";
+
+/**
  * An optional driver package is not installed. The message names what needs it and how to install it:
  * "The Redis backplane needs ioredis: npm install ioredis".
  */
@@ -57,6 +71,8 @@ export class MissingDriverError extends OpenLiveSyncError {
  * - `backplane`: the cluster link failed, or a garbled message arrived on it.
  * - `api`: the HTTP API failed to answer a request unexpectedly (it answered 500 `INTERNAL_ERROR`).
  * - `hook`: an app hook (`onJoin`, `onLeave`, `beforeChat`, `beforeEvent`) threw, timed out or returned something invalid.
+ * - `webhook`: delivering webhooks went wrong (a {@link WebhookError}: queue full, receiver failing,
+ *   events rejected or given up, events left at close); never once per event.
  */
 export type ErrorStage =
   | "upgrade"
@@ -69,7 +85,8 @@ export type ErrorStage =
   | "close"
   | "backplane"
   | "hook"
-  | "api";
+  | "api"
+  | "webhook";
 
 /** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */
 export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;

@@ -29,7 +29,11 @@ export {
   StorageError,
   ConfigError,
   MissingDriverError,
+  WebhookError,
 } from "./errors.ts";
+
+// Webhooks
+export { WEBHOOK_EVENTS } from "./webhooks/options.ts";
 
 // Auth
 export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth/tokens.ts";
@@ -99,7 +103,10 @@ export type {
   ChatMessageInput,
   StoredChatMessage,
 } from "./protocol/messages.ts";
-export type { ErrorCode, CloseCode, ErrorStage, OnError } from "./errors.ts";
+export type { ErrorCode, CloseCode, ErrorStage, OnError, WebhookErrorCode } from "./errors.ts";
+export type { WebhookOptions, WebhookEventType } from "./webhooks/options.ts";
+export type { WebhookEvent } from "./webhooks/webhooks.ts";
+export type { WebhookStats } from "./webhooks/dispatcher.ts";
 export type {
   AuthOptions,
   DecodedToken,

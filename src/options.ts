@@ -8,6 +8,7 @@ import type { UserInfo } from "./protocol/messages.ts";
 import type { MessageLimits } from "./protocol/validate.ts";
 import { checkApiSecret } from "./api/bearer.ts";
 import type { ApiOptions } from "./api/routes.ts";
+import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
 import type { HookOptions } from "./engine/server-api.ts";
 
 export interface ChatOptions {
@@ -94,6 +95,13 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    * @example api: { secret: process.env.API_SECRET! }
    */
   api?: ApiOptions;
+  /**
+   * Signed webhooks: `member.joined`, `member.left`, `room.emptied`, `chat.stored` POSTed to `url`, each by
+   * the instance where it happened (see "Webhooks"). @default none
+   * @example
+   * createServer({ webhooks: { url: "https://app.example/hooks/live", secret: process.env.WEBHOOK_SECRET! } });
+   */
+  webhooks?: WebhookOptions;
 }
 
 export interface ResolvedOptions extends MessageLimits {
@@ -116,6 +124,8 @@ export interface ResolvedOptions extends MessageLimits {
   /** The one reporter: the user's `onError` made safe (never throws, never rejects). */
   onError: (error: unknown, context: { stage: ErrorStage }) => void;
   backplane: Backplane | undefined;
+  /** Checked at start-up: a bad URL or an empty secret is a `ConfigError`. */
+  webhooks: ResolvedWebhookOptions | undefined;
   /** The app hooks, with `hookTimeoutMs` resolved. */
   hooks: ResolvedHooks;
 }
@@ -153,6 +163,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     maxBufferedBytes: numberOption("maxBufferedBytes", options.maxBufferedBytes, 4 * 1024 * 1024),
     onError,
     backplane: options.backplane,
+    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     guard: resolveGuard(options),
     hooks: {
       onJoin: options.onJoin,

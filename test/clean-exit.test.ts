@@ -14,6 +14,8 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATABASE_URL, probe, REDIS_URL } from "./helpers/services.ts";
+import { WebhookReceiver } from "./helpers/webhook-receiver.ts";
+import { WEBHOOKS_WIRED } from "./helpers/webhooks-wired.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixtures/clean-exit.mjs", import.meta.url));
@@ -32,7 +34,13 @@ const suffix = () => Math.random().toString(36).slice(2, 8);
 const tables: string[] = [];
 const files: string[] = [];
 
+/** A receiver that answers every webhook, and the URL of one that is down (connections refused). */
+const receiver = await WebhookReceiver.start();
+const refusing = await WebhookReceiver.start();
+await refusing.down();
+
 afterAll(async () => {
+  await receiver.down();
   for (const file of files) for (const extra of ["", "-wal", "-shm"]) rmSync(file + extra, { force: true });
   if (tables.length === 0) return;
   const sql = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
@@ -123,6 +131,37 @@ for (const [runtime, command] of Object.entries(runtimes)) {
           90_000,
         );
       }
+    }
+  });
+}
+
+for (const [runtime, command] of Object.entries(runtimes)) {
+  describe.runIf(existsSync(command[0]) && WEBHOOKS_WIRED)(`clean exit with webhooks on ${runtime}`, () => {
+    for (const state of ["up", "down"] as const) {
+      it(`a server sending webhooks to a receiver that is ${state} lets the process exit by itself within 1.5 s of close()`, async () => {
+        const before = receiver.received.length;
+        const outcome = await run(command, { storage: "memory", redis: false, webhookUrl: (state === "up" ? receiver : refusing).url });
+        console.log(
+          `${runtime}, webhooks ${state}: ${outcome.exitMs === undefined ? "killed" : `exited ${Math.round(outcome.exitMs)} ms after close()`}`,
+        );
+        expect(outcome.output).toMatch(/^CLOSED \[1001,1001\]/m);
+        // Down: the failing receiver and the events given up at close are reported; nothing else is.
+        const reports = outcome.output.match(/^ONERROR .*$/gm) ?? [];
+        if (state === "up") {
+          expect(reports).toEqual([]);
+          // The leaves happen during close(): delivered before it resolved.
+          const types = new Set(receiver.received.slice(before).map((hook) => hook.body.type));
+          expect([...types].sort()).toEqual(["chat.stored", "member.joined", "member.left", "room.emptied"]);
+        } else {
+          expect(
+            reports.every((line) => line.startsWith("ONERROR webhook:")),
+            reports.join("\n"),
+          ).toBe(true);
+          expect(reports.at(-1)).toMatch(/not delivered within 300 ms of close/);
+        }
+        expect(outcome.exitMs ?? Infinity, `${runtime}, webhooks ${state}\n${outcome.output}`).toBeLessThan(ALLOWED_MS);
+        expect(outcome.code).toBe(0);
+      }, 90_000);
     }
   });
 }

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authFromCli, settingsFromCli } from "../adapters/cli-config.ts";
 import { TestClient } from "./helpers/client.ts";
+import { WebhookReceiver } from "./helpers/webhook-receiver.ts";
+import { WEBHOOKS_WIRED } from "./helpers/webhooks-wired.ts";
 import type { RedisBackplane } from "../src/cluster/redis-backplane.ts";
 
 const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
@@ -99,6 +102,28 @@ describe("openlivesync CLI", () => {
     await off.exited;
   });
 
+  it.runIf(WEBHOOKS_WIRED)("sends signed webhooks with --webhook-url and --webhook-secret, the leaves of SIGTERM included", async () => {
+    const receiver = await WebhookReceiver.start();
+    try {
+      const cli = await runCli(["--port", "0", "--webhook-url", receiver.url], { WEBHOOK_SECRET: "cli-secret" });
+      const c = new TestClient(`ws://127.0.0.1:${cli.port}/live`);
+      await c.join("hooked");
+      c.send("send_chat", { message: "hi" });
+      await c.next("chat_message");
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe(0);
+      expect(receiver.received.map((h) => h.body.type)).toEqual(["member.joined", "chat.stored", "member.left", "room.emptied"]);
+      for (const { headers, raw } of receiver.received) {
+        const [t, v1] = String(headers["openlivesync-signature"])
+          .split(",")
+          .map((part) => part.split("=")[1]);
+        expect(createHmac("sha256", "cli-secret").update(`${t}.${raw}`).digest("hex")).toBe(v1);
+      }
+    } finally {
+      await receiver.down();
+    }
+  });
+
   it("takes its settings from the environment when no flag is given", async () => {
     const cli = await runCli([], { PORT: "0", LIVE_PATH: "/from-env", HISTORY_LIMIT: "2" });
     const c = new TestClient(`ws://127.0.0.1:${cli.port}/from-env`);
@@ -141,6 +166,12 @@ describe("openlivesync CLI", () => {
       ["--api-secret", "too-short"],
       /--api-secret \(API_SECRET\) must be at least 16 characters/,
     ],
+    [
+      "a webhook URL that is not http(s)",
+      ["--webhook-url", "ftp://127.0.0.1/h", "--webhook-secret", "s"],
+      /webhooks\.url must be an http or https URL/,
+    ],
+    ["a webhook URL without a secret", ["--webhook-url", "http://127.0.0.1:9/h"], /--webhook-url needs --webhook-secret/],
   ] as const) {
     it(`exits non-zero with one clear line for ${what}`, async () => {
       const cli = await runCli(["--port", "0", ...args]);

@@ -1,3 +1,4 @@
+import type { WebhookStats } from "../webhooks/dispatcher.ts";
 import type { Fanout } from "./fanout.ts";
 
 /** Upper bounds (seconds) of the storage latency histogram's buckets. */
@@ -12,6 +13,8 @@ export interface Gauges {
   rooms: number;
   /** Backplane connection state and round trip, when one is configured. */
   backplane?: { up: boolean; rttMs?: number };
+  /** Webhook counters and queue, when webhooks are configured. */
+  webhooks?: WebhookStats;
 }
 
 interface Histogram {
@@ -138,8 +141,27 @@ export class Metrics {
         out.push(`openlivesync_backplane_lag_seconds ${gauges.backplane.rttMs / 1000}`);
       }
     }
+    if (gauges.webhooks) renderWebhooks(gauges.webhooks, family, out);
     return `${out.join("\n")}\n`;
   }
+}
+
+/** The `openlivesync_webhook_*` families: what became of the events, and the queue now. */
+function renderWebhooks(stats: WebhookStats, family: (name: string, type: string, help: string) => void, out: string[]): void {
+  family(
+    "webhook_events_total",
+    "counter",
+    "Webhook events by outcome: delivered, rejected (non-2xx, not retried), expired (retried for retryForMs), dropped (queue full), abandoned (left at close).",
+  );
+  for (const outcome of ["delivered", "rejected", "expired", "dropped", "abandoned"] as const) {
+    out.push(`openlivesync_webhook_events_total{outcome="${outcome}"} ${stats[outcome]}`);
+  }
+  family("webhook_retries_total", "counter", "Webhook attempts that failed and were retried (network error, timeout, 5xx, 408, 429).");
+  out.push(`openlivesync_webhook_retries_total ${stats.retries}`);
+  family("webhook_queue_events", "gauge", "Webhook events waiting or in flight.");
+  out.push(`openlivesync_webhook_queue_events ${stats.queued}`);
+  family("webhook_queue_bytes", "gauge", "Bytes of the queued webhook bodies.");
+  out.push(`openlivesync_webhook_queue_bytes ${stats.queuedBytes}`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Backplane } from "../cluster/backplane.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { withTimeout } from "../util/async.ts";
+import type { WebhookStats } from "../webhooks/dispatcher.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** How long a readiness or metrics probe waits for storage or the backplane. */
@@ -21,6 +22,8 @@ export function createProbes(deps: {
   closing: () => boolean;
   metrics: () => Metrics;
   counts: () => { connections: number; rooms: number };
+  /** The webhooks' counters, when webhooks are configured. */
+  webhooks?: () => WebhookStats;
 }) {
   const { backplane } = deps;
   const backplaneHealth = () =>
@@ -41,7 +44,9 @@ export function createProbes(deps: {
 
   async function metrics(): Promise<string> {
     const health = await backplaneHealth();
-    return deps.metrics().render({ ...deps.counts(), backplane: health ?? (backplane ? { up: true } : undefined) });
+    return deps
+      .metrics()
+      .render({ ...deps.counts(), backplane: health ?? (backplane ? { up: true } : undefined), webhooks: deps.webhooks?.() });
   }
 
   return { ready, metrics };

@@ -1,0 +1,32 @@
+/**
+ * The webhook signature: HMAC-SHA256 over `${timestamp}.${body}`, sent as
+ * `OpenLiveSync-Signature: t=<unix seconds>,v1=<hex>` (the README shows how a receiver checks it).
+ * WebCrypto only, so it runs the same on Node, Bun and Deno.
+ */
+
+export const SIGNATURE_HEADER = "OpenLiveSync-Signature";
+export const EVENT_ID_HEADER = "OpenLiveSync-Event-Id";
+export const EVENT_TYPE_HEADER = "OpenLiveSync-Event-Type";
+export const ATTEMPT_HEADER = "OpenLiveSync-Attempt";
+
+const encoder = new TextEncoder();
+
+/** Signs bodies with one secret; the key is imported once, on first use. */
+export function createSigner(secret: string): (timestamp: number, body: Uint8Array) => Promise<string> {
+  let key: Promise<CryptoKey> | undefined;
+  return async (timestamp, body) => {
+    key ??= crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const prefix = encoder.encode(`${timestamp}.`);
+    const signed = new Uint8Array(prefix.length + body.length);
+    signed.set(prefix);
+    signed.set(body, prefix.length);
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await key, signed));
+    return `t=${timestamp},v1=${toHex(mac)}`;
+  };
+}
+
+function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
