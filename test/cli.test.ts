@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { authFromCli, settingsFromCli } from "../adapters/cli-config.ts";
 import { TestClient } from "./helpers/client.ts";
 import { WebhookReceiver } from "./helpers/webhook-receiver.ts";
-import { WEBHOOKS_WIRED } from "./helpers/webhooks-wired.ts";
 import type { RedisBackplane } from "../src/cluster/redis-backplane.ts";
 
 const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
@@ -102,7 +101,7 @@ describe("openlivesync CLI", () => {
     await off.exited;
   });
 
-  it.runIf(WEBHOOKS_WIRED)("sends signed webhooks with --webhook-url and --webhook-secret, the leaves of SIGTERM included", async () => {
+  it("sends signed webhooks with --webhook-url and --webhook-secret, the leaves of SIGTERM included", async () => {
     const receiver = await WebhookReceiver.start();
     try {
       const cli = await runCli(["--port", "0", "--webhook-url", receiver.url], { WEBHOOK_SECRET: "cli-secret" });

@@ -13,7 +13,6 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import { TestClient } from "./helpers/client.ts";
 import { describeWithService, REDIS_URL } from "./helpers/services.ts";
 import { WebhookReceiver, type ReceivedHook } from "./helpers/webhook-receiver.ts";
-import { WEBHOOKS_WIRED } from "./helpers/webhooks-wired.ts";
 
 const SECRET = "e2e-secret";
 const stops: (() => Promise<void>)[] = [];
@@ -64,7 +63,7 @@ function verifies(hook: ReceivedHook): boolean {
   return createHmac("sha256", SECRET).update(`${t}.${hook.raw}`).digest("hex") === v1;
 }
 
-describe.runIf(WEBHOOKS_WIRED)("webhooks from a server", () => {
+describe("webhooks from a server", () => {
   it("sends member.joined, chat.stored, member.left and room.emptied for real sockets, signed, in order", async () => {
     const r = await receiver();
     const s = await server({ webhooks: { url: r.url, secret: SECRET } });
@@ -103,7 +102,7 @@ describe.runIf(WEBHOOKS_WIRED)("webhooks from a server", () => {
 });
 
 await describeWithService("webhooks across two instances", REDIS_URL, "REDIS_URL", () => {
-  it.runIf(WEBHOOKS_WIRED)("sends each event once, by the instance where it happened, and room.emptied once at the end", async () => {
+  it("sends each event once, by the instance where it happened, and room.emptied once at the end", async () => {
     const r = await receiver();
     const keyPrefix = `olstest:webhooks:${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const options = (): WebSocketServerOptions => ({

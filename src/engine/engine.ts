@@ -1,3 +1,4 @@
+import { createWebhooks } from "../webhooks/webhooks.ts";
 import type { Hooks } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
@@ -167,6 +168,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const guard = new Guard(options.guard);
   const input = createServerInputParser(options);
   const app = new AppHooks(options.hooks, input, report);
+  const webhooks = options.webhooks ? createWebhooks(options.webhooks, report) : undefined;
+  if (webhooks) app.observe(webhooks.lifecycle);
   if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
   const ctx: EngineContext = {
     ...{ options, report, rooms, send, cluster, guard, drop, hooks: app },
@@ -200,6 +203,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     closing: () => closing,
     metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames }),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
+    webhooks: webhooks && (() => webhooks.stats()),
   });
 
   let closed: Promise<void> | undefined;
@@ -219,7 +223,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         stopHeartbeat?.();
         guard.stop();
         faults.stop();
-        await shutdown({ registry, send, cluster, backplane, storage, report });
+        await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
   };
 }
@@ -232,12 +236,14 @@ async function shutdown(parts: {
   backplane: Backplane | undefined;
   storage: ChatStorage;
   report: OnError;
+  webhooks?: { close(): Promise<void> };
 }) {
   const { send, backplane, storage, report } = parts;
   await parts.registry.closeAll();
   send.flushPresence();
   // The last members' "did the room empty?" checks, before the link goes.
   await withTimeout(parts.cluster?.settled(), STORAGE_CLOSE_MS, { fallback: undefined });
+  await parts.webhooks?.close();
   try {
     await backplane?.close(); // after every leave went out, so the others see them at once
   } catch (error) {
