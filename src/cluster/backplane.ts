@@ -23,6 +23,8 @@ export interface Backplane {
    * stores joins and leaves as they happen, so a joiner on another instance (which subscribes to the
    * room, then reads it) finds every member that joined before it; updates are stored when they are
    * published. Never throws, never waits; dropped while the link is down (repaired on reconnect).
+   * May return a promise that settles once shared state answered (never rejects): a join sends
+   * `room_joined` only after it (at most 2 s), so whoever joins after that, anywhere, finds the member.
    */
   store(roomId: string, changes: readonly MemberChange[]): Promise<void> | void;
   /** Send one room message to the other instances subscribed to the room. */
