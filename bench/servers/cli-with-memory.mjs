@@ -3,21 +3,14 @@
 // --v8-flags=--expose-gc, Bun.gc) and prints `MEM {"rss":…,"heapUsed":…}` (bytes).
 // Arguments are the CLI's: process.argv is passed through untouched.
 import process from "node:process";
+import { onStdinCommands } from "./control.mjs";
 
 const gc = globalThis.Bun ? () => globalThis.Bun.gc(true) : globalThis.gc;
-let line = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => {
-  line += chunk;
-  let nl;
-  while ((nl = line.indexOf("\n")) !== -1) {
-    const cmd = line.slice(0, nl).trim();
-    line = line.slice(nl + 1);
-    if (cmd !== "mem") continue;
-    gc?.();
-    const { rss, heapUsed } = process.memoryUsage();
-    process.stdout.write(`MEM ${JSON.stringify({ rss, heapUsed, gc: gc !== undefined })}\n`);
-  }
+onStdinCommands((cmd) => {
+  if (cmd !== "mem") return;
+  gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  process.stdout.write(`MEM ${JSON.stringify({ rss, heapUsed, gc: gc !== undefined })}\n`);
 });
 const dist = process.env.OLS_DIST ?? new URL("../../dist", import.meta.url).pathname;
 await import(new URL(`file://${dist}/cli.js`).href);

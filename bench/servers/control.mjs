@@ -1,6 +1,7 @@
-// Shared by the Node bench servers: the READY line, the stdin `gc` command, and SIGTERM handling.
-export function serveBenchControl(port, close) {
-  process.stdout.write(`READY ${port}\n`);
+import process from "node:process";
+
+/** Calls `onCommand` with each line the harness writes to stdin (trimmed). Runs on Node, Bun and Deno. */
+export function onStdinCommands(onCommand) {
   let line = "";
   process.stdin.setEncoding("utf8");
   process.stdin.on("data", (chunk) => {
@@ -9,12 +10,19 @@ export function serveBenchControl(port, close) {
     while ((nl = line.indexOf("\n")) !== -1) {
       const cmd = line.slice(0, nl).trim();
       line = line.slice(nl + 1);
-      if (cmd === "gc") {
-        globalThis.gc?.();
-        const { heapUsed, external, arrayBuffers } = process.memoryUsage();
-        process.stdout.write(`GC_DONE ${JSON.stringify({ heapUsed, external, arrayBuffers })}\n`);
-      }
+      onCommand(cmd);
     }
+  });
+}
+
+// Shared by the Node bench servers: the READY line, the stdin `gc` command, and SIGTERM handling.
+export function serveBenchControl(port, close) {
+  process.stdout.write(`READY ${port}\n`);
+  onStdinCommands((cmd) => {
+    if (cmd !== "gc") return;
+    globalThis.gc?.();
+    const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+    process.stdout.write(`GC_DONE ${JSON.stringify({ heapUsed, external, arrayBuffers })}\n`);
   });
   process.stdin.on("end", () => process.exit(0)); // the harness went away
   process.on("SIGTERM", () => {

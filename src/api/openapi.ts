@@ -6,7 +6,8 @@
 import { type JsonSchema, toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import { API_ERROR_STATUS, type ApiErrorCode } from "./errors.ts";
-import { type ApiSchemas, responseSchemas } from "./schemas.ts";
+import type { ServerInputSchemas } from "../protocol/validate.ts";
+import { responseSchemas } from "./schemas.ts";
 
 /** JSON Schema 2020-12, OpenAPI 3.1's dialect. Checks JSON Schema cannot say (no NUL, plain object) are left out. */
 function jsonSchema(schema: v.GenericSchema): JsonSchema {
@@ -39,7 +40,7 @@ function errors(...codes: ApiErrorCode[]): Record<string, unknown> {
   return Object.fromEntries(all.map((code) => [String(API_ERROR_STATUS[code]), { $ref: `#/components/responses/${code}` }]));
 }
 
-export function createOpenApiDocument(schemas: ApiSchemas): Record<string, unknown> {
+export function createOpenApiDocument(schemas: ServerInputSchemas): Record<string, unknown> {
   const roomId = { name: "roomId", in: "path", required: true, schema: jsonSchema(schemas.roomId) };
   const query = (name: string, schema: v.GenericSchema, description: string) => ({
     name,

@@ -5,12 +5,12 @@
 import { type Context, Hono } from "hono";
 import type { LiveApi } from "../engine/server-api.ts";
 import { ErrorCodes, type ErrorStage } from "../errors.ts";
-import type { MessageLimits } from "../protocol/validate.ts";
+import { createServerInputParser, type MessageLimits } from "../protocol/validate.ts";
 import { checkApiSecret, createBearerCheck } from "./bearer.ts";
 import { readJsonObject } from "./body.ts";
 import { API_ERROR_STATUS, ApiError, type ApiErrorCode, errorBody, toApiError } from "./errors.ts";
 import { createOpenApiDocument } from "./openapi.ts";
-import { buildApiSchemas, parseWith, queryNumber } from "./schemas.ts";
+import { queryNumber } from "./schemas.ts";
 
 /** Option `api`: turns the HTTP API on. */
 export interface ApiOptions {
@@ -47,9 +47,10 @@ export function addApiRoutes(app: Hono<any, any, any>, target: ApiTarget, option
 function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions): Hono {
   checkApiSecret(options?.secret);
   const authorized = createBearerCheck(options.secret);
-  const schemas = buildApiSchemas(limits);
+  const input = createServerInputParser(limits);
   let openApi: unknown;
-  const roomOf = (c: Context) => parseWith(schemas.roomId, c.req.param("roomId"), "roomId");
+  // Checked here with the server API's own parser, so a bad request is refused before the API is called.
+  const roomOf = (c: Context) => input.roomId(c.req.param("roomId"));
   const app = new Hono();
 
   app.use("*", async (c, next) => {
@@ -57,7 +58,7 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
     c.header("www-authenticate", 'Bearer realm="openlivesync"');
     return fail(c, ErrorCodes.UNAUTHORIZED, "Send the API secret as: Authorization: Bearer <secret>");
   });
-  app.get("/openapi.json", (c) => c.json((openApi ??= createOpenApiDocument(schemas))));
+  app.get("/openapi.json", (c) => c.json((openApi ??= createOpenApiDocument(input.schemas))));
   app.get("/rooms", async (c) => c.json({ rooms: await api.rooms() }));
   app.get("/rooms/:roomId/presence", async (c) => {
     const roomId = roomOf(c);
@@ -66,28 +67,23 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
   app.get("/rooms/:roomId/chat", async (c) => {
     const roomId = roomOf(c);
     const query = given({ before: c.req.query("before"), limit: queryNumber(c.req.query("limit")) });
-    const page = parseWith(schemas.page, query, "query");
-    return c.json(await api.chatHistory(roomId, page));
+    return c.json(await api.chatHistory(roomId, input.page(query)));
   });
   app.post("/rooms/:roomId/events", async (c) => {
     const roomId = roomOf(c);
-    const body = parseWith(schemas.event, await readJsonObject(c.req.raw, limits.maxPayload), "event", limits.maxJsonDepth);
+    const body = input.event(await readJsonObject(c.req.raw, limits.maxPayload));
     await api.publish(roomId, body.event, body.payload);
     return c.body(null, 202);
   });
   app.post("/rooms/:roomId/chat", async (c) => {
     const roomId = roomOf(c);
-    const chat = parseWith(schemas.chat, await readJsonObject(c.req.raw, limits.maxPayload), "chat", limits.maxJsonDepth);
-    if (chat.message.length > limits.maxChatMessageLength) {
-      throw new ApiError(ErrorCodes.TOO_LARGE, `Chat message is longer than ${limits.maxChatMessageLength} characters`);
-    }
-    return c.json(await api.sendChat(roomId, chat), 201);
+    return c.json(await api.sendChat(roomId, input.chat(await readJsonObject(c.req.raw, limits.maxPayload))), 201);
   });
   app.delete("/rooms/:roomId/connections/:connectionId", async (c) => {
     const roomId = roomOf(c);
     const connectionId = c.req.param("connectionId");
     const query = given({ code: queryNumber(c.req.query("code")), reason: c.req.query("reason") });
-    const close = parseWith(schemas.disconnect, query, "query");
+    const close = input.close(query);
     // Cluster-wide: the connection may be on another instance.
     if (!Object.hasOwn(await api.presence(roomId), connectionId)) {
       throw new ApiError("NOT_FOUND", `No connection ${connectionId} in room ${roomId}`);

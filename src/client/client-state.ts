@@ -4,21 +4,6 @@
  */
 import type { ClientStatus, ConnectionStatus, LiveSyncClientState } from "./api.ts";
 
-export const INITIAL_STATE: LiveSyncClientState = {
-  connectionStatus: "closed",
-  status: "idle",
-  reconnectAttempt: 0,
-  currentRoomId: null,
-  inRoom: false,
-  connectionId: null,
-  presence: {},
-  chatMessages: [],
-  pendingMessages: [],
-  chatGaps: [],
-  hasMoreHistory: false,
-  lastError: null,
-};
-
 /** The room part of the state when there is no room (left, or another one being joined). */
 export const EMPTY_ROOM = {
   currentRoomId: null,
@@ -30,6 +15,14 @@ export const EMPTY_ROOM = {
   chatGaps: [],
   hasMoreHistory: false,
 } satisfies Partial<LiveSyncClientState>;
+
+export const INITIAL_STATE: LiveSyncClientState = {
+  connectionStatus: "closed",
+  status: "idle",
+  reconnectAttempt: 0,
+  ...EMPTY_ROOM,
+  lastError: null,
+};
 
 /** The upstream client's three-valued status, from ours. */
 export const CONNECTION_STATUS: Record<ClientStatus, ConnectionStatus> = {

@@ -159,7 +159,8 @@ export function createPublisher({ keys, instanceId, clustered, command, failed }
       if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);
       if (gone.length > 0) tx.hdel(keys.room(roomId), ...gone);
       schedule();
-      return written(batch);
+      // Only a join waits for its write (see membership.ts); updates and leaves need no promise.
+      return changes.some((c) => c.kind === "joined") ? written(batch) : undefined;
     },
   };
 }

@@ -12,8 +12,6 @@ import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary } from "
 /** The `connectionId` of events and chat messages the server sends itself (no client has this id: theirs are UUIDs). */
 export const SERVER_CONNECTION_ID = "server";
 const DEFAULT_PAGE = 50;
-/** A WebSocket close reason is at most 123 bytes. */
-const MAX_REASON_BYTES = 123;
 
 const invalid = (message: string) => new ProtocolError(ErrorCodes.INVALID_PAYLOAD, message);
 
@@ -35,15 +33,9 @@ function checkTarget(target: unknown): DisconnectTarget {
   throw invalid("disconnect target must be { connectionId } or { userId }, a non-empty string of at most 256 characters");
 }
 
-function checkClose(options: DisconnectOptions = {}): { code: number; reason: string } {
-  const code = options.code ?? CloseCodes.KICKED;
-  if (!Number.isInteger(code) || !(code === 1000 || code === 1001 || code === 1008 || (code >= 3000 && code <= 4999))) {
-    throw invalid("disconnect code must be 1000, 1001, 1008 or 3000-4999");
-  }
-  const reason = options.reason ?? "Disconnected by the server";
-  if (typeof reason !== "string" || new TextEncoder().encode(reason).length > MAX_REASON_BYTES) {
-    throw invalid(`disconnect reason must be a string of at most ${MAX_REASON_BYTES} bytes`);
-  }
+/** `disconnect`'s close code and reason, checked by `input.close` and defaulted. */
+function closeOf(input: ServerInputParser, options: DisconnectOptions = {}): { code: number; reason: string } {
+  const { code = CloseCodes.KICKED, reason = "Disconnected by the server" } = input.close(options);
   return { code, reason };
 }
 
@@ -76,7 +68,7 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
       try {
         order = JSON.parse(body);
         if (order?.op !== "disconnect") throw new Error(`unknown op ${String(order?.op)}`);
-        kickHere({ target: checkTarget(order.target), ...checkClose(order) });
+        kickHere({ target: checkTarget(order.target), ...closeOf(input, { code: order.code, reason: order.reason }) });
       } catch (error) {
         ctx.report(
           new ProtocolError(
@@ -160,7 +152,7 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
       return { messages: result.messages, hasMore: result.hasMore };
     },
     async disconnect(target, options) {
-      const order: DisconnectOrder = { op: "disconnect", target: checkTarget(target), ...checkClose(options) };
+      const order: DisconnectOrder = { op: "disconnect", target: checkTarget(target), ...closeOf(input, options) };
       // A connection id is unique cluster-wide: found here, no other instance has it.
       if (kickHere(order) > 0 && "connectionId" in order.target) return;
       backplane?.control?.(JSON.stringify(order));

@@ -177,45 +177,85 @@ export function createMessageParser(limits: MessageLimits) {
 /** A `ServerChat` (`sendChat`, `POST /api/rooms/:roomId/chat`): a chat message plus the sender name to show. */
 export const serverChatName = v.optional(v.pipe(v.string("must be a string"), v.maxLength(256, "is longer than 256 characters"), noNul));
 
+/** Longest close reason: a close frame's reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `disconnect`'s `{ code?, reason? }`: the close codes a server may send (RFC 6455 §7.4) and a reason that fits a close frame. */
+const closeSchema = v.object({
+  code: v.optional(
+    v.union(
+      [v.literal(1000), v.literal(1001), v.literal(1008), v.pipe(v.number(), v.integer(), v.minValue(3000), v.maxValue(4999))],
+      "must be 1000, 1001, 1008 or 3000-4999",
+    ),
+  ),
+  reason: v.optional(
+    v.pipe(
+      v.string("must be a string"),
+      v.check((s) => new TextEncoder().encode(s).length <= MAX_CLOSE_REASON_BYTES, `must be at most ${MAX_CLOSE_REASON_BYTES} bytes`),
+    ),
+  ),
+});
+
 /**
- * Validates what the backend sends into rooms (the in-process API and the HTTP API) with the same
- * schemas and limits as the matching client messages; throws a {@link ProtocolError} with the wire code.
+ * What the backend sends into rooms (the in-process API and the HTTP API), as valibot schemas taken from
+ * the client messages' own: a room id as `join_room`'s, an event as `broadcast_event`'s, a chat as
+ * `send_chat`'s (plus a sender name), a page as `get_chat_history`'s. They validate and, over HTTP,
+ * generate the OpenAPI document.
  */
-export function createServerInputParser(limits: MessageLimits) {
-  const schemas = buildSchemas(limits);
-  const roomIdSchema = shortString(limits.maxRoomIdLength);
-  const chatSchema = v.object({ message: schemas[MSG_SEND_CHAT].entries.message, metadata: v.optional(plainObject), name: serverChatName });
-
-  function check<T>(what: string, schema: v.GenericSchema<unknown, T>, input: unknown, depth: number): T {
-    const problem = inspectJson(input, depth);
-    if (problem === "deep") throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `${what} nests deeper than ${limits.maxJsonDepth} levels`);
-    if (problem === "ill-formed")
-      throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `${what} holds a string with a lone UTF-16 surrogate`);
-    const result = v.safeParse(schema, input);
-    if (result.success) return result.output;
-    const issue = result.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join(".");
-    throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Invalid ${what}: ${path ? `${path} ` : ""}${issue.message}`);
-  }
-
+export function serverInputSchemas(limits: MessageLimits) {
+  const wire = buildSchemas(limits);
+  const history = v.unwrap(wire[MSG_GET_CHAT_HISTORY]).entries;
+  const chat = wire[MSG_SEND_CHAT].entries;
   return {
-    roomId: (roomId: unknown): string => check("room id", roomIdSchema, roomId, 0),
+    roomId: wire[MSG_JOIN_ROOM].entries.roomId,
+    event: wire[MSG_BROADCAST_EVENT],
+    chat: v.object({ message: chat.message, metadata: chat.metadata, name: serverChatName }, "must be an object"),
+    page: v.object({ before: history.before, limit: history.limit }),
+    disconnect: closeSchema,
+  };
+}
+
+export type ServerInputSchemas = ReturnType<typeof serverInputSchemas>;
+
+/**
+ * `input` checked against `schema`, or a {@link ProtocolError} `INVALID_PAYLOAD` naming the first problem
+ * the way the wire does (`Invalid <what>: <field> <problem>`). Objects nested more than `maxJsonDepth`
+ * levels below `input` and strings with a lone surrogate are refused first, as on the wire.
+ */
+export function checkInput<S extends v.GenericSchema>(schema: S, input: unknown, what: string, maxJsonDepth = 0): v.InferOutput<S> {
+  const problem = inspectJson(input, maxJsonDepth + 1);
+  if (problem === "deep") throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `${what} nests deeper than ${maxJsonDepth} levels`);
+  if (problem)
+    throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `${what} holds a string with a lone UTF-16 surrogate (ill-formed Unicode)`);
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join(".");
+  // valibot words a missing key with the object's message; say what it is.
+  const text = path && issue.received === "undefined" ? "is required" : issue.message;
+  throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Invalid ${what}: ${path ? `${path} ` : ""}${text}`);
+}
+
+/** The {@link serverInputSchemas} as checks that throw the wire's codes (a chat over `maxChatMessageLength` is TOO_LARGE). */
+export function createServerInputParser(limits: MessageLimits) {
+  const schemas = serverInputSchemas(limits);
+  return {
+    schemas,
+    roomId: (roomId: unknown): string => checkInput(schemas.roomId, roomId, "room id"),
     /** `{ event, payload }` as `broadcast_event` takes it. */
-    event(input: unknown): { event: string; payload?: unknown } {
-      return check("event", schemas[MSG_BROADCAST_EVENT], input, limits.maxJsonDepth + 1);
-    },
+    event: (input: unknown): { event: string; payload?: unknown } => checkInput(schemas.event, input, "event", limits.maxJsonDepth),
     /** `{ before?, limit? }` as `get_chat_history` takes it. */
-    page(input: unknown): { before?: string; limit?: number } {
-      return check("chat history page", schemas[MSG_GET_CHAT_HISTORY], input ?? {}, 2) ?? {};
-    },
-    /** `{ message, metadata?, name? }`; a message over `maxChatMessageLength` is TOO_LARGE. */
+    page: (input: unknown): { before?: string; limit?: number } => checkInput(schemas.page, input ?? {}, "chat history page"),
+    /** `{ message, metadata?, name? }`. */
     chat(input: unknown): { message: string; metadata?: Record<string, unknown>; name?: string } {
-      const chat = check("chat message", chatSchema, input, limits.maxJsonDepth + 1);
+      const chat = checkInput(schemas.chat, input, "chat message", limits.maxJsonDepth);
       if (chat.message.length > limits.maxChatMessageLength) {
         throw new ProtocolError(ErrorCodes.TOO_LARGE, `Chat message is longer than ${limits.maxChatMessageLength} characters`);
       }
       return chat;
     },
+    /** `disconnect`'s `{ code?, reason? }`. */
+    close: (input: unknown): { code?: number; reason?: string } => checkInput(schemas.disconnect, input ?? {}, "disconnect options"),
   };
 }
 

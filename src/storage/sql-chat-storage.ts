@@ -1,4 +1,5 @@
 import type { Column } from "drizzle-orm";
+import { toHex } from "../util/hex.ts";
 import type { AppendResult, ChatAppendInput, ChatStorage, HistoryPage } from "./chat-storage.ts";
 import { clientScopeKey, toStored } from "./chat-storage.ts";
 import { StorageError } from "../errors.ts";
@@ -80,10 +81,7 @@ const newId = () => globalThis.crypto.randomUUID();
 
 /** SHA-256 in hex: the exactly-once key fits one short indexed column whatever the room id's length. */
 async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  let hex = "";
-  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
-  return hex;
+  return toHex(new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
 }
 
 /** `host:port/db` of a server for messages, from a URL or connection parts; never the password. */

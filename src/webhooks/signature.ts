@@ -4,6 +4,8 @@
  * WebCrypto only, so it runs the same on Node, Bun and Deno.
  */
 
+import { toHex } from "../util/hex.ts";
+
 export const SIGNATURE_HEADER = "OpenLiveSync-Signature";
 export const EVENT_ID_HEADER = "OpenLiveSync-Event-Id";
 export const EVENT_TYPE_HEADER = "OpenLiveSync-Event-Type";
@@ -23,10 +25,4 @@ export function createSigner(secret: string): (timestamp: number, body: Uint8Arr
     const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await key, signed));
     return `t=${timestamp},v1=${toHex(mac)}`;
   };
-}
-
-function toHex(bytes: Uint8Array): string {
-  let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
-  return hex;
 }
