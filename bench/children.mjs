@@ -1,6 +1,6 @@
 // The child processes a bench script drives: servers that print `READY <port>` (bench/README.md's
 // contract) and one bench/load-client.mjs fork per run. Every child is killed when the script exits.
-import { fork, spawn } from "node:child_process";
+import { fork, spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,10 +13,12 @@ process.on("exit", () => {
 
 /**
  * Starts `node --expose-gc bench/servers/<file>` with `env` added; resolves once it printed READY.
- * `raiseFileLimit` raises the open-files limit first (thousands of sockets).
+ * `raiseFileLimit` raises the open-files limit first (thousands of sockets). BENCH_NODE_ARGS adds node flags
+ * to every server (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, which NODE_OPTIONS refuses).
  */
 export function startServer(file, env = {}, { raiseFileLimit = false, label = file } = {}) {
-  const node = [process.execPath, "--expose-gc", join(ROOT, "bench/servers", file)];
+  const extra = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const node = [process.execPath, "--expose-gc", ...extra, join(ROOT, "bench/servers", file)];
   const [cmd, ...args] = raiseFileLimit ? ["bash", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', ...node] : node;
   const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
   children.add(child);
@@ -34,6 +36,15 @@ export function startServer(file, env = {}, { raiseFileLimit = false, label = fi
     });
     child.once("exit", (code) => reject(new Error(`${label} exited (${code}) before READY: ${stderr.join(" | ")}`)));
   });
+}
+
+/**
+ * Pins `pid` (every thread) to the CPUs in `cpus` ("0", "1", "0-1"): scale-out's `--pin` gives the servers
+ * one core and the load client the other, so a second instance competes with the first, not with the load.
+ */
+export function pin(pid, cpus) {
+  const r = spawnSync("taskset", ["-apc", cpus, String(pid)], { stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`taskset -apc ${cpus} ${pid} failed (${r.error?.message ?? `exit ${r.status}`})`);
 }
 
 export async function stopServer(server) {

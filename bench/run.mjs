@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -521,6 +522,10 @@ async function main() {
     process.stderr.write("bench: scale-out (2 instances + Redis)…\n");
     const { execFileSync } = await import("node:child_process");
     const args = ["bench/scale-out.mjs", "--duration", String(opts.duration), "--repeat", String(opts.repeat)];
+    // With --versus, the older build's single and two-instance figures run in the same run (and its local-4x25).
+    if (opts.versus) args.push("--baseline-dist", resolve(opts.versus));
+    // Servers on one core, the load client on the other (see scale-out.mjs): one and two instances get the same CPU.
+    if (availableParallelism() >= 2) args.push("--pin");
     body.push(execFileSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim());
   }
   if (requested.includes("big-room")) {

@@ -2,7 +2,11 @@
 // Scale-out bench: the same load against one instance and against two instances linked by Redis.
 //
 //   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100,local-4x25]
-//                            [--clients n] [--baseline-dist dir]
+//                            [--clients n] [--baseline-dist dir] [--pin]
+//
+// --pin: every server on CPU 0, the load client (and this script) on CPU 1, Redis where the OS puts it.
+// One instance and two instances then get the same one core, and the load client takes none of it: the
+// ratio is what splitting a room across instances costs, not how four processes share two cores.
 //
 // local-4x25: 4 instances, each hosting its own 25 of 100 rooms (all members of a room on one instance),
 // every member sending. Measures Redis bytes sent to the instances per room message (INFO
@@ -21,13 +25,18 @@
 // load client (steady state), and Redis CPU over the run. Needs Redis at REDIS_URL (redis://127.0.0.1:6379).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, runLoad, startServer, stopServer } from "./children.mjs";
+import { pin, ROOT, runLoad, startServer, stopServer } from "./children.mjs";
 import { Redis } from "ioredis";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const SCENARIOS = [
-  { name: "fanout-200", load: "fanout", params: { receivers: 199, window: 16 } },
+  {
+    name: "fanout-200",
+    load: "fanout",
+    params: { receivers: 199, window: 16 },
+    configs: ["single", "single+redis", "2 instances", "single (baseline)", "2 instances (baseline)"],
+  },
   { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
   {
     name: "local-4x25",
@@ -48,6 +57,7 @@ function parseArgs(argv) {
     else if (flag === "--scenario") out.scenario = value();
     else if (flag === "--clients") out.clients = Number(value());
     else if (flag === "--baseline-dist") out.baselineDist = value();
+    else if (flag === "--pin") out.pin = true;
     else throw new Error(`Unknown argument ${argv[i]}`);
   }
   return out;
@@ -103,6 +113,7 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
   const env = { OLS_DIST: config.baseline ? opts.baselineDist : dist.dir, OLS_DIST_EXT: dist.ext, REDIS_URL, BENCH_REDIS_PREFIX: prefix };
   const servers = [];
   for (let i = 0; i < config.instances; i++) servers.push(await startServer(config.file, env));
+  if (opts.pin) for (const s of servers) pin(s.pid, "0");
   const params = { ...scenario.params, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000 };
   if (opts.clients) params.clients = Math.min(params.clients ?? opts.clients, opts.clients);
   const before = await redisStats(redis);
@@ -142,6 +153,8 @@ const CONFIGS = [
   { name: "single", file: "ours-node.mjs", instances: 1, redis: false },
   { name: "single+redis", file: "ours-node-cluster.mjs", instances: 1, redis: true },
   { name: "2 instances", file: "ours-node-cluster.mjs", instances: 2, redis: true },
+  { name: "single (baseline)", file: "ours-node.mjs", instances: 1, redis: false, baseline: true },
+  { name: "2 instances (baseline)", file: "ours-node-cluster.mjs", instances: 2, redis: true, baseline: true },
   { name: "4 instances", file: "ours-node-cluster.mjs", instances: 4, redis: true },
   { name: "4 instances (baseline)", file: "ours-node-cluster.mjs", instances: 4, redis: true, baseline: true },
 ];
@@ -157,19 +170,22 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const wanted = opts.scenario ? opts.scenario.split(",") : SCENARIOS.map((s) => s.name);
   const dist = await distDir();
+  if (opts.pin) pin(process.pid, "1"); // the load client is forked from here and inherits it
   const urls = REDIS_URL.split(",").map((u) => u.trim());
   const redis = urls.length > 1 ? urls.map((u) => new Redis(u)) : new Redis(REDIS_URL);
   const lines = [
     `## Scale-out bench (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
-    `Node ${process.version}; ${opts.duration} s windows, best of ${opts.repeat}. One load-client process; the servers, Redis and the load client share 2 cores.`,
+    `Node ${process.version}; ${opts.duration} s windows, best of ${opts.repeat}. One load-client process; ${opts.pin ? "servers pinned to CPU 0, the load client to CPU 1, Redis unpinned" : "the servers, Redis and the load client share 2 cores"}.`,
     "",
     "| scenario | setup | deliveries/s | vs single | p50 ms (per instance) | p99 ms | CPU servers / client / other | server CPU µs per delivery | Redis PUBLISH per room message | Redis bytes out per instance per room message | Redis CPU |",
     "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
   ];
   const notes = [];
+  const pairedRatios = {};
   for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
     const best = {};
+    const perRep = {};
     for (let rep = 0; rep < opts.repeat; rep++) {
       const configs = configsOf(scenario, opts);
       for (const config of rep % 2 ? [...configs].reverse() : configs) {
@@ -189,21 +205,36 @@ async function main() {
         if (r?.undelivered > 0)
           notes.push(`${scenario.name} / ${config.name} #${rep + 1}: ${r.undelivered} deliveries missing after the drain`);
         if (run.stderr.length) notes.push(`${scenario.name} / ${config.name}: server stderr: ${run.stderr.slice(0, 2).join(" | ")}`);
+        if (r) (perRep[config.name] ??= [])[rep] = r.deliveriesPerSec;
         const prev = best[config.name];
         if (r && (!prev || r.deliveriesPerSec > prev.result.deliveriesPerSec)) best[config.name] = run;
       }
     }
-    const single = best.single?.result?.deliveriesPerSec;
+    // Each repeat's two-instance figure over its own single-instance figure: the machine's drift between
+    // repeats cancels out, so the median of these is steadier than the ratio of bests.
+    const paired = (two, one) => perRep[two]?.map((v, i) => v / perRep[one]?.[i]).filter((x) => Number.isFinite(x)) ?? [];
+    const describe = (xs) =>
+      xs.length
+        ? `median ${[...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(2)}× (${xs.map((x) => x.toFixed(2)).join(", ")})`
+        : "";
+    const ours = paired("2 instances", "single");
+    const theirs = paired("2 instances (baseline)", "single (baseline)");
+    if (ours.length)
+      pairedRatios[scenario.name] =
+        `2 instances ÷ single, per repeat: ${describe(ours)}${theirs.length ? `; baseline: ${describe(theirs)}` : ""}`;
     for (const config of configsOf(scenario, opts)) {
       const run = best[config.name];
       const r = run?.result;
       if (!r) continue;
+      // Baseline rows are compared with the baseline's own single instance.
+      const single = best[config.baseline ? "single (baseline)" : "single"]?.result?.deliveriesPerSec;
       lines.push(
         `| ${scenario.name} | ${config.name} | ${fmt(r.deliveriesPerSec)} | ${single ? `${(r.deliveriesPerSec / single).toFixed(2)}×` : "–"} | ${fmt(r.latency.p50, 2)}${r.latencyByTarget?.length ? ` (${r.latencyByTarget.map((l) => fmt(l.p50, 2)).join(" / ")})` : ""} | ${fmt(r.latency.p99, 2)} | ${(r.serverCpus ?? [r.serverCpu]).map((c) => fmt(c, 2)).join(" + ")} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(run.cpuPerDeliveryUs, 1)} | ${config.redis ? fmt(run.publishPerMessage, 2) : "–"} | ${config.redis ? fmt(run.redisBytesPerMessage, 0) : "–"} | ${config.redis ? fmt(run.redisCpu, 2) : "–"} |`,
       );
     }
   }
   await Promise.all([redis].flat().map((r) => r.quit()));
+  for (const [scenario, reps] of Object.entries(pairedRatios)) notes.push(`${scenario}: ${reps}`);
   lines.push("", ...notes.map((n) => `- ${n}`));
   const text = `${lines.join("\n")}\n`;
   process.stdout.write(text);
