@@ -14,6 +14,7 @@
  * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
  */
 import { FrameCheck, closeFrame } from "./frame-check.ts";
+import { FrontWriter } from "./front-writer.ts";
 import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
 
 export interface NetAddr {
@@ -49,16 +50,23 @@ export interface FrontOptions {
   stallTimeoutMs: number;
 }
 
-/** One relayed connection: how to end it, and since when a write to its client has been waiting (0: none). */
+/** One relayed connection: how to end it, and its client's writes (their stall time). */
 interface Relay {
   end(): void;
-  stalledSince: number;
+  writer: FrontWriter;
+}
+
+/** A client of the front, as `Deno.serve` sees it (by the loopback port the front connected from). */
+export interface FrontClient {
+  addr: NetAddr;
+  /** Writes to the client: the front's fan-out sends engine frames here (see front-writer.ts). */
+  writer: FrontWriter;
 }
 
 export interface Front {
   readonly port: number;
-  /** The client's address for a connection `Deno.serve` got from the front (by its loopback port). */
-  clientOf(loopbackPort: number): NetAddr | undefined;
+  /** The client behind a connection `Deno.serve` got from the front (by its loopback port). */
+  clientOf(loopbackPort: number): FrontClient | undefined;
   close(): void;
 }
 
@@ -66,7 +74,7 @@ const encoder = new TextEncoder();
 
 export function listenFront(options: FrontOptions): Front {
   const listener = Deno.listen({ port: options.port, hostname: options.hostname });
-  const clients = new Map<number, NetAddr>();
+  const clients = new Map<number, FrontClient>();
   const open = new Set<Relay>();
   // A client that pings and never reads keeps Deno answering into a full socket; nothing else would end it.
   const sweep =
@@ -74,7 +82,10 @@ export function listenFront(options: FrontOptions): Front {
       ? setInterval(
           () => {
             const before = Date.now() - options.stallTimeoutMs;
-            for (const relay of open) if (relay.stalledSince !== 0 && relay.stalledSince < before) relay.end();
+            for (const relay of open) {
+              const since = relay.writer.stalledSince;
+              if (since !== 0 && since < before) relay.end();
+            }
           },
           Math.min(1000, options.stallTimeoutMs),
         )
@@ -97,14 +108,16 @@ export function listenFront(options: FrontOptions): Front {
   };
 }
 
-async function relay(client: Conn, options: FrontOptions, clients: Map<number, NetAddr>, open: Set<Relay>) {
+async function relay(client: Conn, options: FrontOptions, clients: Map<number, FrontClient>, open: Set<Relay>) {
   let upstream: Conn | undefined;
   let ended = false;
-  const state: Relay = { end: () => end(), stalledSince: 0 };
+  const writer = new FrontWriter(client, () => end());
+  const state: Relay = { end: () => end(), writer };
   const end = () => {
     if (ended) return;
     ended = true;
     clearTimeout(deadline);
+    writer.close();
     open.delete(state);
     if (upstream) clients.delete(upstream.localAddr.port);
     for (const conn of [client, upstream]) {
@@ -133,8 +146,8 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, N
     upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
     if (ended) return end();
     upstream.setNoDelay?.(true);
-    clients.set(upstream.localAddr.port, client.remoteAddr);
-    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, state);
+    clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer });
+    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, writer);
   } catch {
     // a reset or a write to a closed socket: the relay ends
   }
@@ -148,17 +161,11 @@ async function forward(
   request: { head: Uint8Array; rest: Uint8Array },
   maxPayload: number,
   deadline: ReturnType<typeof setTimeout> | undefined,
-  state: Relay,
+  writer: FrontWriter,
 ) {
   const text = latin1(request.head);
-  // All writes to the client go through one queue, so a close frame cannot land inside a relayed frame.
-  let queue = Promise.resolve();
-  const write = async (bytes: Uint8Array) => {
-    state.stalledSince = Date.now();
-    await writeAll(client, bytes);
-    state.stalledSince = 0;
-  };
-  const toClient = (bytes: Uint8Array) => (queue = queue.then(() => write(bytes)));
+  // All writes to the client go through its writer, so no frame can land inside another.
+  const toClient = (bytes: Uint8Array) => writer.relay(bytes);
   const toUpstream = (bytes: Uint8Array) => writeAll(upstream, bytes);
   if (!/^upgrade:[ \t]*websocket[ \t]*$/im.test(text)) {
     // One request per connection: a second one would get no header timeout.
@@ -169,9 +176,12 @@ async function forward(
   await writeAll(upstream, request.head);
   const response = await readHead(upstream);
   if (!response?.head) return;
-  await toClient(concat(response.head, response.rest));
   // Refused (401, 403, 429, 503…): Deno keeps such a connection alive; it ends at the deadline.
-  if (!latin1(response.head).startsWith("HTTP/1.1 101")) return pipe(upstream, toClient, TO_CLIENT);
+  if (!latin1(response.head).startsWith("HTTP/1.1 101")) {
+    await toClient(concat(response.head, response.rest));
+    return pipe(upstream, toClient, TO_CLIENT);
+  }
+  await writer.upgrade(response.head, response.rest);
   clearTimeout(deadline);
   const check = new FrameCheck(maxPayload);
   await Promise.race([pipe(upstream, toClient, TO_CLIENT), pipe(client, toUpstream, FROM_CLIENT, request.rest, check)]);

@@ -25,7 +25,9 @@ import type { WebSocketServerOptions } from "../src/options.ts";
 import { addRedisDriverImport } from "../src/cluster/redis-backplane.ts";
 import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
+import { createFrontFanout } from "./deno-fanout.ts";
 import { listenFront, type NetAddr } from "./deno-front.ts";
+import { FRONT_WRITER } from "./front-writer.ts";
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
@@ -65,7 +67,7 @@ export type DenoLiveServer = LiveServer<DenoServerLike>;
 function createDenoLive(options: WebSocketServerOptions) {
   const { engine, adapter, close } = createRuntimeLive(
     options,
-    () => ({ nativeHeartbeat: true }),
+    () => ({ nativeHeartbeat: true, createFanout: createFrontFanout }),
     (engine, fellBack) => {
       const interval = engine.options.heartbeatIntervalMs;
       return denoAdapter({
@@ -141,7 +143,10 @@ function serveBehindFront(
   const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
     const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
     const client = remote && front.clientOf(remote.port);
-    return handler(request, client ? { ...(info as object), remoteAddr: client } : info);
+    if (!client) return handler(request, info);
+    // crossws starts a peer's context from `request.context`: the fan-out finds the front's writer there.
+    (request as Request & { context?: Record<symbol, unknown> }).context = { [FRONT_WRITER]: client.writer };
+    return handler(request, { ...(info as object), remoteAddr: client.addr });
   });
   const { maxPayload, heartbeatIntervalMs } = engine.options;
   // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.

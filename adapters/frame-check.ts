@@ -1,7 +1,9 @@
 /**
- * Follows the frame headers of a client's WebSocket stream (RFC 6455 §5.2) without copying payloads, for
- * the Deno front (deno-front.ts): every client frame must be masked (else 1002), and a message, all its
- * fragments together, must not exceed `maxPayload` (else 1009). Other protocol errors are left to Deno.
+ * Follows the frame headers of a WebSocket stream (RFC 6455 §5.2) without copying payloads, for the Deno
+ * front (deno-front.ts). On a client's stream every frame must be masked (else 1002), and a message, all
+ * its fragments together, must not exceed `maxPayload` (else 1009); other protocol errors are left to
+ * Deno. On the server's stream (`fromClient` false: unmasked frames, no limit) it only tells where frames
+ * end, so the front can put frames of its own between them.
  */
 export class FrameCheck {
   /** The close code once a frame was refused. */
@@ -14,7 +16,15 @@ export class FrameCheck {
   /** Payload bytes of the current data message so far (all its fragments). */
   private message = 0;
 
-  constructor(private readonly maxPayload: number) {}
+  constructor(
+    private readonly maxPayload: number,
+    private readonly fromClient = true,
+  ) {}
+
+  /** No frame has been begun and not finished: a whole frame may go next. */
+  get atBoundary(): boolean {
+    return this.remaining === 0 && this.have === 0;
+  }
 
   /** Reads `chunk`; false once a frame is refused (then `failed` says why). */
   accept(chunk: Uint8Array): boolean {
@@ -29,9 +39,9 @@ export class FrameCheck {
       }
       this.header[this.have++] = chunk[i++]!;
       if (this.have === 2) {
-        if ((this.header[1]! & 0x80) === 0) return this.fail(1002);
+        if (this.fromClient && (this.header[1]! & 0x80) === 0) return this.fail(1002);
         const short = this.header[1]! & 0x7f;
-        this.need = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + 4;
+        this.need = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (this.header[1]! & 0x80 ? 4 : 0);
       }
       if (this.have === this.need && !this.frameStarts()) return false;
     }
@@ -63,6 +73,34 @@ export class FrameCheck {
     this.failed = code;
     return false;
   }
+}
+
+const encoder = new TextEncoder();
+/** Where frames are encoded before they are copied out at their exact size (grown on demand). */
+let scratch = new Uint8Array(64 * 1024);
+
+/**
+ * A complete unmasked text frame around `text`: the payload is encoded after room for the longest header,
+ * the header written just before it, and the frame copied out at its exact size (it may sit in many
+ * clients' queues).
+ */
+export function textFrame(text: string): Uint8Array {
+  if (scratch.length < 10 + text.length * 3) scratch = new Uint8Array(10 + text.length * 3);
+  const buffer = scratch;
+  const { written: length } = encoder.encodeInto(text, buffer.subarray(10));
+  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const at = 10 - head;
+  buffer[at] = 0x81; // FIN + text opcode
+  if (length < 126) buffer[at + 1] = length;
+  else if (length < 65536) {
+    buffer[at + 1] = 126;
+    buffer[at + 2] = length >> 8;
+    buffer[at + 3] = length & 0xff;
+  } else {
+    buffer[at + 1] = 127;
+    new DataView(buffer.buffer).setBigUint64(at + 2, BigInt(length));
+  }
+  return buffer.slice(at, 10 + length);
 }
 
 /** A server's close frame (unmasked) with `code` and no reason. */

@@ -140,6 +140,67 @@ describe("Deno createServer: the front", () => {
     }
   }, 60_000);
 
+  it("writes the engine's frames straight to the client, whole and in order between Deno's own pings", async () => {
+    // heartbeatIntervalMs 300: Deno pings a client after 0.3 s without a frame from it, through the relay,
+    // while the engine's broadcasts go to the same socket from the front's writer.
+    const port = await start({ heartbeatIntervalMs: 300, rateLimit: false });
+    const listener = await upgrade(port);
+    const sender = await upgrade(port);
+    const join = (c: typeof listener) => c.socket.write(frame(1, Buffer.from('{"type":"join_room","payload":{"roomId":"interleave"}}')));
+    join(listener);
+    await until(() => listener.received().toString().includes("room_joined"));
+    join(sender);
+    await until(() => sender.received().toString().includes("room_joined"));
+    const head = listener.received().indexOf("\r\n\r\n") + 4;
+    let parsed = head;
+    const seen: number[] = [];
+    let pings = 0;
+    /** Parses every whole server frame received so far; answers pings (with a masked pong) as a browser would. */
+    const read = () => {
+      const bytes = listener.received();
+      for (;;) {
+        if (bytes.length < parsed + 2) return;
+        const opcode = bytes[parsed]! & 0x0f;
+        expect(bytes[parsed]! & 0x80).toBe(0x80); // FIN: nothing here is fragmented
+        expect(bytes[parsed + 1]! & 0x80).toBe(0); // a server frame is never masked
+        let length = bytes[parsed + 1]! & 0x7f;
+        let start = parsed + 2;
+        if (length === 126) {
+          if (bytes.length < parsed + 4) return;
+          length = bytes.readUInt16BE(parsed + 2);
+          start = parsed + 4;
+        }
+        if (bytes.length < start + length) return;
+        const payload = bytes.subarray(start, start + length);
+        parsed = start + length;
+        if (opcode === 9) {
+          pings++;
+          listener.socket.write(frame(10, Buffer.from(payload)));
+        } else {
+          expect(opcode).toBe(1);
+          const message = JSON.parse(payload.toString("utf8"));
+          if (message.type === "broadcast_event") seen.push(message.payload.payload.n);
+        }
+      }
+    };
+    const sent = 400;
+    for (let n = 0; n < sent; n++) {
+      const event = { type: "broadcast_event", payload: { event: "tick", payload: { n } } };
+      sender.socket.write(frame(1, Buffer.from(JSON.stringify(event))));
+      if (n % 20 === 19) {
+        read();
+        await sleep(80); // 400 events over about 1.6 s: several of Deno's pings come in between
+      }
+    }
+    await until(() => {
+      read();
+      return seen.length === sent;
+    });
+    expect(seen).toEqual(Array.from({ length: sent }, (_, n) => n));
+    expect(pings).toBeGreaterThan(0);
+    expect(await listener.closeCode(300)).toBe("open");
+  }, 30_000);
+
   it("answers a request head longer than 32 KiB with 431", async () => {
     const port = await start({});
     const c = await connect(port);
