@@ -14,6 +14,7 @@
  * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
  */
 import { FrameCheck, closeFrame } from "./frame-check.ts";
+import { FrontReader } from "./front-reader.ts";
 import { FrontWriter } from "./front-writer.ts";
 import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
 
@@ -61,6 +62,8 @@ export interface FrontClient {
   addr: NetAddr;
   /** Writes to the client: the front's fan-out sends engine frames here (see front-writer.ts). */
   writer: FrontWriter;
+  /** Reads the client's frames after the 101: messages for the engine are taken here (front-reader.ts). */
+  reader: FrontReader;
 }
 
 export interface Front {
@@ -113,11 +116,13 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
   let ended = false;
   const writer = new FrontWriter(client, () => end());
   const state: Relay = { end: () => end(), writer };
+  let reader: FrontReader | undefined;
   const end = () => {
     if (ended) return;
     ended = true;
     clearTimeout(deadline);
     writer.close();
+    reader?.close();
     open.delete(state);
     if (upstream) clients.delete(upstream.localAddr.port);
     for (const conn of [client, upstream]) {
@@ -146,8 +151,10 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
     upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
     if (ended) return end();
     upstream.setNoDelay?.(true);
-    clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer });
-    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, writer);
+    const to = upstream;
+    reader = new FrontReader((bytes) => writeAll(to, bytes));
+    clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
+    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, { writer, reader });
   } catch {
     // a reset or a write to a closed socket: the relay ends
   }
@@ -161,7 +168,7 @@ async function forward(
   request: { head: Uint8Array; rest: Uint8Array },
   maxPayload: number,
   deadline: ReturnType<typeof setTimeout> | undefined,
-  writer: FrontWriter,
+  { writer, reader }: { writer: FrontWriter; reader: FrontReader },
 ) {
   const text = latin1(request.head);
   // All writes to the client go through its writer, so no frame can land inside another.
@@ -184,7 +191,8 @@ async function forward(
   await writer.upgrade(response.head, response.rest);
   clearTimeout(deadline);
   const check = new FrameCheck(maxPayload);
-  await Promise.race([pipe(upstream, toClient, TO_CLIENT), pipe(client, toUpstream, FROM_CLIENT, request.rest, check)]);
+  const toReader = (bytes: Uint8Array) => reader.feed(bytes);
+  await Promise.race([pipe(upstream, toClient, FROM_DENO_WS), pipe(client, toReader, FROM_CLIENT, request.rest, check)]);
   if (check.failed === undefined) return;
   upstream.close(); // Deno drops the partial message now
   await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
@@ -209,6 +217,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 const FROM_CLIENT = 4096;
 const TO_CLIENT = 4096;
+/**
+ * After the 101 only Deno's own frames come this way (pings, pongs, close: at most 129 bytes each); the
+ * engine's frames go from the front's writer. A small buffer keeps idle connections small.
+ */
+const FROM_DENO_WS = 512;
 
 /** Copies `from` → `write` until `from` ends; with `check`, stops before the first chunk it refuses. */
 async function pipe(

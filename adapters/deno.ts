@@ -27,7 +27,10 @@ import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
 import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
 import { createFrontFanout } from "./deno-fanout.ts";
 import { listenFront, type NetAddr } from "./deno-front.ts";
-import { FRONT_WRITER } from "./front-writer.ts";
+import { FRONT_READER, FRONT_WRITER, frontReaderOf } from "./front-writer.ts";
+
+/** How long the front holds a client's frames for the engine's `open` before it relays them to Deno. */
+const FRONT_ATTACH_WAIT_MS = 1000;
 import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
@@ -79,7 +82,11 @@ function createDenoLive(options: WebSocketServerOptions) {
           error: undefined,
           open(peer) {
             if (!releaseDenoUpgradeRequest(peer)) fellBack("Deno upgrade request release");
-            return engine.hooks.open?.(peer);
+            const opened = engine.hooks.open?.(peer);
+            // Behind the front, messages come from the front's reader from now on, not through Deno.
+            const message = engine.hooks.message;
+            if (message) frontReaderOf(peer.context)?.attach((text) => message(peer, { text: () => text } as never));
+            return opened;
           },
         },
         getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
@@ -90,7 +97,13 @@ function createDenoLive(options: WebSocketServerOptions) {
     },
   );
   // `info` is Deno.serve's ServeHandlerInfo (remote address); crossws reads `info.remoteAddr`.
-  const upgrade = (request: Request, info: unknown): Promise<Response> => adapter.handleUpgrade(request, (info ?? {}) as never);
+  const upgrade = (request: Request, info: unknown): Promise<Response> => {
+    // Came through the front: its reader holds this client's first frames until the engine's open.
+    // Deno pings after `heartbeatIntervalMs` without a frame; a sending client is kept known to it at half that.
+    const keepaliveMs = engine.options.heartbeatIntervalMs / 2;
+    frontReaderOf((request as Request & { context?: unknown }).context)?.expect(FRONT_ATTACH_WAIT_MS, keepaliveMs);
+    return adapter.handleUpgrade(request, (info ?? {}) as never);
+  };
   return { engine, upgrade, close };
 }
 
@@ -145,7 +158,10 @@ function serveBehindFront(
     const client = remote && front.clientOf(remote.port);
     if (!client) return handler(request, info);
     // crossws starts a peer's context from `request.context`: the fan-out finds the front's writer there.
-    (request as Request & { context?: Record<symbol, unknown> }).context = { [FRONT_WRITER]: client.writer };
+    (request as Request & { context?: Record<symbol, unknown> }).context = {
+      [FRONT_WRITER]: client.writer,
+      [FRONT_READER]: client.reader,
+    };
     return handler(request, { ...(info as object), remoteAddr: client.addr });
   });
   const { maxPayload, heartbeatIntervalMs } = engine.options;

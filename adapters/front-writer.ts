@@ -9,6 +9,7 @@
  * partly queued waits for its end. None goes before the 101.
  */
 import { FrameCheck } from "./frame-check.ts";
+import { FrontReader } from "./front-reader.ts";
 
 interface Writable {
   write(bytes: Uint8Array): Promise<number>;
@@ -16,6 +17,8 @@ interface Writable {
 
 /** Set on the upgrade request's crossws context by the front, read by the fan-out from `peer.context`. */
 export const FRONT_WRITER = Symbol.for("openlivesync.front-writer");
+/** The front's reader of the same client (front-reader.ts), beside the writer in the context. */
+export const FRONT_READER = Symbol.for("openlivesync.front-reader");
 
 export class FrontWriter {
   /** Since when a write to the client has been waiting (0: none); the front's sweep ends stalled clients. */
@@ -140,4 +143,10 @@ export function frontWriterOf(peer: { context?: unknown }): FrontWriter | undefi
   const context = peer.context as Record<symbol, unknown> | undefined;
   const writer = context?.[FRONT_WRITER];
   return writer instanceof FrontWriter ? writer : undefined;
+}
+
+/** The front's reader in a crossws context (a peer's, or an upgrade request's). */
+export function frontReaderOf(context: unknown): FrontReader | undefined {
+  const reader = (context as Record<symbol, unknown> | undefined)?.[FRONT_READER];
+  return reader instanceof FrontReader ? reader : undefined;
 }

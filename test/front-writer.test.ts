@@ -1,9 +1,11 @@
 /**
- * The Deno front's client writer (adapters/front-writer.ts) and frame encoder, without Deno: the engine's
- * frames and the frames relayed from Deno.serve share one ordered stream and never cut into each other.
+ * The Deno front's client writer and reader (adapters/front-writer.ts, front-reader.ts) and frame encoder,
+ * without Deno: the engine's frames and the frames relayed from Deno.serve share one ordered stream and
+ * never cut into each other; a client's messages reach the engine whole, in order, however they are cut.
  */
 import { describe, expect, it } from "vitest";
 import { FrameCheck, textFrame } from "../adapters/frame-check.ts";
+import { FrontReader } from "../adapters/front-reader.ts";
 import { FrontWriter } from "../adapters/front-writer.ts";
 
 /** A client connection that takes writes one at a time, each after `release()` when `manual`. */
@@ -116,5 +118,124 @@ describe("textFrame", () => {
     const check = new FrameCheck(Number.POSITIVE_INFINITY, false);
     expect(check.accept(frame)).toBe(true);
     expect(check.atBoundary).toBe(true);
+  });
+});
+
+/** A masked client frame (mask 0x11 0x22 0x33 0x44). */
+function clientFrame(opcode: number, text: string, fin = true): Buffer {
+  const payload = Buffer.from(text, "utf8");
+  const length = payload.length;
+  const ext = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const head = Buffer.alloc(2 + ext + 4);
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  head[1] = 0x80 | (ext === 0 ? length : ext === 2 ? 126 : 127);
+  if (ext === 2) head.writeUInt16BE(length, 2);
+  if (ext === 8) head.writeBigUInt64BE(BigInt(length), 2);
+  const mask = [0x11, 0x22, 0x33, 0x44];
+  head.set(mask, 2 + ext);
+  return Buffer.concat([head, payload.map((b, i) => b ^ mask[i & 3]!)]);
+}
+
+function reader(keepaliveMs = 0) {
+  const toDeno: Buffer[] = [];
+  const messages: string[] = [];
+  const r = new FrontReader(async (bytes) => {
+    toDeno.push(Buffer.from(bytes));
+  });
+  r.expect(60_000, keepaliveMs);
+  return { r, toDeno, messages, attach: () => r.attach((text) => messages.push(text)) };
+}
+
+/** Feeds `bytes` in pieces of `size`, through one reused buffer as the front's read loop does. */
+async function feedCut(r: FrontReader, bytes: Buffer, size: number) {
+  const buffer = new Uint8Array(size);
+  for (let at = 0; at < bytes.length; at += size) {
+    const piece = bytes.subarray(at, at + size);
+    buffer.set(piece);
+    await r.feed(buffer.subarray(0, piece.length));
+    buffer.fill(0xee); // what a reused buffer would hold next
+  }
+}
+
+describe("front reader", () => {
+  const texts = ["a", "é".repeat(70), "x".repeat(300), "y".repeat(70_000), "{}"];
+  const stream = Buffer.concat(texts.map((t) => clientFrame(1, t)));
+
+  it.each([1, 3, 7, 4096, 1 << 20])("hands on whole messages in order when the stream is cut every %i bytes", async (size) => {
+    const { r, messages, toDeno, attach } = reader();
+    attach();
+    await feedCut(r, stream, size);
+    expect(messages).toEqual(texts);
+    expect(toDeno).toEqual([]);
+  });
+
+  it("holds what arrives before the engine attaches, then hands it on first", async () => {
+    const { r, messages, attach } = reader();
+    await r.feed(clientFrame(1, "first"));
+    expect(messages).toEqual([]);
+    attach();
+    await r.feed(clientFrame(1, "second"));
+    expect(messages).toEqual(["first", "second"]);
+  });
+
+  it("relays everything to Deno, in order, when the engine does not attach in time", async () => {
+    const toDeno: Buffer[] = [];
+    const r = new FrontReader(async (bytes) => {
+      toDeno.push(Buffer.from(bytes));
+    });
+    r.expect(20, 0);
+    await r.feed(clientFrame(1, "one"));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await r.feed(clientFrame(1, "two"));
+    r.attach(() => expect.unreachable("attached too late"));
+    expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([clientFrame(1, "one"), clientFrame(1, "two")]));
+  });
+
+  it("relays every frame of a connection the live endpoint did not upgrade", async () => {
+    const toDeno: Buffer[] = [];
+    const r = new FrontReader(async (bytes) => {
+      toDeno.push(Buffer.from(bytes));
+    });
+    await r.feed(clientFrame(1, "someone else's route"));
+    expect(Buffer.concat(toDeno)).toEqual(clientFrame(1, "someone else's route"));
+  });
+
+  it("joins a fragmented message and sends control frames between its fragments to Deno", async () => {
+    const { r, messages, toDeno, attach } = reader();
+    attach();
+    const ping = clientFrame(9, "p");
+    await feedCut(r, Buffer.concat([clientFrame(1, "he", false), ping, clientFrame(0, "ll", false), clientFrame(0, "o")]), 5);
+    expect(messages).toEqual(["hello"]);
+    expect(Buffer.concat(toDeno)).toEqual(ping);
+  });
+
+  it("sends a close frame and everything after it to Deno", async () => {
+    const { r, messages, toDeno, attach } = reader();
+    attach();
+    const close = Buffer.concat([clientFrame(8, ""), clientFrame(1, "after close")]);
+    await r.feed(Buffer.concat([clientFrame(1, "before"), close]));
+    expect(messages).toEqual(["before"]);
+    expect(Buffer.concat(toDeno)).toEqual(close);
+  });
+
+  it("leaves text that is not UTF-8, and all after it, to Deno (which closes with 1007)", async () => {
+    const { r, messages, toDeno, attach } = reader();
+    attach();
+    const bad = Buffer.from(clientFrame(1, "ab"));
+    bad[bad.length - 1] = 0xff ^ 0x22; // unmasks to 0xff, never valid in UTF-8
+    await r.feed(Buffer.concat([clientFrame(1, "ok"), bad, clientFrame(1, "later")]));
+    expect(messages).toEqual(["ok"]);
+    expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([bad, clientFrame(1, "later")]));
+  });
+
+  it("tells Deno the client is there with an unsolicited pong while its messages go to the engine", async () => {
+    const { r, messages, toDeno, attach } = reader(30);
+    attach();
+    await r.feed(clientFrame(1, "m1"));
+    expect(toDeno).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await r.feed(clientFrame(1, "m2"));
+    expect(messages).toEqual(["m1", "m2"]);
+    expect(toDeno).toEqual([Buffer.from([0x8a, 0x80, 0, 0, 0, 0])]);
   });
 });
