@@ -68,11 +68,14 @@ declare const Deno: {
 export type DenoLiveServer = LiveServer<DenoServerLike>;
 
 function createDenoLive(options: WebSocketServerOptions) {
+  let frontMissed = () => {};
   const { engine, adapter, close } = createRuntimeLive(
     options,
     () => ({ nativeHeartbeat: true, createFanout: createFrontFanout }),
     (engine, fellBack) => {
       const interval = engine.options.heartbeatIntervalMs;
+      frontMissed = () =>
+        fellBack("Deno front: the peer's context did not carry the front's reader and writer (crossws keeps it elsewhere)");
       return denoAdapter({
         // Deno fires "error" just before "close" when a client vanishes (EOF, reset) or misses a pong, and
         // crossws hands it on as WSError("[object ErrorEvent]"): a disconnect with no detail, which Node and
@@ -101,7 +104,7 @@ function createDenoLive(options: WebSocketServerOptions) {
     // Came through the front: its reader holds this client's first frames until the engine's open.
     // Deno pings after `heartbeatIntervalMs` without a frame; a sending client is kept known to it at half that.
     const keepaliveMs = engine.options.heartbeatIntervalMs / 2;
-    frontReaderOf((request as Request & { context?: unknown }).context)?.expect(FRONT_ATTACH_WAIT_MS, keepaliveMs);
+    frontReaderOf((request as Request & { context?: unknown }).context)?.expect(FRONT_ATTACH_WAIT_MS, keepaliveMs, frontMissed);
     return adapter.handleUpgrade(request, (info ?? {}) as never);
   };
   return { engine, upgrade, close };

@@ -45,14 +45,18 @@ export class FrontReader {
 
   /**
    * The live endpoint is upgrading this connection: hold its frames for the engine (at most `waitMs`).
-   * `keepaliveMs`: how often Deno must hear from a client that is sending (0: never).
+   * `keepaliveMs`: how often Deno must hear from a client that is sending (0: never). `missed` is called
+   * if the engine does not attach in time (the crossws context did not carry the reader to its peer).
    */
-  expect(waitMs: number, keepaliveMs: number): void {
+  expect(waitMs: number, keepaliveMs: number, missed?: () => void): void {
     if (this.mode !== "forward" || this.fed) return;
     this.mode = "wait";
     this.keepaliveMs = keepaliveMs;
     this.toldDenoAt = Date.now();
-    this.timer = setTimeout(() => this.forwardAll(), waitMs);
+    this.timer = setTimeout(() => {
+      missed?.();
+      this.forwardAll();
+    }, waitMs);
   }
 
   /** The engine opened the connection: `deliver` takes each message from now on (and the held ones). */
