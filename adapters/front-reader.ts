@@ -17,6 +17,8 @@
  * tells Deno the client is there with an unsolicited pong (RFC 6455 §5.5.3) at most every `keepaliveMs`.
  */
 
+import { concatAll } from "./http-head.ts";
+
 const decoder = new TextDecoder("utf-8", { fatal: true });
 /** An empty pong frame, masked as a client's must be (with an all-zero mask). */
 const PONG = Uint8Array.of(0x8a, 0x80, 0, 0, 0, 0);
@@ -137,7 +139,7 @@ export class FrontReader {
     if ((frame[0]! & 0x80) === 0 || this.fragments) {
       (this.fragments ??= []).push(payload);
       if ((frame[0]! & 0x80) === 0) return;
-      payload = join(this.fragments);
+      payload = concatAll(this.fragments);
       this.fragments = undefined;
     }
     let text: string;
@@ -205,18 +207,5 @@ function unmask(frame: Uint8Array): Uint8Array {
 function copy(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length);
   out.set(bytes);
-  return out;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }

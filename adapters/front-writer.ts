@@ -9,6 +9,7 @@
  * partly queued waits for its end. None goes before the 101.
  */
 import { FrameCheck } from "./frame-check.ts";
+import { concatAll } from "./http-head.ts";
 import { FrontReader } from "./front-reader.ts";
 
 interface Writable {
@@ -107,7 +108,7 @@ export class FrontWriter {
         inFlight = this.settled;
         this.queue = [];
         this.settled = [];
-        const bytes = batch.length === 1 ? batch[0]! : join(batch);
+        const bytes = concatAll(batch);
         this.stalledSince = Date.now();
         for (let at = 0; at < bytes.length; ) at += await this.client.write(bytes.subarray(at));
         this.stalledSince = 0;
@@ -124,18 +125,6 @@ export class FrontWriter {
       for (const resolve of this.settled.splice(0)) resolve();
     }
   }
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** The front's writer for a crossws peer, when the peer came through the front. */

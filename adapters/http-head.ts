@@ -42,9 +42,18 @@ export function withConnectionClose(head: string): string {
 
 export const latin1 = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
 
-export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+export const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => concatAll([a, b]);
+
+/** The chunks in one new array (the one chunk itself when there is only one). */
+export function concatAll(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }
