@@ -12,7 +12,21 @@ export function demoPage(settings: { wsPath: string; clientUrl: string }): strin
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>OpenLiveSync demo</title>
 <style>
-  * { box-sizing: border-box; }
+${STYLE}</style>
+</head>
+<body>
+${BODY}<script type="module">
+import { createLiveSyncClient } from ${JSON.stringify(settings.clientUrl)};
+
+const config = ${config};
+${SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+/** The page's CSS. */
+const STYLE = `  * { box-sizing: border-box; }
   body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2937; background: #f3f4f6; height: 100vh; display: flex; flex-direction: column; }
   header { display: flex; align-items: center; gap: 12px; padding: 10px 16px; background: #111827; color: #f9fafb; }
   header h1 { font-size: 16px; margin: 0; font-weight: 600; }
@@ -47,10 +61,10 @@ export function demoPage(settings: { wsPath: string; clientUrl: string }): strin
   button { padding: 6px 12px; border: 0; border-radius: 6px; background: #2563eb; color: #fff; font: inherit; cursor: pointer; }
   button[disabled] { background: #9ca3af; cursor: default; }
   #note { color: #dc2626; font-size: 12px; min-height: 1em; }
-</style>
-</head>
-<body>
-<header>
+`;
+
+/** The page's markup: the header badge, the board for cursors, members and chat. */
+const BODY = `<header>
   <h1>OpenLiveSync demo</h1>
   <span>room <b id="room"></b></span>
   <span class="spacer"></span>
@@ -70,11 +84,10 @@ export function demoPage(settings: { wsPath: string; clientUrl: string }): strin
     </div>
   </aside>
 </main>
-<script type="module">
-import { createLiveSyncClient } from ${JSON.stringify(settings.clientUrl)};
+`;
 
-const config = ${config};
-const params = new URLSearchParams(location.search);
+/** The module script after its import and config: joins the room and renders every state the client hands it. */
+const SCRIPT = `const params = new URLSearchParams(location.search);
 const room = params.get("room") || "lobby";
 const name = params.get("name") || "Guest " + Math.floor(100 + Math.random() * 900);
 const palette = ["#e11d48", "#2563eb", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
@@ -207,8 +220,4 @@ function render() {
   if (atBottom) list.scrollTop = list.scrollHeight;
   $("load-older").hidden = !state.hasMoreHistory || !state.inRoom;
 }
-</script>
-</body>
-</html>
 `;
-}

@@ -41,6 +41,21 @@ function errors(...codes: ApiErrorCode[]): Record<string, unknown> {
 }
 
 export function createOpenApiDocument(schemas: ServerInputSchemas): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "openlivesync HTTP API",
+      version: "1",
+      description: "Rooms, presence, events, chat and disconnects from your backend; the same on one instance and across a cluster.",
+    },
+    security: [{ bearer: [] }],
+    paths: paths(schemas),
+    components: components(schemas),
+  };
+}
+
+/** Every route with its parameters, body and responses. */
+function paths(schemas: ServerInputSchemas): Record<string, unknown> {
   const roomId = { name: "roomId", in: "path", required: true, schema: jsonSchema(schemas.roomId) };
   const query = (name: string, schema: v.GenericSchema, description: string) => ({
     name,
@@ -52,97 +67,92 @@ export function createOpenApiDocument(schemas: ServerInputSchemas): Record<strin
   const page = schemas.page.entries;
   const close = schemas.disconnect.entries;
   return {
-    openapi: "3.1.0",
-    info: {
-      title: "openlivesync HTTP API",
-      version: "1",
-      description: "Rooms, presence, events, chat and disconnects from your backend; the same on one instance and across a cluster.",
-    },
-    security: [{ bearer: [] }],
-    paths: {
-      "/api/rooms": {
-        get: {
-          summary: "Every room with at least one member, cluster-wide",
-          responses: { 200: { description: "The rooms", content: json(ref("RoomList")) }, ...errors() },
-        },
-      },
-      "/api/rooms/{roomId}/presence": {
-        get: {
-          summary: "The room's presence, as room_joined gives it ({} for an empty room)",
-          parameters: [roomId],
-          responses: {
-            200: { description: "The presence, by connection id", content: json(ref("Presence")) },
-            ...errors("INVALID_PAYLOAD"),
-          },
-        },
-      },
-      "/api/rooms/{roomId}/chat": {
-        get: {
-          summary: "A page of the room's chat history, oldest first (as get_chat_history)",
-          parameters: [
-            roomId,
-            query("before", page.before, "A message id: the page ends just before it. Absent: the newest page."),
-            query("limit", page.limit, "Most messages in the page (default 50)."),
-          ],
-          responses: { 200: { description: "The page", content: json(ref("ChatPage")) }, ...errors("INVALID_PAYLOAD", "STORAGE_ERROR") },
-        },
-        post: {
-          summary: "Store a chat message from the server and send it to every member",
-          parameters: [roomId],
-          requestBody: { required: true, content: json(ref("SendChat")) },
-          responses: {
-            201: { description: "The stored message, as members receive it", content: json(ref("ChatMessage")) },
-            ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE", "STORAGE_ERROR"),
-          },
-        },
-      },
-      "/api/rooms/{roomId}/events": {
-        post: {
-          summary: 'Send a broadcast_event from the server (connectionId "server") to every member',
-          parameters: [roomId],
-          requestBody: { required: true, content: json(ref("PublishEvent")) },
-          responses: { 202: { description: "Sent to the room's members" }, ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE") },
-        },
-      },
-      "/api/rooms/{roomId}/connections/{connectionId}": {
-        delete: {
-          summary: "Close a member's connection, wherever it is in the cluster",
-          parameters: [
-            roomId,
-            { name: "connectionId", in: "path", required: true, schema: { type: "string" } },
-            query("code", close.code, "Close code (default 4403): 1000, 1001, 1008 or 3000-4999."),
-            query("reason", close.reason, 'Close reason (default "Disconnected by the server").'),
-          ],
-          responses: { 204: { description: "Closed" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND") },
-        },
-      },
-      "/api/openapi.json": {
-        get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
+    "/api/rooms": {
+      get: {
+        summary: "Every room with at least one member, cluster-wide",
+        responses: { 200: { description: "The rooms", content: json(ref("RoomList")) }, ...errors() },
       },
     },
-    components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The server's `api.secret`" } },
-      schemas: {
-        PublishEvent: jsonSchema(schemas.event),
-        SendChat: jsonSchema(schemas.chat),
-        RoomList: jsonSchema(responseSchemas.RoomList),
-        Presence: {
-          type: "object",
-          properties: { roomId: { type: "string" }, presence: { type: "object", additionalProperties: ref("PresenceEntry") } },
-          required: ["roomId", "presence"],
+    "/api/rooms/{roomId}/presence": {
+      get: {
+        summary: "The room's presence, as room_joined gives it ({} for an empty room)",
+        parameters: [roomId],
+        responses: {
+          200: { description: "The presence, by connection id", content: json(ref("Presence")) },
+          ...errors("INVALID_PAYLOAD"),
         },
-        PresenceEntry: jsonSchema(responseSchemas.PresenceEntry),
-        ChatMessage: jsonSchema(responseSchemas.ChatMessage),
-        ChatPage: {
-          type: "object",
-          properties: { messages: { type: "array", items: ref("ChatMessage") }, hasMore: { type: "boolean" } },
-          required: ["messages", "hasMore"],
-        },
-        Error: jsonSchema(responseSchemas.Error),
       },
-      responses: Object.fromEntries(
-        (Object.keys(errorDescriptions) as ApiErrorCode[]).map((code) => [code, errorResponse(errorDescriptions[code])]),
-      ),
     },
+    "/api/rooms/{roomId}/chat": {
+      get: {
+        summary: "A page of the room's chat history, oldest first (as get_chat_history)",
+        parameters: [
+          roomId,
+          query("before", page.before, "A message id: the page ends just before it. Absent: the newest page."),
+          query("limit", page.limit, "Most messages in the page (default 50)."),
+        ],
+        responses: { 200: { description: "The page", content: json(ref("ChatPage")) }, ...errors("INVALID_PAYLOAD", "STORAGE_ERROR") },
+      },
+      post: {
+        summary: "Store a chat message from the server and send it to every member",
+        parameters: [roomId],
+        requestBody: { required: true, content: json(ref("SendChat")) },
+        responses: {
+          201: { description: "The stored message, as members receive it", content: json(ref("ChatMessage")) },
+          ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE", "STORAGE_ERROR"),
+        },
+      },
+    },
+    "/api/rooms/{roomId}/events": {
+      post: {
+        summary: 'Send a broadcast_event from the server (connectionId "server") to every member',
+        parameters: [roomId],
+        requestBody: { required: true, content: json(ref("PublishEvent")) },
+        responses: { 202: { description: "Sent to the room's members" }, ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE") },
+      },
+    },
+    "/api/rooms/{roomId}/connections/{connectionId}": {
+      delete: {
+        summary: "Close a member's connection, wherever it is in the cluster",
+        parameters: [
+          roomId,
+          { name: "connectionId", in: "path", required: true, schema: { type: "string" } },
+          query("code", close.code, "Close code (default 4403): 1000, 1001, 1008 or 3000-4999."),
+          query("reason", close.reason, 'Close reason (default "Disconnected by the server").'),
+        ],
+        responses: { 204: { description: "Closed" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND") },
+      },
+    },
+    "/api/openapi.json": {
+      get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
+    },
+  };
+}
+
+/** The security scheme, the request and response schemas, and the error responses the routes refer to. */
+function components(schemas: ServerInputSchemas): Record<string, unknown> {
+  return {
+    securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The server's `api.secret`" } },
+    schemas: {
+      PublishEvent: jsonSchema(schemas.event),
+      SendChat: jsonSchema(schemas.chat),
+      RoomList: jsonSchema(responseSchemas.RoomList),
+      Presence: {
+        type: "object",
+        properties: { roomId: { type: "string" }, presence: { type: "object", additionalProperties: ref("PresenceEntry") } },
+        required: ["roomId", "presence"],
+      },
+      PresenceEntry: jsonSchema(responseSchemas.PresenceEntry),
+      ChatMessage: jsonSchema(responseSchemas.ChatMessage),
+      ChatPage: {
+        type: "object",
+        properties: { messages: { type: "array", items: ref("ChatMessage") }, hasMore: { type: "boolean" } },
+        required: ["messages", "hasMore"],
+      },
+      Error: jsonSchema(responseSchemas.Error),
+    },
+    responses: Object.fromEntries(
+      (Object.keys(errorDescriptions) as ApiErrorCode[]).map((code) => [code, errorResponse(errorDescriptions[code])]),
+    ),
   };
 }

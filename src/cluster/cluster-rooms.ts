@@ -1,23 +1,11 @@
 import type { OnError } from "../errors.ts";
 import type { RoomSend } from "../engine/room-send.ts";
 import type { Room, RoomManager } from "../engine/room.ts";
-import type { PresenceEntry } from "../protocol/messages.ts";
 import { isPlainObject } from "../util/json.ts";
 import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
+import { isEntry, RemoteMembers } from "./remote-members.ts";
 
 const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
-const isEntry = (entry: unknown): entry is PresenceEntry =>
-  isObject(entry) && typeof entry.connectionId === "string" && isObject(entry.presence);
-
-export function parseEntry(json: string, connectionId: string): PresenceEntry | undefined {
-  let entry: unknown;
-  try {
-    entry = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  return isObject(entry) && entry.connectionId === connectionId && isObject(entry.presence) ? (entry as PresenceEntry) : undefined;
-}
 
 /** How many times a room is re-read when remote news for it arrived while the read was in flight. */
 const REFRESH_ATTEMPTS = 3;
@@ -42,10 +30,8 @@ export class ClusterRooms {
   private readonly rooms: RoomManager;
   private readonly send: Pick<RoomSend, "deliver" | "remotePresence">;
   private readonly onError: OnError;
-  /** The room each remote member this instance shows is in, by connection id. */
-  private readonly remote = new Map<string, Room>();
-  /** Per instance: members shown and when the first was seen (a beat check sent earlier cannot condemn it). */
-  private readonly instances = new Map<string, { count: number; since: number }>();
+  /** The members of other instances shown in this instance's rooms. */
+  private readonly remote: RemoteMembers;
   /** Bumped on every remote change to a room; a read that overlapped one is repeated. */
   private readonly epochs = new WeakMap<Room, number>();
   private readonly loaded = new WeakSet<Room>();
@@ -64,12 +50,13 @@ export class ClusterRooms {
     this.rooms = rooms;
     this.send = send;
     this.onError = onError;
+    this.remote = new RemoteMembers(rooms, send);
     this.sink = {
       deliver: (message) => this.deliver(message),
       onError,
       resync: () => this.resync(),
       instancesDown: (dead, checkedAt) => this.instancesDown(dead, checkedAt),
-      remoteInstances: () => this.instances.keys(),
+      remoteInstances: () => this.remote.instanceIds(),
       localMembers: () => this.localMembers(),
       control: (body, instanceId) => this.onControl?.(body, instanceId),
       roomsEmptied: (roomIds) => {
@@ -124,7 +111,7 @@ export class ClusterRooms {
   /** The last local connection left `room`: forget its remote members so the room can be freed. */
   release(room: Room): void {
     this.backplane.unsubscribe?.(room.id);
-    for (const id of [...room.remote.keys()]) this.removeRemote(room, id);
+    this.remote.forget(room);
     this.loading.delete(room);
   }
 
@@ -134,29 +121,6 @@ export class ClusterRooms {
 
   private bump(room: Room): void {
     this.epochs.set(room, (this.epochs.get(room) ?? 0) + 1);
-  }
-
-  private addRemote(room: Room, instanceId: string, entry: PresenceEntry): void {
-    room.setRemote(entry, instanceId);
-    this.remote.set(entry.connectionId, room);
-    const seen = this.instances.get(instanceId);
-    if (seen) seen.count++;
-    else this.instances.set(instanceId, { count: 1, since: Date.now() });
-  }
-
-  private removeRemote(room: Room, id: string): void {
-    const instanceId = room.remote.get(id);
-    if (instanceId === undefined || !room.deleteRemote(id)) return;
-    this.remote.delete(id);
-    const seen = this.instances.get(instanceId);
-    if (seen && --seen.count === 0) this.instances.delete(instanceId);
-    this.rooms.removeIfEmpty(room);
-  }
-
-  /** A member shows up in another room before its `left` here arrived (missed while Redis was away). */
-  private moveOut(room: Room, id: string): void {
-    this.removeRemote(room, id);
-    this.send.remotePresence(room, { kind: "left", connectionId: id });
   }
 
   /** A room message from another instance. */
@@ -184,12 +148,12 @@ export class ClusterRooms {
       case "presence":
         return this.deliverNews(room, message.instanceId, payload);
       case "left":
-        return this.removeLeft(room, id);
+        return this.remote.leave(room, id);
       case "joined":
       case "updated": {
         const entry = (message.kind === "joined" ? payload.joined : payload.updated)?.[0];
         if (!isEntry(entry) || entry.connectionId !== id) return this.reportEntry(message.kind, message.instanceId);
-        return this.upsert(room, message.instanceId, entry);
+        return this.remote.upsert(room, message.instanceId, entry, JSON.stringify(entry));
       }
     }
   }
@@ -204,35 +168,11 @@ export class ClusterRooms {
     if (!Array.isArray(joined) || !Array.isArray(updated) || !Array.isArray(left)) return this.reportEntry("presence", instanceId);
     for (const list of [joined, updated]) {
       for (const entry of list) {
-        if (isEntry(entry)) this.upsert(room, instanceId, entry);
+        if (isEntry(entry)) this.remote.upsert(room, instanceId, entry, JSON.stringify(entry));
         else this.reportEntry("presence", instanceId);
       }
     }
-    for (const id of left) if (typeof id === "string") this.removeLeft(room, id);
-  }
-
-  /** A remote member left `room`. */
-  private removeLeft(room: Room, id: string): void {
-    if (this.remote.get(id) !== room) return; // already gone (swept, or re-read), or never seen
-    this.removeRemote(room, id);
-    this.send.remotePresence(room, { kind: "left", connectionId: id });
-  }
-
-  /** A remote member's newest entry: news to local clients when it is new here (`joined`) or changed (`updated`). */
-  private upsert(room: Room, instanceId: string, entry: PresenceEntry): void {
-    const id = entry.connectionId;
-    const known = this.remote.get(id);
-    const json = JSON.stringify(entry);
-    if (known === room) {
-      // A member already read from shared state with this entry: nothing new to tell clients.
-      if (JSON.stringify(room.members.get(id)) === json) return;
-      room.setRemote(entry, room.remote.get(id)!);
-      return this.send.remotePresence(room, { kind: "updated", connectionId: id, entry: json });
-    }
-    if (room.members.has(id)) return; // a local id: never from another instance
-    if (known) this.moveOut(known, id);
-    this.addRemote(room, instanceId, entry);
-    this.send.remotePresence(room, { kind: "joined", connectionId: id, entry: json });
+    for (const id of left) if (typeof id === "string") this.remote.leave(room, id);
   }
 
   /** Re-read `room` from shared state and send local clients the difference. */
@@ -247,43 +187,9 @@ export class ClusterRooms {
       }
       if (!state || this.rooms.get(room.id) !== room) return;
       if ((this.epochs.get(room) ?? 0) !== before && attempt < REFRESH_ATTEMPTS) continue;
-      return this.apply(room, state);
-    }
-  }
-
-  /** Make `room`'s remote members what shared state says, telling local clients each change. */
-  private apply(room: Room, state: RoomState): void {
-    const seen = new Set<string>();
-    for (const member of state.members) {
-      const id = member.connectionId;
-      if (member.instanceId === this.backplane.instanceId) continue;
-      const entry = parseEntry(member.entry, id);
-      if (!entry) {
-        this.report(`Ignored a garbled presence entry for ${id} in room "${room.id}"`);
-        continue;
-      }
-      seen.add(id);
-      const known = this.remote.get(id);
-      if (known === room) {
-        if (JSON.stringify(room.members.get(id)) !== member.entry) {
-          room.setRemote(entry, member.instanceId);
-          this.send.remotePresence(room, { kind: "updated", connectionId: id, entry: member.entry });
-        }
-        continue;
-      }
-      if (room.members.has(id)) continue;
-      if (known) this.moveOut(known, id);
-      this.addRemote(room, member.instanceId, entry);
-      this.send.remotePresence(room, { kind: "joined", connectionId: id, entry: member.entry });
-    }
-    const gone: string[] = [];
-    for (const [id, instanceId] of room.remote) {
-      if (!seen.has(id) && state.instances.has(instanceId)) gone.push(id);
-    }
-    if (gone.length === 0) return;
-    for (const id of gone) {
-      this.removeRemote(room, id);
-      this.send.remotePresence(room, { kind: "left", connectionId: id });
+      return this.remote.apply(room, state, this.backplane.instanceId, (id) =>
+        this.report(`Ignored a garbled presence entry for ${id} in room "${room.id}"`),
+      );
     }
   }
 
@@ -305,22 +211,7 @@ export class ClusterRooms {
   }
 
   private instancesDown(dead: ReadonlySet<string>, checkedAt: number): void {
-    const byRoom = new Map<Room, string[]>();
-    for (const [id, room] of this.remote) {
-      const instanceId = room.remote.get(id)!;
-      const seen = this.instances.get(instanceId);
-      if (!dead.has(instanceId) || !seen || seen.since >= checkedAt) continue;
-      let ids = byRoom.get(room);
-      if (!ids) byRoom.set(room, (ids = []));
-      ids.push(id);
-    }
-    for (const [room, ids] of byRoom) {
-      this.bump(room);
-      for (const id of ids) {
-        this.removeRemote(room, id);
-        this.send.remotePresence(room, { kind: "left", connectionId: id });
-      }
-    }
+    for (const room of this.remote.dropInstances(dead, checkedAt)) this.bump(room);
   }
 
   private *localMembers(): Generator<{ roomId: string; connectionId: string; entry: string }> {

@@ -1,15 +1,15 @@
 import { BackplaneError, type BackplaneSink, type MemberChange, type OutgoingMessage, type RoomState } from "./backplane.ts";
 import { createReporter, type OnError } from "../errors.ts";
-import { backgroundInterval, withTimeout } from "../util/async.ts";
+import { backgroundInterval, nextTurn, withTimeout } from "../util/async.ts";
 import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
 import { legacyRecords } from "./redis-compat.ts";
-import { connectRedis, disconnect, type RedisClientLike } from "./redis-driver.ts";
+import { RedisConnection } from "./redis-connection.ts";
+import type { RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
 import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
-import { nextTurn } from "../util/async.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
 export type { RedisBackplane, RedisBackplaneOptions, RedisBackplaneStats } from "./redis-options.ts";
@@ -33,8 +33,9 @@ export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackp
 }
 
 /**
- * The backplane: owns the two connections, the set of subscribed rooms and the outage flag; the
- * publisher batches writes, the receiver decodes, liveness beats and sweeps.
+ * The backplane: owns the set of subscribed rooms and answers the engine; the connection holds the two
+ * Redis connections and their outage state, the publisher batches writes, the receiver decodes,
+ * liveness beats and sweeps.
  */
 class RedisLink implements RedisBackplane {
   readonly instanceId = crypto.randomUUID();
@@ -48,17 +49,12 @@ class RedisLink implements RedisBackplane {
   private readonly receiver: ReturnType<typeof createReceiver>;
   private readonly liveness: Liveness;
   private readonly publisher: ReturnType<typeof createPublisher>;
+  private readonly redis: RedisConnection;
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
-  private cmd: RedisClientLike | undefined;
-  private sub: RedisClientLike | undefined;
   private sink: BackplaneSink | undefined;
   private beat: ReturnType<typeof setInterval> | undefined;
-  private settle: ReturnType<typeof setTimeout> | undefined;
-  private closed = false;
   private startedAt = 0;
-  /** Redis is away: failures are reported once per outage. */
-  private down = false;
   /** Every live peer reads `presence` records (else the news goes as single-member records; see redis-compat.ts). */
   private peersReadNews = false;
   /** The backplane's own `onError`, else the server's (set in `start`); made safe either way. */
@@ -72,24 +68,31 @@ class RedisLink implements RedisBackplane {
     this.keys = redisKeys(this.settings.prefix);
     this.codec = createCodec(this.instanceId);
     this.readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
+    const redis = (this.redis = new RedisConnection(this.settings, options.client, {
+      announced: () => this.liveness.isAnnounced,
+      rejoined: this.rejoined,
+      resync: () => this.sink!.resync(),
+      report: this.report,
+    }));
     const { instanceId, keys } = this;
-    const command = () => (this.isReady() ? this.cmd : undefined);
-    const publishSync = () => this.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
+    const { failed } = redis;
+    const command = () => this.command();
+    const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
-    this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed: this.failed });
+    this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.liveness = new Liveness({
       instanceId,
       keys,
       ttlMs: this.settings.ttlMs,
       ready: command,
-      sink: () => (this.closed ? undefined : this.sink),
-      failed: this.failed,
-      up: () => (this.down = false),
+      sink: () => (redis.closed ? undefined : this.sink),
+      failed,
+      up: () => (redis.down = false),
       publishSync,
       announced: () => this.resolveReady(),
       peersReadNews: (all) => {
         // A peer that cannot read them may have dropped some already: everyone re-reads shared state.
-        if (this.peersReadNews && !all) publishSync().catch(this.failed);
+        if (this.peersReadNews && !all) publishSync().catch(failed);
         this.peersReadNews = all;
       },
     });
@@ -101,9 +104,9 @@ class RedisLink implements RedisBackplane {
 
   /** Whether both connections are ready, and the round trip of one cheap command (for `/readyz` and `/metrics`). */
   async health(): Promise<{ up: boolean; rttMs?: number }> {
-    if (!this.isReady() || this.sub?.status !== "ready") return { up: false };
+    if (!this.redis.isReady() || this.redis.sub?.status !== "ready") return { up: false };
     const started = performance.now();
-    await this.cmd!.exists(this.keys.hb(this.instanceId));
+    await this.redis.cmd!.exists(this.keys.hb(this.instanceId));
     return { up: true, rttMs: performance.now() - started };
   }
 
@@ -115,23 +118,12 @@ class RedisLink implements RedisBackplane {
     this.sink = engineSink;
     if (!this.options.onError) this.onError = createReporter(engineSink.onError);
     this.startedAt = Date.now();
-    if (this.options.client) {
-      this.cmd = this.options.client;
-      this.sub = this.options.client.duplicate({ enableOfflineQueue: true });
-    } else {
-      const { urls, clustered, heartbeatMs, natMap } = this.settings;
-      const link = await connectRedis(urls, clustered, heartbeatMs, natMap);
-      if (this.closed) {
-        // close() ran while the driver loaded: connecting now would keep the process alive
-        link.cmd.disconnect();
-        link.sub.disconnect();
-        return;
-      }
-      ({ cmd: this.cmd, sub: this.sub } = link);
-    }
-    this.wire(engineSink);
-    for (const roomId of this.rooms) this.subscribeTo(this.keys.channel(roomId)).catch(this.failed);
-    if (this.cmd!.status === "ready") this.announceSoon();
+    const { redis } = this;
+    const opened = redis.open();
+    if (opened !== true && !(await opened)) return;
+    redis.listen(this.receiver.onMessageBytes, this.keys.control);
+    for (const roomId of this.rooms) redis.subscribeTo(this.keys.channel(roomId)).catch(redis.failed);
+    if (redis.cmd!.status === "ready") this.announceSoon();
     this.beat = backgroundInterval(
       this.background(() => this.liveness.tick()),
       this.settings.heartbeatMs,
@@ -141,25 +133,25 @@ class RedisLink implements RedisBackplane {
   subscribe(roomId: string): Promise<void> {
     if (this.rooms.has(roomId)) return Promise.resolve();
     this.rooms.add(roomId);
-    if (!this.sub || this.closed) return Promise.resolve();
+    if (!this.redis.sub || this.redis.closed) return Promise.resolve();
     // The subscription connection queues while Redis is away and resubscribes on reconnect.
-    return this.subscribeTo(this.keys.channel(roomId)).then(
+    return this.redis.subscribeTo(this.keys.channel(roomId)).then(
       () => {},
-      (error: unknown) => this.failed(error),
+      (error: unknown) => this.redis.failed(error),
     );
   }
 
   unsubscribe(roomId: string): void {
-    if (!this.rooms.delete(roomId) || !this.sub || this.closed) return;
-    this.unsubscribeFrom(this.keys.channel(roomId)).catch(this.failed);
+    if (!this.rooms.delete(roomId) || !this.redis.sub || this.redis.closed) return;
+    this.redis.unsubscribeFrom(this.keys.channel(roomId)).catch(this.redis.failed);
   }
 
   store(roomId: string, changes: readonly MemberChange[]): Promise<void> | undefined {
-    return this.isReady() ? this.publisher.store(roomId, changes) : undefined;
+    return this.redis.isReady() ? this.publisher.store(roomId, changes) : undefined;
   }
 
   publish(message: OutgoingMessage): void {
-    if (!this.isReady()) return;
+    if (!this.redis.isReady()) return;
     const { codec, publisher } = this;
     const { kind, roomId, frame } = message;
     if (kind !== "presence") return publisher.publish(roomId, codec.header(kind, roomId, message.connectionId), frame);
@@ -168,16 +160,17 @@ class RedisLink implements RedisBackplane {
   }
 
   control(body: string): void {
-    if (this.isReady()) this.publishTo(this.keys.control, `${this.codec.header("control", "", "")}\n${body}`).catch(this.failed);
+    const { redis } = this;
+    if (redis.isReady()) redis.publishTo(this.keys.control, `${this.codec.header("control", "", "")}\n${body}`).catch(redis.failed);
   }
 
   async listRooms(): Promise<Map<string, number> | undefined> {
-    const cmd = this.isReady() ? this.cmd : undefined;
+    const cmd = this.command();
     if (!cmd) return undefined;
     try {
       return await withTimeout(listRooms(cmd, this.keys), FETCH_TIMEOUT_MS, { fallback: undefined });
     } catch (error) {
-      this.failed(error);
+      this.redis.failed(error);
       return undefined;
     }
   }
@@ -185,12 +178,12 @@ class RedisLink implements RedisBackplane {
   async claimEmptied(roomId: string): Promise<boolean> {
     // After this turn's writes (the member's HDEL) left on the same connection: the script sees them.
     await new Promise<void>((resolve) => nextTurn(resolve));
-    const cmd = this.isReady() ? this.cmd : undefined;
+    const cmd = this.command();
     if (!cmd) return false;
     try {
       return await claimEmptied(cmd, this.keys, roomId);
     } catch (error) {
-      this.failed(error);
+      this.redis.failed(error);
       return false;
     }
   }
@@ -199,9 +192,9 @@ class RedisLink implements RedisBackplane {
     const deadline = Date.now() + FETCH_TIMEOUT_MS;
     // Joins in the first moments after start-up wait for the first connection rather than miss peers.
     const startUpLeft = this.startedAt + FETCH_TIMEOUT_MS - Date.now();
-    if (!this.liveness.isAnnounced && !this.closed && startUpLeft > 0)
+    if (!this.liveness.isAnnounced && !this.redis.closed && startUpLeft > 0)
       await withTimeout(this.readyPromise, startUpLeft, { fallback: undefined });
-    const cmd = this.isReady() ? this.cmd : undefined;
+    const cmd = this.command();
     if (!cmd) return undefined;
     try {
       const read = Promise.all([cmd.hgetall(this.keys.room(roomId)), cmd.smembers(this.keys.registry)]);
@@ -209,18 +202,18 @@ class RedisLink implements RedisBackplane {
       if (!res) return undefined;
       return { members: parseMembers(res[0]), instances: new Set(res[1]) };
     } catch (error) {
-      this.failed(error);
+      this.redis.failed(error);
       return undefined;
     }
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true; // no more beats, announces or publishes; the engine sent its leaves already
+    const { redis } = this;
+    if (redis.closed) return;
+    redis.shut(); // no more beats, announces or publishes; the engine sent its leaves already
     if (this.beat) clearInterval(this.beat);
-    clearTimeout(this.settle);
     await this.liveness.idle(); // a beat in flight must not re-register this instance after it is removed
-    const cmd = this.cmd;
+    const cmd = redis.cmd;
     if (cmd && cmd.status === "ready") {
       try {
         await this.liveness.leave(cmd);
@@ -228,34 +221,16 @@ class RedisLink implements RedisBackplane {
         this.report("Could not remove this instance from Redis on close; the others drop it after the TTL", error);
       }
     }
-    await disconnect([this.sub, this.options.client ? undefined : cmd]);
+    await redis.disconnect();
   }
 
   private readonly report = (message: string, cause?: unknown): void => {
     this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });
   };
 
-  /** Command failures while Redis is away say the same thing many times: report the first of each outage. */
-  private readonly failed = (error: unknown): void => {
-    if (this.closed || this.down) return;
-    this.down = true;
-    this.report("Redis is unreachable or failed a command; serving local clients only and retrying", error);
-  };
-
-  private isReady(): boolean {
-    return this.cmd?.status === "ready" && !this.closed;
-  }
-
-  private publishTo(channel: string, text: string): Promise<unknown> {
-    return this.settings.clustered ? this.cmd!.spublish!(channel, text) : this.cmd!.publish(channel, text);
-  }
-
-  private subscribeTo(channel: string): Promise<unknown> {
-    return this.settings.clustered ? this.sub!.ssubscribe!(channel) : this.sub!.subscribe(channel);
-  }
-
-  private unsubscribeFrom(channel: string): Promise<unknown> {
-    return this.settings.clustered ? this.sub!.sunsubscribe!(channel) : this.sub!.unsubscribe!(channel);
+  /** The command connection while it is ready and the backplane open. */
+  private command(): RedisClientLike | undefined {
+    return this.redis.isReady() ? this.redis.cmd : undefined;
   }
 
   /** Background work never rejects into the void: failures are reported. */
@@ -270,48 +245,4 @@ class RedisLink implements RedisBackplane {
     this.liveness.grace();
     this.announceSoon();
   };
-
-  private wire(engineSink: BackplaneSink): void {
-    const cmd = this.cmd!;
-    const sub = this.sub!;
-    const { clustered, heartbeatMs } = this.settings;
-    cmd.on("error", this.failed);
-    sub.on("error", this.failed);
-    cmd.on("close", () => {
-      if (!this.closed && this.liveness.isAnnounced && !this.down) {
-        this.down = true;
-        this.report("Lost the Redis connection; serving local clients only and reconnecting");
-      }
-    });
-    cmd.on("ready", this.rejoined);
-    // A cluster node that came back (restarted, maybe empty) rejoins the pool: write our members back.
-    if (clustered) {
-      // Re-read now and once more a heartbeat later: ioredis issues the SSUBSCRIBEs without waiting for them.
-      const rereadTwice = () => {
-        engineSink.resync();
-        clearTimeout(this.settle);
-        this.settle = setTimeout(() => !this.closed && engineSink.resync(), heartbeatMs);
-      };
-      cmd.on("+node", () => {
-        if (!this.liveness.isAnnounced) return;
-        this.rejoined();
-        // ioredis resubscribes that node's sharded channels on its own schedule: re-read once more after it.
-        clearTimeout(this.settle);
-        this.settle = setTimeout(() => !this.closed && engineSink.resync(), heartbeatMs);
-      });
-      // ioredis put the sharded subscriptions back (a node reconnected, after its backoff): what was
-      // published to those rooms meanwhile was missed.
-      sub.on("subscribersReady", () => {
-        if (this.liveness.isAnnounced && !this.closed) rereadTwice();
-      });
-    }
-    sub.on(clustered ? "smessageBuffer" : "messageBuffer", this.receiver.onMessageBytes);
-    let subscribedOnce = false;
-    sub.on("ready", () => {
-      if (!subscribedOnce) return;
-      // ioredis resubscribes every channel first; messages sent while we were away are lost: re-read the rooms.
-      this.subscribeTo(this.keys.control).then(() => engineSink.resync(), this.failed);
-    });
-    this.subscribeTo(this.keys.control).then(() => (subscribedOnce = true), this.failed);
-  }
 }

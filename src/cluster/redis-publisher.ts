@@ -61,106 +61,131 @@ const joinRecords = (records: string[]) => (records.length === 1 ? records[0]! :
  * commands go out as single commands on its node's connection (`commandBatch`: ioredis's Cluster
  * pipeline can mix up replies while nodes come and go), as does the instance's member hash.
  */
-export function createPublisher({ keys, instanceId, clustered, command, failed }: PublisherOptions) {
-  let batches = new Map<string, RoomBatch>();
-  let shared: RedisPipelineLike | undefined;
-  let turnOpen = false;
-  const check = (res: [Error | null, unknown][] | null) => {
-    const failure = res?.find(([error]) => error);
-    if (failure) failed(failure[0]);
-  };
+export function createPublisher(options: PublisherOptions): Publisher {
+  return new Publisher(options);
+}
 
-  function batchOf(cmd: RedisClientLike, roomId: string): RoomBatch {
-    let batch = batches.get(roomId);
+export class Publisher {
+  private readonly keys: RedisKeys;
+  private readonly instanceId: string;
+  private readonly clustered: boolean;
+  private readonly command: () => RedisClientLike | undefined;
+  private readonly failed: (error: unknown) => void;
+  /** This batch's rooms, in the order they were first written to. */
+  private batches = new Map<string, RoomBatch>();
+  /** Single Redis: the one pipeline every room of this batch shares. */
+  private shared: RedisPipelineLike | undefined;
+  private turnOpen = false;
+
+  constructor({ keys, instanceId, clustered, command, failed }: PublisherOptions) {
+    this.keys = keys;
+    this.instanceId = instanceId;
+    this.clustered = clustered;
+    this.command = command;
+    this.failed = failed;
+  }
+
+  /**
+   * Queue one room record (`header` is its encoded header). `last` ends its PUBLISH: the records after
+   * it in this batch go in the next one (older instances drop everything after a record they do not know).
+   */
+  publish(roomId: string, header: string, frame: string, last = false): void {
+    const cmd = this.command();
+    if (!cmd) return;
+    const batch = this.batchOf(cmd, roomId);
+    batch.records.push(`${header}\n${frame}`);
+    if (last) {
+      this.publishOn(batch.tx, roomId, joinRecords(batch.records));
+      batch.records = [];
+    }
+    this.schedule();
+  }
+
+  /** Queue shared-state writes for members of `roomId`, ahead of every PUBLISH queued after them. */
+  store(roomId: string, changes: readonly MemberChange[]): Promise<void> | undefined {
+    const cmd = this.command();
+    if (!cmd || changes.length === 0) return;
+    const { keys } = this;
+    const batch = this.batchOf(cmd, roomId);
+    const { tx } = batch;
+    const { fields, gone } = hashWrites(this.instanceId, changes);
+    for (const { kind, connectionId } of changes) {
+      if (kind === "updated") continue;
+      if (kind === "joined") tx.set(keys.occupied(roomId), "1");
+      this.writeInst(cmd, tx, kind === "joined" ? "hset" : "hdel", connectionId, roomId);
+    }
+    if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);
+    if (gone.length > 0) tx.hdel(keys.room(roomId), ...gone);
+    this.schedule();
+    // Only a join waits for its write (see membership.ts); updates and leaves need no promise.
+    return changes.some((c) => c.kind === "joined") ? written(batch) : undefined;
+  }
+
+  private batchOf(cmd: RedisClientLike, roomId: string): RoomBatch {
+    let batch = this.batches.get(roomId);
     if (!batch) {
-      const tx = clustered ? commandBatch(cmd) : (shared ??= cmd.pipeline());
-      batches.set(roomId, (batch = { tx, records: [] }));
+      const tx = this.clustered ? commandBatch(cmd) : (this.shared ??= cmd.pipeline());
+      this.batches.set(roomId, (batch = { tx, records: [] }));
     }
     return batch;
   }
 
   /** The instance's member hash: in the shared pipeline, or (cluster) its own command. */
-  function writeInst(cmd: RedisClientLike, tx: RedisPipelineLike, op: "hset" | "hdel", connectionId: string, roomId: string) {
-    const key = keys.inst(instanceId);
-    if (!clustered) {
+  private writeInst(cmd: RedisClientLike, tx: RedisPipelineLike, op: "hset" | "hdel", connectionId: string, roomId: string): void {
+    const key = this.keys.inst(this.instanceId);
+    if (!this.clustered) {
       if (op === "hset") tx.hset(key, connectionId, roomId);
       else tx.hdel(key, connectionId);
       return;
     }
-    (op === "hset" ? cmd.hset(key, connectionId, roomId) : cmd.hdel(key, connectionId)).catch(failed);
+    (op === "hset" ? cmd.hset(key, connectionId, roomId) : cmd.hdel(key, connectionId)).catch(this.failed);
   }
 
-  const publishOn = (tx: RedisPipelineLike, roomId: string, text: string) =>
-    clustered ? tx.spublish!(keys.channel(roomId), text) : tx.publish(keys.channel(roomId), text);
+  private publishOn(tx: RedisPipelineLike, roomId: string, text: string): void {
+    if (this.clustered) tx.spublish!(this.keys.channel(roomId), text);
+    else tx.publish(this.keys.channel(roomId), text);
+  }
 
-  const flush = () => {
-    if (batches.size === 0) return;
-    const out = batches;
-    const tx = shared;
-    batches = new Map();
-    shared = undefined;
-    if (!command()) {
+  private schedule(): void {
+    if (this.turnOpen) return;
+    this.turnOpen = true;
+    queueMicrotask(this.flush);
+    nextTurn(this.endTurn);
+  }
+
+  private readonly endTurn = (): void => {
+    this.turnOpen = false;
+    this.flush();
+  };
+
+  private readonly check = (res: [Error | null, unknown][] | null): void => {
+    const failure = res?.find(([error]) => error);
+    if (failure) this.failed(failure[0]);
+  };
+
+  /** Send the batch: each room's remaining records as one PUBLISH after its writes, then run the pipelines. */
+  private readonly flush = (): void => {
+    if (this.batches.size === 0) return;
+    const out = this.batches;
+    const tx = this.shared;
+    this.batches = new Map();
+    this.shared = undefined;
+    if (!this.command()) {
       for (const batch of out.values()) settle(batch);
       return;
     }
     for (const [roomId, batch] of out) {
-      if (batch.records.length > 0) publishOn(batch.tx, roomId, joinRecords(batch.records));
-      if (clustered)
+      if (batch.records.length > 0) this.publishOn(batch.tx, roomId, joinRecords(batch.records));
+      if (this.clustered)
         batch.tx
           .exec()
-          .then(check, failed)
+          .then(this.check, this.failed)
           .finally(() => settle(batch));
     }
     tx?.exec()
-      .then(check, failed)
+      .then(this.check, this.failed)
       .finally(() => {
         for (const batch of out.values()) settle(batch);
       });
-  };
-  const endTurn = () => {
-    turnOpen = false;
-    flush();
-  };
-  const schedule = () => {
-    if (turnOpen) return;
-    turnOpen = true;
-    queueMicrotask(flush);
-    nextTurn(endTurn);
-  };
-
-  return {
-    /**
-     * Queue one room record (`header` is its encoded header). `last` ends its PUBLISH: the records after
-     * it in this batch go in the next one (older instances drop everything after a record they do not know).
-     */
-    publish(roomId: string, header: string, frame: string, last = false) {
-      const cmd = command();
-      if (!cmd) return;
-      const batch = batchOf(cmd, roomId);
-      batch.records.push(`${header}\n${frame}`);
-      if (last) {
-        publishOn(batch.tx, roomId, joinRecords(batch.records));
-        batch.records = [];
-      }
-      schedule();
-    },
-    /** Queue shared-state writes for members of `roomId`, ahead of every PUBLISH queued after them. */
-    store(roomId: string, changes: readonly MemberChange[]): Promise<void> | undefined {
-      const cmd = command();
-      if (!cmd || changes.length === 0) return;
-      const batch = batchOf(cmd, roomId);
-      const { tx } = batch;
-      const { fields, gone } = hashWrites(instanceId, changes);
-      for (const { kind, connectionId } of changes) {
-        if (kind === "updated") continue;
-        if (kind === "joined") tx.set(keys.occupied(roomId), "1");
-        writeInst(cmd, tx, kind === "joined" ? "hset" : "hdel", connectionId, roomId);
-      }
-      if (fields.length > 0) tx.hset(keys.room(roomId), ...fields);
-      if (gone.length > 0) tx.hdel(keys.room(roomId), ...gone);
-      schedule();
-      // Only a join waits for its write (see membership.ts); updates and leaves need no promise.
-      return changes.some((c) => c.kind === "joined") ? written(batch) : undefined;
-    },
   };
 }

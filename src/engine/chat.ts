@@ -9,6 +9,69 @@ import type { EngineContext } from "./context.ts";
 /** Shared by every connection without a chat in flight. */
 const SETTLED: Promise<void> = Promise.resolve();
 
+/** `beforeChat`, when set: false when the message was refused or the hook failed (the sender was told). */
+async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<boolean> {
+  const { send, report, hooks } = ctx;
+  const draft = { message: chat.message, ...(chat.metadata !== undefined ? { metadata: chat.metadata } : {}) };
+  let out: Awaited<ReturnType<NonNullable<typeof hooks.beforeChat>>>;
+  try {
+    out = await hooks.beforeChat!(draft, contextOf(conn, chat.roomId));
+  } catch (error) {
+    report(error, { stage: "hook" });
+    const text = "The chat message could not be checked (beforeChat failed); it was not stored or sent";
+    send.error(conn, ErrorCodes.INTERNAL_ERROR, text, chat.clientMessageId);
+    return false;
+  }
+  if (out === null) {
+    send.error(conn, ErrorCodes.REJECTED, "The chat message was refused; it was not stored or sent", chat.clientMessageId);
+    return false;
+  }
+  chat.message = out.message;
+  if (out.metadata === undefined) delete chat.metadata;
+  else chat.metadata = out.metadata;
+  return true;
+}
+
+/** Store `chat`, then send it: to the room, or to the sender alone when it repeats a stored one. */
+async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<void> {
+  const { rooms, send, report, storage, hooks } = ctx;
+  if (hooks.beforeChat && !(await moderate(ctx, conn, chat))) return;
+  let duplicate: boolean;
+  try {
+    const result = await storage.appendOnce(chat.roomId, {
+      id: chat.id,
+      connectionId: chat.connectionId,
+      userId: chat.userId,
+      name: chat.name,
+      message: chat.message,
+      metadata: chat.metadata,
+      createdAt: chat.createdAt,
+      clientMessageId: chat.clientMessageId,
+    });
+    duplicate = result.duplicate;
+    if (duplicate) {
+      // The original as stored; `email` and `provider`, which stores do not keep, come from this sender (same identity).
+      chat = { ...result.message, email: chat.email, provider: chat.provider, clientMessageId: chat.clientMessageId };
+    }
+  } catch (error) {
+    report(error, { stage: "storage" });
+    return send.error(
+      conn,
+      ErrorCodes.STORAGE_ERROR,
+      "Chat message was not confirmed as stored and was not sent to the room; send it again",
+      chat.clientMessageId,
+    );
+  }
+  const frame = chatFrame(chat);
+  // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears it again.
+  if (duplicate) return send.to(conn, frame);
+  // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
+  send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id });
+  hooks.chatStored(chat);
+  // The sender always gets its acknowledgement, even if it left the room meanwhile.
+  if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, frame);
+}
+
 /**
  * `send_chat`: stored first, then sent to everyone in the room (the sender included) with the stored
  * `id` and `createdAt`. One connection's chats are stored and echoed in the order it sent them: each
@@ -20,68 +83,8 @@ const SETTLED: Promise<void> = Promise.resolve();
  * sends nothing to the room; the sender alone gets the stored message again, same `id` and `createdAt`.
  */
 export function createChat(ctx: EngineContext) {
-  const { rooms, send, report, storage, hooks } = ctx;
+  const { send, report } = ctx;
   const maxInFlight = ctx.options.guard.maxChatsInFlight || Number.POSITIVE_INFINITY;
-
-  /** `beforeChat`, when set: false when the message was refused or the hook failed (the sender was told). */
-  async function moderate(conn: Connection, chat: ChatMessagePayload): Promise<boolean> {
-    const draft = { message: chat.message, ...(chat.metadata !== undefined ? { metadata: chat.metadata } : {}) };
-    let out: Awaited<ReturnType<NonNullable<typeof hooks.beforeChat>>>;
-    try {
-      out = await hooks.beforeChat!(draft, contextOf(conn, chat.roomId));
-    } catch (error) {
-      report(error, { stage: "hook" });
-      const text = "The chat message could not be checked (beforeChat failed); it was not stored or sent";
-      send.error(conn, ErrorCodes.INTERNAL_ERROR, text, chat.clientMessageId);
-      return false;
-    }
-    if (out === null) {
-      send.error(conn, ErrorCodes.REJECTED, "The chat message was refused; it was not stored or sent", chat.clientMessageId);
-      return false;
-    }
-    chat.message = out.message;
-    if (out.metadata === undefined) delete chat.metadata;
-    else chat.metadata = out.metadata;
-    return true;
-  }
-
-  async function store(conn: Connection, chat: ChatMessagePayload): Promise<void> {
-    if (hooks.beforeChat && !(await moderate(conn, chat))) return;
-    let duplicate: boolean;
-    try {
-      const result = await storage.appendOnce(chat.roomId, {
-        id: chat.id,
-        connectionId: chat.connectionId,
-        userId: chat.userId,
-        name: chat.name,
-        message: chat.message,
-        metadata: chat.metadata,
-        createdAt: chat.createdAt,
-        clientMessageId: chat.clientMessageId,
-      });
-      duplicate = result.duplicate;
-      if (duplicate) {
-        // The original as stored; `email` and `provider`, which stores do not keep, come from this sender (same identity).
-        chat = { ...result.message, email: chat.email, provider: chat.provider, clientMessageId: chat.clientMessageId };
-      }
-    } catch (error) {
-      report(error, { stage: "storage" });
-      return send.error(
-        conn,
-        ErrorCodes.STORAGE_ERROR,
-        "Chat message was not confirmed as stored and was not sent to the room; send it again",
-        chat.clientMessageId,
-      );
-    }
-    const frame = chatFrame(chat);
-    // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears it again.
-    if (duplicate) return send.to(conn, frame);
-    // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
-    send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id });
-    hooks.chatStored(chat);
-    // The sender always gets its acknowledgement, even if it left the room meanwhile.
-    if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, frame);
-  }
 
   function sendChat(conn: Connection, payload: SendChatPayload): void {
     const user = conn.user;
@@ -109,7 +112,7 @@ export function createChat(ctx: EngineContext) {
     }
     work.chatsInFlight = (work.chatsInFlight ?? 0) + 1;
     const chain = (work.chatChain ?? SETTLED)
-      .then(() => store(conn, chat))
+      .then(() => store(ctx, conn, chat))
       .catch((error) => report(error, { stage: "message" })) // never rejects, so later chats still run
       .finally(() => {
         const w = conn.work!;

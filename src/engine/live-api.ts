@@ -1,5 +1,5 @@
 import type { Backplane } from "../cluster/backplane.ts";
-import { parseEntry } from "../cluster/cluster-rooms.ts";
+import { parseEntry } from "../cluster/remote-members.ts";
 import { ErrorCodes, ProtocolError, StorageError } from "../errors.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import { chatFrame, eventFrame } from "../protocol/frames.ts";
@@ -7,7 +7,7 @@ import type { ChatMessagePayload, PresenceEntry } from "../protocol/messages.ts"
 import type { ServerInputParser } from "../protocol/validate.ts";
 import { isPlainObject } from "../util/json.ts";
 import type { EngineContext } from "./context.ts";
-import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary } from "./server-api.ts";
+import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary, ServerChat } from "./server-api.ts";
 
 /** The `connectionId` of events and chat messages the server sends itself (no client has this id: theirs are UUIDs). */
 export const SERVER_CONNECTION_ID = "server";
@@ -39,106 +39,107 @@ function closeOf(input: ServerInputParser, options: DisconnectOptions = {}): { c
   return { code, reason };
 }
 
+/** Close the matching connections of this instance; how many there were. */
+function kickHere(ctx: EngineContext, { target, code, reason }: Omit<DisconnectOrder, "op">): number {
+  const match =
+    "connectionId" in target
+      ? (c: { id: string }) => c.id === target.connectionId
+      : (c: { user?: { userId?: string } }) => c.user?.userId === target.userId;
+  let closed = 0;
+  for (const conn of [...ctx.rooms.connections()]) {
+    if (conn.closed || !match(conn)) continue;
+    ctx.drop(conn, code, reason);
+    closed++;
+  }
+  return closed;
+}
+
+/** Apply the disconnects other instances send on the control channel. */
+function obeyControl(ctx: EngineContext, input: ServerInputParser, cluster: NonNullable<EngineContext["cluster"]>): void {
+  cluster.onControl = (body, instanceId) => {
+    let order: DisconnectOrder | undefined;
+    try {
+      order = JSON.parse(body);
+      if (order?.op !== "disconnect") throw new Error(`unknown op ${String(order?.op)}`);
+      kickHere(ctx, { target: checkTarget(order.target), ...closeOf(input, { code: order.code, reason: order.reason }) });
+    } catch (error) {
+      ctx.report(
+        new ProtocolError(ErrorCodes.INVALID_MESSAGE, `Ignored a control message from instance ${instanceId}: ${(error as Error).message}`),
+        {
+          stage: "backplane",
+        },
+      );
+    }
+  };
+}
+
+/** A room's presence: from memory when this instance holds the room's full picture, else from shared state. */
+async function presenceOf(ctx: EngineContext, backplane: Backplane | undefined, id: string): Promise<Record<string, PresenceEntry>> {
+  const { rooms, cluster } = ctx;
+  const room = rooms.get(id);
+  if (room && (!cluster || cluster.isLoaded(room))) return room.snapshot();
+  const state = await backplane?.fetchRoom(id);
+  if (!state) return room ? room.snapshot() : {}; // shared state unreachable: what this instance knows
+  const out: Record<string, PresenceEntry> = Object.create(null);
+  for (const member of state.members) {
+    const entry = parseEntry(member.entry, member.connectionId);
+    if (entry) out[member.connectionId] = entry;
+  }
+  return out;
+}
+
+/** Rooms with members, by id: cluster-wide when the backplane can list them, else this instance's. */
+async function roomList(ctx: EngineContext, backplane: Backplane | undefined): Promise<RoomSummary[]> {
+  let counts = await backplane?.listRooms?.();
+  if (!counts) {
+    counts = new Map();
+    for (const room of ctx.rooms.rooms.values()) if (room.members.size > 0) counts.set(room.id, room.members.size);
+  }
+  return Array.from(counts, ([roomId, members]) => ({ roomId, members })).sort((a, b) =>
+    a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : 0,
+  );
+}
+
+/** A chat message from the server: stored, then sent to the room. */
+async function sendServerChat(ctx: EngineContext, id: string, checked: ServerChat): Promise<ChatMessagePayload> {
+  const message: ChatMessagePayload = {
+    id: crypto.randomUUID(),
+    roomId: id,
+    connectionId: SERVER_CONNECTION_ID,
+    ...(checked.name !== undefined ? { name: checked.name } : {}),
+    message: checked.message,
+    ...(checked.metadata !== undefined ? { metadata: checked.metadata } : {}),
+    createdAt: Date.now(),
+  };
+  try {
+    await ctx.storage.appendOnce(id, message);
+  } catch (error) {
+    ctx.report(error, { stage: "storage" });
+    throw error instanceof StorageError ? error : new StorageError("The chat message could not be stored", { cause: error });
+  }
+  ctx.send.publishById(id, { kind: "chat", connectionId: SERVER_CONNECTION_ID, frame: chatFrame(message), chatId: message.id });
+  ctx.hooks.chatStored(message);
+  return message;
+}
+
 /**
  * The server side of the rooms (`LiveApi`), on one instance or across instances: reads go to shared
  * state through the backplane, sends go through the same room-send path as members' messages, and a
  * disconnect is applied here and sent to the other instances on the control channel.
  */
 export function createLiveApi(ctx: EngineContext, input: ServerInputParser, backplane: Backplane | undefined): LiveApi {
-  const { rooms, send, storage, cluster, hooks } = ctx;
-
-  /** Close the matching connections of this instance; how many there were. */
-  function kickHere({ target, code, reason }: Omit<DisconnectOrder, "op">): number {
-    const match =
-      "connectionId" in target
-        ? (c: { id: string }) => c.id === target.connectionId
-        : (c: { user?: { userId?: string } }) => c.user?.userId === target.userId;
-    let closed = 0;
-    for (const conn of [...rooms.connections()]) {
-      if (conn.closed || !match(conn)) continue;
-      ctx.drop(conn, code, reason);
-      closed++;
-    }
-    return closed;
-  }
-
-  if (cluster) {
-    cluster.onControl = (body, instanceId) => {
-      let order: DisconnectOrder | undefined;
-      try {
-        order = JSON.parse(body);
-        if (order?.op !== "disconnect") throw new Error(`unknown op ${String(order?.op)}`);
-        kickHere({ target: checkTarget(order.target), ...closeOf(input, { code: order.code, reason: order.reason }) });
-      } catch (error) {
-        ctx.report(
-          new ProtocolError(
-            ErrorCodes.INVALID_MESSAGE,
-            `Ignored a control message from instance ${instanceId}: ${(error as Error).message}`,
-          ),
-          {
-            stage: "backplane",
-          },
-        );
-      }
-    };
-  }
-
-  async function presence(roomId: string): Promise<Record<string, PresenceEntry>> {
-    const id = input.roomId(roomId);
-    const room = rooms.get(id);
-    if (room && (!cluster || cluster.isLoaded(room))) return room.snapshot();
-    const state = await backplane?.fetchRoom(id);
-    if (!state) return room ? room.snapshot() : {}; // shared state unreachable: what this instance knows
-    const out: Record<string, PresenceEntry> = Object.create(null);
-    for (const member of state.members) {
-      const entry = parseEntry(member.entry, member.connectionId);
-      if (entry) out[member.connectionId] = entry;
-    }
-    return out;
-  }
-
-  async function rooms_(): Promise<RoomSummary[]> {
-    let counts = await backplane?.listRooms?.();
-    if (!counts) {
-      counts = new Map();
-      for (const room of rooms.rooms.values()) if (room.members.size > 0) counts.set(room.id, room.members.size);
-    }
-    return Array.from(counts, ([roomId, members]) => ({ roomId, members })).sort((a, b) =>
-      a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : 0,
-    );
-  }
-
+  const { send, storage, cluster } = ctx;
+  if (cluster) obeyControl(ctx, input, cluster);
   return {
-    rooms: rooms_,
-    presence,
+    rooms: () => roomList(ctx, backplane),
+    presence: async (roomId) => presenceOf(ctx, backplane, input.roomId(roomId)),
     async publish(roomId, event, payload) {
       const id = input.roomId(roomId);
       const checked = input.event(payload === undefined ? { event } : { event, payload });
       const frame = eventFrame({ roomId: id, connectionId: SERVER_CONNECTION_ID, event: checked.event, payload: checked.payload });
       send.publishById(id, { kind: "event", connectionId: SERVER_CONNECTION_ID, frame });
     },
-    async sendChat(roomId, chat) {
-      const id = input.roomId(roomId);
-      const checked = input.chat(chat);
-      const message: ChatMessagePayload = {
-        id: crypto.randomUUID(),
-        roomId: id,
-        connectionId: SERVER_CONNECTION_ID,
-        ...(checked.name !== undefined ? { name: checked.name } : {}),
-        message: checked.message,
-        ...(checked.metadata !== undefined ? { metadata: checked.metadata } : {}),
-        createdAt: Date.now(),
-      };
-      try {
-        await storage.appendOnce(id, message);
-      } catch (error) {
-        ctx.report(error, { stage: "storage" });
-        throw error instanceof StorageError ? error : new StorageError("The chat message could not be stored", { cause: error });
-      }
-      send.publishById(id, { kind: "chat", connectionId: SERVER_CONNECTION_ID, frame: chatFrame(message), chatId: message.id });
-      hooks.chatStored(message);
-      return message;
-    },
+    sendChat: async (roomId, chat) => sendServerChat(ctx, input.roomId(roomId), input.chat(chat)),
     async chatHistory(roomId, page) {
       const id = input.roomId(roomId);
       const { before, limit } = input.page(page);
@@ -154,7 +155,7 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
     async disconnect(target, options) {
       const order: DisconnectOrder = { op: "disconnect", target: checkTarget(target), ...closeOf(input, options) };
       // A connection id is unique cluster-wide: found here, no other instance has it.
-      if (kickHere(order) > 0 && "connectionId" in order.target) return;
+      if (kickHere(ctx, order) > 0 && "connectionId" in order.target) return;
       backplane?.control?.(JSON.stringify(order));
     },
   };
