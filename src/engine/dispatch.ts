@@ -16,7 +16,11 @@ import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import type { EventActions } from "./events.ts";
 import type { Membership } from "./membership.ts";
+import type { ReceiveCounter } from "./metrics.ts";
 import type { PresenceActions } from "./presence.ts";
+
+/** Counts nothing (a dispatch built without metrics). */
+const UNCOUNTED: ReceiveCounter = { messageReceived() {}, frameReceived() {} };
 
 /** Frames that may wait behind an in-flight join; past either bound the frame is refused. */
 const MAX_BACKLOG_FRAMES = 256;
@@ -38,17 +42,24 @@ export class Dispatch {
   private readonly ctx: EngineContext;
   private readonly actions: Actions;
   private readonly parse: ReturnType<typeof createMessageParser>;
+  private readonly counter: ReceiveCounter;
 
-  constructor(ctx: EngineContext, actions: Actions) {
+  constructor(ctx: EngineContext, actions: Actions, counter: ReceiveCounter = UNCOUNTED) {
     this.ctx = ctx;
     this.actions = actions;
     this.parse = createMessageParser(ctx.options);
+    this.counter = counter;
   }
 
-  /** A frame arrived: run it now, or queue it behind an in-flight join. */
+  /**
+   * A frame arrived: run it now, or queue it behind an in-flight join. Every frame is counted once: by
+   * its parsed type when it runs at once, else by its head on arrival (refused, or queued: it may never run).
+   */
   readonly receive = (conn: Connection, raw: string): void => {
     const { send, guard } = this.ctx;
-    switch (guard.takeFrame(conn, raw.length)) {
+    const verdict = guard.takeFrame(conn, raw.length);
+    if (verdict !== "ok") this.counter.frameReceived(raw);
+    switch (verdict) {
       case "ok":
         break;
       case "drop":
@@ -60,7 +71,8 @@ export class Dispatch {
     }
     const work = conn.work;
     const backlog = work?.backlog;
-    if (!backlog) return this.run(conn, raw);
+    if (!backlog) return this.run(conn, raw, true);
+    this.counter.frameReceived(raw);
     if (backlog.length >= MAX_BACKLOG_FRAMES || work.backlogSize! + raw.length > MAX_BACKLOG_SIZE) {
       return send.error(conn, ErrorCodes.INTERNAL_ERROR, "Too many messages while joining; this one was dropped");
     }
@@ -68,26 +80,28 @@ export class Dispatch {
     work.backlogSize! += raw.length;
   };
 
-  /** Handle one frame, reporting a failure instead of letting it escape into the socket layer. */
-  private run(conn: Connection, raw: string): void {
+  /** Handle one frame (`count`: not counted yet), reporting a failure instead of letting it escape into the socket layer. */
+  private run(conn: Connection, raw: string, count: boolean): void {
     try {
-      this.handle(conn, raw);
+      this.handle(conn, raw, count);
     } catch (error) {
       this.ctx.report(error, { stage: "message" });
       this.ctx.send.error(conn, ErrorCodes.INTERNAL_ERROR, "The server failed to handle this message");
     }
   }
 
-  private handle(conn: Connection, raw: string): void {
+  private handle(conn: Connection, raw: string, count: boolean): void {
     const { send } = this.ctx;
     const { membership, presence, events, chat } = this.actions;
     let msg: ClientMessage;
     try {
       msg = this.parse(raw);
     } catch (error) {
+      if (count) this.counter.frameReceived(raw);
       if (error instanceof ProtocolError) return send.error(conn, error.code, error.message);
       throw error;
     }
+    if (count) this.counter.messageReceived(msg.type);
     if (msg.type === MSG_JOIN_ROOM) return this.join(conn, msg.payload);
     if (!conn.room) return send.error(conn, ErrorCodes.NOT_IN_ROOM, `${msg.type} needs a room: send join_room first`);
     switch (msg.type) {
@@ -136,7 +150,7 @@ export class Dispatch {
         pending.push(...backlog.slice(i));
         return;
       }
-      this.run(conn, backlog[i]!);
+      this.run(conn, backlog[i]!, false);
     }
   }
 }

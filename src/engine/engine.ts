@@ -25,7 +25,7 @@ import { Guard } from "./guard.ts";
 import { Registry } from "./registry.ts";
 import { RoomManager } from "./room.ts";
 import { createRoomSend, type RoomSend } from "./room-send.ts";
-import { countingFanout, Metrics, timedStorage } from "./metrics.ts";
+import { Metrics, timedStorage } from "./metrics.ts";
 import { AppHooks } from "./app-hooks.ts";
 import { createLiveApi } from "./live-api.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
@@ -83,19 +83,13 @@ const STORAGE_CLOSE_MS = 5000;
 /** The room side: fan-out, rooms, the one send path and (with a backplane) the remote members. */
 function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, metrics: Metrics, drop: Drop) {
   const { backplane, onError: report } = options;
-  const fanout = countingFanout(
-    (runtime.createFanout ?? createLoopFanout)({
-      maxBufferedBytes: options.maxBufferedBytes,
-      overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
-    }),
-    metrics,
-  );
-  const rooms = new RoomManager(fanout);
-  const send = createRoomSend(rooms, fanout, backplane, {
-    batchMs: options.presenceBatchMs,
-    maxSnapshot: options.maxPresenceSnapshot,
-    report,
+  const fanout = (runtime.createFanout ?? createLoopFanout)({
+    maxBufferedBytes: options.maxBufferedBytes,
+    overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
+  const rooms = new RoomManager(fanout);
+  const batchOptions = { batchMs: options.presenceBatchMs, maxSnapshot: options.maxPresenceSnapshot, report };
+  const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics);
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   if (cluster) rooms.onVacated = cluster.release;
@@ -127,10 +121,7 @@ function createSocketHooks(p: {
         drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
       return conn;
     },
-    receive(conn, raw) {
-      metrics.frameReceived(raw);
-      p.dispatch.receive(conn, raw);
-    },
+    receive: p.dispatch.receive,
     ping(conn, data) {
       if (runtime.answerPing?.(conn.peer, data, options.maxBufferedBytes) === false)
         drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
@@ -179,7 +170,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const presence = createPresence(ctx);
   // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
   const membership = createMembership(ctx, presence, options.auth ? createTokenVerifier(options.auth) : undefined);
-  const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) });
+  const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) }, metrics);
   const registry = new Registry({
     rooms,
     closeOnTokenExpiry: options.closeOnTokenExpiry,

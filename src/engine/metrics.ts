@@ -1,10 +1,19 @@
+import {
+  MSG_BROADCAST_EVENT,
+  MSG_GET_CHAT_HISTORY,
+  MSG_JOIN_ROOM,
+  MSG_LEAVE_ROOM,
+  MSG_SEND_CHAT,
+  MSG_UPDATE_PRESENCE,
+  type ClientMessage,
+} from "../protocol/messages.ts";
 import type { WebhookStats } from "../webhooks/dispatcher.ts";
 import type { Fanout } from "./fanout.ts";
+import type { Connection, Room } from "./room.ts";
 
 /** Upper bounds (seconds) of the storage latency histogram's buckets. */
 const STORAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-const FRAME_HEAD = '{"type":"';
 const ERROR_HEAD = '{"type":"error","payload":{"code":"';
 
 /** What the scrape adds that the counters do not hold: state read at scrape time. */
@@ -24,15 +33,36 @@ interface Histogram {
   errors: number;
 }
 
+/** Where the engine counts the frames clients send; `Metrics` is one. */
+export interface ReceiveCounter {
+  /** A frame that parsed as a message of `type` arrived. */
+  messageReceived(type: ClientMessage["type"]): void;
+  /** A frame arrived that is not parsed (refused first) or did not parse: counted by its head. */
+  frameReceived(raw: string): void;
+}
+
+/** Where the engine counts the frames it sends (one per recipient); `Metrics` is one. */
+export interface SendCounter {
+  /** `n` frames of a type the sender knows went out (SENT_EVENT, SENT_CHAT, SENT_PRESENCE). */
+  sent(type: SentType, n: number): void;
+  /** `frame` went to `n` sockets; its type is read from its head. */
+  frameSent(frame: string, n: number): void;
+  /** An `error` frame with `code` went to one socket. */
+  errorSent(code: string): void;
+}
+
 /**
  * The engine's counters, rendered in Prometheus text format (names prefixed `openlivesync_`). Each count
  * is one map update on a path that already does far more; label values come from fixed sets (message
  * types, error codes, close codes), so a client cannot grow the label space.
  */
-export class Metrics {
-  /** Per message type; a fixed shape, so counting a frame is one property increment. */
-  private readonly received = counters(CLIENT_TYPES);
-  private readonly sent = counters(SERVER_TYPES);
+export class Metrics implements ReceiveCounter, SendCounter {
+  /**
+   * Per message type, indexed by the type's position in CLIENT_TYPES / SERVER_TYPES: counting a frame
+   * is one typed-array increment (a property picked by name would be a megamorphic keyed access).
+   */
+  private readonly received = new Float64Array(CLIENT_TYPES.length);
+  private readonly sentCounts = new Float64Array(SERVER_TYPES.length);
   private readonly errors = new Map<string, number>();
   private readonly serverCloses = new Map<string, number>();
   private readonly storage = new Map<string, Histogram>();
@@ -40,20 +70,31 @@ export class Metrics {
   opens = 0;
   rateLimitedFrames = 0;
 
-  /** A frame arrived from a client (before any check). */
-  frameReceived(raw: string): void {
-    this.received[clientTypeOf(raw)]++;
+  messageReceived(type: ClientMessage["type"]): void {
+    this.received[clientTypeIndex(type)]!++;
   }
 
-  /** `frame` went to `n` sockets. */
+  frameReceived(raw: string): void {
+    this.received[clientTypeOf(raw)]!++;
+  }
+
+  sent(type: SentType, n: number): void {
+    this.sentCounts[type]! += n;
+  }
+
   frameSent(frame: string, n: number): void {
     if (n <= 0) return;
     const type = serverTypeOf(frame);
-    this.sent[type] += n;
-    if (type === "error" && frame.startsWith(ERROR_HEAD)) {
+    this.sentCounts[type]! += n;
+    if (type === SENT_ERROR && frame.startsWith(ERROR_HEAD)) {
       const code = frame.slice(ERROR_HEAD.length, frame.indexOf('"', ERROR_HEAD.length));
       bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other", n);
     }
+  }
+
+  errorSent(code: string): void {
+    this.sentCounts[SENT_ERROR]!++;
+    bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other");
   }
 
   /** The server closed a connection with `code` (4429, 4408, 1008, …). */
@@ -116,9 +157,9 @@ export class Metrics {
     );
     labelled("server_closes_total", "code", this.serverCloses);
     family("messages_received_total", "counter", "Frames received from clients, by message type (other: not a known type).");
-    labelled("messages_received_total", "type", nonZero(this.received));
+    labelled("messages_received_total", "type", nonZero(CLIENT_TYPES, this.received));
     family("messages_sent_total", "counter", "Frames sent to clients, by message type (one per recipient).");
-    labelled("messages_sent_total", "type", nonZero(this.sent));
+    labelled("messages_sent_total", "type", nonZero(SERVER_TYPES, this.sentCounts));
     family("errors_total", "counter", "Error frames sent to clients, by code.");
     labelled("errors_total", "code", this.errors);
     family("rate_limited_frames_total", "counter", "Frames dropped by the rate limit.");
@@ -165,62 +206,82 @@ function renderWebhooks(stats: WebhookStats, family: (name: string, type: string
 }
 
 /**
- * A frame's type when it is one of `types` and written the way every client and this server write it
- * (`{"type":"…"`, type first), else "other". Read in place: the hot path allocates nothing for it.
+ * The message types counted, each frame by its type when it is one of these and written the way every
+ * client and this server write it (`{"type":"…"`, type first), else "other". A type is counted at its
+ * index in the list; frames are read in place, so the hot path allocates nothing for it.
  */
 const CLIENT_TYPES = ["broadcast_event", "update_presence", "send_chat", "join_room", "leave_room", "get_chat_history", "other"] as const;
 const SERVER_TYPES = ["broadcast_event", "presence_updated", "chat_message", "room_joined", "error", "chat_history", "other"] as const;
-type ClientType = (typeof CLIENT_TYPES)[number];
-type ServerType = (typeof SERVER_TYPES)[number];
+// Their indexes, in list order.
+const [GOT_EVENT, GOT_PRESENCE, GOT_CHAT, GOT_JOIN, GOT_LEAVE, GOT_HISTORY, GOT_OTHER] = [0, 1, 2, 3, 4, 5, 6] as const;
+export const [SENT_EVENT, SENT_PRESENCE, SENT_CHAT, SENT_JOINED, SENT_ERROR, SENT_HISTORY, SENT_OTHER] = [0, 1, 2, 3, 4, 5, 6] as const;
+export type SentType = typeof SENT_EVENT | typeof SENT_PRESENCE | typeof SENT_CHAT;
 
-function counters<T extends string>(types: readonly T[]): Record<T, number> {
-  const out = {} as Record<T, number>;
-  for (const type of types) out[type] = 0;
+function nonZero(types: readonly string[], counts: Float64Array): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [i, type] of types.entries()) if (counts[i]! > 0) out.set(type, counts[i]!);
   return out;
-}
-
-function nonZero(counts: Record<string, number>): Map<string, number> {
-  return new Map(Object.entries(counts).filter(([, n]) => n > 0));
 }
 
 /** Whether `frame` is `{"type":"<type>"…`. */
 const is = (frame: string, type: string) => frame.startsWith(type, 9) && frame.charCodeAt(9 + type.length) === 34;
 
-/** A client frame's type from its first bytes (clients that put `type` first; anything else is "other"). */
-function clientTypeOf(raw: string): ClientType {
-  if (!raw.startsWith(FRAME_HEAD)) return "other";
-  switch (raw.charCodeAt(9)) {
-    case 98: // b
-      return is(raw, "broadcast_event") ? "broadcast_event" : "other";
-    case 117: // u
-      return is(raw, "update_presence") ? "update_presence" : "other";
-    case 115: // s
-      return is(raw, "send_chat") ? "send_chat" : "other";
-    case 106: // j
-      return is(raw, "join_room") ? "join_room" : "other";
-    case 108: // l
-      return is(raw, "leave_room") ? "leave_room" : "other";
-    case 103: // g
-      return is(raw, "get_chat_history") ? "get_chat_history" : "other";
+/** A parsed message's type index. */
+function clientTypeIndex(type: ClientMessage["type"]): number {
+  switch (type) {
+    case MSG_BROADCAST_EVENT:
+      return GOT_EVENT;
+    case MSG_UPDATE_PRESENCE:
+      return GOT_PRESENCE;
+    case MSG_SEND_CHAT:
+      return GOT_CHAT;
+    case MSG_JOIN_ROOM:
+      return GOT_JOIN;
+    case MSG_LEAVE_ROOM:
+      return GOT_LEAVE;
+    case MSG_GET_CHAT_HISTORY:
+      return GOT_HISTORY;
   }
-  return "other";
+  return GOT_OTHER;
 }
 
-/** A frame the engine built (frames.ts puts `type` first). */
-function serverTypeOf(frame: string): ServerType {
+/**
+ * A client frame's type index from its first bytes (clients that put `type` first; anything else is
+ * "other"): one `startsWith` of the whole head, type and closing quote included.
+ */
+function clientTypeOf(raw: string): number {
+  switch (raw.charCodeAt(9)) {
+    case 98: // b
+      return raw.startsWith('{"type":"broadcast_event"') ? GOT_EVENT : GOT_OTHER;
+    case 117: // u
+      return raw.startsWith('{"type":"update_presence"') ? GOT_PRESENCE : GOT_OTHER;
+    case 115: // s
+      return raw.startsWith('{"type":"send_chat"') ? GOT_CHAT : GOT_OTHER;
+    case 106: // j
+      return raw.startsWith('{"type":"join_room"') ? GOT_JOIN : GOT_OTHER;
+    case 108: // l
+      return raw.startsWith('{"type":"leave_room"') ? GOT_LEAVE : GOT_OTHER;
+    case 103: // g
+      return raw.startsWith('{"type":"get_chat_history"') ? GOT_HISTORY : GOT_OTHER;
+  }
+  return GOT_OTHER;
+}
+
+/** A frame the engine built (frames.ts puts `type` first): its type index. */
+function serverTypeOf(frame: string): number {
   switch (frame.charCodeAt(9)) {
     case 98: // b
-      return is(frame, "broadcast_event") ? "broadcast_event" : "other";
+      return is(frame, "broadcast_event") ? SENT_EVENT : SENT_OTHER;
     case 112: // p
-      return is(frame, "presence_updated") ? "presence_updated" : "other";
+      return is(frame, "presence_updated") ? SENT_PRESENCE : SENT_OTHER;
     case 99: // c
-      return is(frame, "chat_message") ? "chat_message" : is(frame, "chat_history") ? "chat_history" : "other";
+      return is(frame, "chat_message") ? SENT_CHAT : is(frame, "chat_history") ? SENT_HISTORY : SENT_OTHER;
     case 114: // r
-      return is(frame, "room_joined") ? "room_joined" : "other";
+      return is(frame, "room_joined") ? SENT_JOINED : SENT_OTHER;
     case 101: // e
-      return is(frame, "error") ? "error" : "other";
+      return is(frame, "error") ? SENT_ERROR : SENT_OTHER;
   }
-  return "other";
+  return SENT_OTHER;
 }
 
 function bump(map: Map<string, number>, key: string, n = 1): void {
@@ -228,10 +289,11 @@ function bump(map: Map<string, number>, key: string, n = 1): void {
 }
 
 /**
- * The fan-out with every frame counted (per recipient). Every method is an own property bound to
- * `base` (no prototype to walk), so each call site sees one shape.
+ * The fan-out with every frame counted (per recipient) by `count`, for a sender whose frames are all of
+ * one kind (the presence batch). Every method is an own property bound to `base` (no prototype to walk),
+ * so each call site sees one shape.
  */
-export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
+export function countingFanout(base: Fanout, count: (n: number) => void): Fanout {
   const send = base.send.bind(base);
   const publish = base.publish.bind(base);
   const publishExcept = base.publishExcept?.bind(base);
@@ -240,11 +302,11 @@ export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
     join: base.join?.bind(base),
     leave: base.leave?.bind(base),
     send(conn, frame) {
-      if (!conn.closed) metrics.frameSent(frame, 1);
+      if (!conn.closed) count(1);
       send(conn, frame);
     },
     publish(room, frame, except) {
-      metrics.frameSent(frame, room.local.size - (except !== undefined && room.local.has(except) ? 1 : 0));
+      count(recipients(room, except));
       publish(room, frame, except);
     },
     publishExcept:
@@ -252,11 +314,15 @@ export function countingFanout(base: Fanout, metrics: Metrics): Fanout {
       ((room, frame, skip) => {
         let skipped = 0;
         for (const conn of skip) if (room.local.has(conn)) skipped++;
-        metrics.frameSent(frame, room.local.size - skipped);
+        count(room.local.size - skipped);
         publishExcept(room, frame, skip);
       }),
   };
 }
+
+/** How many sockets `Fanout.publish(room, frame, except)` writes to. */
+export const recipients = (room: Room, except: Connection | undefined): number =>
+  room.local.size - (except !== undefined && room.local.has(except) ? 1 : 0);
 
 /** The `ChatStorage` methods that are timed; they all return promises. */
 const TIMED = new Set(["append", "appendOnce", "getHistory", "getHistoryBefore", "getHistoryAfter"]);

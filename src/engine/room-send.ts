@@ -2,6 +2,7 @@ import type { Backplane } from "../cluster/backplane.ts";
 import { errorFrame } from "../protocol/frames.ts";
 import type { Connection } from "./connection.ts";
 import type { Fanout } from "./fanout.ts";
+import { countingFanout, recipients, SENT_CHAT, SENT_EVENT, SENT_PRESENCE, type SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
 import type { Room, RoomManager } from "./room.ts";
 
@@ -41,15 +42,27 @@ export interface RoomSend {
   error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
 }
 
+/** Counts nothing (an engine built without metrics). */
+const UNCOUNTED: SendCounter = { sent() {}, frameSent() {}, errorSent() {} };
+
+/**
+ * The send path over `fanout`. Every frame is counted in `counter` where it is sent, by the kind the
+ * sender knows (room messages, presence news, errors); only the one-off frames of `to` are classified
+ * by their head.
+ */
 export function createRoomSend(
   rooms: RoomManager,
   fanout: Fanout,
   backplane: Backplane | undefined,
   batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
+  counter: SendCounter = UNCOUNTED,
 ): RoomSend {
-  const batch = createPresenceBatch({ fanout, backplane, ...batchOptions });
+  const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
+  const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
+  /** A room message to local members: a chat when it has its stored id, else an event. */
   const deliver = (room: Room, frame: string, chatId?: string, except?: Connection) => {
     batch.flushMembership(room);
+    counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
     fanout.publish(room, frame, except);
     if (chatId !== undefined) room.holdChat(frame, chatId);
   };
@@ -70,7 +83,13 @@ export function createRoomSend(
     remotePresence: (room, change) => batch.record(room, change, false),
     snapshotSent: batch.snapshotSent,
     flushPresence: batch.flushAll,
-    to: (conn, frame) => fanout.send(conn, frame),
-    error: (conn, code, message, clientMessageId) => fanout.send(conn, errorFrame(code, message, clientMessageId)),
+    to(conn, frame) {
+      if (!conn.closed) counter.frameSent(frame, 1);
+      fanout.send(conn, frame);
+    },
+    error(conn, code, message, clientMessageId) {
+      if (!conn.closed) counter.errorSent(code);
+      fanout.send(conn, errorFrame(code, message, clientMessageId));
+    },
   };
 }

@@ -143,8 +143,11 @@ export function createMessageParser(limits: MessageLimits) {
     // A presence, chat metadata or event payload sits two levels down (message, payload), and may itself
     // nest maxJsonDepth levels.
     // A frame decoded from UTF-8 holds no lone surrogate unless JSON escaped one (as \uD800): without a
-    // backslash-u in the frame, only the depth needs checking.
-    const problem = inspectJson(data, limits.maxJsonDepth + 2, raw.includes("\\u"));
+    // backslash-u in the frame, only the depth needs checking, and more than `depth` levels take at least
+    // 2 × (depth + 1) characters (each level opens and closes), so a shorter frame is not walked at all.
+    const depth = limits.maxJsonDepth + 2;
+    const checkText = raw.includes("\\u");
+    const problem = checkText || raw.length >= 2 * (depth + 1) ? inspectJson(data, depth, checkText) : undefined;
     if (problem === "deep") throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, `Message nests deeper than ${limits.maxJsonDepth} levels`);
     if (problem === "ill-formed") {
       throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, "Message holds a string with a lone UTF-16 surrogate (ill-formed Unicode)");
