@@ -71,6 +71,24 @@ describe("monitoring routes", () => {
     for (const name of m.keys()) expect(name).toMatch(/^openlivesync_[a-z_]+(\{.*\})?$/);
   });
 
+  it("counts a message by its type wherever its type field is, and a frame that does not parse by its head", async () => {
+    const { base } = await start();
+    const a = client(`${base.replace("http", "ws")}/live`);
+    await a.join("r");
+    a.sendRaw('{"payload":{"message":"hi"},"type":"send_chat"}'); // type last: still a send_chat
+    await a.next("chat_message");
+    a.sendRaw('{"type":"send_chat","payload":5}'); // does not validate: counted by its head
+    await a.next("error");
+    a.sendRaw('{"payload":5,"type":"send_chat"}'); // neither: other
+    await a.next("error");
+    const m = samples(await (await fetch(`${base}/metrics`)).text());
+    expect(m.get('openlivesync_messages_received_total{type="send_chat"}')).toBe(2);
+    expect(m.get('openlivesync_messages_received_total{type="other"}')).toBe(1);
+    expect(m.get('openlivesync_messages_sent_total{type="chat_message"}')).toBe(1);
+    expect(m.get('openlivesync_messages_sent_total{type="error"}')).toBe(2);
+    expect(m.get('openlivesync_errors_total{code="INVALID_PAYLOAD"}')).toBe(2);
+  });
+
   it("counts the closes the server decides by code", async () => {
     const { base } = await start({ maxPayload: 1024, onError: () => {} }); // the 1009 is a client fault, reported once
     const a = client(`${base.replace("http", "ws")}/live`);

@@ -1,15 +1,15 @@
-import {
-  MSG_BROADCAST_EVENT,
-  MSG_GET_CHAT_HISTORY,
-  MSG_JOIN_ROOM,
-  MSG_LEAVE_ROOM,
-  MSG_SEND_CHAT,
-  MSG_UPDATE_PRESENCE,
-  type ClientMessage,
-} from "../protocol/messages.ts";
+import type { ClientMessage } from "../protocol/messages.ts";
 import type { WebhookStats } from "../webhooks/dispatcher.ts";
-import type { Fanout } from "./fanout.ts";
-import type { Connection, Room } from "./room.ts";
+import {
+  CLIENT_TYPES,
+  clientTypeIndex,
+  clientTypeOf,
+  nonZero,
+  SENT_ERROR,
+  type SentType,
+  SERVER_TYPES,
+  serverTypeOf,
+} from "./frame-types.ts";
 
 /** Upper bounds (seconds) of the storage latency histogram's buckets. */
 const STORAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -205,137 +205,6 @@ function renderWebhooks(stats: WebhookStats, family: (name: string, type: string
   out.push(`openlivesync_webhook_queue_bytes ${stats.queuedBytes}`);
 }
 
-/**
- * The message types counted, each frame by its type when it is one of these and written the way every
- * client and this server write it (`{"type":"…"`, type first), else "other". A type is counted at its
- * index in the list; frames are read in place, so the hot path allocates nothing for it.
- */
-const CLIENT_TYPES = ["broadcast_event", "update_presence", "send_chat", "join_room", "leave_room", "get_chat_history", "other"] as const;
-const SERVER_TYPES = ["broadcast_event", "presence_updated", "chat_message", "room_joined", "error", "chat_history", "other"] as const;
-// Their indexes, in list order.
-const [GOT_EVENT, GOT_PRESENCE, GOT_CHAT, GOT_JOIN, GOT_LEAVE, GOT_HISTORY, GOT_OTHER] = [0, 1, 2, 3, 4, 5, 6] as const;
-export const [SENT_EVENT, SENT_PRESENCE, SENT_CHAT, SENT_JOINED, SENT_ERROR, SENT_HISTORY, SENT_OTHER] = [0, 1, 2, 3, 4, 5, 6] as const;
-export type SentType = typeof SENT_EVENT | typeof SENT_PRESENCE | typeof SENT_CHAT;
-
-function nonZero(types: readonly string[], counts: Float64Array): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [i, type] of types.entries()) if (counts[i]! > 0) out.set(type, counts[i]!);
-  return out;
-}
-
-/** Whether `frame` is `{"type":"<type>"…`. */
-const is = (frame: string, type: string) => frame.startsWith(type, 9) && frame.charCodeAt(9 + type.length) === 34;
-
-/** A parsed message's type index. */
-function clientTypeIndex(type: ClientMessage["type"]): number {
-  switch (type) {
-    case MSG_BROADCAST_EVENT:
-      return GOT_EVENT;
-    case MSG_UPDATE_PRESENCE:
-      return GOT_PRESENCE;
-    case MSG_SEND_CHAT:
-      return GOT_CHAT;
-    case MSG_JOIN_ROOM:
-      return GOT_JOIN;
-    case MSG_LEAVE_ROOM:
-      return GOT_LEAVE;
-    case MSG_GET_CHAT_HISTORY:
-      return GOT_HISTORY;
-  }
-  return GOT_OTHER;
-}
-
-/**
- * A client frame's type index from its first bytes (clients that put `type` first; anything else is
- * "other"): one `startsWith` of the whole head, type and closing quote included.
- */
-function clientTypeOf(raw: string): number {
-  switch (raw.charCodeAt(9)) {
-    case 98: // b
-      return raw.startsWith('{"type":"broadcast_event"') ? GOT_EVENT : GOT_OTHER;
-    case 117: // u
-      return raw.startsWith('{"type":"update_presence"') ? GOT_PRESENCE : GOT_OTHER;
-    case 115: // s
-      return raw.startsWith('{"type":"send_chat"') ? GOT_CHAT : GOT_OTHER;
-    case 106: // j
-      return raw.startsWith('{"type":"join_room"') ? GOT_JOIN : GOT_OTHER;
-    case 108: // l
-      return raw.startsWith('{"type":"leave_room"') ? GOT_LEAVE : GOT_OTHER;
-    case 103: // g
-      return raw.startsWith('{"type":"get_chat_history"') ? GOT_HISTORY : GOT_OTHER;
-  }
-  return GOT_OTHER;
-}
-
-/** A frame the engine built (frames.ts puts `type` first): its type index. */
-function serverTypeOf(frame: string): number {
-  switch (frame.charCodeAt(9)) {
-    case 98: // b
-      return is(frame, "broadcast_event") ? SENT_EVENT : SENT_OTHER;
-    case 112: // p
-      return is(frame, "presence_updated") ? SENT_PRESENCE : SENT_OTHER;
-    case 99: // c
-      return is(frame, "chat_message") ? SENT_CHAT : is(frame, "chat_history") ? SENT_HISTORY : SENT_OTHER;
-    case 114: // r
-      return is(frame, "room_joined") ? SENT_JOINED : SENT_OTHER;
-    case 101: // e
-      return is(frame, "error") ? SENT_ERROR : SENT_OTHER;
-  }
-  return SENT_OTHER;
-}
-
 function bump(map: Map<string, number>, key: string, n = 1): void {
   map.set(key, (map.get(key) ?? 0) + n);
-}
-
-/**
- * The fan-out with every frame counted (per recipient) by `count`, for a sender whose frames are all of
- * one kind (the presence batch). Every method is an own property bound to `base` (no prototype to walk),
- * so each call site sees one shape.
- */
-export function countingFanout(base: Fanout, count: (n: number) => void): Fanout {
-  const send = base.send.bind(base);
-  const publish = base.publish.bind(base);
-  const publishExcept = base.publishExcept?.bind(base);
-  return {
-    attach: base.attach?.bind(base),
-    join: base.join?.bind(base),
-    leave: base.leave?.bind(base),
-    send(conn, frame) {
-      if (!conn.closed) count(1);
-      send(conn, frame);
-    },
-    publish(room, frame, except) {
-      count(recipients(room, except));
-      publish(room, frame, except);
-    },
-    publishExcept:
-      publishExcept &&
-      ((room, frame, skip) => {
-        let skipped = 0;
-        for (const conn of skip) if (room.local.has(conn)) skipped++;
-        count(room.local.size - skipped);
-        publishExcept(room, frame, skip);
-      }),
-  };
-}
-
-/** How many sockets `Fanout.publish(room, frame, except)` writes to. */
-export const recipients = (room: Room, except: Connection | undefined): number =>
-  room.local.size - (except !== undefined && room.local.has(except) ? 1 : 0);
-
-/** The `ChatStorage` methods that are timed; they all return promises. */
-const TIMED = new Set(["append", "appendOnce", "getHistory", "getHistoryBefore", "getHistoryAfter"]);
-
-/** The storage with its reads and writes timed; everything else (close, flags, own helpers) passes through. */
-export function timedStorage<S extends object>(storage: S, metrics: Metrics): S {
-  return new Proxy(storage, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== "function" || typeof prop !== "string" || !TIMED.has(prop)) return value;
-      // `appendOnce` is how the engine writes a chat: it is the `append` operation either way.
-      const op = prop === "appendOnce" ? "append" : prop;
-      return (...args: unknown[]) => metrics.timeStorage(op, () => value.apply(target, args));
-    },
-  });
 }

@@ -2,7 +2,9 @@ import type { Backplane } from "../cluster/backplane.ts";
 import { errorFrame } from "../protocol/frames.ts";
 import type { Connection } from "./connection.ts";
 import type { Fanout } from "./fanout.ts";
-import { countingFanout, recipients, SENT_CHAT, SENT_EVENT, SENT_PRESENCE, type SendCounter } from "./metrics.ts";
+import { SENT_CHAT, SENT_EVENT, SENT_PRESENCE } from "./frame-types.ts";
+import { countingFanout, recipients } from "./metered.ts";
+import type { SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
 import type { Room, RoomManager } from "./room.ts";
 

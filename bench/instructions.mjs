@@ -1,0 +1,139 @@
+// Instructions per room message on Node, counted by valgrind (callgrind): deterministic to a few tenths
+// of a percent, so a change of 1-2 % shows even on a busy machine, where wall-clock benches cannot see it.
+//
+//   npx tsdown && node bench/instructions.mjs                  this build (dist/), ~2 minutes
+//   node bench/instructions.mjs dist /tmp/ols-before/dist      several builds, one line each
+//   node bench/instructions.mjs --repeat 3 --clients 200 --rooms 20 --rounds 50 --warmup 50
+//
+// One process per build under `valgrind --tool=callgrind node --single-threaded`: the built server
+// (`createServer` from <dist>/node.js, as bench/servers/ours-node.mjs starts it) and `clients` raw
+// WebSocket clients (bench/wsclient.mjs) joined to `rooms` rooms. Per round every client sends one
+// broadcast_event, and the round ends when all clients × (room size − 1) deliveries arrived. Only the
+// `rounds` after the `warmup` rounds are counted: the harness calls os.freemem() around them and
+// callgrind dumps its counters there (--dump-before=uv_get_free_memory), so start-up, joins and JIT
+// warm-up are left out. Printed: instructions ÷ room messages, and the same without garbage collection
+// (how much a scavenge costs depends on what is alive when it lands; the rest varies by ~0.3 %). The
+// clients' own work is counted too (the same for every build). A build of another commit works if its
+// Node entry is `createServer(options)` returning a listening `http.Server` (round 1's, 3addad4, is).
+//
+// Inner mode (what valgrind runs): node bench/instructions.mjs --run <dist> <rounds> [clients rooms warmup]
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { freemem, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { openClient } from "./wsclient.mjs";
+
+const args = process.argv.slice(2);
+
+if (args[0] === "--run") await run(args.slice(1));
+else await measure(args);
+
+async function measure(argv) {
+  const opt = (name, fallback) => {
+    const at = argv.indexOf(name);
+    if (at < 0) return fallback;
+    const value = Number(argv[at + 1]);
+    argv.splice(at, 2);
+    return value;
+  };
+  const clients = opt("--clients", 200);
+  const rooms = opt("--rooms", 20);
+  const rounds = opt("--rounds", 50);
+  const warmup = opt("--warmup", 50);
+  const repeat = opt("--repeat", 1);
+  const dists = (argv.length > 0 ? argv : [new URL("../dist", import.meta.url).pathname]).map((d) => resolve(d));
+  const script = new URL(import.meta.url).pathname;
+  const messages = rounds * clients;
+  console.log(`${clients} clients in ${rooms} rooms, ${warmup} warm-up rounds, ${rounds} counted rounds (${messages} room messages)`);
+  for (const dist of dists) {
+    for (let i = 0; i < repeat; i++) {
+      const dir = mkdtempSync(join(tmpdir(), "ols-callgrind-"));
+      try {
+        const out = join(dir, "callgrind.out");
+        const inner = [script, "--run", dist, rounds, clients, rooms, warmup].map(String);
+        execFileSync(
+          "valgrind",
+          ["--tool=callgrind", "--dump-before=uv_get_free_memory", `--callgrind-out-file=${out}`, "node", "--single-threaded", ...inner],
+          { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 << 20 },
+        );
+        // Dump 1: start-up to the end of warm-up; dump 2: the counted rounds.
+        const counted = `${out}.2`;
+        const total = Number(/^summary: (\d+)/m.exec(readFileSync(counted, "utf8"))?.[1]);
+        if (!total) throw new Error(`no instruction total in ${counted}`);
+        const annotated = execFileSync("callgrind_annotate", ["--inclusive=yes", "--threshold=100", "--auto=no", counted], {
+          encoding: "utf8",
+          maxBuffer: 256 << 20,
+        });
+        const gcLine = annotated.split("\n").find((line) => line.includes("v8::internal::Heap::CollectGarbage("));
+        const gc = gcLine ? Number(gcLine.trim().split(" ")[0].replaceAll(",", "")) : 0;
+        const k = (n) => `${(n / messages / 1000).toFixed(2)}k`;
+        console.log(`${dist}: ${k(total)} instructions per room message, ${k(total - gc)} without GC (GC ${k(gc)})`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20"]) {
+  const { createServer } = await import(pathToFileURL(join(dist, "node.js")).href);
+  const server = createServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    path: "/live",
+    rateLimit: false,
+    heartbeatIntervalMs: 0,
+    chat: { historyLimit: 0 },
+    onError: (error) => console.error(error),
+  });
+  await new Promise((done) => server.once("listening", done));
+  const port = server.address().port;
+  const n = Number(clients);
+  const roomCount = Number(rooms);
+  const perRoom = n / roomCount;
+  if (!Number.isInteger(perRoom) || perRoom < 2) throw new Error("clients must be a multiple of rooms, at least 2 per room");
+
+  let delivered = 0;
+  let expected = 0;
+  let joining = true;
+  let joined = 0;
+  let lastFrameAt = 0;
+  let wake = () => {};
+  const sockets = [];
+  for (let i = 0; i < n; i++) {
+    const onFrame = (buf, start, end) => {
+      lastFrameAt = performance.now();
+      // `{"type":"b…`: a broadcast_event (anything else, e.g. late presence news, is not a delivery).
+      if (!joining) return void (buf[start + 9] === 98 && delivered++);
+      if (buf.toString("utf8", start, Math.min(end, start + 30)).includes('"room_joined"')) joined++;
+    };
+    sockets.push(await openClient({ host: "127.0.0.1", port, path: "/live", onFrame, onBatch: () => wake() }));
+  }
+  const until = (done) =>
+    new Promise((resolve) => {
+      wake = () => done() && resolve();
+      wake();
+    });
+  sockets.forEach((s, i) => {
+    const presence = { name: `c${i}`, x: 0, y: 0 };
+    s.send(JSON.stringify({ type: "join_room", payload: { roomId: `room-${i % roomCount}`, presence } }));
+  });
+  await until(() => joined === n);
+  // Let the joins' presence news go out before counting deliveries: 1 s without a frame.
+  while (performance.now() - lastFrameAt < 1000) await new Promise((done) => setTimeout(done, 250));
+  joining = false;
+
+  const frame = '{"type":"broadcast_event","payload":{"event":"tick","payload":{"t":1234.567,"s":42}}}';
+  const round = async () => {
+    delivered = 0;
+    expected = n * (perRoom - 1);
+    for (const s of sockets) s.send(frame);
+    await until(() => delivered >= expected);
+  };
+  for (let r = 0; r < Number(warmup); r++) await round();
+  freemem(); // callgrind dumps here (--dump-before=uv_get_free_memory): what came before is not counted
+  for (let r = 0; r < Number(rounds); r++) await round();
+  freemem();
+  process.exit(0);
+}
