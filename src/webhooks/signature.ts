@@ -1,7 +1,8 @@
 /**
  * The webhook signature: HMAC-SHA256 over `${timestamp}.${body}`, sent as
  * `OpenLiveSync-Signature: t=<unix seconds>,v1=<hex>` (the README shows how a receiver checks it).
- * WebCrypto only, so it runs the same on Node, Bun and Deno.
+ * WebCrypto only (the web-standard `globalThis.crypto.subtle`, as api/bearer.ts and the SQL key hash use; no
+ * `node:crypto`), so it runs the same on Node, Bun and Deno and type-checks with no runtime's types.
  */
 
 import { toHex } from "../util/hex.ts";
@@ -17,12 +18,12 @@ const encoder = new TextEncoder();
 export function createSigner(secret: string): (timestamp: number, body: Uint8Array) => Promise<string> {
   let key: Promise<CryptoKey> | undefined;
   return async (timestamp, body) => {
-    key ??= crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    key ??= globalThis.crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     const prefix = encoder.encode(`${timestamp}.`);
     const signed = new Uint8Array(prefix.length + body.length);
     signed.set(prefix);
     signed.set(body, prefix.length);
-    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await key, signed));
+    const mac = new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", await key, signed));
     return `t=${timestamp},v1=${toHex(mac)}`;
   };
 }
