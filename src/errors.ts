@@ -112,10 +112,31 @@ export function createReporter(onError?: OnError): (error: unknown, context: { s
   };
 }
 
+/**
+ * An error and its causes on one line: `WebhookError (WEBHOOK_RETRYING): …; caused by TypeError: fetch failed`.
+ * The default reporter prints this, not a stack trace: a receiver that is down must not flood the log. Pass
+ * your own `onError` to see stacks.
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (!(e instanceof Error)) {
+      parts.push(String(e));
+      break;
+    }
+    const code = (e as { code?: unknown }).code;
+    parts.push(`${e.name}${typeof code === "string" || typeof code === "number" ? ` (${code})` : ""}: ${e.message}`);
+    e = e.cause;
+  }
+  return parts.join("; caused by ").replace(/\s*\n\s*/g, " ");
+}
+
 function logError(error: unknown, context: { stage: string }): void {
-  console.error(`[openlivesync] ${context.stage} failed:`, error);
+  console.error(`[openlivesync] ${context.stage} failed: ${describeError(error)}`);
 }
 
 function logReporterFailure(thrown: unknown, error: unknown, context: { stage: string }): void {
-  console.error(`[openlivesync] onError threw while reporting a ${context.stage} failure:`, thrown, "; the failure was:", error);
+  console.error(
+    `[openlivesync] onError threw while reporting a ${context.stage} failure: ${describeError(thrown)}; the failure was: ${describeError(error)}`,
+  );
 }
