@@ -6,7 +6,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createServer, type NodeLiveServer, type ServerOptions } from "../adapters/node.ts";
+import { createServer, type NodeLiveServer, type ServerOptions } from "../adapters/node/index.ts";
 import { createTokenAuth, type AuthOptions } from "../src/auth/tokens.ts";
 import { TestClient } from "./helpers/client.ts";
 import { makeKey, sign, startJwksServer, type JwksServer, type TestKey } from "./helpers/jwks-server.ts";

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { authFromCli, settingsFromCli } from "../adapters/cli-config.ts";
+import { authFromCli, settingsFromCli } from "../adapters/cli/cli-config.ts";
 import { TestClient } from "./helpers/client.ts";
 import { WebhookReceiver } from "./helpers/webhook-receiver.ts";
 import type { RedisBackplane } from "../src/cluster/redis-backplane.ts";

@@ -1,10 +1,16 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bunSocket, nodeWire, releaseDenoUpgradeRequest, releaseNodeUpgradeRequest, slimBunPeer } from "../adapters/crossws-internals.ts";
-import { createBunFanout } from "../adapters/bun-fanout.ts";
-import { createCorkedFanout } from "../adapters/node-fanout.ts";
-import { createRuntimeLive } from "../adapters/runtime-live.ts";
+import {
+  bunSocket,
+  nodeWire,
+  releaseDenoUpgradeRequest,
+  releaseNodeUpgradeRequest,
+  slimBunPeer,
+} from "../adapters/shared/crossws-internals.ts";
+import { createBunFanout } from "../adapters/bun/publish-fanout.ts";
+import { createCorkedFanout } from "../adapters/node/corked-fanout.ts";
+import { createRuntimeLive } from "../adapters/shared/runtime-live.ts";
 import { createLoopFanout } from "../src/engine/fanout.ts";
 import { probeShapes } from "./fixtures/crossws-shapes.ts";
 

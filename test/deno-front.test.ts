@@ -1,5 +1,5 @@
 /**
- * The Deno createServer's front (adapters/deno-front.ts) against a real Deno server and raw sockets:
+ * The Deno createServer's front (adapters/deno/front/) against a real Deno server and raw sockets:
  * the attacks Deno's own server lets through (issue 11, point 6). Each test also runs with
  * `denoFront: false` where that shows the attack succeeding without the front.
  */

@@ -1,12 +1,12 @@
 /**
- * The Deno front's client writer and reader (adapters/front-writer.ts, front-reader.ts) and frame encoder,
+ * The Deno front's client writer and reader (adapters/deno/front/client-writer.ts, client-reader.ts) and frame encoder,
  * without Deno: the engine's frames and the frames relayed from Deno.serve share one ordered stream and
  * never cut into each other; a client's messages reach the engine whole, in order, however they are cut.
  */
 import { describe, expect, it } from "vitest";
-import { FrameCheck, textFrame } from "../adapters/frame-check.ts";
-import { FrontReader } from "../adapters/front-reader.ts";
-import { FrontWriter } from "../adapters/front-writer.ts";
+import { FrameCheck, textFrame } from "../adapters/deno/front/frame-check.ts";
+import { FrontReader } from "../adapters/deno/front/client-reader.ts";
+import { FrontWriter } from "../adapters/deno/front/client-writer.ts";
 
 /** A client connection that takes writes one at a time, each after `release()` when `manual`. */
 function fakeClient(manual = false) {

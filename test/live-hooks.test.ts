@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import nodeAdapter from "crossws/adapters/node";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLiveHooks } from "../adapters/hono-node.ts";
+import { createLiveHooks } from "../adapters/node/hono.ts";
 import { TestClient } from "./helpers/client.ts";
 
 describe("createLiveHooks", () => {

@@ -1,8 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
-import { createServer, mountLive, type NodeLiveServer } from "../adapters/node.ts";
-import type { ServerOptions } from "../adapters/handle.ts";
+import { createServer, mountLive, type NodeLiveServer } from "../adapters/node/index.ts";
+import type { ServerOptions } from "../adapters/shared/handle.ts";
 import type { Backplane } from "../src/cluster/backplane.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";

@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
-import { createServer, createWebSocketHandler, createWebSocketServer } from "../adapters/node.ts";
+import { createServer, createWebSocketHandler, createWebSocketServer } from "../adapters/node/index.ts";
 import { TestClient } from "./helpers/client.ts";
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

@@ -1,8 +1,8 @@
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createServer, type NodeLiveServer } from "../adapters/node.ts";
-import type { ServerOptions } from "../adapters/handle.ts";
+import { createServer, type NodeLiveServer } from "../adapters/node/index.ts";
+import type { ServerOptions } from "../adapters/shared/handle.ts";
 import { clientFrame, rawUpgrade } from "./helpers/raw-socket.ts";
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

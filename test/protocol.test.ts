@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import * as pkg from "../adapters/node.ts";
+import * as pkg from "../adapters/node/index.ts";
 
 describe("protocol constants", () => {
   it("exports every message type with the seed's values", () => {

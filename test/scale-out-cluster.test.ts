@@ -6,7 +6,7 @@
 import { Cluster, Redis } from "ioredis";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer } from "../adapters/node.ts";
+import { createServer } from "../adapters/node/index.ts";
 import { createRedisBackplane, type RedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { redisKeys } from "../src/cluster/redis-codec.ts";
 import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";

@@ -10,7 +10,7 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createServer } from "../adapters/node.ts";
+import { createServer } from "../adapters/node/index.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { startChild } from "./fixtures/child.ts";
 import { startNodeInProcess } from "./fixtures/node-inprocess.ts";

@@ -5,7 +5,7 @@
 import { Redis } from "ioredis";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer, type NodeLiveServer as LiveServer } from "../adapters/node.ts";
+import { createServer, type NodeLiveServer as LiveServer } from "../adapters/node/index.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import { ProtocolError } from "../src/errors.ts";
 import type { HookContext, LiveLifecycle } from "../src/engine/server-api.ts";

@@ -6,7 +6,7 @@
 import { createHmac } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createServer } from "../adapters/node.ts";
+import { createServer } from "../adapters/node/index.ts";
 import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
 import type { LiveApi } from "../src/engine/server-api.ts";
 import type { WebSocketServerOptions } from "../src/options.ts";

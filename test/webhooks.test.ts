@@ -15,7 +15,7 @@ import { resolveOptions } from "../src/options.ts";
 import { resolveWebhookOptions, type WebhookOptions } from "../src/webhooks/options.ts";
 import { createWebhooks, type Webhooks } from "../src/webhooks/webhooks.ts";
 import { Metrics } from "../src/engine/metrics.ts";
-import { webhooksFromCli } from "../adapters/cli-config.ts";
+import { webhooksFromCli } from "../adapters/cli/cli-config.ts";
 import { WebhookReceiver } from "./helpers/webhook-receiver.ts";
 
 const SECRET = "whsec-test";

@@ -14,8 +14,8 @@
  * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
  */
 import { FrameCheck, closeFrame } from "./frame-check.ts";
-import { FrontReader } from "./front-reader.ts";
-import { FrontWriter } from "./front-writer.ts";
+import { FrontReader } from "./client-reader.ts";
+import { FrontWriter } from "./client-writer.ts";
 import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
 
 export interface NetAddr {
@@ -60,9 +60,9 @@ interface Relay {
 /** A client of the front, as `Deno.serve` sees it (by the loopback port the front connected from). */
 export interface FrontClient {
   addr: NetAddr;
-  /** Writes to the client: the front's fan-out sends engine frames here (see front-writer.ts). */
+  /** Writes to the client: the front's fan-out sends engine frames here (see client-writer.ts). */
   writer: FrontWriter;
-  /** Reads the client's frames after the 101: messages for the engine are taken here (front-reader.ts). */
+  /** Reads the client's frames after the 101: messages for the engine are taken here (client-reader.ts). */
   reader: FrontReader;
 }
 

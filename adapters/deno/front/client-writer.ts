@@ -1,7 +1,7 @@
 /**
  * Everything the Deno front writes to one client, in order: what it relays from `Deno.serve` (the 101,
  * Deno's pings, pongs and close frames) and the engine's own frames, which the front's fan-out
- * (deno-fanout.ts) hands it directly instead of sending them through Deno's WebSocket and the loopback
+ * (fanout.ts) hands it directly instead of sending them through Deno's WebSocket and the loopback
  * relay. Whatever queued up while a write was in flight goes out as the next single write.
  *
  * Engine frames go in only between Deno's frames: the relayed stream is followed frame by frame
@@ -10,7 +10,7 @@
  */
 import { FrameCheck } from "./frame-check.ts";
 import { concatAll } from "./http-head.ts";
-import { FrontReader } from "./front-reader.ts";
+import { FrontReader } from "./client-reader.ts";
 
 interface Writable {
   write(bytes: Uint8Array): Promise<number>;
@@ -18,7 +18,7 @@ interface Writable {
 
 /** Set on the upgrade request's crossws context by the front, read by the fan-out from `peer.context`. */
 export const FRONT_WRITER = Symbol.for("openlivesync.front-writer");
-/** The front's reader of the same client (front-reader.ts), beside the writer in the context. */
+/** The front's reader of the same client (client-reader.ts), beside the writer in the context. */
 export const FRONT_READER = Symbol.for("openlivesync.front-reader");
 
 export class FrontWriter {

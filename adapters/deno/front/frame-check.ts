@@ -1,6 +1,6 @@
 /**
  * Follows the frame headers of a WebSocket stream (RFC 6455 §5.2) without copying payloads, for the Deno
- * front (deno-front.ts). On a client's stream every frame must be masked (else 1002), and a message, all
+ * front (listen.ts). On a client's stream every frame must be masked (else 1002), and a message, all
  * its fragments together, must not exceed `maxPayload` (else 1009); other protocol errors are left to
  * Deno. On the server's stream (`fromClient` false: unmasked frames, no limit) it only tells where frames
  * end, so the front can put frames of its own between them.

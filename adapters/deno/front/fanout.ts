@@ -1,10 +1,10 @@
-import { createLoopFanout, type CreateFanout } from "../src/engine/fanout.ts";
-import type { Connection } from "../src/engine/room.ts";
+import { createLoopFanout, type CreateFanout } from "../../../src/engine/fanout.ts";
+import type { Connection } from "../../../src/engine/room.ts";
 import { textFrame } from "./frame-check.ts";
-import { type FrontWriter, frontWriterOf } from "./front-writer.ts";
+import { type FrontWriter, frontWriterOf } from "./client-writer.ts";
 
 /**
- * Deno fan-out behind the front (deno-front.ts): a connection that came through the front gets the
+ * Deno fan-out behind the front (listen.ts): a connection that came through the front gets the
  * engine's frames written by the front straight to its client, framed once per broadcast, instead of
  * `peer.send` into Deno's WebSocket and back out through the loopback relay. That takes two of the three
  * hops off every delivery. Deno's own frames (pings, pongs, the close frame) still come through the relay,

@@ -2,9 +2,9 @@
  * The public shapes every entry shares: one handle for a running live endpoint, the two things built
  * around it (a standalone server on Bun and Deno, a mount in a Hono app), and one `ServerOptions`.
  */
-import type { LiveEngine } from "../src/engine/engine.ts";
-import type { LiveApi } from "../src/engine/server-api.ts";
-import type { WebSocketServerOptions } from "../src/options.ts";
+import type { LiveEngine } from "../../src/engine/engine.ts";
+import type { LiveApi } from "../../src/engine/server-api.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
 import type { MonitoringOption } from "./monitoring.ts";
 
 /**

@@ -15,24 +15,24 @@ export interface RunningServer {
 
 /** Import this runtime's entry, which registers its SQLite driver: the CLI creates its storage before `start`. */
 export function loadRuntimeEntry(): Promise<unknown> {
-  if ("Bun" in globalThis) return import("./bun.ts");
-  if ("Deno" in globalThis) return import("./deno.ts");
-  return import("./node.ts");
+  if ("Bun" in globalThis) return import("../bun/index.ts");
+  if ("Deno" in globalThis) return import("../deno/index.ts");
+  return import("../node/index.ts");
 }
 
 export async function start(options: ServerOptions): Promise<RunningServer> {
   // Bun.serve and Deno.serve listen (or throw) synchronously.
   if ("Bun" in globalThis) {
-    const { createServer } = await import("./bun.ts");
+    const { createServer } = await import("../bun/index.ts");
     const server = createServer(options);
     return { port: server.port, monitoringPort: server.monitoring?.port, close: server.close };
   }
   if ("Deno" in globalThis) {
-    const { createServer } = await import("./deno.ts");
+    const { createServer } = await import("../deno/index.ts");
     const server = createServer(options);
     return { port: server.port, monitoringPort: server.monitoring?.port, close: server.close };
   }
-  const { createServer } = await import("./node.ts");
+  const { createServer } = await import("../node/index.ts");
   const server = createServer(options);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

@@ -1,7 +1,7 @@
-import { createLoopFanout, type CreateFanout } from "../src/engine/fanout.ts";
-import type { Connection, Room } from "../src/engine/room.ts";
-import { bunSocket, type BunPublisher, type BunSocketLike } from "./crossws-internals.ts";
-import type { FellBack } from "./runtime-live.ts";
+import { createLoopFanout, type CreateFanout } from "../../src/engine/fanout.ts";
+import type { Connection, Room } from "../../src/engine/room.ts";
+import { bunSocket, type BunPublisher, type BunSocketLike } from "../shared/crossws-internals.ts";
+import type { FellBack } from "../shared/runtime-live.ts";
 
 /**
  * Room fan-out through Bun's native pub/sub: each room is a topic, and one `publish` call hands the frame

@@ -6,18 +6,18 @@
 import { Database } from "bun:sqlite";
 import bunAdapter from "crossws/adapters/bun";
 import type { Hono } from "hono";
-import type { WebSocketServerOptions } from "../src/options.ts";
-import { setTurnScheduler } from "../src/util/async.ts";
-import { createBunFanout } from "./bun-fanout.ts";
-import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
-import { slimBunPeer } from "./crossws-internals.ts";
-import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
-import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
-import { liveHandle } from "./handle.ts";
-import { addLiveRoute, closeAfter } from "./live-route.ts";
-import { addApiRoutes } from "../src/api/routes.ts";
-import { addMonitoringRoutes } from "./monitoring.ts";
-import { createRuntimeLive } from "./runtime-live.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import { setTurnScheduler } from "../../src/util/async.ts";
+import { createBunFanout } from "./publish-fanout.ts";
+import { registerSqliteDriver } from "../../src/storage/sqlite-driver.ts";
+import { slimBunPeer } from "../shared/crossws-internals.ts";
+import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
+import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
+import { liveHandle } from "../shared/handle.ts";
+import { addLiveRoute, closeAfter } from "../shared/live-route.ts";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import { addMonitoringRoutes } from "../shared/monitoring.ts";
+import { createRuntimeLive } from "../shared/runtime-live.ts";
 
 if (!("Bun" in globalThis)) {
   throw new Error(
@@ -135,7 +135,7 @@ export type {
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
-} from "./handle.ts";
-export type { MonitoringOption } from "./monitoring.ts";
+} from "../shared/handle.ts";
+export type { MonitoringOption } from "../shared/monitoring.ts";
 
-export * from "../src/index.ts";
+export * from "../../src/index.ts";

@@ -3,9 +3,9 @@
  * only crossws's public peer API.
  */
 import type { Hooks } from "crossws";
-import { createLiveEngine, type LiveEngine } from "../src/engine/engine.ts";
-import type { WebSocketServerOptions } from "../src/options.ts";
-import type { LiveApi } from "../src/engine/server-api.ts";
+import { createLiveEngine, type LiveEngine } from "../../src/engine/engine.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import type { LiveApi } from "../../src/engine/server-api.ts";
 import type { RuntimeCapabilities } from "./runtime-live.ts";
 
 /** The engine as crossws hooks. */

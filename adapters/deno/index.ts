@@ -4,7 +4,7 @@
  * (https://docs.deno.com/api/deno/~/Deno.upgradeWebSocket); HTTP: Hono on `Deno.serve`.
  *
  * Known differences from Node and Bun, measured here:
- * - `createServer` puts a front before `Deno.serve` (deno-front.ts, option `denoFront`): Deno's server has
+ * - `createServer` puts a front before `Deno.serve` (front/listen.ts, option `denoFront`): Deno's server has
  *   no header timeout, reassembles fragmented messages of any size and accepts unmasked frames. With
  *   `mountLive`, `serveWithFront` does the same for the user's app.
  * - Deno has no max-payload setting: besides the front, the engine checks each message's size (1009).
@@ -21,23 +21,23 @@
 import { DatabaseSync } from "node:sqlite";
 import denoAdapter from "crossws/adapters/deno";
 import type { Hono } from "hono";
-import type { WebSocketServerOptions } from "../src/options.ts";
-import { addRedisDriverImport } from "../src/cluster/redis-backplane.ts";
-import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
-import { releaseDenoUpgradeRequest } from "./crossws-internals.ts";
-import { createFrontFanout } from "./deno-fanout.ts";
-import { listenFront, type NetAddr } from "./deno-front.ts";
-import { FRONT_READER, FRONT_WRITER, frontReaderOf } from "./front-writer.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import { addRedisDriverImport } from "../../src/cluster/redis-backplane.ts";
+import { registerSqliteDriver } from "../../src/storage/sqlite-driver.ts";
+import { releaseDenoUpgradeRequest } from "../shared/crossws-internals.ts";
+import { createFrontFanout } from "./front/fanout.ts";
+import { listenFront, type NetAddr } from "./front/listen.ts";
+import { FRONT_READER, FRONT_WRITER, frontReaderOf } from "./front/client-writer.ts";
 
 /** How long the front holds a client's frames for the engine's `open` before it relays them to Deno. */
 const FRONT_ATTACH_WAIT_MS = 1000;
-import { createFetchServer, type FetchHandler } from "./fetch-server.ts";
-import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "./handle.ts";
-import { liveHandle } from "./handle.ts";
-import { addLiveRoute } from "./live-route.ts";
-import { addApiRoutes } from "../src/api/routes.ts";
-import { addMonitoringRoutes } from "./monitoring.ts";
-import { createRuntimeLive } from "./runtime-live.ts";
+import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
+import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
+import { liveHandle } from "../shared/handle.ts";
+import { addLiveRoute } from "../shared/live-route.ts";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import { addMonitoringRoutes } from "../shared/monitoring.ts";
+import { createRuntimeLive } from "../shared/runtime-live.ts";
 
 if (!("Deno" in globalThis)) {
   throw new Error(
@@ -150,7 +150,7 @@ export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
 
 type DenoHandler = (request: Request, info: unknown) => Response | Promise<Response>;
 
-/** `Deno.serve` on a loopback port, behind the front (deno-front.ts), which hands on each client's address. */
+/** `Deno.serve` on a loopback port, behind the front (front/listen.ts), which hands on each client's address. */
 function serveBehindFront(
   handler: DenoHandler,
   engine: LiveMount["engine"],
@@ -220,7 +220,7 @@ export type {
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
-} from "./handle.ts";
-export type { MonitoringOption } from "./monitoring.ts";
+} from "../shared/handle.ts";
+export type { MonitoringOption } from "../shared/monitoring.ts";
 
-export * from "../src/index.ts";
+export * from "../../src/index.ts";

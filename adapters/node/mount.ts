@@ -7,11 +7,11 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hono } from "hono";
-import type { LiveMount, UpgradeEmitter, MountOptions } from "./handle.ts";
-import { liveHandle } from "./handle.ts";
-import { addLiveRoute, pathnameOf } from "./live-route.ts";
-import { addApiRoutes } from "../src/api/routes.ts";
-import { addMonitoringRoutes } from "./monitoring.ts";
+import type { LiveMount, UpgradeEmitter, MountOptions } from "../shared/handle.ts";
+import { liveHandle } from "../shared/handle.ts";
+import { addLiveRoute, pathnameOf } from "../shared/live-route.ts";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import { addMonitoringRoutes } from "../shared/monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 
 /** Where `injectWebSocket` puts the raw socket for the route, in `c.env`. */

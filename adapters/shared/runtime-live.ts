@@ -2,8 +2,8 @@
  * What every runtime builds the same way: the engine with that runtime's capabilities, crossws's adapter
  * for the runtime around the engine's hooks, and one `close()` for both.
  */
-import { createLiveEngine, type LiveEngine, type RuntimeCapabilities } from "../src/engine/engine.ts";
-import type { WebSocketServerOptions } from "../src/options.ts";
+import { createLiveEngine, type LiveEngine, type RuntimeCapabilities } from "../../src/engine/engine.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
 
 export type { RuntimeCapabilities };
 

@@ -1,16 +1,16 @@
 /**
- * What every Node entry (`createServer` & co. in node.ts, `mountLive` in node-mount.ts) builds the same way:
+ * What every Node entry (`createServer` & co. in index.ts, `mountLive` in mount.ts) builds the same way:
  * the engine with the corked fan-out, crossws's Node adapter configured for it, and the upgrade plumbing.
  */
 import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import nodeAdapter from "crossws/adapters/node";
 import { NodeRequest } from "srvx/node";
-import type { WebSocketServerOptions } from "../src/options.ts";
-import { setTurnScheduler } from "../src/util/async.ts";
-import { nodePonger } from "./crossws-internals.ts";
-import { createCorkedFanout } from "./node-fanout.ts";
-import { createRuntimeLive } from "./runtime-live.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import { setTurnScheduler } from "../../src/util/async.ts";
+import { nodePonger } from "../shared/crossws-internals.ts";
+import { createCorkedFanout } from "./corked-fanout.ts";
+import { createRuntimeLive } from "../shared/runtime-live.ts";
 
 const noop = () => {};
 
@@ -48,7 +48,7 @@ export function createNodeLive(options: WebSocketServerOptions) {
         getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
         idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
         // No compression: frames are small JSON, and the fan-out writes pre-built frames only to
-        // connections without it (node-fanout.ts).
+        // connections without it (corked-fanout.ts).
         // autoPong (ws 8.14+, missing from @types/ws): see answerPing above.
         serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false, ...{ autoPong: false } },
       }),

@@ -57,7 +57,7 @@ const command = defineCommand({
 });
 
 async function serve(cliArgs: CliArgs) {
-  const { start, loadRuntimeEntry } = await import("./serve.ts");
+  const { start, loadRuntimeEntry } = await import("../shared/serve.ts");
   await loadRuntimeEntry();
   const settings = await settingsFromCli(cliArgs, proc?.env ?? {});
   const server = await start({ ...settings.options, port: settings.port, hostname: settings.hostname, monitoring: settings.monitoring });

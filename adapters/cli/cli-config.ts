@@ -2,14 +2,14 @@
  * Turns CLI flags and environment variables into server options. Flags win over the environment.
  * Kept apart from the command itself so it can be tested without starting a process.
  */
-import { checkApiSecret } from "../src/api/bearer.ts";
-import { createTokenAuth, type AuthOptions } from "../src/auth/tokens.ts";
-import { ConfigError } from "../src/errors.ts";
-import type { WebSocketServerOptions } from "../src/options.ts";
-import type { MonitoringOption } from "./monitoring.ts";
-import { createRedisBackplane } from "../src/cluster/redis-backplane.ts";
-import { createChatStorageFromUrl } from "../src/storage/from-url.ts";
-import { resolveWebhookOptions, type WebhookOptions } from "../src/webhooks/options.ts";
+import { checkApiSecret } from "../../src/api/bearer.ts";
+import { createTokenAuth, type AuthOptions } from "../../src/auth/tokens.ts";
+import { ConfigError } from "../../src/errors.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import type { MonitoringOption } from "../shared/monitoring.ts";
+import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
+import { createChatStorageFromUrl } from "../../src/storage/from-url.ts";
+import { resolveWebhookOptions, type WebhookOptions } from "../../src/webhooks/options.ts";
 
 export type Env = Record<string, string | undefined>;
 

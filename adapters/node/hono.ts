@@ -1,10 +1,10 @@
 /**
- * `@openlivesync/server/hono` on Bun (the "bun" export condition): mount the live endpoint into your own
+ * `@openlivesync/server/hono` on Node (the "node" export condition): mount the live endpoint into your own
  * Hono app, and the plain crossws hooks for people who run crossws or h3 themselves.
  */
-import { liveHooksFor } from "./live-hooks.ts";
+import { liveHooksFor } from "../shared/live-hooks.ts";
 
-export { mountLive } from "./bun.ts";
+export { mountLive } from "./mount.ts";
 
 /**
  * The live endpoint as crossws hooks, for a crossws or h3 server you run yourself. Route only the live
@@ -17,5 +17,5 @@ export { mountLive } from "./bun.ts";
  */
 export const createLiveHooks = liveHooksFor({});
 
-export type { LiveHooks, CreateLiveHooks } from "./live-hooks.ts";
-export type { LiveHandle, LiveMount, BunWebSocketHandlers, UpgradeEmitter } from "./handle.ts";
+export type { LiveHooks, CreateLiveHooks } from "../shared/live-hooks.ts";
+export type { LiveHandle, LiveMount, BunWebSocketHandlers, UpgradeEmitter } from "../shared/handle.ts";

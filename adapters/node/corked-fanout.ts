@@ -1,8 +1,8 @@
-import { createLoopFanout, type CreateFanout } from "../src/engine/fanout.ts";
-import type { Connection } from "../src/engine/room.ts";
-import { nextTurn } from "../src/util/async.ts";
-import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "./crossws-internals.ts";
-import type { FellBack } from "./runtime-live.ts";
+import { createLoopFanout, type CreateFanout } from "../../src/engine/fanout.ts";
+import type { Connection } from "../../src/engine/room.ts";
+import { nextTurn } from "../../src/util/async.ts";
+import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "../shared/crossws-internals.ts";
+import type { FellBack } from "../shared/runtime-live.ts";
 
 interface NodeTransport extends NodeWire {
   corked: boolean;

@@ -7,16 +7,16 @@ import type { IncomingMessage, Server, ServerOptions as ServerOptionsOfHttp } fr
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
-import { addApiRoutes } from "../src/api/routes.ts";
-import { createApp } from "../src/app.ts";
-import type { WebSocketServerOptions } from "../src/options.ts";
-import type { LiveHandle, ServerOptions } from "./handle.ts";
-import { liveHandle } from "./handle.ts";
-import { pathnameOf } from "./live-route.ts";
-import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "./monitoring.ts";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import { createApp } from "../../src/app.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import type { LiveHandle, ServerOptions } from "../shared/handle.ts";
+import { liveHandle } from "../shared/handle.ts";
+import { pathnameOf } from "../shared/live-route.ts";
+import { addMonitoringRoutes, createMonitoringApp, monitoringListener } from "../shared/monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
-import { registerSqliteDriver } from "../src/storage/sqlite-driver.ts";
-import { numberOption } from "../src/util/number-option.ts";
+import { registerSqliteDriver } from "../../src/storage/sqlite-driver.ts";
+import { numberOption } from "../../src/util/number-option.ts";
 
 if ("Bun" in globalThis || "Deno" in globalThis) {
   throw new Error(
@@ -25,7 +25,7 @@ if ("Bun" in globalThis || "Deno" in globalThis) {
 }
 
 // SQLite storages open files with better-sqlite3, loaded on first use: it is an optional peer dependency.
-type BetterSqlite3 = new (filename: string) => import("../src/storage/sqlite-driver.ts").SqliteDatabaseLike;
+type BetterSqlite3 = new (filename: string) => import("../../src/storage/sqlite-driver.ts").SqliteDatabaseLike;
 registerSqliteDriver({
   name: "better-sqlite3",
   install: "npm install better-sqlite3@12",
@@ -168,7 +168,7 @@ function closeUnlessRequested(server: Server, ms: number): void {
   server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => arrived(socket));
 }
 
-export { mountLive } from "./node-mount.ts";
+export { mountLive } from "./mount.ts";
 export type {
   LiveHandle,
   LiveMount,
@@ -178,8 +178,8 @@ export type {
   WebSocketServer,
   BunWebSocketHandlers,
   UpgradeEmitter,
-} from "./handle.ts";
-export type { MonitoringOption } from "./monitoring.ts";
+} from "../shared/handle.ts";
+export type { MonitoringOption } from "../shared/monitoring.ts";
 
 // The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
-export * from "../src/index.ts";
+export * from "../../src/index.ts";

@@ -1,4 +1,4 @@
-/** Reading an HTTP/1.1 request or response head off a raw connection, for the Deno front (deno-front.ts). */
+/** Reading an HTTP/1.1 request or response head off a raw connection, for the Deno front (listen.ts). */
 
 interface Readable {
   read(buffer: Uint8Array): Promise<number | null>;

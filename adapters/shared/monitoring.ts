@@ -3,8 +3,8 @@
  * server's own app, a Hono app you mount into, or a separate app on another port.
  */
 import { Hono } from "hono";
-import type { LiveEngine } from "../src/engine/engine.ts";
-import { ConfigError } from "../src/errors.ts";
+import type { LiveEngine } from "../../src/engine/engine.ts";
+import { ConfigError } from "../../src/errors.ts";
 
 /**
  * Where the health and metrics routes are served: `true` on the server's port (the default), `false`

@@ -2,10 +2,10 @@
  * `createServer` for runtimes whose server hands every request, upgrades included, to one `fetch`
  * function (Bun, Deno): `GET /` from the app, the live path to crossws, other upgrades 404.
  */
-import { addApiRoutes } from "../src/api/routes.ts";
-import { createApp } from "../src/app.ts";
-import type { LiveEngine } from "../src/engine/engine.ts";
-import type { WebSocketServerOptions } from "../src/options.ts";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import { createApp } from "../../src/app.ts";
+import type { LiveEngine } from "../../src/engine/engine.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
 import type { LiveServer, ServerOptions } from "./handle.ts";
 import { liveHandle } from "./handle.ts";
 import { displayUrl, isUpgrade, pathnameOf } from "./live-route.ts";
