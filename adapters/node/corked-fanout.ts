@@ -3,28 +3,10 @@ import type { Connection } from "../../src/engine/room.ts";
 import { nextTurn } from "../../src/util/async.ts";
 import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "../shared/crossws-internals.ts";
 import type { FellBack } from "../shared/runtime-live.ts";
+import { encodeTextFrame } from "../shared/ws-frame.ts";
 
 interface NodeTransport extends NodeWire {
   corked: boolean;
-}
-
-/** A complete unmasked text frame (RFC 6455 §5.2) around `text`, built once and written to every member. */
-export function encodeTextFrame(text: string): Buffer {
-  const length = Buffer.byteLength(text);
-  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(head + length);
-  frame[0] = 0x81; // FIN + text opcode
-  if (length < 126) frame[1] = length;
-  else if (length < 65536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
-  }
-  frame.write(text, head, "utf8");
-  return frame;
 }
 
 /**
@@ -54,7 +36,7 @@ export const createCorkedFanout =
       }
     };
 
-    function write(conn: Connection, t: NodeTransport, frame: Buffer) {
+    function write(conn: Connection, t: NodeTransport, frame: Uint8Array) {
       if (conn.closed || t.ws.readyState !== 1) return;
       const socket = t.socket;
       if (!t.corked) {
@@ -80,7 +62,7 @@ export const createCorkedFanout =
       },
       publish(room, frame, except) {
         if (room.local.size === 0) return;
-        let wire: Buffer | undefined;
+        let wire: Uint8Array | undefined;
         for (const conn of room.local) {
           if (conn === except) continue;
           const t = conn.transport as NodeTransport | undefined;
@@ -89,7 +71,7 @@ export const createCorkedFanout =
         }
       },
       publishExcept(room, frame, skip) {
-        let wire: Buffer | undefined;
+        let wire: Uint8Array | undefined;
         for (const conn of room.local) {
           if (skip.has(conn)) continue;
           const t = conn.transport as NodeTransport | undefined;

@@ -5,12 +5,12 @@
  * relay. Whatever queued up while a write was in flight goes out as the next single write.
  *
  * Engine frames go in only between Deno's frames: the relayed stream is followed frame by frame
- * (`FrameCheck` on the server's side), and an engine frame that comes while a relayed frame is only
+ * (`DenoFrames`, headers only), and an engine frame that comes while a relayed frame is only
  * partly queued waits for its end. None goes before the 101.
  */
-import { FrameCheck } from "./frame-check.ts";
+import { headerLength, payloadLength } from "../../shared/ws-frame.ts";
+import { ClientReader } from "./client-reader.ts";
 import { concatAll } from "./http-head.ts";
-import { FrontReader } from "./client-reader.ts";
 
 interface Writable {
   write(bytes: Uint8Array): Promise<number>;
@@ -21,7 +21,7 @@ export const FRONT_WRITER = Symbol.for("openlivesync.front-writer");
 /** The front's reader of the same client (client-reader.ts), beside the writer in the context. */
 export const FRONT_READER = Symbol.for("openlivesync.front-reader");
 
-export class FrontWriter {
+export class ClientWriter {
   /** Since when a write to the client has been waiting (0: none); the front's sweep ends stalled clients. */
   stalledSince = 0;
   /** Bytes queued and not yet written (the slow-consumer bound). */
@@ -31,7 +31,7 @@ export class FrontWriter {
   /** Engine frames waiting for the relayed stream to reach a frame boundary (or for the 101). */
   private held: Uint8Array[] = [];
   private upgraded = false;
-  private readonly relayed = new FrameCheck(Number.POSITIVE_INFINITY, false);
+  private readonly relayed = new DenoFrames();
   private writing = false;
   private settled: Array<() => void> = [];
 
@@ -40,13 +40,18 @@ export class FrontWriter {
     private readonly failed: () => void,
   ) {}
 
+  /** Nothing of a relayed frame is queued without the rest of it: a frame of the front's may go next. */
+  get atBoundary(): boolean {
+    return this.relayed.atBoundary;
+  }
+
   /** Relayed bytes (any cut); resolves once they are written, so the relay feels the client's backpressure. */
   relay(bytes: Uint8Array): Promise<void> {
     if (this.closed) return Promise.resolve();
     const written = new Promise<void>((resolve) => this.settled.push(resolve));
     if (bytes.length > 0) this.push(bytes);
     if (this.upgraded) {
-      this.relayed.accept(bytes);
+      this.relayed.follow(bytes);
       if (this.held.length > 0 && this.relayed.atBoundary) this.release();
     }
     this.pump();
@@ -128,14 +133,43 @@ export class FrontWriter {
 }
 
 /** The front's writer for a crossws peer, when the peer came through the front. */
-export function frontWriterOf(peer: { context?: unknown }): FrontWriter | undefined {
+export function frontWriterOf(peer: { context?: unknown }): ClientWriter | undefined {
   const context = peer.context as Record<symbol, unknown> | undefined;
   const writer = context?.[FRONT_WRITER];
-  return writer instanceof FrontWriter ? writer : undefined;
+  return writer instanceof ClientWriter ? writer : undefined;
 }
 
 /** The front's reader in a crossws context (a peer's, or an upgrade request's). */
-export function frontReaderOf(context: unknown): FrontReader | undefined {
+export function frontReaderOf(context: unknown): ClientReader | undefined {
   const reader = (context as Record<symbol, unknown> | undefined)?.[FRONT_READER];
-  return reader instanceof FrontReader ? reader : undefined;
+  return reader instanceof ClientReader ? reader : undefined;
+}
+
+/** Where the frames of Deno's stream to the client end: headers are read, payloads only counted. */
+class DenoFrames {
+  private readonly head = new Uint8Array(14);
+  private have = 0;
+  /** Payload bytes of the current frame still to come. */
+  private remaining = 0;
+
+  /** No frame has been begun and not finished: a whole frame may go next. */
+  get atBoundary(): boolean {
+    return this.remaining === 0 && this.have === 0;
+  }
+
+  follow(chunk: Uint8Array): void {
+    for (let i = 0; i < chunk.length; ) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, chunk.length - i);
+        this.remaining -= n;
+        i += n;
+        continue;
+      }
+      this.head[this.have++] = chunk[i++]!;
+      if (this.have >= 2 && this.have === headerLength(this.head[1]!)) {
+        this.remaining = payloadLength(this.head);
+        this.have = 0;
+      }
+    }
+  }
 }

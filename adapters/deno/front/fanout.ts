@@ -1,7 +1,7 @@
 import { createLoopFanout, type CreateFanout } from "../../../src/engine/fanout.ts";
 import type { Connection } from "../../../src/engine/room.ts";
-import { textFrame } from "./frame-check.ts";
-import { type FrontWriter, frontWriterOf } from "./client-writer.ts";
+import { encodeTextFrame } from "../../shared/ws-frame.ts";
+import { type ClientWriter, frontWriterOf } from "./client-writer.ts";
 
 /**
  * Deno fan-out behind the front (listen.ts): a connection that came through the front gets the
@@ -14,7 +14,7 @@ import { type FrontWriter, frontWriterOf } from "./client-writer.ts";
 export const createFrontFanout: CreateFanout = (context) => {
   const { maxBufferedBytes, overLimit } = context;
   const portable = createLoopFanout(context);
-  const write = (conn: Connection, writer: FrontWriter, bytes: Uint8Array) => {
+  const write = (conn: Connection, writer: ClientWriter, bytes: Uint8Array) => {
     if (conn.closed) return;
     writer.frame(bytes);
     if (writer.buffered > maxBufferedBytes) overLimit(conn);
@@ -25,16 +25,16 @@ export const createFrontFanout: CreateFanout = (context) => {
       if (writer) conn.transport = writer;
     },
     send(conn, frame) {
-      const writer = conn.transport as FrontWriter | undefined;
-      if (writer) write(conn, writer, textFrame(frame));
+      const writer = conn.transport as ClientWriter | undefined;
+      if (writer) write(conn, writer, encodeTextFrame(frame));
       else portable.send(conn, frame);
     },
     publish(room, frame, except) {
       let bytes: Uint8Array | undefined;
       for (const conn of room.local) {
         if (conn === except) continue;
-        const writer = conn.transport as FrontWriter | undefined;
-        if (writer) write(conn, writer, (bytes ??= textFrame(frame)));
+        const writer = conn.transport as ClientWriter | undefined;
+        if (writer) write(conn, writer, (bytes ??= encodeTextFrame(frame)));
         else portable.send(conn, frame);
       }
     },
@@ -42,8 +42,8 @@ export const createFrontFanout: CreateFanout = (context) => {
       let bytes: Uint8Array | undefined;
       for (const conn of room.local) {
         if (skip.has(conn)) continue;
-        const writer = conn.transport as FrontWriter | undefined;
-        if (writer) write(conn, writer, (bytes ??= textFrame(frame)));
+        const writer = conn.transport as ClientWriter | undefined;
+        if (writer) write(conn, writer, (bytes ??= encodeTextFrame(frame)));
         else portable.send(conn, frame);
       }
     },

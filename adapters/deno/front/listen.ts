@@ -6,16 +6,17 @@
  * - the request head must arrive within `headerTimeoutMs`, and a connection that has not become a
  *   WebSocket is closed that long after it was accepted (non-WebSocket requests get `Connection: close`,
  *   so no second request can come on a kept-alive connection);
- * - after the 101, each client frame's header: unmasked → close 1002; a message (all its fragments) past
- *   `maxPayload` → close 1009, before Deno has buffered more than `maxPayload` of it;
+ * - after the 101, every client frame against RFC 6455 and `maxPayload` (client-reader.ts, one parser that
+ *   also hands the live endpoint's messages to the engine): a refused frame closes the connection with
+ *   1002, 1007 or 1009, as Node does, after the frames before it were taken;
  * - a client with a write to it waiting longer than `stallTimeoutMs` is disconnected (one that pings and
  *   never reads would otherwise keep Deno answering into a full socket forever).
- * Payload bytes are counted, not parsed. Backpressure holds: a relay waits for each write. Requests from
+ * Backpressure holds: a relay waits for each write. Requests from
  * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
  */
-import { FrameCheck, closeFrame } from "./frame-check.ts";
-import { FrontReader } from "./client-reader.ts";
-import { FrontWriter } from "./client-writer.ts";
+import { closeFrame } from "../../shared/ws-frame.ts";
+import { ClientReader } from "./client-reader.ts";
+import { ClientWriter } from "./client-writer.ts";
 import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
 
 export interface NetAddr {
@@ -54,16 +55,16 @@ export interface FrontOptions {
 /** One relayed connection: how to end it, and its client's writes (their stall time). */
 interface Relay {
   end(): void;
-  writer: FrontWriter;
+  writer: ClientWriter;
 }
 
 /** A client of the front, as `Deno.serve` sees it (by the loopback port the front connected from). */
 export interface FrontClient {
   addr: NetAddr;
   /** Writes to the client: the front's fan-out sends engine frames here (see client-writer.ts). */
-  writer: FrontWriter;
+  writer: ClientWriter;
   /** Reads the client's frames after the 101: messages for the engine are taken here (client-reader.ts). */
-  reader: FrontReader;
+  reader: ClientReader;
 }
 
 export interface Front {
@@ -114,9 +115,9 @@ export function listenFront(options: FrontOptions): Front {
 async function relay(client: Conn, options: FrontOptions, clients: Map<number, FrontClient>, open: Set<Relay>) {
   let upstream: Conn | undefined;
   let ended = false;
-  const writer = new FrontWriter(client, () => end());
+  const writer = new ClientWriter(client, () => end());
   const state: Relay = { end: () => end(), writer };
-  let reader: FrontReader | undefined;
+  let reader: ClientReader | undefined;
   const end = () => {
     if (ended) return;
     ended = true;
@@ -152,9 +153,9 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
     if (ended) return end();
     upstream.setNoDelay?.(true);
     const to = upstream;
-    reader = new FrontReader((bytes) => writeAll(to, bytes));
+    reader = new ClientReader(options.maxPayload, (bytes) => writeAll(to, bytes));
     clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
-    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, { writer, reader });
+    await forward(client, upstream, { head: request.head, rest: request.rest }, deadline, { writer, reader });
   } catch {
     // a reset or a write to a closed socket: the relay ends
   }
@@ -166,9 +167,8 @@ async function forward(
   client: Conn,
   upstream: Conn,
   request: { head: Uint8Array; rest: Uint8Array },
-  maxPayload: number,
   deadline: ReturnType<typeof setTimeout> | undefined,
-  { writer, reader }: { writer: FrontWriter; reader: FrontReader },
+  { writer, reader }: { writer: ClientWriter; reader: ClientReader },
 ) {
   const text = latin1(request.head);
   // All writes to the client go through its writer, so no frame can land inside another.
@@ -190,12 +190,13 @@ async function forward(
   }
   await writer.upgrade(response.head, response.rest);
   clearTimeout(deadline);
-  const check = new FrameCheck(maxPayload);
   const toReader = (bytes: Uint8Array) => reader.feed(bytes);
-  await Promise.race([pipe(upstream, toClient, FROM_DENO_WS), pipe(client, toReader, FROM_CLIENT, request.rest, check)]);
-  if (check.failed === undefined) return;
+  const refused = () => reader.failed !== undefined;
+  await Promise.race([pipe(upstream, toClient, FROM_DENO_WS), pipe(client, toReader, FROM_CLIENT, request.rest, refused)]);
+  if (reader.failed === undefined) return;
   upstream.close(); // Deno drops the partial message now
-  await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
+  // Deno's last frame may be cut by that close: the client gets the close frame only at a frame boundary.
+  if (writer.atBoundary) await Promise.race([toClient(closeFrame(reader.failed)), sleep(1000)]);
   // Closing with unread bytes would send a reset, which can overtake the close frame: read them first.
   await Promise.race([discard(client, 1 << 20), sleep(1000)]);
 }
@@ -223,25 +224,24 @@ const TO_CLIENT = 4096;
  */
 const FROM_DENO_WS = 512;
 
-/** Copies `from` → `write` until `from` ends; with `check`, stops before the first chunk it refuses. */
+/** Copies `from` → `write` until `from` ends or `stop()` says so after a write. */
 async function pipe(
   from: Conn,
   write: (bytes: Uint8Array) => Promise<void>,
   size: number,
   first?: Uint8Array,
-  check?: FrameCheck,
+  stop?: () => boolean,
 ): Promise<void> {
   if (first?.length) {
-    if (check && !check.accept(first)) return;
     await write(first);
+    if (stop?.()) return;
   }
   const buffer = new Uint8Array(size);
   for (;;) {
     const n = await from.read(buffer);
     if (n === null) return;
-    const chunk = buffer.subarray(0, n);
-    if (check && !check.accept(chunk)) return;
-    await write(chunk);
+    await write(buffer.subarray(0, n));
+    if (stop?.()) return;
   }
 }
 

@@ -3,77 +3,8 @@
  * the attacks Deno's own server lets through (issue 11, point 6). Each test also runs with
  * `denoFront: false` where that shows the attack succeeding without the front.
  */
-import { randomBytes } from "node:crypto";
-import net from "node:net";
-import { afterAll, describe, expect, it } from "vitest";
-import { startChildFixture } from "./fixtures/child.ts";
-import type { FixtureOptions } from "./fixtures/options.ts";
-import type { Fixture } from "./wire-protocol.suite.ts";
-
-const fixtures: Fixture[] = [];
-afterAll(async () => {
-  for (const f of fixtures) await f.stop();
-});
-async function start(options: FixtureOptions, mode: "standalone" | "hono" = "standalone"): Promise<number> {
-  const f = await startChildFixture("deno", mode)(options);
-  fixtures.push(f);
-  return Number(new URL(f.httpUrl).port);
-}
-
-/** A raw connection from `localAddress` (any 127.x address works on Linux) and everything it received. */
-async function connect(port: number, localAddress = "127.0.0.1") {
-  const socket = net.connect({ port, host: "127.0.0.1", localAddress });
-  let received = Buffer.alloc(0);
-  socket.on("data", (chunk) => {
-    received = Buffer.concat([received, chunk]);
-  });
-  socket.on("error", () => {});
-  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-  return { socket, ended, received: () => received };
-}
-
-async function upgrade(port: number, localAddress?: string) {
-  const c = await connect(port, localAddress);
-  c.socket.write(
-    `GET /live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await until(() => c.received().includes("\r\n\r\n"));
-  expect(c.received().toString("latin1")).toMatch(/^HTTP\/1.1 101/);
-  const headLength = c.received().indexOf("\r\n\r\n") + 4;
-  /** The server's close code, once its close frame arrived or the socket ended (1006: ended without one). */
-  const closeCode = async (timeoutMs = 5000): Promise<number | "open"> => {
-    let ended = false;
-    void c.ended.then(() => (ended = true));
-    for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(10)) {
-      // JSON text frames are ASCII, so 0x88 can only start the close frame.
-      const frames = c.received().subarray(headLength);
-      const at = frames.indexOf(0x88);
-      if (at >= 0 && frames.length >= at + 4) return frames.readUInt16BE(at + 2);
-      if (ended) return 1006;
-    }
-    return "open";
-  };
-  return { ...c, closeCode };
-}
-
-/** A client frame; `mask: false` leaves the mask bit unset (a protocol error for a client). */
-function frame(opcode: number, payload: Buffer, { fin = true, mask = true } = {}): Buffer {
-  const length = payload.length;
-  const ext = length < 126 ? 0 : length < 65536 ? 2 : 8;
-  const head = Buffer.alloc(2 + ext + (mask ? 4 : 0));
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  head[1] = (mask ? 0x80 : 0) | (ext === 0 ? length : ext === 2 ? 126 : 127);
-  if (ext === 2) head.writeUInt16BE(length, 2);
-  if (ext === 8) head.writeBigUInt64BE(BigInt(length), 2);
-  return Buffer.concat([head, payload]); // an all-zero mask keeps the payload as it is
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until(condition: () => boolean, timeoutMs = 10_000) {
-  for (const end = Date.now() + timeoutMs; !condition(); await sleep(10)) if (Date.now() > end) throw new Error("timed out");
-}
+import { describe, expect, it } from "vitest";
+import { connect, frame, sleep, start, until, upgrade } from "./raw-client.ts";
 
 describe("Deno createServer: the front", () => {
   it("closes with 1009 when a message's fragments together pass maxPayload (Deno alone waits for the last one)", async () => {

@@ -4,9 +4,9 @@
  * never cut into each other; a client's messages reach the engine whole, in order, however they are cut.
  */
 import { describe, expect, it } from "vitest";
-import { FrameCheck, textFrame } from "../adapters/deno/front/frame-check.ts";
-import { FrontReader } from "../adapters/deno/front/client-reader.ts";
-import { FrontWriter } from "../adapters/deno/front/client-writer.ts";
+import { ClientReader } from "../../adapters/deno/front/client-reader.ts";
+import { ClientWriter } from "../../adapters/deno/front/client-writer.ts";
+import { encodeFrame, encodeTextFrame as textFrame, payloadLength } from "../../adapters/shared/ws-frame.ts";
 
 /** A client connection that takes writes one at a time, each after `release()` when `manual`. */
 function fakeClient(manual = false) {
@@ -46,7 +46,7 @@ function frames(bytes: Buffer): Array<[number, string]> {
 describe("front writer", () => {
   it("holds engine frames until the 101 is queued, then sends them after it", async () => {
     const client = fakeClient();
-    const writer = new FrontWriter(client, () => {});
+    const writer = new ClientWriter(client, () => {});
     writer.frame(textFrame("early"));
     await tick();
     expect(client.written).toHaveLength(0);
@@ -59,7 +59,7 @@ describe("front writer", () => {
 
   it("puts an engine frame after a relayed frame that arrives in pieces, never inside it", async () => {
     const client = fakeClient();
-    const writer = new FrontWriter(client, () => {});
+    const writer = new ClientWriter(client, () => {});
     await writer.upgrade(HEAD, new Uint8Array(0));
     const first = writer.relay(ping.subarray(0, 3)); // the ping's header and one payload byte
     writer.frame(textFrame("between"));
@@ -74,7 +74,7 @@ describe("front writer", () => {
 
   it("sends what queued up during a write as one write, in order, and counts it in buffered until written", async () => {
     const client = fakeClient(true);
-    const writer = new FrontWriter(client, () => {});
+    const writer = new ClientWriter(client, () => {});
     void writer.upgrade(HEAD, new Uint8Array(0));
     await tick();
     for (const text of ["a", "b", "c"]) writer.frame(textFrame(text));
@@ -95,7 +95,7 @@ describe("front writer", () => {
 
   it("reports a failed write once and drops what is queued", async () => {
     let failures = 0;
-    const writer = new FrontWriter({ write: () => Promise.reject(new Error("reset")) }, () => failures++);
+    const writer = new ClientWriter({ write: () => Promise.reject(new Error("reset")) }, () => failures++);
     await writer.upgrade(HEAD, new Uint8Array(0));
     writer.frame(textFrame("lost"));
     await tick();
@@ -112,12 +112,21 @@ describe("textFrame", () => {
     expect(frame.length).toBe(length + (length < 126 ? 2 : length < 65536 ? 4 : 10));
   });
 
-  it("encodes UTF-8 and stays a valid frame for the server-side FrameCheck", () => {
+  it("encodes UTF-8", () => {
     const frame = textFrame("héllo ✓");
     expect(Buffer.from(frame.subarray(2)).toString("utf8")).toBe("héllo ✓");
-    const check = new FrameCheck(Number.POSITIVE_INFINITY, false);
-    expect(check.accept(frame)).toBe(true);
-    expect(check.atBoundary).toBe(true);
+  });
+
+  it.each([0, 125, 126, 65535, 65536, 2 ** 32 + 5])("reads back a %i-byte length from the header it wrote", (length) => {
+    const header = encodeFrame(1, new Uint8Array(0)).slice();
+    const frame = new Uint8Array(10);
+    // Only the header matters: write one for `length` the way the encoder does, on an empty payload.
+    const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
+    frame[0] = header[0]!;
+    frame[1] = length < 126 ? length : length < 65536 ? 126 : 127;
+    if (head === 4) new DataView(frame.buffer).setUint16(2, length);
+    if (head === 10) new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+    expect(payloadLength(frame)).toBe(length);
   });
 });
 
@@ -136,10 +145,13 @@ function clientFrame(opcode: number, text: string, fin = true): Buffer {
   return Buffer.concat([head, payload.map((b, i) => b ^ mask[i & 3]!)]);
 }
 
+/** A frame as the reader hands it on to Deno: the whole message in one frame, with an all-zero mask. */
+const denoFrame = (opcode: number, text: string) => Buffer.from(encodeFrame(opcode, Buffer.from(text, "utf8"), true));
+
 function reader(keepaliveMs = 0) {
   const toDeno: Buffer[] = [];
   const messages: string[] = [];
-  const r = new FrontReader(async (bytes) => {
+  const r = new ClientReader(1 << 20, async (bytes) => {
     toDeno.push(Buffer.from(bytes));
   });
   r.expect(60_000, keepaliveMs);
@@ -147,7 +159,7 @@ function reader(keepaliveMs = 0) {
 }
 
 /** Feeds `bytes` in pieces of `size`, through one reused buffer as the front's read loop does. */
-async function feedCut(r: FrontReader, bytes: Buffer, size: number) {
+async function feedCut(r: ClientReader, bytes: Buffer, size: number) {
   const buffer = new Uint8Array(size);
   for (let at = 0; at < bytes.length; at += size) {
     const piece = bytes.subarray(at, at + size);
@@ -180,7 +192,7 @@ describe("front reader", () => {
 
   it("relays everything to Deno, in order, when the engine does not attach in time", async () => {
     const toDeno: Buffer[] = [];
-    const r = new FrontReader(async (bytes) => {
+    const r = new ClientReader(1 << 20, async (bytes) => {
       toDeno.push(Buffer.from(bytes));
     });
     r.expect(20, 0);
@@ -188,16 +200,16 @@ describe("front reader", () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     await r.feed(clientFrame(1, "two"));
     r.attach(() => expect.unreachable("attached too late"));
-    expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([clientFrame(1, "one"), clientFrame(1, "two")]));
+    expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([denoFrame(1, "one"), denoFrame(1, "two")]));
   });
 
   it("relays every frame of a connection the live endpoint did not upgrade", async () => {
     const toDeno: Buffer[] = [];
-    const r = new FrontReader(async (bytes) => {
+    const r = new ClientReader(1 << 20, async (bytes) => {
       toDeno.push(Buffer.from(bytes));
     });
     await r.feed(clientFrame(1, "someone else's route"));
-    expect(Buffer.concat(toDeno)).toEqual(clientFrame(1, "someone else's route"));
+    expect(Buffer.concat(toDeno)).toEqual(denoFrame(1, "someone else's route"));
   });
 
   it("joins a fragmented message and sends control frames between its fragments to Deno", async () => {
@@ -206,26 +218,26 @@ describe("front reader", () => {
     const ping = clientFrame(9, "p");
     await feedCut(r, Buffer.concat([clientFrame(1, "he", false), ping, clientFrame(0, "ll", false), clientFrame(0, "o")]), 5);
     expect(messages).toEqual(["hello"]);
-    expect(Buffer.concat(toDeno)).toEqual(ping);
+    expect(Buffer.concat(toDeno)).toEqual(denoFrame(9, "p"));
   });
 
   it("sends a close frame and everything after it to Deno", async () => {
     const { r, messages, toDeno, attach } = reader();
     attach();
-    const close = Buffer.concat([clientFrame(8, ""), clientFrame(1, "after close")]);
-    await r.feed(Buffer.concat([clientFrame(1, "before"), close]));
+    await r.feed(Buffer.concat([clientFrame(1, "before"), clientFrame(8, ""), clientFrame(1, "after close")]));
     expect(messages).toEqual(["before"]);
-    expect(Buffer.concat(toDeno)).toEqual(close);
+    expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([denoFrame(8, ""), denoFrame(1, "after close")]));
   });
 
-  it("leaves text that is not UTF-8, and all after it, to Deno (which closes with 1007)", async () => {
+  it("refuses text that is not UTF-8 with 1007 and reads nothing after it", async () => {
     const { r, messages, toDeno, attach } = reader();
     attach();
     const bad = Buffer.from(clientFrame(1, "ab"));
     bad[bad.length - 1] = 0xff ^ 0x22; // unmasks to 0xff, never valid in UTF-8
     await r.feed(Buffer.concat([clientFrame(1, "ok"), bad, clientFrame(1, "later")]));
     expect(messages).toEqual(["ok"]);
-    expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([bad, clientFrame(1, "later")]));
+    expect(r.failed).toBe(1007);
+    expect(toDeno).toEqual([]);
   });
 
   it("tells Deno the client is there with an unsolicited pong while its messages go to the engine", async () => {
