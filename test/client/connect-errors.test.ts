@@ -3,7 +3,7 @@ import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createServer, type NodeLiveServer } from "../../adapters/node.ts";
+import { createServer, type NodeLiveServer } from "../../adapters/node/index.ts";
 import { ConnectError, UNREACHABLE_AFTER, type WebSocketConstructorLike } from "../../src/client/index.ts";
 import { disconnectAll, liveClient, until } from "../helpers/live-clients.ts";
 

@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { nearestFlag, parseCommandLine, settingsFromCli } from "../../adapters/cli-config.ts";
+import { nearestFlag, parseCommandLine, settingsFromCli } from "../../adapters/cli/cli-config.ts";
 import { TestClient } from "../helpers/client.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
