@@ -117,7 +117,8 @@ export function createReporter(onError?: OnError): (error: unknown, context: { s
 }
 
 /**
- * The default `onError`: one `console.error` line per stage and minute. The first failure of a stage is
+ * The default `onError`: one `console.error` line per stage (and per code of the package's own errors)
+ * and minute. The first failure of a stage is
  * logged at once (`[openlivesync] storage failed: StorageError STORAGE_ERROR: Could not store …`); the
  * others of that minute are counted and summed up in one line when it ends
  * (`[openlivesync] storage failed 117 more times in the last 60 s; the last: …`), so an outage writes
@@ -125,20 +126,24 @@ export function createReporter(onError?: OnError): (error: unknown, context: { s
  * its cause's SQL or any user content.
  */
 export function createLogReporter(): (error: unknown, context: { stage: ErrorStage }) => void {
-  const counts = new Map<string, { more: number; last: unknown }>();
-  const window = createLogWindow((stage) => {
-    const seen = counts.get(stage)!;
-    counts.delete(stage);
+  const counts = new Map<string, { stage: string; more: number; last: unknown }>();
+  const window = createLogWindow((key) => {
+    const seen = counts.get(key)!;
+    counts.delete(key);
     const times = seen.more === 1 ? "once more" : `${seen.more} more times`;
-    console.error(`[openlivesync] ${stage} failed ${times} in the last ${LOG_WINDOW_MS / 1000} s; the last: ${describeError(seen.last)}`);
+    console.error(
+      `[openlivesync] ${seen.stage} failed ${times} in the last ${LOG_WINDOW_MS / 1000} s; the last: ${describeError(seen.last)}`,
+    );
   });
   return (error, { stage }) => {
-    if (window.first(stage)) return console.error(`[openlivesync] ${stage} failed: ${describeError(error)}`);
-    const seen = counts.get(stage);
+    // The package's own kinds (a fixed set of codes) get a window each, so one cannot hide another.
+    const key = error instanceof OpenLiveSyncError ? `${stage} ${error.code}` : stage;
+    if (window.first(key)) return console.error(`[openlivesync] ${stage} failed: ${describeError(error)}`);
+    const seen = counts.get(key);
     if (seen) {
       seen.more++;
       seen.last = error;
-    } else counts.set(stage, { more: 1, last: error });
+    } else counts.set(key, { stage, more: 1, last: error });
   };
 }
 

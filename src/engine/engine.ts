@@ -11,6 +11,7 @@ import { withChatCapabilities } from "../storage/capabilities.ts";
 import { withTimeout } from "../util/async.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
+import { createRefusals, type Refusals } from "./refusals.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
@@ -109,17 +110,20 @@ function createSocketHooks(p: {
   dispatch: Dispatch;
   drop: Drop;
   faults: ReturnType<typeof createClientFaults>;
+  refusals: Refusals;
   closing: () => boolean;
 }): Partial<Hooks> {
-  const { options, runtime, guard, metrics, registry, drop, faults } = p;
+  const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
   return bindHooks({
-    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, closing: p.closing }),
+    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
     open(peer, user) {
       const conn = registry.opened(peer, user);
       metrics.opens++;
       if (p.closing()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, () => peer.remoteAddress))
+      else if (!guard.admit(conn, () => peer.remoteAddress)) {
+        refusals.record("rate");
         drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      }
       return conn;
     },
     receive: p.dispatch.receive,
@@ -184,7 +188,9 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     report,
   });
   const faults = createClientFaults(report);
-  const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
+  const refusals = createRefusals(report);
+  const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
+  const hooks = createSocketHooks({ ...socket, closing: () => closing });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
@@ -193,7 +199,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     storage: untimedStorage,
     backplane,
     closing: () => closing,
-    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames }),
+    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames, refusedUpgrades: refusals.totals() }),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
     webhooks: webhooks && (() => webhooks.stats()),
   });
@@ -215,6 +221,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         stopHeartbeat?.();
         guard.stop();
         faults.stop();
+        refusals.stop();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
   };

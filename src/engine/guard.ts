@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import { backgroundInterval } from "../util/async.ts";
 import type { Connection } from "./connection.ts";
+import type { RefusalReason } from "./refusals.ts";
 
 /** How often buckets that filled up again are forgotten. */
 const SWEEP_MS = 5000;
@@ -88,6 +89,7 @@ function normalizeOrigin(origin: string): string {
 export interface Refusal {
   status: number;
   text: string;
+  reason: RefusalReason;
 }
 
 /** Per-connection bucket, kept only while the connection sends faster than its refill. */
@@ -139,13 +141,13 @@ export class Guard {
    * the socket cache its peer name, an object and a string per idle connection.
    */
   checkUpgrade(request: Request, address: () => string | undefined): Refusal | undefined {
-    if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed" };
+    if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed", reason: "origin" };
     const { maxConnections, maxConnectionsPerIp } = this.limits;
-    if (maxConnections > 0 && this.open >= maxConnections) return { status: 503, text: "Too many connections" };
+    if (maxConnections > 0 && this.open >= maxConnections) return { status: 503, text: "Too many connections", reason: "full" };
     if (maxConnectionsPerIp === 0) return undefined;
     const ip = address();
     if (ip !== undefined && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
-      return { status: 429, text: "Too many connections from this address" };
+      return { status: 429, text: "Too many connections from this address", reason: "rate" };
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { CloseCodes, ErrorCodes } from "../protocol/codes.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import type { WebhookStats } from "../webhooks/dispatcher.ts";
+import { REFUSAL_REASONS, type RefusalReason } from "./refusals.ts";
 import {
   CLIENT_TYPES,
   clientTypeIndex,
@@ -75,6 +76,8 @@ export class Metrics implements ReceiveCounter, SendCounter {
   closes = 0;
   opens = 0;
   rateLimitedFrames = 0;
+  /** Refused upgrades by reason (set at scrape time). */
+  refusedUpgrades: Record<RefusalReason, number> | undefined;
 
   messageReceived(type: ClientMessage["type"]): void {
     this.received[clientTypeIndex(type)]!++;
@@ -173,6 +176,13 @@ export class Metrics implements ReceiveCounter, SendCounter {
     labelled("errors_total", "code", this.errors);
     family("rate_limited_frames_total", "counter", "Frames dropped by the rate limit.");
     out.push(`openlivesync_rate_limited_frames_total ${this.rateLimitedFrames}`);
+    family(
+      "upgrades_refused_total",
+      "counter",
+      "WebSocket upgrades refused, by reason: origin (403), auth (401, 500), full (503, maxConnections), rate (429 or 1008, maxConnectionsPerIp).",
+    );
+    for (const reason of REFUSAL_REASONS)
+      out.push(`openlivesync_upgrades_refused_total{reason="${reason}"} ${this.refusedUpgrades?.[reason] ?? 0}`);
     family("storage_duration_seconds", "histogram", "Chat storage calls, by method.");
     for (const [op, h] of this.storage) {
       for (const [i, le] of STORAGE_BUCKETS.entries())
