@@ -1,7 +1,7 @@
 import { resolveGuard, type GuardOptions, type ResolvedGuard } from "./engine/guard.ts";
 import type { Backplane } from "./cluster/backplane.ts";
 import type { ChatStorage } from "./storage/chat-storage.ts";
-import { createInMemoryChatStorage } from "./storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "./storage/memory.ts";
 import { ConfigError, createReporter, type ErrorStage, type OnError } from "./errors.ts";
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";

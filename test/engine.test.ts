@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createInMemoryChatStorage, type ChatStorage } from "../src/storage/chat-storage.ts";
+import type { ChatStorage } from "../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../src/storage/memory.ts";
 import { fakeEngine, settle } from "./helpers/fake-peer.ts";
 
 /** A storage whose reads and writes wait until the test releases them. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { withChatCapabilities } from "../src/storage/capabilities.ts";
-import { createInMemoryChatStorage, type ChatStorage } from "../src/storage/chat-storage.ts";
+import type { ChatStorage } from "../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../src/storage/memory.ts";
 import { chatStorageContract } from "./chat-storage.contract.ts";
 
 // A custom storage with only the seed's two methods; the new capabilities come from withChatCapabilities.

@@ -1,5 +1,5 @@
 import type { ChatStorage } from "./chat-storage.ts";
-import { createInMemoryChatStorage } from "./chat-storage.ts";
+import { createInMemoryChatStorage } from "./memory.ts";
 import { ConfigError } from "../errors.ts";
 import { createMySQLChatStorage } from "./mysql.ts";
 import { createPostgresChatStorage } from "./postgres.ts";
