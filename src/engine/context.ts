@@ -1,4 +1,4 @@
-import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { CompleteChatStorage } from "../storage/capabilities.ts";

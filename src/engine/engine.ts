@@ -2,7 +2,7 @@ import { createWebhooks } from "../webhooks/webhooks.ts";
 import type { Hooks } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
-import { createClusterRooms } from "../cluster/cluster-rooms.ts";
+import { createClusterRooms } from "./cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
@@ -32,7 +32,7 @@ import { AppHooks } from "./app-hooks.ts";
 import { createLiveApi } from "./live-api.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
 import { createServerInputParser } from "../protocol/validate.ts";
-import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {

@@ -1,5 +1,5 @@
 import type { Backplane } from "../cluster/backplane.ts";
-import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { UserInfo } from "../protocol/messages.ts";
 import type { OnError } from "../errors.ts";

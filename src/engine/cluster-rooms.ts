@@ -1,8 +1,8 @@
 import type { OnError } from "../errors.ts";
-import type { RoomSend } from "../engine/room-send.ts";
-import type { Room, RoomManager } from "../engine/room.ts";
+import type { RoomSend } from "./room-send.ts";
+import type { Room, RoomManager } from "./room.ts";
 import { isPlainObject } from "../util/json.ts";
-import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
+import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "../cluster/backplane.ts";
 import { isEntry, RemoteMembers } from "./remote-members.ts";
 
 const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
