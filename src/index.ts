@@ -18,6 +18,7 @@ export {
   MSG_CHAT_MESSAGE,
   MSG_CHAT_HISTORY,
   MSG_ERROR,
+  isClientMessageId,
 } from "./protocol/messages.ts";
 
 // Errors
@@ -39,7 +40,6 @@ export { WEBHOOK_EVENTS } from "./webhooks/options.ts";
 export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth/tokens.ts";
 
 // Storage
-export { isClientMessageId } from "./storage/chat-storage.ts";
 export { createInMemoryChatStorage } from "./storage/memory.ts";
 export { withChatCapabilities } from "./storage/capabilities.ts";
 export { registerSqliteDriver } from "./storage/sqlite-driver.ts";

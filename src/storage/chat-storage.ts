@@ -1,4 +1,4 @@
-import type { ChatMessageInput, StoredChatMessage } from "../protocol/messages.ts";
+import { type ChatMessageInput, isClientMessageId, type StoredChatMessage } from "../protocol/messages.ts";
 import { StorageError } from "../errors.ts";
 
 /** A message to store, with the client's id for exactly-once sends. */
@@ -59,13 +59,6 @@ export interface ChatStorage {
   close?(): Promise<void>;
   /** History lives in this process only (the in-memory storage): a cluster's instances do not share it. */
   readonly processLocal?: boolean;
-}
-
-const CLIENT_MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Whether `value` is a valid `clientMessageId`: 1–64 characters of `[A-Za-z0-9_-]`. */
-export function isClientMessageId(value: unknown): value is string {
-  return typeof value === "string" && CLIENT_MESSAGE_ID.test(value);
 }
 
 /**
