@@ -258,14 +258,14 @@ describe("engine (fake peers, no sockets)", () => {
     await engine.close();
   });
 
-  it("logs once, at start-up, what a storage with only the seed's methods cannot do, and still serves get_chat_history from getHistory", async () => {
+  it("logs once, at start-up, what a storage with only append and getHistory cannot do, and still serves get_chat_history from getHistory", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const inner = createInMemoryChatStorage();
-    const seedOnly: ChatStorage = {
+    const requiredOnly: ChatStorage = {
       append: (roomId, m) => inner.append(roomId, m),
       getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset),
     };
-    const { engine, peer } = fakeEngine({ chat: { storage: seedOnly } });
+    const { engine, peer } = fakeEngine({ chat: { storage: requiredOnly } });
     expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
       expect.stringContaining("no getHistoryBefore"),
       expect.stringContaining("no getHistoryAfter"),

@@ -16,7 +16,7 @@ export interface EngineContext {
   readonly options: ResolvedOptions;
   /** The server's error reporter (never throws). */
   readonly report: OnError;
-  /** `options.storage` with every method (see `withChatCapabilities`): native, or the seed's fallback. */
+  /** `options.storage` with every method (see `withChatCapabilities`): native, or emulated over `append` and `getHistory`. */
   readonly storage: CompleteChatStorage;
   readonly rooms: RoomManager;
   readonly send: RoomSend;

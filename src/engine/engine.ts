@@ -150,7 +150,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const untimedStorage = options.storage;
   options.storage = timedStorage(options.storage, metrics);
   const { storage, onError: report, backplane } = options;
-  // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
+  // A storage with only `append` and `getHistory` still works: paging is emulated, resume and exactly-once are off.
   const chatStorage = withChatCapabilities(storage);
   for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
   let closing = false;

@@ -31,7 +31,7 @@ export interface HistoryPage {
  * Where chat history lives. Messages of a room have one total order, the order they were stored in
  * (a per-room sequence in memory, the `seq` column in SQL), and every method below reads it.
  *
- * Only `append` and `getHistory` are required (the seed's contract). The other methods are optional for
+ * Only `append` and `getHistory` are required (the upstream project's contract). The other methods are optional for
  * custom storages: {@link withChatCapabilities} fills the gaps and says which are native.
  */
 export interface ChatStorage {
