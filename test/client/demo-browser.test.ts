@@ -137,7 +137,7 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
       expect(await messageCount(page, "hello from Ada")).toBe(1);
       expect(await messageCount(page, "hi Ada, Bob here")).toBe(1);
     }
-    // The seed's GET / is unchanged.
+    // The upstream GET / is unchanged.
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("openlivesync");
     await kill(server.child);
   }, 120_000);
