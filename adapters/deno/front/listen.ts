@@ -238,8 +238,9 @@ async function exchange(link: Link, head: Uint8Array, options: FrontOptions): Pr
     // 1xx (100 Continue, 103 Early Hints): the final response follows.
     if (Number(responseText.slice(9, 12)) < 200) continue;
     if (!(await relayBody(fromDeno, responseFrames, toClient)) || responseFrames === "close") return "end";
-    if (!(await sent)) return "end";
-    return closesAfter(text, startLine) || closesAfter(responseText, statusLine) ? "end" : "again";
+    // Answered with `Connection: close` (a 401 before the body was read): the rest of the body is not read.
+    if (closesAfter(responseText, statusLine) || closesAfter(text, startLine)) return "end";
+    return (await sent) ? "again" : "end";
   }
 }
 
