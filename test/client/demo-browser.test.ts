@@ -158,7 +158,7 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
     expect(await ada.locator("link[rel=icon]").getAttribute("href")).toMatch(/^data:image\/svg\+xml,/);
     await shoot(ada, "4-ada-no-older");
 
-    // The seed's GET / is unchanged.
+    // The upstream GET / is unchanged.
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("openlivesync");
     await kill(server.child);
   }, 120_000);
