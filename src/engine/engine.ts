@@ -32,6 +32,7 @@ import { createLiveApi } from "./live-api.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
 import { createServerInputParser } from "../protocol/validate.ts";
 import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import { createDocumentSide, type DocumentSide } from "../documents/documents.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -74,6 +75,8 @@ export interface LiveEngine {
   readonly api: LiveApi;
   /** Be told what happens, on this instance (webhooks are built on it). */
   observe(observer: LiveLifecycle): void;
+  /** The shared documents' endpoint; undefined with `documents: false`. */
+  readonly documents: DocumentSide | undefined;
 }
 
 export type { Readiness } from "./probes.ts";
@@ -170,7 +173,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   };
   const presence = createPresence(ctx);
   // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
-  const membership = createMembership(ctx, presence, options.auth ? createTokenVerifier(options.auth) : undefined);
+  const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
+  const membership = createMembership(ctx, presence, verifyToken);
   const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) }, metrics);
   const registry = new Registry({
     rooms,
@@ -185,6 +189,15 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   });
   const faults = createClientFaults(report);
   const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
+  // Documents have their own hooks and state; the rooms' paths above do not know they exist.
+  const documents =
+    options.documents &&
+    createDocumentSide({
+      options: options.documents,
+      admit: createUpgrade({ options, guard, runtime, report, closing: () => closing }),
+      verifyToken,
+      report: (error) => report(error, { stage: "documents" }),
+    });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
@@ -194,6 +207,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     backplane,
     closing: () => closing,
     metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames }),
+    documents: documents && (() => documents.metrics.render(documents.connections)),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
     webhooks: webhooks && (() => webhooks.stats()),
   });
@@ -203,6 +217,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
+    documents,
     connections: {
       get size() {
         return registry.size;
@@ -215,6 +230,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         stopHeartbeat?.();
         guard.stop();
         faults.stop();
+        await documents?.close();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
   };
