@@ -47,6 +47,8 @@ export interface FrontOptions {
   target: number;
   headerTimeoutMs: number;
   maxPayload: number;
+  /** A larger bound for upgrades to other paths (the documents' `maxMessageBytes` under their path). */
+  payloadFor?: (pathname: string) => number | undefined;
   /** A client that has not taken a write for this long is disconnected (0: never). */
   stallTimeoutMs: number;
 }
@@ -154,7 +156,8 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
     const to = upstream;
     reader = new FrontReader((bytes) => writeAll(to, bytes));
     clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
-    await forward(client, upstream, { head: request.head, rest: request.rest }, options.maxPayload, deadline, { writer, reader });
+    const maxPayload = options.payloadFor?.(requestPath(request.head)) ?? options.maxPayload;
+    await forward(client, upstream, { head: request.head, rest: request.rest }, maxPayload, deadline, { writer, reader });
   } catch {
     // a reset or a write to a closed socket: the relay ends
   }
@@ -198,6 +201,14 @@ async function forward(
   await Promise.race([toClient(closeFrame(check.failed)), sleep(1000)]);
   // Closing with unread bytes would send a reset, which can overtake the close frame: read them first.
   await Promise.race([discard(client, 1 << 20), sleep(1000)]);
+}
+
+/** The path of a request head's first line (`GET /yjs/doc?token=… HTTP/1.1` → `/yjs/doc`). */
+function requestPath(head: Uint8Array): string {
+  const line = latin1(head.subarray(0, Math.min(head.byteLength, 2048))).split("\r\n", 1)[0] ?? "";
+  const target = line.split(" ")[1] ?? "/";
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
 }
 
 async function discard(conn: Conn, limit: number) {
