@@ -20,6 +20,8 @@ const MAX_EARLY_MESSAGES = 256;
 export interface ConnectionContext extends SessionContext {
   registry: DocumentRegistry;
   authorize(user: UserInfo | undefined, name: string): Promise<DocumentAccess>;
+  /** Verifies a token sent in a Hocuspocus auth message; undefined when no verification is configured. */
+  verifyToken: ((token: string) => Promise<UserInfo | null>) | undefined;
   report(error: unknown): void;
 }
 
@@ -73,7 +75,7 @@ export class YWebsocketConnection implements DocumentConnection {
     }
     if (this.isClosed) return ctx.registry.release(name);
     this.doc = doc;
-    this.session = { access, awarenessIds: new Set(), send: (frame) => this.peer.send(frame) };
+    this.session = { access, awarenessIds: new Set(), sendRaw: (frame) => this.peer.send(frame) };
     doc.sessions.add(this.session);
     this.peer.send(encodeSyncStep1(doc.stateVector()));
     const awareness = doc.awarenessFrame();

@@ -6,10 +6,8 @@ import { DocumentMetrics } from "./document-metrics.ts";
 import { DocumentRegistry } from "./document-registry.ts";
 import { YWebsocketConnection, type ConnectionContext, type DocumentConnection } from "./document-connection.ts";
 import type { LiveDocumentHooks } from "./live-document.ts";
-import type { DocumentAccess, ResolvedDocumentOptions } from "./options.ts";
-
-/** Longest document name, in characters. */
-export const MAX_DOCUMENT_NAME_LENGTH = 256;
+import { MAX_DOCUMENT_NAME_LENGTH, type DocumentAccess, type ResolvedDocumentOptions } from "./options.ts";
+import { HocuspocusConnection } from "./hocuspocus-connection.ts";
 
 /** What the upgrade leaves in the peer's context for `open`. */
 interface DocumentContext {
@@ -46,6 +44,12 @@ export interface DocumentSide {
 
 const CONNECTION = Symbol("openlivesync.document-connection");
 const connectionOf = (peer: unknown) => (peer as Record<symbol, DocumentConnection | undefined>)[CONNECTION];
+
+/** A verified token's claims as the user (`userId` from `sub`), as rooms do. */
+function userOf(decoded: UserInfo & { sub?: unknown; exp?: number }): UserInfo {
+  const { sub, exp: _exp, ...claims } = decoded;
+  return { ...claims, userId: decoded.userId ?? sub } as UserInfo;
+}
 
 /** The token a y-websocket client sends: `?token=` in the URL or `Authorization: Bearer`. */
 function tokenOf(request: Request, url: URL): string | undefined {
@@ -96,6 +100,12 @@ export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
     metrics,
     registry,
     report,
+    verifyToken:
+      deps.verifyToken &&
+      (async (token) => {
+        const decoded = await deps.verifyToken!(token);
+        return decoded ? userOf(decoded) : null;
+      }),
     async authorize(user, name): Promise<DocumentAccess> {
       if (!options.authorize) return "write";
       try {
@@ -121,8 +131,7 @@ export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
       if (token !== undefined && deps.verifyToken) {
         const decoded = await deps.verifyToken(token);
         if (!decoded) return new Response("Unauthorized", { status: 401 });
-        const { sub, exp: _exp, ...claims } = decoded;
-        user = { ...claims, userId: decoded.userId ?? sub } as UserInfo;
+        user = userOf(decoded);
       }
       const context: DocumentContext = { user };
       if (url.pathname !== path) {
@@ -136,8 +145,10 @@ export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
       const context = peer.context as unknown as DocumentContext;
       const onClose = (code: number) => metrics.closed(code);
       if (closing) return peer.close(DocumentCloseCodes.GOING_AWAY, "Server is shutting down");
-      if (context.name === undefined) return peer.close(DocumentCloseCodes.MALFORMED, "Connect to a document: path/<name>");
-      const conn = new YWebsocketConnection(ctx, peer, context.user, context.name, onClose);
+      const conn =
+        context.name === undefined
+          ? new HocuspocusConnection(ctx, peer, context.user, onClose)
+          : new YWebsocketConnection(ctx, peer, context.user, context.name, onClose);
       connections.add(conn);
       (peer as unknown as Record<symbol, DocumentConnection>)[CONNECTION] = conn;
     },

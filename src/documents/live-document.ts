@@ -8,11 +8,14 @@ export interface DocumentSession {
   readonly access: "write" | "read";
   /** Awareness client ids this session set, removed for the others when it leaves. */
   readonly awarenessIds: Set<number>;
-  /** Send one y-websocket message; a Hocuspocus session gets it with the name in front (`prefixed`). */
-  send(frame: Uint8Array): void;
-  /** Set for Hocuspocus sessions: the broadcast builds the name-prefixed frame once for all of them. */
-  readonly prefixed?: boolean;
-  sendPrefixed?(frame: Uint8Array): void;
+  /**
+   * Hocuspocus sessions: their encoded address (the document name, or name\0session id), which goes
+   * before every frame. A session whose address is the document's {@link LiveDocument.prefix} shares one
+   * prefixed frame per broadcast with the others.
+   */
+  readonly prefix?: Uint8Array;
+  /** Send bytes as they are: a y-websocket frame, or for a session with a prefix, the prefixed frame. */
+  sendRaw(bytes: Uint8Array): void;
 }
 
 export interface LiveDocumentHooks {
@@ -36,7 +39,7 @@ export class LiveDocument {
   constructor(
     readonly name: string,
     hooks: LiveDocumentHooks,
-    /** Frames are built with this before the name (Hocuspocus); filled by the socket side. */
+    /** The name as Hocuspocus frames carry it (a varString). */
     readonly prefix: Uint8Array,
   ) {
     this.awareness = new Awareness(this.doc);
@@ -113,8 +116,10 @@ export class LiveDocument {
     let prefixed: Uint8Array | undefined;
     for (const session of this.sessions) {
       if (session === except) continue;
-      if (session.prefixed) session.sendPrefixed!((prefixed ??= concat(this.prefix, frame)));
-      else session.send(frame);
+      const prefix = session.prefix;
+      if (prefix === undefined) session.sendRaw(frame);
+      else if (prefix === this.prefix) session.sendRaw((prefixed ??= concat(prefix, frame)));
+      else session.sendRaw(concat(prefix, frame));
     }
   }
 

@@ -4,6 +4,9 @@ import type { DocumentStorage } from "../storage/document-storage.ts";
 import { createInMemoryDocumentStorage } from "../storage/document-storage.ts";
 import { numberOption } from "../util/number-option.ts";
 
+/** Longest document name, in characters (a longer one is refused: HTTP 400, or 4400 from Hocuspocus). */
+export const MAX_DOCUMENT_NAME_LENGTH = 256;
+
 /** What a user may do with a document: edit it, only read it, or nothing (the socket closes with 4403). */
 export type DocumentAccess = "write" | "read" | false;
 

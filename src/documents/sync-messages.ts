@@ -64,6 +64,11 @@ export function readSyncMessage(decoder: decoding.Decoder): SyncMessage {
   } catch (cause) {
     throw new MalformedMessage("empty message", { cause });
   }
+  return readMessageBody(type, decoder);
+}
+
+/** The rest of a message of `type` (sync, awareness or query-awareness). */
+export function readMessageBody(type: number, decoder: decoding.Decoder): SyncMessage {
   switch (type) {
     case MessageType.SYNC: {
       const [sub, payload] = readAll(decoder, () => [decoding.readVarUint(decoder), decoding.readVarUint8Array(decoder)] as const);

@@ -3,6 +3,7 @@ import WebSocket from "ws";
 import * as Y from "yjs";
 import * as encoding from "lib0/encoding";
 import { WebsocketProvider } from "y-websocket";
+import { HocuspocusProvider } from "@hocuspocus/provider";
 
 /** Resolves once `check` is true (polled every 10 ms); fails with `what` after `ms`. */
 export async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -68,4 +69,28 @@ export function textUpdate(text: string): Uint8Array {
   const doc = new Y.Doc();
   doc.getText("t").insert(0, text);
   return Y.encodeStateAsUpdate(doc);
+}
+
+export interface HocuspocusEditor {
+  doc: Y.Doc;
+  provider: HocuspocusProvider;
+  text: Y.Text;
+  stateless: string[];
+  destroy(): void;
+}
+
+/** A Hocuspocus provider on `name` at the document endpoint itself, synced. */
+export async function openHocuspocus(docsUrl: string, name: string, token?: string): Promise<HocuspocusEditor> {
+  const doc = new Y.Doc();
+  const stateless: string[] = [];
+  const provider = new HocuspocusProvider({
+    url: docsUrl,
+    name,
+    document: doc,
+    token: token ?? null,
+    onStateless: ({ payload }) => void stateless.push(payload),
+    ...({ WebSocketPolyfill: WebSocket } as object),
+  });
+  await until(() => provider.isSynced, `Hocuspocus provider on ${name} to sync`);
+  return { doc, provider, text: doc.getText("t"), stateless, destroy: () => (provider.destroy(), doc.destroy()) };
 }

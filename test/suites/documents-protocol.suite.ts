@@ -5,17 +5,26 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Fixture } from "../wire-protocol.suite.ts";
 import type { FixtureOptions } from "../fixtures/options.ts";
-import { openEditor, rawDocSocket, textUpdate, until, updateMessage, type Editor } from "../helpers/documents.ts";
+import {
+  openEditor,
+  openHocuspocus,
+  rawDocSocket,
+  textUpdate,
+  until,
+  updateMessage,
+  type Editor,
+  type HocuspocusEditor,
+} from "../helpers/documents.ts";
 
 export type StartDocumentsFixture = (options: FixtureOptions) => Promise<Fixture>;
 
 const unique = (prefix: string) => `${prefix}${Math.random().toString(36).slice(2, 10)}`;
 
 export function documentsProtocolSuite(label: string, start: StartDocumentsFixture): void {
-  describe(`documents over y-websocket (${label})`, () => {
+  describe(`documents over y-websocket and Hocuspocus (${label})`, () => {
     let fixture: Fixture;
     let docsUrl: string;
-    const editors: Editor[] = [];
+    const editors: Array<Editor | HocuspocusEditor> = [];
     const open = async (name: string, params?: Record<string, string>) => {
       const editor = await openEditor(docsUrl, name, params);
       editors.push(editor);
@@ -95,6 +104,79 @@ export function documentsProtocolSuite(label: string, start: StartDocumentsFixtu
       const raw = await rawDocSocket(`${docsUrl}/private-${unique("")}`);
       expect((await raw.closed).code).toBe(4403);
       expect(raw.frames.some((f) => f[0] === 2 && f[1] === 0)).toBe(true);
+    });
+
+    it("lets a Hocuspocus provider edit the same document as y-websocket providers", async () => {
+      const name = unique("doc-");
+      const ws = await open(name);
+      const hp = await openHocuspocus(docsUrl, name);
+      editors.push(hp);
+      ws.text.insert(0, "from y-websocket");
+      await until(() => hp.text.toString() === "from y-websocket", "the Hocuspocus client to see the y-websocket edit");
+      hp.text.insert(0, "hocuspocus, ");
+      await until(() => ws.text.toString() === "hocuspocus, from y-websocket", "the y-websocket client to see the Hocuspocus edit");
+      expect(hp.provider.authorizedScope).toBe("read-write");
+      await until(() => !hp.provider.hasUnsyncedChanges, "the sync status to count the change as saved");
+      const late = await openHocuspocus(docsUrl, name);
+      editors.push(late);
+      await until(() => late.text.toString() === ws.text.toString(), "a late Hocuspocus joiner to get the whole state");
+      hp.provider.setAwarenessField("user", { name: "Hopi" });
+      await until(
+        () => (ws.provider.awareness.getStates().get(hp.doc.clientID) as any)?.user?.name === "Hopi",
+        "awareness across protocols",
+      );
+    });
+
+    it("relays a Hocuspocus stateless message to the document's other Hocuspocus clients", async () => {
+      const name = unique("doc-");
+      const a = await openHocuspocus(docsUrl, name);
+      const b = await openHocuspocus(docsUrl, name);
+      editors.push(a, b);
+      a.provider.sendStateless("ping from a");
+      await until(() => b.stateless.includes("ping from a"), "b to get a's stateless message");
+      expect(a.stateless).toEqual([]);
+    });
+
+    it("tells a read-only Hocuspocus client its scope and applies none of its changes", async () => {
+      const name = unique("read-");
+      const reader = await openHocuspocus(docsUrl, name);
+      editors.push(reader);
+      expect(reader.provider.authorizedScope).toBe("readonly");
+      reader.text.insert(0, "nope");
+      const watcher = await open(name);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(watcher.text.toString()).toBe("");
+    });
+
+    it("answers a refused Hocuspocus document with permission denied and keeps the socket for others", async () => {
+      const denied: string[] = [];
+      const doc = new (await import("yjs")).Doc();
+      const { HocuspocusProvider } = await import("@hocuspocus/provider");
+      const WebSocket = (await import("ws")).default;
+      const provider = new HocuspocusProvider({
+        url: docsUrl,
+        name: `private-${unique("")}`,
+        document: doc,
+        onAuthenticationFailed: ({ reason }) => void denied.push(reason),
+        ...({ WebSocketPolyfill: WebSocket } as object),
+      });
+      await until(() => denied.length > 0, "permission denied");
+      expect(denied).toEqual(["forbidden"]);
+      provider.destroy();
+    });
+
+    it("closes a Hocuspocus socket whose message is malformed with 4400, leaving its documents as they were", async () => {
+      const name = unique("doc-");
+      const hp = await openHocuspocus(docsUrl, name);
+      editors.push(hp);
+      hp.text.insert(0, "steady");
+      const raw = await rawDocSocket(docsUrl);
+      // The address, then a sync update whose payload length runs past the end.
+      const address = new TextEncoder().encode(name);
+      raw.send(new Uint8Array([address.length, ...address, 0, 2, 40, 1, 2, 3]));
+      expect((await raw.closed).code).toBe(4400);
+      const late = await open(name);
+      await until(() => late.text.toString() === "steady", "the document as it was");
     });
 
     it("leaves the rooms endpoint as it was", async () => {
