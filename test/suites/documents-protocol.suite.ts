@@ -171,8 +171,9 @@ export function documentsProtocolSuite(label: string, start: StartDocumentsFixtu
       editors.push(hp);
       hp.text.insert(0, "steady");
       const raw = await rawDocSocket(docsUrl);
-      // The address, then a sync update whose payload length runs past the end.
+      // The auth message (empty token), then a sync update whose payload length runs past the end.
       const address = new TextEncoder().encode(name);
+      raw.send(new Uint8Array([address.length, ...address, 2, 0, 0]));
       raw.send(new Uint8Array([address.length, ...address, 0, 2, 40, 1, 2, 3]));
       expect((await raw.closed).code).toBe(4400);
       const late = await open(name);
