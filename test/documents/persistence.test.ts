@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import { createServer } from "../../adapters/node.ts";
+import { createServer } from "../../adapters/node/index.ts";
 import type { DocumentStorage } from "../../src/storage/document-storage.ts";
 import { createPostgresDocumentStorage, createSQLiteDocumentStorage } from "../../src/storage/sql-document-stores.ts";
 import { startChild } from "../fixtures/child.ts";

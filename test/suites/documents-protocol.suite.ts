@@ -3,7 +3,7 @@
  * by test/documents/protocol-*.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Fixture } from "../wire-protocol.suite.ts";
+import type { Fixture } from "./wire-protocol.suite.ts";
 import type { FixtureOptions } from "../fixtures/options.ts";
 import {
   openEditor,
