@@ -8,6 +8,7 @@ import { YWebsocketConnection, type ConnectionContext, type DocumentConnection }
 import type { LiveDocumentHooks } from "./live-document.ts";
 import { MAX_DOCUMENT_NAME_LENGTH, type DocumentAccess, type ResolvedDocumentOptions } from "./options.ts";
 import { HocuspocusConnection } from "./hocuspocus-connection.ts";
+import { createDocumentApi, type DocumentApi } from "./document-api.ts";
 
 /** What the upgrade leaves in the peer's context for `open`. */
 interface DocumentContext {
@@ -36,6 +37,8 @@ export interface DocumentSide {
   readonly maxMessageBytes: number;
   /** Whether an upgrade to `pathname` is the documents'. */
   matches(pathname: string): boolean;
+  /** Read, change and list documents from the server (docs/documents.md, "Server API"). */
+  readonly api: DocumentApi;
   /** Be told of every change to a loaded document. */
   onChange(listener: LiveDocumentHooks["changed"]): void;
   /** Close every document socket with 1001, write what is pending, close the storage. */
@@ -172,6 +175,7 @@ export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
     registry,
     metrics,
     maxMessageBytes: options.maxMessageBytes,
+    api: createDocumentApi(registry, options.storage, metrics, options.maxDocumentBytes),
     matches: (pathname) => pathname === path || (pathname.startsWith(path) && pathname.charCodeAt(path.length) === 47),
     onChange: (listener) => void listeners.push(listener),
     async close() {
