@@ -1,5 +1,5 @@
 import type { ChatStorage } from "./chat-storage.ts";
-import { createInMemoryChatStorage } from "./chat-storage.ts";
+import { createInMemoryChatStorage, SERVER_MESSAGES_PER_ROOM } from "./memory.ts";
 import { ConfigError } from "../errors.ts";
 import { createMySQLChatStorage } from "./mysql.ts";
 import { createPostgresChatStorage } from "./postgres.ts";
@@ -22,7 +22,7 @@ export async function createChatStorageFromUrl(url: string, options: SqlChatStor
   const target = parseStorageUrl(url);
   switch (target.kind) {
     case "memory":
-      return createInMemoryChatStorage({ historyLimit: Math.max(options.historyLimit ?? 100, 100) });
+      return createInMemoryChatStorage({ historyLimit: Math.max(options.historyLimit ?? 100, SERVER_MESSAGES_PER_ROOM) });
     case "sqlite":
       return createSQLiteChatStorage(target.filename, options);
     case "mysql":
