@@ -55,6 +55,12 @@ export interface ChatStorage {
    * (or no longer) a message of this room.
    */
   getHistoryAfter?(roomId: string, afterId: string, limit: number): Promise<StoredChatMessage[] | undefined>;
+  /**
+   * Remove message `id` of the room for good (moderation): no later `getHistory`, page or resume returns
+   * it. Resolves `true` when it was stored, `false` when the room holds no such message. Optional for
+   * custom storages: without it, deleting a message fails with a `StorageError` that says so.
+   */
+  delete?(roomId: string, id: string): Promise<boolean>;
   /** Release pools and handles. */
   close?(): Promise<void>;
   /** History lives in this process only (the in-memory storage): a cluster's instances do not share it. */
@@ -120,6 +126,17 @@ class RoomLog {
     if (this.seqOf.get(old.message.id) === this.firstSeq) this.seqOf.delete(old.message.id);
     if (old.key !== undefined && this.byKey.get(old.key) === old.message) this.byKey.delete(old.key);
     this.firstSeq++;
+  }
+
+  /** Remove message `id`; later entries move down one sequence number. */
+  remove(id: string): boolean {
+    const at = this.indexOf(id);
+    if (at === undefined) return false;
+    const [gone] = this.entries.splice(at, 1);
+    this.seqOf.delete(id);
+    if (gone!.key !== undefined && this.byKey.get(gone!.key) === gone!.message) this.byKey.delete(gone!.key);
+    for (let i = at; i < this.entries.length; i++) this.seqOf.set(this.entries[i]!.message.id, this.firstSeq + i);
+    return true;
   }
 
   /** Index in `entries` of message `id`, or `undefined`. */
@@ -191,6 +208,9 @@ export function createInMemoryChatStorage(options: InMemoryChatStorageOptions = 
       const at = log?.indexOf(afterId);
       if (log === undefined || at === undefined) return undefined;
       return log.slice(at + 1, at + 1 + pageSize(limit));
+    },
+    async delete(roomId, id) {
+      return rooms.get(roomId)?.remove(id) ?? false;
     },
     async close() {
       rooms.clear();
