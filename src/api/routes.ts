@@ -4,7 +4,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { LiveApi } from "../engine/server-api.ts";
-import { ErrorCodes, type ErrorStage } from "../errors.ts";
+import { ErrorCodes, StorageError, type ErrorStage } from "../errors.ts";
 import { createServerInputParser, type MessageLimits } from "../protocol/validate.ts";
 import { checkApiSecret, createBearerCheck } from "./bearer.ts";
 import { readJsonObject } from "./body.ts";
@@ -89,6 +89,34 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
       throw new ApiError("NOT_FOUND", `No connection ${connectionId} in room ${roomId}`);
     }
     await api.disconnect({ connectionId }, close);
+    return c.body(null, 204);
+  });
+  app.delete("/rooms/:roomId/chat/:messageId", async (c) => {
+    const roomId = roomOf(c);
+    const messageId = input.messageId(c.req.param("messageId"));
+    let deleted: boolean;
+    try {
+      deleted = await api.deleteChat(roomId, messageId);
+    } catch (error) {
+      // Say why (e.g. a custom storage without delete), not only that storage failed.
+      if (error instanceof StorageError) throw new ApiError(ErrorCodes.STORAGE_ERROR, error.message);
+      throw error;
+    }
+    if (!deleted) throw new ApiError("NOT_FOUND", `No message ${messageId} in room ${roomId}`);
+    return c.body(null, 204);
+  });
+  app.get("/rooms/:roomId/bans", async (c) => {
+    const roomId = roomOf(c);
+    return c.json({ roomId, bans: await api.bans(roomId) });
+  });
+  app.post("/rooms/:roomId/bans", async (c) => {
+    const roomId = roomOf(c);
+    return c.json(await api.ban(roomId, input.ban(await readJsonObject(c.req.raw, limits.maxPayload))), 201);
+  });
+  app.delete("/rooms/:roomId/bans/:userId", async (c) => {
+    const roomId = roomOf(c);
+    const userId = input.userId(c.req.param("userId"));
+    if (!(await api.unban(roomId, userId))) throw new ApiError("NOT_FOUND", `User ${userId} is not banned from room ${roomId}`);
     return c.body(null, 204);
   });
   app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));

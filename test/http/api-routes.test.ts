@@ -30,6 +30,10 @@ function setup(overrides: Partial<LiveApi> = {}) {
     sendChat: record("sendChat", { id: "m1", roomId: "a", connectionId: "server", message: "hi", createdAt: 1 }) as LiveApi["sendChat"],
     chatHistory: record("chatHistory", { messages: [], hasMore: false }) as LiveApi["chatHistory"],
     disconnect: record("disconnect") as LiveApi["disconnect"],
+    deleteChat: record("deleteChat", true) as LiveApi["deleteChat"],
+    ban: record("ban", { roomId: "a", userId: "u1", createdAt: 1 }) as LiveApi["ban"],
+    bans: record("bans", []) as LiveApi["bans"],
+    unban: record("unban", true) as LiveApi["unban"],
     ...overrides,
   };
   const options = { ...resolveOptions({ maxPayload: 1024, maxRoomIdLength: 10 }), onError: (error: unknown) => void reported.push(error) };
