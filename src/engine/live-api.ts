@@ -216,6 +216,7 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
       return ban;
     },
     bans: async (roomId) => ctx.bans.list(input.roomId(roomId)),
+    watch: (roomId, onFrame) => send.watch.watch(input.roomId(roomId), onFrame),
     async unban(roomId, userId) {
       const order: BanOrder = { op: "unban", roomId: input.roomId(roomId), userId: input.userId(userId) };
       const lifted = await ctx.bans.remove(order.roomId, order.userId);

@@ -7,6 +7,7 @@ import { countingFanout, recipients } from "./metered.ts";
 import type { SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
 import type { Room, RoomManager } from "./room.ts";
+import { RoomWatch, watchedFanout } from "./room-watch.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
 export interface RoomMessage {
@@ -44,6 +45,8 @@ export interface RoomSend {
   to(conn: Connection, frame: string): void;
   /** `error { code, message }` to one connection (with the `clientMessageId` of the chat send it is about). */
   error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
+  /** Who watches rooms' frames (the admin page's live tail). */
+  readonly watch: RoomWatch;
 }
 
 /** Counts nothing (an engine built without metrics). */
@@ -61,19 +64,22 @@ export function createRoomSend(
   batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
 ): RoomSend {
-  const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
+  const watch = new RoomWatch();
+  const presenceFanout = countingFanout(watchedFanout(fanout, watch), (n) => counter.sent(SENT_PRESENCE, n));
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
   /** A room message to local members: a chat when it has its stored id, else an event. */
   const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, hold?: boolean) => {
     batch.flushMembership(room);
     counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
     fanout.publish(room, frame, except);
+    if (watch.watching) watch.seen(room.id, frame);
     if (chatId !== undefined) room.holdChat(frame, chatId);
     else if (hold) room.holdChat(frame, ""); // no history holds "": always delivered
   };
   const forward = (roomId: string, message: RoomMessage) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame });
   return {
+    watch,
     publish(room, message, except) {
       deliver(room, message.frame, message.chatId, except, message.hold);
       forward(room.id, message);

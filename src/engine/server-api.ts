@@ -113,4 +113,9 @@ export interface LiveApi {
   bans(roomId: string): Promise<Ban[]>;
   /** Lift a ban; `false` when the user was not banned. */
   unban(roomId: string, userId: string): Promise<boolean>;
+  /**
+   * Every frame this instance sends the room's members, as sent, until the returned function is called
+   * (the admin page's live tail). Nothing is paid while no one watches.
+   */
+  watch(roomId: string, onFrame: (frame: string) => void): () => void;
 }
