@@ -69,8 +69,43 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
   return {
     "/api/rooms": {
       get: {
-        summary: "Every room with at least one member, cluster-wide",
-        responses: { 200: { description: "The rooms", content: json(ref("RoomList")) }, ...errors() },
+        summary: "Every room with at least one member, cluster-wide; searched, sorted and paged on the server",
+        parameters: [
+          {
+            name: "q",
+            in: "query",
+            required: false,
+            description: "Room ids containing this text (case-insensitive).",
+            schema: { type: "string", maxLength: 256 },
+          },
+          { name: "sort", in: "query", required: false, schema: { enum: ["roomId", "members"], default: "roomId" } },
+          {
+            name: "order",
+            in: "query",
+            required: false,
+            description: "Default asc (desc when sorting by members).",
+            schema: { enum: ["asc", "desc"] },
+          },
+          { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0, default: 0 } },
+          {
+            name: "limit",
+            in: "query",
+            required: false,
+            description: "Absent: every matching room.",
+            schema: { type: "integer", minimum: 0, maximum: 1000 },
+          },
+        ],
+        responses: {
+          200: { description: "The rooms, and how many match (total)", content: json(ref("RoomList")) },
+          ...errors("INVALID_PAYLOAD"),
+        },
+      },
+    },
+    "/api/rooms/{roomId}/tail": {
+      get: {
+        summary: "Every frame this instance sends the room's members, as server-sent events (data: <frame>), while the request is open",
+        parameters: [roomId],
+        responses: { 200: { description: "text/event-stream" }, ...errors("INVALID_PAYLOAD") },
       },
     },
     "/api/rooms/{roomId}/presence": {

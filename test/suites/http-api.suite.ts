@@ -249,6 +249,13 @@ export function httpApiSuite(runtime: string, start: StartFixture, mounted = fal
       });
     }
 
+    it("serves the admin page at /admin under a nonce-only Content-Security-Policy", async () => {
+      const res = await fetch(`${(await server()).httpUrl}/admin`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-security-policy")).toMatch(/^default-src 'none'; script-src 'nonce-[0-9a-f]{32}'/);
+      expect(await res.text()).toContain("openlivesync admin");
+    });
+
     it("serves its OpenAPI 3.1 document to a request with the token", async () => {
       const doc = await answer(await (await api()).get("/api/openapi.json"));
       expect(doc).toMatchObject({ status: 200, body: { openapi: "3.1.0", security: [{ bearer: [] }] } });
