@@ -77,7 +77,7 @@ async function measure(port, withTail) {
       sender.send('{"type":"broadcast_event","payload":{"event":"tick","payload":{"n":1}}}');
     }
   };
-  receivers.forEach((r, i) =>
+  receivers.forEach((r, i) => {
     r.on("message", (d) => {
       if (!String(d).startsWith('{"type":"broadcast_event"')) return;
       if (counting) delivered++;
@@ -85,8 +85,8 @@ async function measure(port, withTail) {
         inFlight--;
         pump();
       }
-    }),
-  );
+    });
+  });
   pump();
   await new Promise((r) => setTimeout(r, 500)); // warm-up
   counting = true;
