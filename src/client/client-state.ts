@@ -35,6 +35,7 @@ export const CONNECTION_STATUS: Record<ClientStatus, ConnectionStatus> = {
   stopped: "closed",
   connecting: "connecting",
   reconnecting: "connecting",
+  unreachable: "connecting",
   open: "open",
 };
 
