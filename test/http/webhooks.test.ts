@@ -73,7 +73,7 @@ describe("webhook payloads and signatures", () => {
     hooks.lifecycle.left?.(ctx("room-1", "c1"));
     hooks.lifecycle.emptied?.("room-1");
     hooks.lifecycle.chatDeleted?.("room-1", "m1");
-    await vi.waitFor(() => expect(r.received).toHaveLength(5));
+    await vi.waitFor(() => expect(r.received).toHaveLength(5), { timeout: 10_000 });
 
     expect(r.received.map((h) => h.body.type)).toEqual(["member.joined", "chat.stored", "member.left", "room.emptied", "chat.deleted"]);
     for (const hook of r.received) {
