@@ -1,5 +1,5 @@
 import { createWebhooks } from "../webhooks/webhooks.ts";
-import type { Hooks } from "crossws";
+import type { Hooks, Peer } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
 import { createClusterRooms } from "../cluster/cluster-rooms.ts";
@@ -18,7 +18,7 @@ import { createProbes, type Readiness } from "./probes.ts";
 import { createUpgrade, startBackplane } from "./upgrade.ts";
 import { createEvents } from "./events.ts";
 import { createLoopFanout, type CreateFanout } from "./fanout.ts";
-import { bindHooks } from "./hooks.ts";
+import { type BoundHooks, bindHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { createPresence } from "./presence.ts";
 import { Guard } from "./guard.ts";
@@ -60,6 +60,11 @@ export interface ConnectionsView extends Iterable<Connection> {
 /** The runtime-neutral server: crossws hooks plus the room state they drive. */
 export interface LiveEngine {
   readonly hooks: Partial<Hooks>;
+  /**
+   * A text message from `peer` that the runtime read itself, past crossws (the Deno front's reader): the
+   * same checks and dispatch as the `message` hook.
+   */
+  receiveText(peer: Peer, text: string): void;
   readonly options: ResolvedOptions;
   readonly rooms: RoomManager;
   /** Every open connection (in a room or not). */
@@ -110,7 +115,7 @@ function createSocketHooks(p: {
   drop: Drop;
   faults: ReturnType<typeof createClientFaults>;
   closing: () => boolean;
-}): Partial<Hooks> {
+}): BoundHooks {
   const { options, runtime, guard, metrics, registry, drop, faults } = p;
   return bindHooks({
     upgrade: createUpgrade({ options, guard, runtime, report: options.onError, closing: p.closing }),
@@ -184,7 +189,17 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     report,
   });
   const faults = createClientFaults(report);
-  const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
+  const { hooks, receiveText } = createSocketHooks({
+    options,
+    runtime,
+    guard,
+    metrics,
+    registry,
+    dispatch,
+    drop,
+    faults,
+    closing: () => closing,
+  });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
@@ -200,7 +215,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   let closed: Promise<void> | undefined;
   return {
-    ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
+    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     connections: {
