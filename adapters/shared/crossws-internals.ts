@@ -8,7 +8,7 @@
  * exists when an adapter is created, so each function checks the fields it needs on the peer it is given,
  * at open, and when they moved it changes nothing and returns `undefined` or `false`: the caller then uses
  * crossws's public peer API (`peer.send`, crossws's own objects) and reports the fallback once.
- * test/crossws-internals.test.ts asserts that every function takes its fast path with the installed
+ * test/runtimes/crossws-internals.test.ts asserts that every function takes its fast path with the installed
  * crossws on Node, Bun and Deno.
  */
 type Fields = Record<string, unknown>;

@@ -7,7 +7,7 @@ import net from "node:net";
 import { afterAll, expect } from "vitest";
 import { type FixtureMode, type Runtime, startChild } from "../fixtures/child.ts";
 import type { FixtureOptions } from "../fixtures/options.ts";
-import type { Fixture } from "../wire-protocol.suite.ts";
+import type { Fixture } from "../suites/wire-protocol.suite.ts";
 
 const fixtures: Fixture[] = [];
 afterAll(async () => {

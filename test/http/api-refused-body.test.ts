@@ -5,7 +5,7 @@
 import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Runtime, startChild } from "../fixtures/child.ts";
-import type { Fixture } from "../wire-protocol.suite.ts";
+import type { Fixture } from "../suites/wire-protocol.suite.ts";
 
 const fixtures: Fixture[] = [];
 afterAll(async () => {
