@@ -1,5 +1,5 @@
 import { createWebhooks } from "../webhooks/webhooks.ts";
-import type { Hooks } from "crossws";
+import type { Hooks, Peer } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
 import { createClusterRooms } from "./cluster-rooms.ts";
@@ -19,7 +19,7 @@ import { createProbes, type Readiness } from "./probes.ts";
 import { createUpgrade, startBackplane } from "./upgrade.ts";
 import { createEvents } from "./events.ts";
 import { createLoopFanout, type CreateFanout } from "./fanout.ts";
-import { bindHooks } from "./hooks.ts";
+import { type BoundHooks, bindHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { createPresence } from "./presence.ts";
 import { Guard } from "./guard.ts";
@@ -63,6 +63,11 @@ export interface ConnectionsView extends Iterable<Connection> {
 /** The runtime-neutral server: crossws hooks plus the room state they drive. */
 export interface LiveEngine {
   readonly hooks: Partial<Hooks>;
+  /**
+   * A text message from `peer` that the runtime read itself, past crossws (the Deno front's reader): the
+   * same checks and dispatch as the `message` hook.
+   */
+  receiveText(peer: Peer, text: string): void;
   readonly options: ResolvedOptions;
   readonly rooms: RoomManager;
   /** Every open connection (in a room or not). */
@@ -116,7 +121,7 @@ function createSocketHooks(p: {
   faults: ReturnType<typeof createClientFaults>;
   refusals: Refusals;
   closing: () => boolean;
-}): Partial<Hooks> {
+}): BoundHooks {
   const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
   return bindHooks({
     upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
@@ -196,7 +201,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const faults = createClientFaults(report);
   const refusals = createRefusals(report);
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
-  const hooks = createSocketHooks({ ...socket, closing: () => closing });
+  const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
   // Documents have their own hooks and state; the rooms' paths above do not know they exist.
   const documents =
     options.documents &&
@@ -222,7 +227,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   let closed: Promise<void> | undefined;
   return {
-    ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
+    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,

@@ -23,24 +23,31 @@ export interface HookTargets {
   maxPayload: number;
 }
 
+/** The engine as crossws hooks, and the typed way in for a message a runtime read itself. */
+export interface BoundHooks {
+  readonly hooks: Partial<Hooks>;
+  /** A text message from `peer`, as crossws's `message` hook would pass it on. */
+  receiveText(peer: Peer, text: string): void;
+}
+
 /** The engine as crossws hooks: each hook finds the peer's connection and hands on. */
-export function bindHooks(t: HookTargets): Partial<Hooks> {
-  return {
+export function bindHooks(t: HookTargets): BoundHooks {
+  const receiveText = (peer: Peer, raw: string) => {
+    const conn = connectionOf(peer);
+    if (!conn || conn.closed) return;
+    conn.alive = true;
+    if (t.maxPayload > 0 && exceedsBytes(raw, t.maxPayload)) {
+      return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
+    }
+    t.receive(conn, raw);
+  };
+  const hooks: Partial<Hooks> = {
     upgrade: (request) => t.upgrade(request),
     open(peer) {
       const conn = t.open(peer, peer.context?.user as UserInfo | undefined);
       if (conn) (peer as unknown as Record<symbol, Connection>)[CONN] = conn;
     },
-    message(peer, message) {
-      const conn = connectionOf(peer);
-      if (!conn || conn.closed) return;
-      conn.alive = true;
-      const raw = message.text();
-      if (t.maxPayload > 0 && exceedsBytes(raw, t.maxPayload)) {
-        return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
-      }
-      t.receive(conn, raw);
-    },
+    message: (peer, message) => receiveText(peer, message.text()),
     ping(peer, data) {
       const conn = connectionOf(peer);
       if (!conn || conn.closed) return;
@@ -59,4 +66,5 @@ export function bindHooks(t: HookTargets): Partial<Hooks> {
       t.socketError(error);
     },
   };
+  return { hooks, receiveText };
 }

@@ -1,0 +1,43 @@
+import { createLoopFanout, type Fanout, type FanoutContext } from "../../src/engine/fanout.ts";
+import type { Connection } from "../../src/engine/room.ts";
+import { encodeTextFrame } from "./ws-frame.ts";
+
+/**
+ * A fan-out that writes WebSocket frames itself (Node's corked sockets, the Deno front's writers): a
+ * broadcast is framed once and the same bytes go to every connection with a `T` transport, set up by
+ * `attach`; a connection without one gets the portable `peer.send`.
+ */
+export function createFramedFanout<T>(
+  context: FanoutContext,
+  attach: (conn: Connection) => void,
+  write: (conn: Connection, transport: T, frame: Uint8Array) => void,
+): Fanout {
+  const portable = createLoopFanout(context);
+  return {
+    attach,
+    send(conn, frame) {
+      const t = conn.transport as T | undefined;
+      if (t) write(conn, t, encodeTextFrame(frame));
+      else portable.send(conn, frame);
+    },
+    publish(room, frame, except) {
+      if (room.local.size === 0) return;
+      let bytes: Uint8Array | undefined;
+      for (const conn of room.local) {
+        if (conn === except) continue;
+        const t = conn.transport as T | undefined;
+        if (t) write(conn, t, (bytes ??= encodeTextFrame(frame)));
+        else portable.send(conn, frame);
+      }
+    },
+    publishExcept(room, frame, skip) {
+      let bytes: Uint8Array | undefined;
+      for (const conn of room.local) {
+        if (skip.has(conn)) continue;
+        const t = conn.transport as T | undefined;
+        if (t) write(conn, t, (bytes ??= encodeTextFrame(frame)));
+        else portable.send(conn, frame);
+      }
+    },
+  };
+}
