@@ -10,6 +10,7 @@ export default defineConfig({
     "hono-bun": "adapters/hono-bun.ts",
     "hono-deno": "adapters/hono-deno.ts",
     engine: "src/engine-api.ts",
+    cloudflare: "adapters/cloudflare/index.ts",
     cli: "adapters/cli.ts",
     client: "src/client/index.ts",
     react: "src/client/react.ts",
@@ -20,5 +21,5 @@ export default defineConfig({
   dts: true,
   clean: true,
   // Drivers and runtimes stay imports; users install the ones they use.
-  external: [/^node:/, /^bun:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/, "react"],
+  external: [/^node:/, /^bun:/, /^cloudflare:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/, "react"],
 });
