@@ -114,18 +114,19 @@ export class Guard {
   private readonly ipOf = new Map<Connection, string>();
   /** Buckets of connections that sent recently; a missing bucket is a full one. */
   private readonly buckets = new Map<Connection, RateBucket>();
+  /** Runs only while some bucket exists: an idle server (a hibernating Durable Object) has no timer. */
   private sweeper: ReturnType<typeof setInterval> | undefined;
   /** Frames the rate limit refused, for metrics. */
   rateLimitedFrames = 0;
 
   constructor(limits: ResolvedGuard) {
     this.limits = limits;
-    if (limits.rateLimit) this.sweeper = backgroundInterval(() => this.sweep(), SWEEP_MS);
   }
 
   /** Stop the sweep timer (server shutdown). */
   stop(): void {
     clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.buckets.clear();
   }
 
@@ -205,6 +206,7 @@ export class Guard {
     } else {
       bucket = { messages: capMessages, bytes: capBytes, at: now, overSince: 0, warnedAt: 0 };
       this.buckets.set(conn, bucket);
+      this.sweeper ??= backgroundInterval(() => this.sweep(), SWEEP_MS);
     }
     if (bucket.messages >= 1 && bucket.bytes >= size) {
       bucket.messages -= 1;
@@ -233,6 +235,10 @@ export class Guard {
       if (bucket.messages + elapsed * rate.messagesPerSecond >= capMessages && bucket.bytes + elapsed * rate.bytesPerSecond >= capBytes) {
         this.buckets.delete(conn);
       }
+    }
+    if (this.buckets.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
     }
   }
 }
