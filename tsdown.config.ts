@@ -21,5 +21,5 @@ export default defineConfig({
   dts: true,
   clean: true,
   // Drivers and runtimes stay imports; users install the ones they use.
-  external: [/^node:/, /^bun:/, /^cloudflare:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/, "react"],
+  external: [/^node:/, /^bun:/, "better-sqlite3", "postgres", "mysql2", "mysql2/promise", "ioredis", /^drizzle-orm/, "react"],
 });
