@@ -12,7 +12,9 @@ import { createRoomClass, type LiveRoomClass } from "./room-object.ts";
 import { socketPair, switchingProtocols, type DurableNamespaceLike, type WorkerSocket } from "./shapes.ts";
 
 export { createDurableChatStorage } from "./durable-storage.ts";
+export { createTokenAuth, decodeAccessToken } from "../../src/auth/tokens.ts";
 export type { CloudflareOptions, CloudflareOptionsInput } from "./options.ts";
+export type { AuthOptions, DecodedToken } from "../../src/auth/tokens.ts";
 export type { LiveRoomClass, LiveRoomObject } from "./room-object.ts";
 export type { DurableObjectStateLike, HibernatableSocket, DurableNamespaceLike } from "./shapes.ts";
 
