@@ -5,7 +5,7 @@ import { ConfigError } from "../../src/errors.ts";
 import { resolveOptions } from "../../src/options.ts";
 import { MSG_JOIN_ROOM } from "../../src/protocol/messages.ts";
 import { createMessageParser, createServerInputParser } from "../../src/protocol/validate.ts";
-import { addLiveRoute } from "../live-route.ts";
+import { addLiveRoute } from "../shared/live-route.ts";
 import { optionsResolver, ROOM_HEADER, USER_HEADER, type CloudflareOptions, type CloudflareOptionsInput } from "./options.ts";
 import { startRelay } from "./relay.ts";
 import { createRoomClass, type LiveRoomClass } from "./room-object.ts";

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { rolldown } from "rolldown";
 import type { FixtureOptions } from "../fixtures/options.ts";
-import type { Fixture } from "../wire-protocol.suite.ts";
+import type { Fixture } from "../suites/wire-protocol.suite.ts";
 
 const entry = fileURLToPath(new URL("../fixtures/cloudflare-worker.ts", import.meta.url));
 let built: Promise<string> | undefined;
