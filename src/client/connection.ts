@@ -25,7 +25,8 @@ const FINAL_CLOSE_CODES = new Set([1008, 4403]);
 export type SocketStatus = "idle" | "connecting" | "open" | "reconnecting" | "stopped";
 
 export interface ConnectionOptions {
-  url: string;
+  /** The URL, read again for every socket. */
+  url: () => string;
   WebSocket: WebSocketConstructorLike | undefined;
   getAuthToken?: () => string | Promise<string>;
   reconnect: boolean;
@@ -42,6 +43,8 @@ export interface ConnectionOptions {
 export interface Connection {
   start(): void;
   stop(): void;
+  /** Close the current socket, if any, and open a new one at once (its URL read again). */
+  restart(): void;
   /** Write a frame on the open socket; false when there is none. */
   send(frame: unknown): boolean;
   readonly isOpen: boolean;
@@ -100,6 +103,12 @@ class ReconnectingConnection implements Connection {
     this.setStatus("idle");
   }
 
+  restart(): void {
+    if (!this.running) return;
+    this.stop();
+    this.start();
+  }
+
   send(frame: unknown): boolean {
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) return false;
@@ -132,7 +141,8 @@ class ReconnectingConnection implements Connection {
         ),
       );
     }
-    let url = options.url;
+    const base = options.url();
+    let url = base;
     if (options.getAuthToken) {
       try {
         url = withToken(url, await options.getAuthToken());
@@ -149,7 +159,7 @@ class ReconnectingConnection implements Connection {
     } catch (error) {
       // A malformed URL: retrying cannot help.
       const why = error instanceof Error ? error.message : String(error);
-      return this.giveUp(new ClientConfigError(`Cannot open a WebSocket to ${options.url}: ${why}`));
+      return this.giveUp(new ClientConfigError(`Cannot open a WebSocket to ${base}: ${why}`));
     }
     this.socket = ws;
     this.listen(ws, gen);

@@ -10,7 +10,9 @@ import WebSocket from "ws";
 import type { FixtureOptions } from "../fixtures/options.ts";
 import { pause, TestClient } from "../helpers/client.ts";
 import { disconnectAll, liveClient, messagesOf, until } from "../helpers/live-clients.ts";
+import { makeKey, sign, startJwksServer } from "../helpers/jwks-server.ts";
 import { startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
+import { roomInUrlSuite } from "../suites/room-in-url.suite.ts";
 
 const fixtures: WorkerdFixture[] = [];
 const clients: TestClient[] = [];
@@ -101,6 +103,27 @@ describe("rooms at the edge", () => {
     expect((await b.next("chat_message")).payload).toMatchObject({ message: "hi", name: "Ada", metadata: { k: 1 } });
     a.send("leave_room", { roomId: r });
     await b.until((all) => all.some((m) => m.payload?.left?.includes(ja.connectionId)));
+  });
+
+  it("verifies a token at the upgrade with jose on workerd, refuses a forged one with 401, and shows the identity to the room", async () => {
+    const jwks = await startJwksServer();
+    try {
+      const key = await makeKey("ES256", "edge-1");
+      const forger = await makeKey("ES256", "edge-1");
+      jwks.setKeys("/jwks", [key.jwk]);
+      const fixture = await start({ onAuth: "token", jwksUrl: jwks.url("/jwks") });
+      const r = room();
+      const token = await sign(key, { sub: "u-1", name: "Una" });
+      const a = client(`${inRoom(fixture, r)}&access_token=${token}`);
+      const b = client(fixture.wsUrl, { headers: { authorization: `Bearer ${await sign(key, { sub: "u-2" })}` } });
+      const ja = await a.join(r);
+      const jb = await b.join(r);
+      expect(jb.presence[ja.connectionId]).toMatchObject({ userId: "u-1", name: "Una" });
+      const forged = client(`${fixture.wsUrl}?access_token=${await sign(forger, { sub: "u-1" })}`);
+      await expect(forged.opened).rejects.toMatchObject({ status: 401 });
+    } finally {
+      await jwks.close();
+    }
   });
 
   it("keeps chat history across a restart of workerd with its persisted state", async () => {
@@ -196,3 +219,5 @@ describe("our client at the edge", () => {
     ).toEqual(["a", "b"]);
   });
 });
+
+roomInUrlSuite("Cloudflare (workerd)", (options) => startWorkerd(options));
