@@ -98,6 +98,8 @@ class ReconnectingConnection implements Connection {
   private running = false;
   /** When the current socket opened: a 4401 on a socket that lived a while retries at once with a fresh token. */
   private openedAt = 0;
+  /** The URL of the latest socket (without its token), for errors. */
+  private lastUrl = "";
   /** Attempts in a row whose socket never opened; 0 once one opens. */
   private failedOpens = 0;
 
@@ -171,6 +173,7 @@ class ReconnectingConnection implements Connection {
       );
     }
     const base = options.url();
+    this.lastUrl = base;
     let url = base;
     if (options.getAuthToken) {
       try {
@@ -239,7 +242,7 @@ class ReconnectingConnection implements Connection {
   /** The socket closed before it opened: say what is known, then retry like any drop (visibly, after a few). */
   private neverOpened(gen: number, detail: string | undefined): void {
     this.failedOpens++;
-    const { url } = this.options;
+    const url = this.lastUrl;
     this.options.onDrop(1006, this.options.reconnect);
     this.retry(gen, false, new ConnectError(shownUrl(url), this.failedOpens, refusalStatus(detail), detail));
   }
