@@ -184,7 +184,7 @@ describe("rooms at the edge", () => {
     expect((await c.next("chat_message")).payload).toMatchObject({ message: "still here", connectionId: jb.connectionId });
     relayed.ws.close();
     await c.until((all) => all.some((m) => m.payload?.left?.includes(jr.connectionId)));
-  });
+  }, 90_000); // 18 s of idling, on a busy machine
 });
 
 describe("our client at the edge", () => {
@@ -217,7 +217,7 @@ describe("our client at the edge", () => {
         .map((e) => e.presence.who)
         .sort(),
     ).toEqual(["a", "b"]);
-  });
+  }, 90_000); // two workerd starts
 });
 
 roomInUrlSuite("Cloudflare (workerd)", (options) => startWorkerd(options));
