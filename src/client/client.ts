@@ -10,6 +10,16 @@ import { createConnection, type WebSocketConstructorLike } from "./connection.ts
 import { EventHandlers } from "./event-handlers.ts";
 import { RoomSession } from "./room-session.ts";
 
+/** `url` with `room=<roomId>` added to its query (replacing one there). */
+function withRoom(url: string, roomId: string): string {
+  const hash = url.indexOf("#");
+  const base = hash === -1 ? url : url.slice(0, hash);
+  const [path, query = ""] = base.split("?", 2) as [string, string?];
+  const params = query.split("&").filter((p) => p !== "" && !p.startsWith("room="));
+  params.push(`room=${encodeURIComponent(roomId)}`);
+  return `${path}?${params.join("&")}`;
+}
+
 /**
  * A client for one room at a time.
  * @example
@@ -25,8 +35,15 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     maxQueuedMessages: config.maxQueuedMessages ?? 100,
     presenceThrottleMs: config.presenceThrottleMs ?? 100,
   });
+  /** With `roomInUrl`: the room the current socket was opened for. */
+  let urlRoom: string | undefined;
+  const url = () => {
+    if (!config.roomInUrl) return config.url;
+    urlRoom = store.state.currentRoomId ?? undefined;
+    return urlRoom === undefined ? config.url : withRoom(config.url, urlRoom);
+  };
   const connection = createConnection({
-    url: config.url,
+    url,
     WebSocket: config.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket,
     getAuthToken: config.getAuthToken,
     reconnect: config.reconnect ?? true,
@@ -52,7 +69,11 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
       connection.stop();
       store.update(EMPTY_ROOM);
     },
-    joinRoom: (roomId, presence, identity) => session.join(roomId, presence, identity),
+    joinRoom(roomId, presence, identity) {
+      session.join(roomId, presence, identity);
+      // The socket serves the room in its URL: another room needs its own socket (the join goes out when it opens).
+      if (config.roomInUrl && roomId !== urlRoom) connection.restart();
+    },
     leaveRoom: (roomId) => session.leave(roomId),
     updatePresence: (presence) => session.updatePresence(presence),
     broadcastEvent(event, payload) {

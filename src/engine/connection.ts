@@ -14,6 +14,18 @@ export interface PeerLike {
 }
 
 /**
+ * What a connection needs to be put back after its process was evicted while its socket stayed open
+ * (Durable Object hibernation): identity, and the room it is in with its presence entry. Plain JSON.
+ */
+export interface SavedConnection {
+  id: string;
+  user?: UserInfo;
+  verified: boolean;
+  /** The room it had joined (its `room_joined` was sent), with its entry in `room.members`. */
+  room?: { id: string; entry: PresenceEntry };
+}
+
+/**
  * User fields never copied into presence entries: the entry's own keys, JWT registered claims and
  * token-internal claims that mean nothing to other members.
  */
@@ -148,6 +160,15 @@ export class Connection {
     w.presenceTimer = w.expiryTimer = undefined;
     w.backlog = undefined;
     this.settle();
+  }
+
+  /** What {@link SavedConnection} keeps of it; a join still in progress is saved as no room. */
+  saved(): SavedConnection {
+    const { room, member } = this;
+    const saved: SavedConnection = { id: this.id, verified: this.verified };
+    if (this.user) saved.user = this.user;
+    if (room && member && room.local.has(this)) saved.room = { id: room.id, entry: member };
+    return saved;
   }
 
   /**

@@ -12,14 +12,14 @@ import { withTimeout } from "../util/async.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import { createRefusals, type Refusals } from "./refusals.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, PeerLike, SavedConnection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
 import { createProbes, type Readiness } from "./probes.ts";
 import { createUpgrade, startBackplane } from "./upgrade.ts";
 import { createEvents } from "./events.ts";
 import { createLoopFanout, type CreateFanout } from "./fanout.ts";
-import { type BoundHooks, bindHooks } from "./hooks.ts";
+import { type BoundHooks, bindConnection, bindHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { createPresence } from "./presence.ts";
 import { Guard } from "./guard.ts";
@@ -54,6 +54,13 @@ export interface RuntimeCapabilities {
    * `maxBuffered`: the engine then closes it as a slow consumer (4429).
    */
   answerPing?: (peer: Connection["peer"], data: Uint8Array | undefined, maxBuffered: number) => boolean;
+  /**
+   * The runtime keeps each connection's room and presence outside this process (Durable Object
+   * hibernation: the socket's attachment). Called after a local member's join ended (its `room_joined`
+   * went out) and after its presence news (updated, left), so `conn.saved()` is what to keep; `restore`
+   * puts it back.
+   */
+  memberChanged?: (conn: Connection) => void;
 }
 
 export interface ConnectionsView extends Iterable<Connection> {
@@ -84,6 +91,11 @@ export interface LiveEngine {
   observe(observer: LiveLifecycle): void;
   /** The shared documents' endpoint; undefined with `documents: false`. */
   readonly documents: DocumentSide | undefined;
+  /**
+   * Put back a connection whose socket outlived this process (Durable Object hibernation): under its old
+   * id, with its identity, in its room with its presence entry. Nobody is told: for the room nothing changed.
+   */
+  restore(peer: PeerLike, saved: SavedConnection): Connection;
 }
 
 export type { Readiness } from "./probes.ts";
@@ -101,6 +113,20 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
   const rooms = new RoomManager(fanout);
   const batchOptions = { batchMs: options.presenceBatchMs, maxSnapshot: options.maxPresenceSnapshot, report };
   const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics);
+  const changed = runtime.memberChanged;
+  if (changed) {
+    // Every change of a local member's room or entry passes here: its news, and the end of its join.
+    const { presence, snapshotSent } = send;
+    send.presence = (room, change) => {
+      const stored = presence(room, change);
+      if (change.conn) changed(change.conn);
+      return stored;
+    };
+    send.snapshotSent = (room, conn) => {
+      snapshotSent(room, conn);
+      changed(conn);
+    };
+  }
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   if (cluster) rooms.onVacated = cluster.release;
@@ -231,6 +257,17 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,
+    restore(peer, saved) {
+      const conn = registry.restored(peer, saved.id, saved.user, saved.verified);
+      guard.admit(conn, () => undefined);
+      bindConnection(peer, conn);
+      if (saved.room) {
+        rooms.beginJoin(conn, saved.room.id, saved.room.entry);
+        rooms.completeJoin(conn);
+      }
+      if (saved.user) registry.armExpiry(conn, saved.user.exp);
+      return conn;
+    },
     connections: {
       get size() {
         return registry.size;

@@ -119,18 +119,19 @@ export class Guard {
   private readonly buckets = new Map<Connection, RateBucket>();
   /** When each connection last got a `RATE_LIMITED` error, while that is recent. */
   private readonly warnedAt = new Map<Connection, number>();
+  /** Runs only while a bucket or a warning exists: an idle server (a hibernating Durable Object) has no timer. */
   private sweeper: ReturnType<typeof setInterval> | undefined;
   /** Frames the rate limit refused, for metrics. */
   rateLimitedFrames = 0;
 
   constructor(limits: ResolvedGuard) {
     this.limits = limits;
-    this.sweeper = backgroundInterval(() => this.sweep(), SWEEP_MS);
   }
 
   /** Stop the sweep timer (server shutdown). */
   stop(): void {
     clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.buckets.clear();
     this.warnedAt.clear();
   }
@@ -212,6 +213,7 @@ export class Guard {
     } else {
       bucket = { messages: capMessages, bytes: capBytes, at: now, overSince: 0 };
       this.buckets.set(conn, bucket);
+      this.sweepSoon();
     }
     if (bucket.messages >= 1 && bucket.bytes >= size) {
       bucket.messages -= 1;
@@ -236,7 +238,12 @@ export class Guard {
     const last = this.warnedAt.get(conn);
     if (last !== undefined && now - last < WARN_EVERY_MS) return false;
     this.warnedAt.set(conn, now);
+    this.sweepSoon();
     return true;
+  }
+
+  private sweepSoon(): void {
+    this.sweeper ??= backgroundInterval(() => this.sweep(), SWEEP_MS);
   }
 
   /** Forget buckets that have filled up again and warnings past their second: idle connections keep none. */
@@ -244,14 +251,19 @@ export class Guard {
     const rate = this.limits.rateLimit;
     const now = Date.now();
     for (const [conn, at] of this.warnedAt) if (now - at >= WARN_EVERY_MS) this.warnedAt.delete(conn);
-    if (!rate) return;
-    const capMessages = rate.messagesPerSecond * rate.burstSeconds;
-    const capBytes = rate.bytesPerSecond * rate.burstSeconds;
-    for (const [conn, bucket] of this.buckets) {
-      const elapsed = (now - bucket.at) / 1000;
-      if (bucket.messages + elapsed * rate.messagesPerSecond >= capMessages && bucket.bytes + elapsed * rate.bytesPerSecond >= capBytes) {
-        this.buckets.delete(conn);
+    if (rate) {
+      const capMessages = rate.messagesPerSecond * rate.burstSeconds;
+      const capBytes = rate.bytesPerSecond * rate.burstSeconds;
+      for (const [conn, bucket] of this.buckets) {
+        const elapsed = (now - bucket.at) / 1000;
+        if (bucket.messages + elapsed * rate.messagesPerSecond >= capMessages && bucket.bytes + elapsed * rate.bytesPerSecond >= capBytes) {
+          this.buckets.delete(conn);
+        }
       }
+    }
+    if (this.buckets.size === 0 && this.warnedAt.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
     }
   }
 }

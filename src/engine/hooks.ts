@@ -6,7 +6,12 @@ import type { Connection } from "./connection.ts";
 
 /** Each peer carries its connection, so finding it costs no map entry per socket. */
 const CONN = Symbol("openlivesync.connection");
-const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
+export const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
+
+/** Give `peer` its connection (the `open` hook does it; a restored connection gets it here). */
+export function bindConnection(peer: unknown, conn: Connection): void {
+  (peer as Record<symbol, Connection>)[CONN] = conn;
+}
 
 export interface HookTargets {
   /** Answers the upgrade: a refusal Response, or the context that `open` reads the user from. */
@@ -45,7 +50,7 @@ export function bindHooks(t: HookTargets): BoundHooks {
     upgrade: (request) => t.upgrade(request),
     open(peer) {
       const conn = t.open(peer, peer.context?.user as UserInfo | undefined);
-      if (conn) (peer as unknown as Record<symbol, Connection>)[CONN] = conn;
+      if (conn) bindConnection(peer, conn);
     },
     message: (peer, message) => receiveText(peer, message.text()),
     ping(peer, data) {
