@@ -1,4 +1,4 @@
-// The runtime-neutral public API. Runtime entries (adapters/node.ts, bun.ts, deno.ts) add createServer & co.
+// The runtime-neutral public API. Runtime entries (adapters/node, bun, deno) add createServer & co.
 // What engine plug-ins (fan-outs, backplanes) build on is in engine-api.ts (`@openlivesync/server/engine`).
 
 // HTTP app

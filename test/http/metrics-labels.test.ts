@@ -2,8 +2,8 @@
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createServer, type NodeLiveServer } from "../../adapters/node.ts";
-import type { ServerOptions } from "../../adapters/handle.ts";
+import { createServer, type NodeLiveServer } from "../../adapters/node/index.ts";
+import type { ServerOptions } from "../../adapters/shared/handle.ts";
 import { CloseCodes, ErrorCodes } from "../../src/protocol/codes.ts";
 import { TestClient } from "../helpers/client.ts";
 

@@ -5,8 +5,8 @@
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createServer } from "../../adapters/node.ts";
-import type { ServerOptions } from "../../adapters/handle.ts";
+import { createServer } from "../../adapters/node/index.ts";
+import type { ServerOptions } from "../../adapters/shared/handle.ts";
 import { TestClient } from "../helpers/client.ts";
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

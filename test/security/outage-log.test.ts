@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { format } from "node:util";
 import postgres from "postgres";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { createServer } from "../../adapters/node.ts";
+import { createServer } from "../../adapters/node/index.ts";
 import { createMySQLChatStorage } from "../../src/storage/mysql.ts";
 import { createPostgresChatStorage } from "../../src/storage/postgres.ts";
 import type { ChatStorage } from "../../src/storage/chat-storage.ts";

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createServer } from "../../adapters/node.ts";
+import { createServer } from "../../adapters/node/index.ts";
 import type { ChatStorage } from "../../src/storage/chat-storage.ts";
 import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { TestClient } from "../helpers/client.ts";
