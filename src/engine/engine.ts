@@ -187,10 +187,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     attach: fanout.attach?.bind(fanout),
     report,
   });
-  const faults = createClientFaults(report);
-  const refusals = createRefusals(report);
-  const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
-  const hooks = createSocketHooks({ ...socket, closing: () => closing });
+  const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
+  const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals, closing: () => closing });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
