@@ -24,6 +24,7 @@ export {
   MSG_PRESENCE_UPDATED,
   MSG_BROADCAST_EVENT_RELAY,
   MSG_CHAT_MESSAGE,
+  MSG_CHAT_DELETED,
   MSG_ERROR,
 } from "../protocol/messages.ts";
 export { MSG_GET_CHAT_HISTORY, MSG_CHAT_HISTORY } from "./wire.ts";
@@ -50,6 +51,9 @@ export type {
   PresenceUpdatedPayload,
   BroadcastEventRelayPayload,
   ChatMessagePayload,
+  ChatDeletedPayload,
+  RoomPermissions,
+  Access,
   StoredChatMessage,
   ErrorPayload,
 } from "../protocol/messages.ts";

@@ -4,6 +4,7 @@
  */
 import {
   MSG_BROADCAST_EVENT_RELAY,
+  MSG_CHAT_DELETED,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
   MSG_JOIN_ROOM,
@@ -13,6 +14,7 @@ import {
   MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
   type BroadcastEventRelayPayload,
+  type ChatDeletedPayload,
   type ChatMessagePayload,
   type ErrorPayload,
   type JoinRoomPayload,
@@ -21,7 +23,7 @@ import {
   type RoomJoinedPayload,
 } from "../protocol/messages.ts";
 import type { JoinRoomIdentity } from "./api.ts";
-import { EMPTY_ROOM, type StateStore } from "./client-state.ts";
+import { EMPTY_ROOM, FULL_ACCESS, type StateStore } from "./client-state.ts";
 import { DisconnectedError, LiveSyncError, NotInRoomError, ServerError } from "./errors.ts";
 import type { EventHandlers } from "./event-handlers.ts";
 import { createOutbox, newClientMessageId, type Outbox } from "./outbox.ts";
@@ -185,6 +187,8 @@ export class RoomSession {
         return this.events.dispatch(payload as BroadcastEventRelayPayload, (error) => this.store.update({ lastError: error }));
       case MSG_CHAT_HISTORY:
         return this.onHistoryPage(payload as ChatHistoryPayload);
+      case MSG_CHAT_DELETED:
+        return this.onChatDeleted(payload as ChatDeletedPayload);
     }
   }
 
@@ -208,6 +212,7 @@ export class RoomSession {
       presence,
       chatMessages: chat.messages,
       chatGaps: chat.gaps,
+      permissions: payload.permissions ?? FULL_ACCESS,
       hasMoreHistory: fresh ? history.length > 0 : state.hasMoreHistory,
       pendingMessages: this.outbox.list(),
     });
@@ -228,6 +233,13 @@ export class RoomSession {
     const chatMessages = appendMessages(state.chatMessages, [payload]);
     if (chatMessages === state.chatMessages && !acknowledged) return;
     this.store.update({ chatMessages, ...(acknowledged ? { pendingMessages: this.outbox.list() } : {}) });
+  }
+
+  /** A moderator deleted a message: it leaves `chatMessages` (and the gaps, where it marked one). */
+  private onChatDeleted({ id }: ChatDeletedPayload): void {
+    const { chatMessages, chatGaps } = this.store.state;
+    if (!chatMessages.some((m) => m.id === id)) return;
+    this.store.update({ chatMessages: chatMessages.filter((m) => m.id !== id), chatGaps: chatGaps.filter((g) => g !== id) });
   }
 
   private onHistoryPage(page: ChatHistoryPayload): void {

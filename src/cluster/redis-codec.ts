@@ -21,6 +21,10 @@ export interface RedisKeys {
   readonly control: string;
   /** Set by each join, deleted by the one instance that finds the room empty (`claimEmptied`). */
   occupied(roomId: string): string;
+  /** One ban (JSON string, with a TTL for a timed ban); same slot as the room. */
+  ban(roomId: string, userId: string): string;
+  /** Set of the room's banned user ids (pruned when a ban's key expired), for listing. */
+  bans(roomId: string): string;
 }
 
 /** `{` and `}` are escaped so the tag is exactly the room id, whatever it holds (Redis ends a tag at the first `}`). */
@@ -38,6 +42,8 @@ export function redisKeys(prefix: string): RedisKeys {
     registry: `${prefix}:instances`,
     control: `${prefix}:ctl`,
     occupied: (roomId) => `${prefix}:occ:${tag(roomId)}`,
+    ban: (roomId, userId) => `${prefix}:ban:${tag(roomId)}:${userId}`,
+    bans: (roomId) => `${prefix}:bans:${tag(roomId)}`,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { OnError } from "../errors.ts";
 import type { RoomSend } from "./room-send.ts";
 import type { Room, RoomManager } from "./room.ts";
+import { MSG_CHAT_DELETED } from "../protocol/messages.ts";
 import { isPlainObject } from "../util/json.ts";
 import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "../cluster/backplane.ts";
 import { isEntry, RemoteMembers } from "./remote-members.ts";
@@ -139,7 +140,7 @@ export class ClusterRooms {
     const id = message.connectionId;
     switch (message.kind) {
       case "event":
-        return this.send.deliver(room, message.frame);
+        return this.send.deliver(room, message.frame, undefined, frame.type === MSG_CHAT_DELETED);
       case "chat":
         if (typeof payload.id !== "string") return this.report(`Dropped a chat message from instance ${message.instanceId} without an id`);
         return this.send.deliver(room, message.frame, payload.id);

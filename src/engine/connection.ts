@@ -1,5 +1,5 @@
 import type { OnError } from "../errors.ts";
-import type { Presence, PresenceEntry, UserInfo } from "../protocol/messages.ts";
+import type { Presence, PresenceEntry, RoomPermissions, UserInfo } from "../protocol/messages.ts";
 import type { Room } from "./room.ts";
 
 /**
@@ -21,6 +21,7 @@ export interface PeerLike {
 const NOT_IN_ENTRY = new Set([
   "__proto__",
   "connectionId",
+  "openlivesync", // the room grants claim (permissions.ts): not for other members to see
   "presence",
   "iss",
   "sub",
@@ -87,6 +88,8 @@ export class Connection {
   room: Room | undefined;
   /** This connection's entry in `room.members`; its `presence` is replaced on each update. */
   member: PresenceEntry | undefined;
+  /** What it may send in its room when less than everything (`authorizeRoom` or its token); `undefined`: everything. */
+  permissions: RoomPermissions | undefined;
   /** Presence throttle: when this connection's presence last went out. */
   lastPresenceAt = 0;
   /** Adapter-owned per-connection data (e.g. the Node socket for corked writes). */

@@ -7,6 +7,7 @@ import { countingFanout, recipients } from "./metered.ts";
 import type { SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
 import type { Room, RoomManager } from "./room.ts";
+import { RoomWatch, watchedFanout } from "./room-watch.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
 export interface RoomMessage {
@@ -16,6 +17,8 @@ export interface RoomMessage {
   frame: string;
   /** The stored message id, for `chat`: joiners whose `room_joined` is being prepared get it after. */
   chatId?: string;
+  /** An `event` joiners being prepared must still get after `room_joined` (`chat_deleted`: their history may hold the message). */
+  hold?: boolean;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface RoomSend {
   publish(room: Room, message: RoomMessage, except?: Connection): void;
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
   publishById(roomId: string, message: RoomMessage): void;
-  deliver(room: Room, frame: string, chatId?: string): void;
+  deliver(room: Room, frame: string, chatId?: string, hold?: boolean): void;
   /** Presence news about a local member: batched; joins and leaves reach shared state at once, the news crosses at the flush. */
   presence(room: Room, change: PresenceChange): Promise<void> | void;
   /** Presence news from another instance: batched for local members only. */
@@ -42,6 +45,8 @@ export interface RoomSend {
   to(conn: Connection, frame: string): void;
   /** `error { code, message }` to one connection (with the `clientMessageId` of the chat send it is about). */
   error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
+  /** Who watches rooms' frames (the admin page's live tail). */
+  readonly watch: RoomWatch;
 }
 
 /** Counts nothing (an engine built without metrics). */
@@ -59,28 +64,32 @@ export function createRoomSend(
   batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
 ): RoomSend {
-  const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
+  const watch = new RoomWatch();
+  const presenceFanout = countingFanout(watchedFanout(fanout, watch), (n) => counter.sent(SENT_PRESENCE, n));
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
   /** A room message to local members: a chat when it has its stored id, else an event. */
-  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection) => {
+  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, hold?: boolean) => {
     batch.flushMembership(room);
     counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
     fanout.publish(room, frame, except);
+    if (watch.watching) watch.seen(room.id, frame);
     if (chatId !== undefined) room.holdChat(frame, chatId);
+    else if (hold) room.holdChat(frame, ""); // no history holds "": always delivered
   };
   const forward = (roomId: string, message: RoomMessage) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame });
   return {
+    watch,
     publish(room, message, except) {
-      deliver(room, message.frame, message.chatId, except);
+      deliver(room, message.frame, message.chatId, except, message.hold);
       forward(room.id, message);
     },
     publishById(roomId, message) {
       const room = rooms.get(roomId);
-      if (room) deliver(room, message.frame, message.chatId);
+      if (room) deliver(room, message.frame, message.chatId, undefined, message.hold);
       forward(roomId, message);
     },
-    deliver: (room, frame, chatId) => deliver(room, frame, chatId),
+    deliver: (room, frame, chatId, hold) => deliver(room, frame, chatId, undefined, hold),
     presence: (room, change) => batch.record(room, change, true),
     remotePresence: (room, change) => batch.record(room, change, false),
     snapshotSent: batch.snapshotSent,

@@ -19,6 +19,8 @@ export const MSG_BROADCAST_EVENT_RELAY = "broadcast_event";
 export const MSG_CHAT_MESSAGE = "chat_message";
 export const MSG_CHAT_HISTORY = "chat_history";
 export const MSG_ERROR = "error";
+/** A moderator deleted a chat message: clients drop it. */
+export const MSG_CHAT_DELETED = "chat_deleted";
 
 /** Arbitrary JSON object per connection (cursor, name, colour…). The server stores and relays it. */
 const CLIENT_MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -129,6 +131,21 @@ export interface RoomJoinedPayload {
    * it, `false` when the store no longer has it and `chatHistory` is the newest history (a gap).
    */
   resumed?: boolean;
+  /** What the joiner may send in this room; absent when it may send everything (see {@link RoomPermissions}). */
+  permissions?: RoomPermissions;
+}
+/** `"write"`: may send; `"read"`: receives only. */
+export type Access = "write" | "read";
+/** A member's rights in a room, by what it sends: `update_presence`, `broadcast_event`, `send_chat`. */
+export interface RoomPermissions {
+  presence: Access;
+  events: Access;
+  chat: Access;
+}
+/** `chat_deleted`: message `id` of the room was deleted by a moderator and is gone from history. */
+export interface ChatDeletedPayload {
+  roomId: string;
+  id: string;
 }
 export interface ChatHistoryPayload {
   roomId: string;
@@ -179,4 +196,5 @@ export type ServerMessage =
   | { type: typeof MSG_BROADCAST_EVENT_RELAY; payload: BroadcastEventRelayPayload }
   | { type: typeof MSG_CHAT_MESSAGE; payload: ChatMessagePayload }
   | { type: typeof MSG_CHAT_HISTORY; payload: ChatHistoryPayload }
+  | { type: typeof MSG_CHAT_DELETED; payload: ChatDeletedPayload }
   | { type: typeof MSG_ERROR; payload: ErrorPayload };
