@@ -1,3 +1,4 @@
+import type { OnError } from "../errors.ts";
 import type { Presence, PresenceEntry, RoomPermissions, UserInfo } from "../protocol/messages.ts";
 import type { Room } from "./room.ts";
 
@@ -189,4 +190,36 @@ export class Connection {
     }
     return entry;
   }
+}
+
+/** Shared by every connection with nothing queued of a kind. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * Run `task` after the connection's previous task of the same kind (`slot`), so one connection's chats
+ * (or moderated events) are handled in the order it sent them. The chain never rejects: a failure goes
+ * to `report` (stage `message`) and the next task still runs. `after` runs once each task is done; when
+ * the last queued task is done the slot is cleared and the connection settles.
+ */
+export function inOrder(
+  conn: Connection,
+  slot: "chatChain" | "eventChain",
+  task: () => Promise<void>,
+  report: OnError,
+  after?: (work: ConnectionWork) => void,
+): void {
+  const work = conn.busy();
+  const chain: Promise<void> = (work[slot] ?? SETTLED)
+    .then(task)
+    .catch((error) => report(error, { stage: "message" }))
+    .finally(() => {
+      const w = conn.work;
+      if (!w) return;
+      after?.(w);
+      if (w[slot] === chain) {
+        w[slot] = undefined;
+        conn.settle();
+      }
+    });
+  work[slot] = chain;
 }

@@ -224,8 +224,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     attach: fanout.attach?.bind(fanout),
     report,
   });
-  const faults = createClientFaults(report);
-  const refusals = createRefusals(report);
+  const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
   const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
   // Documents have their own hooks and state; the rooms' paths above do not know they exist.

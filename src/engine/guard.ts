@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.ts";
+import { numberOption } from "../util/number-option.ts";
 import { backgroundInterval } from "../util/async.ts";
 import type { Connection } from "./connection.ts";
 import type { RefusalReason } from "./refusals.ts";
@@ -50,29 +51,21 @@ export interface ResolvedGuard {
   maxChatsInFlight: number;
 }
 
-function count(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new ConfigError(`Option ${name} must be a non-negative number, got ${String(value)}`);
-  }
-  return value;
-}
-
 export function resolveGuard(options: GuardOptions): ResolvedGuard {
   const origins = options.allowedOrigins ?? [];
   if (origins !== "*" && !Array.isArray(origins)) throw new ConfigError('Option allowedOrigins must be an array of origins or "*"');
   const rate = options.rateLimit === false ? undefined : (options.rateLimit ?? {});
   return {
     allowedOrigins: origins === "*" ? "*" : new Set(origins.map(normalizeOrigin)),
-    maxConnections: count("maxConnections", options.maxConnections, 100_000),
-    maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp, 0),
+    maxConnections: numberOption("maxConnections", options.maxConnections, 100_000),
+    maxConnectionsPerIp: numberOption("maxConnectionsPerIp", options.maxConnectionsPerIp, 0),
     rateLimit: rate && {
-      messagesPerSecond: count("rateLimit.messagesPerSecond", rate.messagesPerSecond, 200),
-      bytesPerSecond: count("rateLimit.bytesPerSecond", rate.bytesPerSecond, 1024 * 1024),
-      burstSeconds: count("rateLimit.burstSeconds", rate.burstSeconds, 2),
-      closeAfterSeconds: count("rateLimit.closeAfterSeconds", rate.closeAfterSeconds, 10),
+      messagesPerSecond: numberOption("rateLimit.messagesPerSecond", rate.messagesPerSecond, 200),
+      bytesPerSecond: numberOption("rateLimit.bytesPerSecond", rate.bytesPerSecond, 1024 * 1024),
+      burstSeconds: numberOption("rateLimit.burstSeconds", rate.burstSeconds, 2),
+      closeAfterSeconds: numberOption("rateLimit.closeAfterSeconds", rate.closeAfterSeconds, 10),
     },
-    maxChatsInFlight: count("maxChatsInFlight", options.maxChatsInFlight, 32),
+    maxChatsInFlight: numberOption("maxChatsInFlight", options.maxChatsInFlight, 32),
   };
 }
 
