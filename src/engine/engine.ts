@@ -89,7 +89,12 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
-  const batchOptions = { batchMs: options.presenceBatchMs, maxSnapshot: options.maxPresenceSnapshot, report };
+  const batchOptions = {
+    batchMs: options.presenceBatchMs,
+    budget: options.presenceBudget,
+    maxSnapshot: options.maxPresenceSnapshot,
+    report,
+  };
   const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics);
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;

@@ -56,7 +56,7 @@ export function createRoomSend(
   rooms: RoomManager,
   fanout: Fanout,
   backplane: Backplane | undefined,
-  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
+  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "budget" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
 ): RoomSend {
   const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
