@@ -28,9 +28,10 @@ import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
 import { ROOT, runLoad, startServer, stopServer } from "./children.mjs";
 
-/** A busy loop pinned to core 0 for the length of one run; stopped by its PID. */
+/** A busy loop pinned to core 0 for the length of one run; stopped by its PID, and by itself after 10 minutes. */
 function startHog() {
-  const hog = spawn("taskset", ["-c", "0", process.execPath, "-e", "for (;;) {}"], { stdio: "ignore" });
+  const loop = "const end = Date.now() + 600000; while (Date.now() < end) {}";
+  const hog = spawn("taskset", ["-c", "0", process.execPath, "-e", loop], { stdio: "ignore" });
   return () => hog.kill("SIGKILL");
 }
 

@@ -619,7 +619,11 @@ async function arrivals(ctx, { joiners = 2000, pattern = "uniform", spanMs = 20_
       }
     }
     const lastJoinMs = now() - t0;
+    // A loaded server may still be working through the joins: wait for every room_joined, then quiet.
+    const deadline = Date.now() + 120_000;
+    while (members.size < joiners && Date.now() < deadline) await sleep(100);
     await pool.settle(3000, 120_000);
+    if (process.env.BENCH_DEBUG) console.error(`arrivals: ${members.size} joined, ${pool.received.frames} frames`);
     const cpu1 = procStat(ctx.serverPid);
     const everyone = new Set(pool.clients.map((c) => c.connectionId));
     let exact = 0;
