@@ -18,6 +18,7 @@ export {
   MSG_CHAT_MESSAGE,
   MSG_CHAT_HISTORY,
   MSG_ERROR,
+  isClientMessageId,
 } from "./protocol/messages.ts";
 
 // Errors
@@ -39,7 +40,7 @@ export { WEBHOOK_EVENTS } from "./webhooks/options.ts";
 export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth/tokens.ts";
 
 // Storage
-export { createInMemoryChatStorage, isClientMessageId } from "./storage/chat-storage.ts";
+export { createInMemoryChatStorage } from "./storage/memory.ts";
 export { withChatCapabilities } from "./storage/capabilities.ts";
 export { registerSqliteDriver } from "./storage/sqlite-driver.ts";
 export { createPostgresChatStorage } from "./storage/postgres.ts";
@@ -116,7 +117,8 @@ export type {
   AuthCustomConfig,
   TokenRequest,
 } from "./auth/tokens.ts";
-export type { ChatStorage, InMemoryChatStorageOptions, ChatAppendInput, AppendResult, HistoryPage } from "./storage/chat-storage.ts";
+export type { ChatStorage, ChatAppendInput, AppendResult, HistoryPage } from "./storage/chat-storage.ts";
+export type { InMemoryChatStorageOptions } from "./storage/memory.ts";
 export type { ChatStorageCapabilities, CompleteChatStorage, WithCapabilities } from "./storage/capabilities.ts";
 export type { SqliteDriver, SqliteDatabaseLike, SqliteStatementLike } from "./storage/sqlite-driver.ts";
 export type { SqlChatStorageOptions } from "./storage/sql-chat-storage.ts";

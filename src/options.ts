@@ -1,7 +1,7 @@
 import { resolveGuard, type GuardOptions, type ResolvedGuard } from "./engine/guard.ts";
 import type { Backplane } from "./cluster/backplane.ts";
 import type { ChatStorage } from "./storage/chat-storage.ts";
-import { createInMemoryChatStorage } from "./storage/chat-storage.ts";
+import { createInMemoryChatStorage, SERVER_MESSAGES_PER_ROOM } from "./storage/memory.ts";
 import { ConfigError, createReporter, type ErrorStage, type OnError } from "./errors.ts";
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
@@ -12,7 +12,10 @@ import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions
 import type { HookOptions } from "./engine/server-api.ts";
 
 export interface ChatOptions {
-  /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
+  /**
+   * Where messages are stored. @default in-memory storage keeping the newest 1000 messages per room (at
+   * least `historyLimit`), 64 MiB in all, least recently used rooms dropped first
+   */
   storage?: ChatStorage;
   /** How many of the newest messages a joiner receives in `room_joined.chatHistory`. @default 100 */
   historyLimit?: number;
@@ -160,7 +163,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     presenceBatchMs: numberOption("presenceBatchMs", options.presenceBatchMs, 20),
     presenceBudget: numberOption("presenceBudget", options.presenceBudget, 2000, "positive"),
     maxPresenceSnapshot: numberOption("maxPresenceSnapshot", options.maxPresenceSnapshot, Infinity, "positive"),
-    storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, 100) }),
+    storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, SERVER_MESSAGES_PER_ROOM) }),
     historyLimit,
     resumeLimit: numberOption("chat.resumeLimit", options.chat?.resumeLimit, 1000),
     maxPayload: numberOption("maxPayload", options.maxPayload, 64 * 1024),

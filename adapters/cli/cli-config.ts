@@ -68,6 +68,87 @@ function toInt(flag: CliFlag, value: string | undefined, fallback: number): numb
   return n;
 }
 
+function toPort(flag: CliFlag, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new ConfigError(`--${flag} must be a port number from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+/** An IPv4 address, an IPv6 address or a host name; dotted numbers must be a real IPv4 address. */
+function checkHost(value: string): string {
+  const dotted = /^[\d.]+$/.test(value);
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(value);
+  const badIpv4 = dotted && (!ipv4 || ipv4.slice(1).some((byte) => Number(byte) > 255));
+  const name = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i.test(value);
+  const ipv6 = value.includes(":") && /^[0-9a-f:.]+$/i.test(value);
+  if (badIpv4 || !(name || ipv6 || ipv4)) {
+    throw new ConfigError(`--host must be an IP address (127.0.0.1, 0.0.0.0, ::) or a host name, got "${value}"`);
+  }
+  return value;
+}
+
+/** A mistake on the command line itself (an unknown flag, a missing value): exit code 2. */
+export class CliUsageError extends Error {}
+
+export type ParsedCommandLine = { kind: "help" } | { kind: "version" } | { kind: "serve"; args: CliArgs };
+
+/** Edit distance, for "did you mean": small strings only. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+const KNOWN = [...(Object.keys(CLI_FLAGS) as CliFlag[]), "help", "version"];
+
+/** The known flag nearest to a mistyped one, when one is near enough to be what was meant. */
+export function nearestFlag(given: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const flag of KNOWN) {
+    const d = flag.startsWith(given) && given.length >= 3 ? 0 : distance(given, flag);
+    if (d < bestDistance) [best, bestDistance] = [flag, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(given.length / 3)) ? best : undefined;
+}
+
+/**
+ * `--flag value`, `--flag=value`, `--help`/`-h`, `--version`/`-v`. Every flag takes a value; a repeated
+ * flag arrives as a list. Anything else is a `CliUsageError` naming it (and the nearest known flag).
+ */
+export function parseCommandLine(argv: string[]): ParsedCommandLine {
+  const args: Record<string, string | string[]> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === "--help" || word === "-h") return { kind: "help" };
+    if (word === "--version" || word === "-v") return { kind: "version" };
+    const m = /^--([^=]+)(?:=(.*))?$/s.exec(word);
+    if (!m) throw new CliUsageError(`unexpected argument "${word}": every option is a --flag with a value (see --help)`);
+    const name = m[1]!;
+    if (!(name in CLI_FLAGS)) {
+      const near = nearestFlag(name);
+      throw new CliUsageError(`unknown option --${name}${near ? `; did you mean --${near}?` : " (see --help)"}`);
+    }
+    let value = m[2];
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith("--")) throw new CliUsageError(`--${name} needs a value (see --help)`);
+      value = next;
+      i++;
+    }
+    const before = args[name];
+    args[name] = before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
+  }
+  return { kind: "serve", args: args as CliArgs };
+}
+
 const list = (value: string | undefined) =>
   value
     ?.split(",")
@@ -102,10 +183,10 @@ export function authFromCli(args: CliArgs, env: Env): AuthOptions | undefined {
  * fails here, with one clear message).
  */
 export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSettings> {
-  const port = toInt("port", pick(args, env, "port"), 3000);
+  const port = toPort("port", pick(args, env, "port"), 3000);
   const historyLimit = toInt("history-limit", pick(args, env, "history-limit"), 100);
   const path = pick(args, env, "path", "/live")!;
-  const hostname = pick(args, env, "host", "127.0.0.1")!;
+  const hostname = checkHost(pick(args, env, "host", "127.0.0.1")!);
   const storageUrl = pick(args, env, "storage", "memory")!;
   const tableName = pick(args, env, "table");
   const redisUrl = pick(args, env, "redis");
@@ -150,5 +231,8 @@ export function webhooksFromCli(args: CliArgs, env: Env): WebhookOptions | undef
 function monitoringFromCli(value: string, hostname: string): MonitoringOption {
   if (value === "on") return true;
   if (value === "off") return false;
-  return { port: toInt("monitoring", value, 0), hostname };
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new ConfigError(`--monitoring must be on, off, or a port number from 0 to 65535, got "${value}"`);
+  }
+  return { port: Number(value), hostname };
 }

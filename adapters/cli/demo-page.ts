@@ -11,6 +11,7 @@ export function demoPage(settings: { wsPath: string; clientUrl: string }): strin
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>OpenLiveSync demo</title>
+<link rel="icon" href="${FAVICON}">
 <style>
 ${STYLE}</style>
 </head>
@@ -25,6 +26,11 @@ ${SCRIPT}</script>
 `;
 }
 
+/** An inline SVG icon (two overlapping cursors' circles): the page loads nothing but itself and the client. */
+const FAVICON = `data:image/svg+xml,${encodeURIComponent(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="12" cy="16" r="9" fill="#2563eb"/><circle cx="20" cy="16" r="9" fill="#e11d48" fill-opacity=".85"/></svg>',
+)}`;
+
 /** The page's CSS. */
 const STYLE = `  * { box-sizing: border-box; }
   body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2937; background: #f3f4f6; height: 100vh; display: flex; flex-direction: column; }
@@ -34,7 +40,8 @@ const STYLE = `  * { box-sizing: border-box; }
   .badge { padding: 2px 10px; border-radius: 999px; font-size: 12px; font-weight: 600; background: #6b7280; }
   .badge[data-status="open"] { background: #059669; }
   .badge[data-status="connecting"], .badge[data-status="reconnecting"] { background: #d97706; }
-  .badge[data-status="stopped"] { background: #dc2626; }
+  .badge[data-status="stopped"], .badge[data-status="unreachable"] { background: #dc2626; }
+  #name { width: 9em; padding: 2px 6px; border: 1px solid #4b5563; border-radius: 4px; background: #1f2937; color: #f9fafb; font: inherit; }
   .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; vertical-align: middle; }
   main { flex: 1; display: flex; min-height: 0; }
   #board { flex: 1; position: relative; overflow: hidden; margin: 12px; border-radius: 12px; background: #fff;
@@ -54,8 +61,9 @@ const STYLE = `  * { box-sizing: border-box; }
   #messages li b { margin-right: 4px; }
   #messages li time { color: #9ca3af; font-size: 11px; margin-left: 4px; }
   #messages li.pending { color: #9ca3af; font-style: italic; }
-  #messages li.gap { color: #b45309; font-size: 12px; text-align: center; border-top: 1px dashed #f59e0b; margin: 4px 0; }
+  #messages li.gap { color: #6b7280; font-size: 12px; text-align: center; border-top: 1px dashed #d1d5db; margin: 4px 0; }
   #load-older { align-self: center; margin-bottom: 6px; font-size: 12px; }
+  #history-end { align-self: center; margin-bottom: 6px; font-size: 12px; color: #9ca3af; }
   #chat-form { display: flex; gap: 6px; margin-top: 8px; }
   #chat-input { flex: 1; padding: 6px 8px; border: 1px solid #d1d5db; border-radius: 6px; font: inherit; }
   button { padding: 6px 12px; border: 0; border-radius: 6px; background: #2563eb; color: #fff; font: inherit; cursor: pointer; }
@@ -68,16 +76,18 @@ const BODY = `<header>
   <h1>OpenLiveSync demo</h1>
   <span>room <b id="room"></b></span>
   <span class="spacer"></span>
-  <span>you: <span id="me"></span></span>
+  <label>you: <span id="me"></span><input id="name" maxlength="40" title="Your name (also ?name= in the URL)"></label>
   <span id="status" class="badge" data-status="idle">idle</span>
 </header>
 <main>
-  <section id="board"><div class="hint">Move your mouse here. Open this page in a second tab to see each other.</div></section>
+  <section id="board"><div class="hint">Move your mouse here. Open this page in a second tab to see each other.
+    Change your name at the top right (or with ?name= in the URL).</div></section>
   <aside>
     <div class="panel"><h2>Members (<span id="count">0</span>)</h2><ul id="members"></ul></div>
     <div class="panel chat">
       <h2>Chat</h2>
       <button id="load-older" hidden>Load older</button>
+      <div id="history-end" hidden>No older messages</div>
       <ol id="messages"></ol>
       <div id="note"></div>
       <form id="chat-form"><input id="chat-input" autocomplete="off" placeholder="Say something" maxlength="2000"><button id="send">Send</button></form>
@@ -89,7 +99,7 @@ const BODY = `<header>
 /** The module script after its import and config: joins the room and renders every state the client hands it. */
 const SCRIPT = `const params = new URLSearchParams(location.search);
 const room = params.get("room") || "lobby";
-const name = params.get("name") || "Guest " + Math.floor(100 + Math.random() * 900);
+let name = params.get("name") || "Guest " + Math.floor(100 + Math.random() * 900);
 const palette = ["#e11d48", "#2563eb", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
 let hash = 0;
 for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) | 0;
@@ -99,7 +109,7 @@ const $ = (id) => document.getElementById(id);
 $("room").textContent = room;
 $("me").innerHTML = '<span class="swatch"></span>';
 $("me").firstChild.style.background = color;
-$("me").append(name);
+$("name").value = name;
 
 const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + config.wsPath;
 const client = createLiveSyncClient({ url, reconnectIntervalMs: 500, maxReconnectIntervalMs: 5000, presenceThrottleMs: 50 });
@@ -107,6 +117,16 @@ window.liveSync = client;
 let cursor = null;
 client.connect();
 client.joinRoom(room, { name, color, cursor }, { name });
+
+// A new name: kept in the URL (a reload keeps it) and sent by joining the room again, which keeps the chat.
+$("name").addEventListener("change", () => {
+  const given = $("name").value.trim();
+  if (!given || given === name) return void ($("name").value = name);
+  name = given;
+  params.set("name", name);
+  history.replaceState(null, "", "?" + params);
+  client.joinRoom(room, { name, color, cursor }, { name });
+});
 
 const board = $("board");
 board.addEventListener("pointermove", (event) => {
@@ -128,13 +148,16 @@ $("chat-form").addEventListener("submit", (event) => {
   }
 });
 
+let loadingOlder = false;
 $("load-older").addEventListener("click", () => {
   const list = $("messages");
   const fromBottom = list.scrollHeight - list.scrollTop;
+  loadingOlder = true;
+  render();
   client.loadOlderMessages().then(
     () => { list.scrollTop = list.scrollHeight - fromBottom; },
     (error) => { $("note").textContent = "Could not load older messages: " + error.message; },
-  );
+  ).finally(() => { loadingOlder = false; render(); });
 });
 
 const arrow = (fill) =>
@@ -150,9 +173,15 @@ function render() {
   scheduled = false;
   const state = client.getState();
   const status = state.status === "open" && !state.inRoom ? "connecting" : state.status;
-  const label = status === "reconnecting" ? "reconnecting (attempt " + state.reconnectAttempt + ")" : status === "open" ? "connected" : status;
+  const label =
+    status === "reconnecting" ? "reconnecting (attempt " + state.reconnectAttempt + ")"
+    : status === "unreachable" ? "cannot reach the server, retrying"
+    : status === "open" ? "connected" : status;
   $("status").dataset.status = status;
   $("status").textContent = label;
+  // Why the page cannot connect, in the client's words (an HTTP status when the browser tells, else the URL).
+  if (state.lastError && (status === "unreachable" || status === "stopped")) $("note").textContent = state.lastError.message;
+  else if (status === "open" && state.lastError && state.lastError.code === "CONNECT_FAILED") $("note").textContent = "";
 
   const entries = Object.values(state.presence);
   $("count").textContent = String(entries.length);
@@ -206,7 +235,7 @@ function render() {
     if (gaps.has(m.id)) {
       const gap = document.createElement("li");
       gap.className = "gap";
-      gap.textContent = "messages may be missing here (the server could not resume)";
+      gap.textContent = "Some messages sent while you were away may not be shown here.";
       items.push(gap);
     }
   }
@@ -218,6 +247,10 @@ function render() {
   }
   list.replaceChildren(...items);
   if (atBottom) list.scrollTop = list.scrollHeight;
-  $("load-older").hidden = !state.hasMoreHistory || !state.inRoom;
+  // The button stays until the server says there is nothing older; then a line says so instead.
+  $("load-older").hidden = !state.inRoom || !state.hasMoreHistory;
+  $("load-older").disabled = loadingOlder;
+  $("load-older").textContent = loadingOlder ? "Loading…" : "Load older";
+  $("history-end").hidden = !state.inRoom || state.hasMoreHistory;
 }
 `;

@@ -5,6 +5,7 @@
 import { liveHooksFor } from "../shared/live-hooks.ts";
 
 export { mountLive, serveWithFront } from "./index.ts";
+export type { FrontServeOptions } from "./index.ts";
 
 /**
  * The live endpoint as crossws hooks, for a crossws or h3 server you run yourself. Route only the live

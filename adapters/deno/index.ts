@@ -137,14 +137,14 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
  */
 export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
   const { denoFront = true, ...serverOptions } = options;
-  const headerTimeoutMs = options.upgradeTimeoutMs ?? 30_000;
+  const headersTimeoutMs = options.upgradeTimeoutMs ?? 30_000;
   return createFetchServer(serverOptions, createDenoLive, (fetch: FetchHandler<unknown>, live, port, hostname) => {
     const handler = fetch as (request: Request, info: unknown) => Promise<Response>;
     if (!denoFront) {
       const server = Deno.serve({ port, hostname, onListen() {} }, handler);
       return { server, port: server.addr.port, stop: () => server.shutdown() };
     }
-    return serveBehindFront(handler, live.engine, { port, hostname, upgradeTimeoutMs: headerTimeoutMs });
+    return serveBehindFront(handler, live.engine, { port, hostname, headersTimeoutMs, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   });
 }
 
@@ -154,7 +154,12 @@ type DenoHandler = (request: Request, info: unknown) => Response | Promise<Respo
 function serveBehindFront(
   handler: DenoHandler,
   engine: LiveMount["engine"],
-  { port, hostname, upgradeTimeoutMs }: { port: number; hostname?: string; upgradeTimeoutMs: number },
+  {
+    port,
+    hostname,
+    headersTimeoutMs,
+    requestTimeoutMs,
+  }: { port: number; hostname?: string; headersTimeoutMs: number; requestTimeoutMs: number },
 ) {
   const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
     const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
@@ -170,7 +175,8 @@ function serveBehindFront(
   const { maxPayload, heartbeatIntervalMs } = engine.options;
   // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.
   const stallTimeoutMs = 2 * heartbeatIntervalMs;
-  const front = listenFront({ port, hostname, target: inner.addr.port, headerTimeoutMs: upgradeTimeoutMs, maxPayload, stallTimeoutMs });
+  const target = inner.addr.port;
+  const front = listenFront({ port, hostname, target, headersTimeoutMs, requestTimeoutMs, maxPayload, stallTimeoutMs });
   const stop = async () => {
     front.close();
     await inner.shutdown();
@@ -182,10 +188,32 @@ function serveBehindFront(
   return { server, port: front.port, stop };
 }
 
+/** Node's `requestTimeout` default: a request's body must have arrived 5 minutes after its head. */
+const REQUEST_TIMEOUT_MS = 300_000;
+
+/** Where and how `serveWithFront` listens. */
+export interface FrontServeOptions {
+  /** @default 3000 */
+  port?: number;
+  hostname?: string;
+  /**
+   * A request head (an upgrade's or any request's of your app) must be complete this long after the
+   * connection was accepted, or after the previous response on a kept-alive connection; else the
+   * connection is closed (slowloris). 0 disables it. @default 30000
+   */
+  upgradeTimeoutMs?: number;
+  /**
+   * A request's body must be complete this long after its head (Node's `requestTimeout`). Responses have
+   * no limit: downloads, server-sent events and long polls last as long as they need. 0 disables it.
+   * @default 300000
+   */
+  requestTimeoutMs?: number;
+}
+
 /**
- * Serve your Hono app (with `mountLive` in it) behind the same front as `createServer`: `upgradeTimeoutMs`,
- * `maxPayload` over all fragments, masked frames, stalled readers (README, Security and limits). Use it
- * instead of `Deno.serve(app.fetch)` when clients connect directly.
+ * Serve your Hono app (with `mountLive` in it) behind the same front as `createServer`: request heads
+ * within `upgradeTimeoutMs`, RFC 6455 and `maxPayload` over all fragments, stalled readers (docs/deno-front.md).
+ * Use it instead of `Deno.serve(app.fetch)` when clients connect directly.
  * @example
  * const live = mountLive(app, "/live", { onAuth });
  * const server = serveWithFront(app.fetch, live, { port: 3000 });
@@ -193,10 +221,11 @@ function serveBehindFront(
 export function serveWithFront(
   fetch: DenoHandler,
   live: LiveMount,
-  options: { port?: number; hostname?: string; upgradeTimeoutMs?: number } = {},
+  options: FrontServeOptions = {},
 ): { server: DenoServerLike; port: number; close(): Promise<void> } {
-  const { port = 3000, hostname, upgradeTimeoutMs = 30_000 } = options;
-  const { server, port: listening, stop } = serveBehindFront(fetch, live.engine, { port, hostname, upgradeTimeoutMs });
+  const { port = 3000, hostname, upgradeTimeoutMs = 30_000, requestTimeoutMs = REQUEST_TIMEOUT_MS } = options;
+  const timeouts = { headersTimeoutMs: upgradeTimeoutMs, requestTimeoutMs };
+  const { server, port: listening, stop } = serveBehindFront(fetch, live.engine, { port, hostname, ...timeouts });
   return { server, port: listening, close: stop };
 }
 

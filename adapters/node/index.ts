@@ -34,7 +34,7 @@ registerSqliteDriver({
 
 export type UpgradeHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & LiveHandle;
 
-/** The seed's `createServer` result: the `http.Server`, with the handle as `ws`. */
+/** The upstream project's `createServer` result: the `http.Server`, with the handle as `ws`. */
 export type NodeLiveServer = Server & {
   ws: LiveHandle;
   /** The monitoring listener, when `monitoring: { port }` asked for one. */

@@ -25,7 +25,7 @@ export function liveHandle(engine: LiveEngine, close: () => Promise<void>): Live
   return { ...engine.api, engine, close };
 }
 
-/** The seed's name for the handle (`server.ws`, `createWebSocketServer`'s result). */
+/** The upstream project's name for the handle (`server.ws`, `createWebSocketServer`'s result). */
 export type WebSocketServer = LiveHandle;
 
 /** Options of every `createServer`: where to listen, and all `WebSocketServerOptions`. */

@@ -2,7 +2,7 @@ import { createWebhooks } from "../webhooks/webhooks.ts";
 import type { Hooks } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
-import { createClusterRooms } from "../cluster/cluster-rooms.ts";
+import { createClusterRooms } from "./cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
@@ -11,6 +11,7 @@ import { withChatCapabilities } from "../storage/capabilities.ts";
 import { withTimeout } from "../util/async.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
+import { createRefusals, type Refusals } from "./refusals.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
@@ -31,7 +32,7 @@ import { AppHooks } from "./app-hooks.ts";
 import { createLiveApi } from "./live-api.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
 import { createServerInputParser } from "../protocol/validate.ts";
-import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -114,17 +115,20 @@ function createSocketHooks(p: {
   dispatch: Dispatch;
   drop: Drop;
   faults: ReturnType<typeof createClientFaults>;
+  refusals: Refusals;
   closing: () => boolean;
 }): Partial<Hooks> {
-  const { options, runtime, guard, metrics, registry, drop, faults } = p;
+  const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
   return bindHooks({
-    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, closing: p.closing }),
+    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
     open(peer, user) {
       const conn = registry.opened(peer, user);
       metrics.opens++;
       if (p.closing()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, () => peer.remoteAddress))
+      else if (!guard.admit(conn, () => peer.remoteAddress)) {
+        refusals.record("rate");
         drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      }
       return conn;
     },
     receive: p.dispatch.receive,
@@ -151,7 +155,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const untimedStorage = options.storage;
   options.storage = timedStorage(options.storage, metrics);
   const { storage, onError: report, backplane } = options;
-  // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
+  // A storage with only `append` and `getHistory` still works: paging is emulated, resume and exactly-once are off.
   const chatStorage = withChatCapabilities(storage);
   for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
   let closing = false;
@@ -189,7 +193,9 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     report,
   });
   const faults = createClientFaults(report);
-  const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
+  const refusals = createRefusals(report);
+  const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
+  const hooks = createSocketHooks({ ...socket, closing: () => closing });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
@@ -198,7 +204,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     storage: untimedStorage,
     backplane,
     closing: () => closing,
-    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames }),
+    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames, refusedUpgrades: refusals.totals() }),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
     webhooks: webhooks && (() => webhooks.stats()),
   });
@@ -220,6 +226,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         stopHeartbeat?.();
         guard.stop();
         faults.stop();
+        refusals.stop();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
   };

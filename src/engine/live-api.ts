@@ -1,5 +1,5 @@
 import type { Backplane } from "../cluster/backplane.ts";
-import { parseEntry } from "../cluster/remote-members.ts";
+import { parseEntry } from "./remote-members.ts";
 import { ErrorCodes, ProtocolError, StorageError } from "../errors.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import { chatFrame, eventFrame } from "../protocol/frames.ts";

@@ -1,5 +1,5 @@
 import type { ChatStorage } from "./chat-storage.ts";
-import { createInMemoryChatStorage } from "./chat-storage.ts";
+import { createInMemoryChatStorage, SERVER_MESSAGES_PER_ROOM } from "./memory.ts";
 import { ConfigError } from "../errors.ts";
 import { createMySQLChatStorage } from "./mysql.ts";
 import { createPostgresChatStorage } from "./postgres.ts";
@@ -19,7 +19,7 @@ export async function createChatStorageFromUrl(url: string, options: SqlChatStor
   const value = (url ?? "").trim();
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase();
   if (value === "" || value === "memory" || value === "memory:") {
-    return createInMemoryChatStorage({ historyLimit: Math.max(options.historyLimit ?? 100, 100) });
+    return createInMemoryChatStorage({ historyLimit: Math.max(options.historyLimit ?? 100, SERVER_MESSAGES_PER_ROOM) });
   }
   if (scheme === "sqlite") {
     // sqlite:./chat.db, sqlite:/abs/chat.db, sqlite:///abs/chat.db, sqlite::memory:

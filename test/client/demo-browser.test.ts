@@ -29,8 +29,8 @@ afterAll(async () => {
 });
 
 /** The CLI on `port` (0: any); resolves with the port it printed. */
-function startCli(port: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI, "--port", String(port), "--storage", `sqlite:${join(dir, "chat.db")}`], {
+function startCli(port: number, args = ["--storage", `sqlite:${join(dir, "chat.db")}`]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [CLI, "--port", String(port), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -137,8 +137,58 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
       expect(await messageCount(page, "hello from Ada")).toBe(1);
       expect(await messageCount(page, "hi Ada, Bob here")).toBe(1);
     }
-    // The seed's GET / is unchanged.
+    // Bob renames himself in the page's name field: Ada sees the new name in the members and on his chat,
+    // and Bob's URL keeps it for a reload.
+    expect(await bob.inputValue("#name")).toBe("Bob");
+    await bob.fill("#name", "Robert");
+    await bob.press("#name", "Enter");
+    await ada.waitForFunction(() => [...document.querySelectorAll("#members li")].some((li) => li.textContent === "Robert"), undefined, {
+      timeout: 20_000,
+    });
+    expect(new URL(bob.url()).searchParams.get("name")).toBe("Robert");
+    await bob.fill("#chat-input", "renamed");
+    await bob.press("#chat-input", "Enter");
+    await waitMessage(ada, "Robert:renamed");
+
+    // Nothing older than what the pages hold (the room started empty): a line says so, no silent absence.
+    if (await ada.locator("#load-older").isVisible()) await ada.click("#load-older");
+    await ada.waitForFunction(() => !(document.querySelector("#history-end") as HTMLElement).hidden, undefined, { timeout: 20_000 });
+    expect(await ada.locator("#history-end").textContent()).toBe("No older messages");
+    expect(await ada.locator("#load-older").isHidden()).toBe(true);
+    expect(await ada.locator("link[rel=icon]").getAttribute("href")).toMatch(/^data:image\/svg\+xml,/);
+    await shoot(ada, "4-ada-no-older");
+
+    // The upstream GET / is unchanged.
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("openlivesync");
+    await kill(server.child);
+  }, 120_000);
+
+  it("loads older messages on the default in-memory storage, then says there are no more", async () => {
+    const server = await startCli(0, ["--history-limit", "2"]);
+    context ??= await launchChromium(join(dir, "profile"), { width: 1100, height: 640 });
+    const base = `http://127.0.0.1:${server.port}/demo?room=paging`;
+    const writer = await context.newPage();
+    await writer.goto(`${base}&name=Writer`);
+    await waitStatus(writer, "open");
+    for (const text of ["one", "two", "three", "four", "five"]) {
+      await writer.fill("#chat-input", text);
+      await writer.press("#chat-input", "Enter");
+      await waitMessage(writer, `Writer:${text}`);
+    }
+    const reader = await context.newPage();
+    await reader.goto(`${base}&name=Reader`);
+    await waitStatus(reader, "open");
+    await waitMessage(reader, "Writer:five");
+    const shown = () => reader.evaluate(() => [...document.querySelectorAll("#messages li.msg")].length);
+    expect(await shown()).toBe(2);
+
+    await reader.click("#load-older");
+    await reader.waitForFunction(() => document.querySelectorAll("#messages li.msg").length === 5, undefined, { timeout: 20_000 });
+    await reader.waitForFunction(() => !(document.querySelector("#history-end") as HTMLElement).hidden, undefined, { timeout: 20_000 });
+    expect(await reader.locator("#load-older").isHidden()).toBe(true);
+    await shoot(reader, "5-reader-paged");
+    await writer.close();
+    await reader.close();
     await kill(server.child);
   }, 120_000);
 });

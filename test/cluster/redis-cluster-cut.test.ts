@@ -1,8 +1,8 @@
 /**
  * One instance's link to a Redis Cluster cut and restored, through loopback TCP proxies (the cluster
  * version of test/cluster/redis-instances.test.ts's Redis cut). ioredis's `Cluster` learns node addresses from
- * `CLUSTER SLOTS` and connects to every node, so one proxy in front of a seed is not enough: each node
- * gets its own proxy, the instance is seeded with the proxies and maps every announced node address to
+ * `CLUSTER SLOTS` and connects to every node, so one proxy in front of a startup node is not enough: each node
+ * gets its own proxy, the instance starts from the proxies and maps every announced node address to
  * its proxy (`natMap`). The other instance and the test read the cluster directly.
  */
 import { Cluster } from "ioredis";
@@ -75,7 +75,7 @@ describe.skipIf(!redisCluster)("one instance cut off from the Redis Cluster", ()
   const clients: TestClient[] = [];
   let proxies: TcpProxy[] = [];
   let direct: Cluster;
-  /** Through the proxies: seeds and every announced node address map to them. */
+  /** Through the proxies: startup nodes and every announced node address map to them. */
   let proxied: Pick<InstanceConfig, "redisUrl" | "natMap">;
 
   const start = async (config: Partial<InstanceConfig>) => {

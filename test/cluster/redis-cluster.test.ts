@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane, type RedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { redisKeys } from "../../src/cluster/redis-codec.ts";
-import { createInMemoryChatStorage } from "../../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { startChild } from "../fixtures/child.ts";
 import { startNodeInProcess } from "../fixtures/node-inprocess.ts";
 import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";

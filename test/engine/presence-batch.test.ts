@@ -178,10 +178,10 @@ describe("presence batching (fake peers)", () => {
     await engine.close();
   });
 
-  it.each([7, 8, 9])("keeps an exact presence map in both clients through random joins, leaves and moves (seed %i)", async (start) => {
+  it.each([7, 8, 9])("keeps an exact presence map in both clients through random joins, leaves and moves (start %i)", async (start) => {
     vi.useFakeTimers();
-    let seed = start;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let state = start;
+    const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const { engine, peer } = fakeEngine({ presenceBatchMs: 20, presenceThrottleMs: 10 });
     const peers = Array.from({ length: 12 }, () => peer());
     const check = () => {

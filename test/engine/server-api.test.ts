@@ -10,7 +10,7 @@ import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { ProtocolError } from "../../src/errors.ts";
 import type { HookContext, LiveLifecycle } from "../../src/engine/server-api.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
-import { createInMemoryChatStorage } from "../../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { pause, TestClient } from "../helpers/client.ts";
 import { fakeEngine, settle } from "../helpers/fake-peer.ts";
 import { disconnectAll, liveClient, messagesOf, until } from "../helpers/live-clients.ts";

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Connection } from "../../src/engine/connection.ts";
 import type { RuntimeCapabilities } from "../../src/engine/engine.ts";
 import { Guard } from "../../src/engine/guard.ts";
+import { createRefusals } from "../../src/engine/refusals.ts";
 import { createUpgrade } from "../../src/engine/upgrade.ts";
 import { resolveOptions } from "../../src/options.ts";
 
@@ -17,7 +18,8 @@ function upgradeWith(maxConnectionsPerIp: number) {
   guards.push(guard);
   const calls = { clientIp: 0 };
   const runtime = { clientIp: () => (calls.clientIp++, "10.0.0.1") } as unknown as RuntimeCapabilities;
-  const upgrade = createUpgrade({ options, guard, runtime, report: () => {}, closing: () => false });
+  const refusals = createRefusals(() => {});
+  const upgrade = createUpgrade({ options, guard, runtime, report: () => {}, refusals, closing: () => false });
   return { upgrade, guard, calls };
 }
 

@@ -5,7 +5,7 @@ import { createServer, mountLive, type NodeLiveServer } from "../../adapters/nod
 import type { ServerOptions } from "../../adapters/shared/handle.ts";
 import type { Backplane } from "../../src/cluster/backplane.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
-import { createInMemoryChatStorage } from "../../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { TestClient } from "../helpers/client.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
 

@@ -1,5 +1,5 @@
 /**
- * Webhooks against a real receiver on 127.0.0.1 (node:http): signatures verify with the README's own
+ * Webhooks against a real receiver on 127.0.0.1 (node:http): signatures verify with docs/webhooks.md's
  * snippet; a receiver down for 10 s then back gets every event once, in order per room; the queue bound
  * holds when it stays down; 4xx is not retried; `close()` gives up within its bound. The engine's side
  * (sockets → lifecycle) is in test/http/webhooks-server.test.ts.
@@ -21,13 +21,13 @@ import { WebhookReceiver } from "../helpers/webhook-receiver.ts";
 const SECRET = "whsec-test";
 type Verify = (raw: string | Buffer, signature: unknown, secret: string, toleranceSeconds?: number) => boolean;
 
-/** The README's `verify-webhook.mjs`, as published: written to a file and imported. */
+/** docs/webhooks.md's `verify-webhook.mjs`, as published: written to a file and imported. */
 let verifyWebhook: Verify;
 let snippetDir: string;
 beforeAll(async () => {
-  const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
-  const snippet = /```js\n(\/\/ verify-webhook\.mjs\n[\s\S]*?)```/.exec(readme)?.[1];
-  if (!snippet) throw new Error("README has no verify-webhook.mjs snippet");
+  const page = readFileSync(fileURLToPath(new URL("../../docs/webhooks.md", import.meta.url)), "utf8");
+  const snippet = /```js\n(\/\/ verify-webhook\.mjs\n[\s\S]*?)```/.exec(page)?.[1];
+  if (!snippet) throw new Error("docs/webhooks.md has no verify-webhook.mjs snippet");
   snippetDir = mkdtempSync(join(tmpdir(), "ols-webhook-"));
   const file = join(snippetDir, "verify-webhook.mjs");
   writeFileSync(file, snippet);
@@ -65,7 +65,7 @@ const entry = (connectionId: string) => ({ connectionId, userId: `u-${connection
 const chat = (roomId: string, id: string) => ({ id, roomId, connectionId: "c1", message: `hi ${id}`, createdAt: Date.now() });
 
 describe("webhook payloads and signatures", () => {
-  it("signs every POST so the README's snippet verifies it, and sends each event's documented body", async () => {
+  it("signs every POST so the documented snippet verifies it, and sends each event's documented body", async () => {
     const r = await receiver();
     const { hooks } = webhooks({ url: r.url });
     hooks.lifecycle.joined?.(ctx("room-1", "c1"), entry("c1"));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as pkg from "../../adapters/node/index.ts";
 
 describe("protocol constants", () => {
-  it("exports every message type with the seed's values", () => {
+  it("exports every message type with the upstream values", () => {
     expect({
       MSG_JOIN_ROOM: pkg.MSG_JOIN_ROOM,
       MSG_LEAVE_ROOM: pkg.MSG_LEAVE_ROOM,
@@ -35,7 +35,7 @@ describe("protocol constants", () => {
     });
   });
 
-  it("exports the seed's server API, auth and storage functions", () => {
+  it("exports the upstream server API, auth and storage functions", () => {
     for (const name of [
       "createServer",
       "createWebSocketServer",

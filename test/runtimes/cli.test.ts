@@ -158,7 +158,7 @@ describe("openlivesync CLI", () => {
   for (const [what, args, pattern] of [
     ["a storage URL it does not know", ["--storage", "redis://x"], /Unknown storage "redis:\/\/x"/],
     ["an unreachable database", ["--storage", "postgres://postgres@127.0.0.1:1/test"], /ECONNREFUSED|connect/],
-    ["a port that is not a number", ["--port", "http"], /--port must be a whole number/],
+    ["a port that is not a number", ["--port", "http"], /--port must be a port number from 0 to 65535/],
     ["a hostile table name", ["--storage", "sqlite::memory:", "--table", "x; DROP TABLE y"], /table/i],
     [
       "an API secret shorter than 16 characters",

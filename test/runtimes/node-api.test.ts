@@ -64,7 +64,7 @@ describe("Node API", () => {
     expect((await client(`ws://127.0.0.1:${port}/ws?x=1`).join("r")).roomId).toBe("r");
   });
 
-  it("hands onAuth the IncomingMessage, so req.headers.authorization works as in the seed", async () => {
+  it("hands onAuth the IncomingMessage, so req.headers.authorization works as in the upstream README", async () => {
     const seen: unknown[] = [];
     const server = createServer({
       port: 0,

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { withChatCapabilities } from "../../src/storage/capabilities.ts";
-import { createInMemoryChatStorage, type ChatStorage } from "../../src/storage/chat-storage.ts";
+import type { ChatStorage } from "../../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { chatStorageContract } from "../suites/chat-storage.contract.ts";
 
-// A custom storage with only the seed's two methods; the new capabilities come from withChatCapabilities.
+// A custom storage with only the two required methods; the new capabilities come from withChatCapabilities.
 chatStorageContract(
   "custom storage with only append and getHistory",
   ({ historyLimit }) => {
@@ -13,7 +14,7 @@ chatStorageContract(
       getHistory: (roomId, limit, offset) => inner.getHistory(roomId, limit, offset),
     };
   },
-  { seedOnly: true },
+  { requiredOnly: true },
 );
 
 describe("withChatCapabilities", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createInMemoryChatStorage } from "../../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 
 async function filled(n: number, historyLimit = 100) {
   const storage = createInMemoryChatStorage({ historyLimit });

@@ -46,7 +46,7 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
       await client.end();
     });
 
-    it("accepts a connection object, or { connectionString } as in the seed", async () => {
+    it("accepts a connection object, or { connectionString } as in the upstream README", async () => {
       const u = new URL(DATABASE_URL);
       const own = await createPostgresChatStorage(
         { host: u.hostname, port: Number(u.port) || 5432, database: u.pathname.slice(1), user: decodeURIComponent(u.username) },
@@ -54,10 +54,10 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
       );
       await own.append("object-room", { connectionId: "c", message: "hi" });
       await own.close?.();
-      // The seed README's shape.
-      const seedShape = await createPostgresChatStorage({ connectionString: DATABASE_URL }, { tableName });
-      expect(await seedShape.getHistory("object-room")).toHaveLength(1);
-      await seedShape.close?.();
+      // The upstream README's shape.
+      const upstreamShape = await createPostgresChatStorage({ connectionString: DATABASE_URL }, { tableName });
+      expect(await upstreamShape.getHistory("object-room")).toHaveLength(1);
+      await upstreamShape.close?.();
     });
 
     it("creates the table once when several storages start at the same moment", async () => {

@@ -40,7 +40,7 @@ const INSERT =
 
 interface Target {
   /** Run the old DDL and insert OLD_ROWS one by one (so `seq` follows their order). */
-  seedOldTable(table: string): Promise<void>;
+  fillOldTable(table: string): Promise<void>;
   open(table: string): Promise<ChatStorage>;
   columns(table: string): Promise<string[]>;
   drop(table: string): Promise<void>;
@@ -56,7 +56,7 @@ function upgradeSuite(name: string, target: Target): void {
     });
 
     it("adds the new columns and indexes in place when several servers start at once, and keeps every row in order", async () => {
-      await target.seedOldTable(table);
+      await target.fillOldTable(table);
       expect(await target.columns(table)).not.toContain("client_key");
       const storages = await Promise.all(Array.from({ length: 4 }, () => target.open(table)));
       open.push(...storages);
@@ -93,7 +93,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sqliteFile = join(dir, "chat.db");
 
 upgradeSuite("SQLite", {
-  async seedOldTable(table) {
+  async fillOldTable(table) {
     const { db } = openSqliteDatabase(sqliteFile);
     for (const statement of OLD_DDL.sqlite(table)) db.exec(statement);
     const insert = db.prepare(INSERT.replace("T", `"${table}"`));
@@ -114,7 +114,7 @@ await describeWithService("Postgres", DATABASE_URL, "DATABASE_URL", () => {
   const sql = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
   afterAll(() => sql.end());
   upgradeSuite("Postgres", {
-    async seedOldTable(table) {
+    async fillOldTable(table) {
       for (const statement of OLD_DDL.pg(table)) await sql.unsafe(statement);
       let n = 0;
       const insert = INSERT.replace("T", `"${table}"`).replace(/\?/g, () => `$${++n}`);
@@ -138,7 +138,7 @@ await describeWithService("MySQL", MYSQL_URL, "MYSQL_URL", () => {
   const pool = createPool({ uri: MYSQL_URL, connectionLimit: 1 });
   afterAll(() => pool.end());
   upgradeSuite("MySQL/MariaDB", {
-    async seedOldTable(table) {
+    async fillOldTable(table) {
       for (const statement of OLD_DDL.mysql(table)) await pool.query(statement);
       for (const r of OLD_ROWS) await pool.query(INSERT.replace("T", `\`${table}\``), [r.id, r.room, r.message, r.createdAt]);
     },

@@ -19,10 +19,10 @@ export interface ContractOptions {
   /** Drop the run's table afterwards. */
   dropTable?: (tableName: string) => Promise<void> | void;
   /**
-   * The storage implements only the seed's methods: paging runs through {@link withChatCapabilities}'s
+   * The storage implements only append and getHistory: paging runs through {@link withChatCapabilities}'s
    * emulation, resume and exactly-once are checked to be off.
    */
-  seedOnly?: boolean;
+  requiredOnly?: boolean;
   /** Fields that make the database refuse a row (a NUL in Postgres text, too-deep JSON on MariaDB). */
   refusedRow?: Partial<ChatMessageInput>;
 }
@@ -285,7 +285,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       beforeAll(() => {
         const wrapped = withChatCapabilities(storage);
         full = wrapped.storage;
-        const native = !options.seedOnly;
+        const native = !options.requiredOnly;
         expect(wrapped.native).toStrictEqual({ paging: native, resume: native, idempotency: native });
         expect(wrapped.warnings).toHaveLength(native ? 0 : 3);
       });
@@ -322,7 +322,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await full.getHistoryBefore(room("before-empty"), undefined, 10)).toStrictEqual({ messages: [], hasMore: false });
       });
 
-      itIf(!options.seedOnly)("resumes with getHistoryAfter: after the newest, after a middle message, capped by limit", async () => {
+      itIf(!options.requiredOnly)("resumes with getHistoryAfter: after the newest, after a middle message, capped by limit", async () => {
         const r = room("after");
         const inputs = Array.from({ length: 25 }, (_, i) => msg(i, { createdAt: 1_700_000_000_000 }));
         await appendAll(storage, r, inputs);
@@ -351,7 +351,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         return { ...input, createdAt: 1_700_000_000_000 + i, clientMessageId };
       };
 
-      itIf(!options.seedOnly)("stores a repeated clientMessageId once and returns the original message", async () => {
+      itIf(!options.requiredOnly)("stores a repeated clientMessageId once and returns the original message", async () => {
         const r = room("once");
         const first = await full.appendOnce(r, send(1, "abc-1", { userId: "u1", connectionId: "conn-a" }));
         expect(first.duplicate).toBe(false);
@@ -382,7 +382,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await storage.getHistory(r)).toHaveLength(5);
       });
 
-      itIf(!options.seedOnly)("resolves repeats inside one batch to one stored message, and stores the rest of the batch", async () => {
+      itIf(!options.requiredOnly)("resolves repeats inside one batch to one stored message, and stores the rest of the batch", async () => {
         const r = room("once-batch");
         const inputs = [0, 1, 2, 3, 4, 5].map((i) => send(i, i % 2 === 1 ? "dup" : `k${i}`, { userId: "u1" }));
         const results = await Promise.all(inputs.map((m) => full.appendOnce(r, m)));
@@ -394,7 +394,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect((await storage.getHistory(r)).map((m) => m.id)).toStrictEqual([0, 1, 2, 4].map((i) => results[i]!.message.id));
       });
 
-      itIf(!options.seedOnly && options.sharedTable)("remembers a clientMessageId after a restart", async () => {
+      itIf(!options.requiredOnly && options.sharedTable)("remembers a clientMessageId after a restart", async () => {
         const r = room("once-restart");
         const before = await make();
         const first = await before.appendOnce!(r, send(1, "restart-1", { userId: "u1" }));
@@ -407,23 +407,26 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         expect(await after.getHistory(r)).toHaveLength(1);
       });
 
-      itIf(!options.seedOnly && options.sharedTable)("stores one row when two instances race with the same clientMessageId", async () => {
-        const a = await make();
-        const b = await make();
-        for (let round = 0; round < 5; round++) {
-          const r = room(`once-race-${round}`);
-          const results = await Promise.all([
-            a.appendOnce!(r, send(1, "race", { userId: "u1", connectionId: "on-a" })),
-            b.appendOnce!(r, send(2, "race", { userId: "u1", connectionId: "on-b" })),
-          ]);
-          expect(results.map((x) => x.duplicate).sort()).toStrictEqual([false, true]);
-          expect(results[0]!.message).toStrictEqual(results[1]!.message);
-          expect(await storage.getHistory(r)).toStrictEqual([results[0]!.message]);
-        }
-      });
+      itIf(!options.requiredOnly && options.sharedTable)(
+        "stores one row when two instances race with the same clientMessageId",
+        async () => {
+          const a = await make();
+          const b = await make();
+          for (let round = 0; round < 5; round++) {
+            const r = room(`once-race-${round}`);
+            const results = await Promise.all([
+              a.appendOnce!(r, send(1, "race", { userId: "u1", connectionId: "on-a" })),
+              b.appendOnce!(r, send(2, "race", { userId: "u1", connectionId: "on-b" })),
+            ]);
+            expect(results.map((x) => x.duplicate).sort()).toStrictEqual([false, true]);
+            expect(results[0]!.message).toStrictEqual(results[1]!.message);
+            expect(await storage.getHistory(r)).toStrictEqual([results[0]!.message]);
+          }
+        },
+      );
 
-      itIf(options.seedOnly)("ignores clientMessageId and resume on a storage with only the seed's methods", async () => {
-        const r = room("seed-only");
+      itIf(options.requiredOnly)("ignores clientMessageId and resume on a storage with only append and getHistory", async () => {
+        const r = room("required-only");
         const first = await full.appendOnce(r, send(1, "same"));
         const second = await full.appendOnce(r, send(2, "same"));
         expect([first.duplicate, second.duplicate]).toStrictEqual([false, false]);

@@ -11,11 +11,11 @@ import { disconnectAll, liveClient, messagesOf, until } from "../helpers/live-cl
 import { startRestartable, type RestartableServer } from "../helpers/restartable.ts";
 import type { LiveSyncClient } from "../../src/client/index.ts";
 
-/** A small seeded generator, so a failing sequence can be replayed. */
-function random(seed: number) {
+/** A small deterministic generator, so a failing sequence can be replayed. */
+function random(state: number) {
   return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
@@ -36,10 +36,10 @@ export function clientSuite(runtime: Runtime) {
       await Promise.all(servers.splice(0).map((s) => s.kill()));
     });
 
-    for (const seed of [1, 2, 3, 4, 5, 6]) {
-      it(`keeps the presence map equal to a fresh join's snapshot after random joins, leaves and updates (seed ${seed})`, async () => {
+    for (const first of [1, 2, 3, 4, 5, 6]) {
+      it(`keeps the presence map equal to a fresh join's snapshot after random joins, leaves and updates (start ${first})`, async () => {
         const server = await start({ presenceThrottleMs: 20 });
-        const rand = random(seed);
+        const rand = random(first);
         const clients = Array.from({ length: 4 }, () => liveClient(server.wsUrl, { presenceThrottleMs: 10 }));
         const inRoom = new Set<LiveSyncClient>();
         for (const c of clients) c.connect();

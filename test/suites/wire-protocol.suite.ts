@@ -646,6 +646,24 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect((await quiet2.next("broadcast_event")).payload.event).toBe("still-served");
       });
 
+      it("sends RATE_LIMITED at most once a second per connection, whatever refused the frames", async () => {
+        const opts = { storage: "stuck", maxChatsInFlight: 1 } as const;
+        const a = await client(opts);
+        await a.join(room());
+        const started = Date.now();
+        a.send("get_chat_history", {});
+        for (let i = 0; i < 60; i++) {
+          a.send("send_chat", { message: `m${i}`, clientMessageId: `c${i}` });
+          a.send("get_chat_history", {});
+        }
+        a.sendRaw("not json"); // answered in order: once it is here, every frame before it was handled
+        await a.until((all) => all.some((m) => m.type === "error" && m.payload.code === "INVALID_JSON"), 10_000);
+        const span = Date.now() - started;
+        const limited = a.all("error").filter((m) => m.payload.code === "RATE_LIMITED");
+        expect(limited.length).toBeGreaterThanOrEqual(1);
+        expect(limited.length).toBeLessThanOrEqual(1 + Math.floor(span / 1000));
+      });
+
       it.skipIf(differences.severalInstances)(
         "refuses an upgrade from another Origin with HTTP 403, and accepts listed, same-origin and non-browser ones",
         async () => {

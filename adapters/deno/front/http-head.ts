@@ -34,15 +34,7 @@ function indexOfBlankLine(buffer: Uint8Array, from: number, to: number): number 
   return -1;
 }
 
-/** The request head with its `Connection` headers replaced by `Connection: close`. */
-export function withConnectionClose(head: string): string {
-  const lines = head.slice(0, -4).split("\r\n");
-  return `${lines.filter((line) => !/^connection:/i.test(line)).join("\r\n")}\r\nConnection: close\r\n\r\n`;
-}
-
 export const latin1 = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
-
-export const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => concatAll([a, b]);
 
 /** The chunks in one new array (the one chunk itself when there is only one). */
 export function concatAll(chunks: readonly Uint8Array[]): Uint8Array {
@@ -56,4 +48,36 @@ export function concatAll(chunks: readonly Uint8Array[]): Uint8Array {
     at += c.length;
   }
   return out;
+}
+
+/**
+ * A connection's reads with bytes put back in front: what was read past a head or a body belongs to
+ * whatever comes next on the connection.
+ */
+export class Source implements Readable {
+  private pending: Uint8Array | undefined;
+
+  constructor(private readonly conn: Readable) {}
+
+  /** Puts `bytes` (not reused by the caller) back, to be read first. */
+  unread(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.pending = this.pending ? concatAll([bytes, this.pending]) : bytes;
+  }
+
+  /** What was put back and not read yet, taken out. */
+  takePending(): Uint8Array {
+    const pending = this.pending ?? new Uint8Array(0);
+    this.pending = undefined;
+    return pending;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    const pending = this.pending;
+    if (!pending) return this.conn.read(buffer);
+    const n = Math.min(buffer.length, pending.length);
+    buffer.set(pending.subarray(0, n));
+    this.pending = n < pending.length ? pending.subarray(n) : undefined;
+    return n;
+  }
 }

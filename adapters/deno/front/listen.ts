@@ -3,9 +3,10 @@
  * fragmented message of any size and accepts unmasked client frames before JavaScript sees anything. So
  * the Deno `createServer` listens with `Deno.listen` and relays every connection to its `Deno.serve` on a
  * loopback port, checking on the way:
- * - the request head must arrive within `headerTimeoutMs`, and a connection that has not become a
- *   WebSocket is closed that long after it was accepted (non-WebSocket requests get `Connection: close`,
- *   so no second request can come on a kept-alive connection);
+ * - each request head must arrive within `headersTimeoutMs` (counted from the accept, then from the end of
+ *   the previous response on a kept-alive connection) and its body within `requestTimeoutMs`; a response
+ *   has no time limit (downloads, server-sent events, long polls). Bodies are followed, not buffered
+ *   (http-body.ts), so each request's head is timed and keep-alive works as with `Deno.serve` alone;
  * - after the 101, every client frame against RFC 6455 and `maxPayload` (client-reader.ts, one parser that
  *   also hands the live endpoint's messages to the engine): a refused frame closes the connection with
  *   1002, 1007 or 1009, as Node does, after the frames before it were taken;
@@ -17,7 +18,8 @@
 import { closeFrame } from "../../shared/ws-frame.ts";
 import { ClientReader } from "./client-reader.ts";
 import { ClientWriter } from "./client-writer.ts";
-import { concat, latin1, readHead, withConnectionClose } from "./http-head.ts";
+import { closesAfter, relayBody, requestFraming, responseFraming } from "./http-body.ts";
+import { latin1, readHead, Source } from "./http-head.ts";
 
 export interface NetAddr {
   transport: "tcp";
@@ -46,7 +48,10 @@ export interface FrontOptions {
   hostname?: string;
   /** The loopback port of the `Deno.serve` behind. */
   target: number;
-  headerTimeoutMs: number;
+  /** A request head must be complete this long after the connection was accepted or the last response ended. */
+  headersTimeoutMs: number;
+  /** A request's body must be complete this long after its head (0: no limit). Responses have none. */
+  requestTimeoutMs: number;
   maxPayload: number;
   /** A client that has not taken a write for this long is disconnected (0: never). */
   stallTimeoutMs: number;
@@ -118,10 +123,16 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
   const writer = new ClientWriter(client, () => end());
   const state: Relay = { end: () => end(), writer };
   let reader: ClientReader | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The connection ends in `ms` unless this is called again first (0: no limit). */
+  const deadline = (ms: number) => {
+    clearTimeout(timer);
+    timer = ms > 0 ? setTimeout(end, ms) : undefined;
+  };
   const end = () => {
     if (ended) return;
     ended = true;
-    clearTimeout(deadline);
+    clearTimeout(timer);
     writer.close();
     reader?.close();
     open.delete(state);
@@ -135,64 +146,110 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
     }
   };
   open.add(state);
-  const deadline = options.headerTimeoutMs > 0 ? setTimeout(end, options.headerTimeoutMs) : undefined;
+  deadline(options.headersTimeoutMs);
   try {
     client.setNoDelay?.(true);
-    const request = await readHead(client);
-    if (!request || ended) return end();
-    if (request.head === undefined) {
-      await writeAll(
-        client,
-        encoder.encode("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
-      );
-      // Read what the client still sends (a while, a little) so closing does not reset the answer away.
-      await Promise.race([discard(client, 1 << 20), sleep(1000)]);
-      return end();
+    const fromClient = new Source(client);
+    let fromDeno: Source | undefined;
+    for (;;) {
+      const request = await readHead(fromClient);
+      if (!request || ended) return end();
+      if (request.head === undefined) return await refuse(client, "431 Request Header Fields Too Large", end);
+      fromClient.unread(request.rest);
+      if (!upstream) {
+        upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
+        if (ended) return end();
+        upstream.setNoDelay?.(true);
+        const to = upstream;
+        fromDeno = new Source(upstream);
+        reader = new ClientReader(options.maxPayload, (bytes) => writeAll(to, bytes));
+        clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
+      }
+      const link = { client, upstream, fromClient, fromDeno: fromDeno!, writer, reader: reader!, deadline };
+      const next = await exchange(link, request.head, options);
+      if (next === "end") break;
+      if (next === "refuse") return await refuse(client, "400 Bad Request", end);
+      // Kept alive: the next request head has the same time as the first, from now.
+      deadline(options.headersTimeoutMs);
     }
-    upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
-    if (ended) return end();
-    upstream.setNoDelay?.(true);
-    const to = upstream;
-    reader = new ClientReader(options.maxPayload, (bytes) => writeAll(to, bytes));
-    clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
-    await forward(client, upstream, { head: request.head, rest: request.rest }, deadline, { writer, reader });
   } catch {
     // a reset or a write to a closed socket: the relay ends
   }
   end();
 }
 
-/** Relays one connection whose request head has been read, until either side ends or a frame is refused. */
-async function forward(
-  client: Conn,
-  upstream: Conn,
-  request: { head: Uint8Array; rest: Uint8Array },
-  deadline: ReturnType<typeof setTimeout> | undefined,
-  { writer, reader }: { writer: ClientWriter; reader: ClientReader },
-) {
-  const text = latin1(request.head);
+/** Answers `status` itself and ends the connection. */
+async function refuse(client: Conn, status: string, end: () => void) {
+  await writeAll(client, encoder.encode(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`));
+  // Read what the client still sends (a while, a little) so closing does not reset the answer away.
+  await Promise.race([discard(client, 1 << 20), sleep(1000)]);
+  end();
+}
+
+/** One relayed connection after its request head was read. */
+interface Link {
+  client: Conn;
+  upstream: Conn;
+  fromClient: Source;
+  fromDeno: Source;
+  writer: ClientWriter;
+  reader: ClientReader;
+  deadline(ms: number): void;
+}
+
+/**
+ * Relays one request and its response; a 101 turns the connection into a WebSocket for good. "again":
+ * the connection is kept alive for another request.
+ */
+async function exchange(link: Link, head: Uint8Array, options: FrontOptions): Promise<"again" | "end" | "refuse"> {
+  const { upstream, fromClient, fromDeno, writer } = link;
+  const text = latin1(head);
+  const framing = requestFraming(text);
+  if (framing === undefined) return "refuse";
+  const startLine = text.slice(0, text.indexOf("\r\n"));
+  const method = startLine.slice(0, startLine.indexOf(" "));
   // All writes to the client go through its writer, so no frame can land inside another.
   const toClient = (bytes: Uint8Array) => writer.relay(bytes);
   const toUpstream = (bytes: Uint8Array) => writeAll(upstream, bytes);
-  if (!/^upgrade:[ \t]*websocket[ \t]*$/im.test(text)) {
-    // One request per connection: a second one would get no header timeout.
-    await writeAll(upstream, encoder.encode(withConnectionClose(text)));
-    void pipe(client, toUpstream, FROM_CLIENT, request.rest).catch(() => {});
-    return pipe(upstream, toClient, TO_CLIENT);
+  // The request's body has `requestTimeoutMs` from the end of its head; the response has no limit.
+  link.deadline(options.requestTimeoutMs);
+  await toUpstream(head);
+  const sent = relayBody(fromClient, framing, toUpstream).then(
+    (whole) => {
+      if (whole) link.deadline(0);
+      return whole;
+    },
+    () => false,
+  );
+  for (;;) {
+    const response = await readHead(fromDeno);
+    if (!response?.head) return "end";
+    fromDeno.unread(response.rest);
+    const responseText = latin1(response.head);
+    const statusLine = responseText.slice(0, responseText.indexOf("\r\n"));
+    if (/^upgrade:[ \t]*websocket[ \t]*$/im.test(text) && responseText.startsWith("HTTP/1.1 101")) {
+      link.deadline(0);
+      await writer.upgrade(response.head, fromDeno.takePending());
+      await websocket(link);
+      return "end";
+    }
+    await toClient(response.head);
+    const responseFrames = responseFraming(responseText, method);
+    // 1xx (100 Continue, 103 Early Hints): the final response follows.
+    if (Number(responseText.slice(9, 12)) < 200) continue;
+    if (!(await relayBody(fromDeno, responseFrames, toClient)) || responseFrames === "close") return "end";
+    // Answered with `Connection: close` (a 401 before the body was read): the rest of the body is not read.
+    if (closesAfter(responseText, statusLine) || closesAfter(text, startLine)) return "end";
+    return (await sent) ? "again" : "end";
   }
-  await writeAll(upstream, request.head);
-  const response = await readHead(upstream);
-  if (!response?.head) return;
-  // Refused (401, 403, 429, 503…): Deno keeps such a connection alive; it ends at the deadline.
-  if (!latin1(response.head).startsWith("HTTP/1.1 101")) {
-    await toClient(concat(response.head, response.rest));
-    return pipe(upstream, toClient, TO_CLIENT);
-  }
-  await writer.upgrade(response.head, response.rest);
-  clearTimeout(deadline);
+}
+
+/** Relays a WebSocket connection after the 101 until either side ends or the client's reader refuses a frame. */
+async function websocket({ client, upstream, fromClient, writer, reader }: Link) {
+  const toClient = (bytes: Uint8Array) => writer.relay(bytes);
   const toReader = (bytes: Uint8Array) => reader.feed(bytes);
   const refused = () => reader.failed !== undefined;
-  await Promise.race([pipe(upstream, toClient, FROM_DENO_WS), pipe(client, toReader, FROM_CLIENT, request.rest, refused)]);
+  await Promise.race([pipe(upstream, toClient, FROM_DENO_WS), pipe(client, toReader, FROM_CLIENT, fromClient.takePending(), refused)]);
   if (reader.failed === undefined) return;
   upstream.close(); // Deno drops the partial message now
   // Deno's last frame may be cut by that close: the client gets the close frame only at a frame boundary.
@@ -217,7 +274,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Deno connection 36 KB larger than without the front; frames larger than these take a few more reads.
  */
 const FROM_CLIENT = 4096;
-const TO_CLIENT = 4096;
 /**
  * After the 101 only Deno's own frames come this way (pings, pongs, close: at most 129 bytes each); the
  * engine's frames go from the front's writer. A small buffer keeps idle connections small.

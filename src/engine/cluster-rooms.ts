@@ -1,8 +1,8 @@
 import type { OnError } from "../errors.ts";
-import type { RoomSend } from "../engine/room-send.ts";
-import type { Room, RoomManager } from "../engine/room.ts";
+import type { RoomSend } from "./room-send.ts";
+import type { Room, RoomManager } from "./room.ts";
 import { isPlainObject } from "../util/json.ts";
-import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "./backplane.ts";
+import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "../cluster/backplane.ts";
 import { isEntry, RemoteMembers } from "./remote-members.ts";
 
 const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
@@ -95,7 +95,7 @@ export class ClusterRooms {
   claimEmptied(roomId: string): Promise<boolean> {
     if (!this.backplane.claimEmptied) return Promise.resolve(false);
     const claim = this.backplane.claimEmptied(roomId).catch((error) => {
-      this.report(`Could not check whether room "${roomId}" emptied`, error);
+      this.report("Could not check whether a room emptied", error);
       return false;
     });
     this.claims.add(claim);
@@ -133,9 +133,7 @@ export class ClusterRooms {
     } catch {}
     const payload = frame?.payload;
     if (!isObject(frame) || !isObject(payload) || payload.roomId !== message.roomId) {
-      return this.report(
-        `Dropped a ${message.kind} message from instance ${message.instanceId}: its frame is not a frame for room "${message.roomId}"`,
-      );
+      return this.report(`Dropped a ${message.kind} message from instance ${message.instanceId}: its frame is not a frame for its room`);
     }
     this.bump(room);
     const id = message.connectionId;
@@ -183,12 +181,12 @@ export class ClusterRooms {
       try {
         state = await this.backplane.fetchRoom(room.id);
       } catch (error) {
-        return this.report(`Could not read the members of room "${room.id}"`, error);
+        return this.report("Could not read the members of a room", error);
       }
       if (!state || this.rooms.get(room.id) !== room) return;
       if ((this.epochs.get(room) ?? 0) !== before && attempt < REFRESH_ATTEMPTS) continue;
       return this.remote.apply(room, state, this.backplane.instanceId, (id) =>
-        this.report(`Ignored a garbled presence entry for ${id} in room "${room.id}"`),
+        this.report(`Ignored a garbled presence entry for connection ${id}`),
       );
     }
   }

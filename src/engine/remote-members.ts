@@ -1,8 +1,8 @@
-import type { RoomSend } from "../engine/room-send.ts";
-import type { Room, RoomManager } from "../engine/room.ts";
+import type { RoomSend } from "./room-send.ts";
+import type { Room, RoomManager } from "./room.ts";
 import type { PresenceEntry } from "../protocol/messages.ts";
 import { isPlainObject } from "../util/json.ts";
-import type { RoomState } from "./backplane.ts";
+import type { RoomState } from "../cluster/backplane.ts";
 
 const isObject = isPlainObject as (value: unknown) => value is Record<string, any>;
 
