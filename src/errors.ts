@@ -87,7 +87,8 @@ export type ErrorStage =
   | "backplane"
   | "hook"
   | "api"
-  | "webhook";
+  | "webhook"
+  | "documents";
 
 /** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */
 export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;

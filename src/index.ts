@@ -52,6 +52,19 @@ export { pgChatTable } from "./storage/schema-pg.ts";
 export { mysqlChatTable } from "./storage/schema-mysql.ts";
 export { sqliteChatTable } from "./storage/schema-sqlite.ts";
 
+// Documents (shared Yjs documents: y-websocket and Hocuspocus clients)
+export { DocumentCloseCodes } from "./documents/codes.ts";
+export { MAX_DOCUMENT_NAME_LENGTH } from "./documents/options.ts";
+export { createInMemoryDocumentStorage } from "./storage/document-storage.ts";
+export { createSQLiteDocumentStorage, createPostgresDocumentStorage, createMySQLDocumentStorage } from "./storage/sql-document-stores.ts";
+export { createDocumentStorageFromUrl } from "./storage/from-url.ts";
+export { DEFAULT_DOCUMENT_TABLE, sqliteDocumentTable, pgDocumentTable, mysqlDocumentTable } from "./storage/document-schema.ts";
+export type { DocumentOptions, DocumentAccess, AuthorizeDocument } from "./documents/options.ts";
+export type { DocumentCloseCode } from "./documents/codes.ts";
+export type { DocumentApi, DocumentSnapshot } from "./documents/document-api.ts";
+export type { DocumentStorage, StoredDocument, StoredDocumentInfo } from "./storage/document-storage.ts";
+export type { SqlDocumentStorageOptions } from "./storage/sql-document-storage.ts";
+
 // Server API and hooks
 export { SERVER_CONNECTION_ID } from "./engine/live-api.ts";
 export { HookError } from "./engine/app-hooks.ts";

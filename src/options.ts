@@ -10,6 +10,7 @@ import { checkApiSecret } from "./api/bearer.ts";
 import type { ApiOptions } from "./api/routes.ts";
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
 import type { HookOptions } from "./engine/server-api.ts";
+import { resolveDocumentOptions, type DocumentOptions, type ResolvedDocumentOptions } from "./documents/options.ts";
 
 export interface ChatOptions {
   /**
@@ -113,6 +114,12 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    * createServer({ webhooks: { url: "https://app.example/hooks/live", secret: process.env.WEBHOOK_SECRET! } });
    */
   webhooks?: WebhookOptions;
+  /**
+   * Shared Yjs documents beside the rooms (docs/documents.md): y-websocket clients at `${path}/<name>`,
+   * Hocuspocus clients at `path`; `false` turns them off. @default on, at "/yjs", stored in memory
+   * @example documents: { storage: await createDocumentStorageFromUrl("sqlite:./docs.db") }
+   */
+  documents?: DocumentOptions | false;
 }
 
 export interface ResolvedOptions extends MessageLimits {
@@ -140,6 +147,8 @@ export interface ResolvedOptions extends MessageLimits {
   webhooks: ResolvedWebhookOptions | undefined;
   /** The app hooks, with `hookTimeoutMs` resolved. */
   hooks: ResolvedHooks;
+  /** Undefined when documents are off. */
+  documents: ResolvedDocumentOptions | undefined;
 }
 
 export interface ResolvedHooks extends Omit<HookOptions, "hookTimeoutMs"> {
@@ -178,6 +187,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     backplane: options.backplane,
     webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     guard: resolveGuard(options),
+    documents: resolveDocumentOptions(options.documents, path),
     hooks: {
       onJoin: options.onJoin,
       onLeave: options.onLeave,

@@ -14,7 +14,7 @@ import { slimBunPeer } from "../shared/crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
-import { addLiveRoute, closeAfter } from "../shared/live-route.ts";
+import { addDocumentRoutes, addLiveRoute, closeAfter } from "../shared/live-route.ts";
 import { addApiRoutes } from "../../src/api/routes.ts";
 import { addMonitoringRoutes } from "../shared/monitoring.ts";
 import { createRuntimeLive } from "../shared/runtime-live.ts";
@@ -48,10 +48,16 @@ declare const Bun: {
 
 export type BunLiveServer = LiveServer<BunServerLike>;
 
+/** Default of `documents.maxMessageBytes` (src/documents/options.ts), needed before the engine exists. */
+const DOCUMENT_MESSAGE_BYTES = 1024 * 1024;
+
 function createBunLive(options: WebSocketServerOptions) {
+  // Bun has one maxPayloadLength per server: with documents' larger bound, the engine checks the live path's.
+  const documentBytes = options.documents === false ? 0 : (options.documents?.maxMessageBytes ?? DOCUMENT_MESSAGE_BYTES);
+  const nativeMaxPayload = documentBytes <= (options.maxPayload ?? 64 * 1024);
   const { engine, adapter, close } = createRuntimeLive(
     options,
-    (fellBack) => ({ createFanout: createBunFanout(fellBack), nativeMaxPayload: true }),
+    (fellBack) => ({ createFanout: createBunFanout(fellBack), nativeMaxPayload }),
     (engine, fellBack) =>
       bunAdapter({
         hooks: {
@@ -65,11 +71,14 @@ function createBunLive(options: WebSocketServerOptions) {
         getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
       }),
   );
+  const side = engine.documents;
+  const documents = side && bunAdapter({ hooks: side.hooks, getNamespace: () => side.path });
+  const handlers = adapter.websocket as unknown as BunWebSocketHandlers;
   // https://bun.sh/docs/api/websockets#configuration
   const websocket: BunWebSocketHandlers = {
-    ...(adapter.websocket as unknown as BunWebSocketHandlers),
+    ...(documents ? muxHandlers(handlers, documents.websocket as unknown as BunWebSocketHandlers, side.path) : handlers),
     // Bun closes a socket sending a bigger frame with 1009 before any JavaScript sees it.
-    maxPayloadLength: engine.options.maxPayload,
+    maxPayloadLength: Math.max(engine.options.maxPayload, side?.maxMessageBytes ?? 0),
     // Without closeOnBackpressureLimit Bun silently drops frames past the limit; with it, Bun closes the
     // slow consumer (its client sees 1006, not 4429) and its room is told it left, as on Node and Deno.
     backpressureLimit: engine.options.maxBufferedBytes,
@@ -83,7 +92,34 @@ function createBunLive(options: WebSocketServerOptions) {
   const upgrade = async (request: Request, server: BunServerLike) =>
     // crossws answers refused upgrades (401, 500, 503) itself; a refused one then ends the connection.
     closeAfter(await adapter.handleUpgrade(request, server as never));
-  return { engine, websocket, upgrade, close };
+  const upgradeDocuments =
+    documents && (async (request: Request, server: unknown) => closeAfter(await documents.handleUpgrade(request, server as never)));
+  return {
+    engine,
+    websocket,
+    upgrade,
+    upgradeDocuments,
+    async close() {
+      await close();
+      await documents?.close(1001, "Server is shutting down");
+    },
+  };
+}
+
+/**
+ * One Bun server has one set of socket handlers: each socket goes to the crossws adapter that upgraded it,
+ * told apart by the namespace crossws keeps in `ws.data`.
+ */
+function muxHandlers(live: BunWebSocketHandlers, documents: BunWebSocketHandlers, namespace: string): BunWebSocketHandlers {
+  const pick = (ws: { data?: { namespace?: string } }) => (ws.data?.namespace === namespace ? documents : live);
+  const mux: Record<string, unknown> = { ...live };
+  for (const event of ["open", "message", "close", "drain", "ping", "pong"] as const) {
+    const handler = (live as unknown as Record<string, unknown>)[event];
+    if (typeof handler !== "function") continue;
+    mux[event] = (ws: { data?: { namespace?: string } }, ...rest: unknown[]) =>
+      (pick(ws) as unknown as Record<string, (...args: unknown[]) => unknown>)[event]?.(ws, ...rest);
+  }
+  return mux as unknown as BunWebSocketHandlers;
 }
 
 /**
@@ -97,7 +133,7 @@ function createBunLive(options: WebSocketServerOptions) {
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
   const { monitoring = true, ...liveOptions } = options;
-  const { engine, websocket, upgrade, close } = createBunLive({ ...liveOptions, path });
+  const { engine, websocket, upgrade, upgradeDocuments, close } = createBunLive({ ...liveOptions, path });
   if (monitoring) addMonitoringRoutes(app, engine);
   addApiRoutes(app, engine, liveOptions.api);
   addLiveRoute(app, path, async (c) => {
@@ -108,6 +144,13 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
     // After a successful upgrade Bun ignores the response.
     return (await upgrade(c.req.raw, server)) ?? new Response(null);
   });
+  if (upgradeDocuments) {
+    addDocumentRoutes(
+      app,
+      engine.documents!.path,
+      async (c) => (await upgradeDocuments(c.req.raw, c.env as BunServerLike)) ?? new Response(null),
+    );
+  }
   return { ...liveHandle(engine, close), websocket, injectWebSocket() {} };
 }
 

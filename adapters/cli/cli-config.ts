@@ -8,7 +8,7 @@ import { ConfigError } from "../../src/errors.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import type { MonitoringOption } from "../shared/monitoring.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
-import { createChatStorageFromUrl } from "../../src/storage/from-url.ts";
+import { createChatStorageFromUrl, createDocumentStorageFromUrl } from "../../src/storage/from-url.ts";
 import { resolveWebhookOptions, type WebhookOptions } from "../../src/webhooks/options.ts";
 
 export type Env = Record<string, string | undefined>;
@@ -35,6 +35,8 @@ export const CLI_FLAGS = {
   "api-secret": "API_SECRET",
   "webhook-url": "WEBHOOK_URL",
   "webhook-secret": "WEBHOOK_SECRET",
+  documents: "DOCUMENTS",
+  "documents-path": "DOCUMENTS_PATH",
 } as const;
 
 export type CliFlag = keyof typeof CLI_FLAGS;
@@ -200,10 +202,17 @@ export async function settingsFromCli(args: CliArgs, env: Env): Promise<CliSetti
   const webhooks = webhooksFromCli(args, env);
   const origins = args["allowed-origin"];
   const allowedOrigins = list(Array.isArray(origins) ? origins.join(",") : pick(args, env, "allowed-origin"));
+  const documentsOn = pick(args, env, "documents", "on")!;
+  if (documentsOn !== "on" && documentsOn !== "off") throw new ConfigError(`--documents must be on or off, got "${documentsOn}"`);
+  const documentsPath = pick(args, env, "documents-path", "/yjs")!;
   const storage = await createChatStorageFromUrl(storageUrl, { tableName, historyLimit: Math.max(historyLimit, 100) });
+  // Documents go to the same database as chat, in their own table.
+  const documents =
+    documentsOn === "on" ? { path: documentsPath, storage: await createDocumentStorageFromUrl(storageUrl) } : (false as const);
   const options: WebSocketServerOptions = {
     path,
     chat: { storage, historyLimit },
+    documents,
     ...(allowedOrigins ? { allowedOrigins: allowedOrigins.includes("*") ? "*" : allowedOrigins } : {}),
     // With a provider configured, a valid token is required at connect.
     ...(auth ? { onAuth: createTokenAuth(auth), auth } : {}),

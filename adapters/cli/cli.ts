@@ -18,7 +18,7 @@ const descriptions: Record<CliFlag, string> = {
   host: "Interface to listen on (default 127.0.0.1; 0.0.0.0 for all)",
   path: "WebSocket path (default /live)",
   "history-limit": "Chat messages sent to joiners (default 100)",
-  storage: "Chat storage: memory, sqlite:./chat.db, postgres://…, mysql://… (default memory)",
+  storage: "Chat and document storage: memory, sqlite:./chat.db, postgres://…, mysql://… (default memory)",
   table: "Chat table name (default openlivesync_chat)",
   "auth-google-client-id": "Require Google ID tokens for these client ids (comma-separated)",
   "auth-microsoft-tenant-id": "Require Microsoft tokens from this tenant (GUID, common, organizations)",
@@ -34,6 +34,8 @@ const descriptions: Record<CliFlag, string> = {
   "api-secret": "Turn on the HTTP API under /api; requests need Authorization: Bearer <this secret> (16+ characters)",
   "webhook-url": "POST signed webhooks (member.joined, member.left, room.emptied, chat.stored) to this http(s) URL",
   "webhook-secret": "Secret of the webhooks' HMAC-SHA256 signature (required with --webhook-url)",
+  documents: "Shared Yjs documents (y-websocket, Hocuspocus clients): on or off (default on)",
+  "documents-path": "Path of the document endpoint (default /yjs)",
 };
 
 const WIDTH = 96;
@@ -114,6 +116,11 @@ async function serve(cliArgs: CliArgs) {
   );
   if (settings.options.api) console.log(`HTTP API: http://${host}:${server.port}/api (Authorization: Bearer <API secret>)`);
   console.log(`WebSocket endpoint: ws://${host}:${server.port}${settings.path}`);
+  const documents = settings.options.documents;
+  if (documents)
+    console.log(
+      `Documents (y-websocket: ${documents.path}/<name>, Hocuspocus: ${documents.path}): ws://${host}:${server.port}${documents.path}`,
+    );
   const probes = settings.monitoring === false ? undefined : settings.monitoring === true ? server.port : server.monitoringPort;
   if (probes !== undefined) console.log(`Health and metrics: http://${host}:${probes}/healthz, /readyz, /metrics`);
   const webhooks = settings.options.webhooks;

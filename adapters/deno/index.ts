@@ -34,7 +34,7 @@ const FRONT_ATTACH_WAIT_MS = 1000;
 import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
-import { addLiveRoute } from "../shared/live-route.ts";
+import { addDocumentRoutes, addLiveRoute } from "../shared/live-route.ts";
 import { addApiRoutes } from "../../src/api/routes.ts";
 import { addMonitoringRoutes } from "../shared/monitoring.ts";
 import { createRuntimeLive } from "../shared/runtime-live.ts";
@@ -107,7 +107,24 @@ function createDenoLive(options: WebSocketServerOptions) {
     frontReaderOf((request as Request & { context?: unknown }).context)?.expect(FRONT_ATTACH_WAIT_MS, keepaliveMs, frontMissed);
     return adapter.handleUpgrade(request, (info ?? {}) as never);
   };
-  return { engine, upgrade, close };
+  const side = engine.documents;
+  if (!side) return { engine, upgrade, close, upgradeDocuments: undefined };
+  const documents = denoAdapter({
+    // As above: Deno's "error" before "close" carries no detail.
+    hooks: { ...side.hooks, error: undefined },
+    getNamespace: () => side.path,
+    idleTimeout: engine.options.heartbeatIntervalMs > 0 ? (2 * engine.options.heartbeatIntervalMs) / 1000 : 0,
+  });
+  return {
+    engine,
+    upgrade,
+    // Deno has no message size setting: without the front, the engine's hooks see every message whole.
+    upgradeDocuments: (request: Request, info: unknown) => documents.handleUpgrade(request, (info ?? {}) as never),
+    async close() {
+      await close();
+      await documents.close(1001, "Server is shutting down");
+    },
+  };
 }
 
 /**
@@ -120,11 +137,12 @@ function createDenoLive(options: WebSocketServerOptions) {
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
   const { monitoring = true, ...liveOptions } = options;
-  const { engine, upgrade, close } = createDenoLive({ ...liveOptions, path });
+  const { engine, upgrade, upgradeDocuments, close } = createDenoLive({ ...liveOptions, path });
   if (monitoring) addMonitoringRoutes(app, engine);
   addApiRoutes(app, engine, liveOptions.api);
   // c.env is Deno.serve's ServeHandlerInfo when the app is served with app.fetch.
   addLiveRoute(app, path, (c) => upgrade(c.req.raw, c.env));
+  if (upgradeDocuments) addDocumentRoutes(app, engine.documents!.path, (c) => upgradeDocuments(c.req.raw, c.env));
   return { ...liveHandle(engine, close), websocket: undefined, injectWebSocket() {} };
 }
 
@@ -176,7 +194,10 @@ function serveBehindFront(
   // Node's heartbeat closes a client that reads nothing for two intervals; the front does the same.
   const stallTimeoutMs = 2 * heartbeatIntervalMs;
   const target = inner.addr.port;
-  const front = listenFront({ port, hostname, target, headersTimeoutMs, requestTimeoutMs, maxPayload, stallTimeoutMs });
+  // Document connections are relayed to Deno message by message (the reader takes only the live path's), with their own bound.
+  const documents = engine.documents;
+  const payloadFor = documents && ((pathname: string) => (documents.matches(pathname) ? documents.maxMessageBytes : undefined));
+  const front = listenFront({ port, hostname, target, headersTimeoutMs, requestTimeoutMs, maxPayload, stallTimeoutMs, payloadFor });
   const stop = async () => {
     front.close();
     await inner.shutdown();

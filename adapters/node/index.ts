@@ -42,15 +42,24 @@ export type NodeLiveServer = Server & {
 };
 
 function createUpgrade(options: WebSocketServerOptions) {
-  const { engine, adapter, close } = createNodeLive(options);
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const { engine, adapter, documents, close } = createNodeLive(options);
+  const path = engine.options.path;
+  const upgradeWith = (target: typeof adapter) => (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const upgraded = reportUpgradeErrors(socket, (error) => engine.options.onError(error, { stage: "upgrade" }));
-    adapter.handleUpgrade(req, socket, head, nodeUpgradeRequest(req, socket, head)).then(upgraded, (error: unknown) => {
+    target.handleUpgrade(req, socket, head, nodeUpgradeRequest(req, socket, head)).then(upgraded, (error: unknown) => {
       engine.options.onError(error, { stage: "upgrade" });
       refuseUpgrade(socket, 500, "Internal Server Error");
     });
   };
-  return { engine, upgrade, close };
+  const rooms = upgradeWith(adapter);
+  const docs = documents && upgradeWith(documents);
+  /** The upgrade for `url`'s path: the live path, the documents' path (and below), or none. */
+  const route = (url: string | undefined) => {
+    const pathname = pathnameOf(url ?? "/");
+    if (pathname === path) return rooms;
+    return docs && engine.documents!.matches(pathname) ? docs : undefined;
+  };
+  return { engine, route, close };
 }
 
 /**
@@ -59,10 +68,10 @@ function createUpgrade(options: WebSocketServerOptions) {
  * server.on("upgrade", createWebSocketHandler({ path: "/live" }));
  */
 export function createWebSocketHandler(options: WebSocketServerOptions = {}): UpgradeHandler {
-  const { engine, upgrade, close } = createUpgrade(options);
-  const path = engine.options.path;
+  const { engine, route, close } = createUpgrade(options);
   const handler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathnameOf(req.url ?? "/") !== path) return refuseUpgrade(socket, 404, "Not Found");
+    const upgrade = route(req.url);
+    if (!upgrade) return refuseUpgrade(socket, 404, "Not Found");
     upgrade(req, socket, head);
   };
   return Object.assign(handler, liveHandle(engine, close));
@@ -76,10 +85,10 @@ export function createWebSocketHandler(options: WebSocketServerOptions = {}): Up
  * await wss.close();
  */
 export function createWebSocketServer(server: Server, options: WebSocketServerOptions = {}): LiveHandle {
-  const { engine, upgrade, close } = createUpgrade(options);
-  const path = engine.options.path;
+  const { engine, route, close } = createUpgrade(options);
   const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathnameOf(req.url ?? "/") === path) return upgrade(req, socket, head);
+    const upgrade = route(req.url);
+    if (upgrade) return upgrade(req, socket, head);
     // Someone else may own this path; if nobody does, answer rather than leave the client hanging.
     if (server.listenerCount("upgrade") <= 1) refuseUpgrade(socket, 404, "Not Found");
   };

@@ -6,10 +6,10 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { LiveMount, UpgradeEmitter, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
-import { addLiveRoute, pathnameOf } from "../shared/live-route.ts";
+import { addDocumentRoutes, addLiveRoute, pathnameOf } from "../shared/live-route.ts";
 import { addApiRoutes } from "../../src/api/routes.ts";
 import { addMonitoringRoutes } from "../shared/monitoring.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
@@ -34,12 +34,12 @@ interface UpgradeSlot {
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
   const { monitoring = true, ...liveOptions } = options;
-  const { engine, adapter, close } = createNodeLive({ ...liveOptions, path });
+  const { engine, adapter, documents, close } = createNodeLive({ ...liveOptions, path });
   if (monitoring) addMonitoringRoutes(app, engine);
   addApiRoutes(app, engine, liveOptions.api);
   const onError = engine.options.onError;
 
-  addLiveRoute(app, path, async (c) => {
+  const upgradeWith = (target: typeof adapter) => async (c: Context) => {
     const env = c.env as { incoming?: IncomingMessage; [kUpgrade]?: UpgradeSlot } | undefined;
     const slot = env?.[kUpgrade];
     if (!slot || !env?.incoming) {
@@ -48,13 +48,19 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
     slot.taken = true;
     try {
       // crossws writes refused upgrades (401, 500, 503) to the socket itself.
-      await adapter.handleUpgrade(env.incoming, slot.socket, slot.head, c.req.raw);
+      await target.handleUpgrade(env.incoming, slot.socket, slot.head, c.req.raw);
     } catch (error) {
       onError(error, { stage: "upgrade" });
       refuseUpgrade(slot.socket, 500, "Internal Server Error");
     }
     return new Response(null);
-  });
+  };
+  addLiveRoute(app, path, upgradeWith(adapter));
+  if (documents) addDocumentRoutes(app, engine.documents!.path, upgradeWith(documents));
+  const ours = (url: string | undefined) => {
+    const pathname = pathnameOf(url ?? "/");
+    return pathname === path || engine.documents?.matches(pathname) === true;
+  };
 
   const servers = new Map<UpgradeEmitter, (...args: any[]) => void>();
 
@@ -69,7 +75,7 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
           if (slot.taken) return upgraded();
           // Refused on our path (middleware), or another path: another upgrade listener may own that one;
           // if none does, answer for the app so the client never hangs.
-          if (server.listenerCount("upgrade") > 1 && pathnameOf(req.url ?? "/") !== path) return;
+          if (server.listenerCount("upgrade") > 1 && !ours(req.url)) return;
           refuseUpgrade(socket, response.status, await response.text().catch(() => ""));
         })
         .catch((error: unknown) => {

@@ -18,7 +18,7 @@ const noop = () => {};
 setTurnScheduler((fn) => setImmediate(fn));
 
 export function createNodeLive(options: WebSocketServerOptions) {
-  return createRuntimeLive(
+  const live = createRuntimeLive(
     options,
     (fellBack) => ({
       createFanout: createCorkedFanout(fellBack),
@@ -53,6 +53,22 @@ export function createNodeLive(options: WebSocketServerOptions) {
         serverOptions: { maxPayload: engine.options.maxPayload, perMessageDeflate: false, ...{ autoPong: false } },
       }),
   );
+  const side = live.engine.documents;
+  if (!side) return { ...live, documents: undefined };
+  // Documents get their own ws server: their own message limit, and the rooms' sockets never pass their hooks.
+  const documents = nodeAdapter({
+    hooks: side.hooks,
+    getNamespace: () => side.path,
+    serverOptions: { maxPayload: side.maxMessageBytes, perMessageDeflate: false },
+  });
+  return {
+    ...live,
+    documents,
+    async close() {
+      await live.close();
+      await documents.close(1001, "Server is shutting down");
+    },
+  };
 }
 
 /** The web Request crossws's upgrade hook sees; `request.runtime.node.req` is the IncomingMessage. */

@@ -16,6 +16,8 @@ export interface FetchLive<I> {
   readonly engine: LiveEngine;
   /** Hand an upgrade on the live path to crossws; `info` is what the runtime passed to `fetch`. */
   upgrade(request: Request, info: I): Promise<Response | undefined>;
+  /** Hand an upgrade under the documents' path to their crossws adapter; undefined with documents off. */
+  upgradeDocuments?: (request: Request, info: I) => Promise<Response | undefined>;
   close(): Promise<void>;
 }
 
@@ -53,8 +55,10 @@ export function createFetchServer<S, I, L extends FetchLive<I>>(
   const listening = listen(
     (request, info) => {
       if (!isUpgrade(request)) return app.fetch(request, info);
-      if (pathnameOf(request.url) !== path) return new Response("Not Found", { status: 404 });
-      return live.upgrade(request, info);
+      const pathname = pathnameOf(request.url);
+      if (pathname === path) return live.upgrade(request, info);
+      if (live.upgradeDocuments && live.engine.documents?.matches(pathname)) return live.upgradeDocuments(request, info);
+      return new Response("Not Found", { status: 404 });
     },
     live,
     port,

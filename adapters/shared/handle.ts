@@ -4,6 +4,7 @@
  */
 import type { LiveEngine } from "../../src/engine/engine.ts";
 import type { LiveApi } from "../../src/engine/server-api.ts";
+import type { DocumentApi } from "../../src/documents/document-api.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import type { MonitoringOption } from "./monitoring.ts";
 
@@ -18,11 +19,13 @@ export interface LiveHandle extends LiveApi {
   close(): Promise<void>;
   /** Live state, for metrics and tests. */
   readonly engine: LiveEngine;
+  /** Shared documents from the server: `read`, `apply`, `list` (docs/documents.md); undefined with `documents: false`. */
+  readonly documents: DocumentApi | undefined;
 }
 
 /** The handle of `engine`: its server API, the engine, and `close`. */
 export function liveHandle(engine: LiveEngine, close: () => Promise<void>): LiveHandle {
-  return { ...engine.api, engine, close };
+  return { ...engine.api, engine, close, documents: engine.documents?.api };
 }
 
 /** The upstream project's name for the handle (`server.ws`, `createWebSocketServer`'s result). */

@@ -23,6 +23,12 @@ export function addLiveRoute(app: Hono<any, any, any>, path: string, upgrade: (c
   });
 }
 
+/** The document endpoint's routes: `path` (Hocuspocus) and `path/<name>` (y-websocket), like {@link addLiveRoute}. */
+export function addDocumentRoutes(app: Hono<any, any, any>, path: string, upgrade: (c: Context) => Promise<Response>): void {
+  addLiveRoute(app, path, upgrade);
+  addLiveRoute(app, `${path}/*`, upgrade);
+}
+
 /**
  * A refused upgrade (401, 500, 503) ends the connection: Bun would otherwise keep it alive for further
  * HTTP requests that a WebSocket client never sends. (Deno ignores the header.) A 101 passes as is.

@@ -33,6 +33,7 @@ import { createLiveApi } from "./live-api.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
 import { createServerInputParser } from "../protocol/validate.ts";
 import type { ClusterRooms } from "./cluster-rooms.ts";
+import { createDocumentSide, type DocumentSide } from "../documents/documents.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -75,6 +76,8 @@ export interface LiveEngine {
   readonly api: LiveApi;
   /** Be told what happens, on this instance (webhooks are built on it). */
   observe(observer: LiveLifecycle): void;
+  /** The shared documents' endpoint; undefined with `documents: false`. */
+  readonly documents: DocumentSide | undefined;
 }
 
 export type { Readiness } from "./probes.ts";
@@ -179,7 +182,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   };
   const presence = createPresence(ctx);
   // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
-  const membership = createMembership(ctx, presence, options.auth ? createTokenVerifier(options.auth) : undefined);
+  const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
+  const membership = createMembership(ctx, presence, verifyToken);
   const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) }, metrics);
   const registry = new Registry({
     rooms,
@@ -196,6 +200,15 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const refusals = createRefusals(report);
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
   const hooks = createSocketHooks({ ...socket, closing: () => closing });
+  // Documents have their own hooks and state; the rooms' paths above do not know they exist.
+  const documents =
+    options.documents &&
+    createDocumentSide({
+      options: options.documents,
+      admit: createUpgrade({ options, guard, runtime, report, refusals, closing: () => closing }),
+      verifyToken,
+      report: (error) => report(error, { stage: "documents" }),
+    });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopHeartbeat =
@@ -205,6 +218,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     backplane,
     closing: () => closing,
     metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames, refusedUpgrades: refusals.totals() }),
+    documents: documents && (() => documents.metrics.render(documents.connections)),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
     webhooks: webhooks && (() => webhooks.stats()),
   });
@@ -214,6 +228,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
+    documents,
     connections: {
       get size() {
         return registry.size;
@@ -226,6 +241,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         stopHeartbeat?.();
         guard.stop();
         faults.stop();
+        await documents?.close();
         refusals.stop();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),

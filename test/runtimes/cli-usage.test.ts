@@ -139,7 +139,7 @@ describe("a running CLI", () => {
     await until(() => stderr.includes("webhook failed"), "the webhook failure report", output);
     const lines = stderr.trimEnd().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\[openlivesync\] webhook failed: WebhookError \(WEBHOOK_RETRYING\): .*ECONNREFUSED/);
+    expect(lines[0]).toMatch(/^\[openlivesync\] webhook failed: WebhookError WEBHOOK_RETRYING: .*ECONNREFUSED/);
     client.close();
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));

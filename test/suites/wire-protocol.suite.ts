@@ -13,6 +13,8 @@ export interface Fixture {
   /** http://127.0.0.1:PORT */
   httpUrl: string;
   stop(): Promise<void>;
+  /** Child fixtures: SIGKILL the process (no shutdown at all) and resolve once it is gone. */
+  kill?(): Promise<void>;
 }
 export type StartFixture = (options: FixtureOptions) => Promise<Fixture>;
 

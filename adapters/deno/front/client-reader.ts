@@ -58,7 +58,8 @@ export class ClientReader {
   private toldDenoAt = 0;
 
   constructor(
-    private readonly maxPayload: number,
+    /** Set again per request on a kept-alive connection: the documents' path has its own bound. */
+    public maxPayload: number,
     private readonly write: (bytes: Uint8Array) => Promise<void>,
   ) {}
 

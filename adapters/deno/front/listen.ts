@@ -53,6 +53,8 @@ export interface FrontOptions {
   /** A request's body must be complete this long after its head (0: no limit). Responses have none. */
   requestTimeoutMs: number;
   maxPayload: number;
+  /** A larger bound for upgrades to other paths (the documents' `maxMessageBytes` under their path). */
+  payloadFor?: (pathname: string) => number | undefined;
   /** A client that has not taken a write for this long is disconnected (0: never). */
   stallTimeoutMs: number;
 }
@@ -165,6 +167,8 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
         reader = new ClientReader(options.maxPayload, (bytes) => writeAll(to, bytes));
         clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
       }
+      // The bound of the path this request upgrades to (documents have their own).
+      reader!.maxPayload = options.payloadFor?.(requestPath(request.head)) ?? options.maxPayload;
       const link = { client, upstream, fromClient, fromDeno: fromDeno!, writer, reader: reader!, deadline };
       const next = await exchange(link, request.head, options);
       if (next === "end") break;
@@ -256,6 +260,14 @@ async function websocket({ client, upstream, fromClient, writer, reader }: Link)
   if (writer.atBoundary) await Promise.race([toClient(closeFrame(reader.failed)), sleep(1000)]);
   // Closing with unread bytes would send a reset, which can overtake the close frame: read them first.
   await Promise.race([discard(client, 1 << 20), sleep(1000)]);
+}
+
+/** The path of a request head's first line (`GET /yjs/doc?token=… HTTP/1.1` → `/yjs/doc`). */
+function requestPath(head: Uint8Array): string {
+  const line = latin1(head.subarray(0, Math.min(head.byteLength, 2048))).split("\r\n", 1)[0] ?? "";
+  const target = line.split(" ")[1] ?? "/";
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
 }
 
 async function discard(conn: Conn, limit: number) {
