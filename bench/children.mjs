@@ -27,7 +27,7 @@ export function startServer(file, env = {}, { raiseFileLimit = false, label = fi
   child.stderr.setEncoding("utf8").on("data", (d) => stderr.length < 10 && stderr.push(d.trim().slice(0, 300)));
   child.stdin.on("error", () => {});
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} not READY in 20 s: ${stderr.join(" | ")}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${label} not READY in 60 s: ${stderr.join(" | ")}`)), 60_000);
     let buf = "";
     child.stdout.setEncoding("utf8").on("data", (d) => {
       buf += d;

@@ -111,7 +111,12 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
-  const batchOptions = { batchMs: options.presenceBatchMs, maxSnapshot: options.maxPresenceSnapshot, report };
+  const batchOptions = {
+    batchMs: options.presenceBatchMs,
+    budget: options.presenceBudget,
+    maxSnapshot: options.maxPresenceSnapshot,
+    report,
+  };
   const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics);
   const changed = runtime.memberChanged;
   if (changed) {

@@ -61,7 +61,7 @@ export function createRoomSend(
   rooms: RoomManager,
   fanout: Fanout,
   backplane: Backplane | undefined,
-  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
+  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "budget" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
 ): RoomSend {
   const watch = new RoomWatch();
