@@ -130,7 +130,9 @@ describe("a running CLI", () => {
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
     const output = () => `${stdout}\n--- stderr ---\n${stderr}`;
     await until(() => /WebSocket endpoint: ws:\/\/[^:]+:(\d+)/.test(stdout), "the banner", output);
-    expect(stdout).toContain(`Webhooks: POST to http://127.0.0.1:${port}/hooks (member.joined, member.left, room.emptied, chat.stored)`);
+    expect(stdout).toContain(
+      `Webhooks: POST to http://127.0.0.1:${port}/hooks (member.joined, member.left, room.emptied, chat.stored, chat.deleted)`,
+    );
     expect(stdout).not.toContain("hidden");
 
     const wsPort = /WebSocket endpoint: ws:\/\/[^:]+:(\d+)/.exec(stdout)![1];

@@ -90,7 +90,7 @@ describe("openlivesync CLI", () => {
     const c = new TestClient(`ws://127.0.0.1:${cli.port}/live`);
     await c.join("cli-room");
     const rooms = await fetch(`http://127.0.0.1:${cli.port}/api/rooms`, { headers: { authorization: `Bearer ${secret}` } });
-    expect(await rooms.json()).toEqual({ rooms: [{ roomId: "cli-room", members: 1 }] });
+    expect(await rooms.json()).toEqual({ rooms: [{ roomId: "cli-room", members: 1 }], total: 1 });
     expect((await fetch(`http://127.0.0.1:${cli.port}/api/rooms`)).status).toBe(401);
     c.terminate();
     cli.child.kill("SIGTERM");
