@@ -38,6 +38,7 @@ export const createFrontFanout: CreateFanout = (context) => {
         else portable.send(conn, frame);
       }
     },
+    buffered: (conn) => (conn.transport as FrontWriter | undefined)?.buffered ?? conn.peer.bufferedAmount ?? 0,
     publishExcept(room, frame, skip) {
       let bytes: Uint8Array | undefined;
       for (const conn of room.local) {

@@ -88,6 +88,7 @@ export const createCorkedFanout =
           else portable.send(conn, frame);
         }
       },
+      buffered: (conn) => (conn.transport as NodeTransport | undefined)?.socket.writableLength ?? conn.peer.bufferedAmount ?? 0,
       publishExcept(room, frame, skip) {
         let wire: Buffer | undefined;
         for (const conn of room.local) {

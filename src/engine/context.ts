@@ -7,6 +7,7 @@ import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
+import type { RoomStreams } from "./streams.ts";
 
 /**
  * What the engine's parts share. Built once by `createLiveEngine`; each part (registry, membership,
@@ -22,6 +23,8 @@ export interface EngineContext {
   readonly send: RoomSend;
   /** Remote members of local rooms, with a backplane. */
   readonly cluster: ClusterRooms | undefined;
+  /** Offsets, backlog and idempotency keys of every room (streams on, one instance). */
+  readonly streams: RoomStreams | undefined;
   /** Origins, connection counts, rate limits. */
   readonly guard: Guard;
   /** The app's hooks and the lifecycle observers (webhooks). */

@@ -8,7 +8,8 @@ import type { ChatStorage } from "../storage/chat-storage.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import { withChatCapabilities } from "../storage/capabilities.ts";
-import { withTimeout } from "../util/async.ts";
+import { backgroundInterval, withTimeout } from "../util/async.ts";
+import { RoomStreams } from "./streams.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import type { Connection } from "./connection.ts";
@@ -78,6 +79,9 @@ export interface LiveEngine {
 
 export type { Readiness } from "./probes.ts";
 
+/** How often expired stream messages and forgotten rooms' logs are dropped (at most; `ttlMs` if shorter). */
+const SWEEP_MS = 30_000;
+
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
 
@@ -89,12 +93,22 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
+  const streams = createStreams(options, rooms);
   const batchOptions = { batchMs: options.presenceBatchMs, maxSnapshot: options.maxPresenceSnapshot, report };
-  const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics);
+  const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics, streams, options.maxBufferedBytes / 2);
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   if (cluster) rooms.onVacated = cluster.release;
-  return { fanout, rooms, send, cluster };
+  return { fanout, rooms, send, cluster, streams };
+}
+
+/**
+ * One instance's room streams, in memory; `undefined` when they are off or a backplane links several
+ * instances (offsets need one authority per room, which this instance alone is not).
+ */
+function createStreams(options: ResolvedOptions, rooms: RoomManager): RoomStreams | undefined {
+  if (!options.streams || options.backplane) return undefined;
+  return new RoomStreams(options.streams, (roomId) => rooms.get(roomId) !== undefined);
 }
 
 type Drop = (conn: Connection, code: number, reason: string) => void;
@@ -156,7 +170,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     if (!conn.closed) metrics.serverClosed(code);
     registry.drop(conn, code, reason);
   };
-  const { fanout, rooms, send, cluster } = createRoomSide(options, runtime, metrics, drop);
+  const { fanout, rooms, send, cluster, streams } = createRoomSide(options, runtime, metrics, drop);
   const guard = new Guard(options.guard);
   const input = createServerInputParser(options);
   const app = new AppHooks(options.hooks, input, report);
@@ -164,7 +178,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   if (webhooks) app.observe(webhooks.lifecycle);
   if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
   const ctx: EngineContext = {
-    ...{ options, report, rooms, send, cluster, guard, drop, hooks: app },
+    ...{ options, report, rooms, send, cluster, streams, guard, drop, hooks: app },
     storage: chatStorage.storage,
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
@@ -187,6 +201,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
 
   if (backplane) startBackplane(backplane, cluster!, options);
+  const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
   const stopHeartbeat =
     options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
   const probes = createProbes({
@@ -213,6 +228,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       (closed ??= (async () => {
         closing = true;
         stopHeartbeat?.();
+        if (sweeper) clearInterval(sweeper);
         guard.stop();
         faults.stop();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });

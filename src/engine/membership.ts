@@ -1,6 +1,6 @@
 import type { TokenVerifier } from "../options.ts";
 import { roomJoinedFrame } from "../protocol/frames.ts";
-import type { JoinRoomPayload, PresenceEntry } from "../protocol/messages.ts";
+import type { JoinRoomPayload, PresenceEntry, RoomJoinedPayload } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { authorized, identify, loadJoinHistory } from "./join-steps.ts";
@@ -37,7 +37,7 @@ export function presenceSnapshot(room: Room, self: string, max: number): { prese
  * wait in its backlog (see dispatch).
  */
 export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
-  const { options, rooms, send, cluster, hooks } = ctx;
+  const { options, rooms, send, cluster, hooks, streams } = ctx;
 
   /** Leave the current room, if any, and tell the room (and the other instances). */
   function leave(conn: Connection): void {
@@ -80,10 +80,24 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     if (conn.closed || conn.room !== room) return;
 
     const held = rooms.completeJoin(conn);
-    const joined = { roomId, connectionId: conn.id, ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot), chatHistory: history };
-    send.to(conn, roomJoinedFrame(resumed === undefined ? joined : { ...joined, resumed }));
+    // Read in the same turn as completeJoin: every room message after `offset` reaches the joiner live.
+    const position = streams?.position(roomId);
+    const replay = payload.since && streams?.replay(roomId, payload.since);
+    const joined: RoomJoinedPayload = {
+      roomId,
+      connectionId: conn.id,
+      ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot),
+      chatHistory: history,
+    };
+    if (resumed !== undefined) joined.resumed = resumed;
+    if (position) Object.assign(joined, position);
+    if (payload.since) joined.recovered = replay !== undefined;
+    send.to(conn, roomJoinedFrame(joined));
     send.snapshotSent(room, conn);
     hooks.joined(conn, roomId, conn.member!);
+    // Recovered: the replay is every message after `since`, without a gap, the chats held meanwhile
+    // included (a chat may also be in `chatHistory`, a snapshot by id).
+    if (replay) return send.replay(room, conn, replay.frames);
     if (held.length === 0) return;
     const seen = new Set(history.map((m) => m.id));
     for (const { frame, chatId } of held) if (!seen.has(chatId)) send.to(conn, frame);

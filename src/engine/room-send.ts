@@ -6,7 +6,9 @@ import { SENT_CHAT, SENT_EVENT, SENT_PRESENCE } from "./frame-types.ts";
 import { countingFanout, recipients } from "./metered.ts";
 import type { SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
+import { createReplayPacer } from "./replay.ts";
 import type { Room, RoomManager } from "./room.ts";
+import type { RoomStreams } from "./streams.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
 export interface RoomMessage {
@@ -16,6 +18,14 @@ export interface RoomMessage {
   frame: string;
   /** The stored message id, for `chat`: joiners whose `room_joined` is being prepared get it after. */
   chatId?: string;
+  /** The publish's idempotency key (scoped to the room): a repeat within the streams' `ttlMs` is not published again. */
+  key?: string;
+}
+
+/** A room message as it went out: its frame (with its offset when streams are on). */
+export interface Published {
+  frame: string;
+  offset?: number;
 }
 
 /**
@@ -26,9 +36,9 @@ export interface RoomMessage {
  * tick (see presence-batch.ts), and a chat or event frame first flushes the joins and leaves before it.
  */
 export interface RoomSend {
-  publish(room: Room, message: RoomMessage, except?: Connection): void;
+  publish(room: Room, message: RoomMessage, except?: Connection): Published;
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
-  publishById(roomId: string, message: RoomMessage): void;
+  publishById(roomId: string, message: RoomMessage): Published;
   deliver(room: Room, frame: string, chatId?: string): void;
   /** Presence news about a local member: batched; joins and leaves reach shared state at once, the news crosses at the flush. */
   presence(room: Room, change: PresenceChange): Promise<void> | void;
@@ -40,6 +50,11 @@ export interface RoomSend {
   flushPresence(): void;
   /** One frame to one connection. */
   to(conn: Connection, frame: string): void;
+  /**
+   * A rejoiner's missed room messages, in order, ahead of anything newer. Sent at the pace the
+   * connection drains (never past `maxBufferedBytes`), holding its newer room messages behind them.
+   */
+  replay(room: Room, conn: Connection, frames: readonly string[]): void;
   /** `error { code, message }` to one connection (with the `clientMessageId` of the chat send it is about). */
   error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
 }
@@ -58,29 +73,44 @@ export function createRoomSend(
   backplane: Backplane | undefined,
   batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
+  streams?: RoomStreams,
+  budget = 2 * 1024 * 1024,
 ): RoomSend {
   const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
+  const pacer = createReplayPacer(fanout, budget);
   /** A room message to local members: a chat when it has its stored id, else an event. */
   const deliver = (room: Room, frame: string, chatId?: string, except?: Connection) => {
     batch.flushMembership(room);
     counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
-    fanout.publish(room, frame, except);
+    if (room.replaying) pacer.publish(room, frame, except);
+    else fanout.publish(room, frame, except);
     if (chatId !== undefined) room.holdChat(frame, chatId);
   };
-  const forward = (roomId: string, message: RoomMessage) =>
-    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame });
+  const forward = (roomId: string, message: RoomMessage, frame: string) =>
+    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
+  /** The message's frame with the room's next offset (kept in the backlog), when streams are on. */
+  const sequence = (roomId: string, message: RoomMessage): Published =>
+    streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
   return {
     publish(room, message, except) {
-      deliver(room, message.frame, message.chatId, except);
-      forward(room.id, message);
+      const out = sequence(room.id, message);
+      deliver(room, out.frame, message.chatId, except);
+      forward(room.id, message, out.frame);
+      return out;
     },
     publishById(roomId, message) {
+      const out = sequence(roomId, message);
       const room = rooms.get(roomId);
-      if (room) deliver(room, message.frame, message.chatId);
-      forward(roomId, message);
+      if (room) deliver(room, out.frame, message.chatId);
+      forward(roomId, message, out.frame);
+      return out;
     },
     deliver: (room, frame, chatId) => deliver(room, frame, chatId),
+    replay(room, conn, frames) {
+      if (!conn.closed) for (const frame of frames) counter.frameSent(frame, 1);
+      pacer.replay(room, conn, frames);
+    },
     presence: (room, change) => batch.record(room, change, true),
     remotePresence: (room, change) => batch.record(room, change, false),
     snapshotSent: batch.snapshotSent,

@@ -24,6 +24,8 @@ export class Room {
   readonly members = new Map<string, PresenceEntry>();
   /** Members on other instances: connection id → instance id. */
   readonly remote = new Map<string, string>();
+  /** Members whose missed messages are being replayed at their socket's pace, with what still waits for each (see replay.ts). */
+  replaying: Map<Connection, string[]> | undefined;
 
   constructor(id: string) {
     this.id = id;
