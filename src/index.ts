@@ -18,6 +18,7 @@ export {
   MSG_CHAT_MESSAGE,
   MSG_CHAT_HISTORY,
   MSG_ERROR,
+  MSG_EVENT_ACK,
 } from "./protocol/messages.ts";
 
 // Errors
@@ -66,6 +67,8 @@ export type {
   DisconnectTarget,
   DisconnectOptions,
   ChatPage,
+  PublishOptions,
+  PublishResult,
 } from "./engine/server-api.ts";
 
 // Scale-out
@@ -81,6 +84,7 @@ export type {
   OnAuth,
   AuthorizeRoom,
 } from "./options.ts";
+export type { StreamOptions } from "./engine/streams.ts";
 export type { ApiOptions } from "./api/routes.ts";
 export type {
   Presence,
@@ -100,6 +104,8 @@ export type {
   ChatMessagePayload,
   ChatHistoryPayload,
   ErrorPayload,
+  EventAckPayload,
+  StreamPosition,
   ChatMessageInput,
   StoredChatMessage,
 } from "./protocol/messages.ts";

@@ -14,6 +14,7 @@ export const EMPTY_ROOM = {
   pendingMessages: [],
   chatGaps: [],
   hasMoreHistory: false,
+  recovered: null,
 } satisfies Partial<LiveSyncClientState>;
 
 export const INITIAL_STATE: LiveSyncClientState = {
