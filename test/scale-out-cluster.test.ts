@@ -97,14 +97,14 @@ await describeWithService("Redis", SINGLE_URL, "REDIS_URL", () => {
   wireProtocolSuite(
     "two Node instances on a single Redis",
     twoInstances(() => SINGLE_URL, "wire1"),
-    { severalInstances: true, withoutStreams: true },
+    { severalInstances: true },
   );
 });
 if (redisCluster)
   wireProtocolSuite(
     "two Node instances on a Redis Cluster",
     twoInstances(() => redisCluster!.url, "wirec"),
-    { severalInstances: true, withoutStreams: true },
+    { severalInstances: true },
   );
 
 /** Two in-process servers whose backplane stats the test reads. */

@@ -21,6 +21,12 @@ export interface RedisKeys {
   readonly control: string;
   /** Set by each join, deleted by the one instance that finds the room empty (`claimEmptied`). */
   occupied(roomId: string): string;
+  /** Hash `{ o: last offset, e: epoch }`: the room's stream counter (room streams). */
+  seq(roomId: string): string;
+  /** List of `<ms> <offset> <frame>`, oldest first: the room's kept messages. */
+  log(roomId: string): string;
+  /** A publish's idempotency key in the room: its offset, for the streams' `ttlMs`. */
+  idem(roomId: string, key: string): string;
 }
 
 /** `{` and `}` are escaped so the tag is exactly the room id, whatever it holds (Redis ends a tag at the first `}`). */
@@ -38,6 +44,9 @@ export function redisKeys(prefix: string): RedisKeys {
     registry: `${prefix}:instances`,
     control: `${prefix}:ctl`,
     occupied: (roomId) => `${prefix}:occ:${tag(roomId)}`,
+    seq: (roomId) => `${prefix}:seq:${tag(roomId)}`,
+    log: (roomId) => `${prefix}:log:${tag(roomId)}`,
+    idem: (roomId, key) => `${prefix}:idem:${tag(roomId)}:${key}`,
   };
 }
 
@@ -86,6 +95,12 @@ export function createCodec(instanceId: string) {
   return {
     header: (kind: WireKind, roomId: string, connectionId: string) =>
       `${headStart}${CODES[kind]}",${JSON.stringify(roomId)},"${connectionId}"]`,
+    /**
+     * A sequenced room message's header (room streams): no instance id, so every instance, the sender's
+     * included, receives it from the room's channel, where Redis keeps a room's messages in offset order.
+     */
+    sequencedHeader: (kind: "event" | "chat", roomId: string, connectionId: string) =>
+      `["${MAGIC}","","${CODES[kind]}",${JSON.stringify(roomId)},"${connectionId}"]`,
     /** Redis echoes every publish to its sender: our own messages are recognised by their first bytes, before any decoding. */
     isOwn(bytes: Uint8Array): boolean {
       if (bytes.length <= ownHead.length) return false;

@@ -73,7 +73,7 @@ async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayl
     return send.to(conn, offset === undefined ? frame : withOffset(frame, offset));
   }
   // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
-  const published = send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id, key });
+  const published = await send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id, key });
   hooks.chatStored(chat);
   // The sender always gets its acknowledgement, even if it left the room meanwhile.
   if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, published.frame);

@@ -7,6 +7,7 @@ import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
+import type { SharedStreams } from "./shared-streams.ts";
 import type { RoomStreams } from "./streams.ts";
 
 /**
@@ -25,6 +26,8 @@ export interface EngineContext {
   readonly cluster: ClusterRooms | undefined;
   /** Offsets, backlog and idempotency keys of every room (streams on, one instance). */
   readonly streams: RoomStreams | undefined;
+  /** Room streams in the backplane's shared state (streams on, a backplane that keeps them). */
+  readonly shared: SharedStreams | undefined;
   /** Origins, connection counts, rate limits. */
   readonly guard: Guard;
   /** The app's hooks and the lifecycle observers (webhooks). */

@@ -10,6 +10,8 @@ import { CloseCodes } from "../protocol/codes.ts";
 import { withChatCapabilities } from "../storage/capabilities.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
 import { RoomStreams } from "./streams.ts";
+import { SharedStreams } from "./shared-streams.ts";
+import { BackplaneError } from "../cluster/backplane.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import type { Connection } from "./connection.ts";
@@ -98,8 +100,34 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
   const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics, streams, options.maxBufferedBytes / 2);
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
-  if (cluster) rooms.onVacated = cluster.release;
-  return { fanout, rooms, send, cluster, streams };
+  const shared = cluster && createSharedStreams(options, rooms, send, drop);
+  if (cluster) {
+    rooms.onVacated = (room) => {
+      cluster.release(room);
+      shared?.release(room);
+    };
+  }
+  if (cluster && shared) {
+    cluster.onSequenced = (room, frame, offset, chatId, sender) => shared.accept(room, frame, offset, chatId, sender);
+    cluster.onResync = () => shared.recheckAll();
+  }
+  return { fanout, rooms, send, cluster, streams, shared };
+}
+
+/** Room streams in the backplane's shared state, when streams are on and the backplane keeps them. */
+function createSharedStreams(options: ResolvedOptions, rooms: RoomManager, send: RoomSend, drop: Drop): SharedStreams | undefined {
+  const store = options.backplane?.streams;
+  if (!options.streams || !store) return undefined;
+  const shared = new SharedStreams({
+    store,
+    options: options.streams,
+    rooms,
+    deliver: send.deliverSequenced,
+    drop,
+    report: (message, cause) => options.onError(new BackplaneError(message, { cause }), { stage: "backplane" }),
+  });
+  send.shareStreams(shared);
+  return shared;
 }
 
 /**
@@ -170,7 +198,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     if (!conn.closed) metrics.serverClosed(code);
     registry.drop(conn, code, reason);
   };
-  const { fanout, rooms, send, cluster, streams } = createRoomSide(options, runtime, metrics, drop);
+  const { fanout, rooms, send, cluster, streams, shared } = createRoomSide(options, runtime, metrics, drop);
   const guard = new Guard(options.guard);
   const input = createServerInputParser(options);
   const app = new AppHooks(options.hooks, input, report);
@@ -178,7 +206,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   if (webhooks) app.observe(webhooks.lifecycle);
   if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
   const ctx: EngineContext = {
-    ...{ options, report, rooms, send, cluster, streams, guard, drop, hooks: app },
+    ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, hooks: app },
     storage: chatStorage.storage,
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };

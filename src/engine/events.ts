@@ -4,6 +4,7 @@ import type { BroadcastEventPayload } from "../protocol/messages.ts";
 import { contextOf } from "./app-hooks.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
+import type { Published } from "./room-send.ts";
 
 /**
  * A `clientMessageId`'s scope within its room, as chat's (see `clientScopeKey`): the sender's `userId`
@@ -23,19 +24,20 @@ const SETTLED: Promise<void> = Promise.resolve();
  * without one nothing waits.
  */
 export function createEvents(ctx: EngineContext) {
-  const { send, hooks, report, streams } = ctx;
+  const { send, hooks, report } = ctx;
 
   function publish(conn: Connection, roomId: string, payload: BroadcastEventPayload, clientMessageId: string | undefined): void {
     const room = conn.room;
     if (!room || room.id !== roomId) return; // left (or moved on) while the hook ran
     const key = clientMessageId === undefined ? undefined : senderKey(conn, clientMessageId);
-    const seen = key === undefined ? undefined : streams?.remembered(roomId, key);
-    // A repeat is relayed to nobody; the sender gets the answer the first one got.
-    if (seen !== undefined) return send.to(conn, eventAckFrame({ roomId, clientMessageId: clientMessageId!, offset: seen }));
     const frame = eventFrame({ roomId, connectionId: conn.id, userId: conn.user?.userId, event: payload.event, payload: payload.payload });
-    const { offset } = send.publish(room, { kind: "event", connectionId: conn.id, frame, key }, conn);
-    if (clientMessageId !== undefined)
+    // A repeat of a key is relayed to nobody (the streams remember it); the sender gets the answer the first one got.
+    const published = send.publish(room, { kind: "event", connectionId: conn.id, frame, key }, conn);
+    if (clientMessageId === undefined) return;
+    const ack = ({ offset }: Published) =>
       send.to(conn, eventAckFrame(offset === undefined ? { roomId, clientMessageId } : { roomId, clientMessageId, offset }));
+    if ("then" in published) published.then(ack, (error) => report(error, { stage: "message" }));
+    else ack(published);
   }
 
   async function moderated(conn: Connection, roomId: string, payload: BroadcastEventPayload): Promise<void> {

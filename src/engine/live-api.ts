@@ -124,7 +124,7 @@ async function sendServerChat(ctx: EngineContext, id: string, checked: ServerCha
     ctx.report(error, { stage: "storage" });
     throw error instanceof StorageError ? error : new StorageError("The chat message could not be stored", { cause: error });
   }
-  const { offset } = ctx.send.publishById(id, {
+  const { offset } = await ctx.send.publishById(id, {
     kind: "chat",
     connectionId: SERVER_CONNECTION_ID,
     frame: chatFrame(message),
@@ -149,11 +149,9 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
       const id = input.roomId(roomId);
       const checked = input.event(payload === undefined ? { event } : { event, payload });
       const key = options?.idempotencyKey === undefined ? undefined : serverKey(options.idempotencyKey);
-      const seen = key === undefined ? undefined : ctx.streams?.remembered(id, key);
-      if (seen !== undefined) return { offset: seen, duplicate: true };
       const frame = eventFrame({ roomId: id, connectionId: SERVER_CONNECTION_ID, event: checked.event, payload: checked.payload });
-      const { offset } = send.publishById(id, { kind: "event", connectionId: SERVER_CONNECTION_ID, frame, key });
-      return offset === undefined ? { duplicate: false } : { offset, duplicate: false };
+      const { offset, duplicate = false } = await send.publishById(id, { kind: "event", connectionId: SERVER_CONNECTION_ID, frame, key });
+      return offset === undefined ? { duplicate } : { offset, duplicate };
     },
     sendChat: async (roomId, chat) => sendServerChat(ctx, input.roomId(roomId), input.chat(chat)),
     async chatHistory(roomId, page) {

@@ -8,6 +8,7 @@ import type { SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
 import { createReplayPacer } from "./replay.ts";
 import type { Room, RoomManager } from "./room.ts";
+import type { SharedStreams } from "./shared-streams.ts";
 import type { RoomStreams } from "./streams.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
@@ -26,6 +27,8 @@ export interface RoomMessage {
 export interface Published {
   frame: string;
   offset?: number;
+  /** Its idempotency key was seen: nothing was sent, `offset` is the first publish's. */
+  duplicate?: boolean;
 }
 
 /**
@@ -36,10 +39,14 @@ export interface Published {
  * tick (see presence-batch.ts), and a chat or event frame first flushes the joins and leaves before it.
  */
 export interface RoomSend {
-  publish(room: Room, message: RoomMessage, except?: Connection): Published;
+  publish(room: Room, message: RoomMessage, except?: Connection): Published | Promise<Published>;
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
-  publishById(roomId: string, message: RoomMessage): Published;
+  publishById(roomId: string, message: RoomMessage): Published | Promise<Published>;
   deliver(room: Room, frame: string, chatId?: string): void;
+  /** A room message in its room's offset order (shared streams): to local members except `except`, held for joiners. */
+  deliverSequenced(room: Room, frame: string, chatId: string | undefined, except: Connection | undefined, offset: number): void;
+  /** Sequence room messages in the backplane's shared state from now on (see shared-streams.ts). */
+  shareStreams(shared: SharedStreams): void;
   /** Presence news about a local member: batched; joins and leaves reach shared state at once, the news crosses at the flush. */
   presence(room: Room, change: PresenceChange): Promise<void> | void;
   /** Presence news from another instance: batched for local members only. */
@@ -79,34 +86,36 @@ export function createRoomSend(
   const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
   const pacer = createReplayPacer(fanout, budget);
+  let shared: SharedStreams | undefined;
   /** A room message to local members: a chat when it has its stored id, else an event. */
-  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection) => {
+  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, offset?: number) => {
     batch.flushMembership(room);
     counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
     if (room.replaying) pacer.publish(room, frame, except);
     else fanout.publish(room, frame, except);
-    if (chatId !== undefined) room.holdChat(frame, chatId);
+    if (room.joining.size > 0 && (chatId !== undefined || offset !== undefined)) room.hold(frame, chatId, offset);
   };
   const forward = (roomId: string, message: RoomMessage, frame: string) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
-  /** The message's frame with the room's next offset (kept in the backlog), when streams are on. */
-  const sequence = (roomId: string, message: RoomMessage): Published =>
-    streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
-  return {
-    publish(room, message, except) {
-      const out = sequence(room.id, message);
-      deliver(room, out.frame, message.chatId, except);
-      forward(room.id, message, out.frame);
-      return out;
-    },
-    publishById(roomId, message) {
-      const out = sequence(roomId, message);
-      const room = rooms.get(roomId);
-      if (room) deliver(room, out.frame, message.chatId);
-      forward(roomId, message, out.frame);
-      return out;
-    },
+  /** Here and to the other instances, with the room's next offset from this instance's streams when they are on. */
+  const publishHere = (roomId: string, message: RoomMessage, except?: Connection): Published => {
+    const seen = streams && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
+    if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
+    const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
+    const room = rooms.get(roomId);
+    if (room) deliver(room, out.frame, message.chatId, except, out.offset);
+    forward(roomId, message, out.frame);
+    return out;
+  };
+  const send: RoomSend = {
+    publish: (room, message, except) =>
+      shared
+        ? shared.publish(room.id, message, except, () => publishHere(room.id, message, except))
+        : publishHere(room.id, message, except),
+    publishById: (roomId, message) =>
+      shared ? shared.publish(roomId, message, undefined, () => publishHere(roomId, message)) : publishHere(roomId, message),
     deliver: (room, frame, chatId) => deliver(room, frame, chatId),
+    deliverSequenced: (room, frame, chatId, except, offset) => deliver(room, frame, chatId, except, offset),
     replay(room, conn, frames) {
       if (!conn.closed) for (const frame of frames) counter.frameSent(frame, 1);
       pacer.replay(room, conn, frames);
@@ -123,5 +132,9 @@ export function createRoomSend(
       if (!conn.closed) counter.errorSent(code);
       fanout.send(conn, errorFrame(code, message, clientMessageId));
     },
+    shareStreams(streamsAcross) {
+      shared = streamsAcross;
+    },
   };
+  return send;
 }
