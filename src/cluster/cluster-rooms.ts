@@ -45,7 +45,7 @@ export class ClusterRooms {
   /** A room emptied cluster-wide, and this instance is the one to say so. */
   onEmptied: ((roomId: string) => void) | undefined;
   /** A room message that carries its offset (shared room streams): delivered in offset order by the streams. */
-  onSequenced: ((room: Room, frame: string, offset: number, chatId: string | undefined, sender: string) => void) | undefined;
+  onSequenced: ((room: Room, frame: string, offset: number, chatId: string | undefined, except: string | undefined) => void) | undefined;
   /** Shared state may have changed (reconnect): the streams check their rooms' epochs. */
   onResync: (() => void) | undefined;
 
@@ -151,7 +151,7 @@ export class ClusterRooms {
       case "chat":
         if (typeof payload.id !== "string") return this.report(`Dropped a chat message from instance ${message.instanceId} without an id`);
         if (typeof payload.offset === "number" && this.onSequenced)
-          return this.onSequenced(room, message.frame, payload.offset, payload.id, id);
+          return this.onSequenced(room, message.frame, payload.offset, payload.id, undefined);
         return this.send.deliver(room, message.frame, payload.id);
       case "presence":
         return this.deliverNews(room, message.instanceId, payload);

@@ -1,11 +1,14 @@
 import type { SharedStreamStore } from "../cluster/backplane.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import type { StreamPosition } from "../protocol/messages.ts";
-import { backgroundTimeout } from "../util/async.ts";
+import { backgroundTimeout, withTimeout } from "../util/async.ts";
 import type { Connection } from "./connection.ts";
 import type { HeldFrame, Room, RoomManager } from "./room.ts";
 import type { Published, RoomMessage } from "./room-send.ts";
 import { type ResolvedStreams, withOffset } from "./streams.ts";
+
+/** The longest a publish waits for its own message to be delivered here before it answers. */
+const DELIVERY_WAIT_MS = 2000;
 
 /** How long an out-of-order message waits for the ones before it before they are read from the backlog. */
 const GAP_MS = 100;
@@ -26,6 +29,8 @@ interface RoomOrder {
   waiting: Map<number, Waiting>;
   /** A gap (or a suspect repeat) is being looked into. */
   checking: boolean;
+  /** Publishes of this instance waiting until their offset was delivered here (see `publish`). */
+  waiters?: { offset: number; resolve: () => void }[];
 }
 
 /** What a rejoiner's `since` read found (see `fetch`). */
@@ -81,6 +86,8 @@ export class SharedStreams {
 
   /** The room's last local member left: forget its place. */
   release(room: Room): void {
+    const order = this.orders.get(room.id);
+    if (order) this.wake(order, true);
     this.orders.delete(room.id);
   }
 
@@ -97,17 +104,40 @@ export class SharedStreams {
     // Shared state unreachable: served here without an offset, as without streams.
     if (!done) return fallback();
     if (done.duplicate) return { frame: message.frame, offset: done.offset, duplicate: true };
-    // Local members get it from the room's channel, in offset order with everyone else's.
+    // Local members get it from the room's channel, in offset order with everyone else's; the caller
+    // goes on once it went out here, so what it sends next (an ack, a chat repeat) comes after it.
+    await withTimeout(this.delivered(roomId, done.offset), DELIVERY_WAIT_MS, { fallback: undefined });
     return { frame: withOffset(message.frame, done.offset), offset: done.offset };
   }
 
-  /** A sequenced message from the room's channel (any instance's, this one's included); `sender`: its connection id. */
-  accept(room: Room, frame: string, offset: number, chatId: string | undefined, sender: string): void {
+  /** Resolves once `offset` was delivered on this instance (at once when it was, or the room is not here). */
+  private delivered(roomId: string, offset: number): Promise<void> | undefined {
+    const order = this.orders.get(roomId);
+    if (!order || order.next > offset) return undefined;
+    return new Promise((resolve) => (order.waiters ??= []).push({ offset, resolve }));
+  }
+
+  private wake(order: RoomOrder, all = false): void {
+    const waiters = order.waiters;
+    if (!waiters) return;
+    order.waiters = waiters.filter((w) => {
+      if (!all && w.offset >= order.next) return true;
+      w.resolve();
+      return false;
+    });
+    if (order.waiters.length === 0) order.waiters = undefined;
+  }
+
+  /**
+   * A sequenced message from the room's channel (any instance's, this one's included); `sender`: the
+   * connection id it is not sent to (an event's sender; chats go to their sender too).
+   */
+  accept(room: Room, frame: string, offset: number, chatId: string | undefined, sender: string | undefined): void {
     const order = this.orders.get(room.id);
     if (!order) return; // not read yet: the read's offset covers it or it arrives again through the backlog
     if (offset < order.next) return this.check(room, order); // a repeat after a gap fill, or a new epoch
     let except: Connection | undefined;
-    for (const conn of room.local) {
+    for (const conn of sender === undefined ? [] : room.local) {
       if (conn.id !== sender) continue;
       except = conn;
       break;
@@ -120,6 +150,7 @@ export class SharedStreams {
     this.o.deliver(room, frame, chatId, except, offset);
     order.next++;
     this.drain(room, order);
+    this.wake(order);
   }
 
   /** What follows `since` in shared state, read while the rejoiner's join is prepared. */
@@ -190,6 +221,7 @@ export class SharedStreams {
           order.next++;
         }
         this.drain(room, order);
+        this.wake(order);
         if (order.waiting.size > 0) {
           // Gone from the backlog too: skip ahead, so later messages are not held forever.
           this.o.report(`Room "${room.id}": messages before offset ${Math.min(...order.waiting.keys())} were lost; skipped`);
@@ -206,9 +238,13 @@ export class SharedStreams {
 
   /** Shared state lost the room's backlog: start over in the new epoch; local members rejoin to learn it. */
   private restart(room: Room, order: RoomOrder, epoch: string, offset: number): void {
+    // Members hold offsets of the old epoch only when some were delivered here; they rejoin to learn it.
+    const held = order.next > 1;
     order.epoch = epoch;
     order.next = offset + 1;
     order.waiting.clear();
+    this.wake(order, true);
+    if (!held) return;
     for (const conn of [...room.local, ...room.joining.keys()])
       this.o.drop(conn, CloseCodes.SERVICE_RESTART, "The room's message backlog was lost; rejoin");
   }
