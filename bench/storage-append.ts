@@ -7,7 +7,8 @@
  *
  * Env: DATABASE_URL, MYSQL_URL, BENCH_SECONDS (5), BENCH_APPENDERS (200), BENCH_ROOMS (10).
  */
-import { createInMemoryChatStorage, type ChatStorage } from "../src/storage/chat-storage.ts";
+import type { ChatStorage } from "../src/storage/chat-storage.ts";
+import { createInMemoryChatStorage } from "../src/storage/memory.ts";
 import { createMySQLChatStorage } from "../src/storage/mysql.ts";
 import { createPostgresChatStorage } from "../src/storage/postgres.ts";
 import { createSQLiteChatStorage } from "../src/storage/sqlite.ts";

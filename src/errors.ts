@@ -1,5 +1,6 @@
 /** Error classes and the background-error reporter. Wire and close codes are in `protocol/codes.ts`. */
 import { ErrorCodes, type ErrorCode } from "./protocol/codes.ts";
+import { createLogWindow, LOG_WINDOW_MS } from "./util/log-window.ts";
 
 export { CloseCodes, ErrorCodes, type CloseCode, type ErrorCode } from "./protocol/codes.ts";
 
@@ -86,13 +87,14 @@ export type ErrorStage =
   | "backplane"
   | "hook"
   | "api"
-  | "webhook";
+  | "webhook"
+  | "documents";
 
 /** Receives background failures. It may throw or return a rejected promise: that is logged, never rethrown. */
 export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;
 
 /**
- * The one error reporter: calls `onError` (default: one `console.error` line) and never throws nor
+ * The one error reporter: calls `onError` (default: {@link createLogReporter}) and never throws nor
  * rejects, so a faulty `onError` cannot turn a reported failure into an exception or an unhandled
  * rejection where it is called (timer callbacks, `.catch` handlers, socket events).
  * @example
@@ -100,22 +102,93 @@ export type OnError = (error: unknown, context: { stage: ErrorStage }) => void;
  * storage.append(roomId, message).catch((error) => report(error, { stage: "storage" }));
  */
 export function createReporter(onError?: OnError): (error: unknown, context: { stage: ErrorStage }) => void {
-  if (!onError) return logError;
+  const log = createLogReporter();
+  if (!onError) return log;
+  // A failing onError is logged like a failure without one, with what it threw: a line a minute at most.
+  const fallback = (thrown: unknown, error: unknown, context: { stage: ErrorStage }) => log(new ReporterError(thrown, error), context);
   return (error, context) => {
     try {
       // An async onError may reject; that must not become an unhandled rejection either.
       const result: unknown = onError(error, context);
-      if (result instanceof Promise) result.catch((thrown: unknown) => logReporterFailure(thrown, error, context));
+      if (result instanceof Promise) result.catch((thrown: unknown) => fallback(thrown, error, context));
     } catch (thrown) {
-      logReporterFailure(thrown, error, context);
+      fallback(thrown, error, context);
     }
   };
 }
 
-function logError(error: unknown, context: { stage: string }): void {
-  console.error(`[openlivesync] ${context.stage} failed:`, error);
+/**
+ * The default `onError`: one `console.error` line per stage (and per code of the package's own errors)
+ * and minute. The first failure of a stage is
+ * logged at once (`[openlivesync] storage failed: StorageError STORAGE_ERROR: Could not store …`); the
+ * others of that minute are counted and summed up in one line when it ends
+ * (`[openlivesync] storage failed 117 more times in the last 60 s; the last: …`), so an outage writes
+ * a line a minute, not one per chat. Each error is described by {@link describeError}: never its stack,
+ * its cause's SQL or any user content.
+ */
+export function createLogReporter(): (error: unknown, context: { stage: ErrorStage }) => void {
+  const counts = new Map<string, { stage: string; more: number; last: unknown }>();
+  const window = createLogWindow((key) => {
+    const seen = counts.get(key)!;
+    counts.delete(key);
+    const times = seen.more === 1 ? "once more" : `${seen.more} more times`;
+    console.error(
+      `[openlivesync] ${seen.stage} failed ${times} in the last ${LOG_WINDOW_MS / 1000} s; the last: ${describeError(seen.last)}`,
+    );
+  });
+  return (error, { stage }) => {
+    // The package's own kinds (a fixed set of codes) get a window each, so one cannot hide another.
+    const key = error instanceof OpenLiveSyncError ? `${stage} ${error.code}` : stage;
+    if (window.first(key)) return console.error(`[openlivesync] ${stage} failed: ${describeError(error)}`);
+    const seen = counts.get(key);
+    if (seen) {
+      seen.more++;
+      seen.last = error;
+    } else counts.set(key, { stage, more: 1, last: error });
+  };
 }
 
-function logReporterFailure(thrown: unknown, error: unknown, context: { stage: string }): void {
-  console.error(`[openlivesync] onError threw while reporting a ${context.stage} failure:`, thrown, "; the failure was:", error);
+/** Quoted text in a foreign message: a room id, a value, a statement's text. */
+const QUOTED = /"[^"]*"|'[^']*'|`[^`]*`/g;
+/** A drizzle query error, whose message is the statement and its parameters. */
+const QUERY_TEXT = /^Failed query|\bparams:/;
+const MAX_TEXT = 300;
+
+/**
+ * One line about `error` that is safe for a log: its class, its `code` and the first line of its message,
+ * with a foreign error's quoted text replaced by "…" (drivers quote the values they refuse), a query
+ * error's statement replaced by its cause, then its cause described the same way; never a stack. The
+ * package's own messages carry no user content (no room id, user id or message text).
+ * @example
+ * describeError(new StorageError("Could not store chat messages in Postgres table: connect ECONNREFUSED"));
+ * // "StorageError STORAGE_ERROR: Could not store chat messages in Postgres table: connect ECONNREFUSED"
+ */
+export function describeError(error: unknown, depth = 0): string {
+  if (!(error instanceof Error)) return typeof error === "string" ? safeText(error) : typeof error;
+  const cause: unknown = (error as { cause?: unknown }).cause;
+  if (QUERY_TEXT.test(error.message) && cause !== undefined && depth < 4) return describeError(cause, depth + 1);
+  const code = (error as { code?: unknown }).code;
+  const head = typeof code === "string" || typeof code === "number" ? `${error.name} ${String(code).slice(0, 40)}` : error.name;
+  const own = error instanceof OpenLiveSyncError;
+  const text = own ? clip(error.message) : safeText(error.message);
+  // A storage error's message already ends with its driver's message.
+  const tail = cause !== undefined && depth < 3 && !(error instanceof StorageError) ? ` (cause: ${describeError(cause, depth + 1)})` : "";
+  return text ? `${head}: ${text}${tail}` : `${head}${tail}`;
+}
+
+/** The first line of a foreign message, its quoted text replaced by "…", at most 300 characters. */
+export function safeText(message: string): string {
+  return clip(QUERY_TEXT.test(message) ? "(a database query failed)" : message.replace(QUOTED, '"…"'));
+}
+
+function clip(message: string): string {
+  const line = message.split("\n", 1)[0]!.trim();
+  return line.length > MAX_TEXT ? `${line.slice(0, MAX_TEXT)}…` : line;
+}
+
+/** `onError` threw (or rejected) while it was given `failure`: both are logged, described safely. */
+class ReporterError extends OpenLiveSyncError {
+  constructor(thrown: unknown, failure: unknown) {
+    super("ON_ERROR_THREW", `onError threw ${describeError(thrown)} while reporting ${describeError(failure)}`);
+  }
 }

@@ -1,4 +1,4 @@
-// The runtime-neutral public API. Runtime entries (adapters/node.ts, bun.ts, deno.ts) add createServer & co.
+// The runtime-neutral public API. Runtime entries (adapters/node, bun, deno) add createServer & co.
 // What engine plug-ins (fan-outs, backplanes) build on is in engine-api.ts (`@openlivesync/server/engine`).
 
 // HTTP app
@@ -19,6 +19,7 @@ export {
   MSG_CHAT_HISTORY,
   MSG_ERROR,
   MSG_EVENT_ACK,
+  isClientMessageId,
 } from "./protocol/messages.ts";
 
 // Errors
@@ -40,7 +41,7 @@ export { WEBHOOK_EVENTS } from "./webhooks/options.ts";
 export { decodeAccessToken, createTokenAuth, createTokenVerifier, readAccessToken } from "./auth/tokens.ts";
 
 // Storage
-export { createInMemoryChatStorage, isClientMessageId } from "./storage/chat-storage.ts";
+export { createInMemoryChatStorage } from "./storage/memory.ts";
 export { withChatCapabilities } from "./storage/capabilities.ts";
 export { registerSqliteDriver } from "./storage/sqlite-driver.ts";
 export { createPostgresChatStorage } from "./storage/postgres.ts";
@@ -51,6 +52,19 @@ export { DEFAULT_TABLE_NAME, validateTableName } from "./storage/table-name.ts";
 export { pgChatTable } from "./storage/schema-pg.ts";
 export { mysqlChatTable } from "./storage/schema-mysql.ts";
 export { sqliteChatTable } from "./storage/schema-sqlite.ts";
+
+// Documents (shared Yjs documents: y-websocket and Hocuspocus clients)
+export { DocumentCloseCodes } from "./documents/codes.ts";
+export { MAX_DOCUMENT_NAME_LENGTH } from "./documents/options.ts";
+export { createInMemoryDocumentStorage } from "./storage/document-storage.ts";
+export { createSQLiteDocumentStorage, createPostgresDocumentStorage, createMySQLDocumentStorage } from "./storage/sql-document-stores.ts";
+export { createDocumentStorageFromUrl } from "./storage/from-url.ts";
+export { DEFAULT_DOCUMENT_TABLE, sqliteDocumentTable, pgDocumentTable, mysqlDocumentTable } from "./storage/document-schema.ts";
+export type { DocumentOptions, DocumentAccess, AuthorizeDocument } from "./documents/options.ts";
+export type { DocumentCloseCode } from "./documents/codes.ts";
+export type { DocumentApi, DocumentSnapshot } from "./documents/document-api.ts";
+export type { DocumentStorage, StoredDocument, StoredDocumentInfo } from "./storage/document-storage.ts";
+export type { SqlDocumentStorageOptions } from "./storage/sql-document-storage.ts";
 
 // Server API and hooks
 export { SERVER_CONNECTION_ID } from "./engine/live-api.ts";
@@ -122,7 +136,8 @@ export type {
   AuthCustomConfig,
   TokenRequest,
 } from "./auth/tokens.ts";
-export type { ChatStorage, InMemoryChatStorageOptions, ChatAppendInput, AppendResult, HistoryPage } from "./storage/chat-storage.ts";
+export type { ChatStorage, ChatAppendInput, AppendResult, HistoryPage } from "./storage/chat-storage.ts";
+export type { InMemoryChatStorageOptions } from "./storage/memory.ts";
 export type { ChatStorageCapabilities, CompleteChatStorage, WithCapabilities } from "./storage/capabilities.ts";
 export type { SqliteDriver, SqliteDatabaseLike, SqliteStatementLike } from "./storage/sqlite-driver.ts";
 export type { SqlChatStorageOptions } from "./storage/sql-chat-storage.ts";

@@ -1,7 +1,7 @@
 import { resolveGuard, type GuardOptions, type ResolvedGuard } from "./engine/guard.ts";
 import type { Backplane } from "./cluster/backplane.ts";
 import type { ChatStorage } from "./storage/chat-storage.ts";
-import { createInMemoryChatStorage } from "./storage/chat-storage.ts";
+import { createInMemoryChatStorage, SERVER_MESSAGES_PER_ROOM } from "./storage/memory.ts";
 import { ConfigError, createReporter, type ErrorStage, type OnError } from "./errors.ts";
 import { numberOption } from "./util/number-option.ts";
 import type { UserInfo } from "./protocol/messages.ts";
@@ -11,9 +11,13 @@ import type { ApiOptions } from "./api/routes.ts";
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
 import type { HookOptions } from "./engine/server-api.ts";
 import { resolveStreams, type ResolvedStreams, type StreamOptions } from "./engine/streams.ts";
+import { resolveDocumentOptions, type DocumentOptions, type ResolvedDocumentOptions } from "./documents/options.ts";
 
 export interface ChatOptions {
-  /** Where messages are stored. @default in-memory storage capped at `historyLimit` per room */
+  /**
+   * Where messages are stored. @default in-memory storage keeping the newest 1000 messages per room (at
+   * least `historyLimit`), 64 MiB in all, least recently used rooms dropped first
+   */
   storage?: ChatStorage;
   /** How many of the newest messages a joiner receives in `room_joined.chatHistory`. @default 100 */
   historyLimit?: number;
@@ -111,6 +115,12 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    * createServer({ webhooks: { url: "https://app.example/hooks/live", secret: process.env.WEBHOOK_SECRET! } });
    */
   webhooks?: WebhookOptions;
+  /**
+   * Shared Yjs documents beside the rooms (docs/documents.md): y-websocket clients at `${path}/<name>`,
+   * Hocuspocus clients at `path`; `false` turns them off. @default on, at "/yjs", stored in memory
+   * @example documents: { storage: await createDocumentStorageFromUrl("sqlite:./docs.db") }
+   */
+  documents?: DocumentOptions | false;
 }
 
 export interface ResolvedOptions extends MessageLimits {
@@ -139,6 +149,8 @@ export interface ResolvedOptions extends MessageLimits {
   webhooks: ResolvedWebhookOptions | undefined;
   /** The app hooks, with `hookTimeoutMs` resolved. */
   hooks: ResolvedHooks;
+  /** Undefined when documents are off. */
+  documents: ResolvedDocumentOptions | undefined;
 }
 
 export interface ResolvedHooks extends Omit<HookOptions, "hookTimeoutMs"> {
@@ -162,7 +174,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     presenceBatchMs: numberOption("presenceBatchMs", options.presenceBatchMs, 20),
     maxPresenceSnapshot: numberOption("maxPresenceSnapshot", options.maxPresenceSnapshot, Infinity, "positive"),
     streams: resolveStreams(options.streams),
-    storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, 100) }),
+    storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, SERVER_MESSAGES_PER_ROOM) }),
     historyLimit,
     resumeLimit: numberOption("chat.resumeLimit", options.chat?.resumeLimit, 1000),
     maxPayload: numberOption("maxPayload", options.maxPayload, 64 * 1024),
@@ -177,6 +189,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     backplane: options.backplane,
     webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     guard: resolveGuard(options),
+    documents: resolveDocumentOptions(options.documents, path),
     hooks: {
       onJoin: options.onJoin,
       onLeave: options.onLeave,

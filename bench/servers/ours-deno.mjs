@@ -4,6 +4,6 @@
 const dist = process.env.OLS_DIST ?? new URL("../../dist", import.meta.url).pathname;
 const { createServer } = await import(new URL(`file://${dist}/deno.js`).href);
 import { oursBenchOptions, serveBenchControl } from "./control.mjs";
-// OLS_DENO_FRONT=0: Deno.serve directly, without the front (adapters/deno-front.ts), to measure what it costs.
+// OLS_DENO_FRONT=0: Deno.serve directly, without the front (adapters/deno/front/), to measure what it costs.
 const server = createServer({ ...oursBenchOptions(), denoFront: process.env.OLS_DENO_FRONT !== "0" });
 serveBenchControl(server.port, (done) => void server.close().then(done, done));

@@ -56,6 +56,8 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
   app.use("*", async (c, next) => {
     if (await authorized(c.req.header("authorization"))) return next();
     c.header("www-authenticate", 'Bearer realm="openlivesync"');
+    // The body of an unauthenticated request is never read: the connection ends with the answer.
+    c.header("connection", "close");
     return fail(c, ErrorCodes.UNAUTHORIZED, "Send the API secret as: Authorization: Bearer <secret>");
   });
   app.get("/openapi.json", (c) => c.json((openApi ??= createOpenApiDocument(input.schemas))));

@@ -8,7 +8,10 @@ import type { ChatMessage } from "./wire.ts";
 
 /** Upstream's status names: `open` while a socket is open, `connecting` while one is being opened or awaited. */
 export type ConnectionStatus = "connecting" | "open" | "closing" | "closed";
-/** The finer status: `reconnecting` between sockets, `stopped` when the server said not to come back. */
+/**
+ * The finer status: `reconnecting` between sockets, `unreachable` once several attempts in a row never opened
+ * (still retrying), `stopped` when the server said not to come back.
+ */
 export type ClientStatus = SocketStatus;
 
 export interface LiveSyncClientState {

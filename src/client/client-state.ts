@@ -31,6 +31,7 @@ export const CONNECTION_STATUS: Record<ClientStatus, ConnectionStatus> = {
   stopped: "closed",
   connecting: "connecting",
   reconnecting: "connecting",
+  unreachable: "connecting",
   open: "open",
 };
 

@@ -47,7 +47,13 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     onOpen: () => session.sendJoin(),
     onMessage: (data) => session.receive(data),
     onDrop: () => session.dropped(),
-    onStatus: (status, attempt) => store.update({ status, connectionStatus: CONNECTION_STATUS[status], reconnectAttempt: attempt }),
+    onStatus: (status, attempt, error) =>
+      store.update({
+        status,
+        connectionStatus: CONNECTION_STATUS[status],
+        reconnectAttempt: attempt,
+        ...(error ? { lastError: error } : {}),
+      }),
     onError: (error) => store.update({ lastError: error }),
   });
 

@@ -4,7 +4,7 @@
  */
 import { CloseCodes } from "../protocol/codes.ts";
 import { createBackoff, type Backoff } from "./backoff.ts";
-import { AuthTokenError, ClientConfigError, ConnectionClosedError, type LiveSyncError } from "./errors.ts";
+import { AuthTokenError, ClientConfigError, ConnectError, ConnectionClosedError, type LiveSyncError } from "./errors.ts";
 
 /** What the client needs of a WebSocket: the browser's, Bun's, Deno's, Node 22's, or `ws`'s. */
 export interface WebSocketLike {
@@ -22,7 +22,32 @@ const OPEN = 1;
 /** 1008 policy violation, 4403 forbidden: the server does not want this client back. */
 const FINAL_CLOSE_CODES = new Set([1008, 4403]);
 
-export type SocketStatus = "idle" | "connecting" | "open" | "reconnecting" | "stopped";
+/**
+ * `unreachable`: the last {@link UNREACHABLE_AFTER} attempts in a row never opened a socket. The client keeps
+ * retrying with backoff; `lastError` is a `ConnectError` saying what is known.
+ */
+export type SocketStatus = "idle" | "connecting" | "open" | "reconnecting" | "unreachable" | "stopped";
+
+/** Attempts in a row that never opened before the status says `unreachable` instead of `reconnecting`. */
+export const UNREACHABLE_AFTER = 3;
+
+/** The HTTP status in a runtime's handshake error: `ws` says "Unexpected server response: 403", Deno "Invalid status code 403". */
+function refusalStatus(detail: string | undefined): number | undefined {
+  const m = detail && /(?:server response|status(?: code)?)\D{0,3}([1-5]\d\d)\b/i.exec(detail);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The runtime's words for a failed handshake, when its error event carries any. */
+function errorDetail(event: unknown): string | undefined {
+  const e = event as { message?: unknown; error?: { message?: unknown } } | undefined;
+  const text = typeof e?.message === "string" && e.message ? e.message : e?.error?.message;
+  return typeof text === "string" && text ? text : undefined;
+}
+
+/** The URL as the user wrote it, never with the token the client added. */
+function shownUrl(url: string): string {
+  return url.replace(/([?&])access_token=[^&]*/, "$1access_token=…");
+}
 
 export interface ConnectionOptions {
   url: string;
@@ -35,7 +60,8 @@ export interface ConnectionOptions {
   onMessage(data: string): void;
   /** The socket closed (not by `stop()`); `willRetry` says whether another socket follows. */
   onDrop(code: number, willRetry: boolean): void;
-  onStatus(status: SocketStatus, attempt: number): void;
+  /** The status changed; `error`, when given, is why (reported with it, in one change). */
+  onStatus(status: SocketStatus, attempt: number, error?: LiveSyncError): void;
   onError(error: LiveSyncError): void;
 }
 
@@ -69,6 +95,8 @@ class ReconnectingConnection implements Connection {
   private running = false;
   /** When the current socket opened: a 4401 on a socket that lived a while retries at once with a fresh token. */
   private openedAt = 0;
+  /** Attempts in a row whose socket never opened; 0 once one opens. */
+  private failedOpens = 0;
 
   constructor(options: ConnectionOptions) {
     this.options = options;
@@ -80,6 +108,7 @@ class ReconnectingConnection implements Connection {
     this.running = true;
     const gen = ++this.generation;
     this.backoff.reset();
+    this.failedOpens = 0;
     this.setStatus("connecting");
     void this.open(gen);
   }
@@ -111,8 +140,8 @@ class ReconnectingConnection implements Connection {
     return this.socket?.readyState === OPEN;
   }
 
-  private setStatus(status: SocketStatus): void {
-    this.options.onStatus(status, this.backoff.attempt);
+  private setStatus(status: SocketStatus, error?: LiveSyncError): void {
+    this.options.onStatus(status, this.backoff.attempt, error);
   }
 
   /** Stop for good after a failure that retrying cannot fix. */
@@ -156,8 +185,12 @@ class ReconnectingConnection implements Connection {
   }
 
   private listen(ws: WebSocketLike, gen: number): void {
+    let opened = false;
+    let detail: string | undefined;
     ws.onopen = () => {
       if (gen !== this.generation) return;
+      opened = true;
+      this.failedOpens = 0;
       this.backoff.reset();
       this.openedAt = Date.now();
       this.setStatus("open");
@@ -168,10 +201,13 @@ class ReconnectingConnection implements Connection {
       const data = event.data;
       this.options.onMessage(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
     };
-    ws.onerror = () => {};
+    ws.onerror = (event: unknown) => {
+      detail ??= errorDetail(event);
+    };
     ws.onclose = (event: { code?: number; reason?: string }) => {
       if (gen !== this.generation || this.socket !== ws) return;
       this.socket = undefined;
+      if (!opened) return this.neverOpened(gen, detail ?? (event.reason || undefined));
       this.closed(gen, event.code ?? 1006, event.reason ?? "");
     };
   }
@@ -190,13 +226,21 @@ class ReconnectingConnection implements Connection {
     this.retry(gen, immediate);
   }
 
-  private retry(gen: number, immediate: boolean): void {
+  /** The socket closed before it opened: say what is known, then retry like any drop (visibly, after a few). */
+  private neverOpened(gen: number, detail: string | undefined): void {
+    this.failedOpens++;
+    const { url } = this.options;
+    this.options.onDrop(1006, this.options.reconnect);
+    this.retry(gen, false, new ConnectError(shownUrl(url), this.failedOpens, refusalStatus(detail), detail));
+  }
+
+  private retry(gen: number, immediate: boolean, error?: LiveSyncError): void {
     if (!this.options.reconnect) {
       this.running = false;
-      return this.setStatus("idle");
+      return this.setStatus("idle", error);
     }
     const delay = immediate ? 0 : this.backoff.next();
-    this.setStatus("reconnecting");
+    this.setStatus(this.failedOpens >= UNREACHABLE_AFTER ? "unreachable" : "reconnecting", error);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (gen === this.generation) void this.open(gen);

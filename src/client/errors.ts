@@ -67,6 +67,39 @@ export class DisconnectedError extends LiveSyncError {
   }
 }
 
+/** What an HTTP status refusing the upgrade usually means, in this server's terms. */
+const REFUSAL_HINTS: Record<number, string> = {
+  401: "the server's onAuth refused it (no token, or an invalid one)",
+  403: "this page's origin is not in the server's allowedOrigins",
+  404: "nothing serves WebSocket upgrades at this path",
+  429: "too many connections from this address (maxConnectionsPerIp)",
+  503: "the server is full (maxConnections)",
+};
+
+/**
+ * A socket that never opened. `status` is the HTTP status that refused the upgrade when the runtime exposes it
+ * (the `ws` package, Deno); browsers and Node's built-in WebSocket hide it, and then only the URL is known.
+ * `attempts` counts the attempts in a row that never opened.
+ */
+export class ConnectError extends LiveSyncError {
+  readonly url: string;
+  readonly status: number | undefined;
+  readonly attempts: number;
+  constructor(url: string, attempts: number, status: number | undefined, detail: string | undefined) {
+    const why =
+      status !== undefined
+        ? `: the server answered HTTP ${status}${REFUSAL_HINTS[status] ? ` (${REFUSAL_HINTS[status]})` : ""}`
+        : detail
+          ? ` (${detail})`
+          : "";
+    const tries = attempts > 1 ? `; ${attempts} attempts in a row failed, still retrying` : "; retrying";
+    super("CONNECT_FAILED", `Could not open ${url}${why}${tries}.`);
+    this.url = url;
+    this.status = status;
+    this.attempts = attempts;
+  }
+}
+
 /** The client was configured in a way that cannot work. */
 export class ClientConfigError extends LiveSyncError {
   constructor(message: string) {

@@ -10,7 +10,9 @@ export {
   NotInRoomError,
   DisconnectedError,
   ClientConfigError,
+  ConnectError,
 } from "./errors.ts";
+export { UNREACHABLE_AFTER } from "./connection.ts";
 export { ErrorCodes, CloseCodes } from "../protocol/codes.ts";
 export {
   MSG_JOIN_ROOM,

@@ -113,7 +113,7 @@ export interface RedisLink {
   cluster: boolean;
 }
 
-/** `redis://a:7000,redis://b:7001` → seed nodes. */
+/** `redis://a:7000,redis://b:7001` → startup nodes. */
 export function parseRedisUrls(url: string): string[] {
   return url
     .split(",")

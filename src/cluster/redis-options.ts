@@ -6,10 +6,10 @@ import { parseRedisUrls, type RedisClientLike } from "./redis-driver.ts";
 export interface RedisBackplaneOptions {
   /**
    * Redis URL, e.g. `redis://127.0.0.1:6379`. Several comma-separated URLs
-   * (`redis://a:7000,redis://b:7001`) are seed nodes of a Redis Cluster. Either this or `client`.
+   * (`redis://a:7000,redis://b:7001`) are startup nodes of a Redis Cluster. Either this or `client`.
    */
   url?: string;
-  /** Treat a single `url` as a seed node of a Redis Cluster. @default true when `url` lists several nodes */
+  /** Treat a single `url` as a startup node of a Redis Cluster. @default true when `url` lists several nodes */
   cluster?: boolean;
   /** An ioredis `Redis` client (single Redis) to use for commands; a second connection for SUBSCRIBE is `duplicate()`d from it. */
   client?: RedisClientLike;

@@ -14,7 +14,7 @@ const DEFAULT_PAGE = 50;
  * cost many `getHistory` calls).
  */
 export function createChatHistory(ctx: EngineContext): (conn: Connection, payload?: GetChatHistoryPayload) => void {
-  const { send, report, storage } = ctx;
+  const { send, report, storage, guard } = ctx;
   /** Connections with a `get_chat_history` loading. */
   const paging = new WeakSet<Connection>();
 
@@ -33,8 +33,10 @@ export function createChatHistory(ctx: EngineContext): (conn: Connection, payloa
   }
 
   function history(conn: Connection, payload: GetChatHistoryPayload = {}): void {
-    if (paging.has(conn))
-      return send.error(conn, ErrorCodes.RATE_LIMITED, "A get_chat_history is still loading; wait for its chat_history");
+    if (paging.has(conn)) {
+      if (guard.mayWarn(conn)) send.error(conn, ErrorCodes.RATE_LIMITED, "A get_chat_history is still loading; wait for its chat_history");
+      return;
+    }
     paging.add(conn);
     loadPage(conn, conn.room!.id, payload)
       .catch((error) => report(error, { stage: "message" }))

@@ -110,6 +110,7 @@ export function createChat(ctx: EngineContext) {
     if (payload.clientMessageId !== undefined) chat.clientMessageId = payload.clientMessageId;
     const work = conn.busy();
     if ((work.chatsInFlight ?? 0) >= maxInFlight) {
+      if (!ctx.guard.mayWarn(conn)) return; // refused all the same: at most one RATE_LIMITED a second
       return send.error(
         conn,
         ErrorCodes.RATE_LIMITED,

@@ -1,4 +1,4 @@
-import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { CompleteChatStorage } from "../storage/capabilities.ts";
@@ -18,7 +18,7 @@ export interface EngineContext {
   readonly options: ResolvedOptions;
   /** The server's error reporter (never throws). */
   readonly report: OnError;
-  /** `options.storage` with every method (see `withChatCapabilities`): native, or the seed's fallback. */
+  /** `options.storage` with every method (see `withChatCapabilities`): native, or emulated over `append` and `getHistory`. */
   readonly storage: CompleteChatStorage;
   readonly rooms: RoomManager;
   readonly send: RoomSend;

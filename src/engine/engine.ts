@@ -2,7 +2,7 @@ import { createWebhooks } from "../webhooks/webhooks.ts";
 import type { Hooks } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
-import { createClusterRooms } from "../cluster/cluster-rooms.ts";
+import { createClusterRooms } from "./cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
@@ -14,6 +14,7 @@ import { SharedStreams } from "./shared-streams.ts";
 import { BackplaneError } from "../cluster/backplane.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
+import { createRefusals, type Refusals } from "./refusals.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
@@ -34,7 +35,8 @@ import { AppHooks } from "./app-hooks.ts";
 import { createLiveApi } from "./live-api.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
 import { createServerInputParser } from "../protocol/validate.ts";
-import type { ClusterRooms } from "../cluster/cluster-rooms.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
+import { createDocumentSide, type DocumentSide } from "../documents/documents.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -77,6 +79,8 @@ export interface LiveEngine {
   readonly api: LiveApi;
   /** Be told what happens, on this instance (webhooks are built on it). */
   observe(observer: LiveLifecycle): void;
+  /** The shared documents' endpoint; undefined with `documents: false`. */
+  readonly documents: DocumentSide | undefined;
 }
 
 export type { Readiness } from "./probes.ts";
@@ -151,17 +155,20 @@ function createSocketHooks(p: {
   dispatch: Dispatch;
   drop: Drop;
   faults: ReturnType<typeof createClientFaults>;
+  refusals: Refusals;
   closing: () => boolean;
 }): Partial<Hooks> {
-  const { options, runtime, guard, metrics, registry, drop, faults } = p;
+  const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
   return bindHooks({
-    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, closing: p.closing }),
+    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
     open(peer, user) {
       const conn = registry.opened(peer, user);
       metrics.opens++;
       if (p.closing()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, () => peer.remoteAddress))
+      else if (!guard.admit(conn, () => peer.remoteAddress)) {
+        refusals.record("rate");
         drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      }
       return conn;
     },
     receive: p.dispatch.receive,
@@ -188,7 +195,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const untimedStorage = options.storage;
   options.storage = timedStorage(options.storage, metrics);
   const { storage, onError: report, backplane } = options;
-  // A storage with only the seed's methods still works: paging is emulated, resume and exactly-once are off.
+  // A storage with only `append` and `getHistory` still works: paging is emulated, resume and exactly-once are off.
   const chatStorage = withChatCapabilities(storage);
   for (const warning of chatStorage.warnings) console.warn(`[openlivesync] ${warning}`);
   let closing = false;
@@ -212,7 +219,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   };
   const presence = createPresence(ctx);
   // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
-  const membership = createMembership(ctx, presence, options.auth ? createTokenVerifier(options.auth) : undefined);
+  const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
+  const membership = createMembership(ctx, presence, verifyToken);
   const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) }, metrics);
   const registry = new Registry({
     rooms,
@@ -226,7 +234,18 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     report,
   });
   const faults = createClientFaults(report);
-  const hooks = createSocketHooks({ options, runtime, guard, metrics, registry, dispatch, drop, faults, closing: () => closing });
+  const refusals = createRefusals(report);
+  const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
+  const hooks = createSocketHooks({ ...socket, closing: () => closing });
+  // Documents have their own hooks and state; the rooms' paths above do not know they exist.
+  const documents =
+    options.documents &&
+    createDocumentSide({
+      options: options.documents,
+      admit: createUpgrade({ options, guard, runtime, report, refusals, closing: () => closing }),
+      verifyToken,
+      report: (error) => report(error, { stage: "documents" }),
+    });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
@@ -236,7 +255,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     storage: untimedStorage,
     backplane,
     closing: () => closing,
-    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames }),
+    metrics: () => Object.assign(metrics, { rateLimitedFrames: guard.rateLimitedFrames, refusedUpgrades: refusals.totals() }),
+    documents: documents && (() => documents.metrics.render(documents.connections)),
     counts: () => ({ connections: registry.size, rooms: rooms.size }),
     webhooks: webhooks && (() => webhooks.stats()),
   });
@@ -246,6 +266,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
+    documents,
     connections: {
       get size() {
         return registry.size;
@@ -259,6 +280,8 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         if (sweeper) clearInterval(sweeper);
         guard.stop();
         faults.stop();
+        await documents?.close();
+        refusals.stop();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
   };

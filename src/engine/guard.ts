@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import { backgroundInterval } from "../util/async.ts";
 import type { Connection } from "./connection.ts";
+import type { RefusalReason } from "./refusals.ts";
 
 /** How often buckets that filled up again are forgotten. */
 const SWEEP_MS = 5000;
@@ -88,6 +89,7 @@ function normalizeOrigin(origin: string): string {
 export interface Refusal {
   status: number;
   text: string;
+  reason: RefusalReason;
 }
 
 /** Per-connection bucket, kept only while the connection sends faster than its refill. */
@@ -97,9 +99,10 @@ interface RateBucket {
   at: number;
   /** When the connection first went over the limit in the current run of excess (0: not over). */
   overSince: number;
-  /** When the last RATE_LIMITED error went out. */
-  warnedAt: number;
 }
+
+/** At most one `RATE_LIMITED` error per connection in this many ms, whatever refused its frames. */
+const WARN_EVERY_MS = 1000;
 
 export type FrameVerdict = "ok" | "drop" | "warn" | "close";
 
@@ -114,19 +117,22 @@ export class Guard {
   private readonly ipOf = new Map<Connection, string>();
   /** Buckets of connections that sent recently; a missing bucket is a full one. */
   private readonly buckets = new Map<Connection, RateBucket>();
+  /** When each connection last got a `RATE_LIMITED` error, while that is recent. */
+  private readonly warnedAt = new Map<Connection, number>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
   /** Frames the rate limit refused, for metrics. */
   rateLimitedFrames = 0;
 
   constructor(limits: ResolvedGuard) {
     this.limits = limits;
-    if (limits.rateLimit) this.sweeper = backgroundInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper = backgroundInterval(() => this.sweep(), SWEEP_MS);
   }
 
   /** Stop the sweep timer (server shutdown). */
   stop(): void {
     clearInterval(this.sweeper);
     this.buckets.clear();
+    this.warnedAt.clear();
   }
 
   /**
@@ -135,13 +141,13 @@ export class Guard {
    * the socket cache its peer name, an object and a string per idle connection.
    */
   checkUpgrade(request: Request, address: () => string | undefined): Refusal | undefined {
-    if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed" };
+    if (!this.originAllowed(request)) return { status: 403, text: "Origin not allowed", reason: "origin" };
     const { maxConnections, maxConnectionsPerIp } = this.limits;
-    if (maxConnections > 0 && this.open >= maxConnections) return { status: 503, text: "Too many connections" };
+    if (maxConnections > 0 && this.open >= maxConnections) return { status: 503, text: "Too many connections", reason: "full" };
     if (maxConnectionsPerIp === 0) return undefined;
     const ip = address();
     if (ip !== undefined && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
-      return { status: 429, text: "Too many connections from this address" };
+      return { status: 429, text: "Too many connections from this address", reason: "rate" };
     }
     return undefined;
   }
@@ -168,6 +174,7 @@ export class Guard {
   release(conn: Connection): void {
     this.open--;
     this.buckets.delete(conn);
+    this.warnedAt.delete(conn);
     const ip = this.ipOf.get(conn);
     if (ip === undefined) return;
     this.ipOf.delete(conn);
@@ -203,7 +210,7 @@ export class Guard {
       bucket.bytes = Math.min(capBytes, bucket.bytes + elapsed * rate.bytesPerSecond);
       bucket.at = now;
     } else {
-      bucket = { messages: capMessages, bytes: capBytes, at: now, overSince: 0, warnedAt: 0 };
+      bucket = { messages: capMessages, bytes: capBytes, at: now, overSince: 0 };
       this.buckets.set(conn, bucket);
     }
     if (bucket.messages >= 1 && bucket.bytes >= size) {
@@ -217,15 +224,27 @@ export class Guard {
     this.rateLimitedFrames++;
     if (bucket.overSince === 0) bucket.overSince = now;
     else if (now - bucket.overSince >= rate.closeAfterSeconds * 1000) return "close";
-    if (now - bucket.warnedAt < 1000) return "drop";
-    bucket.warnedAt = now;
-    return "warn";
+    return this.mayWarn(conn, now) ? "warn" : "drop";
   }
 
-  /** Forget buckets that have filled up again: idle connections keep none. */
+  /**
+   * Whether `conn` may be sent a `RATE_LIMITED` error now (the frame rate, chats waiting for storage, a
+   * history page still loading): true at most once a second per connection; the refusals in between
+   * are silent. A client that floods gets one error a second, not one per refused frame.
+   */
+  mayWarn(conn: Connection, now = Date.now()): boolean {
+    const last = this.warnedAt.get(conn);
+    if (last !== undefined && now - last < WARN_EVERY_MS) return false;
+    this.warnedAt.set(conn, now);
+    return true;
+  }
+
+  /** Forget buckets that have filled up again and warnings past their second: idle connections keep none. */
   private sweep(): void {
-    const rate = this.limits.rateLimit!;
+    const rate = this.limits.rateLimit;
     const now = Date.now();
+    for (const [conn, at] of this.warnedAt) if (now - at >= WARN_EVERY_MS) this.warnedAt.delete(conn);
+    if (!rate) return;
     const capMessages = rate.messagesPerSecond * rate.burstSeconds;
     const capBytes = rate.bytesPerSecond * rate.burstSeconds;
     for (const [conn, bucket] of this.buckets) {

@@ -1,12 +1,12 @@
 import type { Backplane } from "../cluster/backplane.ts";
-import { parseEntry } from "../cluster/remote-members.ts";
+import { parseEntry } from "./remote-members.ts";
 import { ErrorCodes, ProtocolError, StorageError } from "../errors.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import { chatFrame, eventFrame } from "../protocol/frames.ts";
 import type { ChatMessagePayload, PresenceEntry } from "../protocol/messages.ts";
 import type { ServerInputParser } from "../protocol/validate.ts";
 import { isPlainObject } from "../util/json.ts";
-import { isClientMessageId } from "../storage/chat-storage.ts";
+import { isClientMessageId } from "../protocol/messages.ts";
 import type { EngineContext } from "./context.ts";
 import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary, ServerChat } from "./server-api.ts";
 

@@ -1,5 +1,7 @@
+import { CloseCodes, ErrorCodes } from "../protocol/codes.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import type { WebhookStats } from "../webhooks/dispatcher.ts";
+import { REFUSAL_REASONS, type RefusalReason } from "./refusals.ts";
 import {
   CLIENT_TYPES,
   clientTypeIndex,
@@ -15,6 +17,11 @@ import {
 const STORAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const ERROR_HEAD = '{"type":"error","payload":{"code":"';
+
+/** The label values `errors_total{code}` and `server_closes_total{code}` take; anything else counts as `other`. */
+const ERROR_LABELS: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
+const CLOSE_LABELS: ReadonlySet<number> = new Set(Object.values(CloseCodes));
+const errorLabel = (code: string) => (ERROR_LABELS.has(code) ? code : "other");
 
 /** What the scrape adds that the counters do not hold: state read at scrape time. */
 export interface Gauges {
@@ -69,6 +76,8 @@ export class Metrics implements ReceiveCounter, SendCounter {
   closes = 0;
   opens = 0;
   rateLimitedFrames = 0;
+  /** Refused upgrades by reason (set at scrape time). */
+  refusedUpgrades: Record<RefusalReason, number> | undefined;
 
   messageReceived(type: ClientMessage["type"]): void {
     this.received[clientTypeIndex(type)]!++;
@@ -88,18 +97,21 @@ export class Metrics implements ReceiveCounter, SendCounter {
     this.sentCounts[type]! += n;
     if (type === SENT_ERROR && frame.startsWith(ERROR_HEAD)) {
       const code = frame.slice(ERROR_HEAD.length, frame.indexOf('"', ERROR_HEAD.length));
-      bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other", n);
+      bump(this.errors, errorLabel(code), n);
     }
   }
 
   errorSent(code: string): void {
     this.sentCounts[SENT_ERROR]!++;
-    bump(this.errors, /^[A-Z_]{1,32}$/.test(code) ? code : "other");
+    bump(this.errors, errorLabel(code));
   }
 
-  /** The server closed a connection with `code` (4429, 4408, 1008, …). */
+  /**
+   * The server closed a connection with `code` (4429, 4408, 1008, …): counted under the code when it is
+   * one of {@link CloseCodes}, else under `other` (the server API may close with any 3000–4999 code).
+   */
   serverClosed(code: number): void {
-    bump(this.serverCloses, String(code));
+    bump(this.serverCloses, CLOSE_LABELS.has(code) ? String(code) : "other");
   }
 
   /**
@@ -153,17 +165,24 @@ export class Metrics implements ReceiveCounter, SendCounter {
     family(
       "server_closes_total",
       "counter",
-      "Connections the server closed, by close code (1008 rate limit, 1009 too big, 4408 heartbeat, 4429 slow consumer, ...).",
+      "Connections the server closed, by close code (1001 shutdown, 1008 rate limit, 1009 too big, 4401 token expired, 4403 kicked, 4408 heartbeat, 4429 slow consumer, other).",
     );
     labelled("server_closes_total", "code", this.serverCloses);
     family("messages_received_total", "counter", "Frames received from clients, by message type (other: not a known type).");
     labelled("messages_received_total", "type", nonZero(CLIENT_TYPES, this.received));
     family("messages_sent_total", "counter", "Frames sent to clients, by message type (one per recipient).");
     labelled("messages_sent_total", "type", nonZero(SERVER_TYPES, this.sentCounts));
-    family("errors_total", "counter", "Error frames sent to clients, by code.");
+    family("errors_total", "counter", "Error frames sent to clients, by code (other: not a documented code).");
     labelled("errors_total", "code", this.errors);
     family("rate_limited_frames_total", "counter", "Frames dropped by the rate limit.");
     out.push(`openlivesync_rate_limited_frames_total ${this.rateLimitedFrames}`);
+    family(
+      "upgrades_refused_total",
+      "counter",
+      "WebSocket upgrades refused, by reason: origin (403), auth (401, 500), full (503, maxConnections), rate (429 or 1008, maxConnectionsPerIp).",
+    );
+    for (const reason of REFUSAL_REASONS)
+      out.push(`openlivesync_upgrades_refused_total{reason="${reason}"} ${this.refusedUpgrades?.[reason] ?? 0}`);
     family("storage_duration_seconds", "histogram", "Chat storage calls, by method.");
     for (const [op, h] of this.storage) {
       for (const [i, le] of STORAGE_BUCKETS.entries())

@@ -24,6 +24,8 @@ export function createProbes(deps: {
   counts: () => { connections: number; rooms: number };
   /** The webhooks' counters, when webhooks are configured. */
   webhooks?: () => WebhookStats;
+  /** The documents' families, when documents are on. */
+  documents?: () => string;
 }) {
   const { backplane } = deps;
   const backplaneHealth = () =>
@@ -44,9 +46,10 @@ export function createProbes(deps: {
 
   async function metrics(): Promise<string> {
     const health = await backplaneHealth();
-    return deps
+    const text = deps
       .metrics()
       .render({ ...deps.counts(), backplane: health ?? (backplane ? { up: true } : undefined), webhooks: deps.webhooks?.() });
+    return deps.documents ? text + deps.documents() : text;
   }
 
   return { ready, metrics };

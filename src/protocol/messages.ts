@@ -23,6 +23,13 @@ export const MSG_ERROR = "error";
 export const MSG_EVENT_ACK = "event_ack";
 
 /** Arbitrary JSON object per connection (cursor, name, colour…). The server stores and relays it. */
+const CLIENT_MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Whether `value` is a valid `clientMessageId`: 1–64 characters of `[A-Za-z0-9_-]`. */
+export function isClientMessageId(value: unknown): value is string {
+  return typeof value === "string" && CLIENT_MESSAGE_ID.test(value);
+}
+
 export type Presence = Record<string, unknown>;
 
 /** Identity attached to a connection by `onAuth`, a verified token, or unverified join data. */

@@ -1,6 +1,5 @@
 import * as v from "valibot";
 import { ErrorCodes, ProtocolError } from "../errors.ts";
-import { isClientMessageId } from "../storage/chat-storage.ts";
 import { exceedsBytes, isPlainObject } from "../util/json.ts";
 import {
   MSG_BROADCAST_EVENT,
@@ -9,6 +8,7 @@ import {
   MSG_LEAVE_ROOM,
   MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
+  isClientMessageId,
   type ClientMessage,
 } from "./messages.ts";
 

@@ -35,7 +35,7 @@ const SCAN_PAGE = 200;
  *   {@link EMULATED_SCAN_LIMIT} messages (older ids count as unknown);
  * - no `getHistoryAfter`: resume is off, every `lastMessageId` is "not found";
  * - no `appendOnce`: `clientMessageId` is ignored and every append stores (never `duplicate`).
- * A custom storage that implements only the seed's methods keeps working; the server logs `warnings` once.
+ * A custom storage that implements only `append` and `getHistory` keeps working; the server logs `warnings` once.
  * @example
  * const { storage, warnings } = withChatCapabilities(options.chat.storage);
  * for (const w of warnings) console.warn(`[openlivesync] ${w}`);
@@ -62,7 +62,7 @@ export function withChatCapabilities(storage: ChatStorage): WithCapabilities {
     getHistory: (roomId, limit, offset) => storage.getHistory(roomId, limit, offset),
     appendOnce: native.idempotency
       ? (roomId, input) => storage.appendOnce!(roomId, input)
-      : (roomId, input) => appendSeed(storage, roomId, input),
+      : (roomId, input) => appendPlain(storage, roomId, input),
     getHistoryBefore: native.paging
       ? (roomId, beforeId, limit) => storage.getHistoryBefore!(roomId, beforeId, limit)
       : (roomId, beforeId, limit) => pageBefore(storage, roomId, beforeId, limit),
@@ -73,8 +73,8 @@ export function withChatCapabilities(storage: ChatStorage): WithCapabilities {
   return { storage: complete, native, warnings };
 }
 
-/** The seed's `append`, with `id` and `createdAt` filled first so the stored message is known even when it returns nothing. */
-async function appendSeed(storage: ChatStorage, roomId: string, input: ChatAppendInput): Promise<AppendResult> {
+/** The required `append`, with `id` and `createdAt` filled first so the stored message is known even when it returns nothing. */
+async function appendPlain(storage: ChatStorage, roomId: string, input: ChatAppendInput): Promise<AppendResult> {
   const { clientMessageId: _ignored, ...rest } = input;
   const filled = toStored(roomId, rest, () => globalThis.crypto.randomUUID());
   const { roomId: _room, ...message } = filled;

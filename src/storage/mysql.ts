@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
-import { mysqlChatTable, mysqlTableDdl, type MySqlChatTable } from "./schema-mysql.ts";
+import { mysqlChatTable, mysqlTableDdl } from "./schema-mysql.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
 
@@ -38,7 +38,7 @@ const SETUP_LOCK_SECONDS = 60;
  * Create or upgrade the table under `GET_LOCK`, held on one connection, so servers starting together
  * run the ALTERs once: MySQL 8 has no `ADD COLUMN IF NOT EXISTS`, so the catalog is read under the lock.
  */
-async function setUpTable(pool: PromiseQuery, table: MySqlChatTable, tableName: string): Promise<void> {
+export async function setUpMySQLTable(pool: PromiseQuery, ddl: ReturnType<typeof mysqlTableDdl>, tableName: string): Promise<void> {
   const connection = await pool.getConnection();
   const lock = `openlivesync:${tableName}`;
   try {
@@ -48,7 +48,6 @@ async function setUpTable(pool: PromiseQuery, table: MySqlChatTable, tableName: 
     ];
     if (Number(got[0]?.got) !== 1) throw new Error(`another server held the setup lock for over ${SETUP_LOCK_SECONDS} s`);
     try {
-      const ddl = mysqlTableDdl(table);
       await connection.query(ddl.create);
       const [columns] = (await connection.query(
         "select column_name as c from information_schema.columns where table_schema = database() and table_name = ?",
@@ -118,7 +117,7 @@ export async function createMySQLChatStorage(config: MySQLConnection, options: S
   const label = `MySQL table \`${tableName}\`${owned ? ` at ${at}` : ""}`;
 
   try {
-    await setUpTable(promisePool, table, tableName);
+    await setUpMySQLTable(promisePool, mysqlTableDdl(table), tableName);
   } catch (cause) {
     if (owned) await promisePool.end().catch(() => {});
     throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });

@@ -4,7 +4,7 @@ import { pgChatTable, pgTableDdl } from "./schema-pg.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
 
-/** Where to connect, as a URL or its parts. `connectionString` is accepted for the seed's shape. */
+/** Where to connect, as a URL or its parts. `connectionString` is accepted as the upstream README writes it. */
 export interface PostgresConnectionOptions {
   connectionString?: string;
   host?: string;

@@ -2,7 +2,7 @@ import type { Column } from "drizzle-orm";
 import { toHex } from "../util/hex.ts";
 import type { AppendResult, ChatAppendInput, ChatStorage, HistoryPage } from "./chat-storage.ts";
 import { clientScopeKey, toStored } from "./chat-storage.ts";
-import { StorageError } from "../errors.ts";
+import { safeText, StorageError } from "../errors.ts";
 import type { StoredChatMessage } from "../protocol/messages.ts";
 import { withTimeout } from "../util/async.ts";
 import { createGroupCommit, storageTimeout, type GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
@@ -71,10 +71,12 @@ function errorText(cause: unknown): string {
   return String(cause);
 }
 
-/** "Could not … (ECONNREFUSED …)": the driver's message, kept short. */
+/**
+ * "Could not … (ECONNREFUSED …)": the driver's message, kept short, its quoted text cut (MySQL and
+ * Postgres quote the values they refuse; a storage error reaches logs).
+ */
 export function describeCause(cause: unknown): string {
-  const text = errorText(cause).split("\n")[0] ?? "";
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return safeText(errorText(cause));
 }
 
 const newId = () => globalThis.crypto.randomUUID();

@@ -12,7 +12,7 @@ import { probe } from "./services.ts";
  * Set REDIS_CLUSTER_URL (`redis://127.0.0.1:7000,…`) to use a running cluster instead (no kill/restart then).
  */
 export interface PrivateRedisCluster {
-  /** Seed URLs, comma-separated, as `--redis` takes them. */
+  /** Startup node URLs, comma-separated, as `--redis` takes them. */
   readonly url: string;
   readonly ports: readonly number[];
   /** SIGKILL node `i`. */
@@ -139,9 +139,9 @@ function runningCluster(url: string): PrivateRedisCluster {
 }
 
 /** The port of the master that serves `key`'s slot, asked of the node at `port`. */
-function portOf(seed: number, key: string): number {
-  const slot = Number(cli(seed, "cluster", "keyslot", key).stdout.trim());
-  const lines = cli(seed, "cluster", "slots").stdout.trim().split("\n");
+function portOf(node: number, key: string): number {
+  const slot = Number(cli(node, "cluster", "keyslot", key).stdout.trim());
+  const lines = cli(node, "cluster", "slots").stdout.trim().split("\n");
   // redis-cli prints each range flattened, one value a line: start, end, ip, port, node id.
   for (let at = 0; at + 3 < lines.length; ) {
     const [from, to, port] = [Number(lines[at]), Number(lines[at + 1]), Number(lines[at + 3])];

@@ -1,5 +1,5 @@
 // Tests that import src/storage directly (not a runtime entry) register the runtime's SQLite driver here,
-// as adapters/node.ts, bun.ts and deno.ts do. Imported for its effect: `import "./helpers/sqlite-driver.ts"`.
+// as the entries in adapters/node, bun and deno do. Imported for its effect: `import "./helpers/sqlite-driver.ts"`.
 import { createRequire } from "node:module";
 import { registerSqliteDriver, type SqliteDatabaseLike } from "../../src/storage/sqlite-driver.ts";
 

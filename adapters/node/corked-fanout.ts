@@ -1,0 +1,84 @@
+import { createLoopFanout, type CreateFanout } from "../../src/engine/fanout.ts";
+import type { Connection } from "../../src/engine/room.ts";
+import { nextTurn } from "../../src/util/async.ts";
+import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "../shared/crossws-internals.ts";
+import type { FellBack } from "../shared/runtime-live.ts";
+import { encodeTextFrame } from "../shared/ws-frame.ts";
+
+interface NodeTransport extends NodeWire {
+  corked: boolean;
+}
+
+/**
+ * Node fan-out with write coalescing. Each socket is corked on its first write in an event-loop turn
+ * and all are uncorked together in the next turn (`nextTurn`: `setImmediate` on Node), so a burst of
+ * frames to one socket goes out as one `writev` instead of one syscall per frame. The frame is encoded
+ * and framed once per broadcast. A lone frame waits at most one turn. What sits corked counts toward
+ * `maxBufferedBytes` (`socket.writableLength` includes it).
+ *
+ * Frames bypass ws's Sender, which is safe only on a connection without permessage-deflate (checked per
+ * connection by `nodeWire`): the Sender then has no queue of its own to keep in order with, and
+ * `readyState === OPEN` guarantees no close frame went out. A connection that negotiated deflate, or
+ * whose socket crossws keeps elsewhere than 0.4.17 does, gets the portable fan-out's `peer.send`.
+ */
+export const createCorkedFanout =
+  (fellBack: FellBack): CreateFanout =>
+  (context) => {
+    const { maxBufferedBytes, overLimit } = context;
+    const portable = createLoopFanout(context);
+    let corked: NodeTransport[] = [];
+    const uncorkAll = () => {
+      const batch = corked;
+      corked = [];
+      for (const t of batch) {
+        t.corked = false;
+        t.socket.uncork();
+      }
+    };
+
+    function write(conn: Connection, t: NodeTransport, frame: Uint8Array) {
+      if (conn.closed || t.ws.readyState !== 1) return;
+      const socket = t.socket;
+      if (!t.corked) {
+        t.corked = true;
+        socket.cork();
+        if (corked.push(t) === 1) nextTurn(uncorkAll);
+      }
+      socket.write(frame);
+      if (socket.writableLength > maxBufferedBytes) overLimit(conn);
+    }
+
+    return {
+      attach(conn) {
+        const wire = nodeWire(conn.peer);
+        if (typeof wire === "object") conn.transport = { ws: wire.ws, socket: wire.socket, corked: false } satisfies NodeTransport;
+        else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
+        if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
+      },
+      send(conn, frame) {
+        const t = conn.transport as NodeTransport | undefined;
+        if (t) write(conn, t, encodeTextFrame(frame));
+        else portable.send(conn, frame);
+      },
+      publish(room, frame, except) {
+        if (room.local.size === 0) return;
+        let wire: Uint8Array | undefined;
+        for (const conn of room.local) {
+          if (conn === except) continue;
+          const t = conn.transport as NodeTransport | undefined;
+          if (t) write(conn, t, (wire ??= encodeTextFrame(frame)));
+          else portable.send(conn, frame);
+        }
+      },
+      buffered: (conn) => (conn.transport as NodeTransport | undefined)?.socket.writableLength ?? conn.peer.bufferedAmount ?? 0,
+      publishExcept(room, frame, skip) {
+        let wire: Uint8Array | undefined;
+        for (const conn of room.local) {
+          if (skip.has(conn)) continue;
+          const t = conn.transport as NodeTransport | undefined;
+          if (t) write(conn, t, (wire ??= encodeTextFrame(frame)));
+          else portable.send(conn, frame);
+        }
+      },
+    };
+  };

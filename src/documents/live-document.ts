@@ -1,0 +1,137 @@
+import * as Y from "yjs";
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
+import type { DocumentWriter } from "./document-writer.ts";
+import { encodeAwareness, encodeUpdate } from "./sync-messages.ts";
+
+/** One client's view of one document: how it may act and how frames reach it. */
+export interface DocumentSession {
+  readonly access: "write" | "read";
+  /** Awareness client ids this session set, removed for the others when it leaves. */
+  readonly awarenessIds: Set<number>;
+  /**
+   * Hocuspocus sessions: their encoded address (the document name, or name\0session id), which goes
+   * before every frame. A session whose address is the document's {@link LiveDocument.prefix} shares one
+   * prefixed frame per broadcast with the others.
+   */
+  readonly prefix?: Uint8Array;
+  /** Send bytes as they are: a y-websocket frame, or for a session with a prefix, the prefixed frame. */
+  sendRaw(bytes: Uint8Array): void;
+}
+
+export interface LiveDocumentHooks {
+  /** An update changed the document (after it was applied), from a session or from the server side. */
+  changed(doc: LiveDocument, update: Uint8Array, origin: unknown): void;
+}
+
+/**
+ * A loaded document: the Yjs doc, the awareness of its clients, and the sessions it fans out to. Every
+ * change, whoever made it, goes to the other sessions once (one frame built per change) and to the writer.
+ */
+export class LiveDocument {
+  readonly doc = new Y.Doc({ gc: true });
+  readonly awareness: Awareness;
+  readonly sessions = new Set<DocumentSession>();
+  writer: DocumentWriter | undefined;
+  /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
+  private measured = 0;
+  private sinceMeasured = 0;
+
+  constructor(
+    readonly name: string,
+    hooks: LiveDocumentHooks,
+    /** The name as Hocuspocus frames carry it (a varString). */
+    readonly prefix: Uint8Array,
+  ) {
+    this.awareness = new Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    this.doc.on("update", (update: Uint8Array, origin: unknown) => {
+      this.sinceMeasured += update.byteLength;
+      this.broadcast(encodeUpdate(update), origin);
+      this.writer?.add(update);
+      hooks.changed(this, update, origin);
+    });
+    this.awareness.on("update", ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
+      const session = origin as DocumentSession | undefined;
+      if (!session || !this.sessions.has(session)) return;
+      for (const id of added!) session.awarenessIds.add(id);
+      for (const id of updated!) session.awarenessIds.add(id);
+      for (const id of removed!) session.awarenessIds.delete(id);
+    });
+  }
+
+  /** Load stored rows (merged into one update first: one integration instead of one per row). */
+  load(updates: Uint8Array[]): void {
+    if (updates.length === 0) return;
+    const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
+    Y.applyUpdate(this.doc, merged, this);
+    this.measured = merged.byteLength;
+    this.sinceMeasured = 0;
+  }
+
+  /** The whole state as one update (a snapshot, or sync step 2 for an empty state vector). */
+  encodeState(stateVector?: Uint8Array): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc, stateVector);
+  }
+
+  stateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  /** Whether applying `bytes` more could take the document past `max` (measured only near the bound). */
+  wouldExceed(bytes: number, max: number): boolean {
+    if (this.measured + this.sinceMeasured + bytes <= max) return false;
+    this.measured = Y.encodeStateAsUpdate(this.doc).byteLength;
+    this.sinceMeasured = 0;
+    return this.measured + bytes > max;
+  }
+
+  /** Apply an update checked by the caller; `origin` (a session) does not get it back. */
+  apply(update: Uint8Array, origin: unknown): void {
+    Y.applyUpdate(this.doc, update, origin);
+  }
+
+  applyAwareness(update: Uint8Array, session: DocumentSession): void {
+    applyAwarenessUpdate(this.awareness, update, session);
+    this.broadcast(encodeAwareness(update), session);
+  }
+
+  /** Every known awareness state, as one update (for a joiner and for query-awareness). */
+  awarenessFrame(): Uint8Array | undefined {
+    const ids = [...this.awareness.getStates().keys()];
+    return ids.length === 0 ? undefined : encodeAwareness(encodeAwarenessUpdate(this.awareness, ids));
+  }
+
+  /** A session leaves: its awareness states are removed for the others. */
+  leave(session: DocumentSession): void {
+    if (!this.sessions.delete(session)) return;
+    if (session.awarenessIds.size === 0) return;
+    const ids = [...session.awarenessIds];
+    session.awarenessIds.clear();
+    removeAwarenessStates(this.awareness, ids, null);
+    // Encoded after the removal: bumped clocks and null states, which is how the others learn of it.
+    this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, ids)), session);
+  }
+
+  broadcast(frame: Uint8Array, except: unknown): void {
+    let prefixed: Uint8Array | undefined;
+    for (const session of this.sessions) {
+      if (session === except) continue;
+      const prefix = session.prefix;
+      if (prefix === undefined) session.sendRaw(frame);
+      else if (prefix === this.prefix) session.sendRaw((prefixed ??= concat(prefix, frame)));
+      else session.sendRaw(concat(prefix, frame));
+    }
+  }
+
+  destroy(): void {
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+}
+
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}

@@ -1,3 +1,0 @@
-import { clientSuite } from "./client.suite.ts";
-
-clientSuite("node");

@@ -1,0 +1,3 @@
+import { clientSuite } from "../suites/client.suite.ts";
+
+clientSuite("bun");

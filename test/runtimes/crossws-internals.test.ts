@@ -1,0 +1,149 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  bunSocket,
+  nodeWire,
+  releaseDenoUpgradeRequest,
+  releaseNodeUpgradeRequest,
+  slimBunPeer,
+} from "../../adapters/shared/crossws-internals.ts";
+import { createBunFanout } from "../../adapters/bun/publish-fanout.ts";
+import { createCorkedFanout } from "../../adapters/node/corked-fanout.ts";
+import { createRuntimeLive } from "../../adapters/shared/runtime-live.ts";
+import { createLoopFanout } from "../../src/engine/fanout.ts";
+import { probeShapes } from "../fixtures/crossws-shapes.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const fixture = join(root, "test", "fixtures", "crossws-shapes.ts");
+const runUnder = (bin: string, args: string[]) =>
+  JSON.parse(
+    execFileSync(join(root, "node_modules", ".bin", bin), [...args, fixture], { encoding: "utf8", timeout: 30_000 })
+      .trim()
+      .split("\n")
+      .at(-1)!,
+  );
+
+const context = { user: "u1" };
+
+describe("crossws internals match the installed crossws", () => {
+  it("on Node: the socket is reachable for pre-built frames and the upgrade request can be released", async () => {
+    expect(await probeShapes()).toEqual({
+      runtime: "node",
+      fastPaths: { nodeWire: "wire", releaseNodeUpgradeRequest: true },
+      contextAfter: context,
+      sendWorks: true,
+    });
+  });
+
+  it("on Node: a connection that negotiated permessage-deflate gets no raw frames", async () => {
+    expect((await probeShapes({ deflate: true })).fastPaths).toEqual({ nodeWire: "extension", releaseNodeUpgradeRequest: true });
+  });
+
+  it("on Bun: native pub/sub is reachable and the peer is slimmed with peer.context intact", () => {
+    expect(runUnder("bun", [])).toEqual({
+      runtime: "bun",
+      fastPaths: { bunSocket: true, slimBunPeer: true },
+      contextAfter: context,
+      sendWorks: true,
+    });
+  });
+
+  it("on Deno: the upgrade request snapshot can be released", () => {
+    expect(runUnder("deno", ["run", "-A", "--no-lock"])).toEqual({
+      runtime: "deno",
+      fastPaths: { releaseDenoUpgradeRequest: true },
+      contextAfter: context,
+      sendWorks: true,
+    });
+  });
+});
+
+describe("when crossws moved its internals", () => {
+  // A peer of some other crossws version: the public API only, private fields elsewhere.
+  const movedPeer = () => {
+    const sent: string[] = [];
+    const internals = { socket: { ws: {} }, req: {} };
+    return {
+      sent,
+      internals,
+      peer: { context, namespace: "/live", _internal: internals, send: (data: string) => void sent.push(data), bufferedAmount: 0 },
+    };
+  };
+
+  it("changes nothing on the peer and says so", () => {
+    const { peer, internals } = movedPeer();
+    expect(nodeWire(peer)).toBeUndefined();
+    expect(releaseNodeUpgradeRequest(peer)).toBe(false);
+    expect(bunSocket(peer)).toBeUndefined();
+    expect(slimBunPeer(peer)).toBe(false);
+    expect(releaseDenoUpgradeRequest(peer)).toBe(false);
+    expect(peer._internal).toBe(internals);
+    expect(internals).toEqual({ socket: { ws: {} }, req: {} });
+  });
+
+  it("leaves a Bun peer whose ws.data holds fields it does not know as it was", () => {
+    const data = { server: { publish() {} }, request: {}, context, namespace: "/live", peer: undefined as unknown, extra: 1 };
+    const internal = { ws: { data }, request: {}, peers: new Set(), namespace: "/live", sync: undefined, hooks: {} };
+    const peer = {
+      _internal: internal,
+      get context() {
+        return this._internal.ws.data.context;
+      },
+      namespace: "/live",
+    };
+    data.peer = peer;
+    internal.peers.add(peer);
+    expect(slimBunPeer(peer)).toBe(false);
+    expect(peer._internal).toBe(internal);
+    expect(internal.ws.data).toBe(data);
+    expect(internal.peers.has(peer)).toBe(true);
+  });
+
+  for (const [name, create] of [
+    ["Node", createCorkedFanout],
+    ["Bun", createBunFanout],
+  ] as const) {
+    it(`falls back to peer.send in the ${name} fan-out and reports why`, () => {
+      const reports: string[] = [];
+      const fanout = create((what) => reports.push(what))({ maxBufferedBytes: 1024, overLimit: () => {} });
+      const a = movedPeer();
+      const b = movedPeer();
+      const conns = [a, b].map(({ peer }) => ({ peer, closed: false, transport: undefined }) as never);
+      for (const conn of conns) fanout.attach?.(conn);
+      const room = { id: "r", local: new Set(conns) } as never;
+      for (const conn of conns) fanout.join?.(conn, room);
+      fanout.publish(room, "to-room", conns[0]);
+      fanout.send(conns[0]!, "direct");
+      expect(a.sent).toEqual(["direct"]);
+      expect(b.sent).toEqual(["to-room"]);
+      // Reported per connection here; createRuntimeLive passes each distinct report to onError once.
+      expect(reports.length).toBeGreaterThan(0);
+      expect(reports.every((what) => what.includes("fan-out") || what.includes("upgrade request"))).toBe(true);
+    });
+  }
+
+  it("reports each fallback once per adapter through onError", async () => {
+    const reports: [string, string][] = [];
+    const live = createRuntimeLive(
+      { heartbeatIntervalMs: 0, onError: (error, { stage }) => void reports.push([stage, String((error as Error).message)]) },
+      (fellBack) => ({
+        createFanout: (context) => {
+          fellBack("a fan-out"); // while the engine is being built
+          return { ...createLoopFanout(context), attach: () => fellBack("a fan-out") };
+        },
+      }),
+      (_engine, fellBack) => {
+        fellBack("the adapter");
+        fellBack("the adapter");
+        return { close() {} };
+      },
+    );
+    await Promise.resolve();
+    expect(reports.map(([stage, message]) => [stage, message.split(":")[0]])).toEqual([
+      ["socket", "[openlivesync] the adapter"],
+      ["socket", "[openlivesync] a fan-out"],
+    ]);
+    await live.close();
+  });
+});

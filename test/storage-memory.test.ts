@@ -1,4 +1,0 @@
-import { createInMemoryChatStorage } from "../src/storage/chat-storage.ts";
-import { chatStorageContract } from "./chat-storage.contract.ts";
-
-chatStorageContract("memory", ({ historyLimit }) => createInMemoryChatStorage({ historyLimit }));

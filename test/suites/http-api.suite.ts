@@ -1,0 +1,184 @@
+/**
+ * The HTTP API's contract over real HTTP and real sockets: each runtime's test file starts fixtures its
+ * own way (createServer, the Hono mount) and runs this suite; members are WebSocket clients.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import type { FixtureOptions } from "../fixtures/options.ts";
+import { TestClient } from "../helpers/client.ts";
+import type { Fixture, StartFixture } from "./wire-protocol.suite.ts";
+
+export const API_SECRET = "test-api-secret-0123456789";
+
+/** Requests to one server's API, with the bearer token unless `headers` replace it. */
+export function httpApi(httpUrl: string, secret = API_SECRET) {
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${httpUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+  return {
+    get: (path: string, headers?: Record<string, string>) => call("GET", path, undefined, headers),
+    post: (path: string, body: unknown) => call("POST", path, body),
+    del: (path: string) => call("DELETE", path),
+  };
+}
+
+/** The JSON of a response, with its status, for one `toMatchObject`. */
+export async function answer(res: Response): Promise<{ status: number; body: any }> {
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** `mounted`: the fixture is the Hono mount, whose app has its own `GET /api/hello` (server-entry.ts). */
+export function httpApiSuite(runtime: string, start: StartFixture, mounted = false) {
+  describe(`HTTP API on ${runtime}`, () => {
+    const fixtures = new Map<string, Promise<Fixture>>();
+    const clients: TestClient[] = [];
+    const server = (options: FixtureOptions = { apiSecret: API_SECRET, maxPayload: 4096 }) => {
+      const key = JSON.stringify(options);
+      if (!fixtures.has(key)) fixtures.set(key, start(options));
+      return fixtures.get(key)!;
+    };
+    const api = async () => httpApi((await server()).httpUrl);
+    const member = async (roomId: string, presence?: Record<string, unknown>) => {
+      const c = new TestClient((await server()).wsUrl);
+      clients.push(c);
+      const joined = await c.join(roomId, presence);
+      return Object.assign(c, { connectionId: joined.connectionId as string });
+    };
+    const room = () => `api room/${Math.random().toString(36).slice(2, 10)}`;
+    const at = (roomId: string) => `/api/rooms/${encodeURIComponent(roomId)}`;
+
+    afterAll(async () => {
+      for (const c of clients) c.terminate();
+      for (const started of await Promise.allSettled(fixtures.values())) {
+        if (started.status === "fulfilled") await started.value.stop();
+      }
+    });
+
+    it("has nothing under /api when the api option is unset", async () => {
+      const { httpUrl } = await server({});
+      const res = await httpApi(httpUrl).get("/api/rooms");
+      expect(res.status).toBe(404);
+      await res.body?.cancel();
+    });
+
+    it("answers 401 with WWW-Authenticate: Bearer without the token or with a wrong one", async () => {
+      const { httpUrl } = await server();
+      for (const res of [await fetch(`${httpUrl}/api/rooms`), await httpApi(httpUrl, "x".repeat(26)).get("/api/rooms")]) {
+        expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+        expect(await answer(res)).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
+      }
+    });
+
+    it("lists the rooms with their member counts, and a room's presence as room_joined gives it", async () => {
+      const r = room();
+      const a = await member(r, { cursor: 1 });
+      const b = await member(r);
+      const rooms = await answer(await (await api()).get("/api/rooms"));
+      expect(rooms.status).toBe(200);
+      expect(rooms.body.rooms).toContainEqual({ roomId: r, members: 2 });
+      const presence = await answer(await (await api()).get(`${at(r)}/presence`));
+      expect(presence).toMatchObject({ status: 200, body: { roomId: r } });
+      expect(Object.keys(presence.body.presence).sort()).toEqual([a.connectionId, b.connectionId].sort());
+      expect(presence.body.presence[a.connectionId]).toMatchObject({ connectionId: a.connectionId, presence: { cursor: 1 } });
+      expect(await answer(await (await api()).get(`${at(room())}/presence`))).toEqual({
+        status: 200,
+        body: expect.objectContaining({ presence: {} }),
+      });
+    });
+
+    it("sends a POSTed event to every member as a broadcast_event from the server (202)", async () => {
+      const r = room();
+      const [a, b] = [await member(r), await member(r)];
+      const res = await (await api()).post(`${at(r)}/events`, { event: "doc.saved", payload: { version: 3 } });
+      // `{ offset }` where streams are on (one instance), no body where they are off.
+      const { status, body } = await answer(res);
+      expect(status).toBe(202);
+      if (body !== undefined) expect(body).toEqual({ offset: expect.any(Number) });
+      for (const c of [a, b]) {
+        expect((await c.next("broadcast_event")).payload).toMatchObject({
+          roomId: r,
+          connectionId: "server",
+          event: "doc.saved",
+          payload: { version: 3 },
+        });
+      }
+    });
+
+    it("stores a POSTed chat message (201 with it), sends it to every member, and pages it like get_chat_history", async () => {
+      const r = room();
+      const a = await member(r);
+      const first = await answer(await (await api()).post(`${at(r)}/chat`, { message: "one", name: "Bot", metadata: { k: 1 } }));
+      expect(first).toMatchObject({
+        status: 201,
+        body: { roomId: r, message: "one", name: "Bot", metadata: { k: 1 }, id: expect.any(String) },
+      });
+      expect((await a.next("chat_message")).payload).toMatchObject({ id: first.body.id, message: "one", name: "Bot" });
+      for (const message of ["two", "three"]) expect((await (await api()).post(`${at(r)}/chat`, { message })).status).toBe(201);
+      const newest = await answer(await (await api()).get(`${at(r)}/chat?limit=2`));
+      expect(newest.status).toBe(200);
+      expect(newest.body).toMatchObject({ hasMore: true, messages: [{ message: "two" }, { message: "three" }] });
+      const older = await answer(await (await api()).get(`${at(r)}/chat?limit=2&before=${encodeURIComponent(newest.body.messages[0].id)}`));
+      expect(older.body).toMatchObject({ hasMore: false, messages: [{ id: first.body.id, message: "one" }] });
+    });
+
+    it("closes a member's socket with 4403 on DELETE (204), and answers 404 for a connection not in the room", async () => {
+      const r = room();
+      const [a, b] = [await member(r), await member(room())];
+      expect(await answer(await (await api()).del(`${at(r)}/connections/${b.connectionId}`))).toMatchObject({
+        status: 404,
+        body: { error: { code: "NOT_FOUND" } },
+      });
+      expect(await answer(await (await api()).del(`${at(r)}/connections/${a.connectionId}`))).toEqual({ status: 204, body: undefined });
+      expect((await a.closed).code).toBe(4403);
+      expect(b.ws.readyState).toBe(b.ws.OPEN);
+    });
+
+    it("answers 413 to a body over maxPayload, 400 to one that is not JSON, 422 to invalid input, 404 to unknown routes", async () => {
+      const r = room();
+      const http = await api();
+      const cases: [Promise<Response>, number, string][] = [
+        [http.post(`${at(r)}/events`, { event: "big", payload: "x".repeat(5000) }), 413, "TOO_LARGE"],
+        [http.post(`${at(r)}/events`, "{not json"), 400, "INVALID_JSON"],
+        [http.post(`${at(r)}/events`, { payload: 1 }), 422, "INVALID_PAYLOAD"],
+        [http.post(`${at(r)}/chat`, { message: 5 }), 422, "INVALID_PAYLOAD"],
+        [http.get(`${at("x".repeat(300))}/presence`), 422, "INVALID_PAYLOAD"],
+        [http.get(`${at(r)}/chat?limit=500`), 422, "INVALID_PAYLOAD"],
+        [http.get("/api/nothing-here"), 404, "NOT_FOUND"],
+      ];
+      for (const [res, status, code] of cases) expect(await answer(await res)).toMatchObject({ status, body: { error: { code } } });
+    });
+
+    it("answers 413 to a chunked body as soon as it passes maxPayload", async () => {
+      const chunk = new TextEncoder().encode(`"${"x".repeat(998)}"`);
+      const body = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 5; i++) controller.enqueue(chunk);
+          controller.close();
+        },
+      });
+      const res = await fetch(`${(await server()).httpUrl}${at(room())}/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_SECRET}` },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      expect(await answer(res)).toMatchObject({ status: 413, body: { error: { code: "TOO_LARGE" } } });
+    });
+
+    if (mounted) {
+      it("leaves the app's own /api route, added before mountLive, to the app", async () => {
+        const res = await fetch(`${(await server()).httpUrl}/api/hello`);
+        expect(await answer(res)).toMatchObject({ status: 200, body: { hello: "world" } });
+      });
+    }
+
+    it("serves its OpenAPI 3.1 document to a request with the token", async () => {
+      const doc = await answer(await (await api()).get("/api/openapi.json"));
+      expect(doc).toMatchObject({ status: 200, body: { openapi: "3.1.0", security: [{ bearer: [] }] } });
+      expect(Object.keys(doc.body.paths)).toContain("/api/rooms/{roomId}/connections/{connectionId}");
+    });
+  });
+}

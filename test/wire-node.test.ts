@@ -1,4 +1,0 @@
-import { startNodeInProcess } from "./fixtures/node-inprocess.ts";
-import { wireProtocolSuite } from "./wire-protocol.suite.ts";
-
-wireProtocolSuite("Node (in process)", startNodeInProcess);
