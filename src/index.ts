@@ -17,6 +17,7 @@ export {
   MSG_BROADCAST_EVENT_RELAY,
   MSG_CHAT_MESSAGE,
   MSG_CHAT_HISTORY,
+  MSG_CHAT_DELETED,
   MSG_ERROR,
   MSG_EVENT_ACK,
   isClientMessageId,
@@ -84,13 +85,16 @@ export type {
   PublishOptions,
   PublishResult,
 } from "./engine/server-api.ts";
+export type { Ban, BanInput } from "./engine/bans.ts";
+export type { RoomGrant } from "./engine/permissions.ts";
+export { GRANTS_CLAIM } from "./engine/permissions.ts";
 
 // Scale-out
 export { createRedisBackplane } from "./cluster/redis-backplane.ts";
 export { BackplaneError } from "./cluster/backplane.ts";
 
 export type { LiveEngine } from "./engine/engine.ts";
-export type { Backplane } from "./cluster/backplane.ts";
+export type { Backplane, SharedBans } from "./cluster/backplane.ts";
 export type { RedisBackplaneOptions, RedisBackplane, RedisBackplaneStats, RedisClientLike } from "./cluster/redis-backplane.ts";
 export type {
   WebSocketServerOptions,
@@ -117,6 +121,9 @@ export type {
   BroadcastEventRelayPayload,
   ChatMessagePayload,
   ChatHistoryPayload,
+  ChatDeletedPayload,
+  RoomPermissions,
+  Access,
   ErrorPayload,
   EventAckPayload,
   StreamPosition,

@@ -12,6 +12,7 @@ import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions
 import type { HookOptions } from "./engine/server-api.ts";
 import { resolveStreams, type ResolvedStreams, type StreamOptions } from "./engine/streams.ts";
 import { resolveDocumentOptions, type DocumentOptions, type ResolvedDocumentOptions } from "./documents/options.ts";
+import type { RoomGrant } from "./engine/permissions.ts";
 
 export interface ChatOptions {
   /**
@@ -34,8 +35,15 @@ export interface ChatOptions {
  */
 export type OnAuth = (req: any) => Promise<UserInfo | null> | UserInfo | null;
 
-/** Decides whether `user` may join `roomId`; a refusal answers `join_room` with `FORBIDDEN`. */
-export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => boolean | Promise<boolean>;
+/**
+ * Decides whether `user` may join `roomId` and what it may send there: `true` (or `"write"`) everything,
+ * `"read"` nothing (it receives everything; `update_presence`, `broadcast_event` and `send_chat` get
+ * `FORBIDDEN`), `{ presence, events, chat }` each `"write"` or `"read"`, `false` refuses the join
+ * (`FORBIDDEN`). A token's `openlivesync.rooms` claim, when present, narrows it further.
+ * @example
+ * authorizeRoom: (user, roomId) => (roomId.startsWith("stage-") && !user?.host ? { presence: "write", events: "read", chat: "write" } : true)
+ */
+export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => RoomGrant | Promise<RoomGrant>;
 
 /** Verifies a `join_room` access token (see the auth module); resolves to identity or null. */
 export type TokenVerifier = (token: string) => Promise<(UserInfo & { exp?: number }) | null>;
@@ -109,7 +117,7 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    */
   api?: ApiOptions;
   /**
-   * Signed webhooks: `member.joined`, `member.left`, `room.emptied`, `chat.stored` POSTed to `url`, each by
+   * Signed webhooks: `member.joined`, `member.left`, `room.emptied`, `chat.stored`, `chat.deleted` POSTed to `url`, each by
    * the instance where it happened (see "Webhooks"). @default none
    * @example
    * createServer({ webhooks: { url: "https://app.example/hooks/live", secret: process.env.WEBHOOK_SECRET! } });

@@ -3,6 +3,7 @@
  * Two codes exist only over HTTP: `NOT_FOUND` (no such route, or the connection is not in the room) and
  * `UNAUTHORIZED` at 401 (a missing or wrong bearer token).
  */
+import { BackplaneError } from "../cluster/backplane.ts";
 import { ErrorCodes, OpenLiveSyncError, ProtocolError, StorageError } from "../errors.ts";
 
 /** HTTP status per error code the API answers with. */
@@ -37,12 +38,14 @@ export function errorBody(code: ApiErrorCode, message: string): { error: { code:
 
 /**
  * What a thrown error becomes: an `ApiError` as it is, a `ProtocolError` by its wire code (a code the
- * API has no status for counts as `INVALID_PAYLOAD`), a `StorageError` as 503. Anything else is a bug
+ * API has no status for counts as `INVALID_PAYLOAD`), a `StorageError` as 503, and a `BackplaneError`
+ * (a ban that shared state did not take) as `STORAGE_ERROR` 503 with its message. Anything else is a bug
  * or an outage: `undefined`, and the caller answers 500 and reports it.
  */
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof StorageError) return new ApiError(ErrorCodes.STORAGE_ERROR, "Chat storage failed; nothing was sent");
+  if (error instanceof BackplaneError) return new ApiError(ErrorCodes.STORAGE_ERROR, error.message);
   if (error instanceof ProtocolError) {
     const code = Object.hasOwn(API_ERROR_STATUS, error.code) ? (error.code as ApiErrorCode) : ErrorCodes.INVALID_PAYLOAD;
     return new ApiError(code, error.message);

@@ -27,11 +27,11 @@ const errorResponse = (description: string) => ({ description, content: json(ref
 const errorDescriptions: Record<ApiErrorCode, string> = {
   INVALID_JSON: "INVALID_JSON: the body is not JSON (or not UTF-8)",
   UNAUTHORIZED: "UNAUTHORIZED: no bearer token, or the wrong one (with `WWW-Authenticate: Bearer`)",
-  NOT_FOUND: "NOT_FOUND: no such route, or the connection is not in the room",
+  NOT_FOUND: "NOT_FOUND: no such route, the connection is not in the room, no such message, or the user is not banned",
   TOO_LARGE: "TOO_LARGE: the body is over `maxPayload` bytes, or the chat message over `maxChatMessageLength`",
   INVALID_PAYLOAD: "INVALID_PAYLOAD: a field is missing or has the wrong type or size",
   INTERNAL_ERROR: "INTERNAL_ERROR: an unexpected failure, reported to `onError`",
-  STORAGE_ERROR: "STORAGE_ERROR: the chat storage failed",
+  STORAGE_ERROR: "STORAGE_ERROR: the chat storage failed (or cannot delete), or shared state (Redis) did not take a ban",
 };
 
 /** The error responses of one operation, by status. */
@@ -69,8 +69,43 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
   return {
     "/api/rooms": {
       get: {
-        summary: "Every room with at least one member, cluster-wide",
-        responses: { 200: { description: "The rooms", content: json(ref("RoomList")) }, ...errors() },
+        summary: "Every room with at least one member, cluster-wide; searched, sorted and paged on the server",
+        parameters: [
+          {
+            name: "q",
+            in: "query",
+            required: false,
+            description: "Room ids containing this text (case-insensitive).",
+            schema: { type: "string", maxLength: 256 },
+          },
+          { name: "sort", in: "query", required: false, schema: { enum: ["roomId", "members"], default: "roomId" } },
+          {
+            name: "order",
+            in: "query",
+            required: false,
+            description: "Default asc (desc when sorting by members).",
+            schema: { enum: ["asc", "desc"] },
+          },
+          { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0, default: 0 } },
+          {
+            name: "limit",
+            in: "query",
+            required: false,
+            description: "Absent: every matching room.",
+            schema: { type: "integer", minimum: 0, maximum: 1000 },
+          },
+        ],
+        responses: {
+          200: { description: "The rooms, and how many match (total)", content: json(ref("RoomList")) },
+          ...errors("INVALID_PAYLOAD"),
+        },
+      },
+    },
+    "/api/rooms/{roomId}/tail": {
+      get: {
+        summary: "Every frame this instance sends the room's members, as server-sent events (data: <frame>), while the request is open",
+        parameters: [roomId],
+        responses: { 200: { description: "text/event-stream" }, ...errors("INVALID_PAYLOAD") },
       },
     },
     "/api/rooms/{roomId}/presence": {
@@ -139,6 +174,36 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
         responses: { 204: { description: "Closed" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND") },
       },
     },
+    "/api/rooms/{roomId}/chat/{messageId}": {
+      delete: {
+        summary: "Delete a stored chat message: gone from history, and every member gets chat_deleted { roomId, id }",
+        parameters: [roomId, { name: "messageId", in: "path", required: true, schema: jsonSchema(schemas.messageId) }],
+        responses: { 204: { description: "Deleted" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND", "STORAGE_ERROR") },
+      },
+    },
+    "/api/rooms/{roomId}/bans": {
+      get: {
+        summary: "The room's bans in force, oldest first",
+        parameters: [roomId],
+        responses: { 200: { description: "The bans", content: json(ref("BanList")) }, ...errors("INVALID_PAYLOAD") },
+      },
+      post: {
+        summary: "Ban a user from the room: its connections there close (4403, every instance), its join_room is refused (FORBIDDEN)",
+        parameters: [roomId],
+        requestBody: { required: true, content: json(ref("BanRequest")) },
+        responses: {
+          201: { description: "The ban", content: json(ref("Ban")) },
+          ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE", "STORAGE_ERROR"),
+        },
+      },
+    },
+    "/api/rooms/{roomId}/bans/{userId}": {
+      delete: {
+        summary: "Lift a ban",
+        parameters: [roomId, { name: "userId", in: "path", required: true, schema: jsonSchema(schemas.ban.entries.userId) }],
+        responses: { 204: { description: "Lifted" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND", "STORAGE_ERROR") },
+      },
+    },
     "/api/openapi.json": {
       get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
     },
@@ -164,6 +229,23 @@ function components(schemas: ServerInputSchemas): Record<string, unknown> {
         type: "object",
         properties: { messages: { type: "array", items: ref("ChatMessage") }, hasMore: { type: "boolean" } },
         required: ["messages", "hasMore"],
+      },
+      BanRequest: jsonSchema(schemas.ban),
+      Ban: {
+        type: "object",
+        properties: {
+          roomId: { type: "string" },
+          userId: { type: "string" },
+          createdAt: { type: "number", description: "ms since the epoch" },
+          expiresAt: { type: "number", description: "ms since the epoch; absent: until lifted" },
+          reason: { type: "string" },
+        },
+        required: ["roomId", "userId", "createdAt"],
+      },
+      BanList: {
+        type: "object",
+        properties: { roomId: { type: "string" }, bans: { type: "array", items: ref("Ban") } },
+        required: ["roomId", "bans"],
       },
       Error: jsonSchema(responseSchemas.Error),
     },

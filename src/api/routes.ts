@@ -4,13 +4,17 @@
  */
 import { type Context, Hono } from "hono";
 import type { LiveApi } from "../engine/server-api.ts";
-import { ErrorCodes, type ErrorStage } from "../errors.ts";
+import { ErrorCodes, StorageError, type ErrorStage } from "../errors.ts";
 import { createServerInputParser, type MessageLimits } from "../protocol/validate.ts";
 import { checkApiSecret, createBearerCheck } from "./bearer.ts";
 import { readJsonObject } from "./body.ts";
 import { API_ERROR_STATUS, ApiError, type ApiErrorCode, errorBody, toApiError } from "./errors.ts";
 import { createOpenApiDocument } from "./openapi.ts";
 import { queryNumber } from "./schemas.ts";
+import { adminCsp, adminPage } from "./admin-page.ts";
+import { roomQuery, roomsPage } from "./room-query.ts";
+import { tail } from "./tail.ts";
+import { toHex } from "../util/hex.ts";
 
 /** Option `api`: turns the HTTP API on. */
 export interface ApiOptions {
@@ -19,6 +23,11 @@ export interface ApiOptions {
    * @example api: { secret: process.env.API_SECRET }
    */
   secret: string;
+  /**
+   * Serve the admin page at `/admin` (it signs in with `secret`). `false` turns it off.
+   * @default true
+   */
+  admin?: boolean;
 }
 
 /** What the routes need from the engine: its API, its limits and its error reporter. */
@@ -41,7 +50,21 @@ export const API_PATH = "/api";
  * addApiRoutes(app, engine, options.api);
  */
 export function addApiRoutes(app: Hono<any, any, any>, target: ApiTarget, options: ApiOptions | undefined): void {
-  if (options !== undefined) app.route(API_PATH, createApiApp(target, options));
+  if (options === undefined) return;
+  app.route(API_PATH, createApiApp(target, options));
+  if (options.admin !== false) app.get(ADMIN_PATH, (c) => serveAdminPage(c));
+}
+
+/** Where the admin page lives. */
+export const ADMIN_PATH = "/admin";
+
+function serveAdminPage(c: Context): Response {
+  const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  c.header("content-security-policy", adminCsp(nonce));
+  c.header("x-content-type-options", "nosniff");
+  c.header("referrer-policy", "no-referrer");
+  c.header("cache-control", "no-store");
+  return c.html(adminPage(nonce));
 }
 
 function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions): Hono {
@@ -61,7 +84,8 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
     return fail(c, ErrorCodes.UNAUTHORIZED, "Send the API secret as: Authorization: Bearer <secret>");
   });
   app.get("/openapi.json", (c) => c.json((openApi ??= createOpenApiDocument(input.schemas))));
-  app.get("/rooms", async (c) => c.json({ rooms: await api.rooms() }));
+  app.get("/rooms", async (c) => c.json(roomsPage(await api.rooms(), roomQuery(c))));
+  app.get("/rooms/:roomId/tail", (c) => tail(c, api, roomOf(c)));
   app.get("/rooms/:roomId/presence", async (c) => {
     const roomId = roomOf(c);
     return c.json({ roomId, presence: await api.presence(roomId) });
@@ -96,6 +120,34 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
       throw new ApiError("NOT_FOUND", `No connection ${connectionId} in room ${roomId}`);
     }
     await api.disconnect({ connectionId }, close);
+    return c.body(null, 204);
+  });
+  app.delete("/rooms/:roomId/chat/:messageId", async (c) => {
+    const roomId = roomOf(c);
+    const messageId = input.messageId(c.req.param("messageId"));
+    let deleted: boolean;
+    try {
+      deleted = await api.deleteChat(roomId, messageId);
+    } catch (error) {
+      // Say why (e.g. a custom storage without delete), not only that storage failed.
+      if (error instanceof StorageError) throw new ApiError(ErrorCodes.STORAGE_ERROR, error.message);
+      throw error;
+    }
+    if (!deleted) throw new ApiError("NOT_FOUND", `No message ${messageId} in room ${roomId}`);
+    return c.body(null, 204);
+  });
+  app.get("/rooms/:roomId/bans", async (c) => {
+    const roomId = roomOf(c);
+    return c.json({ roomId, bans: await api.bans(roomId) });
+  });
+  app.post("/rooms/:roomId/bans", async (c) => {
+    const roomId = roomOf(c);
+    return c.json(await api.ban(roomId, input.ban(await readJsonObject(c.req.raw, limits.maxPayload))), 201);
+  });
+  app.delete("/rooms/:roomId/bans/:userId", async (c) => {
+    const roomId = roomOf(c);
+    const userId = input.userId(c.req.param("userId"));
+    if (!(await api.unban(roomId, userId))) throw new ApiError("NOT_FOUND", `User ${userId} is not banned from room ${roomId}`);
     return c.body(null, 204);
   });
   app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));

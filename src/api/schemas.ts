@@ -15,7 +15,7 @@ const jsonObject = v.record(v.string(), v.unknown());
 
 export const responseSchemas = {
   Error: v.object({ error: v.object({ code: v.string(), message: v.string() }) }),
-  RoomList: v.object({ rooms: v.array(v.object({ roomId: text, members: v.number() })) }),
+  RoomList: v.object({ rooms: v.array(v.object({ roomId: text, members: v.number() })), total: v.number() }),
   PresenceEntry: v.objectWithRest(
     { connectionId: text, userId: optionalText, name: optionalText, email: optionalText, provider: optionalText, presence: jsonObject },
     v.unknown(),

@@ -1,5 +1,5 @@
 /** The client's public shapes: its configuration, its state snapshot, and its methods. */
-import type { BroadcastEventRelayPayload, Presence, PresenceEntry } from "../protocol/messages.ts";
+import type { BroadcastEventRelayPayload, Presence, PresenceEntry, RoomPermissions } from "../protocol/messages.ts";
 import type { SocketStatus, WebSocketConstructorLike } from "./connection.ts";
 import type { LiveSyncError } from "./errors.ts";
 import type { PendingChatMessage } from "./outbox.ts";
@@ -38,6 +38,11 @@ export interface LiveSyncClientState {
    * (refetch what you show; `onRecoveryFailed` is called too), `null` for a first join or a server without streams.
    */
   recovered: boolean | null;
+  /**
+   * What this member may send in the room, as the server said in `room_joined` (all `"write"` when it said
+   * nothing); `null` until joined. A `"read"` kind is refused by the server with `FORBIDDEN`.
+   */
+  permissions: RoomPermissions | null;
   lastError: LiveSyncError | null;
 }
 

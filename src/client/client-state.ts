@@ -2,7 +2,11 @@
  * The state snapshot a client's subscribers see: replaced (never mutated) on each change, then handed to
  * every listener.
  */
+import type { RoomPermissions } from "../protocol/messages.ts";
 import type { ClientStatus, ConnectionStatus, LiveSyncClientState } from "./api.ts";
+
+/** What a member may send when `room_joined` carries no `permissions` (every server before them too). */
+export const FULL_ACCESS: RoomPermissions = Object.freeze({ presence: "write", events: "write", chat: "write" });
 
 /** The room part of the state when there is no room (left, or another one being joined). */
 export const EMPTY_ROOM = {
@@ -15,6 +19,7 @@ export const EMPTY_ROOM = {
   chatGaps: [],
   hasMoreHistory: false,
   recovered: null,
+  permissions: null,
 } satisfies Partial<LiveSyncClientState>;
 
 export const INITIAL_STATE: LiveSyncClientState = {

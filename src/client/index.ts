@@ -24,6 +24,7 @@ export {
   MSG_PRESENCE_UPDATED,
   MSG_BROADCAST_EVENT_RELAY,
   MSG_CHAT_MESSAGE,
+  MSG_CHAT_DELETED,
   MSG_ERROR,
   MSG_EVENT_ACK,
 } from "../protocol/messages.ts";
@@ -52,6 +53,9 @@ export type {
   PresenceUpdatedPayload,
   BroadcastEventRelayPayload,
   ChatMessagePayload,
+  ChatDeletedPayload,
+  RoomPermissions,
+  Access,
   StoredChatMessage,
   ErrorPayload,
   EventAckPayload,

@@ -5,6 +5,7 @@
 import {
   MSG_BROADCAST_EVENT,
   MSG_BROADCAST_EVENT_RELAY,
+  MSG_CHAT_DELETED,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
   MSG_EVENT_ACK,
@@ -15,6 +16,7 @@ import {
   MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
   type BroadcastEventRelayPayload,
+  type ChatDeletedPayload,
   type ChatMessagePayload,
   type ErrorPayload,
   type EventAckPayload,
@@ -25,7 +27,7 @@ import {
   type StreamPosition,
 } from "../protocol/messages.ts";
 import type { JoinRoomIdentity } from "./api.ts";
-import { EMPTY_ROOM, type StateStore } from "./client-state.ts";
+import { EMPTY_ROOM, FULL_ACCESS, type StateStore } from "./client-state.ts";
 import { DisconnectedError, LiveSyncError, NotInRoomError, ServerError } from "./errors.ts";
 import type { EventHandlers } from "./event-handlers.ts";
 import { createOutbox, newClientMessageId, type Outbox } from "./outbox.ts";
@@ -243,6 +245,8 @@ export class RoomSession {
         return;
       case MSG_CHAT_HISTORY:
         return this.onHistoryPage(payload as ChatHistoryPayload);
+      case MSG_CHAT_DELETED:
+        return this.onChatDeleted(payload as ChatDeletedPayload);
     }
   }
 
@@ -290,6 +294,7 @@ export class RoomSession {
       presence,
       chatMessages: chat.messages,
       chatGaps: chat.gaps,
+      permissions: payload.permissions ?? FULL_ACCESS,
       hasMoreHistory: fresh ? history.length > 0 : state.hasMoreHistory,
       pendingMessages: this.outbox.list(),
     });
@@ -312,6 +317,13 @@ export class RoomSession {
     const chatMessages = appendMessages(state.chatMessages, [payload]);
     if (chatMessages === state.chatMessages && !acknowledged) return;
     this.store.update({ chatMessages, ...(acknowledged ? { pendingMessages: this.outbox.list() } : {}) });
+  }
+
+  /** A moderator deleted a message: it leaves `chatMessages` (and the gaps, where it marked one). */
+  private onChatDeleted({ id }: ChatDeletedPayload): void {
+    const { chatMessages, chatGaps } = this.store.state;
+    if (!chatMessages.some((m) => m.id === id)) return;
+    this.store.update({ chatMessages: chatMessages.filter((m) => m.id !== id), chatGaps: chatGaps.filter((g) => g !== id) });
   }
 
   private onHistoryPage(page: ChatHistoryPayload): void {

@@ -42,6 +42,8 @@ export interface Backplane {
    * through `sink.control`. Dropped while the link is down.
    */
   control?(body: string): void;
+  /** Room bans in shared state, so every instance (and one started later) refuses a banned user's join. */
+  readonly bans?: SharedBans;
   /** Every room with members, cluster-wide, with its member count; `undefined` while unreachable. */
   listRooms?(): Promise<Map<string, number> | undefined>;
   /**
@@ -87,6 +89,18 @@ export interface SharedStreamStore {
     roomId: string,
     since?: number,
   ): Promise<{ offset: number; epoch: string; entries?: { at: number; offset: number; frame: string }[] } | undefined>;
+}
+
+/**
+ * Bans as shared state stores them: one record (JSON, written by the engine) per room and user, gone by
+ * itself after `ttlMs` when given. Reads resolve `undefined` while shared state is unreachable; writes reject.
+ */
+export interface SharedBans {
+  put(roomId: string, userId: string, record: string, ttlMs: number | undefined): Promise<void>;
+  get(roomId: string, userId: string): Promise<string | null | undefined>;
+  list(roomId: string): Promise<string[] | undefined>;
+  /** True when a ban was there. */
+  remove(roomId: string, userId: string): Promise<boolean>;
 }
 
 /**

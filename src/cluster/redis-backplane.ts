@@ -18,6 +18,8 @@ import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type Redis
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
 import { readStream, sequence } from "./redis-streams.ts";
+import { createRedisBans } from "./redis-bans.ts";
+import type { SharedBans } from "./backplane.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
 export type { RedisBackplane, RedisBackplaneOptions, RedisBackplaneStats } from "./redis-options.ts";
@@ -58,6 +60,7 @@ class RedisLink implements RedisBackplane {
   private readonly liveness: Liveness;
   private readonly publisher: ReturnType<typeof createPublisher>;
   private readonly redis: RedisConnection;
+  readonly bans: SharedBans;
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
   private sink: BackplaneSink | undefined;
@@ -86,6 +89,7 @@ class RedisLink implements RedisBackplane {
     const { failed } = redis;
     const command = () => this.command();
     const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
+    this.bans = createRedisBans(command, keys, failed);
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.liveness = new Liveness({

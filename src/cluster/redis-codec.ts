@@ -27,6 +27,10 @@ export interface RedisKeys {
   log(roomId: string): string;
   /** A publish's idempotency key in the room: its offset, for the streams' `ttlMs`. */
   idem(roomId: string, key: string): string;
+  /** One ban (JSON string, with a TTL for a timed ban); same slot as the room. */
+  ban(roomId: string, userId: string): string;
+  /** Set of the room's banned user ids (pruned when a ban's key expired), for listing. */
+  bans(roomId: string): string;
 }
 
 /** `{` and `}` are escaped so the tag is exactly the room id, whatever it holds (Redis ends a tag at the first `}`). */
@@ -47,6 +51,8 @@ export function redisKeys(prefix: string): RedisKeys {
     seq: (roomId) => `${prefix}:seq:${tag(roomId)}`,
     log: (roomId) => `${prefix}:log:${tag(roomId)}`,
     idem: (roomId, key) => `${prefix}:idem:${tag(roomId)}:${key}`,
+    ban: (roomId, userId) => `${prefix}:ban:${tag(roomId)}:${userId}`,
+    bans: (roomId) => `${prefix}:bans:${tag(roomId)}`,
   };
 }
 

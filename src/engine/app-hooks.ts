@@ -75,6 +75,10 @@ export class AppHooks {
     for (const o of this.observers) if (o.chatStored) this.guard("lifecycle", () => o.chatStored!(message));
   }
 
+  chatDeleted(roomId: string, id: string): void {
+    for (const o of this.observers) if (o.chatDeleted) this.guard("lifecycle", () => o.chatDeleted!(roomId, id));
+  }
+
   /** Run an after-the-fact hook: a throw, a rejection or a hang past the timeout is reported, nothing else. */
   private guard(name: string, run: () => unknown): void {
     let result: unknown;

@@ -1,6 +1,7 @@
 import type { OnError } from "../errors.ts";
 import type { RoomSend } from "./room-send.ts";
 import type { Room, RoomManager } from "./room.ts";
+import { MSG_CHAT_DELETED } from "../protocol/messages.ts";
 import { isPlainObject } from "../util/json.ts";
 import { BackplaneError, type Backplane, type BackplaneSink, type BackplaneMessage, type RoomState } from "../cluster/backplane.ts";
 import { isEntry, RemoteMembers } from "./remote-members.ts";
@@ -145,7 +146,7 @@ export class ClusterRooms {
       case "event":
         if (typeof payload.offset === "number" && this.onSequenced)
           return this.onSequenced(room, message.frame, payload.offset, undefined, id);
-        return this.send.deliver(room, message.frame);
+        return this.send.deliver(room, message.frame, undefined, frame.type === MSG_CHAT_DELETED);
       case "chat":
         if (typeof payload.id !== "string") return this.report(`Dropped a chat message from instance ${message.instanceId} without an id`);
         if (typeof payload.offset === "number" && this.onSequenced)

@@ -1,4 +1,4 @@
-import type { Presence, PresenceEntry, UserInfo } from "../protocol/messages.ts";
+import type { Presence, PresenceEntry, RoomPermissions, UserInfo } from "../protocol/messages.ts";
 import type { Room } from "./room.ts";
 
 /**
@@ -20,6 +20,7 @@ export interface PeerLike {
 const NOT_IN_ENTRY = new Set([
   "__proto__",
   "connectionId",
+  "openlivesync", // the room grants claim (permissions.ts): not for other members to see
   "presence",
   "iss",
   "sub",
@@ -86,6 +87,8 @@ export class Connection {
   room: Room | undefined;
   /** This connection's entry in `room.members`; its `presence` is replaced on each update. */
   member: PresenceEntry | undefined;
+  /** What it may send in its room when less than everything (`authorizeRoom` or its token); `undefined`: everything. */
+  permissions: RoomPermissions | undefined;
   /** Presence throttle: when this connection's presence last went out. */
   lastPresenceAt = 0;
   /** Adapter-owned per-connection data (e.g. the Node socket for corked writes). */

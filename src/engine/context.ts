@@ -3,6 +3,7 @@ import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { CompleteChatStorage } from "../storage/capabilities.ts";
 import type { AppHooks } from "./app-hooks.ts";
+import type { RoomBans } from "./bans.ts";
 import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
@@ -30,6 +31,8 @@ export interface EngineContext {
   readonly shared: SharedStreams | undefined;
   /** Origins, connection counts, rate limits. */
   readonly guard: Guard;
+  /** Room bans (moderation): memory, and shared state with a backplane that stores them. */
+  readonly bans: RoomBans;
   /** The app's hooks and the lifecycle observers (webhooks). */
   readonly hooks: AppHooks;
   /** Leave the room at once, close the socket, and make sure it is gone shortly after. */

@@ -9,6 +9,7 @@ import {
   MSG_UPDATE_PRESENCE,
   type ClientMessage,
   type JoinRoomPayload,
+  type RoomPermissions,
 } from "../protocol/messages.ts";
 import { createMessageParser } from "../protocol/validate.ts";
 import type { ChatActions } from "./chat.ts";
@@ -21,6 +22,20 @@ import type { PresenceActions } from "./presence.ts";
 
 /** Counts nothing (a dispatch built without metrics). */
 const UNCOUNTED: ReceiveCounter = { messageReceived() {}, frameReceived() {} };
+
+/** Whether a member with `permissions` may send `msg` (reading messages are always allowed). */
+function mayWrite(permissions: RoomPermissions, msg: ClientMessage): boolean {
+  switch (msg.type) {
+    case MSG_UPDATE_PRESENCE:
+      return permissions.presence === "write";
+    case MSG_BROADCAST_EVENT:
+      return permissions.events === "write";
+    case MSG_SEND_CHAT:
+      return permissions.chat === "write";
+    default:
+      return true;
+  }
+}
 
 /** Frames that may wait behind an in-flight join; past either bound the frame is refused. */
 const MAX_BACKLOG_FRAMES = 256;
@@ -104,6 +119,10 @@ export class Dispatch {
     if (count) this.counter.messageReceived(msg.type);
     if (msg.type === MSG_JOIN_ROOM) return this.join(conn, msg.payload);
     if (!conn.room) return send.error(conn, ErrorCodes.NOT_IN_ROOM, `${msg.type} needs a room: send join_room first`);
+    if (conn.permissions && !mayWrite(conn.permissions, msg)) {
+      const id = msg.type === MSG_SEND_CHAT ? msg.payload.clientMessageId : undefined;
+      return send.error(conn, ErrorCodes.FORBIDDEN, `${msg.type} is not allowed: this member may only read in this room`, id);
+    }
     switch (msg.type) {
       case MSG_LEAVE_ROOM:
         return membership.leave(conn);

@@ -33,6 +33,7 @@ import { timedStorage } from "./metered.ts";
 import { Metrics } from "./metrics.ts";
 import { AppHooks } from "./app-hooks.ts";
 import { createLiveApi } from "./live-api.ts";
+import { RoomBans } from "./bans.ts";
 import type { LiveApi, LiveLifecycle } from "./server-api.ts";
 import { createServerInputParser } from "../protocol/validate.ts";
 import type { ClusterRooms } from "./cluster-rooms.ts";
@@ -215,6 +216,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const ctx: EngineContext = {
     ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, hooks: app },
     storage: chatStorage.storage,
+    bans: new RoomBans(backplane?.bans, report),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
   const presence = createPresence(ctx);

@@ -1,6 +1,8 @@
 import type { TokenVerifier } from "../options.ts";
 import { ErrorCodes } from "../protocol/codes.ts";
-import type { JoinRoomPayload, StoredChatMessage, UserInfo } from "../protocol/messages.ts";
+import type { JoinRoomPayload, RoomPermissions, StoredChatMessage, UserInfo } from "../protocol/messages.ts";
+import { claimedGrant, FULL_PERMISSIONS, narrower, toPermissions } from "./permissions.ts";
+import type { Ban } from "./bans.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 
@@ -32,18 +34,45 @@ export async function identify(
   return true;
 }
 
-/** `authorizeRoom`, when set; a refusal or a throw answers FORBIDDEN. */
-export async function authorized(ctx: EngineContext, conn: Connection, roomId: string): Promise<boolean> {
+/**
+ * What the joiner may do in the room: the token's `openlivesync.rooms` claim and `authorizeRoom`, each
+ * when present, the narrower of the two. `undefined` (after answering FORBIDDEN) when either refuses or
+ * `authorizeRoom` throws.
+ */
+export async function authorized(ctx: EngineContext, conn: Connection, roomId: string): Promise<RoomPermissions | undefined> {
   const { options, send, report } = ctx;
-  if (!options.authorizeRoom) return true;
-  let allowed = false;
-  try {
-    allowed = await options.authorizeRoom(conn.user, roomId);
-  } catch (error) {
-    report(error, { stage: "auth" });
+  const claimed = claimedGrant(conn.user, roomId);
+  let permissions = claimed === null ? FULL_PERMISSIONS : toPermissions(claimed);
+  if (permissions && options.authorizeRoom) {
+    let granted: unknown = false;
+    try {
+      granted = await options.authorizeRoom(conn.user, roomId);
+    } catch (error) {
+      report(error, { stage: "auth" });
+    }
+    const given = toPermissions(granted);
+    permissions = given && narrower(permissions, given);
   }
-  if (!allowed && !conn.closed) send.error(conn, ErrorCodes.FORBIDDEN, `Not allowed to join room "${roomId}"`);
-  return allowed;
+  if (!permissions && !conn.closed) send.error(conn, ErrorCodes.FORBIDDEN, `Not allowed to join room "${roomId}"`);
+  return permissions;
+}
+
+/** The ban in force on the joiner's `userId` in the room, if any (never rejects: a failed lookup is reported). */
+export async function findBan(ctx: EngineContext, conn: Connection, roomId: string): Promise<Ban | undefined> {
+  const userId = conn.user?.userId;
+  if (userId === undefined) return undefined;
+  try {
+    return await ctx.bans.find(roomId, userId);
+  } catch (error) {
+    ctx.report(error, { stage: "backplane" });
+    return undefined;
+  }
+}
+
+/** Tell a banned joiner, if it is still there. */
+export function refuseBanned(ctx: EngineContext, conn: Connection, ban: Ban): void {
+  const until = ban.expiresAt === undefined ? "until the ban is lifted" : `until ${new Date(ban.expiresAt).toISOString()}`;
+  if (!conn.closed) ctx.send.error(conn, ErrorCodes.FORBIDDEN, `Banned from room "${ban.roomId}" ${until}`);
 }
 
 /**

@@ -2,11 +2,12 @@ import type { Backplane } from "../cluster/backplane.ts";
 import { parseEntry } from "./remote-members.ts";
 import { ErrorCodes, ProtocolError, StorageError } from "../errors.ts";
 import { CloseCodes } from "../protocol/codes.ts";
-import { chatFrame, eventFrame } from "../protocol/frames.ts";
+import { chatDeletedFrame, chatFrame, eventFrame } from "../protocol/frames.ts";
 import type { ChatMessagePayload, PresenceEntry } from "../protocol/messages.ts";
 import type { ServerInputParser } from "../protocol/validate.ts";
 import { isPlainObject } from "../util/json.ts";
 import { isClientMessageId } from "../protocol/messages.ts";
+import type { Ban } from "./bans.ts";
 import type { EngineContext } from "./context.ts";
 import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary, ServerChat } from "./server-api.ts";
 
@@ -22,13 +23,23 @@ function serverKey(key: unknown): string {
   return JSON.stringify(["server", key]);
 }
 
-/** A disconnect as it crosses instances: `{ op: "disconnect", target, code, reason }`. */
+/**
+ * A disconnect as it crosses instances: `{ op: "disconnect", target, code, reason }`; with `roomId`, only
+ * the target's connections in that room (a ban).
+ */
 interface DisconnectOrder {
   op: "disconnect";
   target: DisconnectTarget;
   code: number;
   reason: string;
+  roomId?: string;
 }
+
+/** A ban made or lifted on another instance: remembered or forgotten here, and (made) its user's connections in the room closed. */
+type BanOrder = { op: "ban"; ban: Ban } | { op: "unban"; roomId: string; userId: string };
+
+/** The close of a banned user's connections in the room. */
+const BANNED = { code: CloseCodes.KICKED, reason: "Banned from this room" };
 
 function checkTarget(target: unknown): DisconnectTarget {
   if (isPlainObject(target)) {
@@ -47,14 +58,14 @@ function closeOf(input: ServerInputParser, options: DisconnectOptions = {}): { c
 }
 
 /** Close the matching connections of this instance; how many there were. */
-function kickHere(ctx: EngineContext, { target, code, reason }: Omit<DisconnectOrder, "op">): number {
+function kickHere(ctx: EngineContext, { target, code, reason, roomId }: Omit<DisconnectOrder, "op">): number {
   const match =
     "connectionId" in target
       ? (c: { id: string }) => c.id === target.connectionId
       : (c: { user?: { userId?: string } }) => c.user?.userId === target.userId;
   let closed = 0;
   for (const conn of [...ctx.rooms.connections()]) {
-    if (conn.closed || !match(conn)) continue;
+    if (conn.closed || !match(conn) || (roomId !== undefined && conn.room?.id !== roomId)) continue;
     ctx.drop(conn, code, reason);
     closed++;
   }
@@ -64,11 +75,14 @@ function kickHere(ctx: EngineContext, { target, code, reason }: Omit<DisconnectO
 /** Apply the disconnects other instances send on the control channel. */
 function obeyControl(ctx: EngineContext, input: ServerInputParser, cluster: NonNullable<EngineContext["cluster"]>): void {
   cluster.onControl = (body, instanceId) => {
-    let order: DisconnectOrder | undefined;
+    let order: DisconnectOrder | BanOrder | undefined;
     try {
       order = JSON.parse(body);
-      if (order?.op !== "disconnect") throw new Error(`unknown op ${String(order?.op)}`);
-      kickHere(ctx, { target: checkTarget(order.target), ...closeOf(input, { code: order.code, reason: order.reason }) });
+      if (order?.op === "ban") return obeyBan(ctx, input, order.ban);
+      if (order?.op === "unban") return void ctx.bans.forget(input.roomId(order.roomId), input.userId(order.userId));
+      if (order?.op !== "disconnect") throw new Error(`unknown op ${String((order as { op?: unknown } | undefined)?.op)}`);
+      const roomId = order.roomId === undefined ? undefined : input.roomId(order.roomId);
+      kickHere(ctx, { target: checkTarget(order.target), ...closeOf(input, { code: order.code, reason: order.reason }), roomId });
     } catch (error) {
       ctx.report(
         new ProtocolError(ErrorCodes.INVALID_MESSAGE, `Ignored a control message from instance ${instanceId}: ${(error as Error).message}`),
@@ -78,6 +92,36 @@ function obeyControl(ctx: EngineContext, input: ServerInputParser, cluster: NonN
       );
     }
   };
+}
+
+/** Remember a ban another instance made and close its user's connections in the room here. */
+function obeyBan(ctx: EngineContext, input: ServerInputParser, ban: Ban): void {
+  if (!isPlainObject(ban) || typeof ban.createdAt !== "number" || (ban.expiresAt !== undefined && typeof ban.expiresAt !== "number"))
+    throw new Error("malformed ban");
+  const checked: Ban = { ...ban, roomId: input.roomId(ban.roomId), userId: input.userId(ban.userId) };
+  ctx.bans.remember(checked);
+  kickHere(ctx, { target: { userId: checked.userId }, roomId: checked.roomId, ...BANNED });
+}
+
+/** Delete a stored chat message, then tell the room (and the other instances) and the observers. */
+async function deleteChat(ctx: EngineContext, roomId: string, messageId: string): Promise<boolean> {
+  let deleted: boolean;
+  try {
+    deleted = await ctx.storage.delete(roomId, messageId);
+  } catch (error) {
+    ctx.report(error, { stage: "storage" });
+    throw error instanceof StorageError ? error : new StorageError("The chat message could not be deleted", { cause: error });
+  }
+  if (!deleted) return false;
+  // Held for joiners being prepared: the history they were given may still hold the message.
+  ctx.send.publishById(roomId, {
+    kind: "event",
+    connectionId: SERVER_CONNECTION_ID,
+    frame: chatDeletedFrame(roomId, messageId),
+    hold: true,
+  });
+  ctx.hooks.chatDeleted(roomId, messageId);
+  return true;
 }
 
 /** A room's presence: from memory when this instance holds the room's full picture, else from shared state. */
@@ -171,6 +215,27 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
       // A connection id is unique cluster-wide: found here, no other instance has it.
       if (kickHere(ctx, order) > 0 && "connectionId" in order.target) return;
       backplane?.control?.(JSON.stringify(order));
+    },
+    deleteChat: async (roomId, messageId) => deleteChat(ctx, input.roomId(roomId), input.messageId(messageId)),
+    async ban(roomId, request) {
+      const id = input.roomId(roomId);
+      const { userId, durationMs, reason } = input.ban(request);
+      const now = Date.now();
+      const ban: Ban = { roomId: id, userId, createdAt: now };
+      if (durationMs !== undefined) ban.expiresAt = now + durationMs;
+      if (reason !== undefined) ban.reason = reason;
+      await ctx.bans.add(ban);
+      kickHere(ctx, { target: { userId }, roomId: id, ...BANNED });
+      backplane?.control?.(JSON.stringify({ op: "ban", ban } satisfies BanOrder));
+      return ban;
+    },
+    bans: async (roomId) => ctx.bans.list(input.roomId(roomId)),
+    watch: (roomId, onFrame) => send.watch.watch(input.roomId(roomId), onFrame),
+    async unban(roomId, userId) {
+      const order: BanOrder = { op: "unban", roomId: input.roomId(roomId), userId: input.userId(userId) };
+      const lifted = await ctx.bans.remove(order.roomId, order.userId);
+      backplane?.control?.(JSON.stringify(order));
+      return lifted;
     },
   };
 }

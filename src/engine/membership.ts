@@ -1,9 +1,10 @@
 import type { TokenVerifier } from "../options.ts";
 import { roomJoinedFrame } from "../protocol/frames.ts";
 import type { JoinRoomPayload, PresenceEntry, RoomJoinedPayload } from "../protocol/messages.ts";
+import { isFull } from "./permissions.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
-import { authorized, identify, loadJoinHistory } from "./join-steps.ts";
+import { authorized, findBan, identify, loadJoinHistory, refuseBanned } from "./join-steps.ts";
 import type { PresenceActions } from "./presence.ts";
 import type { Room } from "./room.ts";
 import { withTimeout } from "../util/async.ts";
@@ -67,9 +68,17 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
   async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
     leave(conn);
     const { roomId } = payload;
-    if (!(await identify(ctx, verifyToken, conn, payload)) || !(await authorized(ctx, conn, roomId)) || conn.closed) return;
+    if (!(await identify(ctx, verifyToken, conn, payload))) return;
+    const banLookup = findBan(ctx, conn, roomId); // looked up while authorizeRoom runs
+    const permissions = await authorized(ctx, conn, roomId);
+    if (!permissions || conn.closed) return;
+    const ban = await banLookup;
+    if (ban) return refuseBanned(ctx, conn, ban);
+    conn.permissions = isFull(permissions) ? undefined : permissions;
 
-    const room = rooms.beginJoin(conn, roomId, conn.entry(payload.presence ?? {}));
+    // A member that may not write presence shows none, not the one it joined with.
+    const initial = permissions.presence === "write" ? (payload.presence ?? {}) : {};
+    const room = rooms.beginJoin(conn, roomId, conn.entry(initial));
     // Shared state learns of the joiner first: by the time it gets room_joined, a joiner on any instance finds it.
     const stored = send.presence(room, { kind: "joined", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
     // First local member here: read the members on other instances while history loads.
@@ -99,6 +108,7 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     if (resumed !== undefined) joined.resumed = resumed;
     if (position) Object.assign(joined, position);
     if (payload.since) joined.recovered = replay !== undefined;
+    if (conn.permissions) joined.permissions = conn.permissions;
     send.to(conn, roomJoinedFrame(joined));
     send.snapshotSent(room, conn);
     hooks.joined(conn, roomId, conn.member!);

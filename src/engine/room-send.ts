@@ -10,6 +10,7 @@ import { createReplayPacer } from "./replay.ts";
 import type { Room, RoomManager } from "./room.ts";
 import type { SharedStreams } from "./shared-streams.ts";
 import type { RoomStreams } from "./streams.ts";
+import { RoomWatch, watchedFanout } from "./room-watch.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
 export interface RoomMessage {
@@ -21,6 +22,8 @@ export interface RoomMessage {
   chatId?: string;
   /** The publish's idempotency key (scoped to the room): a repeat within the streams' `ttlMs` is not published again. */
   key?: string;
+  /** An `event` joiners being prepared must still get after `room_joined` (`chat_deleted`: their history may hold the message). */
+  hold?: boolean;
 }
 
 /** A room message as it went out: its frame (with its offset when streams are on). */
@@ -42,7 +45,7 @@ export interface RoomSend {
   publish(room: Room, message: RoomMessage, except?: Connection): Published | Promise<Published>;
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
   publishById(roomId: string, message: RoomMessage): Published | Promise<Published>;
-  deliver(room: Room, frame: string, chatId?: string): void;
+  deliver(room: Room, frame: string, chatId?: string, hold?: boolean): void;
   /** A room message in its room's offset order (shared streams): to local members except `except`, held for joiners. */
   deliverSequenced(room: Room, frame: string, chatId: string | undefined, except: Connection | undefined, offset: number): void;
   /** Sequence room messages in the backplane's shared state from now on (see shared-streams.ts). */
@@ -64,6 +67,8 @@ export interface RoomSend {
   replay(room: Room, conn: Connection, frames: readonly string[]): void;
   /** `error { code, message }` to one connection (with the `clientMessageId` of the chat send it is about). */
   error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
+  /** Who watches rooms' frames (the admin page's live tail). */
+  readonly watch: RoomWatch;
 }
 
 /** Counts nothing (an engine built without metrics). */
@@ -83,17 +88,21 @@ export function createRoomSend(
   streams?: RoomStreams,
   budget = 2 * 1024 * 1024,
 ): RoomSend {
-  const presenceFanout = countingFanout(fanout, (n) => counter.sent(SENT_PRESENCE, n));
+  const watch = new RoomWatch();
+  const presenceFanout = countingFanout(watchedFanout(fanout, watch), (n) => counter.sent(SENT_PRESENCE, n));
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
   const pacer = createReplayPacer(fanout, budget);
   let shared: SharedStreams | undefined;
   /** A room message to local members: a chat when it has its stored id, else an event. */
-  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, offset?: number) => {
+  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, offset?: number, hold?: boolean) => {
     batch.flushMembership(room);
     counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
     if (room.replaying) pacer.publish(room, frame, except);
     else fanout.publish(room, frame, except);
-    if (room.joining.size > 0 && (chatId !== undefined || offset !== undefined)) room.hold(frame, chatId, offset);
+    if (watch.watching) watch.seen(room.id, frame);
+    // A held `hold` event gets chat id "": no history holds it, so a joiner always gets it.
+    if (room.joining.size > 0 && (chatId !== undefined || offset !== undefined || hold))
+      room.hold(frame, chatId ?? (hold ? "" : undefined), offset);
   };
   const forward = (roomId: string, message: RoomMessage, frame: string) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
@@ -103,18 +112,19 @@ export function createRoomSend(
     if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
     const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
     const room = rooms.get(roomId);
-    if (room) deliver(room, out.frame, message.chatId, except, out.offset);
+    if (room) deliver(room, out.frame, message.chatId, except, out.offset, message.hold);
     forward(roomId, message, out.frame);
     return out;
   };
   const send: RoomSend = {
+    watch,
     publish: (room, message, except) =>
       shared
         ? shared.publish(room.id, message, except, () => publishHere(room.id, message, except))
         : publishHere(room.id, message, except),
     publishById: (roomId, message) =>
       shared ? shared.publish(roomId, message, undefined, () => publishHere(roomId, message)) : publishHere(roomId, message),
-    deliver: (room, frame, chatId) => deliver(room, frame, chatId),
+    deliver: (room, frame, chatId, hold) => deliver(room, frame, chatId, undefined, undefined, hold),
     deliverSequenced: (room, frame, chatId, except, offset) => deliver(room, frame, chatId, except, offset),
     replay(room, conn, frames) {
       if (!conn.closed) for (const frame of frames) counter.frameSent(frame, 1);

@@ -1,4 +1,5 @@
 import type { ChatMessagePayload, PresenceEntry, UserInfo } from "../protocol/messages.ts";
+import type { Ban, BanInput } from "./bans.ts";
 
 /** Who did something, as hooks and lifecycle observers see it. */
 export interface HookContext {
@@ -47,6 +48,8 @@ export interface LiveLifecycle {
   /** The room's last member, cluster-wide, left. */
   emptied?(roomId: string): void;
   chatStored?(message: ChatMessagePayload): void;
+  /** A moderator deleted message `id` of the room (`deleteChat`). */
+  chatDeleted?(roomId: string, id: string): void;
 }
 
 /** A room and how many members it has, cluster-wide. */
@@ -112,4 +115,23 @@ export interface LiveApi {
   chatHistory(roomId: string, page?: { before?: string; limit?: number }): Promise<ChatPage>;
   /** Close those connections wherever they are (default code 4403). */
   disconnect(target: DisconnectTarget, options?: DisconnectOptions): Promise<void>;
+  /**
+   * Delete a stored chat message: gone from storage (no history page or resume returns it), and every
+   * member gets `chat_deleted { roomId, id }`. Resolves `false` when the room has no such message.
+   */
+  deleteChat(roomId: string, messageId: string): Promise<boolean>;
+  /**
+   * Bar a user from a room: its connections in the room are closed (4403, every instance) and its
+   * `join_room` is refused with `FORBIDDEN` until the ban expires or is lifted.
+   */
+  ban(roomId: string, ban: BanInput): Promise<Ban>;
+  /** The room's bans in force, oldest first. */
+  bans(roomId: string): Promise<Ban[]>;
+  /** Lift a ban; `false` when the user was not banned. */
+  unban(roomId: string, userId: string): Promise<boolean>;
+  /**
+   * Every frame this instance sends the room's members, as sent, until the returned function is called
+   * (the admin page's live tail). Nothing is paid while no one watches.
+   */
+  watch(roomId: string, onFrame: (frame: string) => void): () => void;
 }

@@ -5,6 +5,7 @@
  */
 import {
   MSG_BROADCAST_EVENT_RELAY,
+  MSG_CHAT_DELETED,
   MSG_CHAT_HISTORY,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
@@ -30,6 +31,8 @@ export const errorFrame = (code: string, message: string, clientMessageId?: stri
 export const roomJoinedFrame = (payload: RoomJoinedPayload): string => encodeFrame(MSG_ROOM_JOINED, payload);
 
 export const chatFrame = (chat: ChatMessagePayload): string => encodeFrame(MSG_CHAT_MESSAGE, chat);
+
+export const chatDeletedFrame = (roomId: string, id: string): string => encodeFrame(MSG_CHAT_DELETED, { roomId, id });
 
 export const chatHistoryFrame = (page: ChatHistoryPayload): string => encodeFrame(MSG_CHAT_HISTORY, page);
 

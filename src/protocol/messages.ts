@@ -21,6 +21,8 @@ export const MSG_CHAT_HISTORY = "chat_history";
 export const MSG_ERROR = "error";
 /** Answers a `broadcast_event` that carried a `clientMessageId`: relayed (or a repeat of one that was). */
 export const MSG_EVENT_ACK = "event_ack";
+/** A moderator deleted a chat message: clients drop it. */
+export const MSG_CHAT_DELETED = "chat_deleted";
 
 /** Arbitrary JSON object per connection (cursor, name, colour…). The server stores and relays it. */
 const CLIENT_MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -153,6 +155,21 @@ export interface RoomJoinedPayload {
    * (each once, in order, ahead of anything newer); `false` when some are gone (refetch what you show).
    */
   recovered?: boolean;
+  /** What the joiner may send in this room; absent when it may send everything (see {@link RoomPermissions}). */
+  permissions?: RoomPermissions;
+}
+/** `"write"`: may send; `"read"`: receives only. */
+export type Access = "write" | "read";
+/** A member's rights in a room, by what it sends: `update_presence`, `broadcast_event`, `send_chat`. */
+export interface RoomPermissions {
+  presence: Access;
+  events: Access;
+  chat: Access;
+}
+/** `chat_deleted`: message `id` of the room was deleted by a moderator and is gone from history. */
+export interface ChatDeletedPayload {
+  roomId: string;
+  id: string;
 }
 export interface EventAckPayload {
   roomId: string;
@@ -213,5 +230,6 @@ export type ServerMessage =
   | { type: typeof MSG_BROADCAST_EVENT_RELAY; payload: BroadcastEventRelayPayload }
   | { type: typeof MSG_CHAT_MESSAGE; payload: ChatMessagePayload }
   | { type: typeof MSG_CHAT_HISTORY; payload: ChatHistoryPayload }
+  | { type: typeof MSG_CHAT_DELETED; payload: ChatDeletedPayload }
   | { type: typeof MSG_ERROR; payload: ErrorPayload }
   | { type: typeof MSG_EVENT_ACK; payload: EventAckPayload };

@@ -225,8 +225,27 @@ export function serverInputSchemas(limits: MessageLimits) {
     chat: v.object({ message: chat.message, metadata: chat.metadata, name: serverChatName }, "must be an object"),
     page: v.object({ before: history.before, limit: history.limit }),
     disconnect: closeSchema,
+    messageId,
+    ban: v.object(
+      {
+        userId: shortString(256),
+        durationMs: v.optional(
+          v.pipe(
+            v.number("must be a number"),
+            v.integer("must be an integer"),
+            v.minValue(1),
+            v.maxValue(MAX_BAN_MS, "is longer than a year"),
+          ),
+        ),
+        reason: v.optional(v.pipe(v.string("must be a string"), v.maxLength(500, "is longer than 500 characters"), noNul)),
+      },
+      "must be an object",
+    ),
   };
 }
+
+/** The longest timed ban: a year (a ban without `durationMs` lasts until lifted). */
+export const MAX_BAN_MS = 366 * 24 * 3600 * 1000;
 
 export type ServerInputSchemas = ReturnType<typeof serverInputSchemas>;
 
@@ -267,6 +286,12 @@ export function createServerInputParser(limits: MessageLimits) {
       }
       return chat;
     },
+    /** A stored chat message's id. */
+    messageId: (id: unknown): string => checkInput(schemas.messageId, id, "message id"),
+    /** A user id, as a ban names it. */
+    userId: (id: unknown): string => checkInput(schemas.ban.entries.userId, id, "user id"),
+    /** `{ userId, durationMs?, reason? }`. */
+    ban: (input: unknown): { userId: string; durationMs?: number; reason?: string } => checkInput(schemas.ban, input, "ban"),
     /** `disconnect`'s `{ code?, reason? }`. */
     close: (input: unknown): { code?: number; reason?: string } => checkInput(schemas.disconnect, input ?? {}, "disconnect options"),
   };

@@ -1,6 +1,7 @@
 import type { StoredChatMessage } from "../protocol/messages.ts";
 import type { AppendResult, ChatAppendInput, ChatStorage, HistoryPage } from "./chat-storage.ts";
 import { toStored } from "./chat-storage.ts";
+import { StorageError } from "../errors.ts";
 
 /** Which of the optional {@link ChatStorage} methods a storage implements itself. */
 export interface ChatStorageCapabilities {
@@ -10,11 +11,13 @@ export interface ChatStorageCapabilities {
   resume: boolean;
   /** `appendOnce` is native; otherwise `clientMessageId` is ignored (every append stores). */
   idempotency: boolean;
+  /** `delete` is native; otherwise deleting a message fails with a `StorageError` that says so. */
+  deletion: boolean;
 }
 
 /** A storage with every method, as {@link withChatCapabilities} returns it. */
 export type CompleteChatStorage = Required<
-  Pick<ChatStorage, "append" | "getHistory" | "appendOnce" | "getHistoryBefore" | "getHistoryAfter">
+  Pick<ChatStorage, "append" | "getHistory" | "appendOnce" | "getHistoryBefore" | "getHistoryAfter" | "delete">
 > &
   Pick<ChatStorage, "close" | "processLocal">;
 
@@ -25,6 +28,8 @@ export interface WithCapabilities {
   warnings: string[];
 }
 
+const NO_DELETE = "This chat storage cannot delete messages: give it a delete(roomId, id) method (see ChatStorage.delete).";
+
 /** How far back an emulated `getHistoryBefore` looks for `beforeId` through `getHistory`. */
 export const EMULATED_SCAN_LIMIT = 10_000;
 const SCAN_PAGE = 200;
@@ -34,7 +39,8 @@ const SCAN_PAGE = 200;
  * - no `getHistoryBefore`: paged through `getHistory`, looking for `beforeId` among the newest
  *   {@link EMULATED_SCAN_LIMIT} messages (older ids count as unknown);
  * - no `getHistoryAfter`: resume is off, every `lastMessageId` is "not found";
- * - no `appendOnce`: `clientMessageId` is ignored and every append stores (never `duplicate`).
+ * - no `appendOnce`: `clientMessageId` is ignored and every append stores (never `duplicate`);
+ * - no `delete`: deleting a message rejects with a `StorageError` that says what to add.
  * A custom storage that implements only `append` and `getHistory` keeps working; the server logs `warnings` once.
  * @example
  * const { storage, warnings } = withChatCapabilities(options.chat.storage);
@@ -45,6 +51,7 @@ export function withChatCapabilities(storage: ChatStorage): WithCapabilities {
     paging: typeof storage.getHistoryBefore === "function",
     resume: typeof storage.getHistoryAfter === "function",
     idempotency: typeof storage.appendOnce === "function",
+    deletion: typeof storage.delete === "function",
   };
   const warnings: string[] = [];
   if (!native.paging)
@@ -66,6 +73,7 @@ export function withChatCapabilities(storage: ChatStorage): WithCapabilities {
     getHistoryBefore: native.paging
       ? (roomId, beforeId, limit) => storage.getHistoryBefore!(roomId, beforeId, limit)
       : (roomId, beforeId, limit) => pageBefore(storage, roomId, beforeId, limit),
+    delete: native.deletion ? (roomId, id) => storage.delete!(roomId, id) : async () => Promise.reject(new StorageError(NO_DELETE)),
     getHistoryAfter: native.resume ? (roomId, afterId, limit) => storage.getHistoryAfter!(roomId, afterId, limit) : async () => undefined,
     ...(storage.close ? { close: () => storage.close!() } : {}),
     ...(storage.processLocal !== undefined ? { processLocal: storage.processLocal } : {}),

@@ -55,6 +55,12 @@ export interface ChatStorage {
    * (or no longer) a message of this room.
    */
   getHistoryAfter?(roomId: string, afterId: string, limit: number): Promise<StoredChatMessage[] | undefined>;
+  /**
+   * Remove message `id` of the room for good (moderation): no later `getHistory`, page or resume returns
+   * it. Resolves `true` when it was stored, `false` when the room holds no such message. Optional for
+   * custom storages: without it, deleting a message fails with a `StorageError` that says so.
+   */
+  delete?(roomId: string, id: string): Promise<boolean>;
   /** Release pools and handles. */
   close?(): Promise<void>;
   /** History lives in this process only (the in-memory storage): a cluster's instances do not share it. */

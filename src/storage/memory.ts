@@ -81,6 +81,18 @@ class RoomLog {
     return old.bytes;
   }
 
+  /** Remove message `id` (later entries move down one sequence number); returns the bytes freed, 0 when absent. */
+  remove(id: string): number {
+    const at = this.indexOf(id);
+    if (at === undefined) return 0;
+    const gone = this.entries.splice(at, 1)[0]!;
+    this.seqOf.delete(id);
+    if (gone.key !== undefined && this.byKey.get(gone.key) === gone.message) this.byKey.delete(gone.key);
+    for (let i = at; i < this.entries.length; i++) this.seqOf.set(this.entries[i]!.message.id, this.firstSeq + i);
+    this.bytes -= gone.bytes;
+    return gone.bytes;
+  }
+
   /** Index in `entries` of message `id`, or `undefined`. */
   indexOf(id: string): number | undefined {
     const seq = this.seqOf.get(id);
@@ -173,6 +185,11 @@ export function createInMemoryChatStorage(options: InMemoryChatStorageOptions = 
       const at = log?.indexOf(afterId);
       if (log === undefined || at === undefined) return undefined;
       return log.slice(at + 1, at + 1 + pageSize(limit));
+    },
+    async delete(roomId, id) {
+      const freed = rooms.get(roomId)?.remove(id) ?? 0;
+      total -= freed;
+      return freed > 0;
     },
     async close() {
       rooms.clear();

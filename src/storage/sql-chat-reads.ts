@@ -11,6 +11,7 @@ interface SelectQuery extends PromiseLike<unknown[]> {
 }
 interface SelectDb {
   select(fields: Record<string, Column>): { from(table: unknown): SelectQuery };
+  delete(table: unknown): { where(condition: SQL | undefined): PromiseLike<unknown> };
 }
 
 /** A stored row as the chat message the API returns (SQL `NULL`s left out). */
@@ -75,6 +76,8 @@ export function createReads(backend: SqlBackend) {
           .orderBy(asc(t.seq))
           .limit(limit),
       ),
+    /** Remove one message of the room (moderation). */
+    remove: (roomId: string, id: string) => db.delete(t).where(and(eq(t.id, id), eq(t.roomId, roomId))),
     /** The stored row of each key: after an INSERT that skipped duplicates, these are the winners. */
     byClientKeys: (keys: string[]) =>
       rows(

@@ -228,6 +228,15 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
     }
   }
 
+  async function write<T>(what: Promise<T> | PromiseLike<T>): Promise<T> {
+    assertOpen();
+    try {
+      return await storageTimeout(Promise.resolve(what), timeoutMs, "Deleting a chat message");
+    } catch (cause) {
+      throw new StorageError(`Could not delete a chat message from ${backend.label}: ${describeCause(cause)}`, { cause });
+    }
+  }
+
   async function appendOnce(roomId: string, input: ChatAppendInput): Promise<AppendResult> {
     assertOpen();
     const stored = toStored(roomId, input, newId);
@@ -238,6 +247,12 @@ export function createSqlChatStorage(backend: SqlBackend, options: SqlChatStorag
 
   return {
     appendOnce,
+    async delete(roomId, id) {
+      // Found first: MySQL's DELETE cannot say which rows it removed through drizzle's common API.
+      if ((await read(reads.seqOf(roomId, id))) === undefined) return false;
+      await write(reads.remove(roomId, id));
+      return true;
+    },
     async append(roomId, input) {
       return (await appendOnce(roomId, input)).message;
     },

@@ -2,7 +2,7 @@ import { ConfigError } from "../errors.ts";
 import { numberOption } from "../util/number-option.ts";
 
 /** The events a webhook receiver can get, in the order the README describes them. */
-export const WEBHOOK_EVENTS = ["member.joined", "member.left", "room.emptied", "chat.stored"] as const;
+export const WEBHOOK_EVENTS = ["member.joined", "member.left", "room.emptied", "chat.stored", "chat.deleted"] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /**

@@ -66,8 +66,15 @@ export function createWebhooks(options: WebhookOptions, report: (error: unknown,
       ),
     emptied: (roomId) => emit("room.emptied", roomId, { roomId }),
     chatStored: (message) => emit("chat.stored", message.roomId, message),
+    chatDeleted: (roomId, id) => emit("chat.deleted", roomId, { roomId, id }),
   };
-  const byEvent = { "member.joined": "joined", "member.left": "left", "room.emptied": "emptied", "chat.stored": "chatStored" } as const;
+  const byEvent = {
+    "member.joined": "joined",
+    "member.left": "left",
+    "room.emptied": "emptied",
+    "chat.stored": "chatStored",
+    "chat.deleted": "chatDeleted",
+  } as const;
   const lifecycle: LiveLifecycle = {};
   for (const event of resolved.events) Object.assign(lifecycle, { [byEvent[event]]: handlers[byEvent[event]] });
 

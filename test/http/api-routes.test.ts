@@ -30,6 +30,11 @@ function setup(overrides: Partial<LiveApi> = {}) {
     sendChat: record("sendChat", { id: "m1", roomId: "a", connectionId: "server", message: "hi", createdAt: 1 }) as LiveApi["sendChat"],
     chatHistory: record("chatHistory", { messages: [], hasMore: false }) as LiveApi["chatHistory"],
     disconnect: record("disconnect") as LiveApi["disconnect"],
+    deleteChat: record("deleteChat", true) as LiveApi["deleteChat"],
+    ban: record("ban", { roomId: "a", userId: "u1", createdAt: 1 }) as LiveApi["ban"],
+    bans: record("bans", []) as LiveApi["bans"],
+    unban: record("unban", true) as LiveApi["unban"],
+    watch: () => () => {},
     ...overrides,
   };
   const options = { ...resolveOptions({ maxPayload: 1024, maxRoomIdLength: 10 }), onError: (error: unknown) => void reported.push(error) };
@@ -86,7 +91,7 @@ describe("HTTP API routes", () => {
 
   it("passes valid requests to the LiveApi with decoded room ids", async () => {
     const { calls, request } = setup();
-    expect(await (await request("/api/rooms")).json()).toEqual({ rooms: [{ roomId: "a", members: 2 }] });
+    expect(await (await request("/api/rooms")).json()).toEqual({ rooms: [{ roomId: "a", members: 2 }], total: 1 });
     expect(await (await request("/api/rooms/a%2Fb%20c/presence")).json()).toMatchObject({ roomId: "a/b c" });
     expect((await request("/api/rooms/r/chat?limit=5&before=m9")).status).toBe(200);
     expect((await request("/api/rooms/r/chat")).status).toBe(200);
@@ -192,5 +197,38 @@ describe("HTTP API routes", () => {
     expect(doc.components.schemas.SendChat.properties.metadata).toEqual({ type: "object" });
     const limit = doc.paths["/api/rooms/{roomId}/chat"].get.parameters.find((p: any) => p.name === "limit");
     expect(limit.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100 });
+  });
+  it("searches, sorts and pages GET /api/rooms on the server, and refuses a bad sort, order or number", async () => {
+    const rooms = [
+      { roomId: "alpha", members: 3 },
+      { roomId: "beta", members: 9 },
+      { roomId: "Alphabet", members: 1 },
+    ];
+    const { request } = setup({ rooms: async () => rooms });
+    const get = async (query: string) => (await request(`/api/rooms${query}`)).json();
+    expect(await get("")).toEqual({ rooms: [rooms[2], rooms[0], rooms[1]], total: 3 }); // by id, byte order
+    expect(await get("?q=ALPHA&sort=members&order=desc")).toEqual({ rooms: [rooms[0], rooms[2]], total: 2 });
+    expect(await get("?sort=members&offset=1&limit=1")).toEqual({ rooms: [rooms[0]], total: 3 });
+    expect(await get("?sort=roomId&order=desc&limit=2")).toEqual({ rooms: [rooms[1], rooms[0]], total: 3 });
+    for (const query of ["?sort=size", "?order=up", "?limit=-1", "?limit=1001", "?offset=x"]) {
+      expect((await request(`/api/rooms${query}`)).status, query).toBe(422);
+    }
+  });
+
+  it("serves the admin page with a nonce-only Content-Security-Policy, unless admin: false", async () => {
+    const { app } = setup();
+    const res = await app.request("/admin");
+    expect(res.status).toBe(200);
+    const csp = res.headers.get("content-security-policy")!;
+    const nonce = /script-src 'nonce-([0-9a-f]{32})'/.exec(csp)?.[1];
+    expect(nonce).toBeDefined();
+    const html = await res.text();
+    expect(html).toContain(`<script nonce="${nonce}">`);
+    expect(html).not.toMatch(/<script src|<link |https?:\/\//);
+    const second = (await app.request("/admin")).headers.get("content-security-policy");
+    expect(second).not.toBe(csp);
+    const off = new Hono();
+    addApiRoutes(off, { api: {} as LiveApi, options: resolveOptions({}) }, { secret: SECRET, admin: false });
+    expect((await off.request("/admin")).status).toBe(404);
   });
 });

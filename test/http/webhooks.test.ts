@@ -72,9 +72,10 @@ describe("webhook payloads and signatures", () => {
     hooks.lifecycle.chatStored?.(chat("room-1", "m1"));
     hooks.lifecycle.left?.(ctx("room-1", "c1"));
     hooks.lifecycle.emptied?.("room-1");
-    await vi.waitFor(() => expect(r.received).toHaveLength(4));
+    hooks.lifecycle.chatDeleted?.("room-1", "m1");
+    await vi.waitFor(() => expect(r.received).toHaveLength(5), { timeout: 10_000 });
 
-    expect(r.received.map((h) => h.body.type)).toEqual(["member.joined", "chat.stored", "member.left", "room.emptied"]);
+    expect(r.received.map((h) => h.body.type)).toEqual(["member.joined", "chat.stored", "member.left", "room.emptied", "chat.deleted"]);
     for (const hook of r.received) {
       const signature = hook.headers["openlivesync-signature"];
       expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
@@ -90,13 +91,14 @@ describe("webhook payloads and signatures", () => {
       expect(hook.headers["content-type"]).toBe("application/json");
       expect(Object.keys(hook.body)).toEqual(["id", "type", "createdAt", "data"]);
     }
-    expect(new Set(r.ids()).size).toBe(4);
-    const [joined, stored, left, emptied] = r.received.map((h) => h.body.data);
+    expect(new Set(r.ids()).size).toBe(5);
+    const [joined, stored, left, emptied, deleted] = r.received.map((h) => h.body.data);
     expect(joined).toEqual({ roomId: "room-1", connectionId: "c1", userId: "u-c1", name: "Ada", presence: { x: 1 } });
     expect(stored).toMatchObject({ id: "m1", roomId: "room-1", message: "hi m1" });
     expect(left).toEqual({ roomId: "room-1", connectionId: "c1", userId: "u-c1", name: "Ada" });
     expect(emptied).toEqual({ roomId: "room-1" });
-    expect(hooks.stats()).toMatchObject({ delivered: 4, queued: 0, retries: 0, dropped: 0 });
+    expect(deleted).toEqual({ roomId: "room-1", id: "m1" });
+    expect(hooks.stats()).toMatchObject({ delivered: 5, queued: 0, retries: 0, dropped: 0 });
   });
 
   it("sets only the lifecycle methods of the chosen events", async () => {
@@ -322,7 +324,7 @@ describe("webhook options", () => {
     expect(resolved).toMatchObject({
       maxQueue: 10_000,
       closeTimeoutMs: 5000,
-      events: ["member.joined", "member.left", "room.emptied", "chat.stored"],
+      events: ["member.joined", "member.left", "room.emptied", "chat.stored", "chat.deleted"],
     });
     expect(resolveWebhookOptions(resolved)).toEqual(resolved);
   });

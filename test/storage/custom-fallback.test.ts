@@ -20,7 +20,7 @@ chatStorageContract(
 describe("withChatCapabilities", () => {
   it("passes native methods and processLocal through, with no warnings, for a built-in storage", async () => {
     const { storage, native, warnings } = withChatCapabilities(createInMemoryChatStorage());
-    expect(native).toStrictEqual({ paging: true, resume: true, idempotency: true });
+    expect(native).toStrictEqual({ paging: true, resume: true, idempotency: true, deletion: true });
     expect(warnings).toStrictEqual([]);
     expect(storage.processLocal).toBe(true);
     const sent = await storage.appendOnce("r", { connectionId: "c", message: "hi", clientMessageId: "m-1" });
@@ -38,7 +38,7 @@ describe("withChatCapabilities", () => {
       getHistoryAfter: (roomId, afterId, limit) => inner.getHistoryAfter!(roomId, afterId, limit),
     };
     const { storage, native, warnings } = withChatCapabilities(partial);
-    expect(native).toStrictEqual({ paging: false, resume: true, idempotency: false });
+    expect(native).toStrictEqual({ paging: false, resume: true, idempotency: false, deletion: false });
     expect(warnings).toHaveLength(2);
     expect(warnings.join("\n")).toMatch(/getHistoryBefore[\s\S]*appendOnce/);
     const first = await storage.appendOnce("r", { connectionId: "c", message: "one" });

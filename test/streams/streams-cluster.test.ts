@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node.ts";
+import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
 import { TestClient } from "../helpers/client.ts";

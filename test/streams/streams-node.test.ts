@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node.ts";
+import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import { TestClient } from "../helpers/client.ts";
 import { createTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";

@@ -278,6 +278,44 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
       expect((await other.getHistory(r)).map((m) => m.id)).toStrictEqual(expected);
     });
 
+    describe("deleting a message (moderation)", () => {
+      itIf(!options.requiredOnly)("removes the message from history, pages and resume, and says whether it was there", async () => {
+        const r = room("delete");
+        const inputs = Array.from({ length: 6 }, (_, i) => msg(i));
+        await appendAll(storage, r, inputs);
+        const id = (i: number) => inputs[i]!.id!;
+        expect(await storage.delete!(r, id(2))).toBe(true);
+        expect(await storage.delete!(r, id(2))).toBe(false);
+        expect(await storage.delete!(`${r}-other`, id(3))).toBe(false);
+        expect(texts(await storage.getHistory(r))).toStrictEqual(["message 0", "message 1", "message 3", "message 4", "message 5"]);
+        expect(texts(await storage.getHistory(r, 2, 2))).toStrictEqual(["message 1", "message 3"]);
+        const before = await storage.getHistoryBefore!(r, id(4), 10);
+        expect(before && texts(before.messages)).toStrictEqual(["message 0", "message 1", "message 3"]);
+        expect(texts((await storage.getHistoryAfter!(r, id(1), 10)) ?? [])).toStrictEqual(["message 3", "message 4", "message 5"]);
+        // The deleted id is no longer a place to page or resume from.
+        expect(await storage.getHistoryBefore!(r, id(2), 10)).toBeUndefined();
+        expect(await storage.getHistoryAfter!(r, id(2), 10)).toBeUndefined();
+        // Messages after a deletion keep their order with new appends.
+        await storage.append(r, msg(6));
+        expect(texts(await storage.getHistory(r, 3))).toStrictEqual(["message 4", "message 5", "message 6"]);
+      });
+
+      itIf(!options.requiredOnly)("deletes the first and the newest message of a room", async () => {
+        const r = room("delete-ends");
+        const inputs = Array.from({ length: 3 }, (_, i) => msg(i));
+        await appendAll(storage, r, inputs);
+        expect(await storage.delete!(r, inputs[0]!.id!)).toBe(true);
+        expect(await storage.delete!(r, inputs[2]!.id!)).toBe(true);
+        expect(texts(await storage.getHistory(r))).toStrictEqual(["message 1"]);
+        expect(texts((await storage.getHistoryAfter!(r, inputs[1]!.id!, 10)) ?? [])).toStrictEqual([]);
+      });
+
+      itIf(options.requiredOnly)("rejects a delete with a StorageError that says what the storage lacks", async () => {
+        const { storage: full } = withChatCapabilities(storage);
+        await expect(full.delete("r", "m")).rejects.toThrow(/cannot delete messages: give it a delete\(roomId, id\) method/);
+      });
+    });
+
     describe("paging, resume and exactly-once", () => {
       let full: CompleteChatStorage;
       const ids = (list: StoredChatMessage[] | undefined) => list?.map((m) => m.id);
@@ -286,7 +324,7 @@ export function chatStorageContract(name: string, makeStorage: MakeStorage, opti
         const wrapped = withChatCapabilities(storage);
         full = wrapped.storage;
         const native = !options.requiredOnly;
-        expect(wrapped.native).toStrictEqual({ paging: native, resume: native, idempotency: native });
+        expect(wrapped.native).toStrictEqual({ paging: native, resume: native, idempotency: native, deletion: native });
         expect(wrapped.warnings).toHaveLength(native ? 0 : 3);
       });
 

@@ -168,6 +168,83 @@ export function httpApiSuite(runtime: string, start: StartFixture, mounted = fal
       expect(await answer(res)).toMatchObject({ status: 413, body: { error: { code: "TOO_LARGE" } } });
     });
 
+    it("deletes a stored chat message (204): members get chat_deleted, no history page or resume returns it; 404 when unknown", async () => {
+      const r = room();
+      const [a, b] = [await member(r), await member(r)];
+      const http = await api();
+      const kept = await answer(await http.post(`${at(r)}/chat`, { message: "kept" }));
+      const gone = await answer(await http.post(`${at(r)}/chat`, { message: "gone" }));
+      for (const c of [a, b]) await c.next("chat_message"), await c.next("chat_message");
+      expect(await answer(await http.del(`${at(r)}/chat/${gone.body.id}`))).toEqual({ status: 204, body: undefined });
+      for (const c of [a, b]) expect((await c.next("chat_deleted")).payload).toEqual({ roomId: r, id: gone.body.id });
+      expect(await answer(await http.del(`${at(r)}/chat/${gone.body.id}`))).toMatchObject({
+        status: 404,
+        body: { error: { code: "NOT_FOUND" } },
+      });
+      expect(await answer(await http.del(`${at(room())}/chat/${kept.body.id}`))).toMatchObject({ status: 404 });
+      const page = await answer(await http.get(`${at(r)}/chat`));
+      expect(page.body.messages.map((m: { message: string }) => m.message)).toEqual(["kept"]);
+      const late = await member(r);
+      expect(late.all("room_joined")[0]!.payload.chatHistory.map((m: { id: string }) => m.id)).toEqual([kept.body.id]);
+      const resumer = new TestClient((await server()).wsUrl);
+      clients.push(resumer);
+      const resumed = await resumer.join(r, undefined, { lastMessageId: kept.body.id });
+      expect(resumed).toMatchObject({ resumed: true, chatHistory: [] });
+    });
+
+    it("bans a user from a room: its sockets there close (4403), its joins get FORBIDDEN until lifted; lists and lifts bans", async () => {
+      const options = { apiSecret: API_SECRET, maxPayload: 4096, onAuth: "x-user" } as const;
+      const { wsUrl, httpUrl } = await server(options);
+      const http = httpApi(httpUrl);
+      const as = async (user: string, roomId: string) => {
+        const c = new TestClient(wsUrl, { headers: { "x-user": user } });
+        clients.push(c);
+        await c.join(roomId);
+        return c;
+      };
+      const r = room();
+      const elsewhere = room();
+      const [mallory, alice, malloryElsewhere] = [await as("mallory", r), await as("alice", r), await as("mallory", elsewhere)];
+      const ban = await answer(await http.post(`${at(r)}/bans`, { userId: "mallory", reason: "spam" }));
+      expect(ban).toMatchObject({ status: 201, body: { roomId: r, userId: "mallory", reason: "spam", createdAt: expect.any(Number) } });
+      expect(ban.body.expiresAt).toBeUndefined();
+      expect(await mallory.closed).toMatchObject({ code: 4403 });
+      expect(alice.ws.readyState).toBe(alice.ws.OPEN);
+      expect(malloryElsewhere.ws.readyState).toBe(malloryElsewhere.ws.OPEN);
+
+      const again = new TestClient(wsUrl, { headers: { "x-user": "mallory" } });
+      clients.push(again);
+      await again.opened;
+      again.send("join_room", { roomId: r });
+      expect((await again.next("error")).payload).toMatchObject({ code: "FORBIDDEN", message: expect.stringContaining("Banned") });
+      expect(await answer(await http.get(`${at(r)}/bans`))).toMatchObject({
+        status: 200,
+        body: { roomId: r, bans: [{ userId: "mallory" }] },
+      });
+      expect(await answer(await http.post(`${at(r)}/bans`, { userId: "" }))).toMatchObject({ status: 422 });
+      expect(await answer(await http.post(`${at(r)}/bans`, { userId: "x", durationMs: -1 }))).toMatchObject({ status: 422 });
+
+      expect((await http.del(`${at(r)}/bans/mallory`)).status).toBe(204);
+      expect(await answer(await http.del(`${at(r)}/bans/mallory`))).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
+      expect(await answer(await http.get(`${at(r)}/bans`))).toMatchObject({ body: { bans: [] } });
+      again.send("join_room", { roomId: r });
+      expect((await again.next("room_joined")).payload.roomId).toBe(r);
+    });
+
+    it("lets a timed ban expire by itself", async () => {
+      const { wsUrl, httpUrl } = await server({ apiSecret: API_SECRET, maxPayload: 4096, onAuth: "x-user" });
+      const r = room();
+      expect((await httpApi(httpUrl).post(`${at(r)}/bans`, { userId: "brief", durationMs: 300 })).status).toBe(201);
+      const c = new TestClient(wsUrl, { headers: { "x-user": "brief" } });
+      clients.push(c);
+      await c.opened;
+      c.send("join_room", { roomId: r });
+      expect((await c.next("error")).payload).toMatchObject({ code: "FORBIDDEN" });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      c.send("join_room", { roomId: r });
+      expect((await c.next("room_joined")).payload.roomId).toBe(r);
+    });
+
     if (mounted) {
       it("leaves the app's own /api route, added before mountLive, to the app", async () => {
         const res = await fetch(`${(await server()).httpUrl}/api/hello`);
@@ -175,10 +252,20 @@ export function httpApiSuite(runtime: string, start: StartFixture, mounted = fal
       });
     }
 
+    it("serves the admin page at /admin under a nonce-only Content-Security-Policy", async () => {
+      const res = await fetch(`${(await server()).httpUrl}/admin`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-security-policy")).toMatch(/^default-src 'none'; script-src 'nonce-[0-9a-f]{32}'/);
+      expect(await res.text()).toContain("openlivesync admin");
+    });
+
     it("serves its OpenAPI 3.1 document to a request with the token", async () => {
       const doc = await answer(await (await api()).get("/api/openapi.json"));
       expect(doc).toMatchObject({ status: 200, body: { openapi: "3.1.0", security: [{ bearer: [] }] } });
       expect(Object.keys(doc.body.paths)).toContain("/api/rooms/{roomId}/connections/{connectionId}");
+      expect(Object.keys(doc.body.paths)).toEqual(
+        expect.arrayContaining(["/api/rooms/{roomId}/chat/{messageId}", "/api/rooms/{roomId}/bans/{userId}"]),
+      );
     });
   });
 }

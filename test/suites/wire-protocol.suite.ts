@@ -2,6 +2,7 @@
  * The wire-protocol contract, over real sockets. Each runtime's test file starts fixtures its own way
  * and runs this suite; nothing here knows which runtime answers.
  */
+import { UnsecuredJWT } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { FixtureOptions } from "../fixtures/options.ts";
@@ -812,6 +813,65 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect((await a.next("error")).payload.code).toBe("NOT_IN_ROOM");
         const joined = await a.join("public-1");
         expect(joined.roomId).toBe("public-1");
+      });
+    });
+
+    describe("scoped members", () => {
+      it("lets a read-only member join and receive everything, and refuses its presence, events and chat with FORBIDDEN", async () => {
+        const r = `read-${room()}`;
+        const [writer, reader] = [await client({ authorizeRoom: true }), await client({ authorizeRoom: true })];
+        // A plain join: authorizeRoom's "read" applies to everyone here, so the writer is read-only too.
+        const joined = await reader.join(r, { cursor: 1 });
+        expect(joined.permissions).toEqual({ presence: "read", events: "read", chat: "read" });
+        expect(joined.presence[joined.connectionId].presence).toEqual({});
+        await writer.join(r);
+        for (const [type, payload] of [
+          ["update_presence", { presence: { cursor: 2 } }],
+          ["broadcast_event", { event: "e" }],
+          ["send_chat", { message: "hi", clientMessageId: "c-1" }],
+        ] as const) {
+          reader.send(type, payload);
+          const error = (await reader.next("error")).payload;
+          expect(error).toMatchObject({ code: "FORBIDDEN" });
+          if (type === "send_chat") expect(error.clientMessageId).toBe("c-1");
+        }
+        reader.send("get_chat_history", {});
+        expect((await reader.next("chat_history")).payload).toMatchObject({ roomId: r, messages: [] });
+        expect(writer.all("chat_message")).toEqual([]);
+        expect(writer.all("broadcast_event")).toEqual([]);
+      });
+
+      it("applies grants by kind and says them in room_joined.permissions; full access carries no permissions field", async () => {
+        const r = `scoped-${room()}`;
+        const [a, b] = [await client({ authorizeRoom: true }), await client({ authorizeRoom: true })];
+        const ja = await a.join(r, { here: true });
+        expect(ja.permissions).toEqual({ presence: "write", events: "read", chat: "write" });
+        expect(ja.presence[ja.connectionId].presence).toEqual({ here: true });
+        await b.join(r);
+        a.send("broadcast_event", { event: "e" });
+        expect((await a.next("error")).payload).toMatchObject({ code: "FORBIDDEN" });
+        a.send("send_chat", { message: "allowed" });
+        expect((await b.next("chat_message")).payload).toMatchObject({ message: "allowed" });
+        const full = await (await client({ authorizeRoom: true })).join(`public-${room()}`);
+        expect(full).not.toHaveProperty("permissions");
+      });
+
+      it('takes grants from the token\'s openlivesync.rooms claim: its room, else "*", else refused', async () => {
+        const token = (rooms: Record<string, unknown>) =>
+          `Bearer ${new UnsecuredJWT({ sub: "t1", openlivesync: { rooms } }).setExpirationTime("1h").encode()}`;
+        const r = room();
+        const viewer = await client({ onAuth: "token" }, { headers: { authorization: token({ [r]: "read", "*": false }) } });
+        const joined = await viewer.join(r);
+        expect(joined.permissions).toEqual({ presence: "read", events: "read", chat: "read" });
+        // The claim stays out of the member's presence entry.
+        expect(joined.presence[joined.connectionId]).not.toHaveProperty("openlivesync");
+        viewer.send("join_room", { roomId: room() });
+        expect((await viewer.next("error")).payload).toMatchObject({ code: "FORBIDDEN" });
+        const scoped = await client(
+          { onAuth: "token" },
+          { headers: { authorization: token({ "*": { presence: "read", events: "write", chat: "write" } }) } },
+        );
+        expect((await scoped.join(room())).permissions).toEqual({ presence: "read", events: "write", chat: "write" });
       });
     });
 
