@@ -108,7 +108,8 @@ export function createRoomSend(
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
   /** Here and to the other instances, with the room's next offset from this instance's streams when they are on. */
   const publishHere = (roomId: string, message: RoomMessage, except?: Connection): Published => {
-    const seen = streams && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
+    // A chat's key is only remembered (for the offset of a repeat's answer): whether it repeats is the storage's call.
+    const seen = streams && message.kind === "event" && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
     if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
     const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
     const room = rooms.get(roomId);

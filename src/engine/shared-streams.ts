@@ -99,7 +99,9 @@ export class SharedStreams {
 
   /** Sequence `message` in shared state; it reaches local members in offset order. */
   async publish(roomId: string, message: RoomMessage, except: Connection | undefined, fallback: () => Published): Promise<Published> {
-    const request = { kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame, key: message.key };
+    // Chats are deduplicated by their storage (appendOnce); only events' keys are checked here.
+    const key = message.kind === "event" ? message.key : undefined;
+    const request = { kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame, key };
     const done = await this.o.store.sequence(request, this.o.options);
     // Shared state unreachable: served here without an offset, as without streams.
     if (!done) return fallback();
