@@ -10,6 +10,7 @@ export default defineConfig({
     "hono-bun": "adapters/bun/hono.ts",
     "hono-deno": "adapters/deno/hono.ts",
     engine: "src/engine-api.ts",
+    cloudflare: "adapters/cloudflare/index.ts",
     cli: "adapters/cli/cli.ts",
     client: "src/client/index.ts",
     react: "src/client/react.ts",

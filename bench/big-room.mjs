@@ -14,12 +14,26 @@
 //             share of resting positions delivered
 //   all-move  `all-members` members, every one moving at `all-hz` for `move-s`: the same figures
 //   lone      bench/run.mjs's lone-200 (one broadcast in flight, 199 receivers, 2 s): p50/p99, no regression
+//   arrive-burst, arrive-20s, arrive-60s, arrive-poisson
+//             `joiners` clients arrive in one room: connect-and-join bursts of `batch` (the next after the
+//             previous one's room_joined), one join every 20 s / joiners or 60 s / joiners, or Poisson
+//             arrivals over 20 s. Frames, MB, p50/p99 join → shown to another member, server CPU seconds,
+//             and how many clients end with the exact member list. Add `--hog` to run each with a busy loop
+//             pinned to core 0 (taskset), as a slow or shared machine spreads even a burst.
 // `--old-dist` (or OLS_OLD_DIST) is a built dist/ of the code to compare with, e.g. main before issue 16:
 //   git archive <commit> | tar -x -C /tmp/old && ln -s $PWD/node_modules /tmp/old/ && (cd /tmp/old && npx tsdown)
 // Without it only this build runs. Servers: bench/servers/ours-node.mjs with OLS_DIST.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { spawn } from "node:child_process";
 import { ROOT, runLoad, startServer, stopServer } from "./children.mjs";
+
+/** A busy loop pinned to core 0 for the length of one run; stopped by its PID, and by itself after 10 minutes. */
+function startHog() {
+  const loop = "const end = Date.now() + 600000; while (Date.now() < end) {}";
+  const hog = spawn("taskset", ["-c", "0", process.execPath, "-e", loop], { stdio: "ignore" });
+  return () => hog.kill("SIGKILL");
+}
 
 const NUMERIC = {
   joiners: 2000,
@@ -33,6 +47,7 @@ const NUMERIC = {
   observers: 50,
   repeat: 1,
 };
+const FLAGS = new Set(["hog"]);
 
 function parseArgs(argv) {
   const out = { ...NUMERIC, scenario: "join,move,all-move,lone", oldDist: process.env.OLS_OLD_DIST, newDist: join(ROOT, "dist") };
@@ -43,6 +58,7 @@ function parseArgs(argv) {
     if (name === "old-dist") out.oldDist = value();
     else if (name === "new-dist") out.newDist = value();
     else if (name === "scenario") out.scenario = value();
+    else if (FLAGS.has(name)) out[name] = true;
     else if (name in NUMERIC) {
       const v = Number(value());
       if (!(v > 0)) throw new Error(`--${name} takes a positive number`);
@@ -53,13 +69,15 @@ function parseArgs(argv) {
   return out;
 }
 
-async function runOne(dist, load, params) {
+async function runOne(dist, load, params, hog) {
   const server = await startServer("ours-node.mjs", { OLS_DIST: dist }, { raiseFileLimit: true, label: `server (${dist})` });
+  const stopHog = hog ? startHog() : undefined;
   try {
     return { result: await runLoad(load, params, [server], 600_000), stderr: server.stderr };
   } catch (err) {
     return { error: String(err?.message ?? err).split("\n")[0], stderr: server.stderr };
   } finally {
+    stopHog?.();
     await stopServer(server);
   }
 }
@@ -80,6 +98,14 @@ const METRICS = {
     ["p99 latency, ms", (r) => r.latency.p99, fix(2)],
     ["deliveries/s", (r) => r.deliveriesPerSec, int],
   ],
+  arrivals: [
+    ["frames received", (r) => r.frames, int],
+    ["MB received", (r) => r.bytes / 1e6, fix(1)],
+    ["p50 join → shown, ms", (r) => r.latency.p50, fix(1)],
+    ["p99 join → shown, ms", (r) => r.latency.p99, fix(1)],
+    ["server CPU, s", (r) => r.serverCpuS, fix(2)],
+    ["clients with the exact member list", (r) => r.exact, (n, r) => `${int(n)}/${int(r.joiners)}`, false],
+  ],
   bigMove: [
     ["server CPU, cores", (r) => r.serverCpu, fix(2)],
     ["frames received/s", (r) => r.framesPerSec, int],
@@ -97,6 +123,10 @@ async function main() {
     join: { load: "bigJoin", params: { joiners: o.joiners, batch: o.batch } },
     move: { load: "bigMove", params: { members: o.members, movers: o.movers, hz: o.hz, moveMs, observers: o.observers, batch: o.batch } },
     // The existing lone-200 scenario (bench/run.mjs): a lone broadcast must not get slower.
+    "arrive-burst": { load: "arrivals", params: { joiners: o.joiners, pattern: "burst", batch: o.batch } },
+    "arrive-20s": { load: "arrivals", params: { joiners: o.joiners, pattern: "uniform", spanMs: 20_000 } },
+    "arrive-60s": { load: "arrivals", params: { joiners: o.joiners, pattern: "uniform", spanMs: 60_000 } },
+    "arrive-poisson": { load: "arrivals", params: { joiners: o.joiners, pattern: "poisson", spanMs: 20_000 } },
     lone: { load: "fanout", params: { receivers: 199, window: 1, durationMs: 2000, warmupMs: 500 } },
     "all-move": {
       load: "bigMove",
@@ -116,7 +146,7 @@ async function main() {
   const lines = [
     `## Big room (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
-    `new = ${o.newDist}${o.oldDist ? `, old = ${o.oldDist}` : " (no --old-dist: this build only)"}; best of ${o.repeat}; ratio = new ÷ old.`,
+    `new = ${o.newDist}${o.oldDist ? `, old = ${o.oldDist}` : " (no --old-dist: this build only)"}; best of ${o.repeat}; ratio = new ÷ old${o.hog ? "; a busy loop pinned to core 0 throughout" : ""}.`,
     "",
     "| scenario | metric | new | old | ratio |",
     "|---|---|---:|---:|---:|",
@@ -129,7 +159,7 @@ async function main() {
     for (let rep = 0; rep < o.repeat; rep++) {
       for (const [label, dist] of rep % 2 === 0 ? builds : [...builds].reverse()) {
         process.stderr.write(`big-room: ${name} ${label}${o.repeat > 1 ? ` #${rep + 1}` : ""}… `);
-        const run = await runOne(dist, load, params);
+        const run = await runOne(dist, load, params, o.hog);
         process.stderr.write(run.error ? `FAILED (${run.error})\n` : "done\n");
         const cpu = (r) => (load === "fanout" ? r?.result?.latency?.p50 : (r?.result?.serverCpu ?? r?.result?.serverCpuS)) ?? Infinity;
         if (!best[label] || (!best[label].result && run.result) || (run.result && cpu(run) < cpu(best[label]))) best[label] = run;

@@ -27,7 +27,7 @@ export function startServer(file, env = {}, { raiseFileLimit = false, label = fi
   child.stderr.setEncoding("utf8").on("data", (d) => stderr.length < 10 && stderr.push(d.trim().slice(0, 300)));
   child.stdin.on("error", () => {});
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} not READY in 20 s: ${stderr.join(" | ")}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${label} not READY in 60 s: ${stderr.join(" | ")}`)), 60_000);
     let buf = "";
     child.stdout.setEncoding("utf8").on("data", (d) => {
       buf += d;
@@ -56,7 +56,7 @@ export async function stopServer(server) {
   clearTimeout(t);
 }
 
-/** Runs load-client scenario `load` against `servers` (the first is the one measured); resolves to its result. */
+/** Runs load-client scenario `load` against `servers` (the first is the one measured; `path` defaults to /live); resolves to its result. */
 export function runLoad(load, params, servers, timeoutMs = 120_000) {
   const child = fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   children.add(child);
@@ -76,7 +76,7 @@ export function runLoad(load, params, servers, timeoutMs = 120_000) {
     child.send({
       cmd: "run",
       scenario: load,
-      targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: "/live" })),
+      targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: s.path ?? "/live" })),
       params,
       serverPid: servers[0].pid,
       serverPids: servers.map((s) => s.pid),

@@ -172,6 +172,7 @@ class Pool {
       const msg = JSON.parse(buf.toString("utf8", start, end));
       client.connectionId = msg.payload.connectionId;
       client.joined = true;
+      this.onJoined?.(client, msg.payload);
       client.resolveJoin?.();
       return;
     }
@@ -554,6 +555,99 @@ async function bigJoin(ctx, { joiners = 2000, batch = 100 }) {
   }
 }
 
+/** Seeded exponential gaps (mean `meanMs`): Poisson arrivals that repeat from run to run. */
+function poissonGaps(n, meanMs, seed = 27) {
+  let x = seed;
+  const random = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  return Array.from({ length: n }, () => -Math.log(1 - random()) * meanMs);
+}
+
+/**
+ * `joiners` clients join one room in an arrival `pattern`: "burst" (connect and join `batch` at a time,
+ * the next batch after the previous one's room_joined), "uniform" (connected first, then one join every
+ * `spanMs / joiners`) or "poisson" (the same mean rate, exponential gaps). Every client keeps the room's
+ * member ids from its room_joined and every presence_updated after it: at the end each must hold all
+ * `joiners`. Latency: a joiner's presence carries its join_room send time `t`; each arrival of it in
+ * another member's `joined` list is one sample.
+ */
+async function arrivals(ctx, { joiners = 2000, pattern = "uniform", spanMs = 20_000, batch = 100 }) {
+  const pool = new Pool(ctx);
+  const latency = new Histogram();
+  const members = new Map(); // client -> Set of member ids
+  let last = { text: "", payload: undefined }; // one shared frame reaches member after member: parse it once
+  pool.onJoined = (client, payload) => members.set(client, new Set(Object.keys(payload.presence)));
+  pool.onPresence = (client, buf, s, e) => {
+    const at = now();
+    const text = buf.toString("utf8", s, e);
+    if (text !== last.text) last = { text, payload: JSON.parse(text).payload };
+    const ids = members.get(client);
+    if (!ids) return;
+    const p = last.payload;
+    for (const entry of p.joined ?? []) {
+      ids.add(entry.connectionId);
+      if (typeof entry.presence?.t === "number") latency.record(at - entry.presence.t);
+    }
+    for (const entry of p.updated ?? []) ids.add(entry.connectionId);
+    for (const id of p.left ?? []) ids.delete(id);
+  };
+  const presence = (c) => ({ i: c.index, t: now() });
+  const join = (c) => {
+    c.room = "big";
+    c.api.send(JSON.stringify({ type: "join_room", payload: { roomId: "room-big", presence: presence(c) } }));
+  };
+  try {
+    let cpu0;
+    const t0 = now();
+    if (pattern === "burst") {
+      cpu0 = procStat(ctx.serverPid);
+      for (let i = 0; i < joiners; i += batch) {
+        const group = await pool.connect(Math.min(batch, joiners - i), batch);
+        await pool.join(group, () => "big", { concurrency: batch, timeoutMs: 110_000, presence });
+      }
+    } else {
+      const all = await pool.connect(joiners);
+      pool.received = { frames: 0, bytes: 0 };
+      cpu0 = procStat(ctx.serverPid);
+      const gaps = pattern === "poisson" ? poissonGaps(joiners, spanMs / joiners) : Array(joiners).fill(spanMs / joiners);
+      const start = performance.now();
+      let due = start;
+      for (const [i, c] of all.entries()) {
+        due += gaps[i];
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(wait);
+        join(c);
+      }
+    }
+    const lastJoinMs = now() - t0;
+    // A loaded server may still be working through the joins: wait for every room_joined, then quiet.
+    const deadline = Date.now() + 120_000;
+    while (members.size < joiners && Date.now() < deadline) await sleep(100);
+    await pool.settle(3000, 120_000);
+    if (process.env.BENCH_DEBUG) console.error(`arrivals: ${members.size} joined, ${pool.received.frames} frames`);
+    const cpu1 = procStat(ctx.serverPid);
+    const everyone = new Set(pool.clients.map((c) => c.connectionId));
+    let exact = 0;
+    for (const c of pool.clients) {
+      const ids = members.get(c);
+      if (ids && ids.size === everyone.size && [...ids].every((id) => everyone.has(id))) exact++;
+    }
+    return {
+      joiners,
+      pattern,
+      spanMs,
+      frames: pool.received.frames,
+      bytes: pool.received.bytes,
+      lastJoinMs,
+      latency: latency.summary(),
+      exact,
+      serverCpuS: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+      ...pool.report(),
+    };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
 /**
  * `members` clients in one room, `movers` of them moving a cursor at `hz` for `moveMs`, then still.
  * `observers` clients (the last ones) parse every presence frame: move → arrival latency (each presence
@@ -641,7 +735,7 @@ async function bigMove(ctx, { members = 5000, movers = 200, hz = 30, moveMs = 10
   }
 }
 
-const SCENARIOS = { fanout, rooms, idleMemory, presence, bigJoin, bigMove };
+const SCENARIOS = { fanout, rooms, idleMemory, presence, bigJoin, bigMove, arrivals };
 
 // ---- IPC with run.mjs ------------------------------------------------------------------------------
 

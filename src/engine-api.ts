@@ -7,7 +7,7 @@ export { createLiveEngine } from "./engine/engine.ts";
 export { createLoopFanout } from "./engine/fanout.ts";
 
 export type { LiveEngine, ConnectionsView, RuntimeCapabilities } from "./engine/engine.ts";
-export type { Connection, Room, RoomManager, PeerLike } from "./engine/room.ts";
+export type { Connection, Room, RoomManager, PeerLike, SavedConnection } from "./engine/room.ts";
 export type { Fanout, FanoutContext, CreateFanout } from "./engine/fanout.ts";
 export type { ResolvedOptions } from "./options.ts";
 export type {

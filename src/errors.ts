@@ -1,18 +1,11 @@
 /** Error classes and the background-error reporter. Wire and close codes are in `protocol/codes.ts`. */
 import { ErrorCodes, type ErrorCode } from "./protocol/codes.ts";
+import { OpenLiveSyncError } from "./util/coded-error.ts";
 import { createLogWindow, LOG_WINDOW_MS } from "./util/log-window.ts";
 
 export { CloseCodes, ErrorCodes, type CloseCode, type ErrorCode } from "./protocol/codes.ts";
 
-/** Base class: every error the package throws carries a stable `code` and, where there is one, a `cause`. */
-export class OpenLiveSyncError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export { OpenLiveSyncError } from "./util/coded-error.ts";
 
 /** A client message failed validation; `code` is one of {@link ErrorCodes}. */
 export class ProtocolError extends OpenLiveSyncError {

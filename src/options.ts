@@ -67,6 +67,14 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    */
   presenceBatchMs?: number;
   /**
+   * Most `presence_updated` frames one room sends per second, to all its members together. A room's
+   * window is `presenceBatchMs` or `members / presenceBudget` seconds, whichever is longer, so its
+   * presence costs the same per second whether members arrive in a burst or one by one; past
+   * `presenceBudget × presenceBatchMs / 1000` members (40 by default) news takes longer to show
+   * (5,000 members: 2.5 s). @default 2000
+   */
+  presenceBudget?: number;
+  /**
    * Largest `room_joined.presence` snapshot. In a bigger room the joiner gets itself and this many
    * members minus one, plus `memberCount`; others show up as they join or move. @default Infinity (the full snapshot)
    */
@@ -141,6 +149,7 @@ export interface ResolvedOptions extends MessageLimits {
   closeOnTokenExpiry: boolean;
   presenceThrottleMs: number;
   presenceBatchMs: number;
+  presenceBudget: number;
   maxPresenceSnapshot: number;
   /** `undefined` when streams are off. */
   streams: ResolvedStreams | undefined;
@@ -180,6 +189,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     closeOnTokenExpiry: options.closeOnTokenExpiry ?? true,
     presenceThrottleMs: numberOption("presenceThrottleMs", options.presenceThrottleMs, 100),
     presenceBatchMs: numberOption("presenceBatchMs", options.presenceBatchMs, 20),
+    presenceBudget: numberOption("presenceBudget", options.presenceBudget, 2000, "positive"),
     maxPresenceSnapshot: numberOption("maxPresenceSnapshot", options.maxPresenceSnapshot, Infinity, "positive"),
     streams: resolveStreams(options.streams),
     storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, SERVER_MESSAGES_PER_ROOM) }),

@@ -14,9 +14,7 @@ import { slimBunPeer } from "../shared/crossws-internals.ts";
 import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
-import { addDocumentRoutes, addLiveRoute, closeAfter } from "../shared/live-route.ts";
-import { addApiRoutes } from "../../src/api/routes.ts";
-import { addMonitoringRoutes } from "../shared/monitoring.ts";
+import { addDocumentRoutes, addLiveRoute, closeAfter, startMount } from "../shared/live-route.ts";
 import { createRuntimeLive } from "../shared/runtime-live.ts";
 
 if (!("Bun" in globalThis)) {
@@ -132,10 +130,7 @@ function muxHandlers(live: BunWebSocketHandlers, documents: BunWebSocketHandlers
  * Bun.serve({ port: 3000, fetch: app.fetch, websocket: live.websocket });
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
-  const { monitoring = true, ...liveOptions } = options;
-  const { engine, websocket, upgrade, upgradeDocuments, close } = createBunLive({ ...liveOptions, path });
-  if (monitoring) addMonitoringRoutes(app, engine);
-  addApiRoutes(app, engine, liveOptions.api);
+  const { engine, websocket, upgrade, upgradeDocuments, close } = startMount(app, path, options, createBunLive);
   addLiveRoute(app, path, async (c) => {
     const server = c.env as BunServerLike | undefined;
     if (typeof server?.upgrade !== "function") {
@@ -169,16 +164,4 @@ export function createServer(options: ServerOptions = {}): BunLiveServer {
   });
 }
 
-export type {
-  LiveHandle,
-  LiveMount,
-  LiveServer,
-  ServerOptions,
-  MountOptions,
-  WebSocketServer,
-  BunWebSocketHandlers,
-  UpgradeEmitter,
-} from "../shared/handle.ts";
-export type { MonitoringOption } from "../shared/monitoring.ts";
-
-export * from "../../src/index.ts";
+export * from "../shared/entry-exports.ts";

@@ -34,9 +34,7 @@ const FRONT_ATTACH_WAIT_MS = 1000;
 import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
-import { addDocumentRoutes, addLiveRoute } from "../shared/live-route.ts";
-import { addApiRoutes } from "../../src/api/routes.ts";
-import { addMonitoringRoutes } from "../shared/monitoring.ts";
+import { addDocumentRoutes, addLiveRoute, startMount } from "../shared/live-route.ts";
 import { createRuntimeLive } from "../shared/runtime-live.ts";
 
 if (!("Deno" in globalThis)) {
@@ -87,8 +85,7 @@ function createDenoLive(options: WebSocketServerOptions) {
             if (!releaseDenoUpgradeRequest(peer)) fellBack("Deno upgrade request release");
             const opened = engine.hooks.open?.(peer);
             // Behind the front, messages come from the front's reader from now on, not through Deno.
-            const message = engine.hooks.message;
-            if (message) frontReaderOf(peer.context)?.attach((text) => message(peer, { text: () => text } as never));
+            frontReaderOf(peer.context)?.attach((text) => engine.receiveText(peer, text));
             return opened;
           },
         },
@@ -136,10 +133,7 @@ function createDenoLive(options: WebSocketServerOptions) {
  * Deno.serve({ port: 3000 }, app.fetch);
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
-  const { monitoring = true, ...liveOptions } = options;
-  const { engine, upgrade, upgradeDocuments, close } = createDenoLive({ ...liveOptions, path });
-  if (monitoring) addMonitoringRoutes(app, engine);
-  addApiRoutes(app, engine, liveOptions.api);
+  const { engine, upgrade, upgradeDocuments, close } = startMount(app, path, options, createDenoLive);
   // c.env is Deno.serve's ServeHandlerInfo when the app is served with app.fetch.
   addLiveRoute(app, path, (c) => upgrade(c.req.raw, c.env));
   if (upgradeDocuments) addDocumentRoutes(app, engine.documents!.path, (c) => upgradeDocuments(c.req.raw, c.env));
@@ -261,16 +255,4 @@ export interface DenoServerOptions extends ServerOptions {
   denoFront?: boolean;
 }
 
-export type {
-  LiveHandle,
-  LiveMount,
-  LiveServer,
-  ServerOptions,
-  MountOptions,
-  WebSocketServer,
-  BunWebSocketHandlers,
-  UpgradeEmitter,
-} from "../shared/handle.ts";
-export type { MonitoringOption } from "../shared/monitoring.ts";
-
-export * from "../../src/index.ts";
+export * from "../shared/entry-exports.ts";

@@ -1,9 +1,9 @@
-import { createLoopFanout, type CreateFanout } from "../../src/engine/fanout.ts";
+import type { CreateFanout } from "../../src/engine/fanout.ts";
 import type { Connection } from "../../src/engine/room.ts";
 import { nextTurn } from "../../src/util/async.ts";
 import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "../shared/crossws-internals.ts";
 import type { FellBack } from "../shared/runtime-live.ts";
-import { encodeTextFrame } from "../shared/ws-frame.ts";
+import { createFramedFanout } from "../shared/framed-fanout.ts";
 
 interface NodeTransport extends NodeWire {
   corked: boolean;
@@ -25,7 +25,6 @@ export const createCorkedFanout =
   (fellBack: FellBack): CreateFanout =>
   (context) => {
     const { maxBufferedBytes, overLimit } = context;
-    const portable = createLoopFanout(context);
     let corked: NodeTransport[] = [];
     const uncorkAll = () => {
       const batch = corked;
@@ -48,37 +47,11 @@ export const createCorkedFanout =
       if (socket.writableLength > maxBufferedBytes) overLimit(conn);
     }
 
-    return {
-      attach(conn) {
-        const wire = nodeWire(conn.peer);
-        if (typeof wire === "object") conn.transport = { ws: wire.ws, socket: wire.socket, corked: false } satisfies NodeTransport;
-        else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
-        if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
-      },
-      send(conn, frame) {
-        const t = conn.transport as NodeTransport | undefined;
-        if (t) write(conn, t, encodeTextFrame(frame));
-        else portable.send(conn, frame);
-      },
-      publish(room, frame, except) {
-        if (room.local.size === 0) return;
-        let wire: Uint8Array | undefined;
-        for (const conn of room.local) {
-          if (conn === except) continue;
-          const t = conn.transport as NodeTransport | undefined;
-          if (t) write(conn, t, (wire ??= encodeTextFrame(frame)));
-          else portable.send(conn, frame);
-        }
-      },
-      buffered: (conn) => (conn.transport as NodeTransport | undefined)?.socket.writableLength ?? conn.peer.bufferedAmount ?? 0,
-      publishExcept(room, frame, skip) {
-        let wire: Uint8Array | undefined;
-        for (const conn of room.local) {
-          if (skip.has(conn)) continue;
-          const t = conn.transport as NodeTransport | undefined;
-          if (t) write(conn, t, (wire ??= encodeTextFrame(frame)));
-          else portable.send(conn, frame);
-        }
-      },
+    const attach = (conn: Connection) => {
+      const wire = nodeWire(conn.peer);
+      if (typeof wire === "object") conn.transport = { ws: wire.ws, socket: wire.socket, corked: false } satisfies NodeTransport;
+      else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
+      if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
     };
+    return createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength);
   };

@@ -178,17 +178,5 @@ function closeUnlessRequested(server: Server, ms: number): void {
 }
 
 export { mountLive } from "./mount.ts";
-export type {
-  LiveHandle,
-  LiveMount,
-  LiveServer,
-  ServerOptions,
-  MountOptions,
-  WebSocketServer,
-  BunWebSocketHandlers,
-  UpgradeEmitter,
-} from "../shared/handle.ts";
-export type { MonitoringOption } from "../shared/monitoring.ts";
-
-// The Node entry is the whole package: the runtime-neutral API plus the Node servers above.
-export * from "../../src/index.ts";
+// The entry is the whole package: the runtime-neutral API plus the servers above.
+export * from "../shared/entry-exports.ts";

@@ -9,9 +9,7 @@ import type { Duplex } from "node:stream";
 import type { Context, Hono } from "hono";
 import type { LiveMount, UpgradeEmitter, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
-import { addDocumentRoutes, addLiveRoute, pathnameOf } from "../shared/live-route.ts";
-import { addApiRoutes } from "../../src/api/routes.ts";
-import { addMonitoringRoutes } from "../shared/monitoring.ts";
+import { addDocumentRoutes, addLiveRoute, pathnameOf, startMount } from "../shared/live-route.ts";
 import { createNodeLive, nodeUpgradeRequest, refuseUpgrade, reportUpgradeErrors } from "./node-live.ts";
 
 /** Where `injectWebSocket` puts the raw socket for the route, in `c.env`. */
@@ -33,10 +31,7 @@ interface UpgradeSlot {
  * live.injectWebSocket(serve({ fetch: app.fetch, port: 3000 }));
  */
 export function mountLive(app: Hono<any, any, any>, path: string, options: MountOptions = {}): LiveMount {
-  const { monitoring = true, ...liveOptions } = options;
-  const { engine, adapter, documents, close } = createNodeLive({ ...liveOptions, path });
-  if (monitoring) addMonitoringRoutes(app, engine);
-  addApiRoutes(app, engine, liveOptions.api);
+  const { engine, adapter, documents, close } = startMount(app, path, options, createNodeLive);
   const onError = engine.options.onError;
 
   const upgradeWith = (target: typeof adapter) => async (c: Context) => {

@@ -1,5 +1,27 @@
 /** The pieces every runtime's HTTP side shares: the live route in a Hono app, and request helpers. */
 import type { Context, Hono } from "hono";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import type { LiveEngine } from "../../src/engine/engine.ts";
+import type { WebSocketServerOptions } from "../../src/options.ts";
+import type { MountOptions } from "./handle.ts";
+import { addMonitoringRoutes } from "./monitoring.ts";
+
+/**
+ * What every runtime's `mountLive` does first: build its live endpoint for `path` with `create`, then add
+ * the monitoring routes (unless `monitoring: false`) and the HTTP API (with `api`) to `app`.
+ */
+export function startMount<L extends { engine: LiveEngine }>(
+  app: Hono<any, any, any>,
+  path: string,
+  options: MountOptions,
+  create: (options: WebSocketServerOptions) => L,
+): L {
+  const { monitoring = true, ...liveOptions } = options;
+  const live = create({ ...liveOptions, path });
+  if (monitoring) addMonitoringRoutes(app, live.engine);
+  addApiRoutes(app, live.engine, liveOptions.api);
+  return live;
+}
 
 /** `http://host:port` for a listening address; wildcard addresses are shown as localhost. */
 export function displayUrl(hostname: string | undefined, port: number): string {

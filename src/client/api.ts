@@ -74,6 +74,13 @@ export interface LiveSyncClientConfig {
   maxQueuedMessages?: number;
   /** Page size of `loadOlderMessages()`. @default 50 */
   historyPageSize?: number;
+  /**
+   * Name the room in the URL (`?room=<id>`), and open a new socket to join another room. On Cloudflare
+   * (`@openlivesync/server/cloudflare`) the socket then goes straight to its room's Durable Object instead
+   * of through the Worker's relay; other servers ignore the parameter.
+   * @default false
+   */
+  roomInUrl?: boolean;
 }
 
 export type EventHandler = (payload: unknown, event: BroadcastEventRelayPayload) => void;

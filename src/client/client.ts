@@ -10,6 +10,16 @@ import { EventHandlers } from "./event-handlers.ts";
 import { LiveSyncError } from "./errors.ts";
 import { RoomSession, type StreamGap } from "./room-session.ts";
 
+/** `url` with `room=<roomId>` added to its query (replacing one there). */
+function withRoom(url: string, roomId: string): string {
+  const hash = url.indexOf("#");
+  const base = hash === -1 ? url : url.slice(0, hash);
+  const [path, query = ""] = base.split("?", 2) as [string, string?];
+  const params = query.split("&").filter((p) => p !== "" && !p.startsWith("room="));
+  params.push(`room=${encodeURIComponent(roomId)}`);
+  return `${path}?${params.join("&")}`;
+}
+
 /**
  * A client for one room at a time.
  * @example
@@ -37,8 +47,15 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
       }
     },
   );
+  /** With `roomInUrl`: the room the current socket was opened for. */
+  let urlRoom: string | undefined;
+  const url = () => {
+    if (!config.roomInUrl) return config.url;
+    urlRoom = store.state.currentRoomId ?? undefined;
+    return urlRoom === undefined ? config.url : withRoom(config.url, urlRoom);
+  };
   const connection = createConnection({
-    url: config.url,
+    url,
     WebSocket: config.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket,
     getAuthToken: config.getAuthToken,
     reconnect: config.reconnect ?? true,
@@ -64,7 +81,11 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
       connection.stop();
       store.update(EMPTY_ROOM);
     },
-    joinRoom: (roomId, presence, identity) => session.join(roomId, presence, identity),
+    joinRoom(roomId, presence, identity) {
+      session.join(roomId, presence, identity);
+      // The socket serves the room in its URL: another room needs its own socket (the join goes out when it opens).
+      if (config.roomInUrl && roomId !== urlRoom) connection.restart();
+    },
     leaveRoom: (roomId) => session.leave(roomId),
     updatePresence: (presence) => session.updatePresence(presence),
     broadcastEvent: (event, payload) => session.broadcastEvent(event, payload),

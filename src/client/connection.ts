@@ -50,7 +50,8 @@ function shownUrl(url: string): string {
 }
 
 export interface ConnectionOptions {
-  url: string;
+  /** The URL, read again for every socket. */
+  url: () => string;
   WebSocket: WebSocketConstructorLike | undefined;
   getAuthToken?: () => string | Promise<string>;
   reconnect: boolean;
@@ -68,6 +69,8 @@ export interface ConnectionOptions {
 export interface Connection {
   start(): void;
   stop(): void;
+  /** Close the current socket, if any, and open a new one at once (its URL read again). */
+  restart(): void;
   /** Write a frame on the open socket; false when there is none. */
   send(frame: unknown): boolean;
   readonly isOpen: boolean;
@@ -95,6 +98,8 @@ class ReconnectingConnection implements Connection {
   private running = false;
   /** When the current socket opened: a 4401 on a socket that lived a while retries at once with a fresh token. */
   private openedAt = 0;
+  /** The URL of the latest socket (without its token), for errors. */
+  private lastUrl = "";
   /** Attempts in a row whose socket never opened; 0 once one opens. */
   private failedOpens = 0;
 
@@ -129,6 +134,12 @@ class ReconnectingConnection implements Connection {
     this.setStatus("idle");
   }
 
+  restart(): void {
+    if (!this.running) return;
+    this.stop();
+    this.start();
+  }
+
   send(frame: unknown): boolean {
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) return false;
@@ -161,7 +172,9 @@ class ReconnectingConnection implements Connection {
         ),
       );
     }
-    let url = options.url;
+    const base = options.url();
+    this.lastUrl = base;
+    let url = base;
     if (options.getAuthToken) {
       try {
         url = withToken(url, await options.getAuthToken());
@@ -178,7 +191,7 @@ class ReconnectingConnection implements Connection {
     } catch (error) {
       // A malformed URL: retrying cannot help.
       const why = error instanceof Error ? error.message : String(error);
-      return this.giveUp(new ClientConfigError(`Cannot open a WebSocket to ${options.url}: ${why}`));
+      return this.giveUp(new ClientConfigError(`Cannot open a WebSocket to ${base}: ${why}`));
     }
     this.socket = ws;
     this.listen(ws, gen);
@@ -229,7 +242,7 @@ class ReconnectingConnection implements Connection {
   /** The socket closed before it opened: say what is known, then retry like any drop (visibly, after a few). */
   private neverOpened(gen: number, detail: string | undefined): void {
     this.failedOpens++;
-    const { url } = this.options;
+    const url = this.lastUrl;
     this.options.onDrop(1006, this.options.reconnect);
     this.retry(gen, false, new ConnectError(shownUrl(url), this.failedOpens, refusalStatus(detail), detail));
   }

@@ -3,15 +3,10 @@
  * newest one. Server `error` frames keep the server's code (see the README's error code table).
  */
 
-/** Base class of every error the client reports or throws. */
-export class LiveSyncError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+import { OpenLiveSyncError as LiveSyncError } from "../util/coded-error.ts";
+
+/** Base class of every error the client reports or throws (the server's `OpenLiveSyncError`). */
+export { LiveSyncError };
 
 /**
  * The server answered with an `error` frame; `code` is the server's (`NOT_IN_ROOM`, `FORBIDDEN`, …).

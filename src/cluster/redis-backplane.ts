@@ -9,7 +9,6 @@ import {
 import { createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, nextTurn, withTimeout } from "../util/async.ts";
 import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
-import { legacyRecords } from "./redis-compat.ts";
 import { RedisConnection } from "./redis-connection.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
@@ -66,8 +65,6 @@ class RedisLink implements RedisBackplane {
   private sink: BackplaneSink | undefined;
   private beat: ReturnType<typeof setInterval> | undefined;
   private startedAt = 0;
-  /** Every live peer reads `presence` records (else the news goes as single-member records; see redis-compat.ts). */
-  private peersReadNews = false;
   /** The backplane's own `onError`, else the server's (set in `start`); made safe either way. */
   private onError: OnError;
 
@@ -102,11 +99,6 @@ class RedisLink implements RedisBackplane {
       up: () => (redis.down = false),
       publishSync,
       announced: () => this.resolveReady(),
-      peersReadNews: (all) => {
-        // A peer that cannot read them may have dropped some already: everyone re-reads shared state.
-        if (this.peersReadNews && !all) publishSync().catch(failed);
-        this.peersReadNews = all;
-      },
     });
   }
 
@@ -166,9 +158,7 @@ class RedisLink implements RedisBackplane {
     if (!this.redis.isReady()) return;
     const { codec, publisher } = this;
     const { kind, roomId, frame } = message;
-    if (kind !== "presence") return publisher.publish(roomId, codec.header(kind, roomId, message.connectionId), frame);
-    if (this.peersReadNews) return publisher.publish(roomId, codec.header(kind, roomId, ""), frame, true);
-    for (const r of legacyRecords(message)) publisher.publish(roomId, codec.header(r.kind, roomId, r.connectionId), r.frame);
+    publisher.publish(roomId, codec.header(kind, roomId, kind === "presence" ? "" : message.connectionId), frame);
   }
 
   control(body: string): void {

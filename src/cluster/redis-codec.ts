@@ -59,7 +59,7 @@ export function redisKeys(prefix: string): RedisKeys {
 export const MAGIC = "ols1";
 /** `sync`: re-read every room; `control`: an instance-level message (its body where a frame would be). */
 export type WireKind = MessageKind | "sync" | "control";
-/** `p` (a room's presence news of one window) is new with presence batching; see `redis-compat.ts`. */
+/** `p`: a room's presence news of one window. */
 const KINDS: Record<string, WireKind> = {
   p: "presence",
   j: "joined",
@@ -92,8 +92,7 @@ export interface WireRecord {
 /**
  * One instance's encoder: a record is `<header JSON>\n<client frame>`, the header
  * `["ols1","<instance id>","<kind code>","<room id>","<connection id>"]` (connection id empty for
- * `p`). One PUBLISH holds one or more records, newline-separated (JSON has no raw newline); a `p` record
- * is always the last of its PUBLISH (see `redis-compat.ts`).
+ * `p`). One PUBLISH holds one or more records, newline-separated (JSON has no raw newline).
  */
 export function createCodec(instanceId: string) {
   const headStart = `["${MAGIC}","${instanceId}","`;

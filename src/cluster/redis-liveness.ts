@@ -1,6 +1,5 @@
 import type { BackplaneSink } from "./backplane.ts";
 import type { RedisKeys } from "./redis-codec.ts";
-import { beatValue, readsNews } from "./redis-compat.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
 import { claimEmptied } from "./redis-rooms.ts";
 
@@ -20,8 +19,6 @@ export interface LivenessHost {
   publishSync(): Promise<unknown>;
   /** Announced (first time or again): joins waiting for start-up may go ahead. */
   announced(): void;
-  /** Whether every live peer's heartbeat says it reads `presence` records (checked on every beat). */
-  peersReadNews(all: boolean): void;
 }
 
 /**
@@ -72,7 +69,7 @@ export class Liveness {
     const { keys, instanceId } = host;
     this.owed = true;
     try {
-      await cmd.set(keys.hb(instanceId), beatValue(Date.now()), "PX", host.ttlMs);
+      await cmd.set(keys.hb(instanceId), String(Date.now()), "PX", host.ttlMs);
       const recorded = await cmd.hgetall(keys.inst(instanceId));
       const local = new Map<string, { roomId: string; entry: string }>();
       for (const m of sink.localMembers()) local.set(m.connectionId, m);
@@ -122,7 +119,7 @@ export class Liveness {
     let known: string[];
     try {
       const [, registered, members] = await Promise.all([
-        cmd.set(keys.hb(instanceId), beatValue(checkedAt), "PX", ttlMs),
+        cmd.set(keys.hb(instanceId), String(checkedAt), "PX", ttlMs),
         cmd.sismember(keys.registry, instanceId),
         cmd.smembers(keys.registry),
       ]);
@@ -153,8 +150,7 @@ export class Liveness {
 
   /**
    * The heartbeat values of `ids` other than this instance (`null`: none, the instance is dead), read
-   * together (a failed read leaves its id out); once all were read, tells the host whether all live
-   * ones read `presence` records.
+   * together (a failed read leaves its id out).
    */
   private async beats(cmd: RedisClientLike, ids: string[]): Promise<Map<string, string | null>> {
     const others = ids.filter((id) => id !== this.host.instanceId);
@@ -163,7 +159,6 @@ export class Liveness {
     read.forEach((result, i) => {
       if (result.status === "fulfilled") beats.set(others[i]!, result.value);
     });
-    if (beats.size === others.length) this.host.peersReadNews([...beats.values()].every((beat) => beat === null || readsNews(beat)));
     return beats;
   }
 

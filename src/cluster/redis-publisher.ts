@@ -53,8 +53,7 @@ const joinRecords = (records: string[]) => (records.length === 1 ? records[0]! :
  * A turn's first batch leaves in a microtask, before this instance writes to its own clients (the
  * Node fan-out flushes at the end of the turn), so the other instances start their share of a
  * fan-out while this one does its own; whatever later callbacks in the same turn add leaves at the
- * end of the turn. At most two PUBLISH per room per turn, plus one per `presence` record (which ends
- * its PUBLISH), and none waits for a later turn (ioredis's auto-pipelining would hold each command
+ * end of the turn. At most two PUBLISH per room per turn, and none waits for a later turn (ioredis's auto-pipelining would hold each command
  * until after the next poll for I/O).
  *
  * On a single Redis every room shares one pipeline (one write). On a Redis Cluster each room's
@@ -85,19 +84,11 @@ export class Publisher {
     this.failed = failed;
   }
 
-  /**
-   * Queue one room record (`header` is its encoded header). `last` ends its PUBLISH: the records after
-   * it in this batch go in the next one (older instances drop everything after a record they do not know).
-   */
-  publish(roomId: string, header: string, frame: string, last = false): void {
+  /** Queue one room record (`header` is its encoded header). */
+  publish(roomId: string, header: string, frame: string): void {
     const cmd = this.command();
     if (!cmd) return;
-    const batch = this.batchOf(cmd, roomId);
-    batch.records.push(`${header}\n${frame}`);
-    if (last) {
-      this.publishOn(batch.tx, roomId, joinRecords(batch.records));
-      batch.records = [];
-    }
+    this.batchOf(cmd, roomId).records.push(`${header}\n${frame}`);
     this.schedule();
   }
 

@@ -3,13 +3,10 @@ import { chatFrame } from "../protocol/frames.ts";
 import type { ChatMessagePayload, SendChatPayload } from "../protocol/messages.ts";
 import { contextOf } from "./app-hooks.ts";
 import { createChatHistory } from "./chat-history.ts";
-import type { Connection } from "./connection.ts";
+import { type Connection, inOrder } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { senderKey } from "./events.ts";
 import { withOffset } from "./streams.ts";
-
-/** Shared by every connection without a chat in flight. */
-const SETTLED: Promise<void> = Promise.resolve();
 
 /** `beforeChat`, when set: false when the message was refused or the hook failed (the sender was told). */
 async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<boolean> {
@@ -119,19 +116,15 @@ export function createChat(ctx: EngineContext) {
       );
     }
     work.chatsInFlight = (work.chatsInFlight ?? 0) + 1;
-    const chain = (work.chatChain ?? SETTLED)
-      .then(() => store(ctx, conn, chat))
-      .catch((error) => report(error, { stage: "message" })) // never rejects, so later chats still run
-      .finally(() => {
-        const w = conn.work!;
+    inOrder(
+      conn,
+      "chatChain",
+      () => store(ctx, conn, chat),
+      report,
+      (w) => {
         w.chatsInFlight! -= 1;
-        if (w.chatChain === chain) {
-          w.chatChain = undefined;
-          w.chatsInFlight = undefined;
-          conn.settle();
-        }
-      });
-    work.chatChain = chain;
+      },
+    );
   }
 
   return { send: sendChat, history: createChatHistory(ctx) };

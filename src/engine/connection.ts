@@ -1,3 +1,4 @@
+import type { OnError } from "../errors.ts";
 import type { Presence, PresenceEntry, RoomPermissions, UserInfo } from "../protocol/messages.ts";
 import type { Room } from "./room.ts";
 
@@ -11,6 +12,18 @@ export interface PeerLike {
   ping?(data?: unknown): unknown;
   readonly bufferedAmount?: number;
   readonly context?: Record<string, unknown>;
+}
+
+/**
+ * What a connection needs to be put back after its process was evicted while its socket stayed open
+ * (Durable Object hibernation): identity, and the room it is in with its presence entry. Plain JSON.
+ */
+export interface SavedConnection {
+  id: string;
+  user?: UserInfo;
+  verified: boolean;
+  /** The room it had joined (its `room_joined` was sent), with its entry in `room.members`. */
+  room?: { id: string; entry: PresenceEntry };
 }
 
 /**
@@ -150,6 +163,15 @@ export class Connection {
     this.settle();
   }
 
+  /** What {@link SavedConnection} keeps of it; a join still in progress is saved as no room. */
+  saved(): SavedConnection {
+    const { room, member } = this;
+    const saved: SavedConnection = { id: this.id, verified: this.verified };
+    if (this.user) saved.user = this.user;
+    if (room && member && room.local.has(this)) saved.room = { id: room.id, entry: member };
+    return saved;
+  }
+
   /**
    * The entry others see in `presence_updated` and `room_joined.presence`: the connection id, the
    * user's fields (`userId`, `name`, `email`, `provider` and any extra ones `onAuth` returned), and presence.
@@ -168,4 +190,36 @@ export class Connection {
     }
     return entry;
   }
+}
+
+/** Shared by every connection with nothing queued of a kind. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * Run `task` after the connection's previous task of the same kind (`slot`), so one connection's chats
+ * (or moderated events) are handled in the order it sent them. The chain never rejects: a failure goes
+ * to `report` (stage `message`) and the next task still runs. `after` runs once each task is done; when
+ * the last queued task is done the slot is cleared and the connection settles.
+ */
+export function inOrder(
+  conn: Connection,
+  slot: "chatChain" | "eventChain",
+  task: () => Promise<void>,
+  report: OnError,
+  after?: (work: ConnectionWork) => void,
+): void {
+  const work = conn.busy();
+  const chain: Promise<void> = (work[slot] ?? SETTLED)
+    .then(task)
+    .catch((error) => report(error, { stage: "message" }))
+    .finally(() => {
+      const w = conn.work;
+      if (!w) return;
+      after?.(w);
+      if (w[slot] === chain) {
+        w[slot] = undefined;
+        conn.settle();
+      }
+    });
+  work[slot] = chain;
 }

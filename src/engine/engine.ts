@@ -1,5 +1,5 @@
 import { createWebhooks } from "../webhooks/webhooks.ts";
-import type { Hooks } from "crossws";
+import type { Hooks, Peer } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
 import { createClusterRooms } from "./cluster-rooms.ts";
@@ -15,14 +15,14 @@ import { BackplaneError } from "../cluster/backplane.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import { createRefusals, type Refusals } from "./refusals.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, PeerLike, SavedConnection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
 import { createProbes, type Readiness } from "./probes.ts";
 import { createUpgrade, startBackplane } from "./upgrade.ts";
 import { createEvents } from "./events.ts";
 import { createLoopFanout, type CreateFanout } from "./fanout.ts";
-import { bindHooks } from "./hooks.ts";
+import { type BoundHooks, bindConnection, bindHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { createPresence } from "./presence.ts";
 import { Guard } from "./guard.ts";
@@ -57,6 +57,13 @@ export interface RuntimeCapabilities {
    * `maxBuffered`: the engine then closes it as a slow consumer (4429).
    */
   answerPing?: (peer: Connection["peer"], data: Uint8Array | undefined, maxBuffered: number) => boolean;
+  /**
+   * The runtime keeps each connection's room and presence outside this process (Durable Object
+   * hibernation: the socket's attachment). Called after a local member's join ended (its `room_joined`
+   * went out) and after its presence news (updated, left), so `conn.saved()` is what to keep; `restore`
+   * puts it back.
+   */
+  memberChanged?: (conn: Connection) => void;
 }
 
 export interface ConnectionsView extends Iterable<Connection> {
@@ -66,6 +73,11 @@ export interface ConnectionsView extends Iterable<Connection> {
 /** The runtime-neutral server: crossws hooks plus the room state they drive. */
 export interface LiveEngine {
   readonly hooks: Partial<Hooks>;
+  /**
+   * A text message from `peer` that the runtime read itself, past crossws (the Deno front's reader): the
+   * same checks and dispatch as the `message` hook.
+   */
+  receiveText(peer: Peer, text: string): void;
   readonly options: ResolvedOptions;
   readonly rooms: RoomManager;
   /** Every open connection (in a room or not). */
@@ -82,6 +94,11 @@ export interface LiveEngine {
   observe(observer: LiveLifecycle): void;
   /** The shared documents' endpoint; undefined with `documents: false`. */
   readonly documents: DocumentSide | undefined;
+  /**
+   * Put back a connection whose socket outlived this process (Durable Object hibernation): under its old
+   * id, with its identity, in its room with its presence entry. Nobody is told: for the room nothing changed.
+   */
+  restore(peer: PeerLike, saved: SavedConnection): Connection;
 }
 
 export type { Readiness } from "./probes.ts";
@@ -101,8 +118,27 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
   });
   const rooms = new RoomManager(fanout);
   const streams = createStreams(options, rooms);
-  const batchOptions = { batchMs: options.presenceBatchMs, maxSnapshot: options.maxPresenceSnapshot, report };
+  const batchOptions = {
+    batchMs: options.presenceBatchMs,
+    budget: options.presenceBudget,
+    maxSnapshot: options.maxPresenceSnapshot,
+    report,
+  };
   const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics, streams, options.maxBufferedBytes / 2);
+  const changed = runtime.memberChanged;
+  if (changed) {
+    // Every change of a local member's room or entry passes here: its news, and the end of its join.
+    const { presence, snapshotSent } = send;
+    send.presence = (room, change) => {
+      const stored = presence(room, change);
+      if (change.conn) changed(change.conn);
+      return stored;
+    };
+    send.snapshotSent = (room, conn) => {
+      snapshotSent(room, conn);
+      changed(conn);
+    };
+  }
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
   const shared = cluster && createSharedStreams(options, rooms, send, drop);
@@ -158,7 +194,7 @@ function createSocketHooks(p: {
   faults: ReturnType<typeof createClientFaults>;
   refusals: Refusals;
   closing: () => boolean;
-}): Partial<Hooks> {
+}): BoundHooks {
   const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
   return bindHooks({
     upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
@@ -235,10 +271,9 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     attach: fanout.attach?.bind(fanout),
     report,
   });
-  const faults = createClientFaults(report);
-  const refusals = createRefusals(report);
+  const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
-  const hooks = createSocketHooks({ ...socket, closing: () => closing });
+  const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
   // Documents have their own hooks and state; the rooms' paths above do not know they exist.
   const documents =
     options.documents &&
@@ -265,10 +300,21 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   let closed: Promise<void> | undefined;
   return {
-    ...{ hooks, options, rooms, metrics: probes.metrics, ready: probes.ready },
+    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,
+    restore(peer, saved) {
+      const conn = registry.restored(peer, saved.id, saved.user, saved.verified);
+      guard.admit(conn, () => undefined);
+      bindConnection(peer, conn);
+      if (saved.room) {
+        rooms.beginJoin(conn, saved.room.id, saved.room.entry);
+        rooms.completeJoin(conn);
+      }
+      if (saved.user) registry.armExpiry(conn, saved.user.exp);
+      return conn;
+    },
     connections: {
       get size() {
         return registry.size;

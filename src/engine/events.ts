@@ -2,7 +2,7 @@ import { ErrorCodes } from "../protocol/codes.ts";
 import { eventAckFrame, eventFrame } from "../protocol/frames.ts";
 import type { BroadcastEventPayload } from "../protocol/messages.ts";
 import { contextOf } from "./app-hooks.ts";
-import type { Connection } from "./connection.ts";
+import { type Connection, inOrder } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import type { Published } from "./room-send.ts";
 
@@ -14,9 +14,6 @@ export function senderKey(conn: Connection, clientMessageId: string): string {
   const userId = conn.user?.userId;
   return userId ? JSON.stringify(["u", userId, clientMessageId]) : JSON.stringify(["anonymous", clientMessageId]);
 }
-
-/** Shared by every connection without an event waiting for `beforeEvent`. */
-const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * `broadcast_event`: relayed to every other member of the sender's room, never echoed. With a
@@ -62,18 +59,7 @@ export function createEvents(ctx: EngineContext) {
     relay(conn: Connection, payload: BroadcastEventPayload): void {
       const roomId = conn.room!.id;
       if (!hooks.beforeEvent) return publish(conn, roomId, payload, payload.clientMessageId);
-      const work = conn.busy();
-      const chain = (work.eventChain ?? SETTLED)
-        .then(() => moderated(conn, roomId, payload))
-        .catch((error) => report(error, { stage: "message" }))
-        .finally(() => {
-          const w = conn.work;
-          if (w?.eventChain === chain) {
-            w.eventChain = undefined;
-            conn.settle();
-          }
-        });
-      work.eventChain = chain;
+      inOrder(conn, "eventChain", () => moderated(conn, roomId, payload), report);
     },
   };
 }

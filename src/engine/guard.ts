@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.ts";
+import { numberOption } from "../util/number-option.ts";
 import { backgroundInterval } from "../util/async.ts";
 import type { Connection } from "./connection.ts";
 import type { RefusalReason } from "./refusals.ts";
@@ -50,29 +51,21 @@ export interface ResolvedGuard {
   maxChatsInFlight: number;
 }
 
-function count(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new ConfigError(`Option ${name} must be a non-negative number, got ${String(value)}`);
-  }
-  return value;
-}
-
 export function resolveGuard(options: GuardOptions): ResolvedGuard {
   const origins = options.allowedOrigins ?? [];
   if (origins !== "*" && !Array.isArray(origins)) throw new ConfigError('Option allowedOrigins must be an array of origins or "*"');
   const rate = options.rateLimit === false ? undefined : (options.rateLimit ?? {});
   return {
     allowedOrigins: origins === "*" ? "*" : new Set(origins.map(normalizeOrigin)),
-    maxConnections: count("maxConnections", options.maxConnections, 100_000),
-    maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp, 0),
+    maxConnections: numberOption("maxConnections", options.maxConnections, 100_000),
+    maxConnectionsPerIp: numberOption("maxConnectionsPerIp", options.maxConnectionsPerIp, 0),
     rateLimit: rate && {
-      messagesPerSecond: count("rateLimit.messagesPerSecond", rate.messagesPerSecond, 200),
-      bytesPerSecond: count("rateLimit.bytesPerSecond", rate.bytesPerSecond, 1024 * 1024),
-      burstSeconds: count("rateLimit.burstSeconds", rate.burstSeconds, 2),
-      closeAfterSeconds: count("rateLimit.closeAfterSeconds", rate.closeAfterSeconds, 10),
+      messagesPerSecond: numberOption("rateLimit.messagesPerSecond", rate.messagesPerSecond, 200),
+      bytesPerSecond: numberOption("rateLimit.bytesPerSecond", rate.bytesPerSecond, 1024 * 1024),
+      burstSeconds: numberOption("rateLimit.burstSeconds", rate.burstSeconds, 2),
+      closeAfterSeconds: numberOption("rateLimit.closeAfterSeconds", rate.closeAfterSeconds, 10),
     },
-    maxChatsInFlight: count("maxChatsInFlight", options.maxChatsInFlight, 32),
+    maxChatsInFlight: numberOption("maxChatsInFlight", options.maxChatsInFlight, 32),
   };
 }
 
@@ -119,18 +112,19 @@ export class Guard {
   private readonly buckets = new Map<Connection, RateBucket>();
   /** When each connection last got a `RATE_LIMITED` error, while that is recent. */
   private readonly warnedAt = new Map<Connection, number>();
+  /** Runs only while a bucket or a warning exists: an idle server (a hibernating Durable Object) has no timer. */
   private sweeper: ReturnType<typeof setInterval> | undefined;
   /** Frames the rate limit refused, for metrics. */
   rateLimitedFrames = 0;
 
   constructor(limits: ResolvedGuard) {
     this.limits = limits;
-    this.sweeper = backgroundInterval(() => this.sweep(), SWEEP_MS);
   }
 
   /** Stop the sweep timer (server shutdown). */
   stop(): void {
     clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.buckets.clear();
     this.warnedAt.clear();
   }
@@ -212,6 +206,7 @@ export class Guard {
     } else {
       bucket = { messages: capMessages, bytes: capBytes, at: now, overSince: 0 };
       this.buckets.set(conn, bucket);
+      this.sweepSoon();
     }
     if (bucket.messages >= 1 && bucket.bytes >= size) {
       bucket.messages -= 1;
@@ -236,7 +231,12 @@ export class Guard {
     const last = this.warnedAt.get(conn);
     if (last !== undefined && now - last < WARN_EVERY_MS) return false;
     this.warnedAt.set(conn, now);
+    this.sweepSoon();
     return true;
+  }
+
+  private sweepSoon(): void {
+    this.sweeper ??= backgroundInterval(() => this.sweep(), SWEEP_MS);
   }
 
   /** Forget buckets that have filled up again and warnings past their second: idle connections keep none. */
@@ -244,14 +244,19 @@ export class Guard {
     const rate = this.limits.rateLimit;
     const now = Date.now();
     for (const [conn, at] of this.warnedAt) if (now - at >= WARN_EVERY_MS) this.warnedAt.delete(conn);
-    if (!rate) return;
-    const capMessages = rate.messagesPerSecond * rate.burstSeconds;
-    const capBytes = rate.bytesPerSecond * rate.burstSeconds;
-    for (const [conn, bucket] of this.buckets) {
-      const elapsed = (now - bucket.at) / 1000;
-      if (bucket.messages + elapsed * rate.messagesPerSecond >= capMessages && bucket.bytes + elapsed * rate.bytesPerSecond >= capBytes) {
-        this.buckets.delete(conn);
+    if (rate) {
+      const capMessages = rate.messagesPerSecond * rate.burstSeconds;
+      const capBytes = rate.bytesPerSecond * rate.burstSeconds;
+      for (const [conn, bucket] of this.buckets) {
+        const elapsed = (now - bucket.at) / 1000;
+        if (bucket.messages + elapsed * rate.messagesPerSecond >= capMessages && bucket.bytes + elapsed * rate.bytesPerSecond >= capBytes) {
+          this.buckets.delete(conn);
+        }
       }
+    }
+    if (this.buckets.size === 0 && this.warnedAt.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
     }
   }
 }

@@ -6,7 +6,12 @@ import type { Connection } from "./connection.ts";
 
 /** Each peer carries its connection, so finding it costs no map entry per socket. */
 const CONN = Symbol("openlivesync.connection");
-const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
+export const connectionOf = (peer: unknown) => (peer as Record<symbol, Connection | undefined>)[CONN];
+
+/** Give `peer` its connection (the `open` hook does it; a restored connection gets it here). */
+export function bindConnection(peer: unknown, conn: Connection): void {
+  (peer as Record<symbol, Connection>)[CONN] = conn;
+}
 
 export interface HookTargets {
   /** Answers the upgrade: a refusal Response, or the context that `open` reads the user from. */
@@ -23,24 +28,31 @@ export interface HookTargets {
   maxPayload: number;
 }
 
+/** The engine as crossws hooks, and the typed way in for a message a runtime read itself. */
+export interface BoundHooks {
+  readonly hooks: Partial<Hooks>;
+  /** A text message from `peer`, as crossws's `message` hook would pass it on. */
+  receiveText(peer: Peer, text: string): void;
+}
+
 /** The engine as crossws hooks: each hook finds the peer's connection and hands on. */
-export function bindHooks(t: HookTargets): Partial<Hooks> {
-  return {
+export function bindHooks(t: HookTargets): BoundHooks {
+  const receiveText = (peer: Peer, raw: string) => {
+    const conn = connectionOf(peer);
+    if (!conn || conn.closed) return;
+    conn.alive = true;
+    if (t.maxPayload > 0 && exceedsBytes(raw, t.maxPayload)) {
+      return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
+    }
+    t.receive(conn, raw);
+  };
+  const hooks: Partial<Hooks> = {
     upgrade: (request) => t.upgrade(request),
     open(peer) {
       const conn = t.open(peer, peer.context?.user as UserInfo | undefined);
-      if (conn) (peer as unknown as Record<symbol, Connection>)[CONN] = conn;
+      if (conn) bindConnection(peer, conn);
     },
-    message(peer, message) {
-      const conn = connectionOf(peer);
-      if (!conn || conn.closed) return;
-      conn.alive = true;
-      const raw = message.text();
-      if (t.maxPayload > 0 && exceedsBytes(raw, t.maxPayload)) {
-        return t.drop(conn, CloseCodes.MESSAGE_TOO_BIG, `Frame larger than ${t.maxPayload} bytes`);
-      }
-      t.receive(conn, raw);
-    },
+    message: (peer, message) => receiveText(peer, message.text()),
     ping(peer, data) {
       const conn = connectionOf(peer);
       if (!conn || conn.closed) return;
@@ -59,4 +71,5 @@ export function bindHooks(t: HookTargets): Partial<Hooks> {
       t.socketError(error);
     },
   };
+  return { hooks, receiveText };
 }

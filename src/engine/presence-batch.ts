@@ -54,6 +54,8 @@ export interface PresenceBatchOptions {
   backplane: Backplane | undefined;
   /** How long a room collects presence news before it goes out as one frame. */
   batchMs: number;
+  /** Most presence frames one room sends per second, all its members together: a big room's window grows to stay within it. */
+  budget: number;
   /** Past this many members, batched frames also carry `memberCount` (clients hold a capped snapshot). */
   maxSnapshot: number;
   report(error: unknown, context: { stage: "message" }): void;
@@ -173,19 +175,35 @@ function publishExcept(fanout: Fanout, room: Room, frame: string, skip: Readonly
  * neither list. The first news of an idle room goes out on the next timer turn, so a lone cursor is as
  * live as without batching.
  *
+ * A room's budget bounds what its news costs: flushes are at least `local members / budget` seconds
+ * apart (never less than `batchMs`), so a room sends at most about `budget` presence frames a second
+ * however big it is and however its members arrive. A room of up to `budget × batchMs / 1000` members
+ * keeps the `batchMs` window; past that its news waits longer (a 5,000-member room at 2,000 frames a
+ * second: 2.5 s). Chat and event frames still flush pending joins and leaves first.
+ *
  * Across instances: a local join or leave reaches shared state at once (`backplane.store`), and the
  * window's local news crosses as one `presence` message per room at the flush (its updates stored just
  * before it), so another instance gets at most one presence message per room per window from this one.
  */
-export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, report }: PresenceBatchOptions) {
+export function createPresenceBatch({ fanout, backplane, batchMs, budget, maxSnapshot, report }: PresenceBatchOptions) {
   const pending = new Map<Room, Pending>();
   const lastFlush = new WeakMap<Room, number>();
+
+  /**
+   * How long until `room` may flush: a flush costs one frame per local member, so flushes at least
+   * `members / budget` seconds apart keep the room within its budget whatever the pace of news. Members
+   * arriving one by one, each in a window of its own, cost n²/2 frames for n members (2,000 joiners
+   * 25 ms apart: 2 million frames); with the budget they cost `budget` frames a second.
+   */
+  function wait(room: Room): number {
+    const windowMs = Math.max(batchMs, (room.local.size * 1000) / budget);
+    return (lastFlush.get(room) ?? Number.NEGATIVE_INFINITY) + windowMs - Date.now();
+  }
 
   function open(room: Room): Pending {
     let p = pending.get(room);
     if (p) return p;
-    const wait = Math.max(0, (lastFlush.get(room) ?? 0) + batchMs - Date.now());
-    const timer = backgroundTimeout(() => timed(room), wait);
+    const timer = backgroundTimeout(() => timed(room), Math.max(0, wait(room)));
     p = { changes: new Map(), cancelled: new Map(), fresh: undefined, seq: 0, membership: false, timer };
     pending.set(room, p);
     return p;
@@ -194,7 +212,11 @@ export function createPresenceBatch({ fanout, backplane, batchMs, maxSnapshot, r
   function timed(room: Room): void {
     // A timer callback has no caller to catch for it: a throw here would end the process.
     try {
-      flush(room);
+      // Members that joined during the window made the room bigger: its window grows before it flushes.
+      const p = pending.get(room);
+      const left = wait(room);
+      if (p && left > 0) p.timer = backgroundTimeout(() => timed(room), left);
+      else flush(room);
     } catch (error) {
       report(error, { stage: "message" });
     }

@@ -49,6 +49,15 @@ export class Registry {
     return conn;
   }
 
+  /** A connection that was open before this process started (see `LiveEngine.restore`), under its old id. */
+  restored(peer: PeerLike, id: string, user: UserInfo | undefined, verified: boolean): Connection {
+    const conn = new Connection(id, peer, user, verified);
+    this.o.rooms.admit(conn);
+    this.open++;
+    this.o.attach?.(conn);
+    return conn;
+  }
+
   /** The socket is gone (its close hook ran). */
   readonly closed = (conn: Connection): void => {
     this.open--;

@@ -83,7 +83,7 @@ export function createRoomSend(
   rooms: RoomManager,
   fanout: Fanout,
   backplane: Backplane | undefined,
-  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "maxSnapshot" | "report">,
+  batchOptions: Pick<PresenceBatchOptions, "batchMs" | "budget" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
   streams?: RoomStreams,
   budget = 2 * 1024 * 1024,

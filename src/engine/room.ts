@@ -2,7 +2,7 @@ import type { PresenceEntry } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { Fanout } from "./fanout.ts";
 
-export { Connection, type ConnectionWork, type PeerLike } from "./connection.ts";
+export { Connection, type ConnectionWork, type PeerLike, type SavedConnection } from "./connection.ts";
 
 /** A room message that reached a room while a member's `room_joined` was being prepared. */
 export interface HeldFrame {

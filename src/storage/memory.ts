@@ -118,15 +118,12 @@ export function createInMemoryChatStorage(options: InMemoryChatStorageOptions = 
   const maxRooms = Math.max(1, Math.floor(options.maxRooms ?? 10_000));
   const maxBytes = numberOption("maxBytes", options.maxBytes, 64 * 1024 * 1024, "positive");
   const rooms = new Map<string, RoomLog>();
-  /** Bytes counted by every kept room. */
-  let total = 0;
+  let total = 0; // bytes counted by every kept room
   let counter = 0;
-
   const forget = (roomId: string, log: RoomLog) => {
     rooms.delete(roomId);
     total -= log.bytes;
   };
-
   /** The room's log, moved to the most recently used end; created (evicting the least recent) if `create`. */
   function use(roomId: string, create: boolean): RoomLog | undefined {
     let log = rooms.get(roomId);
@@ -136,15 +133,11 @@ export function createInMemoryChatStorage(options: InMemoryChatStorageOptions = 
       if (!create) return undefined;
       log = new RoomLog();
       total += log.bytes;
-      if (rooms.size >= maxRooms) {
-        const [oldest, oldLog] = rooms.entries().next().value!;
-        forget(oldest, oldLog);
-      }
+      if (rooms.size >= maxRooms) forget(...rooms.entries().next().value!);
     }
     rooms.set(roomId, log);
     return log;
   }
-
   /** Back under `maxBytes`: the least recently used rooms first, then `current`'s oldest messages (its newest stays). */
   function shrink(current: RoomLog): void {
     for (const [roomId, log] of rooms) {

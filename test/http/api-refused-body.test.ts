@@ -44,8 +44,7 @@ describe.each(["node", "bun", "deno"] as Runtime[])("the HTTP API on %s", (runti
     const f = await startChild(runtime, "standalone", { apiSecret: "s".repeat(32) });
     fixtures.push(f);
     const port = Number(new URL(f.httpUrl).port);
-    const head =
-      `POST /api/rooms/r/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` + `Content-Length: ${DECLARED}\r\n\r\n`;
+    const head = `POST /api/rooms/r/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${DECLARED}\r\n\r\n`;
     const { sent, answer } = await sendUntilClosed(port, head);
     expect(answer).toMatch(/^HTTP\/1.1 401 /);
     // What loopback's socket buffers take before anyone reads is a few MB; Node alone read 20 MB.

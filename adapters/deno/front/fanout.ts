@@ -1,6 +1,6 @@
-import { createLoopFanout, type CreateFanout } from "../../../src/engine/fanout.ts";
+import type { CreateFanout } from "../../../src/engine/fanout.ts";
 import type { Connection } from "../../../src/engine/room.ts";
-import { encodeTextFrame } from "../../shared/ws-frame.ts";
+import { createFramedFanout } from "../../shared/framed-fanout.ts";
 import { type ClientWriter, frontWriterOf } from "./client-writer.ts";
 
 /**
@@ -13,40 +13,18 @@ import { type ClientWriter, frontWriterOf } from "./client-writer.ts";
  */
 export const createFrontFanout: CreateFanout = (context) => {
   const { maxBufferedBytes, overLimit } = context;
-  const portable = createLoopFanout(context);
-  const write = (conn: Connection, writer: ClientWriter, bytes: Uint8Array) => {
-    if (conn.closed) return;
-    writer.frame(bytes);
-    if (writer.buffered > maxBufferedBytes) overLimit(conn);
+  const attach = (conn: Connection) => {
+    const writer = frontWriterOf(conn.peer);
+    if (writer) conn.transport = writer;
   };
-  return {
-    attach(conn) {
-      const writer = frontWriterOf(conn.peer);
-      if (writer) conn.transport = writer;
+  return createFramedFanout<ClientWriter>(
+    context,
+    attach,
+    (conn, writer, bytes) => {
+      if (conn.closed) return;
+      writer.frame(bytes);
+      if (writer.buffered > maxBufferedBytes) overLimit(conn);
     },
-    send(conn, frame) {
-      const writer = conn.transport as ClientWriter | undefined;
-      if (writer) write(conn, writer, encodeTextFrame(frame));
-      else portable.send(conn, frame);
-    },
-    publish(room, frame, except) {
-      let bytes: Uint8Array | undefined;
-      for (const conn of room.local) {
-        if (conn === except) continue;
-        const writer = conn.transport as ClientWriter | undefined;
-        if (writer) write(conn, writer, (bytes ??= encodeTextFrame(frame)));
-        else portable.send(conn, frame);
-      }
-    },
-    buffered: (conn) => (conn.transport as ClientWriter | undefined)?.buffered ?? conn.peer.bufferedAmount ?? 0,
-    publishExcept(room, frame, skip) {
-      let bytes: Uint8Array | undefined;
-      for (const conn of room.local) {
-        if (skip.has(conn)) continue;
-        const writer = conn.transport as ClientWriter | undefined;
-        if (writer) write(conn, writer, (bytes ??= encodeTextFrame(frame)));
-        else portable.send(conn, frame);
-      }
-    },
-  };
+    (writer) => writer.buffered,
+  );
 };

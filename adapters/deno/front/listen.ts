@@ -20,20 +20,10 @@ import { ClientReader } from "./client-reader.ts";
 import { ClientWriter } from "./client-writer.ts";
 import { closesAfter, relayBody, requestFraming, responseFraming } from "./http-body.ts";
 import { latin1, readHead, Source } from "./http-head.ts";
+import { type Conn, discard, FROM_CLIENT, FROM_DENO_WS, type NetAddr, pipe, sleep, writeAll } from "./conn-io.ts";
 
-export interface NetAddr {
-  transport: "tcp";
-  hostname: string;
-  port: number;
-}
-interface Conn {
-  readonly remoteAddr: NetAddr;
-  readonly localAddr: NetAddr;
-  read(buffer: Uint8Array): Promise<number | null>;
-  write(bytes: Uint8Array): Promise<number>;
-  close(): void;
-  setNoDelay?(noDelay?: boolean): void;
-}
+export type { NetAddr };
+
 interface Listener extends AsyncIterable<Conn> {
   readonly addr: NetAddr;
   close(): void;
@@ -268,51 +258,4 @@ function requestPath(head: Uint8Array): string {
   const target = line.split(" ")[1] ?? "/";
   const q = target.indexOf("?");
   return q === -1 ? target : target.slice(0, q);
-}
-
-async function discard(conn: Conn, limit: number) {
-  const buffer = new Uint8Array(FROM_CLIENT);
-  for (let n = 0; n < limit; ) {
-    const read = await conn.read(buffer);
-    if (read === null) return;
-    n += read;
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Read buffer sizes. Each open connection holds both while it waits for bytes: two of 64 KiB made an idle
- * Deno connection 36 KB larger than without the front; frames larger than these take a few more reads.
- */
-const FROM_CLIENT = 4096;
-/**
- * After the 101 only Deno's own frames come this way (pings, pongs, close: at most 129 bytes each); the
- * engine's frames go from the front's writer. A small buffer keeps idle connections small.
- */
-const FROM_DENO_WS = 512;
-
-/** Copies `from` → `write` until `from` ends or `stop()` says so after a write. */
-async function pipe(
-  from: Conn,
-  write: (bytes: Uint8Array) => Promise<void>,
-  size: number,
-  first?: Uint8Array,
-  stop?: () => boolean,
-): Promise<void> {
-  if (first?.length) {
-    await write(first);
-    if (stop?.()) return;
-  }
-  const buffer = new Uint8Array(size);
-  for (;;) {
-    const n = await from.read(buffer);
-    if (n === null) return;
-    await write(buffer.subarray(0, n));
-    if (stop?.()) return;
-  }
-}
-
-async function writeAll(conn: Conn, bytes: Uint8Array) {
-  for (let at = 0; at < bytes.length; ) at += await conn.write(bytes.subarray(at));
 }

@@ -1,0 +1,4 @@
+import { startNodeInProcess } from "../fixtures/node-inprocess.ts";
+import { roomInUrlSuite } from "../suites/room-in-url.suite.ts";
+
+roomInUrlSuite("Node", startNodeInProcess);
