@@ -19,6 +19,7 @@ export {
   MSG_CHAT_HISTORY,
   MSG_CHAT_DELETED,
   MSG_ERROR,
+  MSG_EVENT_ACK,
   isClientMessageId,
 } from "./protocol/messages.ts";
 
@@ -81,6 +82,8 @@ export type {
   DisconnectTarget,
   DisconnectOptions,
   ChatPage,
+  PublishOptions,
+  PublishResult,
 } from "./engine/server-api.ts";
 export type { Ban, BanInput } from "./engine/bans.ts";
 export type { RoomGrant } from "./engine/permissions.ts";
@@ -99,6 +102,7 @@ export type {
   OnAuth,
   AuthorizeRoom,
 } from "./options.ts";
+export type { StreamOptions } from "./engine/streams.ts";
 export type { ApiOptions } from "./api/routes.ts";
 export type {
   Presence,
@@ -121,6 +125,8 @@ export type {
   RoomPermissions,
   Access,
   ErrorPayload,
+  EventAckPayload,
+  StreamPosition,
   ChatMessageInput,
   StoredChatMessage,
 } from "./protocol/messages.ts";

@@ -10,6 +10,7 @@ import { checkApiSecret } from "./api/bearer.ts";
 import type { ApiOptions } from "./api/routes.ts";
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
 import type { HookOptions } from "./engine/server-api.ts";
+import { resolveStreams, type ResolvedStreams, type StreamOptions } from "./engine/streams.ts";
 import { resolveDocumentOptions, type DocumentOptions, type ResolvedDocumentOptions } from "./documents/options.ts";
 import type { RoomGrant } from "./engine/permissions.ts";
 
@@ -78,6 +79,14 @@ export interface WebSocketServerOptions extends GuardOptions, HookOptions {
    * members minus one, plus `memberCount`; others show up as they join or move. @default Infinity (the full snapshot)
    */
   maxPresenceSnapshot?: number;
+  /**
+   * Room streams: every `broadcast_event` relay and `chat_message` gets the room's next `offset`, the
+   * newest are kept so a rejoiner with `join_room.since` gets what it missed, and a repeated
+   * `clientMessageId` / `Idempotency-Key` is published once. `false` turns them off. @default { size: 256, ttlMs: 300000, maxBytes: 64 MiB }
+   * @example
+   * createServer({ streams: { size: 1024, ttlMs: 10 * 60_000 } });
+   */
+  streams?: StreamOptions | false;
   /** Chat storage and history size. */
   chat?: ChatOptions;
   /** Largest accepted frame in bytes; larger frames close the connection with 1009. @default 65536 */
@@ -142,6 +151,8 @@ export interface ResolvedOptions extends MessageLimits {
   presenceBatchMs: number;
   presenceBudget: number;
   maxPresenceSnapshot: number;
+  /** `undefined` when streams are off. */
+  streams: ResolvedStreams | undefined;
   storage: ChatStorage;
   historyLimit: number;
   resumeLimit: number;
@@ -180,6 +191,7 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     presenceBatchMs: numberOption("presenceBatchMs", options.presenceBatchMs, 20),
     presenceBudget: numberOption("presenceBudget", options.presenceBudget, 2000, "positive"),
     maxPresenceSnapshot: numberOption("maxPresenceSnapshot", options.maxPresenceSnapshot, Infinity, "positive"),
+    streams: resolveStreams(options.streams),
     storage: options.chat?.storage ?? createInMemoryChatStorage({ historyLimit: Math.max(historyLimit, SERVER_MESSAGES_PER_ROOM) }),
     historyLimit,
     resumeLimit: numberOption("chat.resumeLimit", options.chat?.resumeLimit, 1000),

@@ -64,6 +64,7 @@ export const createBunFanout =
         if (portableCount === 0) return;
         for (const conn of room.local) if (conn !== except && !socketOf(conn)) portable.send(conn, frame);
       },
+      buffered: (conn) => socketOf(conn)?.getBufferedAmount() ?? conn.peer.bufferedAmount ?? 0,
       publishExcept(room, frame, skip) {
         if (room.local.size === 0) return;
         const topic = topicOf(room);

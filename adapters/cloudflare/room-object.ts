@@ -91,6 +91,9 @@ export function createRoomClass(optionsFor: (env: Record<string, unknown>) => Cl
           onAuth: options.onAuth ? trustedUser : undefined,
           // An object serves its own room: joining another one here would split that room in two.
           authorizeRoom: (user, roomId) => roomId === this.#home && (authorizeRoom ? authorizeRoom(user, roomId) : true),
+          // Room streams are not served at the edge yet (docs/cloudflare.md): an in-memory backlog would not
+          // survive the object's hibernation, so offsets would promise what an evicted object cannot keep.
+          streams: false,
         },
         { nativeHeartbeat: true, memberChanged: (conn) => this.#keep(conn) },
       );

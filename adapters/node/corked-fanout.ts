@@ -53,5 +53,5 @@ export const createCorkedFanout =
       else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
       if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
     };
-    return createFramedFanout<NodeTransport>(context, attach, write);
+    return createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength);
   };

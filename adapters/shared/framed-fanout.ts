@@ -5,12 +5,14 @@ import { encodeTextFrame } from "./ws-frame.ts";
 /**
  * A fan-out that writes WebSocket frames itself (Node's corked sockets, the Deno front's writers): a
  * broadcast is framed once and the same bytes go to every connection with a `T` transport, set up by
- * `attach`; a connection without one gets the portable `peer.send`.
+ * `attach`; a connection without one gets the portable `peer.send`. `bufferedOf` tells what a transport
+ * still holds (a stream replay paces itself by it).
  */
 export function createFramedFanout<T>(
   context: FanoutContext,
   attach: (conn: Connection) => void,
   write: (conn: Connection, transport: T, frame: Uint8Array) => void,
+  bufferedOf?: (transport: T) => number,
 ): Fanout {
   const portable = createLoopFanout(context);
   return {
@@ -30,6 +32,12 @@ export function createFramedFanout<T>(
         else portable.send(conn, frame);
       }
     },
+    buffered:
+      bufferedOf &&
+      ((conn) => {
+        const t = conn.transport as T | undefined;
+        return t ? bufferedOf(t) : (conn.peer.bufferedAmount ?? 0);
+      }),
     publishExcept(room, frame, skip) {
       let bytes: Uint8Array | undefined;
       for (const conn of room.local) {

@@ -141,9 +141,25 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
     "/api/rooms/{roomId}/events": {
       post: {
         summary: 'Send a broadcast_event from the server (connectionId "server") to every member',
-        parameters: [roomId],
+        parameters: [
+          roomId,
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "1-64 of [A-Za-z0-9_-]: a repeat within the streams' window is sent to nobody and answered as the first was (with Idempotent-Replayed: true)",
+            schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
+          },
+        ],
         requestBody: { required: true, content: json(ref("PublishEvent")) },
-        responses: { 202: { description: "Sent to the room's members" }, ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE") },
+        responses: {
+          202: {
+            description: "Sent to the room's members; `offset` is its place in the room's stream (streams on)",
+            content: json({ type: "object", properties: { offset: { type: "integer", minimum: 1 } } }),
+          },
+          ...errors("INVALID_JSON", "INVALID_PAYLOAD", "TOO_LARGE"),
+        },
       },
     },
     "/api/rooms/{roomId}/connections/{connectionId}": {

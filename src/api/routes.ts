@@ -98,8 +98,13 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
   app.post("/rooms/:roomId/events", async (c) => {
     const roomId = roomOf(c);
     const body = input.event(await readJsonObject(c.req.raw, limits.maxPayload));
-    await api.publish(roomId, body.event, body.payload);
-    return c.body(null, 202);
+    const key = c.req.header("Idempotency-Key");
+    const result = await (key === undefined
+      ? api.publish(roomId, body.event, body.payload)
+      : api.publish(roomId, body.event, body.payload, { idempotencyKey: key }));
+    // A repeated key answers what the first request got, and says it is a replay (as Stripe does).
+    if (result?.duplicate) c.header("Idempotent-Replayed", "true");
+    return result?.offset === undefined ? c.body(null, 202) : c.json({ offset: result.offset }, 202);
   });
   app.post("/rooms/:roomId/chat", async (c) => {
     const roomId = roomOf(c);

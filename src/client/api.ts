@@ -3,6 +3,7 @@ import type { BroadcastEventRelayPayload, Presence, PresenceEntry, RoomPermissio
 import type { SocketStatus, WebSocketConstructorLike } from "./connection.ts";
 import type { LiveSyncError } from "./errors.ts";
 import type { PendingChatMessage } from "./outbox.ts";
+import type { StreamGap } from "./room-session.ts";
 import type { ChatMessage } from "./wire.ts";
 
 /** Upstream's status names: `open` while a socket is open, `connecting` while one is being opened or awaited. */
@@ -31,6 +32,12 @@ export interface LiveSyncClientState {
   chatGaps: string[];
   /** Whether `loadOlderMessages()` may find more. */
   hasMoreHistory: boolean;
+  /**
+   * The last rejoin's outcome on a server with room streams: `true` when every room message missed
+   * while away was replayed (each event reached `onEvent` once, in order), `false` when some were lost
+   * (refetch what you show; `onRecoveryFailed` is called too), `null` for a first join or a server without streams.
+   */
+  recovered: boolean | null;
   /**
    * What this member may send in the room, as the server said in `room_joined` (all `"write"` when it said
    * nothing); `null` until joined. A `"read"` kind is refused by the server with `FORBIDDEN`.
@@ -87,12 +94,21 @@ export interface LiveSyncClient {
   leaveRoom(roomId?: string): void;
   /** Replace your presence (throttled, trailing edge). Kept for rejoins. */
   updatePresence(presence: Presence): void;
-  /** Send an event to the others in the room; false when not in a room right now (events are not queued). */
+  /**
+   * Send an event to the others in the room; false when not in a room right now (events are not queued).
+   * To a server with room streams it carries a `clientMessageId` and goes again after a reconnect until
+   * acknowledged, and the others get it once.
+   */
   broadcastEvent(event: string, payload?: unknown): boolean;
   /** Send a chat message; queued while offline, retried after a reconnect, shown once. Returns its `clientMessageId`. */
   sendChat(message: string, metadata?: Record<string, unknown>): string;
   /** Fetch the page before the oldest message held; resolves with the messages added. */
   loadOlderMessages(limit?: number): Promise<ChatMessage[]>;
+  /**
+   * Called when a rejoin could not get every room message missed while away (`recovered: false`): the
+   * events between `since` and `offset` may be lost. Returns the unsubscribe function.
+   */
+  onRecoveryFailed(handler: (gap: StreamGap) => void): () => void;
   /** Subscribe to relayed `broadcast_event`s named `event` (`"*"`: all). Returns the unsubscribe function. */
   onEvent(event: string, handler: EventHandler): () => void;
   getState(): LiveSyncClientState;

@@ -18,6 +18,7 @@ export const EMPTY_ROOM = {
   pendingMessages: [],
   chatGaps: [],
   hasMoreHistory: false,
+  recovered: null,
   permissions: null,
 } satisfies Partial<LiveSyncClientState>;
 

@@ -3,12 +3,12 @@
  * (connection.ts) owns sockets and retries; this file owns the room: joining and rejoining, the presence
  * map, the chat list and its outbox, relayed events, and the state snapshot subscribers see.
  */
-import { MSG_BROADCAST_EVENT } from "../protocol/messages.ts";
 import type { LiveSyncClient, LiveSyncClientConfig } from "./api.ts";
 import { CONNECTION_STATUS, EMPTY_ROOM, StateStore } from "./client-state.ts";
 import { createConnection, type WebSocketConstructorLike } from "./connection.ts";
 import { EventHandlers } from "./event-handlers.ts";
-import { RoomSession } from "./room-session.ts";
+import { LiveSyncError } from "./errors.ts";
+import { RoomSession, type StreamGap } from "./room-session.ts";
 
 /** `url` with `room=<roomId>` added to its query (replacing one there). */
 function withRoom(url: string, roomId: string): string {
@@ -31,10 +31,22 @@ function withRoom(url: string, roomId: string): string {
 export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClient {
   const store = new StateStore();
   const events = new EventHandlers();
-  const session: RoomSession = new RoomSession(store, { send: (frame) => connection.send(frame) }, events, {
-    maxQueuedMessages: config.maxQueuedMessages ?? 100,
-    presenceThrottleMs: config.presenceThrottleMs ?? 100,
-  });
+  const gapHandlers = new Set<(gap: StreamGap) => void>();
+  const session: RoomSession = new RoomSession(
+    store,
+    { send: (frame) => connection.send(frame) },
+    events,
+    { maxQueuedMessages: config.maxQueuedMessages ?? 100, presenceThrottleMs: config.presenceThrottleMs ?? 100 },
+    (gap) => {
+      for (const handler of [...gapHandlers]) {
+        try {
+          handler(gap);
+        } catch (error) {
+          store.update({ lastError: new LiveSyncError("EVENT_HANDLER_FAILED", "An onRecoveryFailed handler threw", { cause: error }) });
+        }
+      }
+    },
+  );
   /** With `roomInUrl`: the room the current socket was opened for. */
   let urlRoom: string | undefined;
   const url = () => {
@@ -76,13 +88,14 @@ export function createLiveSyncClient(config: LiveSyncClientConfig): LiveSyncClie
     },
     leaveRoom: (roomId) => session.leave(roomId),
     updatePresence: (presence) => session.updatePresence(presence),
-    broadcastEvent(event, payload) {
-      if (!store.state.inRoom) return false;
-      return connection.send({ type: MSG_BROADCAST_EVENT, payload: payload === undefined ? { event } : { event, payload } });
-    },
+    broadcastEvent: (event, payload) => session.broadcastEvent(event, payload),
     sendChat: (message, metadata) => session.sendChat(message, metadata),
     loadOlderMessages: (limit = config.historyPageSize ?? 50) => session.loadOlderMessages(limit),
     onEvent: (event, handler) => events.add(event, handler),
+    onRecoveryFailed(handler) {
+      gapHandlers.add(handler);
+      return () => void gapHandlers.delete(handler);
+    },
     getState: () => store.state,
     subscribe: (listener) => store.subscribe(listener),
     get status() {

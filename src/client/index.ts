@@ -26,6 +26,7 @@ export {
   MSG_CHAT_MESSAGE,
   MSG_CHAT_DELETED,
   MSG_ERROR,
+  MSG_EVENT_ACK,
 } from "../protocol/messages.ts";
 export { MSG_GET_CHAT_HISTORY, MSG_CHAT_HISTORY } from "./wire.ts";
 
@@ -40,6 +41,7 @@ export type {
 } from "./api.ts";
 export type { WebSocketLike, WebSocketConstructorLike } from "./connection.ts";
 export type { PendingChatMessage } from "./outbox.ts";
+export type { StreamGap } from "./room-session.ts";
 export type { ChatMessage, ChatHistoryPayload, GetChatHistoryPayload } from "./wire.ts";
 export type {
   Presence,
@@ -56,5 +58,7 @@ export type {
   Access,
   StoredChatMessage,
   ErrorPayload,
+  EventAckPayload,
+  StreamPosition,
 } from "../protocol/messages.ts";
 export type { ErrorCode, CloseCode } from "../protocol/codes.ts";

@@ -3,10 +3,12 @@
  * message held), the presence sent, the chat outbox, history pages, and the room's incoming frames.
  */
 import {
+  MSG_BROADCAST_EVENT,
   MSG_BROADCAST_EVENT_RELAY,
   MSG_CHAT_DELETED,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
+  MSG_EVENT_ACK,
   MSG_JOIN_ROOM,
   MSG_LEAVE_ROOM,
   MSG_PRESENCE_UPDATED,
@@ -17,10 +19,12 @@ import {
   type ChatDeletedPayload,
   type ChatMessagePayload,
   type ErrorPayload,
+  type EventAckPayload,
   type JoinRoomPayload,
   type Presence,
   type PresenceUpdatedPayload,
   type RoomJoinedPayload,
+  type StreamPosition,
 } from "../protocol/messages.ts";
 import type { JoinRoomIdentity } from "./api.ts";
 import { EMPTY_ROOM, FULL_ACCESS, type StateStore } from "./client-state.ts";
@@ -53,6 +57,16 @@ export interface RoomSessionOptions {
   presenceThrottleMs: number;
 }
 
+/** A rejoin the server could not replay: messages between `since` and `offset` may be missing. */
+export interface StreamGap {
+  roomId: string;
+  /** What the client held (`undefined`: it asked with no position). */
+  since: StreamPosition | undefined;
+  /** The room's offset and epoch now: live messages continue from here. */
+  offset: number;
+  epoch: string;
+}
+
 export class RoomSession {
   private readonly store: StateStore;
   private readonly link: FrameLink;
@@ -65,11 +79,28 @@ export class RoomSession {
   private presenceOnServer: Presence | undefined;
   /** The last message id the current join resumes after. */
   private askedAfter: string | undefined;
+  /** The room's stream as far as this client holds it (a server with streams); a rejoin asks for what follows. */
+  private position: StreamPosition | undefined;
+  /** The position the current join asked to resume after. */
+  private askedSince: StreamPosition | undefined;
+  /** Events sent with a `clientMessageId` and not yet acknowledged, oldest first: sent again after a reconnect. */
+  private readonly unacked = new Map<string, { event: string; payload?: unknown; clientMessageId: string }>();
+  private readonly maxQueued: number;
+  /** Called when a rejoin could not get everything missed (`recovered: false`). */
+  private readonly onGap: (gap: StreamGap) => void;
 
-  constructor(store: StateStore, link: FrameLink, events: EventHandlers, options: RoomSessionOptions) {
+  constructor(
+    store: StateStore,
+    link: FrameLink,
+    events: EventHandlers,
+    options: RoomSessionOptions,
+    onGap: (gap: StreamGap) => void = () => {},
+  ) {
     this.store = store;
     this.link = link;
     this.events = events;
+    this.maxQueued = options.maxQueuedMessages;
+    this.onGap = onGap;
     this.outbox = createOutbox(options.maxQueuedMessages);
     this.throttle = createPresenceThrottle(options.presenceThrottleMs, (presence) => {
       if (this.store.state.inRoom && this.link.send({ type: MSG_UPDATE_PRESENCE, payload: { presence } })) this.presenceOnServer = presence;
@@ -120,6 +151,22 @@ export class RoomSession {
     return entry.clientMessageId;
   }
 
+  /**
+   * Send an event to the others. To a server with streams it carries a `clientMessageId` and is sent
+   * again after a reconnect until the server acknowledges it (the server relays a repeat to nobody).
+   */
+  broadcastEvent(event: string, payload: unknown): boolean {
+    if (!this.room || !this.store.state.inRoom) return false;
+    const body: { event: string; payload?: unknown; clientMessageId?: string } = payload === undefined ? { event } : { event, payload };
+    if (this.position) {
+      body.clientMessageId = newClientMessageId();
+      // Bounded: past the limit the oldest unacknowledged event is no longer retried.
+      if (this.unacked.size >= this.maxQueued) this.unacked.delete(this.unacked.keys().next().value!);
+      this.unacked.set(body.clientMessageId, body as { event: string; clientMessageId: string });
+    }
+    return this.link.send({ type: MSG_BROADCAST_EVENT, payload: body });
+  }
+
   loadOlderMessages(limit: number): Promise<ChatMessage[]> {
     const { state } = this.store;
     if (!this.room || !state.inRoom) return Promise.reject(new NotInRoomError("loadOlderMessages"));
@@ -134,6 +181,9 @@ export class RoomSession {
     this.room = undefined;
     this.presenceOnServer = undefined;
     this.askedAfter = undefined;
+    this.position = undefined;
+    this.askedSince = undefined;
+    this.unacked.clear();
     this.throttle.cancel();
     this.outbox.clear();
     this.failHistoryRequests(new DisconnectedError("get_chat_history (left the room)"));
@@ -152,6 +202,8 @@ export class RoomSession {
     if (room.identity?.name !== undefined) payload.name = room.identity.name;
     if (room.identity?.email !== undefined) payload.email = room.identity.email;
     if (this.askedAfter !== undefined) payload.lastMessageId = this.askedAfter;
+    this.askedSince = this.position && { ...this.position };
+    if (this.askedSince) payload.since = this.askedSince;
     if (this.link.send({ type: MSG_JOIN_ROOM, payload })) this.presenceOnServer = room.presence;
   }
 
@@ -182,9 +234,15 @@ export class RoomSession {
           this.store.update({ presence: applyPresenceDiff(this.store.state.presence, payload as PresenceUpdatedPayload) });
         return;
       case MSG_CHAT_MESSAGE:
+        this.advance(payload.offset);
         return this.onChat(payload as ChatMessagePayload);
       case MSG_BROADCAST_EVENT_RELAY:
+        // An offset already held is a repeat (a replay overlapping what arrived live): handlers ran for it.
+        if (!this.advance(payload.offset)) return;
         return this.events.dispatch(payload as BroadcastEventRelayPayload, (error) => this.store.update({ lastError: error }));
+      case MSG_EVENT_ACK:
+        this.unacked.delete((payload as EventAckPayload).clientMessageId);
+        return;
       case MSG_CHAT_HISTORY:
         return this.onHistoryPage(payload as ChatHistoryPayload);
       case MSG_CHAT_DELETED:
@@ -193,6 +251,28 @@ export class RoomSession {
   }
 
   // ---- incoming frames -------------------------------------------------------------------------
+
+  /** A room message's offset: false when it is one the client already holds. */
+  private advance(offset: unknown): boolean {
+    if (typeof offset !== "number" || !this.position) return true;
+    if (offset <= this.position.offset) return false;
+    this.position.offset = offset;
+    return true;
+  }
+
+  /** `room_joined` from a server with streams: where the stream continues, and whether the rejoin lost some. */
+  private onStream(roomId: string, payload: RoomJoinedPayload): boolean | null {
+    if (typeof payload.offset !== "number" || typeof payload.epoch !== "string") {
+      this.position = undefined;
+      return null;
+    }
+    const since = this.askedSince;
+    if (since && payload.recovered === true) return true; // the replay follows and moves the position on
+    this.position = { offset: payload.offset, epoch: payload.epoch };
+    if (!since) return null;
+    this.onGap({ roomId, since, offset: payload.offset, epoch: payload.epoch });
+    return false;
+  }
 
   private onJoined(room: RoomIntent, payload: RoomJoinedPayload): void {
     const { state } = this.store;
@@ -206,8 +286,10 @@ export class RoomSession {
     let presence: PresenceMap = payload.presence ?? {};
     const own = presence[payload.connectionId];
     if (own && room.presence !== undefined) presence = { ...presence, [payload.connectionId]: { ...own, presence: room.presence } };
+    const recovered = this.onStream(room.id, payload);
     this.store.update({
       inRoom: true,
+      recovered,
       connectionId: payload.connectionId,
       presence,
       chatMessages: chat.messages,
@@ -219,6 +301,8 @@ export class RoomSession {
     // Presence changed while the join was on its way: send the newest.
     if (room.presence !== undefined && room.presence !== this.presenceOnServer) this.throttle.push(room.presence);
     this.flushOutbox();
+    // Events the last socket took without an acknowledgement: the server relays each once, whatever it got.
+    for (const body of this.unacked.values()) if (!this.link.send({ type: MSG_BROADCAST_EVENT, payload: body })) break;
     this.store.update({ pendingMessages: this.outbox.list() });
   }
 
@@ -254,6 +338,7 @@ export class RoomSession {
     const id = typeof payload.clientMessageId === "string" ? payload.clientMessageId : undefined;
     const error = new ServerError(String(payload.code), String(payload.message), id);
     // The server's hook refused this message for good: sending it again would be refused again.
+    if (id !== undefined) this.unacked.delete(id); // an event refused or failed is not retried
     if (payload.code === "REJECTED" && id !== undefined && this.outbox.acknowledge(id)) {
       this.store.update({ pendingMessages: this.outbox.list() });
     }

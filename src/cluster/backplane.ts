@@ -60,6 +60,35 @@ export interface Backplane {
    * command. A backplane without it counts as up.
    */
   health?(): Promise<{ up: boolean; rttMs?: number }>;
+  /**
+   * Room streams in shared state, so the whole cluster has one authority per room: `sequence` gives a
+   * room message the room's next offset, keeps it and publishes it to every instance subscribed to the
+   * room (this one included, through the reply) in one atomic step; `read` answers a room's offset,
+   * epoch and (with `since`) its kept messages. Both resolve `undefined` while shared state is unreachable.
+   */
+  streams?: SharedStreamStore;
+}
+
+/** One room message to sequence (see `Backplane.streams`). */
+export interface SequenceRequest {
+  kind: "event" | "chat";
+  roomId: string;
+  connectionId: string;
+  /** The client frame without an offset. */
+  frame: string;
+  /** Idempotency key, scoped to the room. */
+  key?: string;
+}
+
+export interface SharedStreamStore {
+  sequence(
+    request: SequenceRequest,
+    limits: { size: number; ttlMs: number },
+  ): Promise<{ offset: number; epoch: string; duplicate: boolean } | undefined>;
+  read(
+    roomId: string,
+    since?: number,
+  ): Promise<{ offset: number; epoch: string; entries?: { at: number; offset: number; frame: string }[] } | undefined>;
 }
 
 /**

@@ -1,4 +1,11 @@
-import { BackplaneError, type BackplaneSink, type MemberChange, type OutgoingMessage, type RoomState } from "./backplane.ts";
+import {
+  BackplaneError,
+  type BackplaneSink,
+  type MemberChange,
+  type OutgoingMessage,
+  type RoomState,
+  type SharedStreamStore,
+} from "./backplane.ts";
 import { createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, nextTurn, withTimeout } from "../util/async.ts";
 import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
@@ -9,6 +16,7 @@ import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
+import { readStream, sequence } from "./redis-streams.ts";
 import { createRedisBans } from "./redis-bans.ts";
 import type { SharedBans } from "./backplane.ts";
 
@@ -217,6 +225,31 @@ class RedisLink implements RedisBackplane {
     }
     await redis.disconnect();
   }
+
+  /** Room streams in Redis (see redis-streams.ts): offsets from one counter per room, the backlog in a list. */
+  readonly streams: SharedStreamStore = {
+    sequence: async (request, limits) => {
+      const cmd = this.command();
+      if (!cmd) return undefined;
+      try {
+        const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
+        return await sequence(cmd, this.keys, { ...request, header, ...limits, clustered: this.settings.clustered });
+      } catch (error) {
+        this.redis.failed(error);
+        return undefined;
+      }
+    },
+    read: async (roomId, since) => {
+      const cmd = this.command();
+      if (!cmd) return undefined;
+      try {
+        return await withTimeout(readStream(cmd, this.keys, roomId, since), FETCH_TIMEOUT_MS, { fallback: undefined });
+      } catch (error) {
+        this.redis.failed(error);
+        return undefined;
+      }
+    },
+  };
 
   private readonly report = (message: string, cause?: unknown): void => {
     this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });

@@ -21,6 +21,12 @@ export interface RedisKeys {
   readonly control: string;
   /** Set by each join, deleted by the one instance that finds the room empty (`claimEmptied`). */
   occupied(roomId: string): string;
+  /** Hash `{ o: last offset, e: epoch }`: the room's stream counter (room streams). */
+  seq(roomId: string): string;
+  /** List of `<ms> <offset> <frame>`, oldest first: the room's kept messages. */
+  log(roomId: string): string;
+  /** A publish's idempotency key in the room: its offset, for the streams' `ttlMs`. */
+  idem(roomId: string, key: string): string;
   /** One ban (JSON string, with a TTL for a timed ban); same slot as the room. */
   ban(roomId: string, userId: string): string;
   /** Set of the room's banned user ids (pruned when a ban's key expired), for listing. */
@@ -42,6 +48,9 @@ export function redisKeys(prefix: string): RedisKeys {
     registry: `${prefix}:instances`,
     control: `${prefix}:ctl`,
     occupied: (roomId) => `${prefix}:occ:${tag(roomId)}`,
+    seq: (roomId) => `${prefix}:seq:${tag(roomId)}`,
+    log: (roomId) => `${prefix}:log:${tag(roomId)}`,
+    idem: (roomId, key) => `${prefix}:idem:${tag(roomId)}:${key}`,
     ban: (roomId, userId) => `${prefix}:ban:${tag(roomId)}:${userId}`,
     bans: (roomId) => `${prefix}:bans:${tag(roomId)}`,
   };
@@ -91,6 +100,12 @@ export function createCodec(instanceId: string) {
   return {
     header: (kind: WireKind, roomId: string, connectionId: string) =>
       `${headStart}${CODES[kind]}",${JSON.stringify(roomId)},"${connectionId}"]`,
+    /**
+     * A sequenced room message's header (room streams): no instance id, so every instance, the sender's
+     * included, receives it from the room's channel, where Redis keeps a room's messages in offset order.
+     */
+    sequencedHeader: (kind: "event" | "chat", roomId: string, connectionId: string) =>
+      `["${MAGIC}","","${CODES[kind]}",${JSON.stringify(roomId)},"${connectionId}"]`,
     /** Redis echoes every publish to its sender: our own messages are recognised by their first bytes, before any decoding. */
     isOwn(bytes: Uint8Array): boolean {
       if (bytes.length <= ownHead.length) return false;

@@ -3,15 +3,17 @@ import type { RedisClientLike } from "./redis-driver.ts";
 
 /**
  * Deletes the room's "occupied" mark when its member hash is gone: of several instances that find the
- * room empty at once, exactly one deletes the mark (1), the others find it gone (0). Both keys carry
- * the room's hash tag, so the script touches one slot.
+ * room empty at once, exactly one deletes the mark (1), the others find it gone (0). A room stream's
+ * counter goes too when it keeps no message (nothing to replay: a later join starts a new epoch), so an
+ * empty room leaves nothing behind. Every key carries the room's hash tag, so the script touches one slot.
  */
 const CLAIM_EMPTIED = `if redis.call('exists', KEYS[1]) == 1 then return 0 end
+if redis.call('exists', KEYS[4]) == 0 then redis.call('del', KEYS[3]) end
 return redis.call('del', KEYS[2])`;
 
 /** True when `roomId` has no member left in shared state and this call was the first to see it. */
 export async function claimEmptied(cmd: RedisClientLike, keys: RedisKeys, roomId: string): Promise<boolean> {
-  return (await cmd.eval(CLAIM_EMPTIED, 2, keys.room(roomId), keys.occupied(roomId))) === 1;
+  return (await cmd.eval(CLAIM_EMPTIED, 4, keys.room(roomId), keys.occupied(roomId), keys.seq(roomId), keys.log(roomId))) === 1;
 }
 
 /**

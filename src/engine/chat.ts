@@ -5,6 +5,8 @@ import { contextOf } from "./app-hooks.ts";
 import { createChatHistory } from "./chat-history.ts";
 import { type Connection, inOrder } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
+import { senderKey } from "./events.ts";
+import { withOffset } from "./streams.ts";
 
 /** `beforeChat`, when set: false when the message was refused or the hook failed (the sender was told). */
 async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<boolean> {
@@ -31,7 +33,7 @@ async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessageP
 
 /** Store `chat`, then send it: to the room, or to the sender alone when it repeats a stored one. */
 async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<void> {
-  const { rooms, send, report, storage, hooks } = ctx;
+  const { rooms, send, report, storage, hooks, streams } = ctx;
   if (hooks.beforeChat && !(await moderate(ctx, conn, chat))) return;
   let duplicate: boolean;
   try {
@@ -60,13 +62,18 @@ async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayl
     );
   }
   const frame = chatFrame(chat);
-  // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears it again.
-  if (duplicate) return send.to(conn, frame);
+  const key = chat.clientMessageId === undefined ? undefined : `chat:${senderKey(conn, chat.clientMessageId)}`;
+  if (duplicate) {
+    // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears
+    // it again, with its offset while the room's stream remembers it.
+    const offset = key === undefined ? undefined : streams?.remembered(chat.roomId, key);
+    return send.to(conn, offset === undefined ? frame : withOffset(frame, offset));
+  }
   // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
-  send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id });
+  const published = await send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id, key });
   hooks.chatStored(chat);
   // The sender always gets its acknowledgement, even if it left the room meanwhile.
-  if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, frame);
+  if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, published.frame);
 }
 
 /**

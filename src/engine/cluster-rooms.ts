@@ -45,6 +45,10 @@ export class ClusterRooms {
   onControl: ((body: string, instanceId: string) => void) | undefined;
   /** A room emptied cluster-wide, and this instance is the one to say so. */
   onEmptied: ((roomId: string) => void) | undefined;
+  /** A room message that carries its offset (shared room streams): delivered in offset order by the streams. */
+  onSequenced: ((room: Room, frame: string, offset: number, chatId: string | undefined, except: string | undefined) => void) | undefined;
+  /** Shared state may have changed (reconnect): the streams check their rooms' epochs. */
+  onResync: (() => void) | undefined;
 
   constructor({ backplane, rooms, send, onError }: ClusterRoomsOptions) {
     this.backplane = backplane;
@@ -140,9 +144,13 @@ export class ClusterRooms {
     const id = message.connectionId;
     switch (message.kind) {
       case "event":
+        if (typeof payload.offset === "number" && this.onSequenced)
+          return this.onSequenced(room, message.frame, payload.offset, undefined, id);
         return this.send.deliver(room, message.frame, undefined, frame.type === MSG_CHAT_DELETED);
       case "chat":
         if (typeof payload.id !== "string") return this.report(`Dropped a chat message from instance ${message.instanceId} without an id`);
+        if (typeof payload.offset === "number" && this.onSequenced)
+          return this.onSequenced(room, message.frame, payload.offset, payload.id, undefined);
         return this.send.deliver(room, message.frame, payload.id);
       case "presence":
         return this.deliverNews(room, message.instanceId, payload);
@@ -193,6 +201,7 @@ export class ClusterRooms {
   }
 
   private resync(): void {
+    this.onResync?.();
     if (this.resyncing) {
       this.resyncAgain = true;
       return;

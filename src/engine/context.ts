@@ -8,6 +8,8 @@ import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
+import type { SharedStreams } from "./shared-streams.ts";
+import type { RoomStreams } from "./streams.ts";
 
 /**
  * What the engine's parts share. Built once by `createLiveEngine`; each part (registry, membership,
@@ -23,6 +25,10 @@ export interface EngineContext {
   readonly send: RoomSend;
   /** Remote members of local rooms, with a backplane. */
   readonly cluster: ClusterRooms | undefined;
+  /** Offsets, backlog and idempotency keys of every room (streams on, one instance). */
+  readonly streams: RoomStreams | undefined;
+  /** Room streams in the backplane's shared state (streams on, a backplane that keeps them). */
+  readonly shared: SharedStreams | undefined;
   /** Origins, connection counts, rate limits. */
   readonly guard: Guard;
   /** Room bans (moderation): memory, and shared state with a backplane that stores them. */

@@ -8,7 +8,10 @@ import type { ChatStorage } from "../storage/chat-storage.ts";
 import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import { withChatCapabilities } from "../storage/capabilities.ts";
-import { withTimeout } from "../util/async.ts";
+import { backgroundInterval, withTimeout } from "../util/async.ts";
+import { RoomStreams } from "./streams.ts";
+import { SharedStreams } from "./shared-streams.ts";
+import { BackplaneError } from "../cluster/backplane.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import { createRefusals, type Refusals } from "./refusals.ts";
@@ -100,6 +103,9 @@ export interface LiveEngine {
 
 export type { Readiness } from "./probes.ts";
 
+/** How often expired stream messages and forgotten rooms' logs are dropped (at most; `ttlMs` if shorter). */
+const SWEEP_MS = 30_000;
+
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
 
@@ -111,13 +117,14 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
+  const streams = createStreams(options, rooms);
   const batchOptions = {
     batchMs: options.presenceBatchMs,
     budget: options.presenceBudget,
     maxSnapshot: options.maxPresenceSnapshot,
     report,
   };
-  const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics);
+  const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics, streams, options.maxBufferedBytes / 2);
   const changed = runtime.memberChanged;
   if (changed) {
     // Every change of a local member's room or entry passes here: its news, and the end of its join.
@@ -134,8 +141,43 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
   }
   // Several instances as one: remote members live in room.members; without a backplane nothing changes.
   const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
-  if (cluster) rooms.onVacated = cluster.release;
-  return { fanout, rooms, send, cluster };
+  const shared = cluster && createSharedStreams(options, rooms, send, drop);
+  if (cluster) {
+    rooms.onVacated = (room) => {
+      cluster.release(room);
+      shared?.release(room);
+    };
+  }
+  if (cluster && shared) {
+    cluster.onSequenced = (room, frame, offset, chatId, sender) => shared.accept(room, frame, offset, chatId, sender);
+    cluster.onResync = () => shared.recheckAll();
+  }
+  return { fanout, rooms, send, cluster, streams, shared };
+}
+
+/** Room streams in the backplane's shared state, when streams are on and the backplane keeps them. */
+function createSharedStreams(options: ResolvedOptions, rooms: RoomManager, send: RoomSend, drop: Drop): SharedStreams | undefined {
+  const store = options.backplane?.streams;
+  if (!options.streams || !store) return undefined;
+  const shared = new SharedStreams({
+    store,
+    options: options.streams,
+    rooms,
+    deliver: send.deliverSequenced,
+    drop,
+    report: (message, cause) => options.onError(new BackplaneError(message, { cause }), { stage: "backplane" }),
+  });
+  send.shareStreams(shared);
+  return shared;
+}
+
+/**
+ * One instance's room streams, in memory; `undefined` when they are off or a backplane links several
+ * instances (offsets need one authority per room, which this instance alone is not).
+ */
+function createStreams(options: ResolvedOptions, rooms: RoomManager): RoomStreams | undefined {
+  if (!options.streams || options.backplane) return undefined;
+  return new RoomStreams(options.streams, (roomId) => rooms.get(roomId) !== undefined);
 }
 
 type Drop = (conn: Connection, code: number, reason: string) => void;
@@ -200,7 +242,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     if (!conn.closed) metrics.serverClosed(code);
     registry.drop(conn, code, reason);
   };
-  const { fanout, rooms, send, cluster } = createRoomSide(options, runtime, metrics, drop);
+  const { fanout, rooms, send, cluster, streams, shared } = createRoomSide(options, runtime, metrics, drop);
   const guard = new Guard(options.guard);
   const input = createServerInputParser(options);
   const app = new AppHooks(options.hooks, input, report);
@@ -208,7 +250,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   if (webhooks) app.observe(webhooks.lifecycle);
   if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
   const ctx: EngineContext = {
-    ...{ options, report, rooms, send, cluster, guard, drop, hooks: app },
+    ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, hooks: app },
     storage: chatStorage.storage,
     bans: new RoomBans(backplane?.bans, report),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
@@ -243,6 +285,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     });
 
   if (backplane) startBackplane(backplane, cluster!, options);
+  const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
   const stopHeartbeat =
     options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
   const probes = createProbes({
@@ -282,6 +325,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       (closed ??= (async () => {
         closing = true;
         stopHeartbeat?.();
+        if (sweeper) clearInterval(sweeper);
         guard.stop();
         faults.stop();
         await documents?.close();

@@ -1,9 +1,19 @@
 import { ErrorCodes } from "../protocol/codes.ts";
-import { eventFrame } from "../protocol/frames.ts";
+import { eventAckFrame, eventFrame } from "../protocol/frames.ts";
 import type { BroadcastEventPayload } from "../protocol/messages.ts";
 import { contextOf } from "./app-hooks.ts";
 import { type Connection, inOrder } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
+import type { Published } from "./room-send.ts";
+
+/**
+ * A `clientMessageId`'s scope within its room, as chat's (see `clientScopeKey`): the sender's `userId`
+ * when it has one, else one scope for every sender without (a connection id changes on reconnect).
+ */
+export function senderKey(conn: Connection, clientMessageId: string): string {
+  const userId = conn.user?.userId;
+  return userId ? JSON.stringify(["u", userId, clientMessageId]) : JSON.stringify(["anonymous", clientMessageId]);
+}
 
 /**
  * `broadcast_event`: relayed to every other member of the sender's room, never echoed. With a
@@ -13,11 +23,18 @@ import type { EngineContext } from "./context.ts";
 export function createEvents(ctx: EngineContext) {
   const { send, hooks, report } = ctx;
 
-  function publish(conn: Connection, roomId: string, payload: BroadcastEventPayload): void {
+  function publish(conn: Connection, roomId: string, payload: BroadcastEventPayload, clientMessageId: string | undefined): void {
     const room = conn.room;
     if (!room || room.id !== roomId) return; // left (or moved on) while the hook ran
+    const key = clientMessageId === undefined ? undefined : senderKey(conn, clientMessageId);
     const frame = eventFrame({ roomId, connectionId: conn.id, userId: conn.user?.userId, event: payload.event, payload: payload.payload });
-    send.publish(room, { kind: "event", connectionId: conn.id, frame }, conn);
+    // A repeat of a key is relayed to nobody (the streams remember it); the sender gets the answer the first one got.
+    const published = send.publish(room, { kind: "event", connectionId: conn.id, frame, key }, conn);
+    if (clientMessageId === undefined) return;
+    const ack = ({ offset }: Published) =>
+      send.to(conn, eventAckFrame(offset === undefined ? { roomId, clientMessageId } : { roomId, clientMessageId, offset }));
+    if ("then" in published) published.then(ack, (error) => report(error, { stage: "message" }));
+    else ack(published);
   }
 
   async function moderated(conn: Connection, roomId: string, payload: BroadcastEventPayload): Promise<void> {
@@ -30,16 +47,18 @@ export function createEvents(ctx: EngineContext) {
         conn,
         ErrorCodes.INTERNAL_ERROR,
         `The event "${payload.event}" could not be checked (beforeEvent failed); it was not sent`,
+        payload.clientMessageId,
       );
     }
-    if (out === null) return send.error(conn, ErrorCodes.REJECTED, `The event "${payload.event}" was refused; it was not sent`);
-    publish(conn, roomId, out);
+    if (out === null)
+      return send.error(conn, ErrorCodes.REJECTED, `The event "${payload.event}" was refused; it was not sent`, payload.clientMessageId);
+    publish(conn, roomId, out, payload.clientMessageId);
   }
 
   return {
     relay(conn: Connection, payload: BroadcastEventPayload): void {
       const roomId = conn.room!.id;
-      if (!hooks.beforeEvent) return publish(conn, roomId, payload);
+      if (!hooks.beforeEvent) return publish(conn, roomId, payload, payload.clientMessageId);
       inOrder(conn, "eventChain", () => moderated(conn, roomId, payload), report);
     },
   };

@@ -17,6 +17,8 @@ export interface Fanout {
   publish(room: Room, frame: string, except: Connection | undefined): void;
   /** Send one frame to every local member of `room` not in `skip` (batched presence); optional, the engine loops over `send` without it. */
   publishExcept?(room: Room, frame: string, skip: ReadonlySet<Connection>): void;
+  /** Bytes queued for `conn` (what the bound compares); paced replays read it. Without it, `peer.bufferedAmount`. */
+  buffered?(conn: Connection): number;
 }
 
 export interface FanoutContext {

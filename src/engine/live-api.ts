@@ -6,6 +6,7 @@ import { chatDeletedFrame, chatFrame, eventFrame } from "../protocol/frames.ts";
 import type { ChatMessagePayload, PresenceEntry } from "../protocol/messages.ts";
 import type { ServerInputParser } from "../protocol/validate.ts";
 import { isPlainObject } from "../util/json.ts";
+import { isClientMessageId } from "../protocol/messages.ts";
 import type { Ban } from "./bans.ts";
 import type { EngineContext } from "./context.ts";
 import type { DisconnectOptions, DisconnectTarget, LiveApi, RoomSummary, ServerChat } from "./server-api.ts";
@@ -15,6 +16,12 @@ export const SERVER_CONNECTION_ID = "server";
 const DEFAULT_PAGE = 50;
 
 const invalid = (message: string) => new ProtocolError(ErrorCodes.INVALID_PAYLOAD, message);
+
+/** The server's idempotency keys have their own scope in each room (a member's ids cannot collide with them). */
+function serverKey(key: unknown): string {
+  if (!isClientMessageId(key)) throw invalid("idempotencyKey must be 1-64 characters of A-Z, a-z, 0-9, _ and -");
+  return JSON.stringify(["server", key]);
+}
 
 /**
  * A disconnect as it crosses instances: `{ op: "disconnect", target, code, reason }`; with `roomId`, only
@@ -161,9 +168,14 @@ async function sendServerChat(ctx: EngineContext, id: string, checked: ServerCha
     ctx.report(error, { stage: "storage" });
     throw error instanceof StorageError ? error : new StorageError("The chat message could not be stored", { cause: error });
   }
-  ctx.send.publishById(id, { kind: "chat", connectionId: SERVER_CONNECTION_ID, frame: chatFrame(message), chatId: message.id });
+  const { offset } = await ctx.send.publishById(id, {
+    kind: "chat",
+    connectionId: SERVER_CONNECTION_ID,
+    frame: chatFrame(message),
+    chatId: message.id,
+  });
   ctx.hooks.chatStored(message);
-  return message;
+  return offset === undefined ? message : { offset, ...message };
 }
 
 /**
@@ -177,11 +189,13 @@ export function createLiveApi(ctx: EngineContext, input: ServerInputParser, back
   return {
     rooms: () => roomList(ctx, backplane),
     presence: async (roomId) => presenceOf(ctx, backplane, input.roomId(roomId)),
-    async publish(roomId, event, payload) {
+    async publish(roomId, event, payload, options) {
       const id = input.roomId(roomId);
       const checked = input.event(payload === undefined ? { event } : { event, payload });
+      const key = options?.idempotencyKey === undefined ? undefined : serverKey(options.idempotencyKey);
       const frame = eventFrame({ roomId: id, connectionId: SERVER_CONNECTION_ID, event: checked.event, payload: checked.payload });
-      send.publishById(id, { kind: "event", connectionId: SERVER_CONNECTION_ID, frame });
+      const { offset, duplicate = false } = await send.publishById(id, { kind: "event", connectionId: SERVER_CONNECTION_ID, frame, key });
+      return offset === undefined ? { duplicate } : { offset, duplicate };
     },
     sendChat: async (roomId, chat) => sendServerChat(ctx, input.roomId(roomId), input.chat(chat)),
     async chatHistory(roomId, page) {

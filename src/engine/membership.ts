@@ -38,7 +38,7 @@ export function presenceSnapshot(room: Room, self: string, max: number): { prese
  * wait in its backlog (see dispatch).
  */
 export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
-  const { options, rooms, send, cluster, hooks } = ctx;
+  const { options, rooms, send, cluster, hooks, streams, shared } = ctx;
 
   /** Leave the current room, if any, and tell the room (and the other instances). */
   function leave(conn: Connection): void {
@@ -83,25 +83,41 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     const stored = send.presence(room, { kind: "joined", connectionId: conn.id, entry: JSON.stringify(conn.member), conn });
     // First local member here: read the members on other instances while history loads.
     const remoteMembers = cluster?.prepare(room);
+    // Shared streams: the room's offset once subscribed, and what a rejoiner missed (read after it
+    // started holding the room's messages, so the read and what is held meanwhile leave no gap).
+    const streamReady = shared?.prepare(room, remoteMembers);
+    const fetched = payload.since && shared?.fetch(roomId, payload.since.offset);
     const { history, resumed } = await loadJoinHistory(ctx, conn, roomId, payload.lastMessageId);
     if (remoteMembers) await remoteMembers;
+    if (streamReady) await streamReady;
+    const missed = fetched ? await fetched : undefined;
     if (stored) await withTimeout(stored, STORE_WAIT_MS, { fallback: undefined });
     if (conn.closed || conn.room !== room) return;
 
     const held = rooms.completeJoin(conn);
+    // Read in the same turn as completeJoin: every room message after `offset` reaches the joiner live.
+    const position = shared ? shared.position(room) : streams?.position(roomId);
+    const since = payload.since;
+    const replay = !since ? undefined : shared ? shared.replay(room, since, missed, held) : streams?.replay(roomId, since)?.frames;
     const joined: RoomJoinedPayload = {
       roomId,
       connectionId: conn.id,
       ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot),
       chatHistory: history,
     };
+    if (resumed !== undefined) joined.resumed = resumed;
+    if (position) Object.assign(joined, position);
+    if (payload.since) joined.recovered = replay !== undefined;
     if (conn.permissions) joined.permissions = conn.permissions;
-    send.to(conn, roomJoinedFrame(resumed === undefined ? joined : { ...joined, resumed }));
+    send.to(conn, roomJoinedFrame(joined));
     send.snapshotSent(room, conn);
     hooks.joined(conn, roomId, conn.member!);
+    // Recovered: the replay is every message after `since`, without a gap, the chats held meanwhile
+    // included (a chat may also be in `chatHistory`, a snapshot by id).
+    if (replay) return send.replay(room, conn, replay);
     if (held.length === 0) return;
     const seen = new Set(history.map((m) => m.id));
-    for (const { frame, chatId } of held) if (!seen.has(chatId)) send.to(conn, frame);
+    for (const { frame, chatId } of held) if (chatId !== undefined && !seen.has(chatId)) send.to(conn, frame);
   }
 
   return { join, leave, remove };

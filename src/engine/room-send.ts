@@ -6,7 +6,10 @@ import { SENT_CHAT, SENT_EVENT, SENT_PRESENCE } from "./frame-types.ts";
 import { countingFanout, recipients } from "./metered.ts";
 import type { SendCounter } from "./metrics.ts";
 import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
+import { createReplayPacer } from "./replay.ts";
 import type { Room, RoomManager } from "./room.ts";
+import type { SharedStreams } from "./shared-streams.ts";
+import type { RoomStreams } from "./streams.ts";
 import { RoomWatch, watchedFanout } from "./room-watch.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
@@ -17,8 +20,18 @@ export interface RoomMessage {
   frame: string;
   /** The stored message id, for `chat`: joiners whose `room_joined` is being prepared get it after. */
   chatId?: string;
+  /** The publish's idempotency key (scoped to the room): a repeat within the streams' `ttlMs` is not published again. */
+  key?: string;
   /** An `event` joiners being prepared must still get after `room_joined` (`chat_deleted`: their history may hold the message). */
   hold?: boolean;
+}
+
+/** A room message as it went out: its frame (with its offset when streams are on). */
+export interface Published {
+  frame: string;
+  offset?: number;
+  /** Its idempotency key was seen: nothing was sent, `offset` is the first publish's. */
+  duplicate?: boolean;
 }
 
 /**
@@ -29,10 +42,14 @@ export interface RoomMessage {
  * tick (see presence-batch.ts), and a chat or event frame first flushes the joins and leaves before it.
  */
 export interface RoomSend {
-  publish(room: Room, message: RoomMessage, except?: Connection): void;
+  publish(room: Room, message: RoomMessage, except?: Connection): Published | Promise<Published>;
   /** `publish` by room id: to local members if this instance has the room, and to the other instances. */
-  publishById(roomId: string, message: RoomMessage): void;
+  publishById(roomId: string, message: RoomMessage): Published | Promise<Published>;
   deliver(room: Room, frame: string, chatId?: string, hold?: boolean): void;
+  /** A room message in its room's offset order (shared streams): to local members except `except`, held for joiners. */
+  deliverSequenced(room: Room, frame: string, chatId: string | undefined, except: Connection | undefined, offset: number): void;
+  /** Sequence room messages in the backplane's shared state from now on (see shared-streams.ts). */
+  shareStreams(shared: SharedStreams): void;
   /** Presence news about a local member: batched; joins and leaves reach shared state at once, the news crosses at the flush. */
   presence(room: Room, change: PresenceChange): Promise<void> | void;
   /** Presence news from another instance: batched for local members only. */
@@ -43,6 +60,11 @@ export interface RoomSend {
   flushPresence(): void;
   /** One frame to one connection. */
   to(conn: Connection, frame: string): void;
+  /**
+   * A rejoiner's missed room messages, in order, ahead of anything newer. Sent at the pace the
+   * connection drains (never past `maxBufferedBytes`), holding its newer room messages behind them.
+   */
+  replay(room: Room, conn: Connection, frames: readonly string[]): void;
   /** `error { code, message }` to one connection (with the `clientMessageId` of the chat send it is about). */
   error(conn: Connection, code: string, message: string, clientMessageId?: string): void;
   /** Who watches rooms' frames (the admin page's live tail). */
@@ -63,33 +85,52 @@ export function createRoomSend(
   backplane: Backplane | undefined,
   batchOptions: Pick<PresenceBatchOptions, "batchMs" | "budget" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
+  streams?: RoomStreams,
+  budget = 2 * 1024 * 1024,
 ): RoomSend {
   const watch = new RoomWatch();
   const presenceFanout = countingFanout(watchedFanout(fanout, watch), (n) => counter.sent(SENT_PRESENCE, n));
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
+  const pacer = createReplayPacer(fanout, budget);
+  let shared: SharedStreams | undefined;
   /** A room message to local members: a chat when it has its stored id, else an event. */
-  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, hold?: boolean) => {
+  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, offset?: number, hold?: boolean) => {
     batch.flushMembership(room);
     counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
-    fanout.publish(room, frame, except);
+    if (room.replaying) pacer.publish(room, frame, except);
+    else fanout.publish(room, frame, except);
     if (watch.watching) watch.seen(room.id, frame);
-    if (chatId !== undefined) room.holdChat(frame, chatId);
-    else if (hold) room.holdChat(frame, ""); // no history holds "": always delivered
+    // A held `hold` event gets chat id "": no history holds it, so a joiner always gets it.
+    if (room.joining.size > 0 && (chatId !== undefined || offset !== undefined || hold))
+      room.hold(frame, chatId ?? (hold ? "" : undefined), offset);
   };
-  const forward = (roomId: string, message: RoomMessage) =>
-    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame });
-  return {
+  const forward = (roomId: string, message: RoomMessage, frame: string) =>
+    backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
+  /** Here and to the other instances, with the room's next offset from this instance's streams when they are on. */
+  const publishHere = (roomId: string, message: RoomMessage, except?: Connection): Published => {
+    // A chat's key is only remembered (for the offset of a repeat's answer): whether it repeats is the storage's call.
+    const seen = streams && message.kind === "event" && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
+    if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
+    const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
+    const room = rooms.get(roomId);
+    if (room) deliver(room, out.frame, message.chatId, except, out.offset, message.hold);
+    forward(roomId, message, out.frame);
+    return out;
+  };
+  const send: RoomSend = {
     watch,
-    publish(room, message, except) {
-      deliver(room, message.frame, message.chatId, except, message.hold);
-      forward(room.id, message);
+    publish: (room, message, except) =>
+      shared
+        ? shared.publish(room.id, message, except, () => publishHere(room.id, message, except))
+        : publishHere(room.id, message, except),
+    publishById: (roomId, message) =>
+      shared ? shared.publish(roomId, message, undefined, () => publishHere(roomId, message)) : publishHere(roomId, message),
+    deliver: (room, frame, chatId, hold) => deliver(room, frame, chatId, undefined, undefined, hold),
+    deliverSequenced: (room, frame, chatId, except, offset) => deliver(room, frame, chatId, except, offset),
+    replay(room, conn, frames) {
+      if (!conn.closed) for (const frame of frames) counter.frameSent(frame, 1);
+      pacer.replay(room, conn, frames);
     },
-    publishById(roomId, message) {
-      const room = rooms.get(roomId);
-      if (room) deliver(room, message.frame, message.chatId, undefined, message.hold);
-      forward(roomId, message);
-    },
-    deliver: (room, frame, chatId, hold) => deliver(room, frame, chatId, undefined, hold),
     presence: (room, change) => batch.record(room, change, true),
     remotePresence: (room, change) => batch.record(room, change, false),
     snapshotSent: batch.snapshotSent,
@@ -102,5 +143,9 @@ export function createRoomSend(
       if (!conn.closed) counter.errorSent(code);
       fanout.send(conn, errorFrame(code, message, clientMessageId));
     },
+    shareStreams(streamsAcross) {
+      shared = streamsAcross;
+    },
   };
+  return send;
 }

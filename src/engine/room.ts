@@ -4,10 +4,13 @@ import type { Fanout } from "./fanout.ts";
 
 export { Connection, type ConnectionWork, type PeerLike, type SavedConnection } from "./connection.ts";
 
-/** A chat frame that reached a room while a member's `room_joined` was being prepared. */
-export interface HeldChat {
+/** A room message that reached a room while a member's `room_joined` was being prepared. */
+export interface HeldFrame {
   frame: string;
-  chatId: string;
+  /** For `chat_message`: its id (a joiner without `since` gets held chats, minus those in its history). */
+  chatId: string | undefined;
+  /** Its offset, when it has one (streams on). */
+  offset: number | undefined;
 }
 
 /**
@@ -18,12 +21,14 @@ export class Room {
   readonly id: string;
   /** Local connections that receive the room's frames. */
   readonly local = new Set<Connection>();
-  /** Local connections whose `room_joined` is still being prepared, with the chat frames held for them meanwhile. */
-  readonly joining = new Map<Connection, HeldChat[]>();
+  /** Local connections whose `room_joined` is still being prepared, with the room messages held for them meanwhile. */
+  readonly joining = new Map<Connection, HeldFrame[]>();
   /** Presence entries of every member, local and remote, keyed by connection id. */
   readonly members = new Map<string, PresenceEntry>();
   /** Members on other instances: connection id → instance id. */
   readonly remote = new Map<string, string>();
+  /** Members whose missed messages are being replayed at their socket's pace, with what still waits for each (see replay.ts). */
+  replaying: Map<Connection, string[]> | undefined;
 
   constructor(id: string) {
     this.id = id;
@@ -44,9 +49,9 @@ export class Room {
     return out;
   }
 
-  /** Keep a chat frame for every member whose `room_joined` is being prepared; they get it after. */
-  holdChat(frame: string, chatId: string): void {
-    for (const held of this.joining.values()) held.push({ frame, chatId });
+  /** Keep a room message for every member whose `room_joined` is being prepared; they get it after. */
+  hold(frame: string, chatId: string | undefined, offset: number | undefined): void {
+    for (const held of this.joining.values()) held.push({ frame, chatId, offset });
   }
 
   /** Add or replace a member that lives on another instance. */
@@ -116,8 +121,8 @@ export class RoomManager {
     return room;
   }
 
-  /** The join finished: `conn` starts receiving the room's frames. Returns the chats held meanwhile. */
-  completeJoin(conn: Connection): HeldChat[] {
+  /** The join finished: `conn` starts receiving the room's frames. Returns the room messages held meanwhile. */
+  completeJoin(conn: Connection): HeldFrame[] {
     const room = conn.room;
     const held = room?.joining.get(conn);
     if (!room || !held) return [];

@@ -75,6 +75,18 @@ export interface DisconnectOptions {
   reason?: string;
 }
 
+export interface PublishOptions {
+  /** 1–64 of `[A-Za-z0-9_-]`: a repeat within the streams' `ttlMs` is published once (as `Idempotency-Key` on the HTTP API). */
+  idempotencyKey?: string;
+}
+
+export interface PublishResult {
+  /** The event's offset in the room's stream (streams on). */
+  offset?: number;
+  /** The key was seen: nothing was sent this time, `offset` is the first publish's. */
+  duplicate: boolean;
+}
+
 /** One page of a room's chat history, oldest first. */
 export interface ChatPage {
   messages: ChatMessagePayload[];
@@ -91,8 +103,12 @@ export interface LiveApi {
   rooms(): Promise<RoomSummary[]>;
   /** The room's presence map, as `room_joined.presence` would give it (`{}` for an empty room). */
   presence(roomId: string): Promise<Record<string, PresenceEntry>>;
-  /** Every member gets a `broadcast_event` whose sender is the server (`connectionId: "server"`). */
-  publish(roomId: string, event: string, payload?: unknown): Promise<void>;
+  /**
+   * Every member gets a `broadcast_event` whose sender is the server (`connectionId: "server"`). With an
+   * `idempotencyKey` seen in the room within the streams' `ttlMs`, nothing is sent and the first
+   * publish's offset comes back (`duplicate: true`).
+   */
+  publish(roomId: string, event: string, payload?: unknown, options?: PublishOptions): Promise<PublishResult>;
   /** Stored and broadcast like a member's chat, from the server; resolves to the stored message. */
   sendChat(roomId: string, chat: ServerChat): Promise<ChatMessagePayload>;
   /** A page of the room's chat, as `get_chat_history` gives it. */

@@ -38,6 +38,8 @@ export const CloseCodes = {
   GOING_AWAY: 1001,
   /** A frame was larger than `maxPayload`. */
   MESSAGE_TOO_BIG: 1009,
+  /** The room's message backlog was lost (Redis lost its data): reconnect and rejoin; `room_joined.recovered` says what was kept. */
+  SERVICE_RESTART: 1012,
   /** The token behind the connection's identity expired. Reconnect with a fresh token. */
   UNAUTHORIZED: 4401,
   /** Closed by the server's backend (`disconnect()`, `DELETE /api/rooms/:roomId/connections/:id`). */

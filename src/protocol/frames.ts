@@ -9,11 +9,13 @@ import {
   MSG_CHAT_HISTORY,
   MSG_CHAT_MESSAGE,
   MSG_ERROR,
+  MSG_EVENT_ACK,
   MSG_PRESENCE_UPDATED,
   MSG_ROOM_JOINED,
   type BroadcastEventRelayPayload,
   type ChatHistoryPayload,
   type ChatMessagePayload,
+  type EventAckPayload,
   type RoomJoinedPayload,
 } from "./messages.ts";
 
@@ -33,6 +35,8 @@ export const chatFrame = (chat: ChatMessagePayload): string => encodeFrame(MSG_C
 export const chatDeletedFrame = (roomId: string, id: string): string => encodeFrame(MSG_CHAT_DELETED, { roomId, id });
 
 export const chatHistoryFrame = (page: ChatHistoryPayload): string => encodeFrame(MSG_CHAT_HISTORY, page);
+
+export const eventAckFrame = (ack: EventAckPayload): string => encodeFrame(MSG_EVENT_ACK, ack);
 
 export const eventFrame = (relay: BroadcastEventRelayPayload): string => encodeFrame(MSG_BROADCAST_EVENT_RELAY, relay);
 

@@ -19,6 +19,8 @@ export const MSG_BROADCAST_EVENT_RELAY = "broadcast_event";
 export const MSG_CHAT_MESSAGE = "chat_message";
 export const MSG_CHAT_HISTORY = "chat_history";
 export const MSG_ERROR = "error";
+/** Answers a `broadcast_event` that carried a `clientMessageId`: relayed (or a repeat of one that was). */
+export const MSG_EVENT_ACK = "event_ack";
 /** A moderator deleted a chat message: clients drop it. */
 export const MSG_CHAT_DELETED = "chat_deleted";
 
@@ -61,6 +63,17 @@ export interface JoinRoomPayload {
   email?: string;
   /** The newest message the client has: `room_joined` then holds the messages after it (`resumed: true`) when the store still has it. */
   lastMessageId?: string;
+  /**
+   * The last room offset the client holds and its epoch (from `room_joined` and the frames since): when
+   * the room still keeps every message after it, they follow `room_joined` (`recovered: true`).
+   */
+  since?: StreamPosition;
+}
+/** A place in a room's stream: an offset of one epoch. */
+export interface StreamPosition {
+  /** A whole number ≥ 0. */
+  offset: number;
+  epoch: string;
 }
 export interface LeaveRoomPayload {
   roomId?: string;
@@ -71,6 +84,8 @@ export interface UpdatePresencePayload {
 export interface BroadcastEventPayload {
   event: string;
   payload?: unknown;
+  /** The client's id for this send (chat's format): a repeat within the streams' window is relayed to nobody; the sender gets the same `event_ack`. */
+  clientMessageId?: string;
 }
 export interface SendChatPayload {
   message: string;
@@ -131,6 +146,15 @@ export interface RoomJoinedPayload {
    * it, `false` when the store no longer has it and `chatHistory` is the newest history (a gap).
    */
   resumed?: boolean;
+  /** The room's newest offset when the snapshot was taken (streams on). */
+  offset?: number;
+  /** The epoch of the room's offsets: it changes whenever the room's backlog was lost (streams on). */
+  epoch?: string;
+  /**
+   * Only when `join_room` carried `since`: `true` when every room message after `since.offset` follows
+   * (each once, in order, ahead of anything newer); `false` when some are gone (refetch what you show).
+   */
+  recovered?: boolean;
   /** What the joiner may send in this room; absent when it may send everything (see {@link RoomPermissions}). */
   permissions?: RoomPermissions;
 }
@@ -146,6 +170,12 @@ export interface RoomPermissions {
 export interface ChatDeletedPayload {
   roomId: string;
   id: string;
+}
+export interface EventAckPayload {
+  roomId: string;
+  clientMessageId: string;
+  /** The relayed event's offset (streams on); a repeat gets the first one's. */
+  offset?: number;
 }
 export interface ChatHistoryPayload {
   roomId: string;
@@ -163,6 +193,8 @@ export interface PresenceUpdatedPayload {
   memberCount?: number;
 }
 export interface BroadcastEventRelayPayload {
+  /** The message's place in the room's stream (streams on): one more than the room's previous message. */
+  offset?: number;
   roomId: string;
   connectionId: string;
   userId?: string;
@@ -170,6 +202,8 @@ export interface BroadcastEventRelayPayload {
   payload?: unknown;
 }
 export interface ChatMessagePayload {
+  /** The message's place in the room's stream (streams on; absent on a repeat's answer and in history). */
+  offset?: number;
   id: string;
   roomId: string;
   connectionId: string;
@@ -197,4 +231,5 @@ export type ServerMessage =
   | { type: typeof MSG_CHAT_MESSAGE; payload: ChatMessagePayload }
   | { type: typeof MSG_CHAT_HISTORY; payload: ChatHistoryPayload }
   | { type: typeof MSG_CHAT_DELETED; payload: ChatDeletedPayload }
-  | { type: typeof MSG_ERROR; payload: ErrorPayload };
+  | { type: typeof MSG_ERROR; payload: ErrorPayload }
+  | { type: typeof MSG_EVENT_ACK; payload: EventAckPayload };

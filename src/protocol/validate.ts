@@ -83,6 +83,15 @@ export function buildSchemas(limits: MessageLimits) {
         name: optionalText,
         email: optionalText,
         lastMessageId: v.optional(messageId),
+        since: v.optional(
+          v.object(
+            {
+              offset: v.pipe(v.number("must be a number"), v.safeInteger("must be a whole number"), v.minValue(0, "must not be negative")),
+              epoch: shortString(64),
+            },
+            "since must be an object { offset, epoch }",
+          ),
+        ),
       },
       payloadObject,
     ),
@@ -92,6 +101,7 @@ export function buildSchemas(limits: MessageLimits) {
       {
         event: shortString(limits.maxEventNameLength),
         payload: v.optional(v.unknown()),
+        clientMessageId: v.optional(clientMessageId),
       },
       payloadObject,
     ),

@@ -68,13 +68,17 @@ describe("rooms", () => {
     expect(calls).toEqual(["join a r", "leave a r"]);
   });
 
-  it("hands the held chats to the joiner when its join completes", () => {
+  it("hands the room messages held meanwhile to the joiner when its join completes", () => {
     const rooms = new RoomManager();
     const a = conn("a");
     const room = rooms.beginJoin(a, "r", a.entry({}));
-    room.holdChat("frame-1", "m1");
-    expect(rooms.completeJoin(a)).toEqual([{ frame: "frame-1", chatId: "m1" }]);
-    room.holdChat("frame-2", "m2"); // no one joining: nothing held
+    room.hold("frame-1", "m1", 1);
+    room.hold("frame-2", undefined, 2);
+    expect(rooms.completeJoin(a)).toEqual([
+      { frame: "frame-1", chatId: "m1", offset: 1 },
+      { frame: "frame-2", chatId: undefined, offset: 2 },
+    ]);
+    room.hold("frame-3", "m3", 3); // no one joining: nothing held
     expect(rooms.completeJoin(a)).toEqual([]);
   });
 

@@ -164,9 +164,10 @@ describe("the server API on one engine", () => {
     const b = peer();
     await a.join("r");
     await b.join("r");
-    await engine.api.publish("r", "saved", { version: 3 });
+    expect(await engine.api.publish("r", "saved", { version: 3 })).toEqual({ offset: 1, duplicate: false });
     for (const p of [a, b]) {
       expect((await p.next("broadcast_event")).payload).toEqual({
+        offset: 1,
         roomId: "r",
         connectionId: "server",
         event: "saved",

@@ -48,6 +48,18 @@ export interface RuntimeDifferences {
    * @default false
    */
   edge?: boolean;
+  /**
+   * The fixture has no room streams (offsets, replay, idempotent events): the stream tests are left out.
+   * @default false
+   */
+  withoutStreams?: boolean;
+}
+
+/** A room message's payload without its stream `offset` (absent where streams are off). */
+function unsequenced(payload: Record<string, unknown>): Record<string, unknown> {
+  const { offset, ...rest } = payload;
+  if (offset !== undefined) expect(offset).toEqual(expect.any(Number));
+  return rest;
 }
 
 /** An object nested `depth` levels deep: `{ a: { a: … {} } }` (depth 1 is `{}`). */
@@ -257,7 +269,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         a.send("broadcast_event", { event: "cursor-click", payload: { x: 1, nested: { ok: true } } });
         for (const other of [b, c]) {
           const ev = await other.next("broadcast_event");
-          expect(ev.payload).toEqual({
+          expect(unsequenced(ev.payload)).toEqual({
             roomId: r,
             connectionId: ja.connectionId,
             event: "cursor-click",
@@ -297,7 +309,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
 
         const c = await client();
         const jc = await c.join(r);
-        expect(jc.chatHistory).toEqual([mine.payload]);
+        expect(jc.chatHistory).toEqual([unsequenced(mine.payload)]);
       });
 
       it("gives joiners the newest historyLimit messages, oldest first, in the order each sender sent them", async () => {
@@ -327,6 +339,63 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
       });
     });
 
+    describe.skipIf(differences.withoutStreams)("room streams: offsets, replay on rejoin, idempotent events", () => {
+      const sequenced = (c: TestClient) =>
+        c.received.filter((m) => m.type === "broadcast_event" || m.type === "chat_message").map((m) => m.payload);
+
+      it("numbers a room's events and chats consecutively and replays what a rejoiner missed, once, in order", async () => {
+        const r = room();
+        const [a, b] = [await client({ rateLimit: false }), await client({ rateLimit: false })];
+        const { epoch, offset: start } = await a.join(r);
+        await b.join(r);
+        expect(typeof epoch).toBe("string");
+        b.send("broadcast_event", { event: "n", payload: 1 });
+        await a.until(() => sequenced(a).length === 1);
+        const seen = sequenced(a)[0].offset;
+        expect(seen).toBe(start + 1);
+        a.terminate();
+        for (let n = 2; n <= 50; n++) b.send("broadcast_event", { event: "n", payload: n });
+        b.send("send_chat", { message: "missed", clientMessageId: "w-1" });
+        expect((await b.next("chat_message")).payload.offset).toBe(start + 51);
+        const back = await client({ rateLimit: false });
+        const joined = await back.join(r, undefined, { since: { offset: seen, epoch } });
+        expect(joined).toMatchObject({ recovered: true, offset: start + 51, epoch });
+        b.send("broadcast_event", { event: "n", payload: 52 });
+        await back.until(() => sequenced(back).length === 51);
+        expect(sequenced(back).map((p) => p.offset)).toEqual(Array.from({ length: 51 }, (_, i) => start + 2 + i));
+        expect(sequenced(back).map((p) => p.payload ?? p.message)).toEqual([...Array.from({ length: 49 }, (_, i) => i + 2), "missed", 52]);
+      });
+
+      it("answers recovered: false for an unknown epoch or an offset ahead of the room, and INVALID_PAYLOAD for a malformed since", async () => {
+        const r = room();
+        const a = await client();
+        const { offset, epoch } = await a.join(r);
+        expect((await a.join(r, undefined, { since: { offset: 0, epoch: "no-such-epoch" } })).recovered).toBe(false);
+        expect((await a.join(r, undefined, { since: { offset: offset + 5, epoch } })).recovered).toBe(false);
+        for (const since of [{ offset: -1, epoch }, { offset: 0.5, epoch }, { epoch }, { offset: 0 }, 7]) {
+          a.send("join_room", { roomId: r, since });
+          expect((await a.next("error")).payload.code).toBe("INVALID_PAYLOAD");
+        }
+        expect((await a.join(r, undefined, { since: { offset, epoch } })).recovered).toBe(true);
+      });
+
+      it("relays a repeated broadcast_event clientMessageId once; the sender gets the same event_ack", async () => {
+        const r = room();
+        const [a, b] = [await client(), await client()];
+        await a.join(r);
+        await b.join(r);
+        a.send("broadcast_event", { event: "e", payload: "x", clientMessageId: "ev-1" });
+        a.send("broadcast_event", { event: "e", payload: "x", clientMessageId: "ev-1" });
+        a.send("broadcast_event", { event: "e", payload: "y" });
+        const [first, repeat] = [(await a.next("event_ack")).payload, (await a.next("event_ack")).payload];
+        expect(first).toEqual({ roomId: r, clientMessageId: "ev-1", offset: expect.any(Number) });
+        expect(repeat).toEqual(first);
+        await b.until(() => sequenced(b).some((p) => p.payload === "y"));
+        expect(sequenced(b).map((p) => p.payload)).toEqual(["x", "y"]);
+        expect(sequenced(b)[1].offset).toBe(first.offset + 1);
+      });
+    });
+
     describe("paging, resume and exactly-once chat", () => {
       /** Send chats from `c` (16 at a time, under maxChatsInFlight) and wait for their acknowledgements; returns the stored messages. */
       const sendAll = async (c: TestClient, texts: string[]) => {
@@ -343,7 +412,7 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
       };
       const texts = (n: number, prefix = "m") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
       const stored = (m: any) => {
-        const { email: _e, provider: _p, clientMessageId: _c, ...rest } = m;
+        const { email: _e, provider: _p, clientMessageId: _c, offset: _o, ...rest } = m;
         return rest;
       };
 
@@ -430,7 +499,9 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         a.send("send_chat", { message: "after" });
         const [first, repeat] = [(await a.next("chat_message")).payload, (await a.next("chat_message")).payload];
         expect(first).toMatchObject({ message: "once", clientMessageId: "c-1" });
-        expect(repeat).toEqual(first);
+        // The repeat's offset is the first one's where the streams still remember it, else absent.
+        expect(unsequenced(repeat)).toEqual(unsequenced(first));
+        if (repeat.offset !== undefined) expect(repeat.offset).toBe(first.offset);
         expect((await b.next("chat_message")).payload).toEqual(first);
         expect((await b.next("chat_message")).payload.message).toBe("after");
         expect(b.all("chat_message")).toHaveLength(2);

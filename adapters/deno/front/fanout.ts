@@ -17,9 +17,14 @@ export const createFrontFanout: CreateFanout = (context) => {
     const writer = frontWriterOf(conn.peer);
     if (writer) conn.transport = writer;
   };
-  return createFramedFanout<ClientWriter>(context, attach, (conn, writer, bytes) => {
-    if (conn.closed) return;
-    writer.frame(bytes);
-    if (writer.buffered > maxBufferedBytes) overLimit(conn);
-  });
+  return createFramedFanout<ClientWriter>(
+    context,
+    attach,
+    (conn, writer, bytes) => {
+      if (conn.closed) return;
+      writer.frame(bytes);
+      if (writer.buffered > maxBufferedBytes) overLimit(conn);
+    },
+    (writer) => writer.buffered,
+  );
 };

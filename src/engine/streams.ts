@@ -1,0 +1,242 @@
+import { ConfigError } from "../errors.ts";
+import { numberOption } from "../util/number-option.ts";
+
+/** The room streams' options (`streams`), all optional. */
+export interface StreamOptions {
+  /** Messages kept per room (the newest). @default 256 */
+  size?: number;
+  /** How long a message is kept, and how long a repeated `clientMessageId` / `Idempotency-Key` is recognised (ms). @default 300000 */
+  ttlMs?: number;
+  /** Bytes kept across all rooms (UTF-16 code units of the frames); past it the least recently written rooms lose their oldest messages. @default 67108864 */
+  maxBytes?: number;
+}
+
+export interface ResolvedStreams {
+  size: number;
+  ttlMs: number;
+  maxBytes: number;
+}
+
+export function resolveStreams(options: StreamOptions | false | undefined): ResolvedStreams | undefined {
+  if (options === false) return undefined;
+  if (options !== undefined && (typeof options !== "object" || options === null))
+    throw new ConfigError("Option streams must be an object ({ size, ttlMs, maxBytes }) or false");
+  return {
+    size: numberOption("streams.size", options?.size, 256, "positive"),
+    ttlMs: numberOption("streams.ttlMs", options?.ttlMs, 5 * 60_000, "positive"),
+    maxBytes: numberOption("streams.maxBytes", options?.maxBytes, 64 * 1024 * 1024, "positive"),
+  };
+}
+
+/** What a message costs the byte cap beyond its frame (entry object, array slot). */
+const ENTRY_OVERHEAD = 48;
+
+/** One kept message: its frame with its offset, and when it was written. */
+interface Entry {
+  frame: string;
+  at: number;
+}
+
+/** What a repeated idempotency key gets: the offset its first publish was given. */
+interface Remembered {
+  offset: number;
+  at: number;
+}
+
+/** `join_room.since`: the last offset a client holds and the epoch it belongs to. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** What a rejoiner missed: every kept frame after its offset, oldest first. */
+export interface Replay {
+  frames: string[];
+  bytes: number;
+}
+
+/**
+ * One room's stream: the last offset given, the kept messages (offsets `first` … `offset`) and the
+ * idempotency keys seen. Everything but the counters is allocated on first need: an idle room's log
+ * is this object and its map slot.
+ */
+class RoomLog {
+  /** Part of the epoch: a new log for a room (after its old one was dropped) has a new one. */
+  readonly gen: number;
+  offset = 0;
+  /** The offset of `entries[head]`. */
+  first = 1;
+  entries: Entry[] | undefined;
+  head = 0;
+  bytes = 0;
+  /** When the newest message was written. */
+  writtenAt = 0;
+  keys: Map<string, Remembered> | undefined;
+
+  constructor(gen: number) {
+    this.gen = gen;
+  }
+
+  get kept(): number {
+    return this.entries ? this.entries.length - this.head : 0;
+  }
+
+  /** Drop the oldest kept message; its bytes. */
+  shift(): number {
+    const entries = this.entries!;
+    const dropped = entries[this.head]!;
+    entries[this.head++] = undefined as unknown as Entry;
+    this.first++;
+    if (this.head >= 64 && this.head * 2 >= entries.length) {
+      this.entries = entries.slice(this.head);
+      this.head = 0;
+    }
+    const cost = dropped.frame.length + ENTRY_OVERHEAD;
+    this.bytes -= cost;
+    return cost;
+  }
+}
+
+/**
+ * Every room's stream on one instance: offsets, the bounded backlog and the idempotency keys, in memory.
+ * A room's offsets count up from 1 for as long as its log lives; the log outlives the room (a rejoiner
+ * finds it) until its newest message is older than `ttlMs` and nobody is in the room, and its epoch is
+ * this process's epoch plus the log's generation, so a dropped log or a restart never passes for the old one.
+ */
+export class RoomStreams {
+  readonly options: ResolvedStreams;
+  /** A string no earlier process had: every epoch of this process starts with it. */
+  private readonly processEpoch = crypto.randomUUID().slice(0, 8);
+  private gens = 0;
+  /** Logs by room id, least recently written first (the byte cap trims from the front). */
+  private readonly logs = new Map<string, RoomLog>();
+  private newest: RoomLog | undefined;
+  private bytes = 0;
+  private readonly inUse: (roomId: string) => boolean;
+
+  constructor(options: ResolvedStreams, inUse: (roomId: string) => boolean) {
+    this.options = options;
+    this.inUse = inUse;
+  }
+
+  /** The room's current offset and epoch (its log is created if it has none). */
+  position(roomId: string): StreamPosition {
+    const log = this.logOf(roomId);
+    return { offset: log.offset, epoch: this.epochOf(log) };
+  }
+
+  /**
+   * Give `frame` (built without an offset) the room's next offset, keep it, and return it with its
+   * offset; with `key`, also remember the key for `ttlMs`.
+   */
+  append(roomId: string, frame: string, key?: string): { frame: string; offset: number } {
+    const log = this.logOf(roomId);
+    const now = Date.now();
+    const offset = ++log.offset;
+    const framed = withOffset(frame, offset);
+    const cost = framed.length + ENTRY_OVERHEAD;
+    (log.entries ??= []).push({ frame: framed, at: now });
+    log.bytes += cost;
+    this.bytes += cost;
+    log.writtenAt = now;
+    if (key !== undefined) (log.keys ??= new Map()).set(key, { offset, at: now });
+    this.trim(log, now);
+    if (this.newest !== log) {
+      // Least recently written first: the byte cap takes from the rooms nobody writes to.
+      this.logs.delete(roomId);
+      this.logs.set(roomId, log);
+      this.newest = log;
+    }
+    if (this.bytes > this.options.maxBytes) this.enforceCap(log);
+    return { frame: framed, offset };
+  }
+
+  /** The offset a publish with `key` was given, when it was seen within `ttlMs`. */
+  remembered(roomId: string, key: string): number | undefined {
+    const found = this.logs.get(roomId)?.keys?.get(key);
+    return found && Date.now() - found.at <= this.options.ttlMs ? found.offset : undefined;
+  }
+
+  /**
+   * Everything after `since`, when the log still holds all of it in that epoch; `undefined` otherwise
+   * (another epoch, an offset ahead of the room, messages dropped since).
+   */
+  replay(roomId: string, since: StreamPosition): Replay | undefined {
+    const log = this.logs.get(roomId);
+    if (!log || since.epoch !== this.epochOf(log) || since.offset > log.offset) return undefined;
+    this.trim(log, Date.now());
+    if (since.offset + 1 < log.first) return undefined;
+    const out: Replay = { frames: [], bytes: 0 };
+    const entries = log.entries ?? [];
+    for (let offset = since.offset + 1; offset <= log.offset; offset++) {
+      const entry = entries[log.head + offset - log.first]!;
+      out.frames.push(entry.frame);
+      out.bytes += entry.frame.length;
+    }
+    return out;
+  }
+
+  /** Drop what has expired; forget logs whose newest message expired and whose room is gone. */
+  sweep(now = Date.now()): void {
+    for (const [roomId, log] of this.logs) {
+      this.trim(log, now);
+      if (now - log.writtenAt > this.options.ttlMs && !this.inUse(roomId)) {
+        this.bytes -= log.bytes;
+        this.logs.delete(roomId);
+        if (this.newest === log) this.newest = undefined;
+      }
+    }
+  }
+
+  /** Kept bytes across all rooms (for tests and metrics). */
+  get keptBytes(): number {
+    return this.bytes;
+  }
+
+  private logOf(roomId: string): RoomLog {
+    let log = this.logs.get(roomId);
+    if (!log) this.logs.set(roomId, (log = new RoomLog(++this.gens)));
+    return log;
+  }
+
+  private epochOf(log: RoomLog): string {
+    return `${this.processEpoch}-${log.gen.toString(36)}`;
+  }
+
+  /** Keep at most `size` messages, none older than `ttlMs`, and keys no older than `ttlMs`. */
+  private trim(log: RoomLog, now: number): void {
+    const { size, ttlMs } = this.options;
+    while (log.kept > size) this.bytes -= log.shift();
+    while (log.kept > 0 && now - log.entries![log.head]!.at > ttlMs) this.bytes -= log.shift();
+    if (log.kept === 0 && log.entries) {
+      log.entries = undefined;
+      log.head = 0;
+    }
+    const keys = log.keys;
+    if (!keys) return;
+    for (const [key, seen] of keys) {
+      if (now - seen.at <= ttlMs) break; // in insertion order: the rest are newer
+      keys.delete(key);
+    }
+    if (keys.size === 0) log.keys = undefined;
+  }
+
+  /** Over the byte cap: the least recently written rooms lose their oldest messages first. */
+  private enforceCap(spare: RoomLog): void {
+    for (const log of this.logs.values()) {
+      if (log === spare) continue;
+      while (log.kept > 0 && this.bytes > this.options.maxBytes) this.bytes -= log.shift();
+      if (this.bytes <= this.options.maxBytes) return;
+    }
+    while (spare.kept > 1 && this.bytes > this.options.maxBytes) this.bytes -= spare.shift();
+  }
+}
+
+/** Where a frame's payload object opens: `{"type":"…","payload":{`. */
+const PAYLOAD_OPEN = '"payload":{';
+
+/** `frame` (a `{ type, payload }` JSON with an object payload) with `offset` as the payload's first field. */
+export function withOffset(frame: string, offset: number): string {
+  const at = frame.indexOf(PAYLOAD_OPEN) + PAYLOAD_OPEN.length;
+  return `${frame.slice(0, at)}"offset":${offset},${frame.slice(at)}`;
+}
