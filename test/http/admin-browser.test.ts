@@ -80,7 +80,7 @@ describe.skipIf(!available)("admin page in Chromium", () => {
     const { payload } = await bob.next("chat_message");
 
     await page.click("#chat li button.delete");
-    for (const c of [alice, bob]) expect((await c.next("chat_deleted")).payload).toEqual({ roomId: room, id: payload.id });
+    for (const c of [alice, bob]) expect((await c.next("chat_deleted")).payload).toMatchObject({ roomId: room, id: payload.id });
     await page.waitForFunction(() => document.querySelectorAll("#chat li").length === 0);
     await page.waitForFunction(() => [...document.querySelectorAll("#tail .frame")].some((f) => f.textContent?.includes("chat_deleted")));
     await shot(page, "4-deleted");
