@@ -16,6 +16,8 @@ export interface InstanceConfig {
   presenceThrottleMs?: number;
   /** Redis Cluster: announced node address → where this instance reaches it (e.g. through a proxy). */
   natMap?: Record<string, { host: string; port: number }>;
+  /** `false`: the instance runs without room streams. */
+  streams?: false;
 }
 
 export interface Instance {
