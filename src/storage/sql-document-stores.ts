@@ -7,6 +7,7 @@ import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
 import type { DocumentStorage } from "./document-storage.ts";
 import { documentTableDdl, mysqlDocumentTable, pgDocumentTable, sqliteDocumentTable } from "./document-schema.ts";
 import { setUpMySQLTable } from "./mysql.ts";
+import { setUpSQLiteTable } from "./sqlite.ts";
 import { describeCause, serverLabel } from "./sql-chat-storage.ts";
 import { createSqlDocumentStorage, type SqlDocumentStorageOptions } from "./sql-document-storage.ts";
 import { openSqliteDatabase, type SqliteStatementLike } from "./sqlite-driver.ts";
@@ -23,31 +24,7 @@ export function createSQLiteDocumentStorage(filename: string, options: SqlDocume
   const tableName = options.tableName ?? "openlivesync_documents";
   const { db: sqlite, driver } = openSqliteDatabase(filename);
   const label = `SQLite table "${tableName}" in ${filename} (${driver})`;
-  try {
-    sqlite.exec("pragma busy_timeout = 5000");
-    if (filename !== ":memory:") {
-      sqlite.exec("pragma journal_mode = wal");
-      sqlite.exec("pragma synchronous = normal");
-    }
-    const ddl = documentTableDdl.sqlite(table);
-    sqlite.exec("begin immediate");
-    try {
-      sqlite.exec(ddl.create);
-      const columns = sqlite.prepare("select name from pragma_table_info(?)").all(tableName) as Array<{ name: string }>;
-      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.name)), indexes: new Set() })) sqlite.exec(statement);
-      sqlite.exec("commit");
-    } catch (cause) {
-      try {
-        sqlite.exec("rollback");
-      } catch {}
-      throw cause;
-    }
-  } catch (cause) {
-    try {
-      sqlite.close();
-    } catch {}
-    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
-  }
+  setUpSQLiteTable(sqlite, filename, tableName, () => documentTableDdl.sqlite(table), label);
   const statements = new Map<string, SqliteStatementLike>();
   const db = sqliteProxy(async (query, params, method) => {
     let statement = statements.get(query);

@@ -3,7 +3,7 @@ import type { ChatStorage } from "./chat-storage.ts";
 import { ConfigError, StorageError } from "../errors.ts";
 import { sqliteChatTable, sqliteTableDdl } from "./schema-sqlite.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions } from "./sql-chat-storage.ts";
-import { openSqliteDatabase, type registerSqliteDriver, type SqliteStatementLike } from "./sqlite-driver.ts";
+import { openSqliteDatabase, type registerSqliteDriver, type SqliteDatabaseLike, type SqliteStatementLike } from "./sqlite-driver.ts";
 import { validateTableName } from "./table-name.ts";
 
 export interface SQLiteChatStorageFileOptions {
@@ -35,34 +35,7 @@ export function createSQLiteChatStorage(
   const { db: sqlite, driver } = openSqliteDatabase(filename);
   const label = `SQLite table "${tableName}" in ${filename} (${driver})`;
 
-  try {
-    // First, so the statements below wait for another process's lock instead of failing with SQLITE_BUSY.
-    sqlite.exec("pragma busy_timeout = 5000");
-    if (filename !== ":memory:") {
-      sqlite.exec("pragma journal_mode = wal");
-      // With WAL, NORMAL survives a process crash; only an OS crash can lose the last commits.
-      sqlite.exec("pragma synchronous = normal");
-    }
-    // One transaction, so a second process starting at the same moment waits (busy_timeout) then no-ops.
-    sqlite.exec("begin immediate");
-    try {
-      const ddl = sqliteTableDdl(table);
-      sqlite.exec(ddl.create);
-      const columns = sqlite.prepare("select name from pragma_table_info(?)").all(tableName) as Array<{ name: string }>;
-      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.name)), indexes: new Set() })) sqlite.exec(statement);
-      sqlite.exec("commit");
-    } catch (cause) {
-      try {
-        sqlite.exec("rollback");
-      } catch {}
-      throw cause;
-    }
-  } catch (cause) {
-    try {
-      sqlite.close();
-    } catch {}
-    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
-  }
+  setUpSQLiteTable(sqlite, filename, tableName, () => sqliteTableDdl(table), label);
 
   const statements = new Map<string, SqliteStatementLike>();
   const prepare = (sql: string) => {
@@ -100,4 +73,46 @@ export function createSQLiteChatStorage(
     },
     options,
   );
+}
+
+/**
+ * Open-time setup shared by the chat and document tables: WAL and busy timeout, then the table created or
+ * upgraded in one `begin immediate` transaction; on failure the database is closed and a StorageError says
+ * which table.
+ */
+export function setUpSQLiteTable(
+  sqlite: SqliteDatabaseLike,
+  filename: string,
+  tableName: string,
+  ddlOf: () => { create: string; upgrade(existing: { columns: Set<string>; indexes: Set<string> }): string[] },
+  label: string,
+): void {
+  try {
+    // First, so the statements below wait for another process's lock instead of failing with SQLITE_BUSY.
+    sqlite.exec("pragma busy_timeout = 5000");
+    if (filename !== ":memory:") {
+      sqlite.exec("pragma journal_mode = wal");
+      // With WAL, NORMAL survives a process crash; only an OS crash can lose the last commits.
+      sqlite.exec("pragma synchronous = normal");
+    }
+    // One transaction, so a second process starting at the same moment waits (busy_timeout) then no-ops.
+    sqlite.exec("begin immediate");
+    try {
+      const ddl = ddlOf();
+      sqlite.exec(ddl.create);
+      const columns = sqlite.prepare("select name from pragma_table_info(?)").all(tableName) as Array<{ name: string }>;
+      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.name)), indexes: new Set() })) sqlite.exec(statement);
+      sqlite.exec("commit");
+    } catch (cause) {
+      try {
+        sqlite.exec("rollback");
+      } catch {}
+      throw cause;
+    }
+  } catch (cause) {
+    try {
+      sqlite.close();
+    } catch {}
+    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
+  }
 }
