@@ -86,7 +86,7 @@ class RedisLink implements RedisBackplane {
     const { failed } = redis;
     const command = () => this.command();
     const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
-    this.bans = createRedisBans(command, keys, failed);
+    this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.liveness = new Liveness({
@@ -192,10 +192,7 @@ class RedisLink implements RedisBackplane {
 
   async fetchRoom(roomId: string): Promise<RoomState | undefined> {
     const deadline = Date.now() + FETCH_TIMEOUT_MS;
-    // Joins in the first moments after start-up wait for the first connection rather than miss peers.
-    const startUpLeft = this.startedAt + FETCH_TIMEOUT_MS - Date.now();
-    if (!this.liveness.isAnnounced && !this.redis.closed && startUpLeft > 0)
-      await withTimeout(this.readyPromise, startUpLeft, { fallback: undefined });
+    await this.startedUp();
     const cmd = this.command();
     if (!cmd) return undefined;
     try {
@@ -254,6 +251,16 @@ class RedisLink implements RedisBackplane {
   private readonly report = (message: string, cause?: unknown): void => {
     this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });
   };
+
+  /**
+   * Joins in the first moments after start-up wait for the first connection rather than miss peers
+   * or a ban made before this instance started (at most FETCH_TIMEOUT_MS after `start`).
+   */
+  private async startedUp(): Promise<void> {
+    const startUpLeft = this.startedAt + FETCH_TIMEOUT_MS - Date.now();
+    if (!this.liveness.isAnnounced && !this.redis.closed && startUpLeft > 0)
+      await withTimeout(this.readyPromise, startUpLeft, { fallback: undefined });
+  }
 
   /** The command connection while it is ready and the backplane open. */
   private command(): RedisClientLike | undefined {

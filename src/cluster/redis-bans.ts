@@ -7,7 +7,12 @@ import type { RedisClientLike } from "./redis-driver.ts";
  * expires, and a set per room naming the banned users for listing (an id whose key expired is removed
  * from the set when listed). Both keys carry the room's hash tag: one slot in a Redis Cluster.
  */
-export function createRedisBans(command: () => RedisClientLike | undefined, keys: RedisKeys, failed: (error: unknown) => void): SharedBans {
+export function createRedisBans(
+  command: () => RedisClientLike | undefined,
+  keys: RedisKeys,
+  failed: (error: unknown) => void,
+  startedUp: () => Promise<void>,
+): SharedBans {
   const need = () => {
     const cmd = command();
     if (!cmd) throw new Error("Redis is not connected");
@@ -15,6 +20,7 @@ export function createRedisBans(command: () => RedisClientLike | undefined, keys
   };
   /** A read that answers `undefined` while Redis is away, reporting the failure. */
   const read = async <T>(run: (cmd: RedisClientLike) => Promise<T>): Promise<T | undefined> => {
+    await startedUp(); // a ban made before this instance started is in Redis, not yet reachable
     const cmd = command();
     if (!cmd) return undefined;
     try {
