@@ -9,7 +9,7 @@ import * as Y from "yjs";
 import { readAuthMessage } from "y-protocols/auth";
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
 import { messageYjsSyncStep2, readSyncMessage, writeSyncStep1, writeUpdate } from "y-protocols/sync";
-import { createBackoff } from "./backoff.ts";
+import { createBackoff, type Backoff } from "./backoff.ts";
 
 /** What the provider needs of a WebSocket: the browser's, Bun's, Deno's, Node 22's, or `ws`'s. */
 export interface BinaryWebSocketLike {
@@ -84,132 +84,154 @@ const MESSAGE_QUERY_AWARENESS = 3;
  * notes.doc.getText("body").insert(0, "Hello");
  */
 export function createDocumentProvider(options: DocumentProviderOptions): DocumentProvider {
-  const doc = options.doc ?? new Y.Doc();
-  const awareness = new Awareness(doc);
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: DocumentProviderOptions["WebSocket"] }).WebSocket;
   if (!WebSocketImpl) throw new Error("createDocumentProvider: no WebSocket in this runtime; pass the WebSocket option");
-  const backoff = createBackoff(options.reconnectIntervalMs ?? 1000, options.maxReconnectIntervalMs ?? 30_000);
-  const listeners = new Set<(state: DocumentProviderState) => void>();
-  let state: DocumentProviderState = { status: "connecting", synced: false, readOnly: false, closed: null };
-  let ws: BinaryWebSocketLike | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
-  let destroyed = false;
+  const provider = new YjsSocketProvider(options, WebSocketImpl);
+  void provider.connect();
+  return provider;
+}
 
-  const set = (change: Partial<DocumentProviderState>) => {
-    state = { ...state, ...change };
-    for (const listener of listeners) listener(state);
-  };
-  const send = (write: (encoder: encoding.Encoder) => void) => {
-    if (ws?.readyState !== 1) return;
-    const encoder = encoding.createEncoder();
-    write(encoder);
-    ws.send(encoding.toUint8Array(encoder));
-  };
-  const sendAwareness = (clients: number[]) =>
-    send((e) => {
-      encoding.writeVarUint(e, MESSAGE_AWARENESS);
-      encoding.writeVarUint8Array(e, encodeAwarenessUpdate(awareness, clients));
-    });
+/**
+ * One provider: the doc and its awareness (changes out, the server's in), the state its listeners see, and
+ * the socket of the moment (reopened with backoff until it is stopped). The doc's and the awareness's
+ * changes that came from the server carry the provider itself as origin, so they are not sent back.
+ */
+class YjsSocketProvider implements DocumentProvider {
+  readonly doc: Y.Doc;
+  readonly awareness: Awareness;
+  private state: DocumentProviderState = { status: "connecting", synced: false, readOnly: false, closed: null };
+  private readonly listeners = new Set<(state: DocumentProviderState) => void>();
+  private readonly backoff: Backoff;
+  private ws: BinaryWebSocketLike | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private destroyed = false;
 
-  const onUpdate = (update: Uint8Array, origin: unknown) => {
-    if (origin !== provider) send((e) => (encoding.writeVarUint(e, MESSAGE_SYNC), writeUpdate(e, update)));
-  };
-  const onAwareness = ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
-    if (origin !== provider) sendAwareness([...added!, ...updated!, ...removed!]);
-  };
-  doc.on("update", onUpdate);
-  awareness.on("update", onAwareness);
+  constructor(
+    private readonly options: DocumentProviderOptions,
+    private readonly WebSocketImpl: new (url: string) => BinaryWebSocketLike,
+  ) {
+    this.doc = options.doc ?? new Y.Doc();
+    this.awareness = new Awareness(this.doc);
+    this.backoff = createBackoff(options.reconnectIntervalMs ?? 1000, options.maxReconnectIntervalMs ?? 30_000);
+    this.doc.on("update", this.onUpdate);
+    this.awareness.on("update", this.onAwareness);
+  }
 
-  function receive(data: Uint8Array): void {
+  getState = (): DocumentProviderState => this.state;
+
+  subscribe = (listener: (state: DocumentProviderState) => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    // Tell the others this client is gone (its cursor goes) while the socket is still open.
+    removeAwarenessStates(this.awareness, [this.doc.clientID], "local");
+    this.doc.off("update", this.onUpdate);
+    this.awareness.off("update", this.onAwareness);
+    const socket = this.ws;
+    this.ws = undefined;
+    socket?.close(1000, "Provider destroyed");
+    this.awareness.destroy();
+    this.set({ status: "stopped" });
+  }
+
+  async connect(): Promise<void> {
+    this.timer = undefined;
+    let token: string | undefined;
+    try {
+      token = this.options.getAuthToken ? await this.options.getAuthToken() : undefined;
+    } catch {
+      return this.retry();
+    }
+    if (this.stopped) return;
+    const query = token === undefined ? "" : `?token=${encodeURIComponent(token)}`;
+    const socket = new this.WebSocketImpl(`${this.options.url.replace(/\/$/, "")}/${encodeURIComponent(this.options.name)}${query}`);
+    this.ws = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => {
+      this.backoff.reset();
+      this.send((e) => (encoding.writeVarUint(e, MESSAGE_SYNC), writeSyncStep1(e, this.doc)));
+      if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID]);
+    };
+    socket.onmessage = (event) => {
+      if (this.ws === socket) this.receive(new Uint8Array(event.data as ArrayBuffer));
+    };
+    socket.onclose = (event) => {
+      if (this.ws === socket) this.closed({ code: event.code, reason: event.reason });
+    };
+    socket.onerror = () => {};
+  }
+
+  private closed(closed: { code: number; reason: string }): void {
+    this.ws = undefined;
+    // The others' cursors are stale from now on; ours stays set for the next socket.
+    const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
+    removeAwarenessStates(this.awareness, others, this);
+    if (this.stopped || FINAL_CLOSE_CODES.has(closed.code)) {
+      this.stopped = true;
+      return this.set({ status: "stopped", closed });
+    }
+    this.set({ status: "offline", closed });
+    this.retry();
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.set({ status: "connecting" });
+      void this.connect();
+    }, this.backoff.next());
+  }
+
+  private receive(data: Uint8Array): void {
     const decoder = decoding.createDecoder(data);
     const type = decoding.readVarUint(decoder);
     if (type === MESSAGE_SYNC) {
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, MESSAGE_SYNC);
-      const kind = readSyncMessage(decoder, encoder, doc, provider);
+      const kind = readSyncMessage(decoder, encoder, this.doc, this);
       // Only the sync message wrote something past its type: the answer to the server's step 1.
-      if (encoding.length(encoder) > 1) ws?.send(encoding.toUint8Array(encoder));
-      if (kind === messageYjsSyncStep2 && state.status !== "synced") set({ status: "synced", synced: true });
+      if (encoding.length(encoder) > 1) this.ws?.send(encoding.toUint8Array(encoder));
+      if (kind === messageYjsSyncStep2 && this.state.status !== "synced") this.set({ status: "synced", synced: true });
     } else if (type === MESSAGE_AWARENESS) {
-      applyAwarenessUpdate(awareness, decoding.readVarUint8Array(decoder), provider);
+      applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(decoder), this);
     } else if (type === MESSAGE_AUTH) {
-      readAuthMessage(decoder, doc, () => set({ readOnly: true }));
+      readAuthMessage(decoder, this.doc, () => this.set({ readOnly: true }));
     } else if (type === MESSAGE_QUERY_AWARENESS) {
-      sendAwareness([...awareness.getStates().keys()]);
+      this.sendAwareness([...this.awareness.getStates().keys()]);
     }
   }
 
-  async function connect(): Promise<void> {
-    timer = undefined;
-    let token: string | undefined;
-    try {
-      token = options.getAuthToken ? await options.getAuthToken() : undefined;
-    } catch {
-      return retry();
-    }
-    if (stopped) return;
-    const query = token === undefined ? "" : `?token=${encodeURIComponent(token)}`;
-    const socket = new WebSocketImpl!(`${options.url.replace(/\/$/, "")}/${encodeURIComponent(options.name)}${query}`);
-    ws = socket;
-    socket.binaryType = "arraybuffer";
-    socket.onopen = () => {
-      backoff.reset();
-      send((e) => (encoding.writeVarUint(e, MESSAGE_SYNC), writeSyncStep1(e, doc)));
-      if (awareness.getLocalState() !== null) sendAwareness([doc.clientID]);
-    };
-    socket.onmessage = (event) => {
-      if (ws === socket) receive(new Uint8Array(event.data as ArrayBuffer));
-    };
-    socket.onclose = (event) => {
-      if (ws !== socket) return;
-      ws = undefined;
-      // The others' cursors are stale from now on; ours stays set for the next socket.
-      const others = [...awareness.getStates().keys()].filter((id) => id !== doc.clientID);
-      removeAwarenessStates(awareness, others, provider);
-      const closed = { code: event.code, reason: event.reason };
-      if (stopped || FINAL_CLOSE_CODES.has(event.code)) {
-        stopped = true;
-        return set({ status: "stopped", closed });
-      }
-      set({ status: "offline", closed });
-      retry();
-    };
-    socket.onerror = () => {};
-  }
-
-  function retry(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      set({ status: "connecting" });
-      void connect();
-    }, backoff.next());
-  }
-
-  const provider: DocumentProvider = {
-    doc,
-    awareness,
-    getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    destroy() {
-      if (destroyed) return;
-      destroyed = stopped = true;
-      clearTimeout(timer);
-      timer = undefined;
-      // Tell the others this client is gone (its cursor goes) while the socket is still open.
-      removeAwarenessStates(awareness, [doc.clientID], "local");
-      doc.off("update", onUpdate);
-      awareness.off("update", onAwareness);
-      const socket = ws;
-      ws = undefined;
-      socket?.close(1000, "Provider destroyed");
-      awareness.destroy();
-      set({ status: "stopped" });
-    },
+  private readonly onUpdate = (update: Uint8Array, origin: unknown) => {
+    if (origin !== this) this.send((e) => (encoding.writeVarUint(e, MESSAGE_SYNC), writeUpdate(e, update)));
   };
-  void connect();
-  return provider;
+
+  private readonly onAwareness = ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
+    if (origin !== this) this.sendAwareness([...added!, ...updated!, ...removed!]);
+  };
+
+  private sendAwareness(clients: number[]): void {
+    this.send((e) => {
+      encoding.writeVarUint(e, MESSAGE_AWARENESS);
+      encoding.writeVarUint8Array(e, encodeAwarenessUpdate(this.awareness, clients));
+    });
+  }
+
+  private send(write: (encoder: encoding.Encoder) => void): void {
+    if (this.ws?.readyState !== 1) return;
+    const encoder = encoding.createEncoder();
+    write(encoder);
+    this.ws.send(encoding.toUint8Array(encoder));
+  }
+
+  private set(change: Partial<DocumentProviderState>): void {
+    this.state = { ...this.state, ...change };
+    for (const listener of this.listeners) listener(this.state);
+  }
 }
