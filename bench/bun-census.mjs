@@ -50,7 +50,7 @@ srv.stdin.write("snap\n");
 const sb = JSON.parse(await next());
 const srows = Object.keys(sb)
   .map((k) => [k, (sb[k][0] - (sa[k]?.[0] ?? 0)) / N, (sb[k][1] - (sa[k]?.[1] ?? 0)) / N])
-  .filter(([, c, b]) => Math.abs(b) >= 2)
+  .filter(([, , b]) => Math.abs(b) >= 2)
   .sort((x, y) => y[2] - x[2]);
 for (const [k, c, b] of srows) console.log(`snap ${c.toFixed(2).padStart(6)} ${b.toFixed(0).padStart(6)} B ${k}`);
 const rows = Object.keys(b.counts)

@@ -34,7 +34,7 @@ process.stdin.on("data", (c) => {
     Bun.gc(true);
     Bun.gc(true);
     const h = heapStats();
-    const rss = Number(/^VmRSS:\s+(\d+)/m.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]);
+    const rss = Number(/^VmRSS:\s+(\d+)/m.exec(require("node:fs").readFileSync("/proc/self/status", "utf8"))[1]);
     console.log(JSON.stringify({ rss, heapSize: h.heapSize, cap: h.heapCapacity, extra: h.extraMemorySize, counts: h.objectTypeCounts }));
   }
 });
