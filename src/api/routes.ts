@@ -14,6 +14,7 @@ import { queryNumber } from "./schemas.ts";
 import { adminCsp, adminPage } from "./admin-page.ts";
 import { roomQuery, roomsPage } from "./room-query.ts";
 import { tail } from "./tail.ts";
+import { addAdminRoutes, type AdminSources } from "./admin-routes.ts";
 import { toHex } from "../util/hex.ts";
 
 /** Option `api`: turns the HTTP API on. */
@@ -30,8 +31,8 @@ export interface ApiOptions {
   admin?: boolean;
 }
 
-/** What the routes need from the engine: its API, its limits and its error reporter. */
-export interface ApiTarget {
+/** What the routes need from the engine: its API, its limits and its error reporter (and what the admin page reads). */
+export interface ApiTarget extends AdminSources {
   readonly api: LiveApi;
   readonly options: MessageLimits & {
     readonly maxPayload: number;
@@ -67,7 +68,8 @@ function serveAdminPage(c: Context): Response {
   return c.html(adminPage(nonce));
 }
 
-function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions): Hono {
+function createApiApp(target: ApiTarget, options: ApiOptions): Hono {
+  const { api, options: limits } = target;
   checkApiSecret(options?.secret);
   const authorized = createBearerCheck(options.secret);
   const input = createServerInputParser(limits);
@@ -150,6 +152,7 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
     if (!(await api.unban(roomId, userId))) throw new ApiError("NOT_FOUND", `User ${userId} is not banned from room ${roomId}`);
     return c.body(null, 204);
   });
+  addAdminRoutes(app, target);
   app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     const known = toApiError(error);
