@@ -8,6 +8,7 @@ import type * as v from "valibot";
 import { API_ERROR_STATUS, type ApiErrorCode } from "./errors.ts";
 import type { ServerInputSchemas } from "../protocol/validate.ts";
 import { responseSchemas } from "./schemas.ts";
+import { adminPaths, adminSchemas } from "./admin-openapi.ts";
 
 /** JSON Schema 2020-12, OpenAPI 3.1's dialect. Checks JSON Schema cannot say (no NUL, plain object) are left out. */
 function jsonSchema(schema: v.GenericSchema): JsonSchema {
@@ -103,7 +104,8 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
     },
     "/api/rooms/{roomId}/tail": {
       get: {
-        summary: "Every frame this instance sends the room's members, as server-sent events (data: <frame>), while the request is open",
+        summary:
+          "Every frame the room's members are sent on this instance, and (with a backplane) from other instances, as server-sent events (data: <frame>), while the request is open",
         parameters: [roomId],
         responses: { 200: { description: "text/event-stream" }, ...errors("INVALID_PAYLOAD") },
       },
@@ -204,6 +206,7 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
         responses: { 204: { description: "Lifted" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND", "STORAGE_ERROR") },
       },
     },
+    ...adminPaths(),
     "/api/openapi.json": {
       get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
     },
@@ -248,6 +251,7 @@ function components(schemas: ServerInputSchemas): Record<string, unknown> {
         required: ["roomId", "bans"],
       },
       Error: jsonSchema(responseSchemas.Error),
+      ...adminSchemas,
     },
     responses: Object.fromEntries(
       (Object.keys(errorDescriptions) as ApiErrorCode[]).map((code) => [code, errorResponse(errorDescriptions[code])]),

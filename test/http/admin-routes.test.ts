@@ -47,6 +47,13 @@ describe("admin routes", () => {
     expect(busy).toMatchObject({ connections: 1, rooms: 1 });
     expect(busy.receivedPerSecond).toBeGreaterThan(0);
     expect(busy.sentPerSecond).toBeGreaterThan(0);
+    // The OpenAPI document describes exactly these fields.
+    const doc = (await answer(await httpApi(server.httpUrl).get("/api/openapi.json"))).body;
+    expect(doc.paths["/api/admin/metrics"].get.responses[200].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/MetricHistory",
+    });
+    expect(Object.keys(doc.components.schemas.MetricSample.properties).sort()).toEqual(Object.keys(busy).sort());
+    expect(doc.components.schemas.MetricSample.required.sort()).toEqual(Object.keys(busy).sort());
   }, 60_000);
 
   it("lists the documents with their size and clients on this instance, filtered and paged", async () => {
@@ -68,6 +75,9 @@ describe("admin routes", () => {
       ["plan-b", 1, true],
     ]);
     expect(listed.documents[0].bytes).toBeGreaterThan(0);
+    const doc = (await answer(await api.get("/api/openapi.json"))).body;
+    const row = doc.components.schemas.DocumentList.properties.documents.items;
+    expect(Object.keys(row.properties).sort()).toEqual(Object.keys(listed.documents[0]).sort());
     expect((await answer(await api.get("/api/admin/documents?q=PLAN"))).body).toMatchObject({ total: 1, documents: [{ name: "plan-b" }] });
     expect((await answer(await api.get("/api/admin/documents?offset=1&limit=1"))).body).toMatchObject({
       total: 2,
