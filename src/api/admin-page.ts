@@ -39,7 +39,7 @@ ul{list-style:none;padding:0;margin:0}li{padding:3px 0;border-bottom:1px solid #
 #signin-view{max-width:420px;margin:60px auto}
 #instance{grid-column:1/-1}
 #charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
-figure{margin:0}figcaption{display:flex;justify-content:space-between;font-size:12px}
+figure{margin:0}figcaption{display:flex;justify-content:space-between;gap:6px;font-size:12px;white-space:nowrap}
 svg.chart{width:100%;height:64px;background:#fafbfc;border:1px solid #eef0f3;border-radius:4px}
 `;
 
@@ -152,11 +152,11 @@ const chartSvg = () => $("#chart-svg").content.firstElementChild.cloneNode(true)
 /** The charts: a title, a unit, and each line's field and colour. */
 const CHARTS = [
   ["connections", "Connections", "", [["connections", "#0969da"]]],
-  ["messages", "Messages/s (in, out)", "/s", [["receivedPerSecond", "#8250df"], ["sentPerSecond", "#0969da"]]],
+  ["messages", "Messages in / out", "/s", [["receivedPerSecond", "#8250df"], ["sentPerSecond", "#0969da"]]],
   ["errors", "Errors/s", "/s", [["errorsPerSecond", "#cf222e"]]],
-  ["storage", "Storage latency (mean)", " ms", [["storageMs", "#9a6700"]]],
+  ["storage", "Storage latency", " ms", [["storageMs", "#9a6700"]]],
 ];
-const num = (n) => n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10);
+const num = (n) => n >= 100 ? String(Math.round(n)) : n >= 1 || n === 0 ? String(Math.round(n * 10) / 10) : String(Math.round(n * 100) / 100);
 function svgEl(svg, tag, attrs) { const e = document.createElementNS(svg.namespaceURI, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; }
 /** One chart: each field of the samples as a line over the kept window, scaled to the largest value. */
 function drawChart(fig, samples, span, fields, unit) {
@@ -164,10 +164,10 @@ function drawChart(fig, samples, span, fields, unit) {
   let max = 0;
   for (const s of samples) for (const [f] of fields) if (s[f] !== null && s[f] > max) max = s[f];
   const top = max > 0 ? max * 1.1 : 1;
-  svg.replaceChildren(svgEl(svg, "line", { x1: 0, y1: H, x2: W, y2: H, stroke: "#d8dde3" }));
+  svg.replaceChildren(svgEl(svg, "line", { x1: 0, y1: H - 1, x2: W, y2: H - 1, stroke: "#d8dde3" }));
   for (const [f, colour] of fields) {
-    const points = samples.filter((s) => s[f] !== null).map((s) => (W - ((end - s.at) / span) * W).toFixed(1) + "," + (H - (s[f] / top) * H).toFixed(1));
-    if (points.length === 1) points.push(points[0].replace(/^[^,]+/, String(W)));
+    const points = samples.filter((s) => s[f] !== null).map((s) => (W - ((end - s.at) / span) * W).toFixed(1) + "," + (H - 2 - (s[f] / top) * (H - 4)).toFixed(1));
+    if (points.length === 1) points.unshift(points[0].replace(/^[^,]+/, "0"));
     svg.append(svgEl(svg, "polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 1.5, "data-field": f }));
   }
   const last = samples[samples.length - 1];
@@ -186,7 +186,9 @@ function buildCharts() {
 async function loadMetrics() {
   const data = await api("GET", "/admin/metrics");
   buildCharts();
-  const span = Math.max(data.capacity * data.intervalMs, 1), mins = Math.round(span / 60000);
+  // The window kept (an hour), or what has been sampled so far when that is shorter (5 min at least).
+  const kept = data.capacity * data.intervalMs, mins = Math.round(kept / 60000);
+  const span = Math.max(Math.min(kept, data.samples.length ? data.samples[data.samples.length - 1].at - data.samples[0].at : 0), Math.min(kept, 300000), 1);
   $("#scope").textContent = "This instance" + (data.instanceId ? " (" + data.instanceId.slice(0, 8) + ")" : "") + ", last " + mins + " min, a sample every " + data.intervalMs / 1000 + " s";
   for (const [id, , unit, fields] of CHARTS) drawChart($('figure[data-chart="' + id + '"]'), data.samples, span, fields, unit);
   $("#charts").dataset.samples = String(data.samples.length);
