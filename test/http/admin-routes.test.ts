@@ -2,7 +2,10 @@
  * The admin page's read-only routes over real HTTP: this instance's metric samples (taken every 5 s
  * while the API is on) and the documents with their clients on this instance.
  */
+import { Hono } from "hono";
 import { afterAll, describe, expect, it } from "vitest";
+import { addApiRoutes } from "../../src/api/routes.ts";
+import { createLiveEngine } from "../../src/engine/engine.ts";
 import { startNodeInProcess } from "../fixtures/node-inprocess.ts";
 import { TestClient } from "../helpers/client.ts";
 import { type Editor, openEditor } from "../helpers/documents.ts";
@@ -87,6 +90,15 @@ describe("admin routes", () => {
       status: 422,
       body: { error: { code: "INVALID_PAYLOAD" } },
     });
+  });
+
+  it("samples only once the API is mounted, and stops when the server closes", async () => {
+    const engine = createLiveEngine({ documents: false });
+    expect(engine.history.running).toBe(false);
+    addApiRoutes(new Hono(), engine, { secret: API_SECRET });
+    expect(engine.history.running).toBe(true);
+    await engine.close();
+    expect(engine.history.running).toBe(false);
   });
 
   it("says documents are off when they are", async () => {
