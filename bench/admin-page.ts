@@ -15,6 +15,7 @@ import { Hono } from "hono";
 import { addApiRoutes } from "../src/api/routes.ts";
 import type { LiveApi } from "../src/engine/server-api.ts";
 import { MetricHistory } from "../src/engine/metric-history.ts";
+import type { DocumentApi } from "../src/documents/document-api.ts";
 import { resolveOptions } from "../src/options.ts";
 import { launchChromium } from "../test/helpers/chromium.ts";
 
@@ -41,11 +42,13 @@ history.start();
 history.stop();
 const start = Date.now() - 3600_000;
 for (t = 1; t <= history.capacity; t++) history.sample(start + t * history.intervalMs);
-const names = Array.from({ length: n }, (_, i) => ({ name: `doc-${i}`, bytes: i * 31, loaded: i % 10 === 0 }));
-const documents = {
-  api: { list: async () => names },
-  registry: { peek: (name: string) => (name.endsWith("0") ? { sessions: { size: name.length } } : undefined) },
-};
+const names = Array.from({ length: n }, (_, i) => ({
+  name: `doc-${i}`,
+  bytes: i * 31,
+  loaded: i % 10 === 0,
+  clients: i % 10 === 0 ? i % 7 : 0,
+}));
+const documents = { api: { list: async () => names } as unknown as DocumentApi, maxMessageBytes: 1 << 20 };
 const app = new Hono();
 addApiRoutes(app, { api, options: resolveOptions({}), history, documents }, { secret: SECRET });
 const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });

@@ -35,7 +35,7 @@ export function adminPaths(): Record<string, unknown> {
           integer("limit", 1000, "At most this many. Default 100."),
         ],
         responses: {
-          200: ok("One page of documents", "DocumentList"),
+          200: ok("One page of documents", "AdminDocumentList"),
           401: error("UNAUTHORIZED"),
           422: error("INVALID_PAYLOAD"),
           500: error("INTERNAL_ERROR"),
@@ -75,7 +75,7 @@ export const adminSchemas = {
     },
     required: ["at", "connections", "rooms", "receivedPerSecond", "sentPerSecond", "errorsPerSecond", "storageMs"],
   },
-  DocumentList: {
+  AdminDocumentList: {
     type: "object",
     properties: {
       enabled: { type: "boolean", description: "false: the server runs with documents: false (the list is empty)." },

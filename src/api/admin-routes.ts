@@ -3,7 +3,7 @@
  * route there): this instance's recent metrics for the charts, and the documents with their clients.
  */
 import type { Context, Hono } from "hono";
-import type { DocumentApi } from "../documents/document-api.ts";
+import type { DocumentApi, DocumentInfo } from "../documents/document-api.ts";
 import type { MetricHistory } from "../engine/metric-history.ts";
 import { ErrorCodes, ProtocolError } from "../errors.ts";
 import { count } from "./room-query.ts";
@@ -12,26 +12,17 @@ import { count } from "./room-query.ts";
 export interface AdminSources {
   /** This instance's recent metrics; sampling starts when the routes are added. */
   readonly history?: MetricHistory;
-  /** The documents' server API and loaded documents; `undefined` with `documents: false`. */
+  /** The documents' server API; `undefined` with `documents: false`. */
   readonly documents?: AdminDocuments | undefined;
 }
 
-/** The part of the documents' side the page reads. */
+/** The part of the documents' side the page reads (`DocumentsTarget` is one). */
 export interface AdminDocuments {
   readonly api: Pick<DocumentApi, "list">;
-  readonly registry: { peek(name: string): { readonly sessions: { readonly size: number } } | undefined };
 }
 
-/** One row of `GET /api/admin/documents`. */
-export interface AdminDocument {
-  name: string;
-  /** Stored bytes (the document's updates as storage holds them). */
-  bytes: number;
-  /** Loaded in this process (a client has it open, or it closed less than `unloadAfterMs` ago). */
-  loaded: boolean;
-  /** Clients connected to it on this instance. */
-  clients: number;
-}
+/** One row of `GET /api/admin/documents`, as `DocumentApi.list` gives it. */
+export type AdminDocument = DocumentInfo;
 
 const MAX_LIMIT = 1000;
 
@@ -51,9 +42,8 @@ export function addAdminRoutes(app: Hono, sources: AdminSources): void {
 }
 
 /** Every document, stored or loaded, with its clients here. */
-export async function listDocuments(documents: AdminDocuments): Promise<AdminDocument[]> {
-  const rows = await documents.api.list();
-  return rows.map((row) => ({ ...row, clients: documents.registry.peek(row.name)?.sessions.size ?? 0 }));
+export function listDocuments(documents: AdminDocuments): Promise<AdminDocument[]> {
+  return documents.api.list();
 }
 
 interface DocumentQuery {

@@ -79,7 +79,7 @@ describe("admin routes", () => {
     ]);
     expect(listed.documents[0].bytes).toBeGreaterThan(0);
     const doc = (await answer(await api.get("/api/openapi.json"))).body;
-    const row = doc.components.schemas.DocumentList.properties.documents.items;
+    const row = doc.components.schemas.AdminDocumentList.properties.documents.items;
     expect(Object.keys(row.properties).sort()).toEqual(Object.keys(listed.documents[0]).sort());
     expect((await answer(await api.get("/api/admin/documents?q=PLAN"))).body).toMatchObject({ total: 1, documents: [{ name: "plan-b" }] });
     expect((await answer(await api.get("/api/admin/documents?offset=1&limit=1"))).body).toMatchObject({
