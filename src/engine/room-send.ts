@@ -114,17 +114,24 @@ export function createRoomSend(
     const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
     const room = rooms.get(roomId);
     if (room) deliver(room, out.frame, message.chatId, except, out.offset, message.hold);
+    else if (watch.watching) watch.seen(roomId, out.frame);
     forward(roomId, message, out.frame);
     return out;
   };
+  /** Sequenced in shared state: local members get it back from the room's channel; a tail of a room not held here gets it now. */
+  const publishShared = (shared: SharedStreams, roomId: string, message: RoomMessage, except?: Connection) => {
+    const sent = shared.publish(roomId, message, except, () => publishHere(roomId, message, except));
+    if (!watch.watching || rooms.get(roomId)) return sent;
+    // Without an offset it went through `publishHere` (shared state unreachable), which showed it already.
+    return sent.then((out) => {
+      if (out.offset !== undefined && !out.duplicate) watch.seen(roomId, out.frame);
+      return out;
+    });
+  };
   const send: RoomSend = {
     watch,
-    publish: (room, message, except) =>
-      shared
-        ? shared.publish(room.id, message, except, () => publishHere(room.id, message, except))
-        : publishHere(room.id, message, except),
-    publishById: (roomId, message) =>
-      shared ? shared.publish(roomId, message, undefined, () => publishHere(roomId, message)) : publishHere(roomId, message),
+    publish: (room, message, except) => (shared ? publishShared(shared, room.id, message, except) : publishHere(room.id, message, except)),
+    publishById: (roomId, message) => (shared ? publishShared(shared, roomId, message) : publishHere(roomId, message)),
     deliver: (room, frame, chatId, hold) => deliver(room, frame, chatId, undefined, undefined, hold),
     deliverSequenced: (room, frame, chatId, except, offset) => deliver(room, frame, chatId, except, offset),
     replay(room, conn, frames) {
