@@ -78,6 +78,8 @@ export interface SequenceRequest {
   frame: string;
   /** Idempotency key, scoped to the room. */
   key?: string;
+  /** The key is only remembered (for `remembered`), not checked: a chat's repeats are the storage's call. */
+  rememberOnly?: boolean;
 }
 
 export interface SharedStreamStore {
@@ -89,6 +91,8 @@ export interface SharedStreamStore {
     roomId: string,
     since?: number,
   ): Promise<{ offset: number; epoch: string; entries?: { at: number; offset: number; frame: string }[] } | undefined>;
+  /** The offset the publish with `key` was given, while remembered; `undefined` when not (or unreachable). */
+  remembered(roomId: string, key: string): Promise<number | undefined>;
 }
 
 /**

@@ -10,7 +10,8 @@ const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
  * channel carry the room's hash tag (one slot in a Redis Cluster).
  *
  * KEYS: seq, log, channel[, idem]. ARGV: epoch candidate, ttl ms, size, now ms, publish command,
- * record header (`<header>\n`), frame head (up to the payload's `{`), frame tail.
+ * record header (`<header>\n`), frame head (up to the payload's `{`), frame tail, "1" to check the
+ * idempotency key (else it is only remembered: a chat's repeats are its storage's call).
  * Returns `{ offset, epoch, 0 }`, or `{ offset, epoch, 1 }` when the idempotency key was seen (nothing sent).
  */
 const SEQUENCE = `local epoch = redis.call('hget', KEYS[1], 'e')
@@ -18,7 +19,7 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('hset', KEYS[1], 'e', epoch, 'o', 0)
 end
-if KEYS[4] then
+if KEYS[4] and ARGV[9] == '1' then
   local seen = redis.call('get', KEYS[4])
   if seen then return {tonumber(seen), epoch, 1} end
 end
@@ -68,6 +69,8 @@ export interface SequenceArgs {
   /** The client frame, without an offset. */
   frame: string;
   key?: string;
+  /** Remember `key` without checking it. */
+  rememberOnly?: boolean;
   ttlMs: number;
   size: number;
   clustered: boolean;
@@ -90,6 +93,7 @@ export async function sequence(cmd: RedisClientLike, keys: RedisKeys, a: Sequenc
     `${a.header}\n`,
     head,
     a.frame.slice(at),
+    a.rememberOnly ? "0" : "1",
   )) as [number, string, number];
   return { offset: Number(reply[0]), epoch: String(reply[1]), duplicate: reply[2] === 1 };
 }
@@ -120,4 +124,10 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
     out.entries.push({ at: Number(raw.slice(0, s1)), offset: Number(raw.slice(s1 + 1, s2)), frame: raw.slice(s2 + 1) });
   }
   return out;
+}
+
+/** The offset the publish with `key` was given, while Redis remembers the key. */
+export async function rememberedOffset(cmd: RedisClientLike, keys: RedisKeys, roomId: string, key: string): Promise<number | undefined> {
+  const seen = await cmd.get(keys.idem(roomId, key));
+  return seen === null ? undefined : Number(seen);
 }

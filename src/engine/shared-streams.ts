@@ -120,9 +120,9 @@ export class SharedStreams {
 
   /** Sequence `message` in shared state; it reaches local members in offset order. */
   async publish(roomId: string, message: RoomMessage, except: Connection | undefined, fallback: () => Published): Promise<Published> {
-    // Chats are deduplicated by their storage (appendOnce); only events' keys are checked here.
-    const key = message.kind === "event" ? message.key : undefined;
-    const request = { kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame, key };
+    // Chats are deduplicated by their storage (appendOnce): their keys are only remembered, for a repeat's answer.
+    const { kind, connectionId, frame, key } = message;
+    const request = { kind, roomId, connectionId, frame, key, rememberOnly: kind === "chat" };
     const done = await this.o.store.sequence(request, this.o.options);
     // Shared state unreachable: served here without an offset, as without streams.
     if (!done) return fallback();
@@ -131,6 +131,11 @@ export class SharedStreams {
     // goes on once it went out here, so what it sends next (an ack, a chat repeat) comes after it.
     await withTimeout(this.delivered(roomId, done.offset), DELIVERY_WAIT_MS, { fallback: undefined });
     return { frame: withOffset(message.frame, done.offset), offset: done.offset };
+  }
+
+  /** The offset the publish with `key` was given, while shared state remembers it (a repeated chat's answer). */
+  remembered(roomId: string, key: string): Promise<number | undefined> {
+    return this.o.store.remembered(roomId, key);
   }
 
   /** Resolves once `offset` was delivered on this instance (at once when it was, or the room is not here). */

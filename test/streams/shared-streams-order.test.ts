@@ -19,6 +19,7 @@ function sharedState() {
   const reads: { since: number | undefined; answer: (a: ReadAnswer) => void }[] = [];
   const store: SharedStreamStore = {
     sequence: async () => undefined,
+    remembered: async () => undefined,
     read: (_roomId, since) => new Promise<ReadAnswer>((answer) => reads.push({ since, answer })),
   };
   const now = (): ReadAnswer => ({
