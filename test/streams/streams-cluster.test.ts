@@ -82,8 +82,68 @@ async function killedInstanceResumes(redisUrl: () => string, prefix: string) {
   expect(client.getState().recovered).toBe(true);
 }
 
+/** A Node server in this process on the Redis backplane; its URL. */
+async function redisServer(url: string, keyPrefix: string, servers: LiveServer[]): Promise<string> {
+  const server = await new Promise<LiveServer>((resolve) => {
+    const s = createServer({
+      port: 0,
+      hostname: "127.0.0.1",
+      heartbeatIntervalMs: 0,
+      backplane: createRedisBackplane({ url, keyPrefix, onError: () => {} }),
+      onError: () => {},
+    });
+    servers.push(s);
+    s.once("listening", () => resolve(s));
+  });
+  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
+}
+const closeAll = (servers: LiveServer[]) => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+const uniquePrefix = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
+
 await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
   describe("room streams on a single Redis", () => {
+    it("answers a repeated chat clientMessageId exactly as the first time, offset included, and delivers it once", async () => {
+      const servers: LiveServer[] = [];
+      try {
+        const url = await redisServer(REDIS_URL, uniquePrefix("ols-streams-chat"), servers);
+        const [a, b] = [rawClient(url), rawClient(url)];
+        await a.join("room");
+        await b.join("room");
+        a.send("send_chat", { message: "once", clientMessageId: "chat-1" });
+        const first = await a.next("chat_message");
+        expect(first.payload.offset).toBe(1);
+        a.send("send_chat", { message: "once", clientMessageId: "chat-1" });
+        expect(await a.next("chat_message")).toEqual(first);
+        b.send("broadcast_event", { event: "after" });
+        await b.until(() => b.all("chat_message").length === 1 && a.all("broadcast_event").length === 1);
+        expect(a.all("broadcast_event")[0].payload.offset).toBe(2);
+        expect(b.all("chat_message")).toEqual([first]);
+      } finally {
+        await closeAll(servers);
+      }
+    }, 30_000);
+
+    it("gives a server publish made while a new instance's first Redis connection opens an offset, and it reaches the other instances", async () => {
+      const servers: LiveServer[] = [];
+      try {
+        const prefix = uniquePrefix("ols-streams-start");
+        const listener = rawClient(await redisServer(REDIS_URL, prefix, servers));
+        await listener.join("room");
+        const fresh = createServer({
+          port: 0,
+          hostname: "127.0.0.1",
+          backplane: createRedisBackplane({ url: REDIS_URL, keyPrefix: prefix, onError: () => {} }),
+          onError: () => {},
+        });
+        servers.push(fresh);
+        // At once: the backplane is still loading its driver and connecting.
+        expect(await fresh.ws.publish("room", "early", 1, { idempotencyKey: "early-1" })).toEqual({ offset: 1, duplicate: false });
+        expect((await listener.next("broadcast_event")).payload).toMatchObject({ event: "early", offset: 1 });
+      } finally {
+        await closeAll(servers);
+      }
+    }, 30_000);
+
     it("a client on an instance killed with SIGKILL resumes on another with every event once, in order, recovered: true", async () => {
       await killedInstanceResumes(() => REDIS_URL, "ols-streams-kill");
     }, 60_000);
