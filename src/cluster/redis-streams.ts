@@ -11,7 +11,8 @@ const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
  *
  * KEYS: seq, log, channel[, idem]. ARGV: epoch candidate, ttl ms, size, now ms, publish command,
  * record header (`<header>\n`), frame head (up to the payload's `{`), frame tail, "1" to check the
- * idempotency key (else it is only remembered: a chat's repeats are its storage's call).
+ * idempotency key (else it is only remembered: a chat's repeats are its storage's call), the connection
+ * an event is not sent to (its sender; "-" for a chat, which goes to its sender too), kept with the message.
  * Returns `{ offset, epoch, 0 }`, or `{ offset, epoch, 1 }` when the idempotency key was seen (nothing sent).
  */
 const SEQUENCE = `local epoch = redis.call('hget', KEYS[1], 'e')
@@ -26,7 +27,7 @@ end
 local offset = redis.call('hincrby', KEYS[1], 'o', 1)
 redis.call('pexpire', KEYS[1], ${SEQ_TTL_MS})
 local framed = ARGV[7] .. '"offset":' .. offset .. ',' .. ARGV[8]
-redis.call('rpush', KEYS[2], ARGV[4] .. ' ' .. offset .. ' ' .. framed)
+redis.call('rpush', KEYS[2], ARGV[4] .. ' ' .. offset .. ' ' .. ARGV[10] .. ' ' .. framed)
 redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('pexpire', KEYS[2], ARGV[2])
 if KEYS[4] then redis.call('set', KEYS[4], offset, 'PX', ARGV[2]) end
@@ -69,6 +70,8 @@ export interface SequenceArgs {
   /** The client frame, without an offset. */
   frame: string;
   key?: string;
+  /** The connection id the message is not delivered to (an event's sender). */
+  except?: string;
   /** Remember `key` without checking it. */
   rememberOnly?: boolean;
   ttlMs: number;
@@ -94,6 +97,7 @@ export async function sequence(cmd: RedisClientLike, keys: RedisKeys, a: Sequenc
     head,
     a.frame.slice(at),
     a.rememberOnly ? "0" : "1",
+    a.except ?? "-",
   )) as [number, string, number];
   return { offset: Number(reply[0]), epoch: String(reply[1]), duplicate: reply[2] === 1 };
 }
@@ -103,6 +107,8 @@ export interface LogEntry {
   at: number;
   offset: number;
   frame: string;
+  /** The connection id it is not delivered to (an event's sender). */
+  except?: string;
 }
 
 export interface StreamRead {
@@ -118,10 +124,17 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
   if (since === undefined) return out;
   out.entries = [];
   for (let i = 2; i < reply.length; i++) {
+    // `<at> <offset> <except> <frame>` (`<at> <offset> <frame>` before the sender was kept).
     const raw = String(reply[i]);
     const s1 = raw.indexOf(" ");
     const s2 = raw.indexOf(" ", s1 + 1);
-    out.entries.push({ at: Number(raw.slice(0, s1)), offset: Number(raw.slice(s1 + 1, s2)), frame: raw.slice(s2 + 1) });
+    const entry: LogEntry = { at: Number(raw.slice(0, s1)), offset: Number(raw.slice(s1 + 1, s2)), frame: raw.slice(s2 + 1) };
+    if (raw[s2 + 1] !== "{") {
+      const s3 = raw.indexOf(" ", s2 + 1);
+      entry.frame = raw.slice(s3 + 1);
+      if (raw.slice(s2 + 1, s3) !== "-") entry.except = raw.slice(s2 + 1, s3);
+    }
+    out.entries.push(entry);
   }
   return out;
 }

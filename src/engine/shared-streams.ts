@@ -45,7 +45,7 @@ interface Early {
 export interface Fetched {
   offset: number;
   epoch: string;
-  entries: { at: number; offset: number; frame: string }[];
+  entries: { at: number; offset: number; frame: string; except?: string }[];
 }
 
 export interface SharedStreamsOptions {
@@ -122,7 +122,15 @@ export class SharedStreams {
   async publish(roomId: string, message: RoomMessage, except: Connection | undefined, fallback: () => Published): Promise<Published> {
     // Chats are deduplicated by their storage (appendOnce): their keys are only remembered, for a repeat's answer.
     const { kind, connectionId, frame, key } = message;
-    const request = { kind, roomId, connectionId, frame, key, rememberOnly: kind === "chat" };
+    const request = {
+      kind,
+      roomId,
+      connectionId,
+      frame,
+      key,
+      rememberOnly: kind === "chat",
+      except: kind === "event" ? connectionId : undefined,
+    };
     const done = await this.o.store.sequence(request, this.o.options);
     // Shared state unreachable: served here without an offset, as without streams.
     if (!done) return fallback();
@@ -164,12 +172,7 @@ export class SharedStreams {
     const order = this.orders.get(room.id);
     if (!order) return this.keepEarly(room, { frame, offset, chatId, sender });
     if (offset < order.next) return this.check(room, order); // a repeat after a gap fill, or a new epoch
-    let except: Connection | undefined;
-    for (const conn of sender === undefined ? [] : room.local) {
-      if (conn.id !== sender) continue;
-      except = conn;
-      break;
-    }
+    const except = localConnection(room, sender);
     if (offset > order.next) {
       order.waiting.set(offset, { frame, chatId, except });
       if (!order.checking) backgroundTimeout(() => this.check(room, order, true), GAP_MS);
@@ -281,7 +284,7 @@ export class SharedStreams {
         order.waiting.delete(next);
         this.o.deliver(room, waiting.frame, waiting.chatId, waiting.except, next);
       } else if (entry?.offset === next) {
-        this.o.deliver(room, entry.frame, chatIdOf(entry.frame), undefined, next);
+        this.o.deliver(room, entry.frame, chatIdOf(entry.frame), localConnection(room, entry.except), next);
       } else if (next < first) {
         this.lost(room, order, Math.min(first, ...[...order.waiting.keys()].filter((o) => o > next)));
         continue;
@@ -315,6 +318,13 @@ export class SharedStreams {
     for (const conn of [...room.local, ...room.joining.keys()])
       this.o.drop(conn, CloseCodes.SERVICE_RESTART, "The room's message backlog was lost; rejoin");
   }
+}
+
+/** The local connection with id `id`, if any (a message's sender here: it does not get its own event). */
+function localConnection(room: Room, id: string | undefined): Connection | undefined {
+  if (id === undefined) return undefined;
+  for (const conn of room.local) if (conn.id === id) return conn;
+  return undefined;
 }
 
 /** The `id` of a `chat_message` frame read back from the backlog (joiners being prepared hold it). */

@@ -25,7 +25,7 @@ function sharedState() {
   const now = (): ReadAnswer => ({
     offset: given,
     epoch: "e1",
-    entries: Array.from({ length: given }, (_, i) => ({ at: Date.now(), offset: i + 1, frame: frameOf(i + 1) })),
+    entries: Array.from({ length: given }, (_, i) => ({ at: Date.now(), offset: i + 1, frame: frameOf(i + 1), except: "c0" })),
   });
   return {
     store,
@@ -53,18 +53,23 @@ function setUp(members = 1) {
   const room = { id: "r", local, joining: new Map() } as unknown as Room;
   const rooms = { get: (id: string) => (id === "r" ? room : undefined), rooms: new Map([["r", room]]) } as unknown as RoomManager;
   const delivered: number[] = [];
+  /** Offset → the connection it was not sent to. */
+  const skipped = new Map<number, string | undefined>();
   const dropped: number[] = [];
   const reports: string[] = [];
   const streams = new SharedStreams({
     store: shared.store,
     options: { size: 256, ttlMs: 60_000, maxBytes: 1 << 20 },
     rooms,
-    deliver: (_room, _frame, _chatId, _except, offset) => delivered.push(offset),
+    deliver: (_room, _frame, _chatId, except, offset) => {
+      delivered.push(offset);
+      skipped.set(offset, except?.id);
+    },
     drop: (_conn, code) => dropped.push(code),
     report: (message) => reports.push(message),
   });
-  const accept = (offset: number) => streams.accept(room, frameOf(offset), offset, undefined, "sender");
-  return { shared, room, streams, delivered, dropped, reports, accept };
+  const accept = (offset: number) => streams.accept(room, frameOf(offset), offset, undefined, "c0");
+  return { shared, room, streams, delivered, skipped, dropped, reports, accept };
 }
 
 describe("a room's sequenced messages on one instance", () => {
@@ -86,8 +91,8 @@ describe("a room's sequenced messages on one instance", () => {
     expect(dropped).toEqual([]);
   });
 
-  it("does not skip a gap when the read to fill it fails; it reads again", async () => {
-    const { shared, room, streams, delivered, dropped, accept } = setUp();
+  it("does not skip a gap when the read to fill it fails; it reads again, and does not send a sender its own event", async () => {
+    const { shared, room, streams, delivered, skipped, dropped, accept } = setUp();
     const ready = streams.prepare(room, undefined);
     await shared.answer();
     await ready;
@@ -99,6 +104,8 @@ describe("a room's sequenced messages on one instance", () => {
     await shared.answer();
     await vi.waitFor(() => expect(delivered).toEqual([1, 2, 3]), { timeout: 5000 });
     expect(dropped).toEqual([]);
+    // 1, read back from the backlog, was sent by local member c0: not to it, as 2 and 3 (from the channel) were not.
+    expect(skipped.get(1)).toBe("c0");
   });
 
   it("skips only what the backlog no longer holds, and closes the members with 1012 so they learn of the gap", async () => {

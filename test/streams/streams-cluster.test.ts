@@ -116,7 +116,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         expect(await a.next("chat_message")).toEqual(first);
         b.send("broadcast_event", { event: "after" });
         await b.until(() => b.all("chat_message").length === 1 && a.all("broadcast_event").length === 1);
-        expect(a.all("broadcast_event")[0].payload.offset).toBe(2);
+        expect(a.all("broadcast_event")[0]!.payload.offset).toBe(2);
         expect(b.all("chat_message")).toEqual([first]);
       } finally {
         await closeAll(servers);
