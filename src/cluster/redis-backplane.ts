@@ -16,7 +16,7 @@ import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
-import { readStream, rememberedOffset, sequence } from "./redis-streams.ts";
+import { readStream, rememberedOffset, Sequencer } from "./redis-streams.ts";
 import { createRedisBans } from "./redis-bans.ts";
 import type { SharedBans } from "./backplane.ts";
 
@@ -58,6 +58,7 @@ class RedisLink implements RedisBackplane {
   private readonly receiver: ReturnType<typeof createReceiver>;
   private readonly liveness: Liveness;
   private readonly publisher: ReturnType<typeof createPublisher>;
+  private readonly sequencer: Sequencer;
   private readonly redis: RedisConnection;
   readonly bans: SharedBans;
   private readonly readyPromise: Promise<void>;
@@ -88,6 +89,7 @@ class RedisLink implements RedisBackplane {
     const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
     this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
+    this.sequencer = new Sequencer(command, keys, failed);
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.liveness = new Liveness({
       instanceId,
@@ -232,15 +234,10 @@ class RedisLink implements RedisBackplane {
   readonly streams: SharedStreamStore = {
     sequence: async (request, limits) => {
       await this.startedUp();
-      const cmd = this.command();
-      if (!cmd) return undefined;
-      try {
-        const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
-        return await sequence(cmd, this.keys, { ...request, header, ...limits, clustered: this.settings.clustered });
-      } catch (error) {
-        this.redis.failed(error);
-        return undefined;
-      }
+      if (!this.command()) return undefined;
+      const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
+      const item = { header, frame: request.frame, key: request.key, rememberOnly: request.rememberOnly, except: request.except };
+      return this.sequencer.add(request.roomId, item, { ...limits, clustered: this.settings.clustered });
     },
     read: (roomId, since) => this.streamRead((cmd) => readStream(cmd, this.keys, roomId, since)),
     remembered: (roomId, key) => this.streamRead((cmd) => rememberedOffset(cmd, this.keys, roomId, key)),
