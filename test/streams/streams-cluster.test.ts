@@ -8,11 +8,11 @@ import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
 import { TestClient } from "../helpers/client.ts";
-import { disconnectAll, liveClient, until } from "../helpers/live-clients.ts";
+import { disconnectAll } from "../helpers/live-clients.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
-import { createTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import type { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { streamsFailoverSuite } from "../suites/streams-failover.suite.ts";
 
 const instances: Instance[] = [];
@@ -34,14 +34,6 @@ try {
 afterAll(async () => {
   await redisCluster?.stop();
 });
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000, seen = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ${seen()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const rawClient = (url: string) => {
   const c = new TestClient(url);
