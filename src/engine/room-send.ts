@@ -106,8 +106,11 @@ export function createRoomSend(
   };
   const forward = (roomId: string, message: RoomMessage, frame: string) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
-  /** Here and to the other instances, with the room's next offset from this instance's streams when they are on. */
-  const publishHere = (roomId: string, message: RoomMessage, except?: Connection): Published => {
+  /**
+   * Here and (unless `localOnly`) to the other instances, with the room's next offset from this
+   * instance's streams when they are on.
+   */
+  const publishHere = (roomId: string, message: RoomMessage, except?: Connection, localOnly = false): Published => {
     // A chat's key is only remembered (for the offset of a repeat's answer): whether it repeats is the storage's call.
     const seen = streams && message.kind === "event" && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
     if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
@@ -115,12 +118,15 @@ export function createRoomSend(
     const room = rooms.get(roomId);
     if (room) deliver(room, out.frame, message.chatId, except, out.offset, message.hold);
     else if (watch.watching) watch.seen(roomId, out.frame);
-    forward(roomId, message, out.frame);
+    if (!localOnly) forward(roomId, message, out.frame);
     return out;
   };
+  // Shared streams could not sequence it: local members only. Sent to the others without an offset, it
+  // could overtake sequenced messages there (a Redis Cluster node cut, the client still "ready").
+  const unsequenced = (roomId: string, message: RoomMessage, except?: Connection) => () => publishHere(roomId, message, except, true);
   /** Sequenced in shared state: local members get it back from the room's channel; a tail of a room not held here gets it now. */
   const publishShared = (shared: SharedStreams, roomId: string, message: RoomMessage, except?: Connection) => {
-    const sent = shared.publish(roomId, message, except, () => publishHere(roomId, message, except));
+    const sent = shared.publish(roomId, message, except, unsequenced(roomId, message, except));
     if (!watch.watching || rooms.get(roomId)) return sent;
     // Without an offset it went through `publishHere` (shared state unreachable), which showed it already.
     return sent.then((out) => {
