@@ -18,6 +18,12 @@ export interface DocumentSession {
   sendRaw(bytes: Uint8Array): void;
 }
 
+/** The origin of changes that came from another instance: applied and fanned out here, never sent back. */
+export const REMOTE_ORIGIN = Symbol("openlivesync.remote-document-change");
+
+/** Sends this instance's changes to the other instances holding the document (see document-peers.ts). */
+export type DocumentRelay = (kind: "update" | "awareness", data: Uint8Array) => void;
+
 export interface LiveDocumentHooks {
   /** An update changed the document (after it was applied), from a session or from the server side. */
   changed(doc: LiveDocument, update: Uint8Array, origin: unknown): void;
@@ -32,6 +38,8 @@ export class LiveDocument {
   readonly awareness: Awareness;
   readonly sessions = new Set<DocumentSession>();
   writer: DocumentWriter | undefined;
+  /** Set while other instances may hold the document too (a backplane with documents). */
+  relay: DocumentRelay | undefined;
   /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
   private measured = 0;
   private sinceMeasured = 0;
@@ -47,6 +55,7 @@ export class LiveDocument {
     this.doc.on("update", (update: Uint8Array, origin: unknown) => {
       this.sinceMeasured += update.byteLength;
       this.broadcast(encodeUpdate(update), origin);
+      if (origin !== REMOTE_ORIGIN) this.relay?.("update", update);
       this.writer?.add(update);
       hooks.changed(this, update, origin);
     });
@@ -90,15 +99,23 @@ export class LiveDocument {
     Y.applyUpdate(this.doc, update, origin);
   }
 
-  applyAwareness(update: Uint8Array, session: DocumentSession): void {
-    applyAwarenessUpdate(this.awareness, update, session);
-    this.broadcast(encodeAwareness(update), session);
+  /** An awareness update from a session here, or (`REMOTE_ORIGIN`) from another instance. */
+  applyAwareness(update: Uint8Array, origin: DocumentSession | typeof REMOTE_ORIGIN): void {
+    applyAwarenessUpdate(this.awareness, update, origin);
+    this.broadcast(encodeAwareness(update), origin);
+    if (origin !== REMOTE_ORIGIN) this.relay?.("awareness", update);
   }
 
-  /** Every known awareness state, as one update (for a joiner and for query-awareness). */
-  awarenessFrame(): Uint8Array | undefined {
+  /** Every known awareness state as one awareness update, if any. */
+  awarenessUpdate(): Uint8Array | undefined {
     const ids = [...this.awareness.getStates().keys()];
-    return ids.length === 0 ? undefined : encodeAwareness(encodeAwarenessUpdate(this.awareness, ids));
+    return ids.length === 0 ? undefined : encodeAwarenessUpdate(this.awareness, ids);
+  }
+
+  /** Every known awareness state, as one message (for a joiner and for query-awareness). */
+  awarenessFrame(): Uint8Array | undefined {
+    const update = this.awarenessUpdate();
+    return update && encodeAwareness(update);
   }
 
   /** A session leaves: its awareness states are removed for the others. */
@@ -109,7 +126,9 @@ export class LiveDocument {
     session.awarenessIds.clear();
     removeAwarenessStates(this.awareness, ids, null);
     // Encoded after the removal: bumped clocks and null states, which is how the others learn of it.
-    this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, ids)), session);
+    const removal = encodeAwarenessUpdate(this.awareness, ids);
+    this.broadcast(encodeAwareness(removal), session);
+    this.relay?.("awareness", removal);
   }
 
   broadcast(frame: Uint8Array, except: unknown): void {
