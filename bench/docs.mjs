@@ -1,7 +1,7 @@
 // Shared documents (issue 24): our server against y-websocket 1.5.4's server and @hocuspocus/server 4, same
 // run, same load client (bench/docs-client.mjs, a child process), one server at a time.
 //
-//   npx tsdown && node bench/docs.mjs [--seconds 10] [--hz 10] [--small-hz 2] [--only ours,hocuspocus,ywebsocket]
+//   npx tsdown && node bench/docs.mjs [--seconds 10] [--hz 10] [--small-hz 2] [--only ours,hocuspocus,hocuspocus-10ms,ywebsocket]
 //     [--skip one-doc,many-docs,memory,sqlite] [--cpu-prof DIR]   (a .cpuprofile of each load scenario's server)
 //
 // Scenarios: `one-doc` (50 editors in one document, `hz` updates a second each) and `many-docs` (1,000
@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "10" },
     hz: { type: "string", default: "10" },
     "small-hz": { type: "string", default: "2" },
-    only: { type: "string", default: "ours,hocuspocus,ywebsocket" },
+    only: { type: "string", default: "ours,hocuspocus,hocuspocus-10ms,ywebsocket" },
     skip: { type: "string", default: "" },
     "cpu-prof": { type: "string" },
   },
@@ -35,6 +35,8 @@ const TICKS = 100; // USER_HZ on Linux
 const SERVERS = {
   ours: { kind: "yws", path: "/yjs", args: ["bench/servers/docs-ours.mjs"] },
   hocuspocus: { kind: "hp", path: "", args: ["bench/servers/docs-hocuspocus.mjs"] },
+  // Hocuspocus merging across turns for up to 10 ms, as ours does on a busy document (its `flushDelay`).
+  "hocuspocus-10ms": { kind: "hp", path: "", args: ["bench/servers/docs-hocuspocus.mjs"], env: { FLUSH_DELAY: "10" } },
   ywebsocket: { kind: "yws", path: "", args: ["node_modules/y-websocket-v1/bin/server.js"], ready: /running at/ },
 };
 const chosen = args.only.split(",").filter((name) => SERVERS[name]);
@@ -62,7 +64,7 @@ function startOn(name, { env = {}, nodeFlags = [] }) {
   // Ours and Hocuspocus take port 0 and say which they got; y-websocket's server needs one given.
   const port = spec.ready ? freePort() : 0;
   const child = spawn(process.execPath, [...nodeFlags, ...spec.args], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...env },
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...spec.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.add(child);
@@ -71,7 +73,7 @@ function startOn(name, { env = {}, nodeFlags = [] }) {
     child.stdout.on("data", (chunk) => {
       out += chunk;
       const ready = /READY (\d+)/.exec(out);
-      if (ready || (spec.ready && spec.ready.test(out))) {
+      if (ready || spec.ready?.test(out)) {
         child.stdout.removeAllListeners("data");
         child.stdout.resume();
         resolve({ child, pid: child.pid, port: ready ? Number(ready[1]) : port, ...spec });
