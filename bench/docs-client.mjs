@@ -49,7 +49,7 @@ const authFrame = (name) =>
   });
 
 /** Sync messages: [type 0][subtype][update]; an update's first struct group gives (client, clock). */
-function onMessage(kind, data, waiter) {
+function onMessage(kind, data, waiter, self) {
   const bytes = data instanceof Buffer ? data : Buffer.from(data);
   const d = decoding.createDecoder(bytes);
   if (kind === "hp") decoding.readVarString(d);
@@ -64,12 +64,15 @@ function onMessage(kind, data, waiter) {
   const u = decoding.createDecoder(update);
   if (decoding.readVarUint(u) === 1 && decoding.readVarUint(u) === 1) {
     const client = decoding.readVarUint(u);
-    return count(client * KEY + decoding.readVarUint(u), now);
+    if (client !== self.id) count(client * KEY + decoding.readVarUint(u), now);
+    return;
   }
   // Hocuspocus 4 merges a turn's updates into one message: every (client, clock) in it counts.
   const { from, to } = Y.parseUpdateMeta(update);
   for (const [client, start] of from) {
     const end = to.get(client) ?? start;
+    // A merged frame may carry the receiver's own updates back (Hocuspocus; ours when several typed): not a delivery.
+    if (client === self.id) continue;
     for (let clock = start; clock < end; clock++) count(client * KEY + clock, now);
   }
 }
@@ -89,9 +92,9 @@ function count(key, now) {
 function openSocket(kind, port, path, name) {
   const url = kind === "hp" ? `ws://127.0.0.1:${port}${path}` : `ws://127.0.0.1:${port}${path}/${encodeURIComponent(name)}`;
   const ws = new WebSocket(url, { perMessageDeflate: false });
-  const socket = { ws, synced: undefined };
+  const socket = { ws, synced: undefined, id: -1 };
   ws.binaryType = "nodebuffer";
-  ws.on("message", (data) => onMessage(kind, data, () => socket.synced?.()));
+  ws.on("message", (data) => onMessage(kind, data, () => socket.synced?.(), socket));
   return new Promise((resolve, reject) => {
     ws.once("error", reject);
     ws.once("open", () => {
@@ -106,8 +109,10 @@ function openSocket(kind, port, path, name) {
 async function open({ kind, port, path, docs }) {
   for (const { name, editors: count } of docs) {
     for (let i = 0; i < count; i++) {
-      const { ws } = await openSocket(kind, port, path, name);
+      const socket = await openSocket(kind, port, path, name);
+      const { ws } = socket;
       const doc = new Y.Doc();
+      socket.id = doc.clientID;
       const text = doc.getText("t");
       doc.on("update", (update) => ws.send(updateFrame(kind, name, update)));
       editors.push({ doc, text, ws });

@@ -1,4 +1,4 @@
-import { fromBase64, toBase64 } from "lib0/buffer";
+import { fromBase64, toBase64 } from "../util/base64.ts";
 import type { DocumentAnswer, DocumentLink, DocumentSink } from "./backplane.ts";
 import type { RedisKeys, WireRecord, createCodec } from "./redis-codec.ts";
 import type { RedisConnection } from "./redis-connection.ts";
