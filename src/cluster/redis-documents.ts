@@ -1,3 +1,4 @@
+import { backgroundTimeout } from "../util/async.ts";
 import { fromBase64, toBase64 } from "../util/base64.ts";
 import type { DocumentAnswer, DocumentLink, DocumentSink } from "./backplane.ts";
 import type { RedisKeys, WireRecord, createCodec } from "./redis-codec.ts";
@@ -15,10 +16,16 @@ export interface RedisDocumentsOptions {
 
 /** One `fetch` waiting for answers: `expected` is unknown (Infinity) until the PUBLISH said how many heard it. */
 interface Question {
+  name: string;
   answers: DocumentAnswer[];
   expected: number;
   done(): void;
+  /** Past its timeout: answers still coming are applied as updates (they hold what the asker lacks). */
+  late?: boolean;
 }
+
+/** How long answers past a fetch's timeout are still applied. */
+const LATE_ANSWERS_MS = 30_000;
 
 const encode = (data: Uint8Array) => toBase64(data);
 const decode = (text: string) => (text === "" ? new Uint8Array(0) : fromBase64(text));
@@ -82,7 +89,7 @@ export class RedisDocuments implements DocumentLink {
     if (!redis.isReady()) return [];
     const id = `${this.o.instanceId}:${++this.nextQuestion}`;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const question: Question = { answers: [], expected: Number.POSITIVE_INFINITY, done: () => {} };
+    const question: Question = { name, answers: [], expected: Number.POSITIVE_INFINITY, done: () => {} };
     const answered = new Promise<void>((resolve) => {
       question.done = resolve;
       timer = setTimeout(resolve, timeoutMs);
@@ -99,9 +106,15 @@ export class RedisDocuments implements DocumentLink {
       redis.failed(error);
     } finally {
       clearTimeout(timer);
-      this.questions.delete(id);
     }
-    return question.answers;
+    const missing = question.expected - question.answers.length;
+    if (missing <= 0) this.questions.delete(id);
+    else {
+      question.late = true;
+      question.expected = missing;
+      backgroundTimeout(() => this.questions.delete(id), LATE_ANSWERS_MS);
+    }
+    return question.answers.splice(0);
   }
 
   /** A record from a document channel; false when it is not a document's. */
@@ -137,15 +150,20 @@ export class RedisDocuments implements DocumentLink {
     const [id, update, stateVector, awareness] = frame.split(" ");
     const question = this.questions.get(id!);
     if (!question || update === undefined || stateVector === undefined) return;
+    let answer: DocumentAnswer;
     try {
-      question.answers.push({
-        update: decode(update),
-        stateVector: decode(stateVector),
-        awareness: awareness ? decode(awareness) : undefined,
-      });
+      answer = { update: decode(update), stateVector: decode(stateVector), awareness: awareness ? decode(awareness) : undefined };
     } catch (error) {
       this.o.report("Dropped a malformed document answer from another instance", error);
+      return;
     }
-    if (question.answers.length >= question.expected) question.done();
+    if (!question.late) {
+      question.answers.push(answer);
+      if (question.answers.length >= question.expected) question.done();
+      return;
+    }
+    if (answer.update.byteLength > 0) this.sink?.update(question.name, answer.update);
+    if (answer.awareness) this.sink?.awareness(question.name, answer.awareness);
+    if (--question.expected <= 0) this.questions.delete(id!);
   }
 }

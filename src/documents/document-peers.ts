@@ -3,9 +3,10 @@ import { REMOTE_ORIGIN, type LiveDocument } from "./live-document.ts";
 
 /**
  * How long a loading document waits for the other holders' answers before it serves its clients with what
- * storage had. A holder answers at once; only a link that lost answers makes anyone wait this long.
+ * storage had (answers that come later are still applied and reach the clients as updates). A holder
+ * answers at once; only a lost answer or a badly overloaded holder makes anyone wait this long.
  */
-const ANSWER_TIMEOUT_MS = 2000;
+const ANSWER_TIMEOUT_MS = 5000;
 
 /**
  * The other instances holding the same documents, through the backplane's document link. A document that

@@ -108,7 +108,8 @@ describe.each(targets)("documents across instances on %s", (_label, redisUrl) =>
       expect(await storedText(file, name)).toBe("");
       const c = await start(documents);
       const ec = await edit(c, name);
-      expect(ec.text.toString()).toBe(ea.text.toString());
+      // Nothing is typed from here on: the text can only come from a and b's answers to c's question.
+      await until(() => ec.text.toString() === ea.text.toString(), "c to get the text a and b hold", 20_000);
       // Awareness the holders know reaches the joiner with the state.
       ea.provider.awareness.setLocalStateField("user", { name: "ada" });
       await until(() => ec.provider.awareness.getStates().has(ea.doc.clientID), "a's awareness on c");
