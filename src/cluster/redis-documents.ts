@@ -28,7 +28,12 @@ interface Question {
 const LATE_ANSWERS_MS = 30_000;
 
 const encode = (data: Uint8Array) => toBase64(data);
-const decode = (text: string) => (text === "" ? new Uint8Array(0) : fromBase64(text));
+function decode(text: string): Uint8Array {
+  if (text === "") return new Uint8Array(0);
+  const bytes = fromBase64(text);
+  if (!bytes) throw new Error("a document record from another instance is not base64");
+  return bytes;
+}
 
 /**
  * Shared documents over Redis: each document has a channel (`keys.document`, the name in its hash tag, so

@@ -5,7 +5,7 @@ import { DocumentCloseCodes } from "./codes.ts";
 import { DocumentMetrics } from "./document-metrics.ts";
 import { DocumentRegistry } from "./document-registry.ts";
 import { YWebsocketConnection, type ConnectionContext, type DocumentConnection } from "./document-connection.ts";
-import type { LiveDocumentHooks } from "./live-document.ts";
+import { REMOTE_ORIGIN, type LiveDocumentHooks } from "./live-document.ts";
 import type { DocumentAccess, ResolvedDocumentOptions } from "./options.ts";
 import type { DocumentLink } from "../cluster/backplane.ts";
 import { DocumentPeers } from "./document-peers.ts";
@@ -37,7 +37,7 @@ export interface DocumentSide {
   matches(pathname: string): boolean;
   /** Read, change and list documents from the server (docs/documents.md, "Server API"). */
   readonly api: DocumentApi;
-  /** Be told of every change to a loaded document. */
+  /** Be told of every change made to a loaded document on this instance (not those from other instances). */
   onChange(listener: LiveDocumentHooks["changed"]): void;
   /** Close every document socket with 1001, write what is pending, close the storage. */
   close(): Promise<void>;
@@ -86,6 +86,8 @@ function createRegistry(deps: DocumentSideDeps, metrics: DocumentMetrics, listen
     report,
     hooks: {
       changed(doc, update, origin) {
+        // Another instance's change is its news, told there (one `document.updated` per change, not one per holder).
+        if (origin === REMOTE_ORIGIN) return;
         for (const listener of listeners) listener(doc, update, origin);
       },
     },
