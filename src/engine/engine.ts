@@ -270,6 +270,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       guard.release(conn);
     },
     attach: fanout.attach?.bind(fanout),
+    ping: fanout.ping?.bind(fanout),
     report,
   });
   const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
