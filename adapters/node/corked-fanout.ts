@@ -53,5 +53,6 @@ export const createCorkedFanout =
       else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
       if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
     };
-    return createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength);
+    // Buffers from Node's pool: `socket.write` takes them as they are (see encodeTextFrame).
+    return createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength, Buffer.allocUnsafe);
   };
