@@ -131,7 +131,7 @@ describe("a running CLI", () => {
     const output = () => `${stdout}\n--- stderr ---\n${stderr}`;
     await until(() => /WebSocket endpoint: ws:\/\/[^:]+:(\d+)/.test(stdout), "the banner", output);
     expect(stdout).toContain(
-      `Webhooks: POST to http://127.0.0.1:${port}/hooks (member.joined, member.left, room.emptied, chat.stored, chat.deleted)`,
+      `Webhooks: POST to http://127.0.0.1:${port}/hooks (member.joined, member.left, room.emptied, chat.stored, chat.deleted, document.updated)`,
     );
     expect(stdout).not.toContain("hidden");
 
