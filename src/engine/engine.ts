@@ -27,7 +27,7 @@ import { timedStorage } from "./metered.ts";
 import { Metrics } from "./metrics.ts";
 import { createPresence } from "./presence.ts";
 import { createProbes, type Readiness } from "./probes.ts";
-import { createRefusals } from "./refusals.ts";
+import { createRefusals, type Refusals } from "./refusals.ts";
 import { Registry } from "./registry.ts";
 import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
@@ -120,15 +120,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
   const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
-  // Documents have their own hooks and state; the rooms' paths above do not know they exist.
-  const documents =
-    options.documents &&
-    createDocumentSide({
-      options: options.documents,
-      admit: createUpgrade({ options, guard, runtime, report, refusals, closing: () => closing }),
-      verifyToken,
-      report: (error) => report(error, { stage: "documents" }),
-    });
+  const documents = createDocuments(options, { guard, runtime, refusals, verifyToken, closing: () => closing });
 
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopTimers = startTimers(options, runtime, registry, streams);
@@ -164,6 +156,21 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
   };
+}
+
+/** The shared documents' endpoint: its own hooks and state; the rooms' paths do not know it exists. */
+function createDocuments(
+  options: ResolvedOptions,
+  p: { guard: Guard; runtime: RuntimeCapabilities; refusals: Refusals; verifyToken: TokenVerifier | undefined; closing: () => boolean },
+): DocumentSide | undefined {
+  if (!options.documents) return undefined;
+  const report = options.onError;
+  return createDocumentSide({
+    options: options.documents,
+    admit: createUpgrade({ options, guard: p.guard, runtime: p.runtime, report, refusals: p.refusals, closing: p.closing }),
+    verifyToken: p.verifyToken,
+    report: (error) => report(error, { stage: "documents" }),
+  });
 }
 
 /** The app's hooks, and the webhooks as one of their observers. */
