@@ -41,7 +41,7 @@ export type {
 } from "./api.ts";
 export type { WebSocketLike, WebSocketConstructorLike } from "./connection.ts";
 export type { PendingChatMessage } from "./outbox.ts";
-export type { StreamGap } from "./room-session.ts";
+export type { StreamGap } from "./room-stream.ts";
 export type { ChatMessage, ChatHistoryPayload, GetChatHistoryPayload } from "./wire.ts";
 export type {
   Presence,
