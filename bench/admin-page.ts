@@ -1,7 +1,7 @@
 /**
  * The admin page with 10,000 rooms, in Chromium: time from navigation to the first page of rooms on
  * screen (signed in already), and from typing a search to its results. The rooms come from a stub
- * `LiveApi` behind the real routes (no sockets needed to have 10,000 rooms).
+ * `ServerApi` behind the real routes (no sockets needed to have 10,000 rooms).
  *
  *   node --import ./test/fixtures/ts-register.mjs bench/admin-page.ts [rooms=10000]
  */
@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { addApiRoutes } from "../src/api/routes.ts";
-import type { LiveApi } from "../src/engine/server-api.ts";
+import type { ServerApi } from "../src/engine/server-api.ts";
 import { resolveOptions } from "../src/options.ts";
 import { launchChromium } from "../test/helpers/chromium.ts";
 
@@ -23,7 +23,7 @@ const api = {
   rooms: async () => rooms,
   presence: async () => ({}),
   chatHistory: async () => ({ messages: [], hasMore: false }),
-} as unknown as LiveApi;
+} as unknown as ServerApi;
 const app = new Hono();
 addApiRoutes(app, { api, options: resolveOptions({}) }, { secret: SECRET });
 const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });

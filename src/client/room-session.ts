@@ -282,7 +282,7 @@ export class RoomSession {
   private onServerError(payload: ErrorPayload): void {
     const id = typeof payload.clientMessageId === "string" ? payload.clientMessageId : undefined;
     const error = new ServerError(String(payload.code), String(payload.message), id);
-    // The server's hook refused this message for good: sending it again would be refused again.
+    // The server's beforeChat or beforeEvent refused this message for good: sending it again would be refused again.
     if (id !== undefined) this.stream.forget(id); // an event refused or failed is not retried
     if (payload.code === "REJECTED" && id !== undefined && this.outbox.acknowledge(id)) {
       this.store.update({ pendingMessages: this.outbox.list() });

@@ -9,7 +9,7 @@ import { withChatCapabilities } from "../storage/capabilities.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
 import { createWebhooks } from "../webhooks/webhooks.ts";
-import { AppHooks } from "./app-hooks.ts";
+import { AppCallbacks, type LiveLifecycle } from "./app-callbacks.ts";
 import { RoomBans } from "./bans.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
@@ -21,7 +21,6 @@ import { createEvents } from "./events.ts";
 import type { Fanout } from "./fanout.ts";
 import { Guard } from "./guard.ts";
 import { bindConnection, createSocketHooks } from "./hooks.ts";
-import { createLiveApi } from "./live-api.ts";
 import { createMembership } from "./membership.ts";
 import { timedStorage } from "./metered.ts";
 import { Metrics } from "./metrics.ts";
@@ -34,7 +33,7 @@ import type { RoomSend } from "./room-send.ts";
 import { createRoomSide, type Drop } from "./room-side.ts";
 import type { RuntimeCapabilities } from "./runtime.ts";
 import type { RoomStreams } from "./streams.ts";
-import type { LiveApi, LiveLifecycle } from "./server-api.ts";
+import { createServerApi, type ServerApi } from "./server-api.ts";
 import { createUpgrade, startBackplane } from "./upgrade.ts";
 
 export type { RuntimeCapabilities } from "./runtime.ts";
@@ -62,7 +61,7 @@ export interface LiveEngine {
   /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
   ready(): Promise<Readiness>;
   /** The server side of the rooms: list, read presence, publish, send chat, disconnect (cluster-wide). */
-  readonly api: LiveApi;
+  readonly api: ServerApi;
   /** Be told what happens, on this instance (webhooks are built on it). */
   observe(observer: LiveLifecycle): void;
   /** The shared documents' endpoint; undefined with `documents: false`. */
@@ -85,7 +84,7 @@ const STORAGE_CLOSE_MS = 5000;
 /**
  * Wires the engine's parts: the registry (open connections), the room manager (where each one is),
  * membership, presence, events and chat (what a member can do), dispatch (frames → actions), one
- * room-send path (local fan-out + backplane), the app hooks and server API, and the crossws hooks in
+ * room-send path (local fan-out + backplane), the app's callbacks and server API, and the crossws hooks in
  * front of them.
  */
 export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeCapabilities = {}): LiveEngine {
@@ -109,7 +108,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const input = createServerInputParser(options);
   const { app, webhooks } = createAppSide(options, input, cluster);
   const ctx: EngineContext = {
-    ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, hooks: app },
+    ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, callbacks: app },
     storage: chatStorage.storage,
     bans: new RoomBans(backplane?.bans, report),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
@@ -143,7 +142,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   let closed: Promise<void> | undefined;
   return {
     ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready },
-    api: createLiveApi(ctx, input, backplane),
+    api: createServerApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,
     restore: (peer, saved) => restore({ registry, rooms, guard }, peer, saved),
@@ -173,9 +172,9 @@ function createDocuments(
   });
 }
 
-/** The app's hooks, and the webhooks as one of their observers. */
+/** The app's callbacks, and the webhooks as one of their observers. */
 function createAppSide(options: ResolvedOptions, input: ServerInputParser, cluster: ClusterRooms | undefined) {
-  const app = new AppHooks(options.hooks, input, options.onError);
+  const app = new AppCallbacks(options.callbacks, input, options.onError);
   const webhooks = options.webhooks ? createWebhooks(options.webhooks, options.onError) : undefined;
   if (webhooks) app.observe(webhooks.lifecycle);
   if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);

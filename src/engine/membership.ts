@@ -39,7 +39,7 @@ export function presenceSnapshot(room: Room, self: string, max: number): { prese
  * wait in its backlog (see dispatch).
  */
 export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
-  const { rooms, send, cluster, hooks, shared } = ctx;
+  const { rooms, send, cluster, callbacks, shared } = ctx;
 
   /** Leave the current room, if any, and tell the room (and the other instances). */
   function leave(conn: Connection): void {
@@ -57,13 +57,13 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     const { room } = departure;
     if (departure.wasMember) send.presence(room, { kind: "left", connectionId: conn.id, conn });
     if (!departure.wasJoined) return;
-    hooks.left(conn, room.id);
+    callbacks.left(conn, room.id);
     if (!room.vacant) return;
     // Empty cluster-wide? Only the backplane can tell, and tells exactly one instance (asked even with
     // no one listening, so the room's "occupied" mark in Redis does not outlive it).
     if (!cluster) {
-      if (room.members.size === 0 && hooks.wantsEmptied) hooks.emptied(room.id);
-    } else cluster.claimEmptied(room.id).then((last) => last && hooks.emptied(room.id));
+      if (room.members.size === 0 && callbacks.wantsEmptied) callbacks.emptied(room.id);
+    } else cluster.claimEmptied(room.id).then((last) => last && callbacks.emptied(room.id));
   }
 
   async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
@@ -113,7 +113,7 @@ function completeJoin(
   payload: JoinRoomPayload,
   loaded: { history: StoredChatMessage[]; resumed?: boolean | undefined; missed: Fetched | undefined },
 ): void {
-  const { options, rooms, send, hooks, streams, shared } = ctx;
+  const { options, rooms, send, callbacks, streams, shared } = ctx;
   const { roomId } = payload;
   const { history, resumed, missed } = loaded;
   const held = rooms.completeJoin(conn);
@@ -133,7 +133,7 @@ function completeJoin(
   if (conn.permissions) joined.permissions = conn.permissions;
   send.to(conn, roomJoinedFrame(joined));
   send.snapshotSent(room, conn);
-  hooks.joined(conn, roomId, conn.member!);
+  callbacks.joined(conn, roomId, conn.member!);
   // Recovered: the replay is every message after `since`, without a gap, the chats held meanwhile
   // included (a chat may also be in `chatHistory`, a snapshot by id).
   if (replay) return send.replay(room, conn, replay);
