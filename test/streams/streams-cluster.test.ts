@@ -7,20 +7,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
-import { TestClient } from "../helpers/client.ts";
-import { disconnectAll, liveClient, until } from "../helpers/live-clients.ts";
+import { disconnectAll, liveClient, rawClient, until, waitFor } from "../helpers/live-clients.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
-import { createTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { closeProxies, startProxy } from "../helpers/tcp-proxy.ts";
 
 const instances: Instance[] = [];
-const raw: TestClient[] = [];
-const proxies: TcpProxy[] = [];
 afterEach(async () => {
   disconnectAll();
-  for (const c of raw.splice(0)) c.ws.terminate();
-  for (const p of proxies.splice(0)) await p.close();
+  await closeProxies();
   await Promise.all(instances.splice(0).map((i) => i.stop()));
 });
 
@@ -32,29 +28,13 @@ afterAll(async () => {
   await redisCluster?.stop();
 });
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000, seen = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ${seen()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const rawClient = (url: string) => {
-  const c = new TestClient(url);
-  raw.push(c);
-  return c;
-};
-
 /** A client on instance A (through a proxy), A killed with SIGKILL, the proxy pointed at B: it resumes there. */
 async function killedInstanceResumes(redisUrl: () => string, prefix: string) {
   const config = { redisUrl: redisUrl(), prefix: `${prefix}-${Math.random().toString(36).slice(2, 8)}` };
   const [a, b] = await Promise.all([startInstance(DIST, config), startInstance(DIST, config)]);
   instances.push(a, b);
   const target = { host: "127.0.0.1", port: a.port };
-  const proxy = createTcpProxy(target);
-  proxies.push(proxy);
-  await proxy.start();
+  const proxy = await startProxy(target);
   const sender = rawClient(b.wsUrl);
   await sender.join("room");
   const client = liveClient(`ws://${proxy.address}/live`);
