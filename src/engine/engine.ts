@@ -8,6 +8,7 @@ import { createServerInputParser, type ServerInputParser } from "../protocol/val
 import { withChatCapabilities } from "../storage/capabilities.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
+import { documentChangeListener } from "../webhooks/document-updates.ts";
 import { createWebhooks } from "../webhooks/webhooks.ts";
 import { AppCallbacks, type LiveLifecycle } from "./app-callbacks.ts";
 import { RoomBans } from "./bans.ts";
@@ -121,6 +122,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
   const documents = createDocuments(options, { guard, runtime, refusals, verifyToken, closing: () => closing });
 
+  if (documents && webhooks?.documentChanged) documents.onChange(documentChangeListener(webhooks.documentChanged));
   if (backplane) startBackplane(backplane, cluster!, options);
   const stopTimers = startTimers(options, runtime, registry, streams);
   const probes = createProbes({
