@@ -8,7 +8,7 @@ import {
 } from "./backplane.ts";
 import { createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, nextTurn, withTimeout } from "../util/async.ts";
-import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
+import { createCodec, parseMembers, redisKeys, type RedisKeys, type WireRecord } from "./redis-codec.ts";
 import { RedisConnection } from "./redis-connection.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
@@ -16,8 +16,9 @@ import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
-import { readStream, sequence } from "./redis-streams.ts";
+import { readStream, rememberedOffset, Sequencer } from "./redis-streams.ts";
 import { createRedisBans } from "./redis-bans.ts";
+import { RedisDocuments } from "./redis-documents.ts";
 import type { SharedBans } from "./backplane.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
@@ -58,8 +59,10 @@ class RedisLink implements RedisBackplane {
   private readonly receiver: ReturnType<typeof createReceiver>;
   private readonly liveness: Liveness;
   private readonly publisher: ReturnType<typeof createPublisher>;
+  private readonly sequencer: Sequencer;
   private readonly redis: RedisConnection;
   readonly bans: SharedBans;
+  readonly documents: RedisDocuments;
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
   private sink: BackplaneSink | undefined;
@@ -79,7 +82,10 @@ class RedisLink implements RedisBackplane {
     const redis = (this.redis = new RedisConnection(this.settings, options.client, {
       announced: () => this.liveness.isAnnounced,
       rejoined: this.rejoined,
-      resync: () => this.sink!.resync(),
+      resync: () => {
+        this.sink!.resync();
+        this.documents.resync();
+      },
       report: this.report,
     }));
     const { instanceId, keys } = this;
@@ -87,8 +93,11 @@ class RedisLink implements RedisBackplane {
     const command = () => this.command();
     const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
     this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
-    this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
+    const document = (record: WireRecord) => this.documents.receive(record);
+    this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, document, report: this.report });
+    this.sequencer = new Sequencer(command, keys, failed);
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
+    this.documents = new RedisDocuments({ instanceId, keys, codec: this.codec, redis, publisher: this.publisher, report: this.report });
     this.liveness = new Liveness({
       instanceId,
       keys,
@@ -127,6 +136,7 @@ class RedisLink implements RedisBackplane {
     if (opened !== true && !(await opened)) return;
     redis.listen(this.receiver.onMessageBytes, this.keys.control);
     for (const roomId of this.rooms) redis.subscribeTo(this.keys.channel(roomId)).catch(redis.failed);
+    this.documents.resubscribe();
     if (redis.cmd!.status === "ready") this.announceSoon();
     this.beat = backgroundInterval(
       this.background(() => this.liveness.tick()),
@@ -223,30 +233,37 @@ class RedisLink implements RedisBackplane {
     await redis.disconnect();
   }
 
-  /** Room streams in Redis (see redis-streams.ts): offsets from one counter per room, the backlog in a list. */
+  /**
+   * Room streams in Redis (see redis-streams.ts): offsets from one counter per room, the backlog in a list.
+   * In the start-up window each call waits for the first connection (a publish then gets its offset and
+   * reaches every instance; a first join reads the room's position); otherwise, Redis unreachable,
+   * each resolves `undefined` at once (see docs/streams.md).
+   */
   readonly streams: SharedStreamStore = {
     sequence: async (request, limits) => {
-      const cmd = this.command();
-      if (!cmd) return undefined;
-      try {
-        const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
-        return await sequence(cmd, this.keys, { ...request, header, ...limits, clustered: this.settings.clustered });
-      } catch (error) {
-        this.redis.failed(error);
-        return undefined;
-      }
+      await this.startedUp();
+      if (!this.command()) return undefined;
+      const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
+      const item = { header, frame: request.frame, key: request.key, rememberOnly: request.rememberOnly, except: request.except };
+      return this.sequencer.add(request.roomId, item, { ...limits, clustered: this.settings.clustered });
     },
-    read: async (roomId, since) => {
-      const cmd = this.command();
-      if (!cmd) return undefined;
-      try {
-        return await withTimeout(readStream(cmd, this.keys, roomId, since), FETCH_TIMEOUT_MS, { fallback: undefined });
-      } catch (error) {
-        this.redis.failed(error);
-        return undefined;
-      }
-    },
+    read: (roomId, since) => this.streamRead((cmd) => readStream(cmd, this.keys, roomId, since)),
+    remembered: (roomId, key) => this.streamRead((cmd) => rememberedOffset(cmd, this.keys, roomId, key)),
   };
+
+  /** A read of shared state for the streams: after the start-up window, given up after FETCH_TIMEOUT_MS. */
+  private async streamRead<T>(read: (cmd: RedisClientLike) => Promise<T>): Promise<T | undefined> {
+    const deadline = Date.now() + FETCH_TIMEOUT_MS;
+    await this.startedUp();
+    const cmd = this.command();
+    if (!cmd) return undefined;
+    try {
+      return await withTimeout(read(cmd), deadline - Date.now(), { fallback: undefined });
+    } catch (error) {
+      this.redis.failed(error);
+      return undefined;
+    }
+  }
 
   private readonly report = (message: string, cause?: unknown): void => {
     this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });

@@ -24,6 +24,7 @@ import { Guard } from "./guard.ts";
 import { bindConnection, createSocketHooks } from "./hooks.ts";
 import { createMembership } from "./membership.ts";
 import { timedStorage } from "./metered.ts";
+import type { MetricHistory } from "./metric-history.ts";
 import { Metrics } from "./metrics.ts";
 import { createPresence } from "./presence.ts";
 import { createProbes, type Readiness } from "./probes.ts";
@@ -59,6 +60,8 @@ export interface LiveEngine {
   close(): Promise<void>;
   /** The counters and gauges in Prometheus text format (`GET /metrics`). */
   metrics(): Promise<string>;
+  /** This instance's recent metrics for the admin page's charts; sampling starts when the HTTP API is mounted. */
+  readonly history: MetricHistory;
   /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
   ready(): Promise<Readiness>;
   /** The server side of the rooms: list, read presence, publish, send chat, disconnect (cluster-wide). */
@@ -137,13 +140,14 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   const stop = () => {
     closing = true;
+    probes.history.stop();
     stopTimers();
     guard.stop();
     faults.stop();
   };
   let closed: Promise<void> | undefined;
   return {
-    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready },
+    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready, history: probes.history },
     api: createServerApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,
@@ -170,6 +174,7 @@ function createDocuments(
     options: options.documents,
     admit: createUpgrade({ options, guard: p.guard, runtime: p.runtime, report, refusals: p.refusals, closing: p.closing }),
     verifyToken: p.verifyToken,
+    link: options.backplane?.documents,
     report: (error) => report(error, { stage: "documents" }),
   });
 }
@@ -212,6 +217,7 @@ function createMemberSide(ctx: EngineContext, metrics: Metrics, fanout: Fanout, 
       guard.release(conn);
     },
     attach: fanout.attach?.bind(fanout),
+    ping: fanout.ping?.bind(fanout),
     report,
   });
   return { dispatch, registry };

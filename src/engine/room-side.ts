@@ -52,6 +52,9 @@ export function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabil
       cluster.release(room);
       shared?.release(room);
     };
+    // A live tail of a room whose members are all on other instances reads the room's channel.
+    send.watch.onRoom = (roomId, watched) => cluster.watch(roomId, watched);
+    cluster.onWatchedFrame = (roomId, frame) => send.watch.seen(roomId, frame);
   }
   if (cluster && shared) {
     cluster.onSequenced = (room, frame, offset, chatId, sender) => shared.accept(room, frame, offset, chatId, sender);
