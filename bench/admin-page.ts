@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { addApiRoutes } from "../src/api/routes.ts";
-import type { LiveApi } from "../src/engine/server-api.ts";
+import type { ServerApi } from "../src/engine/server-api.ts";
 import { MetricHistory } from "../src/engine/metric-history.ts";
 import type { DocumentApi } from "../src/documents/document-api.ts";
 import { resolveOptions } from "../src/options.ts";
@@ -26,7 +26,7 @@ const api = {
   rooms: async () => rooms,
   presence: async () => ({}),
   chatHistory: async () => ({ messages: [], hasMore: false }),
-} as unknown as LiveApi;
+} as unknown as ServerApi;
 // A full hour of samples with some traffic in them.
 let t = 0;
 const history = new MetricHistory(() => ({

@@ -64,7 +64,7 @@ export class MissingDriverError extends OpenLiveSyncError {
  * - `close`: closing a socket or the chat storage failed.
  * - `backplane`: the cluster link failed, or a garbled message arrived on it.
  * - `api`: the HTTP API failed to answer a request unexpectedly (it answered 500 `INTERNAL_ERROR`).
- * - `hook`: an app hook (`onJoin`, `onLeave`, `beforeChat`, `beforeEvent`) threw, timed out or returned something invalid.
+ * - `callback`: an app callback (`onJoin`, `onLeave`, `beforeChat`, `beforeEvent`) threw, timed out or returned something invalid.
  * - `webhook`: delivering webhooks went wrong (a {@link WebhookError}: queue full, receiver failing,
  *   events rejected or given up, events left at close); never once per event.
  */
@@ -78,7 +78,7 @@ export type ErrorStage =
   | "heartbeat"
   | "close"
   | "backplane"
-  | "hook"
+  | "callback"
   | "api"
   | "webhook"
   | "documents";

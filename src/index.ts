@@ -67,16 +67,21 @@ export type { DocumentApi, DocumentInfo, DocumentSnapshot } from "./documents/do
 export type { DocumentStorage, StoredDocument, StoredDocumentInfo } from "./storage/document-storage.ts";
 export type { SqlDocumentStorageOptions } from "./storage/sql-document-storage.ts";
 
-// Server API and hooks
-export { SERVER_CONNECTION_ID } from "./engine/live-api.ts";
-export { HookError } from "./engine/app-hooks.ts";
+// Server API and the app's callbacks
+export { SERVER_CONNECTION_ID } from "./engine/server-api.ts";
+export { CallbackError, HookError } from "./engine/app-callbacks.ts";
 export type {
-  LiveApi,
-  HookOptions,
-  HookContext,
+  CallbackOptions,
+  CallbackContext,
   ChatDraft,
   EventDraft,
   LiveLifecycle,
+  HookOptions,
+  HookContext,
+} from "./engine/app-callbacks.ts";
+export type {
+  ServerApi,
+  LiveApi,
   RoomSummary,
   ServerChat,
   DisconnectTarget,

@@ -9,7 +9,7 @@ import type { MessageLimits } from "./protocol/validate.ts";
 import { checkApiSecret } from "./api/bearer.ts";
 import type { ApiOptions } from "./api/routes.ts";
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from "./webhooks/options.ts";
-import type { HookOptions } from "./engine/server-api.ts";
+import type { CallbackOptions } from "./engine/app-callbacks.ts";
 import { resolveStreams, type ResolvedStreams, type StreamOptions } from "./engine/streams.ts";
 import { resolveDocumentOptions, type DocumentOptions, type ResolvedDocumentOptions } from "./documents/options.ts";
 import type { RoomGrant } from "./engine/permissions.ts";
@@ -48,7 +48,7 @@ export type AuthorizeRoom = (user: UserInfo | undefined, roomId: string) => Room
 /** Verifies a `join_room` access token (see the auth module); resolves to identity or null. */
 export type TokenVerifier = (token: string) => Promise<(UserInfo & { exp?: number }) | null>;
 
-export interface WebSocketServerOptions extends GuardOptions, HookOptions {
+export interface WebSocketServerOptions extends GuardOptions, CallbackOptions {
   /** WebSocket upgrade path. @default "/live" */
   path?: string;
   /** Runs on each upgrade; `null` rejects it with 401 before the socket opens. */
@@ -164,13 +164,13 @@ export interface ResolvedOptions extends MessageLimits {
   backplane: Backplane | undefined;
   /** Checked at start-up: a bad URL or an empty secret is a `ConfigError`. */
   webhooks: ResolvedWebhookOptions | undefined;
-  /** The app hooks, with `hookTimeoutMs` resolved. */
-  hooks: ResolvedHooks;
+  /** The app's callbacks, with `callbackTimeoutMs` resolved. */
+  callbacks: ResolvedCallbacks;
   /** Undefined when documents are off. */
   documents: ResolvedDocumentOptions | undefined;
 }
 
-export interface ResolvedHooks extends Omit<HookOptions, "hookTimeoutMs"> {
+export interface ResolvedCallbacks extends Omit<CallbackOptions, "callbackTimeoutMs" | "hookTimeoutMs"> {
   timeoutMs: number;
 }
 
@@ -208,12 +208,19 @@ export function resolveOptions(options: WebSocketServerOptions = {}): ResolvedOp
     webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     guard: resolveGuard(options),
     documents: resolveDocumentOptions(options.documents, path),
-    hooks: {
+    callbacks: {
       onJoin: options.onJoin,
       onLeave: options.onLeave,
       beforeChat: options.beforeChat,
       beforeEvent: options.beforeEvent,
-      timeoutMs: numberOption("hookTimeoutMs", options.hookTimeoutMs, 5000, "positive"),
+      timeoutMs: callbackTimeout(options),
     },
   };
+}
+
+/** `callbackTimeoutMs`, or the deprecated `hookTimeoutMs` when only that is set. */
+function callbackTimeout(options: CallbackOptions): number {
+  if (options.callbackTimeoutMs === undefined && options.hookTimeoutMs !== undefined)
+    return numberOption("hookTimeoutMs", options.hookTimeoutMs, 5000, "positive");
+  return numberOption("callbackTimeoutMs", options.callbackTimeoutMs, 5000, "positive");
 }

@@ -3,18 +3,18 @@
  * around it (a standalone server on Bun and Deno, a mount in a Hono app), and one `ServerOptions`.
  */
 import type { LiveEngine } from "../../src/engine/engine.ts";
-import type { LiveApi } from "../../src/engine/server-api.ts";
+import type { ServerApi } from "../../src/engine/server-api.ts";
 import type { DocumentApi } from "../../src/documents/document-api.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import type { MonitoringOption } from "./monitoring.ts";
 
 /**
  * A running live endpoint: the server API for your backend (`rooms`, `presence`, `publish`,
- * `sendChat`, `chatHistory`, `disconnect`; see `LiveApi`), its engine and `close()`. It is `server.ws`
+ * `sendChat`, `chatHistory`, `disconnect`; see `ServerApi`), its engine and `close()`. It is `server.ws`
  * on every runtime, what `createWebSocketServer` returns, and what the standalone servers and the Hono
  * mount extend.
  */
-export interface LiveHandle extends LiveApi {
+export interface LiveHandle extends ServerApi {
   /** Close every socket with 1001, close chat storage, and resolve when done. */
   close(): Promise<void>;
   /** Live state, for metrics and tests. */

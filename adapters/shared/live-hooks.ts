@@ -5,11 +5,11 @@
 import type { Hooks } from "crossws";
 import { createLiveEngine, type LiveEngine } from "../../src/engine/engine.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
-import type { LiveApi } from "../../src/engine/server-api.ts";
+import type { ServerApi } from "../../src/engine/server-api.ts";
 import type { RuntimeCapabilities } from "./runtime-live.ts";
 
 /** The engine as crossws hooks. */
-export interface LiveHooks extends LiveApi {
+export interface LiveHooks extends ServerApi {
   /** Pass to crossws (`adapter({ hooks })`, `serve({ websocket })`) or h3's `defineWebSocketHandler`. */
   readonly hooks: Partial<Hooks>;
   readonly engine: LiveEngine;

@@ -1,9 +1,9 @@
 /**
- * The HTTP API (`api: { secret }`): the in-process `LiveApi` as JSON routes under `/api`, behind a bearer
+ * The HTTP API (`api: { secret }`): the in-process `ServerApi` as JSON routes under `/api`, behind a bearer
  * token. Runtime-neutral Hono: the adapters add it to the standalone server's app or to the user's app.
  */
 import { type Context, Hono } from "hono";
-import type { LiveApi } from "../engine/server-api.ts";
+import type { ServerApi } from "../engine/server-api.ts";
 import { ErrorCodes, StorageError, type ErrorStage } from "../errors.ts";
 import { createServerInputParser, type MessageLimits } from "../protocol/validate.ts";
 import { checkApiSecret, createBearerCheck } from "./bearer.ts";
@@ -34,7 +34,7 @@ export interface ApiOptions {
 
 /** What the routes need from the engine: its API, its limits, its error reporter and its documents (and what the admin page reads). */
 export interface ApiTarget extends AdminSources {
-  readonly api: LiveApi;
+  readonly api: ServerApi;
   /** The shared documents; undefined with `documents: false` (their routes then answer 404). */
   readonly documents?: DocumentsTarget | undefined;
   readonly options: MessageLimits & {

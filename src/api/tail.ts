@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { LiveApi } from "../engine/server-api.ts";
+import type { ServerApi } from "../engine/server-api.ts";
 
 /** Frames queued for a slow reader at most; past it frames are dropped and a `dropped` event says how many. */
 const MAX_QUEUED = 512;
@@ -11,7 +11,7 @@ const KEEPALIVE_MS = 15_000;
  * events (`data: <frame>`), from the moment of the request until the client goes away. The room is
  * watched only while a tail is open; a reader that falls behind loses frames, never the server's memory.
  */
-export function tail(c: Context, api: LiveApi, roomId: string): Response {
+export function tail(c: Context, api: ServerApi, roomId: string): Response {
   const encoder = new TextEncoder();
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>(

@@ -3,7 +3,7 @@ import type { BroadcastEventRelayPayload, Presence, PresenceEntry, RoomPermissio
 import type { SocketStatus, WebSocketConstructorLike } from "./connection.ts";
 import type { LiveSyncError } from "./errors.ts";
 import type { PendingChatMessage } from "./outbox.ts";
-import type { StreamGap } from "./room-session.ts";
+import type { StreamGap } from "./room-stream.ts";
 import type { ChatMessage } from "./wire.ts";
 
 /** Upstream's status names: `open` while a socket is open, `connecting` while one is being opened or awaited. */

@@ -8,7 +8,8 @@ import { CONNECTION_STATUS, EMPTY_ROOM, StateStore } from "./client-state.ts";
 import { createConnection, type WebSocketConstructorLike } from "./connection.ts";
 import { EventHandlers } from "./event-handlers.ts";
 import { LiveSyncError } from "./errors.ts";
-import { RoomSession, type StreamGap } from "./room-session.ts";
+import { RoomSession } from "./room-session.ts";
+import type { StreamGap } from "./room-stream.ts";
 
 /** `url` with `room=<roomId>` added to its query (replacing one there). */
 function withRoom(url: string, roomId: string): string {

@@ -49,7 +49,7 @@ export type {
   BinaryWebSocketLike,
 } from "./document-provider.ts";
 export type { PendingChatMessage } from "./outbox.ts";
-export type { StreamGap } from "./room-session.ts";
+export type { StreamGap } from "./room-stream.ts";
 export type { ChatMessage, ChatHistoryPayload, GetChatHistoryPayload } from "./wire.ts";
 export type {
   Presence,

@@ -2,6 +2,7 @@
  * Chat sends not yet acknowledged, in the order they were made. Each carries a `clientMessageId`, so a send
  * repeated after a reconnect is stored once; an entry leaves when its `chat_message` comes back.
  */
+import { MSG_SEND_CHAT } from "../protocol/messages.ts";
 import { QueueFullError } from "./errors.ts";
 
 export interface PendingChatMessage {
@@ -23,6 +24,8 @@ export interface Outbox {
   unsendAll(): void;
   /** Entries not written to the current socket, oldest first; marks them sent. */
   takeUnsent(): PendingChatMessage[];
+  /** Write every entry not yet on the current socket as `send_chat`; when a write fails, all go again on the next. */
+  flush(link: { send(frame: unknown): boolean }): void;
   clear(): void;
   /** A snapshot, oldest first. */
   list(): PendingChatMessage[];
@@ -54,6 +57,16 @@ export function createOutbox(limit: number): Outbox {
       const unsent = entries.filter((e) => !e.sent);
       for (const e of unsent) e.sent = true;
       return unsent;
+    },
+    flush(link) {
+      for (const entry of this.takeUnsent()) {
+        const payload = {
+          message: entry.message,
+          clientMessageId: entry.clientMessageId,
+          ...(entry.metadata ? { metadata: entry.metadata } : {}),
+        };
+        if (!link.send({ type: MSG_SEND_CHAT, payload })) return this.unsendAll();
+      }
     },
     clear() {
       entries = [];

@@ -13,7 +13,6 @@ import {
   MSG_LEAVE_ROOM,
   MSG_PRESENCE_UPDATED,
   MSG_ROOM_JOINED,
-  MSG_SEND_CHAT,
   MSG_UPDATE_PRESENCE,
   type BroadcastEventRelayPayload,
   type ChatDeletedPayload,
@@ -24,21 +23,17 @@ import {
   type Presence,
   type PresenceUpdatedPayload,
   type RoomJoinedPayload,
-  type StreamPosition,
 } from "../protocol/messages.ts";
 import type { JoinRoomIdentity } from "./api.ts";
 import { EMPTY_ROOM, FULL_ACCESS, type StateStore } from "./client-state.ts";
 import { DisconnectedError, LiveSyncError, NotInRoomError, ServerError } from "./errors.ts";
 import type { EventHandlers } from "./event-handlers.ts";
 import { createOutbox, newClientMessageId, type Outbox } from "./outbox.ts";
+import { HistoryPages } from "./history-pages.ts";
 import { createPresenceThrottle, type PresenceThrottle } from "./presence-throttle.ts";
-import { applyPresenceDiff, appendMessages, chatAfterJoin, prependMessages, type PresenceMap } from "./room-view.ts";
+import { type EventBody, RoomStream, type StreamGap } from "./room-stream.ts";
+import { applyPresenceDiff, appendMessages, chatAfterJoin, prependMessages, withOwnPresence } from "./room-view.ts";
 import { MSG_CHAT_HISTORY, MSG_GET_CHAT_HISTORY, type ChatHistoryPayload, type ChatMessage } from "./wire.ts";
-
-interface HistoryRequest {
-  resolve(messages: ChatMessage[]): void;
-  reject(error: LiveSyncError): void;
-}
 
 /** The room as the user asked for it; its join is resent on every socket. */
 interface RoomIntent {
@@ -57,37 +52,19 @@ export interface RoomSessionOptions {
   presenceThrottleMs: number;
 }
 
-/** A rejoin the server could not replay: messages between `since` and `offset` may be missing. */
-export interface StreamGap {
-  roomId: string;
-  /** What the client held (`undefined`: it asked with no position). */
-  since: StreamPosition | undefined;
-  /** The room's offset and epoch now: live messages continue from here. */
-  offset: number;
-  epoch: string;
-}
-
 export class RoomSession {
   private readonly store: StateStore;
   private readonly link: FrameLink;
   private readonly events: EventHandlers;
   private readonly outbox: Outbox;
   private readonly throttle: PresenceThrottle;
-  private readonly historyRequests: HistoryRequest[] = [];
+  private readonly pages = new HistoryPages();
+  private readonly stream: RoomStream;
   private room: RoomIntent | undefined;
   /** The presence the server has for us (sent in the join or an update). */
   private presenceOnServer: Presence | undefined;
   /** The last message id the current join resumes after. */
   private askedAfter: string | undefined;
-  /** The room's stream as far as this client holds it (a server with streams); a rejoin asks for what follows. */
-  private position: StreamPosition | undefined;
-  /** The position the current join asked to resume after. */
-  private askedSince: StreamPosition | undefined;
-  /** Events sent with a `clientMessageId` and not yet acknowledged, oldest first: sent again after a reconnect. */
-  private readonly unacked = new Map<string, { event: string; payload?: unknown; clientMessageId: string }>();
-  private readonly maxQueued: number;
-  /** Called when a rejoin could not get everything missed (`recovered: false`). */
-  private readonly onGap: (gap: StreamGap) => void;
 
   constructor(
     store: StateStore,
@@ -99,8 +76,7 @@ export class RoomSession {
     this.store = store;
     this.link = link;
     this.events = events;
-    this.maxQueued = options.maxQueuedMessages;
-    this.onGap = onGap;
+    this.stream = new RoomStream(options.maxQueuedMessages, onGap);
     this.outbox = createOutbox(options.maxQueuedMessages);
     this.throttle = createPresenceThrottle(options.presenceThrottleMs, (presence) => {
       if (this.store.state.inRoom && this.link.send({ type: MSG_UPDATE_PRESENCE, payload: { presence } })) this.presenceOnServer = presence;
@@ -146,7 +122,7 @@ export class RoomSession {
       message,
       ...(metadata ? { metadata } : {}),
     });
-    if (this.store.state.inRoom) this.flushOutbox();
+    if (this.store.state.inRoom) this.outbox.flush(this.link);
     this.store.update({ pendingMessages: this.outbox.list() });
     return entry.clientMessageId;
   }
@@ -157,13 +133,8 @@ export class RoomSession {
    */
   broadcastEvent(event: string, payload: unknown): boolean {
     if (!this.room || !this.store.state.inRoom) return false;
-    const body: { event: string; payload?: unknown; clientMessageId?: string } = payload === undefined ? { event } : { event, payload };
-    if (this.position) {
-      body.clientMessageId = newClientMessageId();
-      // Bounded: past the limit the oldest unacknowledged event is no longer retried.
-      if (this.unacked.size >= this.maxQueued) this.unacked.delete(this.unacked.keys().next().value!);
-      this.unacked.set(body.clientMessageId, body as { event: string; clientMessageId: string });
-    }
+    const body: EventBody = payload === undefined ? { event } : { event, payload };
+    this.stream.track(body);
     return this.link.send({ type: MSG_BROADCAST_EVENT, payload: body });
   }
 
@@ -173,7 +144,7 @@ export class RoomSession {
     const before = state.chatMessages[0]?.id;
     const sent = this.link.send({ type: MSG_GET_CHAT_HISTORY, payload: before === undefined ? { limit } : { before, limit } });
     if (!sent) return Promise.reject(new DisconnectedError("get_chat_history"));
-    return new Promise<ChatMessage[]>((resolve, reject) => this.historyRequests.push({ resolve, reject }));
+    return this.pages.wait();
   }
 
   /** Forget the room: nothing pending is sent, waiting history pages fail. */
@@ -181,12 +152,10 @@ export class RoomSession {
     this.room = undefined;
     this.presenceOnServer = undefined;
     this.askedAfter = undefined;
-    this.position = undefined;
-    this.askedSince = undefined;
-    this.unacked.clear();
+    this.stream.reset();
     this.throttle.cancel();
     this.outbox.clear();
-    this.failHistoryRequests(new DisconnectedError("get_chat_history (left the room)"));
+    this.pages.failAll(new DisconnectedError("get_chat_history (left the room)"));
   }
 
   // ---- the socket ------------------------------------------------------------------------------
@@ -202,8 +171,8 @@ export class RoomSession {
     if (room.identity?.name !== undefined) payload.name = room.identity.name;
     if (room.identity?.email !== undefined) payload.email = room.identity.email;
     if (this.askedAfter !== undefined) payload.lastMessageId = this.askedAfter;
-    this.askedSince = this.position && { ...this.position };
-    if (this.askedSince) payload.since = this.askedSince;
+    const since = this.stream.ask();
+    if (since) payload.since = since;
     if (this.link.send({ type: MSG_JOIN_ROOM, payload })) this.presenceOnServer = room.presence;
   }
 
@@ -211,7 +180,7 @@ export class RoomSession {
   dropped(): void {
     this.throttle.cancel();
     this.outbox.unsendAll();
-    this.failHistoryRequests();
+    this.pages.failAll();
     this.store.update({ inRoom: false });
   }
 
@@ -234,14 +203,14 @@ export class RoomSession {
           this.store.update({ presence: applyPresenceDiff(this.store.state.presence, payload as PresenceUpdatedPayload) });
         return;
       case MSG_CHAT_MESSAGE:
-        this.advance(payload.offset);
+        this.stream.advance(payload.offset);
         return this.onChat(payload as ChatMessagePayload);
       case MSG_BROADCAST_EVENT_RELAY:
         // An offset already held is a repeat (a replay overlapping what arrived live): handlers ran for it.
-        if (!this.advance(payload.offset)) return;
+        if (!this.stream.advance(payload.offset)) return;
         return this.events.dispatch(payload as BroadcastEventRelayPayload, (error) => this.store.update({ lastError: error }));
       case MSG_EVENT_ACK:
-        this.unacked.delete((payload as EventAckPayload).clientMessageId);
+        this.stream.forget((payload as EventAckPayload).clientMessageId);
         return;
       case MSG_CHAT_HISTORY:
         return this.onHistoryPage(payload as ChatHistoryPayload);
@@ -252,28 +221,6 @@ export class RoomSession {
 
   // ---- incoming frames -------------------------------------------------------------------------
 
-  /** A room message's offset: false when it is one the client already holds. */
-  private advance(offset: unknown): boolean {
-    if (typeof offset !== "number" || !this.position) return true;
-    if (offset <= this.position.offset) return false;
-    this.position.offset = offset;
-    return true;
-  }
-
-  /** `room_joined` from a server with streams: where the stream continues, and whether the rejoin lost some. */
-  private onStream(roomId: string, payload: RoomJoinedPayload): boolean | null {
-    if (typeof payload.offset !== "number" || typeof payload.epoch !== "string") {
-      this.position = undefined;
-      return null;
-    }
-    const since = this.askedSince;
-    if (since && payload.recovered === true) return true; // the replay follows and moves the position on
-    this.position = { offset: payload.offset, epoch: payload.epoch };
-    if (!since) return null;
-    this.onGap({ roomId, since, offset: payload.offset, epoch: payload.epoch });
-    return false;
-  }
-
   private onJoined(room: RoomIntent, payload: RoomJoinedPayload): void {
     const { state } = this.store;
     const history = (payload.chatHistory ?? []) as ChatMessage[];
@@ -283,10 +230,8 @@ export class RoomSession {
     for (const m of history) if (m.clientMessageId) this.outbox.acknowledge(m.clientMessageId);
     // Our own entry shows the newest presence we asked for: the server has it or will (it is in flight, or
     // pushed below), even when this snapshot answers an older join still in flight on this socket.
-    let presence: PresenceMap = payload.presence ?? {};
-    const own = presence[payload.connectionId];
-    if (own && room.presence !== undefined) presence = { ...presence, [payload.connectionId]: { ...own, presence: room.presence } };
-    const recovered = this.onStream(room.id, payload);
+    const presence = withOwnPresence(payload.presence ?? {}, payload.connectionId, room.presence);
+    const recovered = this.stream.joined(room.id, payload);
     this.store.update({
       inRoom: true,
       recovered,
@@ -300,9 +245,9 @@ export class RoomSession {
     });
     // Presence changed while the join was on its way: send the newest.
     if (room.presence !== undefined && room.presence !== this.presenceOnServer) this.throttle.push(room.presence);
-    this.flushOutbox();
+    this.outbox.flush(this.link);
     // Events the last socket took without an acknowledgement: the server relays each once, whatever it got.
-    for (const body of this.unacked.values()) if (!this.link.send({ type: MSG_BROADCAST_EVENT, payload: body })) break;
+    for (const body of this.stream.unacknowledged()) if (!this.link.send({ type: MSG_BROADCAST_EVENT, payload: body })) break;
     this.store.update({ pendingMessages: this.outbox.list() });
   }
 
@@ -327,7 +272,7 @@ export class RoomSession {
   }
 
   private onHistoryPage(page: ChatHistoryPayload): void {
-    const request = this.historyRequests.shift();
+    const request = this.pages.take();
     const before = this.store.state.chatMessages;
     const chatMessages = prependMessages(before, page.messages ?? []);
     this.store.update({ chatMessages, hasMoreHistory: page.hasMore === true });
@@ -337,35 +282,15 @@ export class RoomSession {
   private onServerError(payload: ErrorPayload): void {
     const id = typeof payload.clientMessageId === "string" ? payload.clientMessageId : undefined;
     const error = new ServerError(String(payload.code), String(payload.message), id);
-    // The server's hook refused this message for good: sending it again would be refused again.
-    if (id !== undefined) this.unacked.delete(id); // an event refused or failed is not retried
+    // The server's beforeChat or beforeEvent refused this message for good: sending it again would be refused again.
+    if (id !== undefined) this.stream.forget(id); // an event refused or failed is not retried
     if (payload.code === "REJECTED" && id !== undefined && this.outbox.acknowledge(id)) {
       this.store.update({ pendingMessages: this.outbox.list() });
     }
     // The only request waiting for an answer is a history page; a server without paging says UNKNOWN_TYPE.
-    if (
-      this.historyRequests.length > 0 &&
-      (payload.code === "UNKNOWN_TYPE" || payload.code === "INVALID_PAYLOAD" || payload.code === "STORAGE_ERROR")
-    ) {
-      this.historyRequests.shift()?.reject(error);
+    if (payload.code === "UNKNOWN_TYPE" || payload.code === "INVALID_PAYLOAD" || payload.code === "STORAGE_ERROR") {
+      this.pages.take()?.reject(error);
     }
     this.store.update({ lastError: error });
-  }
-
-  // ---- sends -----------------------------------------------------------------------------------
-
-  private flushOutbox(): void {
-    for (const entry of this.outbox.takeUnsent()) {
-      const payload = {
-        message: entry.message,
-        clientMessageId: entry.clientMessageId,
-        ...(entry.metadata ? { metadata: entry.metadata } : {}),
-      };
-      if (!this.link.send({ type: MSG_SEND_CHAT, payload })) return this.outbox.unsendAll();
-    }
-  }
-
-  private failHistoryRequests(error: LiveSyncError = new DisconnectedError("get_chat_history")): void {
-    for (const request of this.historyRequests.splice(0)) request.reject(error);
   }
 }

@@ -3,7 +3,7 @@
  * chat list merged from history, live messages and older pages. Each returns new objects (state snapshots
  * are immutable, so a React store can compare them by reference).
  */
-import type { PresenceEntry, PresenceUpdatedPayload } from "../protocol/messages.ts";
+import type { Presence, PresenceEntry, PresenceUpdatedPayload } from "../protocol/messages.ts";
 import type { ChatMessage } from "./wire.ts";
 
 export type PresenceMap = Record<string, PresenceEntry>;
@@ -18,6 +18,12 @@ export function applyPresenceDiff(map: PresenceMap, diff: PresenceUpdatedPayload
   for (const entry of diff.updated ?? []) next[entry.connectionId] = entry;
   for (const id of diff.left ?? []) delete next[id];
   return next;
+}
+
+/** `map` with the own entry (`self`) showing `wanted`, when there is an entry and a presence to show. */
+export function withOwnPresence(map: PresenceMap, self: string, wanted: Presence | undefined): PresenceMap {
+  const own = map[self];
+  return own && wanted !== undefined ? { ...map, [self]: { ...own, presence: wanted } } : map;
 }
 
 /** `messages` with `incoming` appended, skipping ids already present. */

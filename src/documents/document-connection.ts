@@ -36,24 +36,55 @@ export interface DocumentConnection {
 }
 
 /**
+ * The close every protocol shares: counted once (`onClose`), the socket closed, then the documents left
+ * (also when the socket closed first).
+ */
+export abstract class ClosingConnection {
+  protected isClosed = false;
+
+  constructor(
+    protected readonly peer: DocumentPeer,
+    private readonly onClose: (code: number) => void,
+  ) {}
+
+  close(code: number, reason: string): void {
+    if (this.isClosed) return;
+    this.onClose(code);
+    try {
+      this.peer.close(code, reason);
+    } catch {}
+    this.closed();
+  }
+
+  closed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.leaveAll();
+  }
+
+  /** Leave every document this connection holds or is opening (once, when the socket is gone). */
+  protected abstract leaveAll(): void;
+}
+
+/**
  * A y-websocket client: one document, named by the URL. Opens it (access, then load), greets with sync
  * step 1 and the awareness states, and until then holds the client's early messages in order.
  */
-export class YWebsocketConnection implements DocumentConnection {
+export class YWebsocketConnection extends ClosingConnection implements DocumentConnection {
   private doc: LiveDocument | undefined;
   private session: DocumentSession | undefined;
   private early: Uint8Array[] | undefined = [];
-  private isClosed = false;
   private toldReadOnly = false;
   private readonly bucket: AwarenessBucket;
 
   constructor(
     private readonly ctx: ConnectionContext,
-    private readonly peer: DocumentPeer,
+    peer: DocumentPeer,
     readonly user: UserInfo | undefined,
     private readonly name: string,
-    private readonly onClose: (code: number) => void,
+    onClose: (code: number) => void,
   ) {
+    super(peer, onClose);
     this.bucket = new AwarenessBucket(ctx.options.awarenessRate);
     void this.open();
   }
@@ -118,18 +149,7 @@ export class YWebsocketConnection implements DocumentConnection {
     } else if (outcome) this.close(outcome.code, outcome.reason);
   }
 
-  close(code: number, reason: string): void {
-    if (this.isClosed) return;
-    this.onClose(code);
-    try {
-      this.peer.close(code, reason);
-    } catch {}
-    this.closed();
-  }
-
-  closed(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+  protected leaveAll(): void {
     this.early = undefined;
     if (this.doc && this.session) {
       this.doc.leave(this.session);

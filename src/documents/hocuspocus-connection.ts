@@ -8,7 +8,7 @@ import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { UserInfo } from "../protocol/messages.ts";
 import { DocumentCloseCodes } from "./codes.ts";
-import type { ConnectionContext, DocumentConnection, DocumentPeer } from "./document-connection.ts";
+import { ClosingConnection, type ConnectionContext, type DocumentConnection, type DocumentPeer } from "./document-connection.ts";
 import { AwarenessBucket, handleSyncMessage } from "./document-session.ts";
 import { concat, type DocumentSession, type LiveDocument } from "./live-document.ts";
 import { MAX_DOCUMENT_NAME_LENGTH } from "./options.ts";
@@ -33,17 +33,17 @@ interface Open {
   session: DocumentSession;
 }
 
-export class HocuspocusConnection implements DocumentConnection {
+export class HocuspocusConnection extends ClosingConnection implements DocumentConnection {
   private readonly documents = new Map<string, Opening | Open>();
-  private isClosed = false;
   private readonly bucket: AwarenessBucket;
 
   constructor(
     private readonly ctx: ConnectionContext,
-    private readonly peer: DocumentPeer,
+    peer: DocumentPeer,
     readonly user: UserInfo | undefined,
-    private readonly onClose: (code: number) => void,
+    onClose: (code: number) => void,
   ) {
+    super(peer, onClose);
     this.bucket = new AwarenessBucket(ctx.options.awarenessRate);
   }
 
@@ -189,18 +189,7 @@ export class HocuspocusConnection implements DocumentConnection {
     this.peer.send(encoding.toUint8Array(encoder));
   }
 
-  close(code: number, reason: string): void {
-    if (this.isClosed) return;
-    this.onClose(code);
-    try {
-      this.peer.close(code, reason);
-    } catch {}
-    this.closed();
-  }
-
-  closed(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+  protected leaveAll(): void {
     for (const [address, entry] of this.documents) if (entry.state === "open") this.leave(address, entry);
     this.documents.clear();
   }

@@ -1,22 +1,22 @@
 import { ErrorCodes } from "../protocol/codes.ts";
 import { chatFrame } from "../protocol/frames.ts";
 import type { ChatMessagePayload, SendChatPayload } from "../protocol/messages.ts";
-import { contextOf } from "./app-hooks.ts";
+import { contextOf } from "./app-callbacks.ts";
 import { createChatHistory } from "./chat-history.ts";
 import { type Connection, inOrder } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { senderKey } from "./events.ts";
 import { withOffset } from "./streams.ts";
 
-/** `beforeChat`, when set: false when the message was refused or the hook failed (the sender was told). */
+/** `beforeChat`, when set: false when the message was refused or the callback failed (the sender was told). */
 async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<boolean> {
-  const { send, report, hooks } = ctx;
+  const { send, report, callbacks } = ctx;
   const draft = { message: chat.message, ...(chat.metadata !== undefined ? { metadata: chat.metadata } : {}) };
-  let out: Awaited<ReturnType<NonNullable<typeof hooks.beforeChat>>>;
+  let out: Awaited<ReturnType<NonNullable<typeof callbacks.beforeChat>>>;
   try {
-    out = await hooks.beforeChat!(draft, contextOf(conn, chat.roomId));
+    out = await callbacks.beforeChat!(draft, contextOf(conn, chat.roomId));
   } catch (error) {
-    report(error, { stage: "hook" });
+    report(error, { stage: "callback" });
     const text = "The chat message could not be checked (beforeChat failed); it was not stored or sent";
     send.error(conn, ErrorCodes.INTERNAL_ERROR, text, chat.clientMessageId);
     return false;
@@ -33,8 +33,8 @@ async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessageP
 
 /** Store `chat`, then send it: to the room, or to the sender alone when it repeats a stored one. */
 async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<void> {
-  const { rooms, send, report, storage, hooks, streams, shared } = ctx;
-  if (hooks.beforeChat && !(await moderate(ctx, conn, chat))) return;
+  const { rooms, send, report, storage, callbacks, streams, shared } = ctx;
+  if (callbacks.beforeChat && !(await moderate(ctx, conn, chat))) return;
   let duplicate: boolean;
   try {
     const result = await storage.appendOnce(chat.roomId, {
@@ -71,7 +71,7 @@ async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayl
   }
   // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.
   const published = await send.publishById(chat.roomId, { kind: "chat", connectionId: conn.id, frame, chatId: chat.id, key });
-  hooks.chatStored(chat);
+  callbacks.chatStored(chat);
   // The sender always gets its acknowledgement, even if it left the room meanwhile.
   if (rooms.get(chat.roomId)?.local.has(conn) !== true) send.to(conn, published.frame);
 }

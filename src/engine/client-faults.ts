@@ -40,3 +40,4 @@ export function createClientFaults(report: OnError) {
     },
   };
 }
+export type ClientFaults = ReturnType<typeof createClientFaults>;

@@ -2,7 +2,7 @@ import type { ClusterRooms } from "./cluster-rooms.ts";
 import type { OnError } from "../errors.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { CompleteChatStorage } from "../storage/capabilities.ts";
-import type { AppHooks } from "./app-hooks.ts";
+import type { AppCallbacks } from "./app-callbacks.ts";
 import type { RoomBans } from "./bans.ts";
 import type { Connection } from "./connection.ts";
 import type { Guard } from "./guard.ts";
@@ -33,8 +33,8 @@ export interface EngineContext {
   readonly guard: Guard;
   /** Room bans (moderation): memory, and shared state with a backplane that stores them. */
   readonly bans: RoomBans;
-  /** The app's hooks and the lifecycle observers (webhooks). */
-  readonly hooks: AppHooks;
+  /** The app's callbacks and the lifecycle observers (webhooks). */
+  readonly callbacks: AppCallbacks;
   /** Leave the room at once, close the socket, and make sure it is gone shortly after. */
   drop(conn: Connection, code: number, reason: string): void;
   /** Close `conn` with 4401 when its token expires (`exp` in seconds), if `closeOnTokenExpiry`. */

@@ -1,72 +1,44 @@
-import { createWebhooks } from "../webhooks/webhooks.ts";
-import { documentChangeListener } from "../webhooks/document-updates.ts";
 import type { Hooks, Peer } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
-import { createClusterRooms } from "./cluster-rooms.ts";
+import { createDocumentSide, type DocumentSide } from "../documents/documents.ts";
 import type { OnError } from "../errors.ts";
-import type { ChatStorage } from "../storage/chat-storage.ts";
-import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } from "../options.ts";
-import { CloseCodes } from "../protocol/codes.ts";
+import { resolveOptions, type ResolvedOptions, type TokenVerifier, type WebSocketServerOptions } from "../options.ts";
+import { createServerInputParser, type ServerInputParser } from "../protocol/validate.ts";
 import { withChatCapabilities } from "../storage/capabilities.ts";
+import type { ChatStorage } from "../storage/chat-storage.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
-import { RoomStreams } from "./streams.ts";
-import { SharedStreams } from "./shared-streams.ts";
-import { BackplaneError } from "../cluster/backplane.ts";
+import { documentChangeListener } from "../webhooks/document-updates.ts";
+import { createWebhooks } from "../webhooks/webhooks.ts";
+import { AppCallbacks, type LiveLifecycle } from "./app-callbacks.ts";
+import { RoomBans } from "./bans.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
-import { createRefusals, type Refusals } from "./refusals.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 import type { Connection, PeerLike, SavedConnection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
-import { createProbes, type Readiness } from "./probes.ts";
-import { createUpgrade, startBackplane } from "./upgrade.ts";
 import { createEvents } from "./events.ts";
-import { createLoopFanout, type CreateFanout } from "./fanout.ts";
-import { type BoundHooks, bindConnection, bindHooks } from "./hooks.ts";
-import { createMembership } from "./membership.ts";
-import { createPresence } from "./presence.ts";
+import type { Fanout } from "./fanout.ts";
 import { Guard } from "./guard.ts";
-import { Registry } from "./registry.ts";
-import { RoomManager } from "./room.ts";
-import { createRoomSend, type RoomSend } from "./room-send.ts";
+import { bindConnection, createSocketHooks } from "./hooks.ts";
+import { createMembership } from "./membership.ts";
 import { timedStorage } from "./metered.ts";
-import { Metrics } from "./metrics.ts";
 import type { MetricHistory } from "./metric-history.ts";
-import { AppHooks } from "./app-hooks.ts";
-import { createLiveApi } from "./live-api.ts";
-import { RoomBans } from "./bans.ts";
-import type { LiveApi, LiveLifecycle } from "./server-api.ts";
-import { createServerInputParser } from "../protocol/validate.ts";
-import type { ClusterRooms } from "./cluster-rooms.ts";
-import { createDocumentSide, type DocumentSide } from "../documents/documents.ts";
+import { Metrics } from "./metrics.ts";
+import { createPresence } from "./presence.ts";
+import { createProbes, type Readiness } from "./probes.ts";
+import { createRefusals, type Refusals } from "./refusals.ts";
+import { Registry } from "./registry.ts";
+import type { RoomManager } from "./room.ts";
+import type { RoomSend } from "./room-send.ts";
+import { createRoomSide, type Drop } from "./room-side.ts";
+import type { RuntimeCapabilities } from "./runtime.ts";
+import type { RoomStreams } from "./streams.ts";
+import { createServerApi, type ServerApi } from "./server-api.ts";
+import { createUpgrade, startBackplane } from "./upgrade.ts";
 
-/** What a runtime adapter tells the engine it can do itself. */
-export interface RuntimeCapabilities {
-  /** Builds the fan-out; defaults to one `peer.send` per member. */
-  createFanout?: CreateFanout;
-  /** Maps crossws's upgrade request to what `onAuth` receives (Node: the `IncomingMessage`). */
-  authRequest?: (request: Request) => unknown;
-  /** The runtime pings and times out idle sockets itself; the engine's heartbeat loop stays off. */
-  nativeHeartbeat?: boolean;
-  /** The runtime enforces `maxPayload` itself (closing with 1009). */
-  nativeMaxPayload?: boolean;
-  /** The client address of an upgrade request, where the runtime can tell (per-IP limits at upgrade). */
-  clientIp?: (request: Request) => string | undefined;
-  /**
-   * Answers a client's ping when the runtime does not do it on its own (Node: ws with `autoPong: false`).
-   * Returns false, without answering, when the pong would take the connection's outgoing buffer past
-   * `maxBuffered`: the engine then closes it as a slow consumer (4429).
-   */
-  answerPing?: (peer: Connection["peer"], data: Uint8Array | undefined, maxBuffered: number) => boolean;
-  /**
-   * The runtime keeps each connection's room and presence outside this process (Durable Object
-   * hibernation: the socket's attachment). Called after a local member's join ended (its `room_joined`
-   * went out) and after its presence news (updated, left), so `conn.saved()` is what to keep; `restore`
-   * puts it back.
-   */
-  memberChanged?: (conn: Connection) => void;
-}
+export type { RuntimeCapabilities } from "./runtime.ts";
 
 export interface ConnectionsView extends Iterable<Connection> {
   readonly size: number;
@@ -93,7 +65,7 @@ export interface LiveEngine {
   /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
   ready(): Promise<Readiness>;
   /** The server side of the rooms: list, read presence, publish, send chat, disconnect (cluster-wide). */
-  readonly api: LiveApi;
+  readonly api: ServerApi;
   /** Be told what happens, on this instance (webhooks are built on it). */
   observe(observer: LiveLifecycle): void;
   /** The shared documents' endpoint; undefined with `documents: false`. */
@@ -113,124 +85,10 @@ const SWEEP_MS = 30_000;
 /** How long `close()` waits for the chat storage to close. */
 const STORAGE_CLOSE_MS = 5000;
 
-/** The room side: fan-out, rooms, the one send path and (with a backplane) the remote members. */
-function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, metrics: Metrics, drop: Drop) {
-  const { backplane, onError: report } = options;
-  const fanout = (runtime.createFanout ?? createLoopFanout)({
-    maxBufferedBytes: options.maxBufferedBytes,
-    overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
-  });
-  const rooms = new RoomManager(fanout);
-  const streams = createStreams(options, rooms);
-  const batchOptions = {
-    batchMs: options.presenceBatchMs,
-    budget: options.presenceBudget,
-    maxSnapshot: options.maxPresenceSnapshot,
-    report,
-  };
-  const send = createRoomSend(rooms, fanout, backplane, batchOptions, metrics, streams, options.maxBufferedBytes / 2);
-  const changed = runtime.memberChanged;
-  if (changed) {
-    // Every change of a local member's room or entry passes here: its news, and the end of its join.
-    const { presence, snapshotSent } = send;
-    send.presence = (room, change) => {
-      const stored = presence(room, change);
-      if (change.conn) changed(change.conn);
-      return stored;
-    };
-    send.snapshotSent = (room, conn) => {
-      snapshotSent(room, conn);
-      changed(conn);
-    };
-  }
-  // Several instances as one: remote members live in room.members; without a backplane nothing changes.
-  const cluster = backplane ? createClusterRooms({ backplane, rooms, send, onError: report }) : undefined;
-  const shared = cluster && createSharedStreams(options, rooms, send, drop);
-  if (cluster) {
-    rooms.onVacated = (room) => {
-      cluster.release(room);
-      shared?.release(room);
-    };
-    // A live tail of a room whose members are all on other instances reads the room's channel.
-    send.watch.onRoom = (roomId, watched) => cluster.watch(roomId, watched);
-    cluster.onWatchedFrame = (roomId, frame) => send.watch.seen(roomId, frame);
-  }
-  if (cluster && shared) {
-    cluster.onSequenced = (room, frame, offset, chatId, sender) => shared.accept(room, frame, offset, chatId, sender);
-    cluster.onResync = () => shared.recheckAll();
-  }
-  return { fanout, rooms, send, cluster, streams, shared };
-}
-
-/** Room streams in the backplane's shared state, when streams are on and the backplane keeps them. */
-function createSharedStreams(options: ResolvedOptions, rooms: RoomManager, send: RoomSend, drop: Drop): SharedStreams | undefined {
-  const store = options.backplane?.streams;
-  if (!options.streams || !store) return undefined;
-  const shared = new SharedStreams({
-    store,
-    options: options.streams,
-    rooms,
-    deliver: send.deliverSequenced,
-    drop,
-    report: (message, cause) => options.onError(new BackplaneError(message, { cause }), { stage: "backplane" }),
-  });
-  send.shareStreams(shared);
-  return shared;
-}
-
-/**
- * One instance's room streams, in memory; `undefined` when they are off or a backplane links several
- * instances (offsets need one authority per room, which this instance alone is not).
- */
-function createStreams(options: ResolvedOptions, rooms: RoomManager): RoomStreams | undefined {
-  if (!options.streams || options.backplane) return undefined;
-  return new RoomStreams(options.streams, (roomId) => rooms.get(roomId) !== undefined);
-}
-
-type Drop = (conn: Connection, code: number, reason: string) => void;
-
-/** The crossws hooks in front of the registry and dispatch. */
-function createSocketHooks(p: {
-  options: ResolvedOptions;
-  runtime: RuntimeCapabilities;
-  guard: Guard;
-  metrics: Metrics;
-  registry: Registry;
-  dispatch: Dispatch;
-  drop: Drop;
-  faults: ReturnType<typeof createClientFaults>;
-  refusals: Refusals;
-  closing: () => boolean;
-}): BoundHooks {
-  const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
-  return bindHooks({
-    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
-    open(peer, user) {
-      const conn = registry.opened(peer, user);
-      metrics.opens++;
-      if (p.closing()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
-      else if (!guard.admit(conn, () => peer.remoteAddress)) {
-        refusals.record("rate");
-        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
-      }
-      return conn;
-    },
-    receive: p.dispatch.receive,
-    ping(conn, data) {
-      if (runtime.answerPing?.(conn.peer, data, options.maxBufferedBytes) === false)
-        drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
-    },
-    drop,
-    closed: registry.closed,
-    socketError: (error) => faults.record(error),
-    maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
-  });
-}
-
 /**
  * Wires the engine's parts: the registry (open connections), the room manager (where each one is),
  * membership, presence, events and chat (what a member can do), dispatch (frames → actions), one
- * room-send path (local fan-out + backplane), the app hooks and server API, and the crossws hooks in
+ * room-send path (local fan-out + backplane), the app's callbacks and server API, and the crossws hooks in
  * front of them.
  */
 export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runtime: RuntimeCapabilities = {}): LiveEngine {
@@ -252,52 +110,24 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const { fanout, rooms, send, cluster, streams, shared } = createRoomSide(options, runtime, metrics, drop);
   const guard = new Guard(options.guard);
   const input = createServerInputParser(options);
-  const app = new AppHooks(options.hooks, input, report);
-  const webhooks = options.webhooks ? createWebhooks(options.webhooks, report) : undefined;
-  if (webhooks) app.observe(webhooks.lifecycle);
-  if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
+  const { app, webhooks } = createAppSide(options, input, cluster);
   const ctx: EngineContext = {
-    ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, hooks: app },
+    ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, callbacks: app },
     storage: chatStorage.storage,
     bans: new RoomBans(backplane?.bans, report),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
-  const presence = createPresence(ctx);
   // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
-  const membership = createMembership(ctx, presence, verifyToken);
-  const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) }, metrics);
-  const registry = new Registry({
-    rooms,
-    closeOnTokenExpiry: options.closeOnTokenExpiry,
-    remove: membership.remove,
-    released: (conn) => {
-      metrics.closes++;
-      guard.release(conn);
-    },
-    attach: fanout.attach?.bind(fanout),
-    ping: fanout.ping?.bind(fanout),
-    report,
-  });
+  const { dispatch, registry } = createMemberSide(ctx, metrics, fanout, verifyToken);
   const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
   const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
-  // Documents have their own hooks and state; the rooms' paths above do not know they exist.
-  const documents =
-    options.documents &&
-    createDocumentSide({
-      options: options.documents,
-      admit: createUpgrade({ options, guard, runtime, report, refusals, closing: () => closing }),
-      verifyToken,
-      link: backplane?.documents,
-      report: (error) => report(error, { stage: "documents" }),
-    });
+  const documents = createDocuments(options, { guard, runtime, refusals, verifyToken, closing: () => closing });
 
   if (documents && webhooks?.documentChanged) documents.onChange(documentChangeListener(webhooks.documentChanged));
   if (backplane) startBackplane(backplane, cluster!, options);
-  const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
-  const stopHeartbeat =
-    options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
+  const stopTimers = startTimers(options, runtime, registry, streams);
   const probes = createProbes({
     storage: untimedStorage,
     backplane,
@@ -308,41 +138,111 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     webhooks: webhooks && (() => webhooks.stats()),
   });
 
+  const stop = () => {
+    closing = true;
+    probes.history.stop();
+    stopTimers();
+    guard.stop();
+    faults.stop();
+  };
   let closed: Promise<void> | undefined;
   return {
     ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready, history: probes.history },
-    api: createLiveApi(ctx, input, backplane),
+    api: createServerApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,
-    restore(peer, saved) {
-      const conn = registry.restored(peer, saved.id, saved.user, saved.verified);
-      guard.admit(conn, () => undefined);
-      bindConnection(peer, conn);
-      if (saved.room) {
-        rooms.beginJoin(conn, saved.room.id, saved.room.entry);
-        rooms.completeJoin(conn);
-      }
-      if (saved.user) registry.armExpiry(conn, saved.user.exp);
-      return conn;
-    },
-    connections: {
-      get size() {
-        return registry.size;
-      },
-      [Symbol.iterator]: () => rooms.connections(),
-    },
+    restore: (peer, saved) => restore({ registry, rooms, guard }, peer, saved),
+    connections: connectionsView(registry, rooms),
     close: () =>
       (closed ??= (async () => {
-        closing = true;
-        probes.history.stop();
-        stopHeartbeat?.();
-        if (sweeper) clearInterval(sweeper);
-        guard.stop();
-        faults.stop();
+        stop();
         await documents?.close();
         refusals.stop();
         await shutdown({ registry, send, cluster, backplane, storage, report, webhooks });
       })()),
+  };
+}
+
+/** The shared documents' endpoint: its own hooks and state; the rooms' paths do not know it exists. */
+function createDocuments(
+  options: ResolvedOptions,
+  p: { guard: Guard; runtime: RuntimeCapabilities; refusals: Refusals; verifyToken: TokenVerifier | undefined; closing: () => boolean },
+): DocumentSide | undefined {
+  if (!options.documents) return undefined;
+  const report = options.onError;
+  return createDocumentSide({
+    options: options.documents,
+    admit: createUpgrade({ options, guard: p.guard, runtime: p.runtime, report, refusals: p.refusals, closing: p.closing }),
+    verifyToken: p.verifyToken,
+    link: options.backplane?.documents,
+    report: (error) => report(error, { stage: "documents" }),
+  });
+}
+
+/** The app's callbacks, and the webhooks as one of their observers. */
+function createAppSide(options: ResolvedOptions, input: ServerInputParser, cluster: ClusterRooms | undefined) {
+  const app = new AppCallbacks(options.callbacks, input, options.onError);
+  const webhooks = options.webhooks ? createWebhooks(options.webhooks, options.onError) : undefined;
+  if (webhooks) app.observe(webhooks.lifecycle);
+  if (cluster) cluster.onEmptied = (roomId) => app.emptied(roomId);
+  return { app, webhooks };
+}
+
+/** The heartbeat (unless the runtime pings itself) and the streams' sweep; returns what stops them. */
+function startTimers(options: ResolvedOptions, runtime: RuntimeCapabilities, registry: Registry, streams: RoomStreams | undefined) {
+  const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
+  const stopHeartbeat =
+    options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
+  return () => {
+    stopHeartbeat?.();
+    if (sweeper) clearInterval(sweeper);
+  };
+}
+
+/**
+ * The member side: what a connection can do in a room (membership, presence, events, chat), dispatch
+ * (frames → those actions) and the registry of open connections.
+ */
+function createMemberSide(ctx: EngineContext, metrics: Metrics, fanout: Fanout, verifyToken: TokenVerifier | undefined) {
+  const { rooms, guard, report } = ctx;
+  const presence = createPresence(ctx);
+  const membership = createMembership(ctx, presence, verifyToken);
+  const dispatch = new Dispatch(ctx, { membership, presence, events: createEvents(ctx), chat: createChat(ctx) }, metrics);
+  const registry = new Registry({
+    rooms,
+    closeOnTokenExpiry: ctx.options.closeOnTokenExpiry,
+    remove: membership.remove,
+    released: (conn) => {
+      metrics.closes++;
+      guard.release(conn);
+    },
+    attach: fanout.attach?.bind(fanout),
+    ping: fanout.ping?.bind(fanout),
+    report,
+  });
+  return { dispatch, registry };
+}
+
+/** `LiveEngine.restore`: the connection back under its old id, in its room, its expiry armed again. */
+function restore(parts: { registry: Registry; rooms: RoomManager; guard: Guard }, peer: PeerLike, saved: SavedConnection): Connection {
+  const { registry, rooms } = parts;
+  const conn = registry.restored(peer, saved.id, saved.user, saved.verified);
+  parts.guard.admit(conn, () => undefined);
+  bindConnection(peer, conn);
+  if (saved.room) {
+    rooms.beginJoin(conn, saved.room.id, saved.room.entry);
+    rooms.completeJoin(conn);
+  }
+  if (saved.user) registry.armExpiry(conn, saved.user.exp);
+  return conn;
+}
+
+function connectionsView(registry: Registry, rooms: RoomManager): ConnectionsView {
+  return {
+    get size() {
+      return registry.size;
+    },
+    [Symbol.iterator]: () => rooms.connections(),
   };
 }
 

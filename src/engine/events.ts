@@ -1,7 +1,7 @@
 import { ErrorCodes } from "../protocol/codes.ts";
 import { eventAckFrame, eventFrameFrom, eventFrameHead } from "../protocol/frames.ts";
 import type { BroadcastEventPayload } from "../protocol/messages.ts";
-import { contextOf } from "./app-hooks.ts";
+import { contextOf } from "./app-callbacks.ts";
 import { type Connection, inOrder } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import type { Published } from "./room-send.ts";
@@ -27,15 +27,15 @@ function headOf(conn: Connection, roomId: string): string {
 
 /**
  * `broadcast_event`: relayed to every other member of the sender's room, never echoed. With a
- * `beforeEvent` hook each event waits for it, in the order the connection sent them (`work.eventChain`);
+ * `beforeEvent` callback each event waits for it, in the order the connection sent them (`work.eventChain`);
  * without one nothing waits.
  */
 export function createEvents(ctx: EngineContext) {
-  const { send, hooks, report } = ctx;
+  const { send, callbacks, report } = ctx;
 
   function publish(conn: Connection, roomId: string, payload: BroadcastEventPayload, clientMessageId: string | undefined): void {
     const room = conn.room;
-    if (!room || room.id !== roomId) return; // left (or moved on) while the hook ran
+    if (!room || room.id !== roomId) return; // left (or moved on) while the callback ran
     const key = clientMessageId === undefined ? undefined : senderKey(conn, clientMessageId);
     const frame = eventFrameFrom(headOf(conn, roomId), payload.event, payload.payload);
     // A repeat of a key is relayed to nobody (the streams remember it); the sender gets the answer the first one got.
@@ -50,9 +50,9 @@ export function createEvents(ctx: EngineContext) {
   async function moderated(conn: Connection, roomId: string, payload: BroadcastEventPayload): Promise<void> {
     let out: BroadcastEventPayload | null;
     try {
-      out = await hooks.beforeEvent!(payload, contextOf(conn, roomId));
+      out = await callbacks.beforeEvent!(payload, contextOf(conn, roomId));
     } catch (error) {
-      report(error, { stage: "hook" });
+      report(error, { stage: "callback" });
       return send.error(
         conn,
         ErrorCodes.INTERNAL_ERROR,
@@ -68,7 +68,7 @@ export function createEvents(ctx: EngineContext) {
   return {
     relay(conn: Connection, payload: BroadcastEventPayload): void {
       const roomId = conn.room!.id;
-      if (!hooks.beforeEvent) return publish(conn, roomId, payload, payload.clientMessageId);
+      if (!callbacks.beforeEvent) return publish(conn, roomId, payload, payload.clientMessageId);
       inOrder(conn, "eventChain", () => moderated(conn, roomId, payload), report);
     },
   };

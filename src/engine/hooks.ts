@@ -1,8 +1,18 @@
 import type { Hooks, Peer } from "crossws";
+import type { ResolvedOptions } from "../options.ts";
 import { CloseCodes } from "../protocol/codes.ts";
 import type { UserInfo } from "../protocol/messages.ts";
 import { exceedsBytes } from "../util/json.ts";
+import type { ClientFaults } from "./client-faults.ts";
 import type { Connection } from "./connection.ts";
+import type { Dispatch } from "./dispatch.ts";
+import type { Guard } from "./guard.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Refusals } from "./refusals.ts";
+import type { Registry } from "./registry.ts";
+import type { Drop } from "./room-side.ts";
+import type { RuntimeCapabilities } from "./runtime.ts";
+import { createUpgrade } from "./upgrade.ts";
 
 /** Each peer carries its connection, so finding it costs no map entry per socket. */
 const CONN = Symbol("openlivesync.connection");
@@ -72,4 +82,42 @@ export function bindHooks(t: HookTargets): BoundHooks {
     },
   };
   return { hooks, receiveText };
+}
+
+/** The crossws hooks in front of the registry and dispatch. */
+export function createSocketHooks(p: {
+  options: ResolvedOptions;
+  runtime: RuntimeCapabilities;
+  guard: Guard;
+  metrics: Metrics;
+  registry: Registry;
+  dispatch: Dispatch;
+  drop: Drop;
+  faults: ClientFaults;
+  refusals: Refusals;
+  closing: () => boolean;
+}): BoundHooks {
+  const { options, runtime, guard, metrics, registry, drop, faults, refusals } = p;
+  return bindHooks({
+    upgrade: createUpgrade({ options, guard, runtime, report: options.onError, refusals, closing: p.closing }),
+    open(peer, user) {
+      const conn = registry.opened(peer, user);
+      metrics.opens++;
+      if (p.closing()) drop(conn, CloseCodes.GOING_AWAY, "Server is shutting down");
+      else if (!guard.admit(conn, () => peer.remoteAddress)) {
+        refusals.record("rate");
+        drop(conn, CloseCodes.POLICY_VIOLATION, "Too many connections from this address");
+      }
+      return conn;
+    },
+    receive: p.dispatch.receive,
+    ping(conn, data) {
+      if (runtime.answerPing?.(conn.peer, data, options.maxBufferedBytes) === false)
+        drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full");
+    },
+    drop,
+    closed: registry.closed,
+    socketError: (error) => faults.record(error),
+    maxPayload: runtime.nativeMaxPayload ? 0 : options.maxPayload,
+  });
 }

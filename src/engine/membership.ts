@@ -1,12 +1,13 @@
 import type { TokenVerifier } from "../options.ts";
 import { roomJoinedFrame } from "../protocol/frames.ts";
-import type { JoinRoomPayload, PresenceEntry, RoomJoinedPayload } from "../protocol/messages.ts";
+import type { JoinRoomPayload, PresenceEntry, RoomJoinedPayload, StoredChatMessage } from "../protocol/messages.ts";
 import { isFull } from "./permissions.ts";
 import type { Connection } from "./connection.ts";
 import type { EngineContext } from "./context.ts";
 import { authorized, findBan, identify, loadJoinHistory, refuseBanned } from "./join-steps.ts";
 import type { PresenceActions } from "./presence.ts";
 import type { Room } from "./room.ts";
+import type { Fetched } from "./shared-streams.ts";
 import { withTimeout } from "../util/async.ts";
 
 /** The longest a join waits for its own membership to reach shared state (Redis) before `room_joined`. */
@@ -38,7 +39,7 @@ export function presenceSnapshot(room: Room, self: string, max: number): { prese
  * wait in its backlog (see dispatch).
  */
 export function createMembership(ctx: EngineContext, presence: PresenceActions, verifyToken: TokenVerifier | undefined) {
-  const { options, rooms, send, cluster, hooks, streams, shared } = ctx;
+  const { rooms, send, cluster, callbacks, shared } = ctx;
 
   /** Leave the current room, if any, and tell the room (and the other instances). */
   function leave(conn: Connection): void {
@@ -56,13 +57,13 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     const { room } = departure;
     if (departure.wasMember) send.presence(room, { kind: "left", connectionId: conn.id, conn });
     if (!departure.wasJoined) return;
-    hooks.left(conn, room.id);
+    callbacks.left(conn, room.id);
     if (!room.vacant) return;
     // Empty cluster-wide? Only the backplane can tell, and tells exactly one instance (asked even with
     // no one listening, so the room's "occupied" mark in Redis does not outlive it).
     if (!cluster) {
-      if (room.members.size === 0 && hooks.wantsEmptied) hooks.emptied(room.id);
-    } else cluster.claimEmptied(room.id).then((last) => last && hooks.emptied(room.id));
+      if (room.members.size === 0 && callbacks.wantsEmptied) callbacks.emptied(room.id);
+    } else cluster.claimEmptied(room.id).then((last) => last && callbacks.emptied(room.id));
   }
 
   async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
@@ -93,34 +94,50 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
     const missed = fetched ? await fetched : undefined;
     if (stored) await withTimeout(stored, STORE_WAIT_MS, { fallback: undefined });
     if (conn.closed || conn.room !== room) return;
-
-    const held = rooms.completeJoin(conn);
-    // Read in the same turn as completeJoin: every room message after `offset` reaches the joiner live.
-    const position = shared ? shared.position(room) : streams?.position(roomId);
-    const since = payload.since;
-    const replay = !since ? undefined : shared ? shared.replay(room, since, missed, held) : streams?.replay(roomId, since)?.frames;
-    const joined: RoomJoinedPayload = {
-      roomId,
-      connectionId: conn.id,
-      ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot),
-      chatHistory: history,
-    };
-    if (resumed !== undefined) joined.resumed = resumed;
-    if (position) Object.assign(joined, position);
-    if (payload.since) joined.recovered = replay !== undefined;
-    if (conn.permissions) joined.permissions = conn.permissions;
-    send.to(conn, roomJoinedFrame(joined));
-    send.snapshotSent(room, conn);
-    hooks.joined(conn, roomId, conn.member!);
-    // Recovered: the replay is every message after `since`, without a gap, the chats held meanwhile
-    // included (a chat may also be in `chatHistory`, a snapshot by id).
-    if (replay) return send.replay(room, conn, replay);
-    if (held.length === 0) return;
-    const seen = new Set(history.map((m) => m.id));
-    for (const { frame, chatId } of held) if (chatId !== undefined && !seen.has(chatId)) send.to(conn, frame);
+    completeJoin(ctx, conn, room, payload, { history, resumed, missed });
   }
 
   return { join, leave, remove };
 }
 
 export type Membership = ReturnType<typeof createMembership>;
+
+/**
+ * The end of a join whose waits are over: the joiner becomes a full member, gets `room_joined` (with the
+ * stream position read in the same turn), then the replay or the chats held for it meanwhile.
+ */
+function completeJoin(
+  ctx: EngineContext,
+  conn: Connection,
+  room: Room,
+  payload: JoinRoomPayload,
+  loaded: { history: StoredChatMessage[]; resumed?: boolean | undefined; missed: Fetched | undefined },
+): void {
+  const { options, rooms, send, callbacks, streams, shared } = ctx;
+  const { roomId } = payload;
+  const { history, resumed, missed } = loaded;
+  const held = rooms.completeJoin(conn);
+  // Read in the same turn as completeJoin: every room message after `offset` reaches the joiner live.
+  const position = shared ? shared.position(room) : streams?.position(roomId);
+  const since = payload.since;
+  const replay = !since ? undefined : shared ? shared.replay(room, since, missed, held) : streams?.replay(roomId, since)?.frames;
+  const joined: RoomJoinedPayload = {
+    roomId,
+    connectionId: conn.id,
+    ...presenceSnapshot(room, conn.id, options.maxPresenceSnapshot),
+    chatHistory: history,
+  };
+  if (resumed !== undefined) joined.resumed = resumed;
+  if (position) Object.assign(joined, position);
+  if (payload.since) joined.recovered = replay !== undefined;
+  if (conn.permissions) joined.permissions = conn.permissions;
+  send.to(conn, roomJoinedFrame(joined));
+  send.snapshotSent(room, conn);
+  callbacks.joined(conn, roomId, conn.member!);
+  // Recovered: the replay is every message after `since`, without a gap, the chats held meanwhile
+  // included (a chat may also be in `chatHistory`, a snapshot by id).
+  if (replay) return send.replay(room, conn, replay);
+  if (held.length === 0) return;
+  const seen = new Set(history.map((m) => m.id));
+  for (const { frame, chatId } of held) if (chatId !== undefined && !seen.has(chatId)) send.to(conn, frame);
+}

@@ -89,6 +89,18 @@ function merge(p: Pending, prev: Change, change: PresenceChange, local: boolean,
   else if (change.kind === "joined" && !prev.wasThere) prev.kind = "joined";
 }
 
+/** Add news about a member to the window's: its first, or folded into what it already has. */
+function addNews(p: Pending, change: PresenceChange, local: boolean): void {
+  const { kind, connectionId: id, entry } = change;
+  const seq = ++p.seq;
+  p.cancelled.delete(id);
+  if (kind !== "updated") p.membership = true;
+  const prev = p.changes.get(id);
+  if (prev) return merge(p, prev, change, local, seq);
+  const stored = kind === "joined" ? entry : undefined;
+  p.changes.set(id, { ...change, wasThere: kind !== "joined", local, stored, seq, joinSeq: seq });
+}
+
 /** The window's news as list items, and the local members with an entry in it. */
 function collect(room: Room, p: Pending): Lists {
   const lists: Lists = { joined: [], updated: [], left: [], own: new Set() };
@@ -227,20 +239,8 @@ export function createPresenceBatch({ fanout, backplane, batchMs, budget, maxSna
     const { kind, connectionId: id, entry } = change;
     // Shared state learns joins and leaves at once, so a joiner elsewhere reads an exact room.
     const stored = local && kind !== "updated" ? backplane?.store(room.id, [{ kind, connectionId: id, entry }]) : undefined;
-    recordNews(room, change, local);
+    addNews(open(room), change, local);
     return stored;
-  }
-
-  function recordNews(room: Room, change: PresenceChange, local: boolean): void {
-    const { kind, connectionId: id, entry } = change;
-    const p = open(room);
-    const seq = ++p.seq;
-    p.cancelled.delete(id);
-    if (kind !== "updated") p.membership = true;
-    const prev = p.changes.get(id);
-    if (prev) return merge(p, prev, change, local, seq);
-    const stored = kind === "joined" ? entry : undefined;
-    p.changes.set(id, { ...change, wasThere: kind !== "joined", local, stored, seq, joinSeq: seq });
   }
 
   /** `conn` just got its `room_joined` snapshot of `room`: of this window's news it needs only what comes after. */

@@ -25,9 +25,9 @@ export const ErrorCodes = {
   UNAUTHORIZED: "UNAUTHORIZED",
   /** The connection sends faster than the rate limit, or has too many chats waiting to be stored; the message was dropped. */
   RATE_LIMITED: "RATE_LIMITED",
-  /** A `beforeChat` or `beforeEvent` hook refused the message: nothing was stored or sent. */
+  /** A `beforeChat` or `beforeEvent` callback refused the message: nothing was stored or sent. */
   REJECTED: "REJECTED",
-  /** An unexpected failure inside the server (or a hook that threw or timed out); the connection stays open. */
+  /** An unexpected failure inside the server (or an app callback that threw or timed out); the connection stays open. */
   INTERNAL_ERROR: "INTERNAL_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

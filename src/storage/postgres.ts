@@ -3,6 +3,7 @@ import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
 import { pgChatTable, pgTableDdl } from "./schema-pg.ts";
 import { createSqlChatStorage, describeCause, type ChatRow, type SqlChatStorageOptions, serverLabel } from "./sql-chat-storage.ts";
 import { validateTableName } from "./table-name.ts";
+import type { ExistingTable } from "./ddl.ts";
 
 /** Where to connect, as a URL or its parts. `connectionString` is accepted as the upstream README writes it. */
 export interface PostgresConnectionOptions {
@@ -30,7 +31,43 @@ export interface PostgresClientLike {
 export type PostgresConnection = string | PostgresConnectionOptions | PostgresClientLike;
 
 type Unsafe = { unsafe(query: string, params?: unknown[]): PromiseLike<unknown> };
-type BeginClient = Unsafe & { begin<T>(fn: (tx: Unsafe) => Promise<T>): Promise<T> };
+/** What table set-up needs of a postgres.js client: a transaction of raw statements, and `end`. */
+export type PostgresSetUpClient = {
+  begin<T>(fn: (tx: Unsafe) => Promise<T>): Promise<T>;
+  end(options?: { timeout?: number }): PromiseLike<void>;
+};
+
+/**
+ * Creates or upgrades `tableName` in one transaction under an advisory lock, so a second server starting at
+ * the same moment waits, then finds nothing to do. On failure the client is ended (when `owned`) and a
+ * StorageError names `label`. Chat and documents set up their tables here.
+ */
+export async function setUpPostgresTable(
+  client: PostgresSetUpClient,
+  tableName: string,
+  ddlOf: () => { create: string; upgrade(existing: ExistingTable): string[] },
+  label: string,
+  owned: boolean,
+): Promise<void> {
+  try {
+    await client.begin(async (tx) => {
+      await tx.unsafe("set local client_min_messages = warning");
+      await tx.unsafe("select pg_advisory_xact_lock(hashtext($1))", [`openlivesync:${tableName}`]);
+      const ddl = ddlOf();
+      await tx.unsafe(ddl.create);
+      const columns = (await tx.unsafe(
+        "select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1",
+        [tableName],
+      )) as Array<{ column_name: string }>;
+      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.column_name)), indexes: new Set() })) {
+        await tx.unsafe(statement);
+      }
+    });
+  } catch (cause) {
+    if (owned) await Promise.resolve(client.end({ timeout: 0 })).catch(() => {});
+    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
+  }
+}
 
 async function loadDriver() {
   try {
@@ -78,24 +115,7 @@ export async function createPostgresChatStorage(connection: PostgresConnection, 
   const at = serverLabel(typeof connection === "string" ? connection : parts.connectionString, parts, 5432);
   const label = `Postgres table "${tableName}"${owned ? ` at ${at}` : ""}`;
 
-  try {
-    await (client as unknown as BeginClient).begin(async (tx) => {
-      await tx.unsafe("set local client_min_messages = warning");
-      await tx.unsafe("select pg_advisory_xact_lock(hashtext($1))", [`openlivesync:${tableName}`]);
-      const ddl = pgTableDdl(table);
-      await tx.unsafe(ddl.create);
-      const columns = (await tx.unsafe(
-        "select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1",
-        [tableName],
-      )) as Array<{ column_name: string }>;
-      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.column_name)), indexes: new Set() })) {
-        await tx.unsafe(statement);
-      }
-    });
-  } catch (cause) {
-    if (owned) await Promise.resolve(client.end({ timeout: 0 })).catch(() => {});
-    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
-  }
+  await setUpPostgresTable(client as unknown as PostgresSetUpClient, tableName, () => pgTableDdl(table), label, owned);
 
   const db = drizzle(client as never);
 

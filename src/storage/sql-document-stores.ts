@@ -7,6 +7,7 @@ import { ConfigError, MissingDriverError, StorageError } from "../errors.ts";
 import type { DocumentStorage } from "./document-storage.ts";
 import { documentTableDdl, mysqlDocumentTable, pgDocumentTable, sqliteDocumentTable } from "./document-schema.ts";
 import { setUpMySQLTable } from "./mysql.ts";
+import { type PostgresSetUpClient, setUpPostgresTable } from "./postgres.ts";
 import { setUpSQLiteTable } from "./sqlite.ts";
 import { describeCause, serverLabel } from "./sql-chat-storage.ts";
 import { createSqlDocumentStorage, type SqlDocumentStorageOptions } from "./sql-document-storage.ts";
@@ -53,11 +54,6 @@ export function createSQLiteDocumentStorage(filename: string, options: SqlDocume
   );
 }
 
-type BeginClient = {
-  begin<T>(fn: (tx: { unsafe(query: string, params?: unknown[]): PromiseLike<unknown> }) => Promise<T>): Promise<T>;
-  end(options?: { timeout?: number }): PromiseLike<void>;
-};
-
 /**
  * Documents in Postgres through postgres.js; connects and creates the table (under an advisory lock)
  * before it resolves.
@@ -73,26 +69,9 @@ export async function createPostgresDocumentStorage(url: string, options: SqlDoc
       throw new MissingDriverError("postgres (postgres.js)", "npm install postgres", { cause, feature: "Postgres document storage" });
     },
   );
-  const client = loaded.postgres(url, { max: 10, connect_timeout: 10, onnotice: () => {} }) as unknown as BeginClient;
+  const client = loaded.postgres(url, { max: 10, connect_timeout: 10, onnotice: () => {} }) as unknown as PostgresSetUpClient;
   const label = `Postgres table "${tableName}" at ${serverLabel(url, undefined, 5432)}`;
-  try {
-    await client.begin(async (tx) => {
-      await tx.unsafe("set local client_min_messages = warning");
-      await tx.unsafe("select pg_advisory_xact_lock(hashtext($1))", [`openlivesync:${tableName}`]);
-      const ddl = documentTableDdl.pg(table);
-      await tx.unsafe(ddl.create);
-      const columns = (await tx.unsafe(
-        "select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1",
-        [tableName],
-      )) as Array<{ column_name: string }>;
-      for (const statement of ddl.upgrade({ columns: new Set(columns.map((c) => c.column_name)), indexes: new Set() })) {
-        await tx.unsafe(statement);
-      }
-    });
-  } catch (cause) {
-    await Promise.resolve(client.end({ timeout: 0 })).catch(() => {});
-    throw new StorageError(`Could not set up ${label}: ${describeCause(cause)}`, { cause });
-  }
+  await setUpPostgresTable(client, tableName, () => documentTableDdl.pg(table), label, true);
   const db = loaded.drizzle(client as never);
   return createSqlDocumentStorage({ label, db, table, release: async () => void (await client.end({ timeout: 1 })) }, options);
 }

@@ -1,4 +1,4 @@
-import type { LiveLifecycle } from "../engine/server-api.ts";
+import type { LiveLifecycle } from "../engine/app-callbacks.ts";
 import type { ErrorStage } from "../errors.ts";
 import { WebhookDispatcher, type WebhookStats } from "./dispatcher.ts";
 import { resolveWebhookOptions, type WebhookEventType, type WebhookOptions } from "./options.ts";

@@ -8,8 +8,8 @@
 import { Cluster } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { redisKeys } from "../../src/cluster/redis-codec.ts";
-import { DIST, startInstance, type Instance, type InstanceConfig } from "../helpers/cluster.ts";
-import { pause, TestClient } from "../helpers/client.ts";
+import { instanceGroup, type Instance, type InstanceConfig } from "../helpers/cluster.ts";
+import { pause, type TestClient } from "../helpers/client.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { createTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { joinedOf, leftOf, repeatedNews, view } from "../helpers/views.ts";
@@ -71,24 +71,12 @@ async function converge(clients: TestClient[], roomId: string, truth: string[], 
 }
 
 describe.skipIf(!redisCluster)("one instance cut off from the Redis Cluster", () => {
-  const instances: Instance[] = [];
-  const clients: TestClient[] = [];
+  const { instances, clients, start, client } = instanceGroup(() => ({ redisUrl: redisCluster!.url, prefix }));
   let proxies: TcpProxy[] = [];
   let direct: Cluster;
   /** Through the proxies: startup nodes and every announced node address map to them. */
   let proxied: Pick<InstanceConfig, "redisUrl" | "natMap">;
 
-  const start = async (config: Partial<InstanceConfig>) => {
-    const instance = await startInstance(DIST, { redisUrl: redisCluster!.url, prefix, ...config });
-    instances.push(instance);
-    return instance;
-  };
-  const client = async (on: Instance) => {
-    const c = new TestClient(on.wsUrl);
-    clients.push(c);
-    await c.opened;
-    return c;
-  };
   let prefix = "";
   let keys = redisKeys("unset");
   /** A fresh room whose slot the node at `port` serves. */

@@ -12,7 +12,7 @@ import { redisKeys } from "../../src/cluster/redis-codec.ts";
 import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { startChild } from "../fixtures/child.ts";
 import { startNodeInProcess } from "../fixtures/node-inprocess.ts";
-import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
+import { instanceGroup, type Instance } from "../helpers/cluster.ts";
 import { pause, presenceMap, TestClient } from "../helpers/client.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
@@ -302,20 +302,13 @@ for (const target of targets) {
 }
 
 describe.skipIf(!redisCluster)("instances on a Redis Cluster", () => {
-  const instances: Instance[] = [];
-  const clients: TestClient[] = [];
   const prefix = `olstest:${run}:cluster`;
-  const start = async () => {
-    const instance = await startInstance(DIST, { redisUrl: redisCluster!.url, prefix, heartbeatMs: 1000, ttlMs: 6000 });
-    instances.push(instance);
-    return instance;
-  };
-  const client = async (on: Instance) => {
-    const c = new TestClient(on.wsUrl);
-    clients.push(c);
-    await c.opened;
-    return c;
-  };
+  const { instances, clients, start, client } = instanceGroup(() => ({
+    redisUrl: redisCluster!.url,
+    prefix,
+    heartbeatMs: 1000,
+    ttlMs: 6000,
+  }));
   let A: Instance, B: Instance;
   beforeAll(async () => {
     [A, B] = await Promise.all([start(), start()]);

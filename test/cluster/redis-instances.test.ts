@@ -14,7 +14,7 @@ import { createServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { startChild } from "../fixtures/child.ts";
 import { startNodeInProcess } from "../fixtures/node-inprocess.ts";
-import { DIST, startInstance, type Instance, type InstanceConfig } from "../helpers/cluster.ts";
+import { DIST, instanceGroup, type Instance } from "../helpers/cluster.ts";
 import { pause, TestClient } from "../helpers/client.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
@@ -79,28 +79,13 @@ describe("createRedisBackplane", () => {
 
 await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
   describe("several instances over Redis", () => {
-    let dist: string;
     let redis: Redis;
-    const instances: Instance[] = [];
-    const clients: TestClient[] = [];
+    const { instances, clients, start, client } = instanceGroup(() => ({ redisUrl: REDIS_URL, prefix: PREFIX }));
     let A: Instance, B: Instance, C: Instance;
     const room = () => `room-${Math.random().toString(36).slice(2, 10)}`;
 
-    const start = async (config: Partial<InstanceConfig> = {}) => {
-      const instance = await startInstance(dist, { redisUrl: REDIS_URL, prefix: PREFIX, ...config });
-      instances.push(instance);
-      return instance;
-    };
-    const client = async (on: Instance) => {
-      const c = new TestClient(on.wsUrl);
-      clients.push(c);
-      await c.opened;
-      return c;
-    };
-
     beforeAll(async () => {
       redis = new Redis(REDIS_URL);
-      dist = DIST;
       [A, B, C] = await Promise.all([start(), start(), start()]);
     });
 

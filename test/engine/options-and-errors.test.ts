@@ -99,6 +99,17 @@ describe("the error reporter", () => {
   });
 });
 
+describe("callbackTimeoutMs", () => {
+  it("bounds the app's callbacks at 5 s unless set, and still reads the deprecated hookTimeoutMs when only that is set", () => {
+    expect(resolveOptions({}).callbacks.timeoutMs).toBe(5000);
+    expect(resolveOptions({ callbackTimeoutMs: 200 }).callbacks.timeoutMs).toBe(200);
+    expect(resolveOptions({ hookTimeoutMs: 300 }).callbacks.timeoutMs).toBe(300);
+    expect(resolveOptions({ callbackTimeoutMs: 200, hookTimeoutMs: 300 }).callbacks.timeoutMs).toBe(200);
+    expect(() => resolveOptions({ hookTimeoutMs: 0 })).toThrow(/hookTimeoutMs/);
+    expect(() => resolveOptions({ callbackTimeoutMs: -1 })).toThrow(/callbackTimeoutMs/);
+  });
+});
+
 describe("MissingDriverError", () => {
   it("names the feature that needs the driver", () => {
     const error = new MissingDriverError("ioredis", "npm install ioredis", { feature: "The Redis backplane" });

@@ -1,6 +1,6 @@
 /**
- * The server API (`LiveApi` on every handle) and the app hooks: the engine through fake peers for the
- * hook contracts, then real Node servers over real sockets, alone and as two instances on Redis.
+ * The server API (`ServerApi` on every handle) and the app's callbacks: the engine through fake peers for
+ * the callback contracts, then real Node servers over real sockets, alone and as two instances on Redis.
  */
 import { Redis } from "ioredis";
 import type { AddressInfo } from "node:net";
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { ProtocolError } from "../../src/errors.ts";
-import type { HookContext, LiveLifecycle } from "../../src/engine/server-api.ts";
+import type { CallbackContext, LiveLifecycle } from "../../src/engine/app-callbacks.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import { createInMemoryChatStorage } from "../../src/storage/memory.ts";
 import { pause, TestClient } from "../helpers/client.ts";
@@ -27,8 +27,8 @@ function engineWith(options: WebSocketServerOptions = {}) {
 }
 
 describe("beforeChat", () => {
-  it("stores and broadcasts what the hook returns (redaction), and gives it the sender's context", async () => {
-    const seen: HookContext[] = [];
+  it("stores and broadcasts what the callback returns (redaction), and gives it the sender's context", async () => {
+    const seen: CallbackContext[] = [];
     const { engine, peer, storage } = engineWith({
       beforeChat: async (message, ctx) => {
         seen.push(ctx);
@@ -65,10 +65,10 @@ describe("beforeChat", () => {
     await engine.close();
   });
 
-  it("a hook that throws, hangs or returns garbage costs only that message, and is reported", async () => {
+  it("a callback that throws, hangs or returns garbage costs only that message, and is reported", async () => {
     let calls = 0;
     const { engine, peer, storage, reported } = engineWith({
-      hookTimeoutMs: 50,
+      callbackTimeoutMs: 50,
       beforeChat: (m) => {
         calls++;
         if (m.message === "throw") throw new Error("moderation service down");
@@ -86,8 +86,8 @@ describe("beforeChat", () => {
     expect(a.of("error").map((e) => e.code)).toEqual(["INTERNAL_ERROR", "INTERNAL_ERROR", "INTERNAL_ERROR"]);
     expect(calls).toBe(6);
     expect((await storage.getHistory("r", 10)).map((m) => m.message)).toEqual(["ok 1", "ok 2", "ok 3"]);
-    const hookErrors = reported.filter((r) => r.stage === "hook").map((r) => (r.error as Error).message);
-    expect(hookErrors).toEqual([
+    const callbackErrors = reported.filter((r) => r.stage === "callback").map((r) => (r.error as Error).message);
+    expect(callbackErrors).toEqual([
       "beforeChat threw",
       "beforeChat did not settle within 50 ms",
       expect.stringMatching(/^beforeChat returned an invalid message/),
@@ -152,7 +152,7 @@ describe("onJoin, onLeave and lifecycle observers", () => {
     await settle();
     expect(calls).toEqual(["join r u1", "join r -", "leave r", "leave r"]);
     expect(events).toEqual(["joined r true", "joined r true", "chat hi", "left r", "left r", "emptied r"]);
-    expect(reported.filter((r) => r.stage === "hook")).toHaveLength(2);
+    expect(reported.filter((r) => r.stage === "callback")).toHaveLength(2);
     await engine.close();
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { TestClient } from "./client.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const FIXTURE = resolve(root, "test/fixtures/cluster-instance.mjs");
@@ -81,4 +82,29 @@ export function startInstance(dist: string, config: InstanceConfig, timeoutMs = 
       }
     });
   });
+}
+
+/**
+ * The instances and raw clients a group of tests starts, kept for its clean-up: `start` runs an instance
+ * with the group's settings (read at each start, so a prefix may change per test) and `config`'s,
+ * `client` opens a TestClient on one.
+ */
+export function instanceGroup(settings: () => InstanceConfig, dist = DIST) {
+  const instances: Instance[] = [];
+  const clients: TestClient[] = [];
+  return {
+    instances,
+    clients,
+    async start(config: Partial<InstanceConfig> = {}): Promise<Instance> {
+      const instance = await startInstance(dist, { ...settings(), ...config });
+      instances.push(instance);
+      return instance;
+    },
+    async client(on: Instance): Promise<TestClient> {
+      const c = new TestClient(on.wsUrl);
+      clients.push(c);
+      await c.opened;
+      return c;
+    },
+  };
 }

@@ -92,3 +92,19 @@ export function createTcpProxy(target: { host: string; port: number }): TcpProxy
     },
   };
 }
+
+const started = new Set<TcpProxy>();
+
+/** A proxy to `target`, listening; `closeProxies` closes it (afterEach). */
+export async function startProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const proxy = createTcpProxy(target);
+  started.add(proxy);
+  await proxy.start();
+  return proxy;
+}
+
+/** Close every proxy `startProxy` made. */
+export async function closeProxies(): Promise<void> {
+  for (const proxy of started) await proxy.close();
+  started.clear();
+}

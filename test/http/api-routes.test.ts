@@ -1,20 +1,20 @@
 /**
  * The HTTP API's own layer (bearer check, body bound, validation, error mapping) in front of a recording
- * `LiveApi`, through `app.request`. The real engine behind it, over real sockets on every runtime and a
+ * `ServerApi`, through `app.request`. The real engine behind it, over real sockets on every runtime and a
  * Redis cluster, is tested in test/suites/http-api.suite.ts.
  */
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { checkApiSecret, createBearerCheck } from "../../src/api/bearer.ts";
 import { addApiRoutes, type ApiTarget } from "../../src/api/routes.ts";
-import type { LiveApi } from "../../src/engine/server-api.ts";
+import type { ServerApi } from "../../src/engine/server-api.ts";
 import { ProtocolError, StorageError } from "../../src/errors.ts";
 import { resolveOptions } from "../../src/options.ts";
 
 const SECRET = "s3cret-s3cret-s3cret";
 const auth = { authorization: `Bearer ${SECRET}` };
 
-function setup(overrides: Partial<LiveApi> = {}) {
+function setup(overrides: Partial<ServerApi> = {}) {
   const calls: unknown[][] = [];
   const reported: unknown[] = [];
   const record =
@@ -23,17 +23,17 @@ function setup(overrides: Partial<LiveApi> = {}) {
       calls.push([name, ...args]);
       return result;
     };
-  const api: LiveApi = {
-    rooms: record("rooms", [{ roomId: "a", members: 2 }]) as LiveApi["rooms"],
-    presence: record("presence", { c1: { connectionId: "c1", presence: {} } }) as LiveApi["presence"],
-    publish: record("publish") as LiveApi["publish"],
-    sendChat: record("sendChat", { id: "m1", roomId: "a", connectionId: "server", message: "hi", createdAt: 1 }) as LiveApi["sendChat"],
-    chatHistory: record("chatHistory", { messages: [], hasMore: false }) as LiveApi["chatHistory"],
-    disconnect: record("disconnect") as LiveApi["disconnect"],
-    deleteChat: record("deleteChat", true) as LiveApi["deleteChat"],
-    ban: record("ban", { roomId: "a", userId: "u1", createdAt: 1 }) as LiveApi["ban"],
-    bans: record("bans", []) as LiveApi["bans"],
-    unban: record("unban", true) as LiveApi["unban"],
+  const api: ServerApi = {
+    rooms: record("rooms", [{ roomId: "a", members: 2 }]) as ServerApi["rooms"],
+    presence: record("presence", { c1: { connectionId: "c1", presence: {} } }) as ServerApi["presence"],
+    publish: record("publish") as ServerApi["publish"],
+    sendChat: record("sendChat", { id: "m1", roomId: "a", connectionId: "server", message: "hi", createdAt: 1 }) as ServerApi["sendChat"],
+    chatHistory: record("chatHistory", { messages: [], hasMore: false }) as ServerApi["chatHistory"],
+    disconnect: record("disconnect") as ServerApi["disconnect"],
+    deleteChat: record("deleteChat", true) as ServerApi["deleteChat"],
+    ban: record("ban", { roomId: "a", userId: "u1", createdAt: 1 }) as ServerApi["ban"],
+    bans: record("bans", []) as ServerApi["bans"],
+    unban: record("unban", true) as ServerApi["unban"],
     watch: () => () => {},
     ...overrides,
   };
@@ -68,7 +68,7 @@ describe("HTTP API routes", () => {
   });
 
   it("refuses a secret shorter than 16 characters, or none, at start-up", () => {
-    expect(() => addApiRoutes(new Hono(), { api: {} as LiveApi, options: resolveOptions() }, { secret: "short" })).toThrow(/at least 16/);
+    expect(() => addApiRoutes(new Hono(), { api: {} as ServerApi, options: resolveOptions() }, { secret: "short" })).toThrow(/at least 16/);
     expect(() => checkApiSecret(undefined)).toThrow(/at least 16/);
     expect(() => checkApiSecret("with a space in it ok")).toThrow(/whitespace/);
   });
@@ -89,7 +89,7 @@ describe("HTTP API routes", () => {
     expect((await request("/api/rooms", { method: "PUT" })).status).toBe(404);
   });
 
-  it("passes valid requests to the LiveApi with decoded room ids", async () => {
+  it("passes valid requests to the ServerApi with decoded room ids", async () => {
     const { calls, request } = setup();
     expect(await (await request("/api/rooms")).json()).toEqual({ rooms: [{ roomId: "a", members: 2 }], total: 1 });
     expect(await (await request("/api/rooms/a%2Fb%20c/presence")).json()).toMatchObject({ roomId: "a/b c" });
@@ -121,7 +121,7 @@ describe("HTTP API routes", () => {
     expect(calls.map((c) => c[0])).toEqual(["presence"]);
   });
 
-  it("answers 422 INVALID_PAYLOAD to bad room ids, bodies and queries, without calling the LiveApi", async () => {
+  it("answers 422 INVALID_PAYLOAD to bad room ids, bodies and queries, without calling the ServerApi", async () => {
     const { calls, request } = setup();
     const post = (path: string, body: unknown) => request(path, { method: "POST", body: JSON.stringify(body) });
     const responses = [
@@ -165,7 +165,7 @@ describe("HTTP API routes", () => {
     expect(calls).toEqual([]);
   });
 
-  it("maps the LiveApi's errors: ProtocolError by its code, StorageError to 503, anything else to 500 and onError", async () => {
+  it("maps the ServerApi's errors: ProtocolError by its code, StorageError to 503, anything else to 500 and onError", async () => {
     const { request } = setup({
       publish: async () => {
         throw new ProtocolError("TOO_LARGE", "too big");
@@ -228,7 +228,7 @@ describe("HTTP API routes", () => {
     const second = (await app.request("/admin")).headers.get("content-security-policy");
     expect(second).not.toBe(csp);
     const off = new Hono();
-    addApiRoutes(off, { api: {} as LiveApi, options: resolveOptions({}) }, { secret: SECRET, admin: false });
+    addApiRoutes(off, { api: {} as ServerApi, options: resolveOptions({}) }, { secret: SECRET, admin: false });
     expect((await off.request("/admin")).status).toBe(404);
   });
 });

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
-import type { LiveApi } from "../../src/engine/server-api.ts";
+import type { ServerApi } from "../../src/engine/server-api.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import { TestClient } from "../helpers/client.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
@@ -26,7 +26,7 @@ async function receiver(): Promise<WebhookReceiver> {
   return r;
 }
 
-async function server(options: WebSocketServerOptions): Promise<{ url: string; metrics: () => Promise<string>; ws: LiveApi }> {
+async function server(options: WebSocketServerOptions): Promise<{ url: string; metrics: () => Promise<string>; ws: ServerApi }> {
   const s = createServer({ ...options, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => s.once("listening", resolve));
   stops.push(() => new Promise<void>((resolve) => s.close(() => resolve())));

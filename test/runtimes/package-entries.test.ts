@@ -31,7 +31,7 @@ for (const runtime of ["node", "bun", "deno"] as const) {
       mounts: { hono: mounts, main: mounts },
       engineExports: ["createLiveEngine", "createLoopFanout"],
       handleApis: { hono: API, main: API, hooks: API },
-      serverExports: ["SERVER_CONNECTION_ID", "HookError"],
+      serverExports: ["SERVER_CONNECTION_ID", "CallbackError", "HookError"],
     });
   });
 }

@@ -1,6 +1,6 @@
 /** The default error reporter: one safe line per failure kind and minute, never a stack, a query or user content. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { HookError } from "../../src/engine/app-hooks.ts";
+import { CallbackError } from "../../src/engine/app-callbacks.ts";
 import { createReporter, describeError, StorageError } from "../../src/errors.ts";
 
 afterEach(() => {
@@ -42,14 +42,16 @@ describe("the default error reporter", () => {
     vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
     const report = createReporter();
     report(queryError(), { stage: "storage" });
-    report(new HookError("beforeChat threw", { cause: new Error('spam filter refused "secret chat text"') }), { stage: "hook" });
+    report(new CallbackError("beforeChat threw", { cause: new Error('spam filter refused "secret chat text"') }), { stage: "callback" });
     report(new SyntaxError(`Unexpected token 's', "secret" is not valid JSON`), { stage: "backplane" });
     expect(lines).toHaveLength(3);
     for (const line of lines) {
       expect(line).not.toMatch(/secret|insert|params|\n|\bat .*:\d+/);
     }
     expect(lines[0]).toBe('[openlivesync] storage failed: Error 22001: value too long for type character varying(64): "…"');
-    expect(lines[1]).toBe('[openlivesync] hook failed: HookError HOOK_FAILED: beforeChat threw (cause: Error: spam filter refused "…")');
+    expect(lines[1]).toBe(
+      '[openlivesync] callback failed: CallbackError CALLBACK_FAILED: beforeChat threw (cause: Error: spam filter refused "…")',
+    );
   });
 
   it("describes a storage error by its own message, which carries the driver's message without values", () => {

@@ -8,18 +8,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import type { StreamGap } from "../../src/client/index.ts";
 import type { WebSocketServerOptions } from "../../src/options.ts";
-import { TestClient } from "../helpers/client.ts";
-import { disconnectAll, liveClient, until } from "../helpers/live-clients.ts";
-import { createTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { disconnectAll, liveClient, rawClient, until, waitFor } from "../helpers/live-clients.ts";
+import { closeProxies, startProxy } from "../helpers/tcp-proxy.ts";
 
 const servers: LiveServer[] = [];
-const raw: TestClient[] = [];
-const proxies: TcpProxy[] = [];
 
 afterEach(async () => {
   disconnectAll();
-  for (const c of raw.splice(0)) c.ws.terminate();
-  for (const p of proxies.splice(0)) await p.close();
+  await closeProxies();
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
 });
 
@@ -30,24 +26,9 @@ async function setUp(options: WebSocketServerOptions = {}) {
     s.once("listening", () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
-  const proxy = createTcpProxy({ host: "127.0.0.1", port });
-  proxies.push(proxy);
-  await proxy.start();
-  const direct = () => {
-    const c = new TestClient(`ws://127.0.0.1:${port}/live`);
-    raw.push(c);
-    return c;
-  };
+  const proxy = await startProxy({ host: "127.0.0.1", port });
+  const direct = () => rawClient(`ws://127.0.0.1:${port}/live`);
   return { server, proxy, direct, viaProxy: `ws://${proxy.address}/live` };
-}
-
-/** Poll `check` (events change no state, so `until` would not look again); fails after `timeoutMs`. */
-async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Wait until the proxied client is back in the room on a new socket. */

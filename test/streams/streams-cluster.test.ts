@@ -7,21 +7,15 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
-import { TestClient } from "../helpers/client.ts";
-import { disconnectAll } from "../helpers/live-clients.ts";
+import { disconnectAll, rawClient } from "../helpers/live-clients.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
-import type { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { streamsFailoverSuite } from "../suites/streams-failover.suite.ts";
 
 const instances: Instance[] = [];
-const raw: TestClient[] = [];
-const proxies: TcpProxy[] = [];
 afterEach(async () => {
   disconnectAll();
-  for (const c of raw.splice(0)) c.ws.terminate();
-  for (const p of proxies.splice(0)) await p.close();
   await Promise.all(instances.splice(0).map((i) => i.stop()));
 });
 
@@ -34,12 +28,6 @@ try {
 afterAll(async () => {
   await redisCluster?.stop();
 });
-
-const rawClient = (url: string) => {
-  const c = new TestClient(url);
-  raw.push(c);
-  return c;
-};
 
 /** A Node instance (child process, the built package) on Redis at `url`. */
 const nodeInstance = (url: () => string) => async (prefix: string) => {

@@ -4,9 +4,8 @@
  * killed with SIGKILL and the proxy pointed at B: the client resumes there with every event once, in order.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { TestClient } from "../helpers/client.ts";
-import { disconnectAll, liveClient, until } from "../helpers/live-clients.ts";
-import { createTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { disconnectAll, liveClient, rawClient, until, waitFor } from "../helpers/live-clients.ts";
+import { closeProxies, startProxy } from "../helpers/tcp-proxy.ts";
 
 /** One instance on the Redis backplane under `prefix`. */
 export interface StreamsInstance {
@@ -18,23 +17,12 @@ export interface StreamsInstance {
 }
 export type StartStreamsInstance = (prefix: string) => Promise<StreamsInstance>;
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000, seen = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ${seen()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export function streamsFailoverSuite(target: string, start: StartStreamsInstance) {
   describe(`room streams when an instance dies: ${target}`, () => {
     const instances: StreamsInstance[] = [];
-    const raw: TestClient[] = [];
-    const proxies: TcpProxy[] = [];
     afterEach(async () => {
       disconnectAll();
-      for (const c of raw.splice(0)) c.ws.terminate();
-      for (const p of proxies.splice(0)) await p.close();
+      await closeProxies();
       await Promise.allSettled(instances.splice(0).map((i) => i.stop()));
     });
 
@@ -43,11 +31,8 @@ export function streamsFailoverSuite(target: string, start: StartStreamsInstance
       const [a, b] = await Promise.all([start(prefix), start(prefix)]);
       instances.push(a, b);
       const target = { host: "127.0.0.1", port: a.port };
-      const proxy = createTcpProxy(target);
-      proxies.push(proxy);
-      await proxy.start();
-      const sender = new TestClient(b.wsUrl);
-      raw.push(sender);
+      const proxy = await startProxy(target);
+      const sender = rawClient(b.wsUrl);
       await sender.join("room");
       const client = liveClient(`ws://${proxy.address}/live`);
       const got: number[] = [];

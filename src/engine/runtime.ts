@@ -1,0 +1,29 @@
+import type { Connection } from "./connection.ts";
+import type { CreateFanout } from "./fanout.ts";
+
+/** What a runtime adapter tells the engine it can do itself. */
+export interface RuntimeCapabilities {
+  /** Builds the fan-out; defaults to one `peer.send` per member. */
+  createFanout?: CreateFanout;
+  /** Maps crossws's upgrade request to what `onAuth` receives (Node: the `IncomingMessage`). */
+  authRequest?: (request: Request) => unknown;
+  /** The runtime pings and times out idle sockets itself; the engine's heartbeat loop stays off. */
+  nativeHeartbeat?: boolean;
+  /** The runtime enforces `maxPayload` itself (closing with 1009). */
+  nativeMaxPayload?: boolean;
+  /** The client address of an upgrade request, where the runtime can tell (per-IP limits at upgrade). */
+  clientIp?: (request: Request) => string | undefined;
+  /**
+   * Answers a client's ping when the runtime does not do it on its own (Node: ws with `autoPong: false`).
+   * Returns false, without answering, when the pong would take the connection's outgoing buffer past
+   * `maxBuffered`: the engine then closes it as a slow consumer (4429).
+   */
+  answerPing?: (peer: Connection["peer"], data: Uint8Array | undefined, maxBuffered: number) => boolean;
+  /**
+   * The runtime keeps each connection's room and presence outside this process (Durable Object
+   * hibernation: the socket's attachment). Called after a local member's join ended (its `room_joined`
+   * went out) and after its presence news (updated, left), so `conn.saved()` is what to keep; `restore`
+   * puts it back.
+   */
+  memberChanged?: (conn: Connection) => void;
+}
