@@ -54,3 +54,5 @@ export function createReplayPacer(fanout: Fanout, budget: number) {
     },
   };
 }
+
+export type ReplayPacer = ReturnType<typeof createReplayPacer>;

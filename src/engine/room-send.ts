@@ -5,8 +5,8 @@ import type { Fanout } from "./fanout.ts";
 import { SENT_CHAT, SENT_EVENT, SENT_PRESENCE } from "./frame-types.ts";
 import { countingFanout, recipients } from "./metered.ts";
 import type { SendCounter } from "./metrics.ts";
-import { createPresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
-import { createReplayPacer } from "./replay.ts";
+import { createPresenceBatch, type PresenceBatch, type PresenceBatchOptions, type PresenceChange } from "./presence-batch.ts";
+import { createReplayPacer, type ReplayPacer } from "./replay.ts";
 import type { Room, RoomManager } from "./room.ts";
 import type { SharedStreams } from "./shared-streams.ts";
 import type { RoomStreams } from "./streams.ts";
@@ -74,6 +74,20 @@ export interface RoomSend {
 /** Counts nothing (an engine built without metrics). */
 const UNCOUNTED: SendCounter = { sent() {}, frameSent() {}, errorSent() {} };
 
+/** A room message to local members: a chat when it has its stored id, else an event. */
+function localDelivery(fanout: Fanout, watch: RoomWatch, counter: SendCounter, batch: PresenceBatch, pacer: ReplayPacer) {
+  return (room: Room, frame: string, chatId?: string, except?: Connection, offset?: number, hold?: boolean) => {
+    batch.flushMembership(room);
+    counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
+    if (room.replaying) pacer.publish(room, frame, except);
+    else fanout.publish(room, frame, except);
+    if (watch.watching) watch.seen(room.id, frame);
+    // A held `hold` event gets chat id "": no history holds it, so a joiner always gets it.
+    if (room.joining.size > 0 && (chatId !== undefined || offset !== undefined || hold))
+      room.hold(frame, chatId ?? (hold ? "" : undefined), offset);
+  };
+}
+
 /**
  * The send path over `fanout`. Every frame is counted in `counter` where it is sent, by the kind the
  * sender knows (room messages, presence news, errors); only the one-off frames of `to` are classified
@@ -93,17 +107,7 @@ export function createRoomSend(
   const batch = createPresenceBatch({ fanout: presenceFanout, backplane, ...batchOptions });
   const pacer = createReplayPacer(fanout, budget);
   let shared: SharedStreams | undefined;
-  /** A room message to local members: a chat when it has its stored id, else an event. */
-  const deliver = (room: Room, frame: string, chatId?: string, except?: Connection, offset?: number, hold?: boolean) => {
-    batch.flushMembership(room);
-    counter.sent(chatId === undefined ? SENT_EVENT : SENT_CHAT, recipients(room, except));
-    if (room.replaying) pacer.publish(room, frame, except);
-    else fanout.publish(room, frame, except);
-    if (watch.watching) watch.seen(room.id, frame);
-    // A held `hold` event gets chat id "": no history holds it, so a joiner always gets it.
-    if (room.joining.size > 0 && (chatId !== undefined || offset !== undefined || hold))
-      room.hold(frame, chatId ?? (hold ? "" : undefined), offset);
-  };
+  const deliver = localDelivery(fanout, watch, counter, batch, pacer);
   const forward = (roomId: string, message: RoomMessage, frame: string) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
   /**
@@ -126,7 +130,7 @@ export function createRoomSend(
   const unsequenced = (roomId: string, message: RoomMessage, except?: Connection) => () => publishHere(roomId, message, except, true);
   /** Sequenced in shared state: local members get it back from the room's channel; a tail of a room not held here gets it now. */
   const publishShared = (shared: SharedStreams, roomId: string, message: RoomMessage, except?: Connection) => {
-    const sent = shared.publish(roomId, message, except, unsequenced(roomId, message, except));
+    const sent = shared.publish(roomId, message, unsequenced(roomId, message, except));
     if (!watch.watching || rooms.get(roomId)) return sent;
     // Without an offset it went through `publishHere` (shared state unreachable), which showed it already.
     return sent.then((out) => {

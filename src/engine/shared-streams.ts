@@ -1,37 +1,12 @@
-import type { SharedStreamStore } from "../cluster/backplane.ts";
-import { CloseCodes } from "../protocol/codes.ts";
 import type { StreamPosition } from "../protocol/messages.ts";
 import { backgroundTimeout, withTimeout } from "../util/async.ts";
-import type { Connection } from "./connection.ts";
 import type { HeldFrame, Room, RoomManager } from "./room.ts";
 import type { Published, RoomMessage } from "./room-send.ts";
+import { GAP_MS, localConnection, type RoomOrder, StreamOrder, type StreamOrderOptions } from "./stream-order.ts";
 import { type ResolvedStreams, withOffset } from "./streams.ts";
 
 /** The longest a publish waits for its own message to be delivered here before it answers. */
 const DELIVERY_WAIT_MS = 2000;
-
-/** How long an out-of-order message waits for the ones before it before they are read from the backlog. */
-const GAP_MS = 100;
-
-/** A message waiting for the ones before it. */
-interface Waiting {
-  frame: string;
-  chatId: string | undefined;
-  except: Connection | undefined;
-}
-
-/** One locally held room's place in its stream: what was delivered here, and what waits. */
-interface RoomOrder {
-  epoch: string;
-  /** The next offset to deliver. */
-  next: number;
-  /** Ahead of `next`, by offset. */
-  waiting: Map<number, Waiting>;
-  /** A gap (or a suspect repeat) is being looked into. */
-  checking: boolean;
-  /** Publishes of this instance waiting until their offset was delivered here (see `publish`). */
-  waiters?: { offset: number; resolve: () => void }[];
-}
 
 /** A sequenced message that arrived before its room's first read (see `SharedStreams.accept`). */
 interface Early {
@@ -48,15 +23,9 @@ export interface Fetched {
   entries: { at: number; offset: number; frame: string; except?: string }[];
 }
 
-export interface SharedStreamsOptions {
-  store: SharedStreamStore;
+export interface SharedStreamsOptions extends StreamOrderOptions {
   options: ResolvedStreams;
   rooms: RoomManager;
-  /** Local delivery of one room message (fan-out, joiners' holds). */
-  deliver(room: Room, frame: string, chatId: string | undefined, except: Connection | undefined, offset: number): void;
-  /** Close a connection (the room's backlog was lost: its members rejoin and learn it). */
-  drop(conn: Connection, code: number, reason: string): void;
-  report(message: string, cause?: unknown): void;
 }
 
 /**
@@ -69,6 +38,8 @@ export interface SharedStreamsOptions {
 export class SharedStreams {
   private readonly o: SharedStreamsOptions;
   private readonly orders = new Map<string, RoomOrder>();
+  /** Delivery in offset order: gaps waited for, filled from the backlog, or found lost. */
+  private readonly ordering: StreamOrder;
   /** Rooms whose first read is in flight. */
   private readonly preparing = new Map<string, Promise<void>>();
   /** Sequenced messages that arrived while their room's first read was in flight (see `open`). */
@@ -76,6 +47,7 @@ export class SharedStreams {
 
   constructor(options: SharedStreamsOptions) {
     this.o = options;
+    this.ordering = new StreamOrder(options, this.orders);
   }
 
   /** Read the room's offset and epoch once it has a local member (after subscribing: nothing is missed). */
@@ -108,7 +80,7 @@ export class SharedStreams {
   /** The room's last local member left: forget its place. */
   release(room: Room): void {
     const order = this.orders.get(room.id);
-    if (order) this.wake(order, true);
+    if (order) this.ordering.wake(order, true);
     this.orders.delete(room.id);
   }
 
@@ -119,7 +91,7 @@ export class SharedStreams {
   }
 
   /** Sequence `message` in shared state; it reaches local members in offset order. */
-  async publish(roomId: string, message: RoomMessage, except: Connection | undefined, fallback: () => Published): Promise<Published> {
+  async publish(roomId: string, message: RoomMessage, fallback: () => Published): Promise<Published> {
     // Chats are deduplicated by their storage (appendOnce): their keys are only remembered, for a repeat's answer.
     const { kind, connectionId, frame, key } = message;
     const request = {
@@ -153,17 +125,6 @@ export class SharedStreams {
     return new Promise((resolve) => (order.waiters ??= []).push({ offset, resolve }));
   }
 
-  private wake(order: RoomOrder, all = false): void {
-    const waiters = order.waiters;
-    if (!waiters) return;
-    order.waiters = waiters.filter((w) => {
-      if (!all && w.offset >= order.next) return true;
-      w.resolve();
-      return false;
-    });
-    if (order.waiters.length === 0) order.waiters = undefined;
-  }
-
   /**
    * A sequenced message from the room's channel (any instance's, this one's included); `sender`: the
    * connection id it is not sent to (an event's sender; chats go to their sender too).
@@ -171,17 +132,17 @@ export class SharedStreams {
   accept(room: Room, frame: string, offset: number, chatId: string | undefined, sender: string | undefined): void {
     const order = this.orders.get(room.id);
     if (!order) return this.keepEarly(room, { frame, offset, chatId, sender });
-    if (offset < order.next) return this.check(room, order); // a repeat after a gap fill, or a new epoch
+    if (offset < order.next) return this.ordering.check(room, order); // a repeat after a gap fill, or a new epoch
     const except = localConnection(room, sender);
     if (offset > order.next) {
       order.waiting.set(offset, { frame, chatId, except });
-      if (!order.checking) backgroundTimeout(() => this.check(room, order, true), GAP_MS);
+      if (!order.checking) backgroundTimeout(() => this.ordering.check(room, order, true), GAP_MS);
       return;
     }
     this.o.deliver(room, frame, chatId, except, offset);
     order.next++;
-    this.drain(room, order);
-    this.wake(order);
+    this.ordering.drain(room, order);
+    this.ordering.wake(order);
   }
 
   /**
@@ -235,104 +196,8 @@ export class SharedStreams {
   recheckAll(): void {
     for (const [roomId, order] of this.orders) {
       const room = this.o.rooms.get(roomId);
-      if (room) this.check(room, order);
+      if (room) this.ordering.check(room, order);
     }
     for (const room of this.o.rooms.rooms.values()) if (room.local.size > 0) this.prepare(room, undefined);
-  }
-
-  private drain(room: Room, order: RoomOrder): void {
-    for (let w = order.waiting.get(order.next); w; w = order.waiting.get(order.next)) {
-      order.waiting.delete(order.next);
-      this.o.deliver(room, w.frame, w.chatId, w.except, order.next);
-      order.next++;
-    }
-  }
-
-  /** Read the backlog after what was delivered: fill a gap, or find a new epoch. */
-  private check(room: Room, order: RoomOrder, gap = false): void {
-    if (order.checking || (gap && !order.waiting.size)) return;
-    order.checking = true;
-    this.o.store
-      .read(room.id, order.next - 1)
-      .then((read) => {
-        if (!read || this.orders.get(room.id) !== order) return;
-        if (read.epoch !== order.epoch) return this.restart(room, order, read.epoch, read.offset);
-        this.fill(room, order, read.offset, read.entries ?? []);
-      })
-      .catch((error) => this.o.report(`Could not read room "${room.id}"'s stream`, error))
-      .finally(() => {
-        order.checking = false;
-        if (order.waiting.size > 0 && this.orders.get(room.id) === order) backgroundTimeout(() => this.check(room, order, true), GAP_MS);
-      });
-  }
-
-  /**
-   * Deliver, in order, what a backlog read holds that was not delivered here. The read saw offsets up
-   * to `offset` given and the backlog holding `entries` (the newest, consecutive): an offset past the
-   * read's was given after it (it arrives, or the next read finds it); only one the read saw given and
-   * the backlog no longer holds is gone, and skipped.
-   */
-  private fill(room: Room, order: RoomOrder, offset: number, entries: Fetched["entries"]): void {
-    const first = entries[0]?.offset ?? offset + 1;
-    let i = 0;
-    while (order.next <= offset) {
-      const next = order.next;
-      while (i < entries.length && entries[i]!.offset < next) i++;
-      const waiting = order.waiting.get(next);
-      const entry = entries[i];
-      if (waiting) {
-        order.waiting.delete(next);
-        this.o.deliver(room, waiting.frame, waiting.chatId, waiting.except, next);
-      } else if (entry?.offset === next) {
-        this.o.deliver(room, entry.frame, chatIdOf(entry.frame), localConnection(room, entry.except), next);
-      } else if (next < first) {
-        this.lost(room, order, Math.min(first, ...[...order.waiting.keys()].filter((o) => o > next)));
-        continue;
-      } else break; // the backlog is consecutive, so not expected: the next read looks again
-      order.next++;
-    }
-    this.drain(room, order);
-    this.wake(order);
-  }
-
-  /**
-   * Offsets from `order.next` up to `resume` were given but are gone from the backlog before they
-   * reached this instance: its members have a gap. They are closed with 1012 so they rejoin and learn
-   * it (`recovered: false`), as when the room's backlog was lost.
-   */
-  private lost(room: Room, order: RoomOrder, resume: number): void {
-    this.o.report(`Room "${room.id}": messages ${order.next}..${resume - 1} were gone from the backlog before they reached this instance`);
-    order.next = resume;
-    for (const conn of room.local) this.o.drop(conn, CloseCodes.SERVICE_RESTART, "Room messages were lost; rejoin");
-  }
-
-  /** Shared state lost the room's backlog: start over in the new epoch; local members rejoin to learn it. */
-  private restart(room: Room, order: RoomOrder, epoch: string, offset: number): void {
-    // Members hold offsets of the old epoch only when some were delivered here; they rejoin to learn it.
-    const held = order.next > 1;
-    order.epoch = epoch;
-    order.next = offset + 1;
-    order.waiting.clear();
-    this.wake(order, true);
-    if (!held) return;
-    for (const conn of [...room.local, ...room.joining.keys()])
-      this.o.drop(conn, CloseCodes.SERVICE_RESTART, "The room's message backlog was lost; rejoin");
-  }
-}
-
-/** The local connection with id `id`, if any (a message's sender here: it does not get its own event). */
-function localConnection(room: Room, id: string | undefined): Connection | undefined {
-  if (id === undefined) return undefined;
-  for (const conn of room.local) if (conn.id === id) return conn;
-  return undefined;
-}
-
-/** The `id` of a `chat_message` frame read back from the backlog (joiners being prepared hold it). */
-function chatIdOf(frame: string): string | undefined {
-  if (!frame.startsWith('{"type":"chat_message"')) return undefined;
-  try {
-    return JSON.parse(frame).payload?.id;
-  } catch {
-    return undefined;
   }
 }
