@@ -9,9 +9,9 @@ import { resolveOptions, type ResolvedOptions, type WebSocketServerOptions } fro
 import { CloseCodes } from "../protocol/codes.ts";
 import { withChatCapabilities } from "../storage/capabilities.ts";
 import { backgroundInterval, withTimeout } from "../util/async.ts";
-import { RoomStreams } from "./streams.ts";
+import { RoomStreams, type ResolvedStreams, type StreamLog } from "./streams.ts";
 import { SharedStreams } from "./shared-streams.ts";
-import { BackplaneError } from "../cluster/backplane.ts";
+import { BackplaneError, type SharedBans } from "../cluster/backplane.ts";
 import { createChat } from "./chat.ts";
 import { createClientFaults } from "./client-faults.ts";
 import { createRefusals, type Refusals } from "./refusals.ts";
@@ -64,6 +64,19 @@ export interface RuntimeCapabilities {
    * puts it back.
    */
   memberChanged?: (conn: Connection) => void;
+  /**
+   * The runtime keeps room streams itself (a Durable Object's SQLite: offsets and backlog outlive its
+   * eviction); the engine then runs no sweep timer. Used when `streams` is on and there is no backplane.
+   */
+  streams?: (options: ResolvedStreams) => StreamLog;
+  /** Where room bans are kept when no backplane stores them (a Durable Object's SQLite). */
+  bans?: SharedBans;
+  /**
+   * The runtime closes connections on token expiry itself, without a timer in this process (a Durable
+   * Object's alarm): called with when (ms since the epoch) and the close to run then. Called again for
+   * the same connection with its new expiry.
+   */
+  expiry?: (conn: Connection, atMs: number, expire: () => void) => void;
 }
 
 export interface ConnectionsView extends Iterable<Connection> {
@@ -117,7 +130,7 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
-  const streams = createStreams(options, rooms);
+  const streams = createStreams(options, rooms, runtime);
   const batchOptions = {
     batchMs: options.presenceBatchMs,
     budget: options.presenceBudget,
@@ -172,11 +185,12 @@ function createSharedStreams(options: ResolvedOptions, rooms: RoomManager, send:
 }
 
 /**
- * One instance's room streams, in memory; `undefined` when they are off or a backplane links several
- * instances (offsets need one authority per room, which this instance alone is not).
+ * One instance's room streams, in memory or kept by the runtime; `undefined` when they are off or a
+ * backplane links several instances (offsets need one authority per room, which this instance alone is not).
  */
-function createStreams(options: ResolvedOptions, rooms: RoomManager): RoomStreams | undefined {
+function createStreams(options: ResolvedOptions, rooms: RoomManager, runtime: RuntimeCapabilities): StreamLog | undefined {
   if (!options.streams || options.backplane) return undefined;
+  if (runtime.streams) return runtime.streams(options.streams);
   return new RoomStreams(options.streams, (roomId) => rooms.get(roomId) !== undefined);
 }
 
@@ -252,7 +266,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const ctx: EngineContext = {
     ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, hooks: app },
     storage: chatStorage.storage,
-    bans: new RoomBans(backplane?.bans, report),
+    bans: new RoomBans(backplane?.bans ?? runtime.bans, report),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
   const presence = createPresence(ctx);
@@ -263,6 +277,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const registry = new Registry({
     rooms,
     closeOnTokenExpiry: options.closeOnTokenExpiry,
+    expiry: runtime.expiry,
     remove: membership.remove,
     released: (conn) => {
       metrics.closes++;
@@ -285,7 +300,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     });
 
   if (backplane) startBackplane(backplane, cluster!, options);
-  const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
+  const sweeper = streams instanceof RoomStreams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
   const stopHeartbeat =
     options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
   const probes = createProbes({
