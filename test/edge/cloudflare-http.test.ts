@@ -89,6 +89,27 @@ describe("the HTTP API at the edge", () => {
     expect((await api(fixture, `/rooms/${r}/connections/${ja.connectionId}`, { method: "DELETE" })).status).toBe(404);
   });
 
+  it("streams a room's frames to GET /api/rooms/:roomId/tail from the room's object", async () => {
+    const fixture = await start({ apiSecret: SECRET });
+    const r = room();
+    const a = client(inRoom(fixture, r));
+    await a.join(r);
+    const abort = new AbortController();
+    const tail = await api(fixture, `/rooms/${r}/tail`, { signal: abort.signal });
+    expect(tail.status).toBe(200);
+    expect(tail.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reader = tail.body!.getReader();
+    let seen = "";
+    a.send("broadcast_event", { event: "tailed", payload: 42 });
+    while (!seen.includes('"tailed"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    expect(seen).toMatch(/^data: \{"type":"broadcast_event".*"tailed"/m);
+  });
+
   it("answers GET /api/rooms with 404 (objects cannot be listed), an invalid room id with 422, and serves openapi.json", async () => {
     const fixture = await start({ apiSecret: SECRET });
     const list = await api(fixture, "/rooms");
