@@ -7,12 +7,12 @@ import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import type { FixtureOptions } from "../fixtures/options.ts";
 import { TestClient } from "../helpers/client.ts";
 import { WebhookReceiver } from "../helpers/webhook-receiver.ts";
-import { startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
+import { prepareWorkerd, startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
 
 const SECRET = "edge-api-secret-0123456789";
 type EdgeFixture = FixtureOptions & { webhooks?: { url: string; secret: string } };
@@ -45,6 +45,9 @@ afterAll(async () => {
   for (const fixture of fixtures.splice(0)) await fixture.stop();
   for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
+
+// Bundling the Worker takes a while on a busy machine: not inside the first test's timeout.
+beforeAll(() => prepareWorkerd(), 180_000);
 
 describe("the HTTP API at the edge", () => {
   it("serves a room's presence, events with Idempotency-Key, chat post, history and delete, and disconnects, from the room's object", async () => {

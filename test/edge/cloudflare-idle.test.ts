@@ -3,11 +3,11 @@
  * from the object's SQLite) and token expiry (the object's alarm, not a timer that would hold it awake).
  * Each test idles past workerd's eviction (about ten seconds after the object's last event).
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FixtureOptions } from "../fixtures/options.ts";
 import { pause, TestClient } from "../helpers/client.ts";
 import { makeKey, sign, startJwksServer, type JwksServer } from "../helpers/jwks-server.ts";
-import { startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
+import { prepareWorkerd, startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
 
 const fixtures: WorkerdFixture[] = [];
 const clients: TestClient[] = [];
@@ -35,6 +35,9 @@ afterAll(async () => {
   for (const fixture of fixtures.splice(0)) await fixture.stop();
   for (const server of jwksServers.splice(0)) await server.close();
 });
+
+// Bundling the Worker takes a while on a busy machine: not inside the first test's timeout.
+beforeAll(() => prepareWorkerd(), 180_000);
 
 describe("an idle room's object at the edge", () => {
   it("replays what a rejoiner missed from the object's SQLite after the object was evicted (since, recovered: true)", async () => {
