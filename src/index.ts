@@ -63,7 +63,7 @@ export { createDocumentStorageFromUrl } from "./storage/from-url.ts";
 export { DEFAULT_DOCUMENT_TABLE, sqliteDocumentTable, pgDocumentTable, mysqlDocumentTable } from "./storage/document-schema.ts";
 export type { DocumentOptions, DocumentAccess, AuthorizeDocument } from "./documents/options.ts";
 export type { DocumentCloseCode } from "./documents/codes.ts";
-export type { DocumentApi, DocumentSnapshot } from "./documents/document-api.ts";
+export type { DocumentApi, DocumentInfo, DocumentSnapshot } from "./documents/document-api.ts";
 export type { DocumentStorage, StoredDocument, StoredDocumentInfo } from "./storage/document-storage.ts";
 export type { SqlDocumentStorageOptions } from "./storage/sql-document-storage.ts";
 

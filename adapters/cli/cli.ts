@@ -145,7 +145,8 @@ async function serve(cliArgs: CliArgs) {
   };
   proc?.on("SIGINT", () => void stop("SIGINT"));
   proc?.on("SIGTERM", () => void stop("SIGTERM"));
-  const demo = server.node && (await (await import("./demo.ts")).mountDemo(server.node, settings.path));
+  const demo =
+    server.node && (await (await import("./demo.ts")).mountDemo(server.node, settings.path, documents ? documents.path : undefined));
   if (demo) console.log(`Demo: http://${host}:${server.port}${demo}`);
 }
 

@@ -1,10 +1,14 @@
+import { NOTES_SCRIPT } from "./demo-notes.ts";
+
 /**
  * The demo's single page: plain HTML, CSS and a module script built on the client. Everything the page shows
  * comes from `client.subscribe(state)`: cursors and members from `state.presence`, the chat from
- * `state.chatMessages`, `pendingMessages` and `chatGaps`, the badge from `state.status`.
+ * `state.chatMessages`, `pendingMessages` and `chatGaps`, the badge from `state.status`. The notes pad is a
+ * Y.Text of the shared document named after the room, bound to a text area through `createDocumentProvider`.
  */
-export function demoPage(settings: { wsPath: string; clientUrl: string }): string {
-  const config = JSON.stringify(settings).replace(/</g, "\\u003c");
+export function demoPage(settings: { wsPath: string; docsPath: string | null; clientUrl: string; importMap: string }): string {
+  const { importMap, ...shown } = settings;
+  const config = JSON.stringify(shown).replace(/</g, "\\u003c");
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -12,15 +16,16 @@ export function demoPage(settings: { wsPath: string; clientUrl: string }): strin
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>OpenLiveSync demo</title>
 <link rel="icon" href="${FAVICON}">
+<script type="importmap">${importMap.replace(/</g, "\\u003c")}</script>
 <style>
 ${STYLE}</style>
 </head>
 <body>
 ${BODY}<script type="module">
-import { createLiveSyncClient } from ${JSON.stringify(settings.clientUrl)};
+import { createLiveSyncClient, createDocumentProvider } from ${JSON.stringify(settings.clientUrl)};
 
 const config = ${config};
-${SCRIPT}</script>
+${SCRIPT}${NOTES_SCRIPT}</script>
 </body>
 </html>
 `;
@@ -69,6 +74,11 @@ const STYLE = `  * { box-sizing: border-box; }
   button { padding: 6px 12px; border: 0; border-radius: 6px; background: #2563eb; color: #fff; font: inherit; cursor: pointer; }
   button[disabled] { background: #9ca3af; cursor: default; }
   #note { color: #dc2626; font-size: 12px; min-height: 1em; }
+  #notes { width: 100%; resize: vertical; padding: 6px 8px; border: 1px solid #d1d5db; border-radius: 6px; font: 13px/1.4 ui-monospace, monospace; }
+  #notes-status { text-transform: none; letter-spacing: 0; color: #fff; margin-left: 4px; }
+  #notes-status[data-status="synced"] { background: #059669; }
+  #notes-status[data-status="connecting"], #notes-status[data-status="offline"] { background: #d97706; }
+  #notes-status[data-status="stopped"] { background: #dc2626; }
 `;
 
 /** The page's markup: the header badge, the board for cursors, members and chat. */
@@ -84,6 +94,8 @@ const BODY = `<header>
     Change your name at the top right (or with ?name= in the URL).</div></section>
   <aside>
     <div class="panel"><h2>Members (<span id="count">0</span>)</h2><ul id="members"></ul></div>
+    <div class="panel" id="notes-panel" hidden><h2>Notes <span id="notes-status" class="badge" data-status="connecting">connecting</span></h2>
+      <textarea id="notes" rows="6" placeholder="Shared notes: everyone in this room edits this text (a Yjs document)"></textarea></div>
     <div class="panel chat">
       <h2>Chat</h2>
       <button id="load-older" hidden>Load older</button>

@@ -35,7 +35,8 @@ const failure = (code: ApiErrorCode, message: string) =>
 /**
  * `/api/rooms/:roomId/…` to the room's object, which serves the same routes as every runtime (the bearer
  * token is checked here first, so a refused request wakes no object). `GET /api/rooms` cannot be served:
- * a namespace of Durable Objects cannot be listed. Other `/api` paths (`openapi.json`) go to the lobby object.
+ * a namespace of Durable Objects cannot be listed, nor `/api/documents` (documents are not at the edge yet).
+ * Other `/api` paths (`openapi.json`) go to the lobby object.
  */
 export function addEdgeApi(app: Hono, edge: EdgeRoutes): void {
   const api = edge.options.api;
@@ -46,6 +47,9 @@ export function addEdgeApi(app: Hono, edge: EdgeRoutes): void {
       return failure("UNAUTHORIZED", "Send the API secret as: Authorization: Bearer <secret>");
     }
     const parts = c.req.path.slice(API_PATH.length + 1).split("/");
+    if (parts[0] === "documents") {
+      return failure("NOT_FOUND", "Shared documents are not served on Cloudflare yet (see docs/cloudflare.md)");
+    }
     if (parts[0] !== "rooms") return toObject(edge, undefined, c.req.raw);
     if (parts.length === 1) {
       return failure("NOT_FOUND", "GET /api/rooms is not served on Cloudflare: Durable Objects cannot be listed (see docs/cloudflare.md)");

@@ -1,7 +1,7 @@
 /**
  * The HTTP API's errors: `{ error: { code, message } }` with the wire's codes, each at one HTTP status.
- * Two codes exist only over HTTP: `NOT_FOUND` (no such route, or the connection is not in the room) and
- * `UNAUTHORIZED` at 401 (a missing or wrong bearer token).
+ * Codes that exist only over HTTP: `NOT_FOUND` (no such route, or the connection is not in the room),
+ * `UNAUTHORIZED` at 401 (a missing or wrong bearer token) and `UNAVAILABLE` at 503 (a document cannot be opened now).
  */
 import { BackplaneError } from "../cluster/backplane.ts";
 import { ErrorCodes, OpenLiveSyncError, ProtocolError, StorageError } from "../errors.ts";
@@ -15,6 +15,8 @@ export const API_ERROR_STATUS = {
   [ErrorCodes.INVALID_PAYLOAD]: 422,
   [ErrorCodes.INTERNAL_ERROR]: 500,
   [ErrorCodes.STORAGE_ERROR]: 503,
+  /** HTTP only: a document cannot be opened now (`documents.maxDocuments` are loaded, or the server is closing). */
+  UNAVAILABLE: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERROR_STATUS;

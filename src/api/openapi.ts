@@ -3,42 +3,12 @@
  * valibot schemas that validate the requests (`@valibot/to-json-schema`), so the document cannot drift
  * from what the server enforces (limits included: they are the server's configured ones).
  */
-import { type JsonSchema, toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import { API_ERROR_STATUS, type ApiErrorCode } from "./errors.ts";
+import type { ApiErrorCode } from "./errors.ts";
 import type { ServerInputSchemas } from "../protocol/validate.ts";
 import { responseSchemas } from "./schemas.ts";
-
-/** JSON Schema 2020-12, OpenAPI 3.1's dialect. Checks JSON Schema cannot say (no NUL, plain object) are left out. */
-function jsonSchema(schema: v.GenericSchema): JsonSchema {
-  const { $schema: _, ...rest } = toJsonSchema(schema, {
-    target: "draft-2020-12",
-    errorMode: "ignore",
-    // The one custom schema is the wire's "plain JSON object".
-    overrideSchema: ({ valibotSchema }) => (valibotSchema.type === "custom" ? { type: "object" } : undefined),
-  });
-  return rest;
-}
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: unknown) => ({ "application/json": { schema } });
-const errorResponse = (description: string) => ({ description, content: json(ref("Error")) });
-
-const errorDescriptions: Record<ApiErrorCode, string> = {
-  INVALID_JSON: "INVALID_JSON: the body is not JSON (or not UTF-8)",
-  UNAUTHORIZED: "UNAUTHORIZED: no bearer token, or the wrong one (with `WWW-Authenticate: Bearer`)",
-  NOT_FOUND: "NOT_FOUND: no such route, the connection is not in the room, no such message, or the user is not banned",
-  TOO_LARGE: "TOO_LARGE: the body is over `maxPayload` bytes, or the chat message over `maxChatMessageLength`",
-  INVALID_PAYLOAD: "INVALID_PAYLOAD: a field is missing or has the wrong type or size",
-  INTERNAL_ERROR: "INTERNAL_ERROR: an unexpected failure, reported to `onError`",
-  STORAGE_ERROR: "STORAGE_ERROR: the chat storage failed (or cannot delete), or shared state (Redis) did not take a ban",
-};
-
-/** The error responses of one operation, by status. */
-function errors(...codes: ApiErrorCode[]): Record<string, unknown> {
-  const all: ApiErrorCode[] = ["UNAUTHORIZED", ...codes, "INTERNAL_ERROR"];
-  return Object.fromEntries(all.map((code) => [String(API_ERROR_STATUS[code]), { $ref: `#/components/responses/${code}` }]));
-}
+import { errorDescriptions, errorResponse, errors, json, jsonSchema, ref } from "./openapi-parts.ts";
+import { documentComponents, documentPaths } from "./openapi-documents.ts";
 
 export function createOpenApiDocument(schemas: ServerInputSchemas): Record<string, unknown> {
   return {
@@ -46,7 +16,8 @@ export function createOpenApiDocument(schemas: ServerInputSchemas): Record<strin
     info: {
       title: "openlivesync HTTP API",
       version: "1",
-      description: "Rooms, presence, events, chat and disconnects from your backend; the same on one instance and across a cluster.",
+      description:
+        "Rooms, presence, events, chat, moderation and shared documents from your backend; the same on one instance and across a cluster.",
     },
     security: [{ bearer: [] }],
     paths: paths(schemas),
@@ -56,51 +27,72 @@ export function createOpenApiDocument(schemas: ServerInputSchemas): Record<strin
 
 /** Every route with its parameters, body and responses. */
 function paths(schemas: ServerInputSchemas): Record<string, unknown> {
-  const roomId = { name: "roomId", in: "path", required: true, schema: jsonSchema(schemas.roomId) };
-  const query = (name: string, schema: v.GenericSchema, description: string) => ({
-    name,
-    in: "query",
-    required: false,
-    description,
-    schema: jsonSchema(schema),
-  });
-  const page = schemas.page.entries;
-  const close = schemas.disconnect.entries;
   return {
-    "/api/rooms": {
-      get: {
-        summary: "Every room with at least one member, cluster-wide; searched, sorted and paged on the server",
-        parameters: [
-          {
-            name: "q",
-            in: "query",
-            required: false,
-            description: "Room ids containing this text (case-insensitive).",
-            schema: { type: "string", maxLength: 256 },
-          },
-          { name: "sort", in: "query", required: false, schema: { enum: ["roomId", "members"], default: "roomId" } },
-          {
-            name: "order",
-            in: "query",
-            required: false,
-            description: "Default asc (desc when sorting by members).",
-            schema: { enum: ["asc", "desc"] },
-          },
-          { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0, default: 0 } },
-          {
-            name: "limit",
-            in: "query",
-            required: false,
-            description: "Absent: every matching room.",
-            schema: { type: "integer", minimum: 0, maximum: 1000 },
-          },
-        ],
-        responses: {
-          200: { description: "The rooms, and how many match (total)", content: json(ref("RoomList")) },
-          ...errors("INVALID_PAYLOAD"),
-        },
-      },
+    ...roomPaths(schemas),
+    ...moderationPaths(schemas),
+    ...documentPaths(),
+    "/api/openapi.json": {
+      get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
     },
+  };
+}
+
+const roomIdParameter = (schemas: ServerInputSchemas) => ({
+  name: "roomId",
+  in: "path",
+  required: true,
+  schema: jsonSchema(schemas.roomId),
+});
+const query = (name: string, schema: v.GenericSchema, description: string) => ({
+  name,
+  in: "query",
+  required: false,
+  description,
+  schema: jsonSchema(schema),
+});
+
+/** `GET /api/rooms`: searched, sorted and paged on the server. */
+const roomListPath = {
+  get: {
+    summary: "Every room with at least one member, cluster-wide; searched, sorted and paged on the server",
+    parameters: [
+      {
+        name: "q",
+        in: "query",
+        required: false,
+        description: "Room ids containing this text (case-insensitive).",
+        schema: { type: "string", maxLength: 256 },
+      },
+      { name: "sort", in: "query", required: false, schema: { enum: ["roomId", "members"], default: "roomId" } },
+      {
+        name: "order",
+        in: "query",
+        required: false,
+        description: "Default asc (desc when sorting by members).",
+        schema: { enum: ["asc", "desc"] },
+      },
+      { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0, default: 0 } },
+      {
+        name: "limit",
+        in: "query",
+        required: false,
+        description: "Absent: every matching room.",
+        schema: { type: "integer", minimum: 0, maximum: 1000 },
+      },
+    ],
+    responses: {
+      200: { description: "The rooms, and how many match (total)", content: json(ref("RoomList")) },
+      ...errors("INVALID_PAYLOAD"),
+    },
+  },
+};
+
+/** Rooms, presence, chat and events. */
+function roomPaths(schemas: ServerInputSchemas): Record<string, unknown> {
+  const roomId = roomIdParameter(schemas);
+  const page = schemas.page.entries;
+  return {
+    "/api/rooms": roomListPath,
     "/api/rooms/{roomId}/tail": {
       get: {
         summary: "Every frame this instance sends the room's members, as server-sent events (data: <frame>), while the request is open",
@@ -162,6 +154,14 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
         },
       },
     },
+  };
+}
+
+/** Disconnects, chat deletion and bans. */
+function moderationPaths(schemas: ServerInputSchemas): Record<string, unknown> {
+  const roomId = roomIdParameter(schemas);
+  const close = schemas.disconnect.entries;
+  return {
     "/api/rooms/{roomId}/connections/{connectionId}": {
       delete: {
         summary: "Close a member's connection, wherever it is in the cluster",
@@ -204,9 +204,6 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
         responses: { 204: { description: "Lifted" }, ...errors("INVALID_PAYLOAD", "NOT_FOUND", "STORAGE_ERROR") },
       },
     },
-    "/api/openapi.json": {
-      get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
-    },
   };
 }
 
@@ -247,6 +244,7 @@ function components(schemas: ServerInputSchemas): Record<string, unknown> {
         properties: { roomId: { type: "string" }, bans: { type: "array", items: ref("Ban") } },
         required: ["roomId", "bans"],
       },
+      ...documentComponents(),
       Error: jsonSchema(responseSchemas.Error),
     },
     responses: Object.fromEntries(

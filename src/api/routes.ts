@@ -15,6 +15,7 @@ import { adminCsp, adminPage } from "./admin-page.ts";
 import { roomQuery, roomsPage } from "./room-query.ts";
 import { tail } from "./tail.ts";
 import { toHex } from "../util/hex.ts";
+import { addDocumentRoutes, type DocumentsTarget } from "./document-routes.ts";
 
 /** Option `api`: turns the HTTP API on. */
 export interface ApiOptions {
@@ -30,9 +31,11 @@ export interface ApiOptions {
   admin?: boolean;
 }
 
-/** What the routes need from the engine: its API, its limits and its error reporter. */
+/** What the routes need from the engine: its API, its limits, its error reporter and its documents. */
 export interface ApiTarget {
   readonly api: LiveApi;
+  /** The shared documents; undefined with `documents: false` (their routes then answer 404). */
+  readonly documents?: DocumentsTarget | undefined;
   readonly options: MessageLimits & {
     readonly maxPayload: number;
     readonly onError: (error: unknown, context: { stage: ErrorStage }) => void;
@@ -67,13 +70,11 @@ function serveAdminPage(c: Context): Response {
   return c.html(adminPage(nonce));
 }
 
-function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions): Hono {
+function createApiApp(target: ApiTarget, options: ApiOptions): Hono {
   checkApiSecret(options?.secret);
   const authorized = createBearerCheck(options.secret);
-  const input = createServerInputParser(limits);
+  const input = createServerInputParser(target.options);
   let openApi: unknown;
-  // Checked here with the server API's own parser, so a bad request is refused before the API is called.
-  const roomOf = (c: Context) => input.roomId(c.req.param("roomId"));
   const app = new Hono();
 
   app.use("*", async (c, next) => {
@@ -84,6 +85,24 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
     return fail(c, ErrorCodes.UNAUTHORIZED, "Send the API secret as: Authorization: Bearer <secret>");
   });
   app.get("/openapi.json", (c) => c.json((openApi ??= createOpenApiDocument(input.schemas))));
+  addRoomRoutes(app, target, input);
+  addModerationRoutes(app, target, input);
+  addDocumentRoutes(app, target.documents);
+  app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    const known = toApiError(error);
+    if (known) return fail(c, known.code, known.message);
+    target.options.onError(error, { stage: "api" });
+    return fail(c, ErrorCodes.INTERNAL_ERROR, "The server failed to handle the request (reported to onError)");
+  });
+  return app;
+}
+
+type ServerInput = ReturnType<typeof createServerInputParser>;
+
+/** Rooms, presence, events and chat. The room id is checked with the server API's own parser, so a bad request is refused before the API is called. */
+function addRoomRoutes(app: Hono, { api, options: limits }: ApiTarget, input: ServerInput): void {
+  const roomOf = (c: Context) => input.roomId(c.req.param("roomId"));
   app.get("/rooms", async (c) => c.json(roomsPage(await api.rooms(), roomQuery(c))));
   app.get("/rooms/:roomId/tail", (c) => tail(c, api, roomOf(c)));
   app.get("/rooms/:roomId/presence", async (c) => {
@@ -110,6 +129,11 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
     const roomId = roomOf(c);
     return c.json(await api.sendChat(roomId, input.chat(await readJsonObject(c.req.raw, limits.maxPayload))), 201);
   });
+}
+
+/** Disconnects, chat deletion and bans. */
+function addModerationRoutes(app: Hono, { api, options: limits }: ApiTarget, input: ServerInput): void {
+  const roomOf = (c: Context) => input.roomId(c.req.param("roomId"));
   app.delete("/rooms/:roomId/connections/:connectionId", async (c) => {
     const roomId = roomOf(c);
     const connectionId = c.req.param("connectionId");
@@ -150,14 +174,6 @@ function createApiApp({ api, options: limits }: ApiTarget, options: ApiOptions):
     if (!(await api.unban(roomId, userId))) throw new ApiError("NOT_FOUND", `User ${userId} is not banned from room ${roomId}`);
     return c.body(null, 204);
   });
-  app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
-  app.onError((error, c) => {
-    const known = toApiError(error);
-    if (known) return fail(c, known.code, known.message);
-    limits.onError(error, { stage: "api" });
-    return fail(c, ErrorCodes.INTERNAL_ERROR, "The server failed to handle the request (reported to onError)");
-  });
-  return app;
 }
 
 function fail(c: Context, code: ApiErrorCode, message: string): Response {

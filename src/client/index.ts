@@ -13,6 +13,7 @@ export {
   ConnectError,
 } from "./errors.ts";
 export { UNREACHABLE_AFTER } from "./connection.ts";
+export { createDocumentProvider } from "./document-provider.ts";
 export { ErrorCodes, CloseCodes } from "../protocol/codes.ts";
 export {
   MSG_JOIN_ROOM,
@@ -40,6 +41,13 @@ export type {
   EventHandler,
 } from "./api.ts";
 export type { WebSocketLike, WebSocketConstructorLike } from "./connection.ts";
+export type {
+  DocumentProvider,
+  DocumentProviderOptions,
+  DocumentProviderState,
+  DocumentStatus,
+  BinaryWebSocketLike,
+} from "./document-provider.ts";
 export type { PendingChatMessage } from "./outbox.ts";
 export type { StreamGap } from "./room-session.ts";
 export type { ChatMessage, ChatHistoryPayload, GetChatHistoryPayload } from "./wire.ts";

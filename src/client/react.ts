@@ -9,6 +9,7 @@ import {
   useCallback,
   useContext,
   useEffect,
+  useMemo,
   useRef,
   useState,
   useSyncExternalStore,
@@ -19,13 +20,25 @@ import { createLiveSyncClient } from "./client.ts";
 import type { PendingChatMessage } from "./outbox.ts";
 import type { Presence, PresenceEntry } from "../protocol/messages.ts";
 import type { ChatMessage } from "./wire.ts";
+import * as Y from "yjs";
+import type { Awareness } from "y-protocols/awareness";
+import {
+  createDocumentProvider,
+  type DocumentProvider,
+  type DocumentProviderOptions,
+  type DocumentProviderState,
+} from "./document-provider.ts";
 
 const LiveSyncContext = createContext<LiveSyncClient | null>(null);
+/** Where `useDocument` connects by default, from `LiveSyncProvider`'s props. */
+const DocumentsContext = createContext<Pick<DocumentProviderOptions, "url" | "getAuthToken" | "WebSocket"> | null>(null);
 
 export interface LiveSyncProviderProps extends Partial<LiveSyncClientConfig> {
   children?: ReactNode;
   /** A client you created; the provider neither connects nor disconnects it. */
   client?: LiveSyncClient;
+  /** The document endpoint for `useDocument`. @default `/yjs` on the host of `url` */
+  documentsUrl?: string;
 }
 
 /**
@@ -35,7 +48,7 @@ export interface LiveSyncProviderProps extends Partial<LiveSyncClientConfig> {
  * <LiveSyncProvider url="ws://localhost:3000/live"><App /></LiveSyncProvider>
  */
 export function LiveSyncProvider(props: LiveSyncProviderProps) {
-  const { children, client: given, ...config } = props;
+  const { children, client: given, documentsUrl, ...config } = props;
   const [owned] = useState(() => (given || !config.url ? null : createLiveSyncClient(config as LiveSyncClientConfig)));
   const client = given ?? owned;
   useEffect(() => {
@@ -44,7 +57,17 @@ export function LiveSyncProvider(props: LiveSyncProviderProps) {
     return () => owned.disconnect();
   }, [owned]);
   if (!client) throw new Error("LiveSyncProvider: pass either `client` or config (e.g. `url`) to create the client.");
-  return createElement(LiveSyncContext.Provider, { value: client }, children);
+  const docsUrl = documentsUrl ?? (config.url ? new URL("/yjs", config.url).href : undefined);
+  const { getAuthToken, WebSocket } = config;
+  const documents = useMemo(
+    () => (docsUrl ? { url: docsUrl, getAuthToken, WebSocket: WebSocket as DocumentProviderOptions["WebSocket"] } : null),
+    [docsUrl, getAuthToken, WebSocket],
+  );
+  return createElement(
+    LiveSyncContext.Provider,
+    { value: client },
+    createElement(DocumentsContext.Provider, { value: documents }, children),
+  );
 }
 
 export function useLiveSyncClient(): LiveSyncClient {
@@ -189,4 +212,62 @@ export function useLiveSyncEvent(event: string, handler: EventHandler): void {
   const latest = useRef(handler);
   latest.current = handler;
   useEffect(() => client.onEvent(event, (payload, relay) => latest.current(payload, relay)), [client, event]);
+}
+
+export interface UseDocumentOptions {
+  /**
+   * The server's document endpoint. Default: `/yjs` on the host of `LiveSyncProvider`'s `url` (its
+   * `documentsUrl` prop when set).
+   */
+  url?: string;
+  /** Called before every connect; the token goes in the URL as `?token=`. Default: `LiveSyncProvider`'s `getAuthToken`. */
+  getAuthToken?: () => string | Promise<string>;
+  /** WebSocket constructor for runtimes without a global one. Default: `LiveSyncProvider`'s `WebSocket`. */
+  WebSocket?: DocumentProviderOptions["WebSocket"];
+}
+
+export interface UseDocumentReturn extends DocumentProviderState {
+  /** The document's Y.Doc: one per name, kept while the component is mounted. */
+  doc: Y.Doc;
+  /** Its awareness (cursors, names); null before the provider starts. */
+  awareness: Awareness | null;
+}
+
+const NOT_STARTED: DocumentProviderState = { status: "connecting", synced: false, readOnly: false, closed: null };
+
+/**
+ * A shared Yjs document and its sync status; connected while mounted, a new Y.Doc when `name` changes.
+ * @example
+ * const { doc, synced, readOnly } = useDocument("notes");
+ * const text = doc.getText("body");
+ */
+export function useDocument(name: string, options: UseDocumentOptions = {}): UseDocumentReturn {
+  const defaults = useContext(DocumentsContext);
+  const url = options.url ?? defaults?.url;
+  if (!url) throw new Error("useDocument: pass { url } (e.g. ws://localhost:3000/yjs) or use it within LiveSyncProvider with `url`.");
+  const getAuthToken = useRef(options.getAuthToken ?? defaults?.getAuthToken);
+  getAuthToken.current = options.getAuthToken ?? defaults?.getAuthToken;
+  const WebSocketImpl = options.WebSocket ?? defaults?.WebSocket;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one Y.Doc per document: a new name (or endpoint) is a new document.
+  const doc = useMemo(() => new Y.Doc(), [name, url]);
+  const [provider, setProvider] = useState<DocumentProvider | null>(null);
+  const [state, setState] = useState<DocumentProviderState>(NOT_STARTED);
+  useEffect(() => {
+    const p = createDocumentProvider({
+      url,
+      name,
+      doc,
+      ...(getAuthToken.current ? { getAuthToken: () => getAuthToken.current!() } : {}),
+      ...(WebSocketImpl ? { WebSocket: WebSocketImpl } : {}),
+    });
+    setProvider(p);
+    setState(p.getState());
+    const unsubscribe = p.subscribe(setState);
+    return () => {
+      unsubscribe();
+      p.destroy();
+      setProvider(null);
+    };
+  }, [doc, url, name, WebSocketImpl]);
+  return { ...state, doc, awareness: provider?.awareness ?? null };
 }

@@ -7,7 +7,8 @@ import * as Y from "yjs";
 import type { DocumentRegistry } from "./document-registry.ts";
 import type { DocumentMetrics } from "./document-metrics.ts";
 import type { DocumentStorage } from "../storage/document-storage.ts";
-import { checkUpdate, MalformedMessage } from "./sync-messages.ts";
+import { checkUpdate } from "./sync-messages.ts";
+import { ErrorCodes, ProtocolError } from "../errors.ts";
 
 export interface DocumentSnapshot {
   /** The whole document as one Yjs update (`Y.applyUpdate` it to a fresh `Y.Doc`). */
@@ -18,10 +19,25 @@ export interface DocumentSnapshot {
 
 export interface DocumentApi {
   read(name: string): Promise<DocumentSnapshot>;
-  /** Apply a Yjs update as the server: clients get it as if another client had sent it, and it is stored. */
+  /**
+   * Apply a Yjs update as the server: clients get it as if another client had sent it, and it is stored.
+   * Rejects with a `ProtocolError`: `INVALID_PAYLOAD` for an update that does not decode (checked before the
+   * document is loaded), `TOO_LARGE` for one that would take the document past `maxDocumentBytes`.
+   */
   apply(name: string, update: Uint8Array): Promise<void>;
-  /** Stored documents with their stored bytes, and whether each is loaded in this process. */
-  list(): Promise<Array<{ name: string; bytes: number; loaded: boolean }>>;
+  /** Stored and loaded documents, by name. */
+  list(): Promise<DocumentInfo[]>;
+}
+
+/** One document in {@link DocumentApi.list}. */
+export interface DocumentInfo {
+  name: string;
+  /** Bytes stored for it (snapshot plus the rows not yet compacted); 0 for one loaded and not stored yet. */
+  bytes: number;
+  /** Whether it is loaded in this process. */
+  loaded: boolean;
+  /** Clients connected to it on this process (y-websocket and Hocuspocus). */
+  clients: number;
 }
 
 /** The origin of server-made changes (none of the sessions). */
@@ -43,21 +59,30 @@ export function createDocumentApi(
   }
   return {
     read: (name) => using(name, (doc) => ({ update: doc.encodeState(), json: topLevelJson(doc.doc) })),
-    apply: (name, update) =>
-      using(name, (doc) => {
+    async apply(name, update) {
+      try {
         checkUpdate(update);
+      } catch {
+        throw new ProtocolError(ErrorCodes.INVALID_PAYLOAD, "The update does not decode as a Yjs update");
+      }
+      await using(name, (doc) => {
         if (doc.wouldExceed(update.byteLength, maxDocumentBytes)) {
-          throw new MalformedMessage(`The update would take the document past ${maxDocumentBytes} bytes`);
+          throw new ProtocolError(ErrorCodes.TOO_LARGE, `The update would take the document past ${maxDocumentBytes} bytes`);
         }
         doc.apply(update, SERVER_ORIGIN);
         metrics.updates++;
-      }),
+      });
+    },
     async list() {
       const stored = await storage.list();
       const seen = new Set(stored.map((d) => d.name));
-      const rows = stored.map((d) => ({ ...d, loaded: registry.peek(d.name) !== undefined }));
-      for (const name of registry.names()) if (!seen.has(name)) rows.push({ name, bytes: 0, loaded: true });
-      return rows;
+      const info = (name: string, bytes: number): DocumentInfo => {
+        const doc = registry.peek(name);
+        return { name, bytes, loaded: doc !== undefined, clients: doc?.sessions.size ?? 0 };
+      };
+      const rows = stored.map((d) => info(d.name, d.bytes));
+      for (const name of registry.names()) if (!seen.has(name)) rows.push(info(name, 0));
+      return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
   };
 }

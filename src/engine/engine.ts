@@ -1,4 +1,5 @@
 import { createWebhooks } from "../webhooks/webhooks.ts";
+import { documentChangeListener } from "../webhooks/document-updates.ts";
 import type { Hooks, Peer } from "crossws";
 import { createTokenVerifier } from "../auth/tokens.ts";
 import type { Backplane } from "../cluster/backplane.ts";
@@ -299,6 +300,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       report: (error) => report(error, { stage: "documents" }),
     });
 
+  if (documents && webhooks?.documentChanged) documents.onChange(documentChangeListener(webhooks.documentChanged));
   if (backplane) startBackplane(backplane, cluster!, options);
   const sweeper = streams instanceof RoomStreams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
   const stopHeartbeat =

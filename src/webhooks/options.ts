@@ -2,7 +2,7 @@ import { ConfigError } from "../errors.ts";
 import { numberOption } from "../util/number-option.ts";
 
 /** The events a webhook receiver can get, in the order the README describes them. */
-export const WEBHOOK_EVENTS = ["member.joined", "member.left", "room.emptied", "chat.stored", "chat.deleted"] as const;
+export const WEBHOOK_EVENTS = ["member.joined", "member.left", "room.emptied", "chat.stored", "chat.deleted", "document.updated"] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /**
@@ -33,6 +33,11 @@ export interface WebhookOptions {
   retryForMs?: number;
   /** How long `close()` keeps delivering what is queued before it gives up. @default 5000 */
   closeTimeoutMs?: number;
+  /**
+   * `document.updated`: at most one event per document per this many ms, sent when the window that the
+   * document's first change opened ends, with its state vector then. @default 2000
+   */
+  documentDebounceMs?: number;
 }
 
 export type ResolvedWebhookOptions = Required<WebhookOptions>;
@@ -76,5 +81,6 @@ export function resolveWebhookOptions(options: WebhookOptions): ResolvedWebhookO
     maxRetryDelayMs: Math.max(retryDelayMs, numberOption("webhooks.maxRetryDelayMs", options.maxRetryDelayMs, 30_000, "positive")),
     retryForMs: numberOption("webhooks.retryForMs", options.retryForMs, 600_000),
     closeTimeoutMs: numberOption("webhooks.closeTimeoutMs", options.closeTimeoutMs, 5000),
+    documentDebounceMs: numberOption("webhooks.documentDebounceMs", options.documentDebounceMs, 2000),
   };
 }

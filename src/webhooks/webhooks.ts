@@ -3,13 +3,19 @@ import type { ErrorStage } from "../errors.ts";
 import { WebhookDispatcher, type WebhookStats } from "./dispatcher.ts";
 import { resolveWebhookOptions, type WebhookEventType, type WebhookOptions } from "./options.ts";
 import { createSigner } from "./signature.ts";
+import { DocumentUpdateDebounce } from "./document-updates.ts";
 
 /** The webhooks of one instance: the engine feeds `lifecycle` and calls `close()` at shutdown. */
 export interface Webhooks {
   /** Only the methods of the configured `events` are set, so the engine skips the others for free. */
   lifecycle: LiveLifecycle;
   /**
-   * Stops taking events, delivers what is queued within `closeTimeoutMs`, then gives up on the rest
+   * A shared document changed (`document.updated`, debounced per document); set only when that event is
+   * configured. `stateVector` is read when the event is made.
+   */
+  documentChanged?: (name: string, stateVector: () => Uint8Array) => void;
+  /**
+   * Sends the pending `document.updated` events, stops taking events, delivers what is queued within `closeTimeoutMs`, then gives up on the rest
    * (reported, counted in `abandoned`). Leaves no timer or request running. Never rejects.
    */
   close(): Promise<void>;
@@ -68,7 +74,7 @@ export function createWebhooks(options: WebhookOptions, report: (error: unknown,
     chatStored: (message) => emit("chat.stored", message.roomId, message),
     chatDeleted: (roomId, id) => emit("chat.deleted", roomId, { roomId, id }),
   };
-  const byEvent = {
+  const byEvent: Record<Exclude<WebhookEventType, "document.updated">, keyof LiveLifecycle> = {
     "member.joined": "joined",
     "member.left": "left",
     "room.emptied": "emptied",
@@ -76,7 +82,23 @@ export function createWebhooks(options: WebhookOptions, report: (error: unknown,
     "chat.deleted": "chatDeleted",
   } as const;
   const lifecycle: LiveLifecycle = {};
-  for (const event of resolved.events) Object.assign(lifecycle, { [byEvent[event]]: handlers[byEvent[event]] });
+  for (const event of resolved.events) {
+    if (event !== "document.updated") Object.assign(lifecycle, { [byEvent[event]]: handlers[byEvent[event]] });
+  }
 
-  return { lifecycle, close: () => dispatcher.close(), stats: () => dispatcher.current() };
+  if (!resolved.events.includes("document.updated"))
+    return { lifecycle, close: () => dispatcher.close(), stats: () => dispatcher.current() };
+  // A lane of its own per document: its events stay in order, apart from a room of the same name.
+  const debounce = new DocumentUpdateDebounce(resolved.documentDebounceMs, (name, data) =>
+    emit("document.updated", `document:${name}`, data),
+  );
+  return {
+    lifecycle,
+    documentChanged: (name, stateVector) => debounce.changed(name, stateVector),
+    close: () => {
+      debounce.flush();
+      return dispatcher.close();
+    },
+    stats: () => dispatcher.current(),
+  };
 }

@@ -191,4 +191,54 @@ describe.skipIf(!available)("the demo page in Chromium", () => {
     await reader.close();
     await kill(server.child);
   }, 120_000);
+
+  it("keeps a notes pad that two pages type into at once converged, and still there after a restart with SQLite", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const storage = ["--storage", `sqlite:${join(dir, "notes.db")}`];
+    let server = await startCli(0, storage);
+    const port = server.port;
+    context ??= await launchChromium(join(dir, "profile"), { width: 1100, height: 640 });
+    const base = `http://127.0.0.1:${port}/demo?room=notes-test`;
+    const ada = await context.newPage();
+    const bob = await context.newPage();
+    await ada.goto(`${base}&name=Ada`);
+    await bob.goto(`${base}&name=Bob`);
+    const notesStatus = (page: Page, value: string) =>
+      page.waitForFunction((v) => document.querySelector("#notes-status")?.getAttribute("data-status") === v, value, { timeout: 20_000 });
+    const pad = (page: Page) => page.inputValue("#notes");
+    const waitPad = (page: Page, text: string) =>
+      page.waitForFunction((t) => (document.querySelector("#notes") as HTMLTextAreaElement).value === t, text, { timeout: 20_000 });
+    for (const page of [ada, bob]) await notesStatus(page, "synced");
+
+    // A line both see; then Ada types before it and Bob after it, at the same time, key by key.
+    await ada.locator("#notes").pressSequentially("|");
+    await waitPad(bob, "|");
+    await ada.evaluate(() => (document.querySelector("#notes") as HTMLTextAreaElement).setSelectionRange(0, 0));
+    await bob.evaluate(() => (document.querySelector("#notes") as HTMLTextAreaElement).setSelectionRange(1, 1));
+    await Promise.all([
+      ada.locator("#notes").pressSequentially("Ada wrote this. ", { delay: 15 }),
+      bob.locator("#notes").pressSequentially(" And Bob this.", { delay: 15 }),
+    ]);
+    const expected = "Ada wrote this. | And Bob this.";
+    await waitPad(ada, expected);
+    await waitPad(bob, expected);
+    await shoot(ada, "6-ada-notes");
+    await shoot(bob, "6-bob-notes");
+
+    // A clean stop writes what is pending; the pages go offline, come back by themselves, and keep the text.
+    const exited = new Promise((resolve) => server.child.once("exit", resolve));
+    server.child.kill("SIGTERM");
+    await exited;
+    for (const page of [ada, bob]) await notesStatus(page, "offline");
+    server = await startCli(port, storage);
+    for (const page of [ada, bob]) await notesStatus(page, "synced");
+    const late = await context.newPage();
+    await late.goto(`${base}&name=Late`);
+    await notesStatus(late, "synced");
+    await waitPad(late, expected);
+    await shoot(late, "7-late-notes-after-restart");
+    for (const page of [ada, bob]) expect(await pad(page)).toBe(expected);
+    for (const page of [ada, bob, late]) await page.close();
+    await kill(server.child);
+  }, 120_000);
 });

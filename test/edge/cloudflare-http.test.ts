@@ -113,7 +113,7 @@ describe("the HTTP API at the edge", () => {
     expect(seen).toMatch(/^data: \{"type":"broadcast_event".*"tailed"/m);
   });
 
-  it("answers GET /api/rooms with 404 (objects cannot be listed), an invalid room id with 422, and serves openapi.json", async () => {
+  it("answers GET /api/rooms and /api/documents with 404 (objects cannot be listed, no documents), an invalid room id with 422, and serves openapi.json", async () => {
     const fixture = await start({ apiSecret: SECRET });
     const list = await api(fixture, "/rooms");
     expect(list.status).toBe(404);
@@ -121,6 +121,9 @@ describe("the HTTP API at the edge", () => {
     const bad = await api(fixture, `/rooms/${"x".repeat(300)}/presence`);
     expect(bad.status).toBe(422);
     expect((await bad.json()).error.code).toBe("INVALID_PAYLOAD");
+    const documents = await api(fixture, "/documents");
+    expect(documents.status).toBe(404);
+    expect((await documents.json()).error.message).toMatch(/not served on Cloudflare/);
     const spec = await api(fixture, "/openapi.json");
     expect(spec.status).toBe(200);
     expect(Object.keys((await spec.json()).paths)).toContain("/api/rooms/{roomId}/bans");

@@ -324,7 +324,8 @@ describe("webhook options", () => {
     expect(resolved).toMatchObject({
       maxQueue: 10_000,
       closeTimeoutMs: 5000,
-      events: ["member.joined", "member.left", "room.emptied", "chat.stored", "chat.deleted"],
+      documentDebounceMs: 2000,
+      events: ["member.joined", "member.left", "room.emptied", "chat.stored", "chat.deleted", "document.updated"],
     });
     expect(resolveWebhookOptions(resolved)).toEqual(resolved);
   });

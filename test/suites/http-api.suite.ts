@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { FixtureOptions } from "../fixtures/options.ts";
 import { TestClient } from "../helpers/client.ts";
 import type { Fixture, StartFixture } from "./wire-protocol.suite.ts";
+import { documentRouteTests } from "./http-api-documents.ts";
 
 export const API_SECRET = "test-api-secret-0123456789";
 
@@ -268,8 +269,16 @@ export function httpApiSuite(runtime: string, start: StartFixture, mounted = fal
       expect(doc).toMatchObject({ status: 200, body: { openapi: "3.1.0", security: [{ bearer: [] }] } });
       expect(Object.keys(doc.body.paths)).toContain("/api/rooms/{roomId}/connections/{connectionId}");
       expect(Object.keys(doc.body.paths)).toEqual(
-        expect.arrayContaining(["/api/rooms/{roomId}/chat/{messageId}", "/api/rooms/{roomId}/bans/{userId}"]),
+        expect.arrayContaining([
+          "/api/rooms/{roomId}/chat/{messageId}",
+          "/api/rooms/{roomId}/bans/{userId}",
+          "/api/documents",
+          "/api/documents/{name}",
+          "/api/documents/{name}/updates",
+        ]),
       );
     });
+
+    documentRouteTests(server);
   });
 }
