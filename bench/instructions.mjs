@@ -4,6 +4,7 @@
 //   npx tsdown && node bench/instructions.mjs                  this build (dist/), ~2 minutes
 //   node bench/instructions.mjs dist /tmp/ols-before/dist      several builds, one line each
 //   node bench/instructions.mjs --repeat 3 --clients 200 --rooms 20 --rounds 50 --warmup 50
+//   node bench/instructions.mjs --tail --clients 100 --rooms 1 dist   with the admin page's live tail open on room-0
 //
 // One process per build under `valgrind --tool=callgrind node --single-threaded`: the built server
 // (`createServer` from <dist>/node.js, as bench/servers/ours-node.mjs starts it) and `clients` raw
@@ -42,16 +43,21 @@ async function measure(argv) {
   const rounds = opt("--rounds", 50);
   const warmup = opt("--warmup", 50);
   const repeat = opt("--repeat", 1);
+  const tailAt = argv.indexOf("--tail");
+  if (tailAt >= 0) argv.splice(tailAt, 1);
   const dists = (argv.length > 0 ? argv : [new URL("../dist", import.meta.url).pathname]).map((d) => resolve(d));
   const script = new URL(import.meta.url).pathname;
   const messages = rounds * clients;
-  console.log(`${clients} clients in ${rooms} rooms, ${warmup} warm-up rounds, ${rounds} counted rounds (${messages} room messages)`);
+  const tail = tailAt >= 0 ? ", the live tail of room-0 open (API on)" : "";
+  console.log(
+    `${clients} clients in ${rooms} rooms, ${warmup} warm-up rounds, ${rounds} counted rounds (${messages} room messages)${tail}`,
+  );
   for (const dist of dists) {
     for (let i = 0; i < repeat; i++) {
       const dir = mkdtempSync(join(tmpdir(), "ols-callgrind-"));
       try {
         const out = join(dir, "callgrind.out");
-        const inner = [script, "--run", dist, rounds, clients, rooms, warmup].map(String);
+        const inner = [script, "--run", dist, rounds, clients, rooms, warmup, tailAt >= 0 ? "tail" : ""].map(String);
         execFileSync(
           "valgrind",
           ["--tool=callgrind", "--dump-before=uv_get_free_memory", `--callgrind-out-file=${out}`, "node", "--single-threaded", ...inner],
@@ -76,9 +82,11 @@ async function measure(argv) {
   }
 }
 
-async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20"]) {
+async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", tail = ""]) {
   const { createServer } = await import(pathToFileURL(join(dist, "node.js")).href);
+  const secret = "bench-secret-bench-secret";
   const server = createServer({
+    ...(tail ? { api: { secret } } : {}),
     port: 0,
     hostname: "127.0.0.1",
     path: "/live",
@@ -123,6 +131,14 @@ async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20"])
   // Let the joins' presence news go out before counting deliveries: 1 s without a frame.
   while (performance.now() - lastFrameAt < 1000) await new Promise((done) => setTimeout(done, 250));
   joining = false;
+  if (tail) {
+    // The tail's reader is counted too (an admin page elsewhere would not be): an upper bound of its cost.
+    const res = await fetch(`http://127.0.0.1:${port}/api/rooms/room-0/tail`, { headers: { authorization: `Bearer ${secret}` } });
+    const reader = res.body.getReader();
+    void (async () => {
+      while (!(await reader.read()).done);
+    })();
+  }
 
   const frame = '{"type":"broadcast_event","payload":{"event":"tick","payload":{"t":1234.567,"s":42}}}';
   const round = async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Scale-out bench: the same load against one instance and against two instances linked by Redis.
 //
-//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100,local-4x25]
+//   node bench/scale-out.mjs [--duration s] [--repeat n] [--scenario fanout-200,rooms-1000x100,local-4x25,fanout-1000,rooms-1000]
 //                            [--clients n] [--baseline-dist dir] [--pin]
 //
 // --pin: every server on CPU 0, the load client (and this script) on CPU 1, Redis where the OS puts it.
@@ -17,6 +17,8 @@
 // instances then use the cluster, Redis figures are summed over the listed nodes, and each node's share of
 // the bytes and CPU is printed below the table (list every master to see every shard).
 //
+// fanout-1000 and rooms-1000 (issue 27): one sender to 999 receivers, and 3,000 clients in 1,000 rooms of 3,
+// on one instance with Redis and on 3 instances (run them with REDIS_URL listing a 3-master cluster).
 // Configurations, in the same run, best of --repeat each (other processes only ever slow a run down):
 //   single      bench/servers/ours-node.mjs, no backplane
 //   single+redis one ours-node-cluster.mjs instance with the Redis backplane
@@ -38,6 +40,9 @@ const SCENARIOS = [
     configs: ["single", "single+redis", "2 instances", "single (baseline)", "2 instances (baseline)"],
   },
   { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
+  // Issue 27's cluster figure: 3 instances on a 3-master Redis Cluster (REDIS_URL listing the masters).
+  { name: "fanout-1000", load: "fanout", params: { receivers: 999, window: 16 }, configs: ["single+redis", "3 instances"] },
+  { name: "rooms-1000", load: "rooms", params: { clients: 3000, rooms: 1000, window: 10 }, configs: ["single+redis", "3 instances"] },
   {
     name: "local-4x25",
     load: "rooms",
@@ -155,6 +160,7 @@ const CONFIGS = [
   { name: "2 instances", file: "ours-node-cluster.mjs", instances: 2, redis: true },
   { name: "single (baseline)", file: "ours-node.mjs", instances: 1, redis: false, baseline: true },
   { name: "2 instances (baseline)", file: "ours-node-cluster.mjs", instances: 2, redis: true, baseline: true },
+  { name: "3 instances", file: "ours-node-cluster.mjs", instances: 3, redis: true },
   { name: "4 instances", file: "ours-node-cluster.mjs", instances: 4, redis: true },
   { name: "4 instances (baseline)", file: "ours-node-cluster.mjs", instances: 4, redis: true, baseline: true },
 ];

@@ -4,6 +4,10 @@ import { nextTurn } from "../../src/util/async.ts";
 import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "../shared/crossws-internals.ts";
 import type { FellBack } from "../shared/runtime-live.ts";
 import { createFramedFanout } from "../shared/framed-fanout.ts";
+import { PING } from "../shared/ws-frame.ts";
+
+/** An unmasked ping with no payload (RFC 6455 §5.5.2): the server's heartbeat frame. */
+const PING_FRAME = new Uint8Array([0x80 | PING, 0]);
 
 interface NodeTransport extends NodeWire {
   corked: boolean;
@@ -53,5 +57,13 @@ export const createCorkedFanout =
       else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
       if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
     };
-    return createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength);
+    /** The heartbeat's ping: the same two bytes for every socket, written as they are, past ws's Sender. */
+    const ping = (conn: Connection) => {
+      const t = conn.transport as NodeTransport | undefined;
+      if (!t) return conn.peer.ping?.();
+      if (conn.closed || t.ws.readyState !== 1) return;
+      t.socket.write(PING_FRAME);
+      if (t.socket.writableLength > maxBufferedBytes) overLimit(conn);
+    };
+    return { ...createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength), ping };
   };

@@ -23,7 +23,8 @@ const STYLE = `
 body{font:14px system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
 header{background:#1b1f24;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}
 header h1{font-size:16px;margin:0;flex:1}
-main{display:grid;grid-template-columns:minmax(280px,1fr) 2fr;gap:16px;padding:16px}
+main{display:grid;grid-template-columns:minmax(280px,1fr) 2fr;gap:16px;padding:16px;align-items:start}
+main>div{display:grid;gap:16px;min-width:0}
 section{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:12px;min-width:0}
 h2{font-size:14px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%}
@@ -36,6 +37,10 @@ button{cursor:pointer}
 #tail{height:220px;overflow:auto;background:#0d1117;color:#c9d1d9;font:12px ui-monospace,monospace;padding:6px;white-space:pre-wrap;margin:0}
 ul{list-style:none;padding:0;margin:0}li{padding:3px 0;border-bottom:1px solid #eef0f3}
 #signin-view{max-width:420px;margin:60px auto}
+#instance{grid-column:1/-1}
+#charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
+figure{margin:0}figcaption{display:flex;justify-content:space-between;gap:6px;font-size:12px;white-space:nowrap}
+svg.chart{width:100%;height:64px;background:#fafbfc;border:1px solid #eef0f3;border-radius:4px}
 `;
 
 const SCRIPT = `
@@ -61,7 +66,7 @@ async function signIn(ev) {
   sessionStorage.setItem(KEY, $("#secret").value);
   $("#secret").value = "";
   try { await api("GET", "/rooms?limit=1"); } catch { return; }
-  $("#signin-view").hidden = true; $("#app").hidden = false; loadRooms();
+  $("#signin-view").hidden = true; $("#app").hidden = false; loadRooms(); loadInstance();
 }
 let searchTimer;
 async function loadRooms() {
@@ -142,6 +147,64 @@ async function toggleTail() {
   } catch (e) { if (e.name !== "AbortError") say("Tail stopped: " + e.message, true); }
   if (state.tail === ctl) stopTail();
 }
+/** The charts' svg, parsed from the page's template (so its namespace comes from the HTML parser). */
+const chartSvg = () => $("#chart-svg").content.firstElementChild.cloneNode(true);
+/** The charts: a title, a unit, and each line's field and colour. */
+const CHARTS = [
+  ["connections", "Connections", "", [["connections", "#0969da"]]],
+  ["messages", "Messages in / out", "/s", [["receivedPerSecond", "#8250df"], ["sentPerSecond", "#0969da"]]],
+  ["errors", "Errors/s", "/s", [["errorsPerSecond", "#cf222e"]]],
+  ["storage", "Storage latency", " ms", [["storageMs", "#9a6700"]]],
+];
+const num = (n) => n >= 100 ? String(Math.round(n)) : n >= 1 || n === 0 ? String(Math.round(n * 10) / 10) : String(Math.round(n * 100) / 100);
+function svgEl(svg, tag, attrs) { const e = document.createElementNS(svg.namespaceURI, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; }
+/** One chart: each field of the samples as a line over the kept window, scaled to the largest value. */
+function drawChart(fig, samples, span, fields, unit) {
+  const W = 240, H = 60, svg = fig.querySelector("svg"), end = samples.length ? samples[samples.length - 1].at : Date.now();
+  let max = 0;
+  for (const s of samples) for (const [f] of fields) if (s[f] !== null && s[f] > max) max = s[f];
+  const top = max > 0 ? max * 1.1 : 1;
+  svg.replaceChildren(svgEl(svg, "line", { x1: 0, y1: H - 1, x2: W, y2: H - 1, stroke: "#d8dde3" }));
+  for (const [f, colour] of fields) {
+    const points = samples.filter((s) => s[f] !== null).map((s) => (W - ((end - s.at) / span) * W).toFixed(1) + "," + (H - 2 - (s[f] / top) * (H - 4)).toFixed(1));
+    if (points.length === 1) points.unshift(points[0].replace(/^[^,]+/, "0"));
+    svg.append(svgEl(svg, "polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 1.5, "data-field": f }));
+  }
+  const last = samples[samples.length - 1];
+  fig.querySelector(".now").textContent = last ? fields.map(([f]) => last[f] === null ? "–" : num(last[f])).join(" / ") + unit + " · max " + num(max) + unit : "no samples yet";
+}
+function buildCharts() {
+  const box = $("#charts"); if (box.childElementCount) return;
+  for (const [id, title] of CHARTS) {
+    const fig = el("figure", undefined, { "data-chart": id }), cap = el("figcaption");
+    cap.append(el("span", title), el("span", "", { class: "now muted" }));
+    const svg = chartSvg(); svg.setAttribute("aria-label", title);
+    fig.append(cap, svg);
+    box.append(fig);
+  }
+}
+async function loadMetrics() {
+  const data = await api("GET", "/admin/metrics");
+  buildCharts();
+  // The window kept (an hour), or what has been sampled so far when that is shorter (5 min at least).
+  const kept = data.capacity * data.intervalMs, mins = Math.round(kept / 60000);
+  const span = Math.max(Math.min(kept, data.samples.length ? data.samples[data.samples.length - 1].at - data.samples[0].at : 0), Math.min(kept, 300000), 1);
+  $("#scope").textContent = "This instance" + (data.instanceId ? " (" + data.instanceId.slice(0, 8) + ")" : "") + ", last " + mins + " min, a sample every " + data.intervalMs / 1000 + " s";
+  for (const [id, , unit, fields] of CHARTS) drawChart($('figure[data-chart="' + id + '"]'), data.samples, span, fields, unit);
+  $("#charts").dataset.samples = String(data.samples.length);
+}
+const bytes = (n) => n < 1024 ? n + " B" : n < 1048576 ? num(n / 1024) + " KB" : num(n / 1048576) + " MB";
+async function loadDocuments() {
+  const data = await api("GET", "/admin/documents?limit=50&q=" + enc($("#doc-search").value));
+  const body = $("#documents tbody"); body.replaceChildren();
+  for (const d of data.documents) {
+    const tr = el("tr", undefined, { "data-doc": d.name });
+    tr.append(el("td", d.name), el("td", bytes(d.bytes)), el("td", String(d.clients)));
+    body.append(tr);
+  }
+  $("#doc-count").textContent = data.enabled ? data.documents.length + " of " + data.total : "documents are off";
+}
+function loadInstance() { loadMetrics().catch(() => {}); loadDocuments().catch(() => {}); }
 function send(kind) {
   const text = $("#send-text").value; if (!text) return;
   const body = kind === "chat" ? { message: text, name: "Admin" } : { event: text };
@@ -157,8 +220,11 @@ $("#next").addEventListener("click", () => { if (state.offset + state.limit < st
 $("#tail-toggle").addEventListener("click", toggleTail);
 $("#send-chat").addEventListener("click", () => send("chat"));
 $("#send-event").addEventListener("click", () => send("event"));
+let docTimer;
+$("#doc-search").addEventListener("input", () => { clearTimeout(docTimer); docTimer = setTimeout(() => loadDocuments().catch(() => {}), 120); });
 setInterval(() => { if (secret() && !$("#app").hidden) { loadRooms().catch(() => {}); if (state.room) loadMembers().catch(() => {}); } }, 3000);
-if (secret()) { $("#signin-view").hidden = true; $("#app").hidden = false; loadRooms().catch(() => {}); }
+setInterval(() => { if (secret() && !$("#app").hidden) loadInstance(); }, 5000);
+if (secret()) { $("#signin-view").hidden = true; $("#app").hidden = false; loadRooms().catch(() => {}); loadInstance(); }
 `;
 
 /** The admin page's HTML with `nonce` on its one script and one style. */
@@ -174,12 +240,20 @@ export function adminPage(nonce: string): string {
 <div id="app" hidden>
 <header><h1>openlivesync admin</h1><span id="status" class="muted"></span><button id="signout">Sign out</button></header>
 <main>
+<section id="instance"><h2>Metrics <span id="scope" class="muted"></span></h2><div id="charts"></div>
+<template id="chart-svg"><svg class="chart" viewBox="0 0 240 60" preserveAspectRatio="none" role="img"></svg></template></section>
+<div>
 <section><h2>Rooms</h2>
 <div class="row"><input id="search" type="search" placeholder="Search room id"><select id="sort">
 <option value="members:desc">Most members</option><option value="roomId:asc">Room id A–Z</option><option value="roomId:desc">Room id Z–A</option><option value="members:asc">Fewest members</option></select></div>
 <table id="rooms"><thead><tr><th>Room</th><th>Members</th></tr></thead><tbody></tbody></table>
 <div class="row"><button id="prev">‹</button><span id="page" class="muted"></span><button id="next">›</button></div>
 </section>
+<section id="documents-panel"><h2>Documents <span id="doc-count" class="muted"></span></h2>
+<div class="row"><input id="doc-search" type="search" placeholder="Search document name"></div>
+<table id="documents"><thead><tr><th>Document</th><th>Size</th><th>Clients here</th></tr></thead><tbody></tbody></table>
+</section>
+</div>
 <section id="room" hidden><h2>Room <span id="room-title"></span></h2>
 <h2>Members</h2><table id="members"><thead><tr><th>Who</th><th>Connection</th><th>Presence</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Chat</h2><ul id="chat"></ul>

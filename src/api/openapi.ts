@@ -9,6 +9,7 @@ import type { ServerInputSchemas } from "../protocol/validate.ts";
 import { responseSchemas } from "./schemas.ts";
 import { errorDescriptions, errorResponse, errors, json, jsonSchema, ref } from "./openapi-parts.ts";
 import { documentComponents, documentPaths } from "./openapi-documents.ts";
+import { adminPaths, adminSchemas } from "./admin-openapi.ts";
 
 export function createOpenApiDocument(schemas: ServerInputSchemas): Record<string, unknown> {
   return {
@@ -31,6 +32,7 @@ function paths(schemas: ServerInputSchemas): Record<string, unknown> {
     ...roomPaths(schemas),
     ...moderationPaths(schemas),
     ...documentPaths(),
+    ...adminPaths(),
     "/api/openapi.json": {
       get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" }, ...errors() } },
     },
@@ -95,7 +97,8 @@ function roomPaths(schemas: ServerInputSchemas): Record<string, unknown> {
     "/api/rooms": roomListPath,
     "/api/rooms/{roomId}/tail": {
       get: {
-        summary: "Every frame this instance sends the room's members, as server-sent events (data: <frame>), while the request is open",
+        summary:
+          "Every frame the room's members are sent on this instance, and (with a backplane) from other instances, as server-sent events (data: <frame>), while the request is open",
         parameters: [roomId],
         responses: { 200: { description: "text/event-stream" }, ...errors("INVALID_PAYLOAD") },
       },
@@ -245,6 +248,7 @@ function components(schemas: ServerInputSchemas): Record<string, unknown> {
         required: ["roomId", "bans"],
       },
       ...documentComponents(),
+      ...adminSchemas,
       Error: jsonSchema(responseSchemas.Error),
     },
     responses: Object.fromEntries(

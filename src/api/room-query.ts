@@ -17,7 +17,8 @@ const MAX_LIMIT = 1000;
 
 const bad = (message: string) => new ProtocolError(ErrorCodes.INVALID_PAYLOAD, message);
 
-function count(text: string | undefined, name: string, max: number): number | undefined {
+/** The query parameter `name` as an integer from 0 to `max`; absent or empty: `undefined`. */
+export function count(text: string | undefined, name: string, max: number): number | undefined {
   if (text === undefined || text === "") return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > max) throw bad(`${name} must be an integer from 0 to ${max}`);

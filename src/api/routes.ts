@@ -14,6 +14,7 @@ import { queryNumber } from "./schemas.ts";
 import { adminCsp, adminPage } from "./admin-page.ts";
 import { roomQuery, roomsPage } from "./room-query.ts";
 import { tail } from "./tail.ts";
+import { addAdminRoutes, type AdminSources } from "./admin-routes.ts";
 import { toHex } from "../util/hex.ts";
 import { addDocumentRoutes, type DocumentsTarget } from "./document-routes.ts";
 
@@ -31,8 +32,8 @@ export interface ApiOptions {
   admin?: boolean;
 }
 
-/** What the routes need from the engine: its API, its limits, its error reporter and its documents. */
-export interface ApiTarget {
+/** What the routes need from the engine: its API, its limits, its error reporter and its documents (and what the admin page reads). */
+export interface ApiTarget extends AdminSources {
   readonly api: LiveApi;
   /** The shared documents; undefined with `documents: false` (their routes then answer 404). */
   readonly documents?: DocumentsTarget | undefined;
@@ -88,6 +89,7 @@ function createApiApp(target: ApiTarget, options: ApiOptions): Hono {
   addRoomRoutes(app, target, input);
   addModerationRoutes(app, target, input);
   addDocumentRoutes(app, target.documents);
+  addAdminRoutes(app, target);
   app.all("*", (c) => fail(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     const known = toApiError(error);

@@ -76,8 +76,12 @@ export interface SequenceRequest {
   connectionId: string;
   /** The client frame without an offset. */
   frame: string;
+  /** The connection id it is not delivered to (an event's sender), kept with it in the backlog. */
+  except?: string;
   /** Idempotency key, scoped to the room. */
   key?: string;
+  /** The key is only remembered (for `remembered`), not checked: a chat's repeats are the storage's call. */
+  rememberOnly?: boolean;
 }
 
 export interface SharedStreamStore {
@@ -88,7 +92,9 @@ export interface SharedStreamStore {
   read(
     roomId: string,
     since?: number,
-  ): Promise<{ offset: number; epoch: string; entries?: { at: number; offset: number; frame: string }[] } | undefined>;
+  ): Promise<{ offset: number; epoch: string; entries?: { at: number; offset: number; frame: string; except?: string }[] } | undefined>;
+  /** The offset the publish with `key` was given, while remembered; `undefined` when not (or unreachable). */
+  remembered(roomId: string, key: string): Promise<number | undefined>;
 }
 
 /**

@@ -16,7 +16,7 @@ import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
-import { readStream, sequence } from "./redis-streams.ts";
+import { readStream, rememberedOffset, Sequencer } from "./redis-streams.ts";
 import { createRedisBans } from "./redis-bans.ts";
 import type { SharedBans } from "./backplane.ts";
 
@@ -58,6 +58,7 @@ class RedisLink implements RedisBackplane {
   private readonly receiver: ReturnType<typeof createReceiver>;
   private readonly liveness: Liveness;
   private readonly publisher: ReturnType<typeof createPublisher>;
+  private readonly sequencer: Sequencer;
   private readonly redis: RedisConnection;
   readonly bans: SharedBans;
   private readonly readyPromise: Promise<void>;
@@ -88,6 +89,7 @@ class RedisLink implements RedisBackplane {
     const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
     this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
+    this.sequencer = new Sequencer(command, keys, failed);
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.liveness = new Liveness({
       instanceId,
@@ -223,30 +225,37 @@ class RedisLink implements RedisBackplane {
     await redis.disconnect();
   }
 
-  /** Room streams in Redis (see redis-streams.ts): offsets from one counter per room, the backlog in a list. */
+  /**
+   * Room streams in Redis (see redis-streams.ts): offsets from one counter per room, the backlog in a list.
+   * In the start-up window each call waits for the first connection (a publish then gets its offset and
+   * reaches every instance; a first join reads the room's position); otherwise, Redis unreachable,
+   * each resolves `undefined` at once (see docs/streams.md).
+   */
   readonly streams: SharedStreamStore = {
     sequence: async (request, limits) => {
-      const cmd = this.command();
-      if (!cmd) return undefined;
-      try {
-        const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
-        return await sequence(cmd, this.keys, { ...request, header, ...limits, clustered: this.settings.clustered });
-      } catch (error) {
-        this.redis.failed(error);
-        return undefined;
-      }
+      await this.startedUp();
+      if (!this.command()) return undefined;
+      const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
+      const item = { header, frame: request.frame, key: request.key, rememberOnly: request.rememberOnly, except: request.except };
+      return this.sequencer.add(request.roomId, item, { ...limits, clustered: this.settings.clustered });
     },
-    read: async (roomId, since) => {
-      const cmd = this.command();
-      if (!cmd) return undefined;
-      try {
-        return await withTimeout(readStream(cmd, this.keys, roomId, since), FETCH_TIMEOUT_MS, { fallback: undefined });
-      } catch (error) {
-        this.redis.failed(error);
-        return undefined;
-      }
-    },
+    read: (roomId, since) => this.streamRead((cmd) => readStream(cmd, this.keys, roomId, since)),
+    remembered: (roomId, key) => this.streamRead((cmd) => rememberedOffset(cmd, this.keys, roomId, key)),
   };
+
+  /** A read of shared state for the streams: after the start-up window, given up after FETCH_TIMEOUT_MS. */
+  private async streamRead<T>(read: (cmd: RedisClientLike) => Promise<T>): Promise<T | undefined> {
+    const deadline = Date.now() + FETCH_TIMEOUT_MS;
+    await this.startedUp();
+    const cmd = this.command();
+    if (!cmd) return undefined;
+    try {
+      return await withTimeout(read(cmd), deadline - Date.now(), { fallback: undefined });
+    } catch (error) {
+      this.redis.failed(error);
+      return undefined;
+    }
+  }
 
   private readonly report = (message: string, cause?: unknown): void => {
     this.onError(new BackplaneError(message, { cause }), { stage: "backplane" });

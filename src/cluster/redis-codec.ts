@@ -23,7 +23,7 @@ export interface RedisKeys {
   occupied(roomId: string): string;
   /** Hash `{ o: last offset, e: epoch }`: the room's stream counter (room streams). */
   seq(roomId: string): string;
-  /** List of `<ms> <offset> <frame>`, oldest first: the room's kept messages. */
+  /** List of `<ms> <offset> <sender or -> <frame>`, oldest first: the room's kept messages. */
   log(roomId: string): string;
   /** A publish's idempotency key in the room: its offset, for the streams' `ttlMs`. */
   idem(roomId: string, key: string): string;

@@ -5,32 +5,52 @@ import type { RedisClientLike } from "./redis-driver.ts";
 const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Gives one record the room's next offset, keeps it and publishes it, atomically: two instances never
- * give the same offset, and subscribers receive a room's records in offset order. Every key and the
- * channel carry the room's hash tag (one slot in a Redis Cluster).
+ * Gives each of a batch of one room's records the room's next offset, keeps them and publishes them in
+ * one message, atomically: two instances never give the same offset, and subscribers receive a room's
+ * records in offset order. Every key and the channel carry the room's hash tag (one slot in a Redis Cluster).
  *
- * KEYS: seq, log, channel[, idem]. ARGV: epoch candidate, ttl ms, size, now ms, publish command,
- * record header (`<header>\n`), frame head (up to the payload's `{`), frame tail.
- * Returns `{ offset, epoch, 0 }`, or `{ offset, epoch, 1 }` when the idempotency key was seen (nothing sent).
+ * KEYS: seq, log, channel, then the batch's idempotency keys. ARGV: epoch candidate, ttl ms, size, now
+ * ms, publish command, record count, then per record: its header, frame head (up to the payload's `{`),
+ * frame tail, the index in KEYS of its idempotency key ("0": none), "1" to check that key (else it is
+ * only remembered: a chat's repeats are its storage's call), the connection it is not sent to (an
+ * event's sender; "-" for a chat, which goes to its sender too), kept with the message.
+ * Returns `{ epoch, offset₁, seen₁, offset₂, seen₂, … }`; seen = 1: the key was seen, nothing sent, the
+ * offset is the first publish's.
  */
 const SEQUENCE = `local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
   redis.call('hset', KEYS[1], 'e', epoch, 'o', 0)
 end
-if KEYS[4] then
-  local seen = redis.call('get', KEYS[4])
-  if seen then return {tonumber(seen), epoch, 1} end
+local out = {epoch}
+local kept = {}
+local records = {}
+for i = 1, tonumber(ARGV[6]) do
+  local b = 6 + (i - 1) * 6
+  local idem = tonumber(ARGV[b + 4])
+  local seen = false
+  if idem > 0 and ARGV[b + 5] == '1' then seen = redis.call('get', KEYS[idem]) end
+  if seen then
+    out[#out + 1] = tonumber(seen)
+    out[#out + 1] = 1
+  else
+    local offset = redis.call('hincrby', KEYS[1], 'o', 1)
+    local framed = ARGV[b + 2] .. '"offset":' .. offset .. ',' .. ARGV[b + 3]
+    kept[#kept + 1] = ARGV[4] .. ' ' .. offset .. ' ' .. ARGV[b + 6] .. ' ' .. framed
+    records[#records + 1] = ARGV[b + 1] .. '\\n' .. framed
+    if idem > 0 then redis.call('set', KEYS[idem], offset, 'PX', ARGV[2]) end
+    out[#out + 1] = offset
+    out[#out + 1] = 0
+  end
 end
-local offset = redis.call('hincrby', KEYS[1], 'o', 1)
 redis.call('pexpire', KEYS[1], ${SEQ_TTL_MS})
-local framed = ARGV[7] .. '"offset":' .. offset .. ',' .. ARGV[8]
-redis.call('rpush', KEYS[2], ARGV[4] .. ' ' .. offset .. ' ' .. framed)
-redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1)
-redis.call('pexpire', KEYS[2], ARGV[2])
-if KEYS[4] then redis.call('set', KEYS[4], offset, 'PX', ARGV[2]) end
-redis.call(ARGV[5], KEYS[3], ARGV[6] .. framed)
-return {offset, epoch, 0}`;
+if #kept > 0 then
+  redis.call('rpush', KEYS[2], unpack(kept))
+  redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1)
+  redis.call('pexpire', KEYS[2], ARGV[2])
+  redis.call(ARGV[5], KEYS[3], table.concat(records, '\\n'))
+end
+return out`;
 
 /**
  * The room's counter and epoch (created when missing), and with `since` ≥ 0 its kept messages.
@@ -61,37 +81,103 @@ const newEpoch = () => crypto.randomUUID().slice(0, 13);
 /** Where a frame's payload object opens: the offset goes right after it. */
 const PAYLOAD_OPEN = '"payload":{';
 
-export interface SequenceArgs {
-  roomId: string;
+/** One record to sequence. */
+export interface SequenceItem {
   /** The record's encoded header (see the codec). */
   header: string;
   /** The client frame, without an offset. */
   frame: string;
   key?: string;
+  /** Remember `key` without checking it. */
+  rememberOnly?: boolean;
+  /** The connection id the message is not delivered to (an event's sender). */
+  except?: string;
+}
+
+export interface SequenceLimits {
   ttlMs: number;
   size: number;
   clustered: boolean;
 }
 
-export async function sequence(cmd: RedisClientLike, keys: RedisKeys, a: SequenceArgs): Promise<Sequenced> {
-  const at = a.frame.indexOf(PAYLOAD_OPEN) + PAYLOAD_OPEN.length;
-  const head = a.frame.slice(0, at);
-  const redisKeys = [keys.seq(a.roomId), keys.log(a.roomId), keys.channel(a.roomId)];
-  if (a.key !== undefined) redisKeys.push(keys.idem(a.roomId, a.key));
-  const reply = (await cmd.eval(
-    SEQUENCE,
-    redisKeys.length,
-    ...redisKeys,
-    newEpoch(),
-    String(a.ttlMs),
-    String(a.size),
-    String(Date.now()),
-    a.clustered ? "spublish" : "publish",
-    `${a.header}\n`,
-    head,
-    a.frame.slice(at),
-  )) as [number, string, number];
-  return { offset: Number(reply[0]), epoch: String(reply[1]), duplicate: reply[2] === 1 };
+/** Sequence `items` of one room in one script call (see SEQUENCE); their answers, in order. */
+export async function sequence(
+  cmd: RedisClientLike,
+  keys: RedisKeys,
+  roomId: string,
+  items: readonly SequenceItem[],
+  limits: SequenceLimits,
+): Promise<Sequenced[]> {
+  const redisKeys = [keys.seq(roomId), keys.log(roomId), keys.channel(roomId)];
+  const args = [newEpoch(), String(limits.ttlMs), String(limits.size), String(Date.now()), limits.clustered ? "spublish" : "publish"];
+  args.push(String(items.length));
+  for (const item of items) {
+    const at = item.frame.indexOf(PAYLOAD_OPEN) + PAYLOAD_OPEN.length;
+    let idem = "0";
+    if (item.key !== undefined) idem = String(redisKeys.push(keys.idem(roomId, item.key)));
+    args.push(item.header, item.frame.slice(0, at), item.frame.slice(at), idem, item.rememberOnly ? "0" : "1", item.except ?? "-");
+  }
+  const reply = (await cmd.eval(SEQUENCE, redisKeys.length, ...redisKeys, ...args)) as unknown[];
+  const epoch = String(reply[0]);
+  return items.map((_, i) => ({ offset: Number(reply[1 + 2 * i]), epoch, duplicate: Number(reply[2 + 2 * i]) === 1 }));
+}
+
+/** At most this many records per script call (Lua's `unpack` has a stack limit). */
+const MAX_BATCH = 200;
+
+/**
+ * Sequences a turn's records per room in one script call each, sent in a microtask: a burst of
+ * messages costs Redis one call and its subscribers one message per room, as the publisher's batches do.
+ * A room's calls go out in order on one connection, so its records keep their order.
+ */
+export class Sequencer {
+  private pending = new Map<string, { item: SequenceItem; done: (s: Sequenced | undefined) => void }[]>();
+  private readonly command: () => RedisClientLike | undefined;
+  private readonly keys: RedisKeys;
+  private readonly failed: (error: unknown) => void;
+
+  constructor(command: () => RedisClientLike | undefined, keys: RedisKeys, failed: (error: unknown) => void) {
+    this.command = command;
+    this.keys = keys;
+    this.failed = failed;
+  }
+
+  add(roomId: string, item: SequenceItem, limits: SequenceLimits): Promise<Sequenced | undefined> {
+    if (this.pending.size === 0) queueMicrotask(() => this.flush(limits));
+    let queue = this.pending.get(roomId);
+    if (!queue) this.pending.set(roomId, (queue = []));
+    return new Promise((done) => queue.push({ item, done }));
+  }
+
+  private flush(limits: SequenceLimits): void {
+    const pending = this.pending;
+    this.pending = new Map();
+    const cmd = this.command();
+    for (const [roomId, queue] of pending) {
+      for (let i = 0; i < queue.length; i += MAX_BATCH) {
+        const part = queue.slice(i, i + MAX_BATCH);
+        if (!cmd) {
+          for (const p of part) p.done(undefined);
+          continue;
+        }
+        sequence(
+          cmd,
+          this.keys,
+          roomId,
+          part.map((p) => p.item),
+          limits,
+        ).then(
+          (answers) => {
+            for (let k = 0; k < part.length; k++) part[k]!.done(answers[k]);
+          },
+          (error: unknown) => {
+            this.failed(error);
+            for (const p of part) p.done(undefined);
+          },
+        );
+      }
+    }
+  }
 }
 
 /** One kept message as Redis holds it. */
@@ -99,6 +185,8 @@ export interface LogEntry {
   at: number;
   offset: number;
   frame: string;
+  /** The connection id it is not delivered to (an event's sender). */
+  except?: string;
 }
 
 export interface StreamRead {
@@ -114,10 +202,23 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
   if (since === undefined) return out;
   out.entries = [];
   for (let i = 2; i < reply.length; i++) {
+    // `<at> <offset> <except> <frame>` (`<at> <offset> <frame>` before the sender was kept).
     const raw = String(reply[i]);
     const s1 = raw.indexOf(" ");
     const s2 = raw.indexOf(" ", s1 + 1);
-    out.entries.push({ at: Number(raw.slice(0, s1)), offset: Number(raw.slice(s1 + 1, s2)), frame: raw.slice(s2 + 1) });
+    const entry: LogEntry = { at: Number(raw.slice(0, s1)), offset: Number(raw.slice(s1 + 1, s2)), frame: raw.slice(s2 + 1) };
+    if (raw[s2 + 1] !== "{") {
+      const s3 = raw.indexOf(" ", s2 + 1);
+      entry.frame = raw.slice(s3 + 1);
+      if (raw.slice(s2 + 1, s3) !== "-") entry.except = raw.slice(s2 + 1, s3);
+    }
+    out.entries.push(entry);
   }
   return out;
+}
+
+/** The offset the publish with `key` was given, while Redis remembers the key. */
+export async function rememberedOffset(cmd: RedisClientLike, keys: RedisKeys, roomId: string, key: string): Promise<number | undefined> {
+  const seen = await cmd.get(keys.idem(roomId, key));
+  return seen === null ? undefined : Number(seen);
 }

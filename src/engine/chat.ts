@@ -33,7 +33,7 @@ async function moderate(ctx: EngineContext, conn: Connection, chat: ChatMessageP
 
 /** Store `chat`, then send it: to the room, or to the sender alone when it repeats a stored one. */
 async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayload): Promise<void> {
-  const { rooms, send, report, storage, hooks, streams } = ctx;
+  const { rooms, send, report, storage, hooks, streams, shared } = ctx;
   if (hooks.beforeChat && !(await moderate(ctx, conn, chat))) return;
   let duplicate: boolean;
   try {
@@ -65,8 +65,8 @@ async function store(ctx: EngineContext, conn: Connection, chat: ChatMessagePayl
   const key = chat.clientMessageId === undefined ? undefined : `chat:${senderKey(conn, chat.clientMessageId)}`;
   if (duplicate) {
     // A repeat was broadcast when it was first stored: only the sender, which may have missed it, hears
-    // it again, with its offset while the room's stream remembers it.
-    const offset = key === undefined ? undefined : streams?.remembered(chat.roomId, key);
+    // it again, with its offset while the room's stream (here, or in shared state) remembers it.
+    const offset = key === undefined ? undefined : (streams?.remembered(chat.roomId, key) ?? (await shared?.remembered(chat.roomId, key)));
     return send.to(conn, offset === undefined ? frame : withOffset(frame, offset));
   }
   // Sent even when the sender left meanwhile: the message is stored, so everyone sees it.

@@ -49,6 +49,10 @@ export class ClusterRooms {
   onSequenced: ((room: Room, frame: string, offset: number, chatId: string | undefined, except: string | undefined) => void) | undefined;
   /** Shared state may have changed (reconnect): the streams check their rooms' epochs. */
   onResync: (() => void) | undefined;
+  /** Rooms a live tail watches here: their channels stay subscribed while this instance holds no member. */
+  private readonly watched = new Set<string>();
+  /** A frame of a watched room this instance holds no member of, from another instance (the live tail shows it). */
+  onWatchedFrame: ((roomId: string, frame: string) => void) | undefined;
 
   constructor({ backplane, rooms, send, onError }: ClusterRoomsOptions) {
     this.backplane = backplane;
@@ -113,9 +117,24 @@ export class ClusterRooms {
     await Promise.all(this.claims);
   }
 
+  /**
+   * A live tail started (`true`) or stopped watching `roomId`: its channel is subscribed while it is
+   * watched or has a local member, so a tail on this instance sees the frames of members elsewhere.
+   */
+  watch(roomId: string, watched: boolean): void {
+    if (watched) {
+      this.watched.add(roomId);
+      Promise.resolve(this.backplane.subscribe?.(roomId)).catch((error) => this.report("Could not watch a room", error));
+      return;
+    }
+    this.watched.delete(roomId);
+    // A room held here keeps its channel; `release` drops it when the last local member leaves.
+    if (!this.rooms.get(roomId)) this.backplane.unsubscribe?.(roomId);
+  }
+
   /** The last local connection left `room`: forget its remote members so the room can be freed. */
   release(room: Room): void {
-    this.backplane.unsubscribe?.(room.id);
+    if (!this.watched.has(room.id)) this.backplane.unsubscribe?.(room.id);
     this.remote.forget(room);
     this.loading.delete(room);
   }
@@ -131,7 +150,10 @@ export class ClusterRooms {
   /** A room message from another instance. */
   private deliver(message: BackplaneMessage): void {
     const room = this.rooms.get(message.roomId);
-    if (!room) return;
+    if (!room) {
+      if (this.watched.has(message.roomId)) this.onWatchedFrame?.(message.roomId, message.frame);
+      return;
+    }
     let frame: any;
     try {
       frame = JSON.parse(message.frame);

@@ -32,6 +32,7 @@ import { RoomManager } from "./room.ts";
 import { createRoomSend, type RoomSend } from "./room-send.ts";
 import { timedStorage } from "./metered.ts";
 import { Metrics } from "./metrics.ts";
+import type { MetricHistory } from "./metric-history.ts";
 import { AppHooks } from "./app-hooks.ts";
 import { createLiveApi } from "./live-api.ts";
 import { RoomBans } from "./bans.ts";
@@ -100,6 +101,8 @@ export interface LiveEngine {
   close(): Promise<void>;
   /** The counters and gauges in Prometheus text format (`GET /metrics`). */
   metrics(): Promise<string>;
+  /** This instance's recent metrics for the admin page's charts; sampling starts when the HTTP API is mounted. */
+  readonly history: MetricHistory;
   /** Whether chat storage answers a read and the backplane is connected (`GET /readyz`). */
   ready(): Promise<Readiness>;
   /** The server side of the rooms: list, read presence, publish, send chat, disconnect (cluster-wide). */
@@ -161,6 +164,9 @@ function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabilities, 
       cluster.release(room);
       shared?.release(room);
     };
+    // A live tail of a room whose members are all on other instances reads the room's channel.
+    send.watch.onRoom = (roomId, watched) => cluster.watch(roomId, watched);
+    cluster.onWatchedFrame = (roomId, frame) => send.watch.seen(roomId, frame);
   }
   if (cluster && shared) {
     cluster.onSequenced = (room, frame, offset, chatId, sender) => shared.accept(room, frame, offset, chatId, sender);
@@ -285,6 +291,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       guard.release(conn);
     },
     attach: fanout.attach?.bind(fanout),
+    ping: fanout.ping?.bind(fanout),
     report,
   });
   const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
@@ -317,7 +324,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
 
   let closed: Promise<void> | undefined;
   return {
-    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready },
+    ...{ hooks, receiveText, options, rooms, metrics: probes.metrics, ready: probes.ready, history: probes.history },
     api: createLiveApi(ctx, input, backplane),
     observe: (observer) => app.observe(observer),
     documents,
@@ -341,6 +348,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
     close: () =>
       (closed ??= (async () => {
         closing = true;
+        probes.history.stop();
         stopHeartbeat?.();
         if (sweeper) clearInterval(sweeper);
         guard.stop();

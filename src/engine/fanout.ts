@@ -19,6 +19,8 @@ export interface Fanout {
   publishExcept?(room: Room, frame: string, skip: ReadonlySet<Connection>): void;
   /** Bytes queued for `conn` (what the bound compares); paced replays read it. Without it, `peer.bufferedAmount`. */
   buffered?(conn: Connection): number;
+  /** A heartbeat ping to `conn` (Node: a pre-built frame on the socket); without it, `peer.ping()`. */
+  ping?(conn: Connection): void;
 }
 
 export interface FanoutContext {

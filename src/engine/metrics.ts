@@ -146,6 +146,20 @@ export class Metrics implements ReceiveCounter, SendCounter {
     return result;
   }
 
+  /** Every frame received and sent, every error, every storage call, summed (the admin page's charts). */
+  totals(): { received: number; sent: number; errors: number; storageCalls: number; storageSeconds: number } {
+    let [received, sent, errors, storageCalls, storageSeconds] = [0, 0, 0, 0, 0];
+    for (const n of this.received) received += n;
+    for (const n of this.sentCounts) sent += n;
+    for (const n of this.errors.values()) errors += n;
+    for (const h of this.storage.values()) {
+      storageCalls += h.count;
+      storageSeconds += h.sum;
+      errors += h.errors;
+    }
+    return { received, sent, errors, storageCalls, storageSeconds };
+  }
+
   /** Prometheus text exposition format 0.0.4. */
   render(gauges: Gauges): string {
     const out: string[] = [];

@@ -2,6 +2,7 @@ import type { Backplane } from "../cluster/backplane.ts";
 import type { ChatStorage } from "../storage/chat-storage.ts";
 import { withTimeout } from "../util/async.ts";
 import type { WebhookStats } from "../webhooks/dispatcher.ts";
+import { MetricHistory } from "./metric-history.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** How long a readiness or metrics probe waits for storage or the backplane. */
@@ -15,7 +16,10 @@ export interface Readiness {
   checks: { storage: string; backplane?: string };
 }
 
-/** `GET /readyz` (storage answers a read, the backplane is connected) and `GET /metrics`. */
+/**
+ * `GET /readyz` (storage answers a read, the backplane is connected), `GET /metrics`, and the recent
+ * samples the admin page charts (`history`, started by the HTTP API).
+ */
 export function createProbes(deps: {
   storage: ChatStorage;
   backplane: Backplane | undefined;
@@ -52,5 +56,6 @@ export function createProbes(deps: {
     return deps.documents ? text + deps.documents() : text;
   }
 
-  return { ready, metrics };
+  const history = new MetricHistory(() => ({ ...deps.counts(), ...deps.metrics().totals() }), { instanceId: backplane?.instanceId });
+  return { ready, metrics, history };
 }

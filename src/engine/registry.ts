@@ -1,11 +1,16 @@
 import { CloseCodes } from "../protocol/codes.ts";
 import type { UserInfo } from "../protocol/messages.ts";
-import { backgroundInterval, backgroundTimeout, withTimeout } from "../util/async.ts";
+import { backgroundInterval, backgroundTimeout, nextTurn, withTimeout } from "../util/async.ts";
 import { Connection, type PeerLike } from "./connection.ts";
 import type { RoomManager } from "./room.ts";
 
 /** Close a dropped socket outright if its closing handshake has not finished by then. */
 export const TERMINATE_AFTER_MS = 1000;
+/**
+ * Connections one heartbeat turn pings; a round larger than this goes on in the next event-loop turns,
+ * so 20,000 pings never hold up the frames of one turn for long.
+ */
+export const HEARTBEAT_SLICE = 2000;
 /** setTimeout holds 2^31-1 ms at most; a token living longer is re-armed when that fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -20,6 +25,8 @@ export interface RegistryOptions {
   released?(conn: Connection): void;
   /** A new connection was opened (the fan-out sets up its transport). */
   attach?(conn: Connection): void;
+  /** Sends `conn` a heartbeat ping (the fan-out's pre-built frame); without it, `peer.ping()`. */
+  ping?(conn: Connection): void;
   report(error: unknown, context: { stage: string }): void;
 }
 
@@ -106,15 +113,26 @@ export class Registry {
     work.expiryTimer = backgroundTimeout(() => this.armExpiry(conn, exp), Math.min(delay, MAX_TIMER_MS));
   }
 
-  /** Ping every connection each interval; one that answered nothing since the last ping is dropped (4408). */
+  /**
+   * The heartbeat: one timer for every connection (none per connection). Each interval it pings every
+   * connection, and drops (4408) one that answered nothing, not a frame nor a pong, since the last ping.
+   * A round walks a snapshot of the connections {@link HEARTBEAT_SLICE} at a time, one slice per
+   * event-loop turn, and each ping is a write of the fan-out's pre-built frame where it has one.
+   */
   startHeartbeat(intervalMs: number): () => void {
-    const timer = backgroundInterval(() => this.beat(), intervalMs);
-    return () => clearInterval(timer);
+    let stopped = false;
+    const timer = backgroundInterval(() => this.beat([...this.o.rooms.connections()], 0, () => stopped), intervalMs);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 
-  private beat(): void {
-    // A snapshot: dropping a connection moves it out of its room.
-    for (const conn of [...this.o.rooms.connections()]) {
+  /** Pings (or drops) `snapshot[from…]`, one slice now and the rest in later turns. */
+  private beat(snapshot: Connection[], from: number, stopped: () => boolean): void {
+    const end = Math.min(snapshot.length, from + HEARTBEAT_SLICE);
+    for (let i = from; i < end; i++) {
+      const conn = snapshot[i] as Connection;
       if (conn.closed) continue;
       if (!conn.alive) {
         this.drop(conn, CloseCodes.HEARTBEAT_TIMEOUT, "No heartbeat answer");
@@ -122,11 +140,13 @@ export class Registry {
       }
       conn.alive = false;
       try {
-        conn.peer.ping?.();
+        if (this.o.ping) this.o.ping(conn);
+        else conn.peer.ping?.();
       } catch (error) {
         this.o.report(error, { stage: "heartbeat" });
       }
     }
+    if (end < snapshot.length) nextTurn(() => !stopped() && this.beat(snapshot, end, stopped));
   }
 
   /** Close every connection with 1001; resolves once all closed, or when lingering ones were terminated. */

@@ -106,25 +106,38 @@ export function createRoomSend(
   };
   const forward = (roomId: string, message: RoomMessage, frame: string) =>
     backplane?.publish({ kind: message.kind, roomId, connectionId: message.connectionId, frame });
-  /** Here and to the other instances, with the room's next offset from this instance's streams when they are on. */
-  const publishHere = (roomId: string, message: RoomMessage, except?: Connection): Published => {
+  /**
+   * Here and (unless `localOnly`) to the other instances, with the room's next offset from this
+   * instance's streams when they are on.
+   */
+  const publishHere = (roomId: string, message: RoomMessage, except?: Connection, localOnly = false): Published => {
     // A chat's key is only remembered (for the offset of a repeat's answer): whether it repeats is the storage's call.
     const seen = streams && message.kind === "event" && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
     if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
     const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
     const room = rooms.get(roomId);
     if (room) deliver(room, out.frame, message.chatId, except, out.offset, message.hold);
-    forward(roomId, message, out.frame);
+    else if (watch.watching) watch.seen(roomId, out.frame);
+    if (!localOnly) forward(roomId, message, out.frame);
     return out;
+  };
+  // Shared streams could not sequence it: local members only. Sent to the others without an offset, it
+  // could overtake sequenced messages there (a Redis Cluster node cut, the client still "ready").
+  const unsequenced = (roomId: string, message: RoomMessage, except?: Connection) => () => publishHere(roomId, message, except, true);
+  /** Sequenced in shared state: local members get it back from the room's channel; a tail of a room not held here gets it now. */
+  const publishShared = (shared: SharedStreams, roomId: string, message: RoomMessage, except?: Connection) => {
+    const sent = shared.publish(roomId, message, except, unsequenced(roomId, message, except));
+    if (!watch.watching || rooms.get(roomId)) return sent;
+    // Without an offset it went through `publishHere` (shared state unreachable), which showed it already.
+    return sent.then((out) => {
+      if (out.offset !== undefined && !out.duplicate) watch.seen(roomId, out.frame);
+      return out;
+    });
   };
   const send: RoomSend = {
     watch,
-    publish: (room, message, except) =>
-      shared
-        ? shared.publish(room.id, message, except, () => publishHere(room.id, message, except))
-        : publishHere(room.id, message, except),
-    publishById: (roomId, message) =>
-      shared ? shared.publish(roomId, message, undefined, () => publishHere(roomId, message)) : publishHere(roomId, message),
+    publish: (room, message, except) => (shared ? publishShared(shared, room.id, message, except) : publishHere(room.id, message, except)),
+    publishById: (roomId, message) => (shared ? publishShared(shared, roomId, message) : publishHere(roomId, message)),
     deliver: (room, frame, chatId, hold) => deliver(room, frame, chatId, undefined, undefined, hold),
     deliverSequenced: (room, frame, chatId, except, offset) => deliver(room, frame, chatId, except, offset),
     replay(room, conn, frames) {

@@ -5,19 +5,29 @@ export type FrameWatcher = (frame: string) => void;
 
 /**
  * Who watches which room. The send path asks `watching` first, a size check, so rooms cost nothing
- * while nobody watches; a watcher sees the frames as members get them on this instance.
+ * while nobody watches; a watcher sees the frames as members get them on this instance, and (with a
+ * backplane) the room's frames from other instances while this instance holds none of its members.
  */
 export class RoomWatch {
   private readonly byRoom = new Map<string, Set<FrameWatcher>>();
+  /**
+   * A room got its first watcher (`true`) or lost its last (`false`): with a backplane the room's
+   * channel is subscribed meanwhile, so a tail sees the room's frames when all its members are elsewhere.
+   */
+  onRoom: ((roomId: string, watched: boolean) => void) | undefined;
 
   /** Start watching `roomId`; returns the function that stops. */
   watch(roomId: string, watcher: FrameWatcher): () => void {
     let set = this.byRoom.get(roomId);
-    if (!set) this.byRoom.set(roomId, (set = new Set()));
+    if (!set) {
+      this.byRoom.set(roomId, (set = new Set()));
+      this.onRoom?.(roomId, true);
+    }
     set.add(watcher);
     return () => {
-      set.delete(watcher);
-      if (set.size === 0 && this.byRoom.get(roomId) === set) this.byRoom.delete(roomId);
+      if (!set.delete(watcher) || set.size > 0 || this.byRoom.get(roomId) !== set) return;
+      this.byRoom.delete(roomId);
+      this.onRoom?.(roomId, false);
     };
   }
 

@@ -33,11 +33,19 @@ interface RoomOrder {
   waiters?: { offset: number; resolve: () => void }[];
 }
 
+/** A sequenced message that arrived before its room's first read (see `SharedStreams.accept`). */
+interface Early {
+  frame: string;
+  offset: number;
+  chatId: string | undefined;
+  sender: string | undefined;
+}
+
 /** What a rejoiner's `since` read found (see `fetch`). */
 export interface Fetched {
   offset: number;
   epoch: string;
-  entries: { at: number; offset: number; frame: string }[];
+  entries: { at: number; offset: number; frame: string; except?: string }[];
 }
 
 export interface SharedStreamsOptions {
@@ -63,6 +71,8 @@ export class SharedStreams {
   private readonly orders = new Map<string, RoomOrder>();
   /** Rooms whose first read is in flight. */
   private readonly preparing = new Map<string, Promise<void>>();
+  /** Sequenced messages that arrived while their room's first read was in flight (see `open`). */
+  private readonly early = new Map<string, Early[]>();
 
   constructor(options: SharedStreamsOptions) {
     this.o = options;
@@ -73,15 +83,26 @@ export class SharedStreams {
     if (this.orders.has(room.id)) return undefined;
     let pending = this.preparing.get(room.id);
     if (!pending) {
-      pending = (async () => {
-        await subscribed;
-        const state = await this.o.store.read(room.id);
-        if (!state || this.o.rooms.get(room.id) !== room || this.orders.has(room.id)) return;
-        this.orders.set(room.id, { epoch: state.epoch, next: state.offset + 1, waiting: new Map(), checking: false });
-      })().finally(() => this.preparing.delete(room.id));
+      pending = this.open(room, subscribed).finally(() => {
+        this.preparing.delete(room.id);
+        this.early.delete(room.id);
+      });
       this.preparing.set(room.id, pending);
     }
     return pending;
+  }
+
+  private async open(room: Room, subscribed: Promise<void> | undefined): Promise<void> {
+    await subscribed;
+    const state = await this.o.store.read(room.id).catch((error) => this.o.report(`Could not read room "${room.id}"'s stream`, error));
+    if (!state || this.o.rooms.get(room.id) !== room || this.orders.has(room.id)) return;
+    const early = this.early.get(room.id) ?? [];
+    // A joiner starts after the offset it is told (`room_joined.offset`); members already here were
+    // told none (their join's read failed): they get everything from the first message that reached them.
+    let next = state.offset + 1;
+    if (room.local.size > 0) for (const e of early) next = Math.min(next, e.offset);
+    this.orders.set(room.id, { epoch: state.epoch, next, waiting: new Map(), checking: false });
+    for (const e of early) if (e.offset >= next) this.accept(room, e.frame, e.offset, e.chatId, e.sender);
   }
 
   /** The room's last local member left: forget its place. */
@@ -99,9 +120,17 @@ export class SharedStreams {
 
   /** Sequence `message` in shared state; it reaches local members in offset order. */
   async publish(roomId: string, message: RoomMessage, except: Connection | undefined, fallback: () => Published): Promise<Published> {
-    // Chats are deduplicated by their storage (appendOnce); only events' keys are checked here.
-    const key = message.kind === "event" ? message.key : undefined;
-    const request = { kind: message.kind, roomId, connectionId: message.connectionId, frame: message.frame, key };
+    // Chats are deduplicated by their storage (appendOnce): their keys are only remembered, for a repeat's answer.
+    const { kind, connectionId, frame, key } = message;
+    const request = {
+      kind,
+      roomId,
+      connectionId,
+      frame,
+      key,
+      rememberOnly: kind === "chat",
+      except: kind === "event" ? connectionId : undefined,
+    };
     const done = await this.o.store.sequence(request, this.o.options);
     // Shared state unreachable: served here without an offset, as without streams.
     if (!done) return fallback();
@@ -110,6 +139,11 @@ export class SharedStreams {
     // goes on once it went out here, so what it sends next (an ack, a chat repeat) comes after it.
     await withTimeout(this.delivered(roomId, done.offset), DELIVERY_WAIT_MS, { fallback: undefined });
     return { frame: withOffset(message.frame, done.offset), offset: done.offset };
+  }
+
+  /** The offset the publish with `key` was given, while shared state remembers it (a repeated chat's answer). */
+  remembered(roomId: string, key: string): Promise<number | undefined> {
+    return this.o.store.remembered(roomId, key);
   }
 
   /** Resolves once `offset` was delivered on this instance (at once when it was, or the room is not here). */
@@ -136,14 +170,9 @@ export class SharedStreams {
    */
   accept(room: Room, frame: string, offset: number, chatId: string | undefined, sender: string | undefined): void {
     const order = this.orders.get(room.id);
-    if (!order) return; // not read yet: the read's offset covers it or it arrives again through the backlog
+    if (!order) return this.keepEarly(room, { frame, offset, chatId, sender });
     if (offset < order.next) return this.check(room, order); // a repeat after a gap fill, or a new epoch
-    let except: Connection | undefined;
-    for (const conn of sender === undefined ? [] : room.local) {
-      if (conn.id !== sender) continue;
-      except = conn;
-      break;
-    }
+    const except = localConnection(room, sender);
     if (offset > order.next) {
       order.waiting.set(offset, { frame, chatId, except });
       if (!order.checking) backgroundTimeout(() => this.check(room, order, true), GAP_MS);
@@ -153,6 +182,18 @@ export class SharedStreams {
     order.next++;
     this.drain(room, order);
     this.wake(order);
+  }
+
+  /**
+   * A message for a room not read yet: kept until the read answers (its offset may be after the read's).
+   * Members here without a read (their join's read failed while Redis was away): read the room now.
+   */
+  private keepEarly(room: Room, message: Early): void {
+    const early = this.early.get(room.id);
+    if (early) return void early.push(message);
+    if (!this.preparing.has(room.id) && room.local.size === 0) return;
+    this.early.set(room.id, [message]);
+    this.prepare(room, undefined);
   }
 
   /** What follows `since` in shared state, read while the rejoiner's join is prepared. */
@@ -190,12 +231,13 @@ export class SharedStreams {
     return frames;
   }
 
-  /** Every room: check its epoch (shared state may have been lost). */
+  /** Every room: check its epoch (shared state may have been lost); read the rooms whose first read failed. */
   recheckAll(): void {
     for (const [roomId, order] of this.orders) {
       const room = this.o.rooms.get(roomId);
       if (room) this.check(room, order);
     }
+    for (const room of this.o.rooms.rooms.values()) if (room.local.size > 0) this.prepare(room, undefined);
   }
 
   private drain(room: Room, order: RoomOrder): void {
@@ -215,27 +257,53 @@ export class SharedStreams {
       .then((read) => {
         if (!read || this.orders.get(room.id) !== order) return;
         if (read.epoch !== order.epoch) return this.restart(room, order, read.epoch, read.offset);
-        for (const entry of read.entries ?? []) {
-          if (entry.offset < order.next) continue;
-          if (entry.offset > order.next) break;
-          order.waiting.delete(entry.offset);
-          this.o.deliver(room, entry.frame, chatIdOf(entry.frame), undefined, entry.offset);
-          order.next++;
-        }
-        this.drain(room, order);
-        this.wake(order);
-        if (order.waiting.size > 0) {
-          // Gone from the backlog too: skip ahead, so later messages are not held forever.
-          this.o.report(`Room "${room.id}": messages before offset ${Math.min(...order.waiting.keys())} were lost; skipped`);
-          order.next = Math.min(...order.waiting.keys());
-          this.drain(room, order);
-        }
+        this.fill(room, order, read.offset, read.entries ?? []);
       })
       .catch((error) => this.o.report(`Could not read room "${room.id}"'s stream`, error))
       .finally(() => {
         order.checking = false;
         if (order.waiting.size > 0 && this.orders.get(room.id) === order) backgroundTimeout(() => this.check(room, order, true), GAP_MS);
       });
+  }
+
+  /**
+   * Deliver, in order, what a backlog read holds that was not delivered here. The read saw offsets up
+   * to `offset` given and the backlog holding `entries` (the newest, consecutive): an offset past the
+   * read's was given after it (it arrives, or the next read finds it); only one the read saw given and
+   * the backlog no longer holds is gone, and skipped.
+   */
+  private fill(room: Room, order: RoomOrder, offset: number, entries: Fetched["entries"]): void {
+    const first = entries[0]?.offset ?? offset + 1;
+    let i = 0;
+    while (order.next <= offset) {
+      const next = order.next;
+      while (i < entries.length && entries[i]!.offset < next) i++;
+      const waiting = order.waiting.get(next);
+      const entry = entries[i];
+      if (waiting) {
+        order.waiting.delete(next);
+        this.o.deliver(room, waiting.frame, waiting.chatId, waiting.except, next);
+      } else if (entry?.offset === next) {
+        this.o.deliver(room, entry.frame, chatIdOf(entry.frame), localConnection(room, entry.except), next);
+      } else if (next < first) {
+        this.lost(room, order, Math.min(first, ...[...order.waiting.keys()].filter((o) => o > next)));
+        continue;
+      } else break; // the backlog is consecutive, so not expected: the next read looks again
+      order.next++;
+    }
+    this.drain(room, order);
+    this.wake(order);
+  }
+
+  /**
+   * Offsets from `order.next` up to `resume` were given but are gone from the backlog before they
+   * reached this instance: its members have a gap. They are closed with 1012 so they rejoin and learn
+   * it (`recovered: false`), as when the room's backlog was lost.
+   */
+  private lost(room: Room, order: RoomOrder, resume: number): void {
+    this.o.report(`Room "${room.id}": messages ${order.next}..${resume - 1} were gone from the backlog before they reached this instance`);
+    order.next = resume;
+    for (const conn of room.local) this.o.drop(conn, CloseCodes.SERVICE_RESTART, "Room messages were lost; rejoin");
   }
 
   /** Shared state lost the room's backlog: start over in the new epoch; local members rejoin to learn it. */
@@ -250,6 +318,13 @@ export class SharedStreams {
     for (const conn of [...room.local, ...room.joining.keys()])
       this.o.drop(conn, CloseCodes.SERVICE_RESTART, "The room's message backlog was lost; rejoin");
   }
+}
+
+/** The local connection with id `id`, if any (a message's sender here: it does not get its own event). */
+function localConnection(room: Room, id: string | undefined): Connection | undefined {
+  if (id === undefined) return undefined;
+  for (const conn of room.local) if (conn.id === id) return conn;
+  return undefined;
 }
 
 /** The `id` of a `chat_message` frame read back from the backlog (joiners being prepared hold it). */

@@ -40,6 +40,28 @@ await describeWithService("HTTP API across two instances (Redis)", REDIS_URL, "R
     await Promise.allSettled([a?.stop(), b?.stop()]);
   });
 
+  it("publishes an event POSTed to A and repeated with its Idempotency-Key to B once; B answers as A did", async () => {
+    const r = room();
+    const m = await memberOnB(r);
+    const post = (on: Fixture) =>
+      fetch(`${on.httpUrl}/api/rooms/${r}/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_SECRET}`, "content-type": "application/json", "idempotency-key": "once-across" },
+        body: JSON.stringify({ event: "saved", payload: 1 }),
+      });
+    const first = await answer(await post(a));
+    expect(first).toEqual({ status: 202, body: { offset: expect.any(Number) } });
+    const repeat = await post(b);
+    expect(repeat.headers.get("idempotent-replayed")).toBe("true");
+    expect(await answer(repeat)).toEqual(first);
+    m.send("broadcast_event", { event: "after" });
+    await m.next("broadcast_event");
+    const after = await answer(await httpApi(b.httpUrl).post(`/api/rooms/${r}/events`, { event: "later" }));
+    expect(after.body).toEqual({ offset: first.body.offset + 2 });
+    await m.until((all) => all.some((e) => e.payload?.event === "later"));
+    expect(m.all("broadcast_event").map((e) => e.payload.event)).toEqual(["saved", "later"]);
+  });
+
   it("GET presence and GET rooms on A list a member connected to B", async () => {
     const r = room();
     const onB = await memberOnB(r);

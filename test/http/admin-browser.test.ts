@@ -1,7 +1,9 @@
 /**
  * The admin page in Debian's Chromium (playwright-core): sign in with the API secret, see a room with two
  * members made by test clients, watch a chat message arrive in the live tail, delete it (both clients
- * get chat_deleted), kick one, ban the other (it cannot rejoin). Screenshots go to artifacts/admin/.
+ * get chat_deleted), kick one, ban the other (it cannot rejoin); then the instance's panels: the metric
+ * charts drawn from the server's own samples, and the documents with their clients. Screenshots go to
+ * artifacts/admin/.
  * Skipped without /usr/bin/chromium, except under CI=true, where that is a failure.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startNodeInProcess } from "../fixtures/node-inprocess.ts";
 import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { TestClient } from "../helpers/client.ts";
+import { type Editor, openEditor } from "../helpers/documents.ts";
 import { API_SECRET } from "../suites/http-api.suite.ts";
 import type { Fixture } from "../suites/wire-protocol.suite.ts";
 
@@ -21,12 +24,16 @@ if (!available && process.env.CI === "true") throw new Error(`${CHROMIUM} is mis
 
 const dir = mkdtempSync(join(tmpdir(), "ols-admin-"));
 const clients: TestClient[] = [];
+const editors: Editor[] = [];
 let context: BrowserContext | undefined;
 let server: Fixture | undefined;
+let second: Fixture | undefined;
 afterAll(async () => {
   await context?.close();
   for (const c of clients) c.terminate();
+  for (const e of editors) e.destroy();
   await server?.stop();
+  await second?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -98,4 +105,51 @@ describe.skipIf(!available)("admin page in Chromium", () => {
     await shot(page, "5-banned");
     expect(violations.filter((v) => /Content Security Policy/i.test(v))).toEqual([]);
   });
+
+  it("charts this instance's metrics from its own samples and lists the documents with their clients", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    second = await startNodeInProcess({ apiSecret: API_SECRET });
+    const docs = second.wsUrl.replace(/\/live$/, "/yjs");
+    const [a1, a2, b] = [await openEditor(docs, "design-notes"), await openEditor(docs, "design-notes"), await openEditor(docs, "roadmap")];
+    editors.push(a1, a2, b);
+    a1.text.insert(0, "first draft");
+    const member = new TestClient(second.wsUrl);
+    clients.push(member);
+    await member.opened;
+    await member.join("busy");
+    for (let i = 0; i < 20; i++) member.send("broadcast_event", { event: "tick", payload: i });
+
+    context ??= await launchChromium(join(dir, "profile"), { width: 1280, height: 900 });
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on("console", (m) => m.type() === "error" && violations.push(m.text()));
+    await page.goto(`${second.httpUrl}/admin`);
+    await page.evaluate(() => sessionStorage.clear());
+    await page.fill("#secret", API_SECRET);
+    await page.click("#signin button");
+
+    await page.waitForFunction(() => document.querySelector('#documents tr[data-doc="design-notes"]')?.textContent?.endsWith("2"));
+    expect(await page.locator("#documents tbody tr").evaluateAll((rows) => rows.map((r) => r.textContent))).toEqual([
+      expect.stringMatching(/^design-notes.*2$/),
+      expect.stringMatching(/^roadmap.*1$/),
+    ]);
+    await page.fill("#doc-search", "road");
+    await page.waitForFunction(() => document.querySelectorAll("#documents tbody tr").length === 1);
+    await page.fill("#doc-search", "");
+    await page.waitForFunction(() => document.querySelectorAll("#documents tbody tr").length === 2);
+
+    // The first sample is taken 5 s after the API started, the page reads them every 5 s.
+    await page.waitForFunction(() => Number(document.querySelector("#charts")?.getAttribute("data-samples")) >= 1, undefined, {
+      timeout: 30_000,
+    });
+    expect(await page.locator("#charts figure").count()).toBe(4);
+    expect(await page.locator("#charts svg polyline").count()).toBe(5);
+    const points = await page.locator('#charts polyline[data-field="connections"]').getAttribute("points");
+    expect(points).toMatch(/^[\d.]+,[\d.]+ /);
+    expect(await page.locator("#scope").textContent()).toMatch(/^This instance, last 60 min, a sample every 5 s/);
+    // The member; document sockets are not the rooms' connections.
+    expect(await page.locator('figure[data-chart="connections"] .now').textContent()).toBe("1 · max 1");
+    await shot(page, "6-metrics-and-documents");
+    expect(violations.filter((v) => /Content Security Policy/i.test(v))).toEqual([]);
+  }, 60_000);
 });

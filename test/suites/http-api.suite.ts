@@ -20,7 +20,7 @@ export function httpApi(httpUrl: string, secret = API_SECRET) {
     });
   return {
     get: (path: string, headers?: Record<string, string>) => call("GET", path, undefined, headers),
-    post: (path: string, body: unknown) => call("POST", path, body),
+    post: (path: string, body: unknown, headers?: Record<string, string>) => call("POST", path, body, headers),
     del: (path: string) => call("DELETE", path),
   };
 }
@@ -105,6 +105,27 @@ export function httpApiSuite(runtime: string, start: StartFixture, mounted = fal
           event: "doc.saved",
           payload: { version: 3 },
         });
+      }
+    });
+
+    it("publishes a POSTed event with a repeated Idempotency-Key once; the repeat gets the first answer and Idempotent-Replayed", async () => {
+      const r = room();
+      const [a, b] = [await member(r), await member(r)];
+      const post = async (key: string, version: number) =>
+        (await api()).post(`${at(r)}/events`, { event: "doc.saved", payload: { version } }, { "idempotency-key": key });
+      const first = await post("save-1", 1);
+      const firstBody = await answer(first);
+      expect(firstBody).toEqual({ status: 202, body: { offset: expect.any(Number) } });
+      const repeat = await post("save-1", 1);
+      expect(repeat.headers.get("idempotent-replayed")).toBe("true");
+      expect(await answer(repeat)).toEqual(firstBody);
+      expect(await answer(await post("save-2", 2))).toEqual({ status: 202, body: { offset: firstBody.body.offset + 1 } });
+      for (const c of [a, b]) {
+        await c.until((all) => all.filter((m) => m.type === "broadcast_event").length === 2);
+        expect(c.all("broadcast_event").map((m) => [m.payload.payload.version, m.payload.offset])).toEqual([
+          [1, firstBody.body.offset],
+          [2, firstBody.body.offset + 1],
+        ]);
       }
     });
 

@@ -366,6 +366,35 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect(sequenced(back).map((p) => p.payload ?? p.message)).toEqual([...Array.from({ length: 49 }, (_, i) => i + 2), "missed", 52]);
       });
 
+      it("a client cut mid-stream of 1,000 events rejoins and holds all 1,000 exactly once, in order", async () => {
+        const r = room();
+        const sender = await client({ rateLimit: false });
+        await sender.join(r);
+        const held: { offset: number; n: number }[] = [];
+        const reader = async () => {
+          const c = await client({ rateLimit: false });
+          c.ws.on("message", (data) => {
+            const m = JSON.parse(data.toString());
+            if (m.type === "broadcast_event" && m.payload.event === "n") held.push({ offset: m.payload.offset, n: m.payload.payload });
+          });
+          return c;
+        };
+        const first = await reader();
+        const { epoch, offset: start } = await first.join(r);
+        for (let n = 1; n <= 900; n++) sender.send("broadcast_event", { event: "n", payload: n });
+        // Cut while the stream is flowing; what it misses stays within the default backlog (256).
+        await first.until(() => held.length >= 800, 20_000);
+        first.terminate();
+        await first.closed;
+        for (let n = 901; n <= 1000; n++) sender.send("broadcast_event", { event: "n", payload: n });
+        const again = await reader();
+        const joined = await again.join(r, undefined, { since: { offset: held.at(-1)!.offset, epoch } });
+        expect(joined.recovered).toBe(true);
+        await again.until(() => held.at(-1)?.n === 1000, 20_000);
+        expect(held.map((h) => h.n)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+        expect(held.map((h) => h.offset)).toEqual(Array.from({ length: 1000 }, (_, i) => start + i + 1));
+      }, 60_000);
+
       it("answers recovered: false for an unknown epoch or an offset ahead of the room, and INVALID_PAYLOAD for a malformed since", async () => {
         const r = room();
         const a = await client();
