@@ -4,6 +4,7 @@
 //   npx tsdown && node bench/instructions.mjs                  this build (dist/), ~2 minutes
 //   node bench/instructions.mjs dist /tmp/ols-before/dist      several builds, one line each
 //   node bench/instructions.mjs --repeat 3 --clients 200 --rooms 20 --rounds 50 --warmup 50
+//   node bench/instructions.mjs --tcp dist                     clients over loopback TCP (load-dependent)
 //   node bench/instructions.mjs --tail --clients 100 --rooms 1 dist   with the admin page's live tail open on room-0
 //
 // One process per build under `valgrind --tool=callgrind node --single-threaded`: the built server
@@ -17,8 +18,12 @@
 // clients' own work is counted too (the same for every build). A build of another commit works if its
 // Node entry is `createServer(options)` returning a listening `http.Server` (round 1's, 3addad4, is).
 //
-// Inner mode (what valgrind runs): node bench/instructions.mjs --run <dist> <rounds> [clients rooms warmup]
+// The clients connect through a Unix socket (see `run`); over loopback TCP (`--tcp`) a loaded machine
+// changes the count by tens of per cent (ksoftirqd delays deliveries, so reads and writev batches split).
+//
+// Inner mode (what valgrind runs): node bench/instructions.mjs --run <dist> <rounds> [clients rooms warmup unix|tcp tail]
 import { execFileSync } from "node:child_process";
+import { createServer as createNetServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { freemem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -43,6 +48,9 @@ async function measure(argv) {
   const rounds = opt("--rounds", 50);
   const warmup = opt("--warmup", 50);
   const repeat = opt("--repeat", 1);
+  const tcpAt = argv.indexOf("--tcp");
+  if (tcpAt >= 0) argv.splice(tcpAt, 1);
+  const transport = tcpAt >= 0 ? "tcp" : "unix";
   const tailAt = argv.indexOf("--tail");
   if (tailAt >= 0) argv.splice(tailAt, 1);
   const dists = (argv.length > 0 ? argv : [new URL("../dist", import.meta.url).pathname]).map((d) => resolve(d));
@@ -57,7 +65,7 @@ async function measure(argv) {
       const dir = mkdtempSync(join(tmpdir(), "ols-callgrind-"));
       try {
         const out = join(dir, "callgrind.out");
-        const inner = [script, "--run", dist, rounds, clients, rooms, warmup, tailAt >= 0 ? "tail" : ""].map(String);
+        const inner = [script, "--run", dist, rounds, clients, rooms, warmup, transport, tailAt >= 0 ? "tail" : ""].map(String);
         execFileSync(
           "valgrind",
           ["--tool=callgrind", "--dump-before=uv_get_free_memory", `--callgrind-out-file=${out}`, "node", "--single-threaded", ...inner],
@@ -82,7 +90,8 @@ async function measure(argv) {
   }
 }
 
-async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", tail = ""]) {
+async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", transport = "unix", tail = ""]) {
+  const tcp = transport === "tcp";
   const { createServer } = await import(pathToFileURL(join(dist, "node.js")).href);
   const secret = "bench-secret-bench-secret";
   const server = createServer({
@@ -97,6 +106,12 @@ async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", 
   });
   await new Promise((done) => server.once("listening", done));
   const port = server.address().port;
+  // The clients reach the server through a Unix socket handed to the same http.Server: a write is in the
+  // peer's queue when the call returns, whereas loopback TCP may leave delivery to ksoftirqd on a loaded
+  // machine, so the server's reads (and its writev batches) split differently and the count follows the load.
+  const socketPath = tcp ? undefined : join(tmpdir(), `ols-instructions-${process.pid}.sock`);
+  const unix = socketPath && createNetServer((socket) => server.emit("connection", socket));
+  if (unix) await new Promise((done) => unix.listen(socketPath, done));
   const n = Number(clients);
   const roomCount = Number(rooms);
   const perRoom = n / roomCount;
@@ -116,7 +131,7 @@ async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", 
       if (!joining) return void (buf[start + 9] === 98 && delivered++);
       if (buf.toString("utf8", start, Math.min(end, start + 30)).includes('"room_joined"')) joined++;
     };
-    sockets.push(await openClient({ host: "127.0.0.1", port, path: "/live", onFrame, onBatch: () => wake() }));
+    sockets.push(await openClient({ host: "127.0.0.1", port, socketPath, path: "/live", onFrame, onBatch: () => wake() }));
   }
   const until = (done) =>
     new Promise((resolve) => {
@@ -151,5 +166,6 @@ async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", 
   freemem(); // callgrind dumps here (--dump-before=uv_get_free_memory): what came before is not counted
   for (let r = 0; r < Number(rounds); r++) await round();
   freemem();
+  if (socketPath) rmSync(socketPath, { force: true });
   process.exit(0);
 }

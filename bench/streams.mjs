@@ -3,7 +3,8 @@
 // Replay: one server (this build, in process), a sender sends N events to a room, then a client joins
 // with since { offset: 0 } and the time from its join_room to its N-th replayed frame is measured
 // (median of --repeat). Memory: R rooms of one idle member each, joined with streams on and then with
-// streams: false in a fresh server; (heap on - heap off) / R is what a room's empty stream costs.
+// streams: false in a fresh server; (heap on - heap off) / R is what a room's empty stream costs (median
+// of --repeat; the sockets' much larger share makes it noisy: bench/stream-logs.ts measures the logs alone).
 import { pathToFileURL } from "node:url";
 import WebSocket from "ws";
 
@@ -64,20 +65,28 @@ async function replayOnce(url, room) {
   return ended - started;
 }
 
+/** A forced GC that also lets freed sockets' close callbacks and weak references settle first. */
+async function settledHeap() {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    global.gc();
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+/** The heap growth with R rooms of one idle member each, in a fresh server with streams on or off. */
 async function heapWithRooms(streams) {
   const server = await listen({ streams: streams ? { size: 256 } : false });
   const url = `ws://127.0.0.1:${server.address().port}/live`;
   const clients = [];
-  global.gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = await settledHeap();
   for (let i = 0; i < ROOMS; i++) {
     const c = await open(url);
     c.send("join_room", { roomId: `idle-${i}` });
     await c.next((m) => m.type === "room_joined");
     clients.push(c);
   }
-  global.gc();
-  const after = process.memoryUsage().heapUsed;
+  const after = await settledHeap();
   for (const c of clients) c.ws.close();
   await close(server);
   return after - before;
@@ -98,10 +107,10 @@ if (typeof global.gc !== "function") {
   console.log("memory per idle room: run with --expose-gc");
 } else {
   const perRoom = [];
-  for (let i = 0; i < 3; i++) perRoom.push(((await heapWithRooms(true)) - (await heapWithRooms(false))) / ROOMS);
+  for (let i = 0; i < REPEAT; i++) perRoom.push(((await heapWithRooms(true)) - (await heapWithRooms(false))) / ROOMS);
   perRoom.sort((a, b) => a - b);
   console.log(
-    `memory per idle room with an empty stream (streams on - off, ${ROOMS} rooms): median ${perRoom[1].toFixed(0)} B (runs: ${perRoom.map((b) => b.toFixed(0)).join(", ")})`,
+    `memory per idle room with an empty stream (streams on - off, ${ROOMS} rooms): median ${perRoom[perRoom.length >> 1].toFixed(0)} B (runs: ${perRoom.map((b) => b.toFixed(0)).join(", ")})`,
   );
 }
 process.exit(0);

@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 
 /**
- * @param {{ host: string, port: number, path: string, kind?: "raw" | "ws",
+ * `socketPath` (raw clients only): connect to this Unix socket instead of host:port.
+ * @param {{ host: string, port: number, path: string, kind?: "raw" | "ws", socketPath?: string,
  *   onFrame: (buf: Buffer, start: number, end: number) => void, onBatch?: () => void,
  *   onClose?: (code: number, reason: string) => void }} opts
  * @returns {Promise<{ send(text: string): void, sendMany(texts: string[]): void, close(): void, destroy(): void }>}
@@ -60,9 +61,9 @@ function clientFrame(opcode, payload) {
   return frame;
 }
 
-function openRaw({ host, port, path, onFrame, onBatch, onClose }) {
+function openRaw({ host, port, path, socketPath, onFrame, onBatch, onClose }) {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port, noDelay: true });
+    const socket = socketPath ? netConnect({ path: socketPath }) : netConnect({ host, port, noDelay: true });
     const key = randomBytes(16).toString("base64");
     let handshaken = false;
     let rest = null; // unparsed bytes

@@ -65,5 +65,6 @@ export const createCorkedFanout =
       t.socket.write(PING_FRAME);
       if (t.socket.writableLength > maxBufferedBytes) overLimit(conn);
     };
-    return { ...createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength), ping };
+    // Buffers from Node's pool: `socket.write` takes them as they are (see encodeTextFrame).
+    return { ...createFramedFanout<NodeTransport>(context, attach, write, (t) => t.socket.writableLength, Buffer.allocUnsafe), ping };
   };

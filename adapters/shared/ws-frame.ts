@@ -13,18 +13,32 @@ export const PONG = 0xa;
 const encoder = new TextEncoder();
 /** Where text frames are encoded before they are copied out at their exact size (grown on demand). */
 let scratch = new Uint8Array(64 * 1024);
+/** `scratch` past room for the longest header: where payloads are encoded (kept, not made per frame). */
+let body = scratch.subarray(10);
+
+/** Where a frame is copied out to: a fresh `Uint8Array` by default (Node passes `Buffer.allocUnsafe`). */
+export type FrameAlloc = (size: number) => Uint8Array;
+
+const newBytes: FrameAlloc = (size) => new Uint8Array(size);
 
 /**
  * A complete unmasked text frame around `text`: the payload is encoded after room for the longest header,
- * the header written just before it, and the frame copied out at its exact size (it may sit in many
- * clients' queues).
+ * the header written just before it, and the frame copied out at its exact size into `alloc(size)` (it
+ * may sit in many clients' queues). On Node, `Buffer.allocUnsafe` takes small frames from a shared pool
+ * and hands sockets a `Buffer`, which `socket.write` takes as it is (a plain `Uint8Array` is wrapped in
+ * a new `Buffer` on every write, that is once per recipient).
  */
-export function encodeTextFrame(text: string): Uint8Array {
-  if (scratch.length < 10 + text.length * 3) scratch = new Uint8Array(10 + text.length * 3);
-  const { written: length } = encoder.encodeInto(text, scratch.subarray(10));
+export function encodeTextFrame(text: string, alloc: FrameAlloc = newBytes): Uint8Array {
+  if (scratch.length < 10 + text.length * 3) {
+    scratch = new Uint8Array(10 + text.length * 3);
+    body = scratch.subarray(10);
+  }
+  const { written: length } = encoder.encodeInto(text, body);
   const at = 10 - headerSize(length, false);
   writeHeader(scratch, at, 0x80 | TEXT, length, false);
-  return scratch.slice(at, 10 + length);
+  const frame = alloc(10 - at + length);
+  frame.set(scratch.subarray(at, 10 + length));
+  return frame;
 }
 
 /**

@@ -67,6 +67,50 @@ export interface Backplane {
    * epoch and (with `since`) its kept messages. Both resolve `undefined` while shared state is unreachable.
    */
   streams?: SharedStreamStore;
+  /** Shared documents across instances (docs/documents.md, "Across instances"). */
+  documents?: DocumentLink;
+}
+
+/**
+ * How shared documents cross instances: one channel per document, which an instance hears while it holds
+ * the document loaded. Updates and awareness go to every other holder; a loading instance asks the holders
+ * for what they have beyond its state vector (their diffs), so a late joiner gets updates not yet stored.
+ * Like `publish`, nothing here throws or waits on a lost link: messages are dropped and `sink.resync` repairs.
+ */
+export interface DocumentLink {
+  /** Where other instances' document news goes; set once, before any subscribe. */
+  listen(sink: DocumentSink): void;
+  /** Start hearing `name` (it is loading here); resolves once subscribed (never rejects). */
+  subscribe(name: string): Promise<void>;
+  /** Stop hearing `name` (unloaded here). */
+  unsubscribe(name: string): void;
+  /** An update or awareness update applied here, for the other holders of `name`. */
+  publish(name: string, kind: "update" | "awareness", data: Uint8Array): void;
+  /**
+   * Ask every other holder of `name` for what it holds beyond `stateVector`: resolves with the answers that
+   * came within `timeoutMs` (all of them, as soon as every holder answered; none when nobody else holds it).
+   */
+  fetch(name: string, stateVector: Uint8Array, timeoutMs: number): Promise<DocumentAnswer[]>;
+}
+
+/** One holder's answer to `DocumentLink.fetch`. */
+export interface DocumentAnswer {
+  /** Everything it holds beyond the asker's state vector (a Yjs update). */
+  update: Uint8Array;
+  /** Its state vector, so the asker can send back what the holder lacks. */
+  stateVector: Uint8Array;
+  /** The awareness states it knows, as one awareness update. */
+  awareness?: Uint8Array;
+}
+
+/** The documents' side of the link: how other instances' news reaches loaded documents. */
+export interface DocumentSink {
+  update(name: string, update: Uint8Array): void;
+  awareness(name: string, update: Uint8Array): void;
+  /** Another instance asks for what this one holds of `name` beyond `stateVector`; undefined when not loaded. */
+  answer(name: string, stateVector: Uint8Array): DocumentAnswer | undefined;
+  /** News may have been missed (reconnect): exchange diffs with the other holders of every loaded document. */
+  resync(): void;
 }
 
 /** One room message to sequence (see `Backplane.streams`). */

@@ -8,7 +8,7 @@ import {
 } from "./backplane.ts";
 import { createReporter, type OnError } from "../errors.ts";
 import { backgroundInterval, nextTurn, withTimeout } from "../util/async.ts";
-import { createCodec, parseMembers, redisKeys, type RedisKeys } from "./redis-codec.ts";
+import { createCodec, parseMembers, redisKeys, type RedisKeys, type WireRecord } from "./redis-codec.ts";
 import { RedisConnection } from "./redis-connection.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
 import { Liveness } from "./redis-liveness.ts";
@@ -18,6 +18,7 @@ import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
 import { readStream, rememberedOffset, Sequencer } from "./redis-streams.ts";
 import { createRedisBans } from "./redis-bans.ts";
+import { RedisDocuments } from "./redis-documents.ts";
 import type { SharedBans } from "./backplane.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
@@ -61,6 +62,7 @@ class RedisLink implements RedisBackplane {
   private readonly sequencer: Sequencer;
   private readonly redis: RedisConnection;
   readonly bans: SharedBans;
+  readonly documents: RedisDocuments;
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
   private sink: BackplaneSink | undefined;
@@ -80,7 +82,10 @@ class RedisLink implements RedisBackplane {
     const redis = (this.redis = new RedisConnection(this.settings, options.client, {
       announced: () => this.liveness.isAnnounced,
       rejoined: this.rejoined,
-      resync: () => this.sink!.resync(),
+      resync: () => {
+        this.sink!.resync();
+        this.documents.resync();
+      },
       report: this.report,
     }));
     const { instanceId, keys } = this;
@@ -88,9 +93,11 @@ class RedisLink implements RedisBackplane {
     const command = () => this.command();
     const publishSync = () => redis.publishTo(keys.control, `${this.codec.header("sync", "", "")}\n`);
     this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
-    this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, report: this.report });
+    const document = (record: WireRecord) => this.documents.receive(record);
+    this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, document, report: this.report });
     this.sequencer = new Sequencer(command, keys, failed);
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
+    this.documents = new RedisDocuments({ instanceId, keys, codec: this.codec, redis, publisher: this.publisher, report: this.report });
     this.liveness = new Liveness({
       instanceId,
       keys,
@@ -129,6 +136,7 @@ class RedisLink implements RedisBackplane {
     if (opened !== true && !(await opened)) return;
     redis.listen(this.receiver.onMessageBytes, this.keys.control);
     for (const roomId of this.rooms) redis.subscribeTo(this.keys.channel(roomId)).catch(redis.failed);
+    this.documents.resubscribe();
     if (redis.cmd!.status === "ready") this.announceSoon();
     this.beat = backgroundInterval(
       this.background(() => this.liveness.tick()),

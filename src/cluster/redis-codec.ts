@@ -31,6 +31,8 @@ export interface RedisKeys {
   ban(roomId: string, userId: string): string;
   /** Set of the room's banned user ids (pruned when a ban's key expired), for listing. */
   bans(roomId: string): string;
+  /** A shared document's channel (sharded in a Redis Cluster), heard by the instances holding it loaded. */
+  document(name: string): string;
 }
 
 /** `{` and `}` are escaped so the tag is exactly the room id, whatever it holds (Redis ends a tag at the first `}`). */
@@ -53,12 +55,19 @@ export function redisKeys(prefix: string): RedisKeys {
     idem: (roomId, key) => `${prefix}:idem:${tag(roomId)}:${key}`,
     ban: (roomId, userId) => `${prefix}:ban:${tag(roomId)}:${userId}`,
     bans: (roomId) => `${prefix}:bans:${tag(roomId)}`,
+    document: (name) => `${prefix}:doc:${tag(name)}`,
   };
 }
 
 export const MAGIC = "ols1";
 /** `sync`: re-read every room; `control`: an instance-level message (its body where a frame would be). */
-export type WireKind = MessageKind | "sync" | "control";
+export type WireKind = MessageKind | "sync" | "control" | DocumentKind;
+/**
+ * A shared document's records, on its own channel, the document name where a room id would be:
+ * `update` and `awareness` carry base64 data; `query` is `<request id> <state vector>`; `answer` goes to
+ * the instance named where a connection id would be, `<request id> <update> <state vector> <awareness>`.
+ */
+export type DocumentKind = "update" | "awareness" | "query" | "answer";
 /** `p`: a room's presence news of one window. */
 const KINDS: Record<string, WireKind> = {
   p: "presence",
@@ -69,6 +78,10 @@ const KINDS: Record<string, WireKind> = {
   c: "chat",
   s: "sync",
   x: "control",
+  d: "update",
+  a: "awareness",
+  q: "query",
+  r: "answer",
 };
 const CODES: Record<WireKind, string> = {
   presence: "p",
@@ -79,6 +92,10 @@ const CODES: Record<WireKind, string> = {
   chat: "c",
   sync: "s",
   control: "x",
+  update: "d",
+  awareness: "a",
+  query: "q",
+  answer: "r",
 };
 
 export interface WireRecord {

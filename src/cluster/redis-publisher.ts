@@ -70,7 +70,7 @@ export class Publisher {
   private readonly clustered: boolean;
   private readonly command: () => RedisClientLike | undefined;
   private readonly failed: (error: unknown) => void;
-  /** This batch's rooms, in the order they were first written to. */
+  /** This batch's channels (rooms and documents), in the order they were first written to. */
   private batches = new Map<string, RoomBatch>();
   /** Single Redis: the one pipeline every room of this batch shares. */
   private shared: RedisPipelineLike | undefined;
@@ -86,9 +86,14 @@ export class Publisher {
 
   /** Queue one room record (`header` is its encoded header). */
   publish(roomId: string, header: string, frame: string): void {
+    this.publishOn(this.keys.channel(roomId), header, frame);
+  }
+
+  /** Queue one record on `channel` (a room's or a shared document's), batched with that channel's others. */
+  publishOn(channel: string, header: string, frame: string): void {
     const cmd = this.command();
     if (!cmd) return;
-    this.batchOf(cmd, roomId).records.push(`${header}\n${frame}`);
+    this.batchOf(cmd, channel).records.push(`${header}\n${frame}`);
     this.schedule();
   }
 
@@ -97,7 +102,7 @@ export class Publisher {
     const cmd = this.command();
     if (!cmd || changes.length === 0) return;
     const { keys } = this;
-    const batch = this.batchOf(cmd, roomId);
+    const batch = this.batchOf(cmd, keys.channel(roomId));
     const { tx } = batch;
     const { fields, gone } = hashWrites(this.instanceId, changes);
     for (const { kind, connectionId } of changes) {
@@ -112,11 +117,12 @@ export class Publisher {
     return changes.some((c) => c.kind === "joined") ? written(batch) : undefined;
   }
 
-  private batchOf(cmd: RedisClientLike, roomId: string): RoomBatch {
-    let batch = this.batches.get(roomId);
+  /** A channel's batch: a room's (its hash writes and records share the room's slot) or a document's. */
+  private batchOf(cmd: RedisClientLike, channel: string): RoomBatch {
+    let batch = this.batches.get(channel);
     if (!batch) {
       const tx = this.clustered ? commandBatch(cmd) : (this.shared ??= cmd.pipeline());
-      this.batches.set(roomId, (batch = { tx, records: [] }));
+      this.batches.set(channel, (batch = { tx, records: [] }));
     }
     return batch;
   }
@@ -132,9 +138,9 @@ export class Publisher {
     (op === "hset" ? cmd.hset(key, connectionId, roomId) : cmd.hdel(key, connectionId)).catch(this.failed);
   }
 
-  private publishOn(tx: RedisPipelineLike, roomId: string, text: string): void {
-    if (this.clustered) tx.spublish!(this.keys.channel(roomId), text);
-    else tx.publish(this.keys.channel(roomId), text);
+  private send(tx: RedisPipelineLike, channel: string, text: string): void {
+    if (this.clustered) tx.spublish!(channel, text);
+    else tx.publish(channel, text);
   }
 
   private schedule(): void {
@@ -165,8 +171,8 @@ export class Publisher {
       for (const batch of out.values()) settle(batch);
       return;
     }
-    for (const [roomId, batch] of out) {
-      if (batch.records.length > 0) this.publishOn(batch.tx, roomId, joinRecords(batch.records));
+    for (const [channel, batch] of out) {
+      if (batch.records.length > 0) this.send(batch.tx, channel, joinRecords(batch.records));
       if (this.clustered)
         batch.tx
           .exec()

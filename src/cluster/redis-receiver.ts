@@ -1,5 +1,5 @@
-import type { BackplaneSink } from "./backplane.ts";
-import { createCodec, decodeRecords } from "./redis-codec.ts";
+import type { BackplaneSink, MessageKind } from "./backplane.ts";
+import { createCodec, decodeRecords, type WireRecord } from "./redis-codec.ts";
 
 /** Foreign-message reports are capped at one per this window so a noisy channel cannot flood the log. */
 const REPORT_WINDOW_MS = 1000;
@@ -9,6 +9,8 @@ export interface ReceiverOptions {
   /** Rooms this instance is subscribed to: a record for any other room is in flight from before an unsubscribe. */
   rooms: ReadonlySet<string>;
   sink(): BackplaneSink | undefined;
+  /** A shared document's record (see redis-documents.ts): true when it was one. */
+  document(record: WireRecord): boolean;
   report(message: string, cause?: unknown): void;
 }
 
@@ -17,7 +19,7 @@ export interface ReceiverOptions {
  * first bytes before any decoding, the rest decoded and handed to the engine. Never throws: it runs
  * inside ioredis's socket handler, where a throw would take the process down.
  */
-export function createReceiver({ instanceId, rooms, sink, report }: ReceiverOptions) {
+export function createReceiver({ instanceId, rooms, sink, document, report }: ReceiverOptions) {
   const codec = createCodec(instanceId);
   const utf8 = new TextDecoder("utf-8", { fatal: true });
   const stats = { bytesRead: 0, messagesRead: 0, recordsRead: 0 };
@@ -51,9 +53,10 @@ export function createReceiver({ instanceId, rooms, sink, report }: ReceiverOpti
       if (record.instanceId === instanceId) return; // our own publish, echoed by Redis
       stats.recordsRead++;
       try {
+        if (document(record)) return;
         if (record.kind === "sync") target.resync();
         else if (record.kind === "control") target.control(record.frame, record.instanceId);
-        else if (rooms.has(record.roomId)) target.deliver({ ...record, kind: record.kind });
+        else if (rooms.has(record.roomId)) target.deliver({ ...record, kind: record.kind as MessageKind });
       } catch (error) {
         report(`Applying a ${record.kind} message from instance ${record.instanceId} failed`, error);
       }

@@ -4,6 +4,7 @@ import { backgroundTimeout } from "../util/async.ts";
 import { DocumentWriter } from "./document-writer.ts";
 import { LiveDocument, type LiveDocumentHooks } from "./live-document.ts";
 import type { DocumentMetrics } from "./document-metrics.ts";
+import type { DocumentPeers } from "./document-peers.ts";
 
 /** Why a document could not be opened; the socket side closes with 4503. */
 export class DocumentUnavailable extends Error {
@@ -35,6 +36,8 @@ export interface RegistryDeps {
   maxDocuments: number;
   hooks: LiveDocumentHooks;
   metrics: DocumentMetrics;
+  /** Other instances holding the same documents (a backplane with documents). */
+  peers?: DocumentPeers;
   report(error: unknown): void;
 }
 
@@ -114,8 +117,10 @@ export class DocumentRegistry {
   private async load(entry: Entry): Promise<LiveDocument> {
     const { storage, metrics } = this.deps;
     const started = Date.now();
+    const { peers } = this.deps;
     const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name));
     try {
+      await peers?.attach(doc);
       const stored = await storage.load(entry.name);
       doc.load(stored.updates);
       const bytes = stored.updates.reduce((n, u) => n + u.byteLength, 0);
@@ -130,7 +135,9 @@ export class DocumentRegistry {
         },
         { rows: stored.updates.length, bytes, through: stored.through },
       );
+      await peers?.catchUp(doc);
     } catch (cause) {
+      peers?.detach(doc);
       doc.destroy();
       if (this.entries.get(entry.name) === entry) this.entries.delete(entry.name);
       entry.gone = true;
@@ -171,6 +178,7 @@ export class DocumentRegistry {
     entry.gone = true;
     clearTimeout(entry.timer);
     if (this.entries.get(entry.name) === entry) this.entries.delete(entry.name);
+    this.deps.peers?.detach(doc);
     doc.destroy();
     this.deps.metrics.unloaded();
   }

@@ -5,23 +5,21 @@ import { DocumentCloseCodes } from "./codes.ts";
 import { DocumentMetrics } from "./document-metrics.ts";
 import { DocumentRegistry } from "./document-registry.ts";
 import { YWebsocketConnection, type ConnectionContext, type DocumentConnection } from "./document-connection.ts";
-import type { LiveDocumentHooks } from "./live-document.ts";
-import { MAX_DOCUMENT_NAME_LENGTH, type DocumentAccess, type ResolvedDocumentOptions } from "./options.ts";
+import { REMOTE_ORIGIN, type LiveDocumentHooks } from "./live-document.ts";
+import type { DocumentAccess, ResolvedDocumentOptions } from "./options.ts";
+import type { DocumentLink } from "../cluster/backplane.ts";
+import { DocumentPeers } from "./document-peers.ts";
+import { documentUpgrade, userOf, type DocumentContext } from "./document-upgrade.ts";
 import { HocuspocusConnection } from "./hocuspocus-connection.ts";
 import { createDocumentApi, type DocumentApi } from "./document-api.ts";
-
-/** What the upgrade leaves in the peer's context for `open`. */
-interface DocumentContext {
-  user: UserInfo | undefined;
-  /** The y-websocket document name; absent for the Hocuspocus endpoint (`path` itself). */
-  name?: string;
-}
 
 export interface DocumentSideDeps {
   options: ResolvedDocumentOptions;
   /** The rooms' upgrade checks (shutdown, guard, `onAuth`): a refusal, or the user. */
   admit(request: Request): Promise<Response | { context: { user: UserInfo } } | undefined>;
   verifyToken: TokenVerifier | undefined;
+  /** The backplane's document link: documents cross instances (docs/documents.md, "Across instances"). */
+  link?: DocumentLink;
   report(error: unknown): void;
 }
 
@@ -39,7 +37,7 @@ export interface DocumentSide {
   matches(pathname: string): boolean;
   /** Read, change and list documents from the server (docs/documents.md, "Server API"). */
   readonly api: DocumentApi;
-  /** Be told of every change to a loaded document. */
+  /** Be told of every change made to a loaded document on this instance (not those from other instances). */
   onChange(listener: LiveDocumentHooks["changed"]): void;
   /** Close every document socket with 1001, write what is pending, close the storage. */
   close(): Promise<void>;
@@ -48,65 +46,18 @@ export interface DocumentSide {
 const CONNECTION = Symbol("openlivesync.document-connection");
 const connectionOf = (peer: unknown) => (peer as Record<symbol, DocumentConnection | undefined>)[CONNECTION];
 
-/** A verified token's claims as the user (`userId` from `sub`), as rooms do. */
-function userOf(decoded: UserInfo & { sub?: unknown; exp?: number }): UserInfo {
-  const { sub, exp: _exp, ...claims } = decoded;
-  return { ...claims, userId: decoded.userId ?? sub } as UserInfo;
-}
-
-/** The token a y-websocket client sends: `?token=` in the URL or `Authorization: Bearer`. */
-function tokenOf(request: Request, url: URL): string | undefined {
-  const fromQuery = url.searchParams.get("token");
-  if (fromQuery) return fromQuery;
-  const header = request.headers.get("authorization");
-  return header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() || undefined : undefined;
-}
-
-/** The document name in a y-websocket URL (`${path}/<name>`), or a refusal. */
-function nameOf(pathname: string, path: string): string | Response {
-  let name: string;
-  try {
-    name = decodeURIComponent(pathname.slice(path.length + 1));
-  } catch {
-    return new Response("Malformed document name", { status: 400 });
-  }
-  if (name === "" || name.length > MAX_DOCUMENT_NAME_LENGTH) {
-    return new Response(`Document name must be 1 to ${MAX_DOCUMENT_NAME_LENGTH} characters`, { status: 400 });
-  }
-  return name;
-}
-
-/**
- * The documents beside the rooms: their own crossws hooks (the runtime routes upgrades under `path` to
- * them), sharing the rooms' upgrade checks and token verification but none of the rooms' hot paths.
- */
-export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
-  const { options, report } = deps;
-  const metrics = new DocumentMetrics();
-  const listeners: Array<LiveDocumentHooks["changed"]> = [];
-  const registry = new DocumentRegistry({
-    storage: options.storage,
-    writeWindowMs: options.writeWindowMs,
-    unloadAfterMs: options.unloadAfterMs,
-    maxDocuments: options.maxDocuments,
-    metrics,
-    report,
-    hooks: {
-      changed(doc, update, origin) {
-        for (const listener of listeners) listener(doc, update, origin);
-      },
-    },
-  });
-  const connections = new Set<DocumentConnection>();
-  const ctx: ConnectionContext = {
+/** The context both protocols' connections share: options, registry, token check and `authorize`. */
+function connectionContext(deps: DocumentSideDeps, registry: DocumentRegistry, metrics: DocumentMetrics): ConnectionContext {
+  const { options, report, verifyToken } = deps;
+  return {
     options,
     metrics,
     registry,
     report,
     verifyToken:
-      deps.verifyToken &&
+      verifyToken &&
       (async (token) => {
-        const decoded = await deps.verifyToken!(token);
+        const decoded = await verifyToken(token);
         return decoded ? userOf(decoded) : null;
       }),
     async authorize(user, name): Promise<DocumentAccess> {
@@ -120,34 +71,36 @@ export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
       }
     },
   };
-  const path = options.path;
-  let closing = false;
+}
 
-  const hooks: Partial<Hooks> = {
-    async upgrade(request) {
-      if (closing) return new Response("Server is shutting down", { status: 503 });
-      const admitted = await deps.admit(request);
-      if (admitted instanceof Response) return admitted;
-      let user = admitted?.context.user;
-      const url = new URL(request.url, "http://localhost");
-      const token = tokenOf(request, url);
-      if (token !== undefined && deps.verifyToken) {
-        const decoded = await deps.verifyToken(token);
-        if (!decoded) return new Response("Unauthorized", { status: 401 });
-        user = userOf(decoded);
-      }
-      const context: DocumentContext = { user };
-      if (url.pathname !== path) {
-        const name = nameOf(url.pathname, path);
-        if (name instanceof Response) return name;
-        context.name = name;
-      }
-      return { context: context as unknown as Record<string, unknown> };
+/** The loaded documents, linked to the other instances' when the backplane carries documents. */
+function createRegistry(deps: DocumentSideDeps, metrics: DocumentMetrics, listeners: Array<LiveDocumentHooks["changed"]>) {
+  const { options, report } = deps;
+  return new DocumentRegistry({
+    storage: options.storage,
+    writeWindowMs: options.writeWindowMs,
+    unloadAfterMs: options.unloadAfterMs,
+    maxDocuments: options.maxDocuments,
+    metrics,
+    peers: deps.link && new DocumentPeers(deps.link, report),
+    report,
+    hooks: {
+      changed(doc, update, origin) {
+        // Another instance's change is its news, told there (one `document.updated` per change, not one per holder).
+        if (origin === REMOTE_ORIGIN) return;
+        for (const listener of listeners) listener(doc, update, origin);
+      },
     },
+  });
+}
+
+/** Each socket's connection: Hocuspocus at `path` itself, y-websocket under it; kept on the peer. */
+function socketHooks(ctx: ConnectionContext, connections: Set<DocumentConnection>, closing: () => boolean): Partial<Hooks> {
+  return {
     open(peer: Peer) {
       const context = peer.context as unknown as DocumentContext;
-      const onClose = (code: number) => metrics.closed(code);
-      if (closing) return peer.close(DocumentCloseCodes.GOING_AWAY, "Server is shutting down");
+      const onClose = (code: number) => ctx.metrics.closed(code);
+      if (closing()) return peer.close(DocumentCloseCodes.GOING_AWAY, "Server is shutting down");
       const conn =
         context.name === undefined
           ? new HocuspocusConnection(ctx, peer, context.user, onClose)
@@ -164,6 +117,25 @@ export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
       connections.delete(conn);
       conn.closed();
     },
+  };
+}
+
+/**
+ * The documents beside the rooms: their own crossws hooks (the runtime routes upgrades under `path` to
+ * them), sharing the rooms' upgrade checks and token verification but none of the rooms' hot paths.
+ */
+export function createDocumentSide(deps: DocumentSideDeps): DocumentSide {
+  const { options, report } = deps;
+  const metrics = new DocumentMetrics();
+  const listeners: Array<LiveDocumentHooks["changed"]> = [];
+  const registry = createRegistry(deps, metrics, listeners);
+  const connections = new Set<DocumentConnection>();
+  const ctx = connectionContext(deps, registry, metrics);
+  const path = options.path;
+  let closing = false;
+  const hooks: Partial<Hooks> = {
+    upgrade: documentUpgrade({ path, admit: deps.admit, verifyToken: deps.verifyToken, closing: () => closing }),
+    ...socketHooks(ctx, connections, () => closing),
   };
 
   return {

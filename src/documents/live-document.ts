@@ -1,5 +1,6 @@
 import * as Y from "yjs";
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
+import { backgroundTimeout, nextTurn } from "../util/async.ts";
 import type { DocumentWriter } from "./document-writer.ts";
 import { encodeAwareness, encodeUpdate } from "./sync-messages.ts";
 
@@ -18,6 +19,23 @@ export interface DocumentSession {
   sendRaw(bytes: Uint8Array): void;
 }
 
+/**
+ * A busy document fans out at most one update frame per this interval: updates arriving faster are merged
+ * (Y.mergeUpdates) into the next frame, so 50 editors typing at 10 Hz cost each socket about 100 writes a
+ * second instead of 490, for at most this much added latency; a quiet document's update goes out at the
+ * end of the turn that applied it. Measured in bench/README.md, "Documents".
+ */
+const FANOUT_INTERVAL_MS = 10;
+
+/** A turn's updates came from several origins. */
+const MIXED = Symbol("openlivesync.mixed-origins");
+
+/** The origin of changes that came from another instance: applied and fanned out here, never sent back. */
+export const REMOTE_ORIGIN = Symbol("openlivesync.remote-document-change");
+
+/** Sends this instance's changes to the other instances holding the document (see document-peers.ts). */
+export type DocumentRelay = (kind: "update" | "awareness", data: Uint8Array) => void;
+
 export interface LiveDocumentHooks {
   /** An update changed the document (after it was applied), from a session or from the server side. */
   changed(doc: LiveDocument, update: Uint8Array, origin: unknown): void;
@@ -32,6 +50,17 @@ export class LiveDocument {
   readonly awareness: Awareness;
   readonly sessions = new Set<DocumentSession>();
   writer: DocumentWriter | undefined;
+  /** Set while other instances may hold the document too (a backplane with documents). */
+  relay: DocumentRelay | undefined;
+  /**
+   * Updates applied since the last fan-out, sent merged as one frame per session: at the end of the turn,
+   * or when the last fan-out was less than {@link FANOUT_INTERVAL_MS} ago, that long after it. `origin` is
+   * the one origin they all had, else {@link MIXED}: then every session gets the frame, its own changes
+   * included (Yjs ignores what it has).
+   */
+  private turn: { updates: Uint8Array[]; origin: unknown } | undefined;
+  private lastFanout = 0;
+  private destroyed = false;
   /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
   private measured = 0;
   private sinceMeasured = 0;
@@ -46,7 +75,8 @@ export class LiveDocument {
     this.awareness.setLocalState(null);
     this.doc.on("update", (update: Uint8Array, origin: unknown) => {
       this.sinceMeasured += update.byteLength;
-      this.broadcast(encodeUpdate(update), origin);
+      this.queue(update, origin);
+      if (origin !== REMOTE_ORIGIN) this.relay?.("update", update);
       this.writer?.add(update);
       hooks.changed(this, update, origin);
     });
@@ -58,6 +88,28 @@ export class LiveDocument {
       for (const id of removed!) session.awarenessIds.delete(id);
     });
   }
+
+  private queue(update: Uint8Array, origin: unknown): void {
+    const turn = this.turn;
+    if (!turn) {
+      this.turn = { updates: [update], origin };
+      const wait = this.lastFanout + FANOUT_INTERVAL_MS - performance.now();
+      if (wait > 0) backgroundTimeout(this.flushTurn, wait);
+      else nextTurn(this.flushTurn);
+      return;
+    }
+    turn.updates.push(update);
+    if (turn.origin !== origin) turn.origin = MIXED;
+  }
+
+  private readonly flushTurn = (): void => {
+    const turn = this.turn;
+    this.turn = undefined;
+    if (!turn || this.destroyed) return;
+    this.lastFanout = performance.now();
+    const { updates } = turn;
+    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), turn.origin);
+  };
 
   /** Load stored rows (merged into one update first: one integration instead of one per row). */
   load(updates: Uint8Array[]): void {
@@ -90,15 +142,23 @@ export class LiveDocument {
     Y.applyUpdate(this.doc, update, origin);
   }
 
-  applyAwareness(update: Uint8Array, session: DocumentSession): void {
-    applyAwarenessUpdate(this.awareness, update, session);
-    this.broadcast(encodeAwareness(update), session);
+  /** An awareness update from a session here, or (`REMOTE_ORIGIN`) from another instance. */
+  applyAwareness(update: Uint8Array, origin: DocumentSession | typeof REMOTE_ORIGIN): void {
+    applyAwarenessUpdate(this.awareness, update, origin);
+    this.broadcast(encodeAwareness(update), origin);
+    if (origin !== REMOTE_ORIGIN) this.relay?.("awareness", update);
   }
 
-  /** Every known awareness state, as one update (for a joiner and for query-awareness). */
-  awarenessFrame(): Uint8Array | undefined {
+  /** Every known awareness state as one awareness update, if any. */
+  awarenessUpdate(): Uint8Array | undefined {
     const ids = [...this.awareness.getStates().keys()];
-    return ids.length === 0 ? undefined : encodeAwareness(encodeAwarenessUpdate(this.awareness, ids));
+    return ids.length === 0 ? undefined : encodeAwarenessUpdate(this.awareness, ids);
+  }
+
+  /** Every known awareness state, as one message (for a joiner and for query-awareness). */
+  awarenessFrame(): Uint8Array | undefined {
+    const update = this.awarenessUpdate();
+    return update && encodeAwareness(update);
   }
 
   /** A session leaves: its awareness states are removed for the others. */
@@ -109,7 +169,9 @@ export class LiveDocument {
     session.awarenessIds.clear();
     removeAwarenessStates(this.awareness, ids, null);
     // Encoded after the removal: bumped clocks and null states, which is how the others learn of it.
-    this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, ids)), session);
+    const removal = encodeAwarenessUpdate(this.awareness, ids);
+    this.broadcast(encodeAwareness(removal), session);
+    this.relay?.("awareness", removal);
   }
 
   broadcast(frame: Uint8Array, except: unknown): void {
@@ -124,6 +186,7 @@ export class LiveDocument {
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.awareness.destroy();
     this.doc.destroy();
   }

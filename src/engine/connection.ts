@@ -104,6 +104,8 @@ export class Connection {
   permissions: RoomPermissions | undefined;
   /** Presence throttle: when this connection's presence last went out. */
   lastPresenceAt = 0;
+  /** The head of this connection's relayed events in the room it last sent one to (see `eventFrameHead`). */
+  eventHead: { roomId: string; userId: string | undefined; head: string } | undefined;
   /** Adapter-owned per-connection data (e.g. the Node socket for corked writes). */
   transport: unknown;
   /** In-progress state; undefined while idle. */

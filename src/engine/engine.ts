@@ -304,6 +304,7 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
       options: options.documents,
       admit: createUpgrade({ options, guard, runtime, report, refusals, closing: () => closing }),
       verifyToken,
+      link: backplane?.documents,
       report: (error) => report(error, { stage: "documents" }),
     });
 

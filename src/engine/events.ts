@@ -1,5 +1,5 @@
 import { ErrorCodes } from "../protocol/codes.ts";
-import { eventAckFrame, eventFrame } from "../protocol/frames.ts";
+import { eventAckFrame, eventFrameFrom, eventFrameHead } from "../protocol/frames.ts";
 import type { BroadcastEventPayload } from "../protocol/messages.ts";
 import { contextOf } from "./app-hooks.ts";
 import { type Connection, inOrder } from "./connection.ts";
@@ -15,6 +15,16 @@ export function senderKey(conn: Connection, clientMessageId: string): string {
   return userId ? JSON.stringify(["u", userId, clientMessageId]) : JSON.stringify(["anonymous", clientMessageId]);
 }
 
+/** The head of `conn`'s relayed events in `roomId`: made on its first event there, kept while room and user stay. */
+function headOf(conn: Connection, roomId: string): string {
+  const userId = conn.user?.userId;
+  const cached = conn.eventHead;
+  if (cached && cached.roomId === roomId && cached.userId === userId) return cached.head;
+  const head = eventFrameHead(roomId, conn.id, userId);
+  conn.eventHead = { roomId, userId, head };
+  return head;
+}
+
 /**
  * `broadcast_event`: relayed to every other member of the sender's room, never echoed. With a
  * `beforeEvent` hook each event waits for it, in the order the connection sent them (`work.eventChain`);
@@ -27,7 +37,7 @@ export function createEvents(ctx: EngineContext) {
     const room = conn.room;
     if (!room || room.id !== roomId) return; // left (or moved on) while the hook ran
     const key = clientMessageId === undefined ? undefined : senderKey(conn, clientMessageId);
-    const frame = eventFrame({ roomId, connectionId: conn.id, userId: conn.user?.userId, event: payload.event, payload: payload.payload });
+    const frame = eventFrameFrom(headOf(conn, roomId), payload.event, payload.payload);
     // A repeat of a key is relayed to nobody (the streams remember it); the sender gets the answer the first one got.
     const published = send.publish(room, { kind: "event", connectionId: conn.id, frame, key }, conn);
     if (clientMessageId === undefined) return;

@@ -28,14 +28,8 @@ export function resolveStreams(options: StreamOptions | false | undefined): Reso
   };
 }
 
-/** What a message costs the byte cap beyond its frame (entry object, array slot). */
+/** What a message costs the byte cap beyond its frame: a fixed charge (array slots, bookkeeping), so tiny messages fill it too. */
 const ENTRY_OVERHEAD = 48;
-
-/** One kept message: its frame with its offset, and when it was written. */
-interface Entry {
-  frame: string;
-  at: number;
-}
 
 /** What a repeated idempotency key gets: the offset its first publish was given. */
 interface Remembered {
@@ -73,42 +67,48 @@ export interface StreamLog {
 }
 
 /**
- * One room's stream: the last offset given, the kept messages (offsets `first` … `offset`) and the
- * idempotency keys seen. Everything but the counters is allocated on first need: an idle room's log
- * is this object and its map slot.
+ * One room's stream: the last offset given, the kept messages (offsets `first` … `offset`: their frames
+ * with their offsets and when each was written, in two arrays from `head` on) and the idempotency keys
+ * seen. Everything but the counters is allocated on first need: an idle room's log is this object and
+ * its map slot. `older` / `newer` link the logs in the order they were last written to.
  */
 class RoomLog {
   /** Part of the epoch: a new log for a room (after its old one was dropped) has a new one. */
   readonly gen: number;
   offset = 0;
-  /** The offset of `entries[head]`. */
+  /** The offset of `frames[head]`. */
   first = 1;
-  entries: Entry[] | undefined;
+  frames: string[] | undefined;
+  /** When each kept message was written (ms), beside `frames`. */
+  times: number[] | undefined;
   head = 0;
   bytes = 0;
   /** When the newest message was written. */
   writtenAt = 0;
   keys: Map<string, Remembered> | undefined;
+  older: RoomLog | undefined;
+  newer: RoomLog | undefined;
 
   constructor(gen: number) {
     this.gen = gen;
   }
 
   get kept(): number {
-    return this.entries ? this.entries.length - this.head : 0;
+    return this.frames ? this.frames.length - this.head : 0;
   }
 
   /** Drop the oldest kept message; its bytes. */
   shift(): number {
-    const entries = this.entries!;
-    const dropped = entries[this.head]!;
-    entries[this.head++] = undefined as unknown as Entry;
+    const frames = this.frames!;
+    const dropped = frames[this.head]!;
+    frames[this.head++] = undefined as unknown as string;
     this.first++;
-    if (this.head >= 64 && this.head * 2 >= entries.length) {
-      this.entries = entries.slice(this.head);
+    if (this.head >= 64 && this.head * 2 >= frames.length) {
+      this.frames = frames.slice(this.head);
+      this.times = this.times!.slice(this.head);
       this.head = 0;
     }
-    const cost = dropped.frame.length + ENTRY_OVERHEAD;
+    const cost = dropped.length + ENTRY_OVERHEAD;
     this.bytes -= cost;
     return cost;
   }
@@ -125,8 +125,10 @@ export class RoomStreams implements StreamLog {
   /** A string no earlier process had: every epoch of this process starts with it. */
   private readonly processEpoch = crypto.randomUUID().slice(0, 8);
   private gens = 0;
-  /** Logs by room id, least recently written first (the byte cap trims from the front). */
+  /** Logs by room id. */
   private readonly logs = new Map<string, RoomLog>();
+  /** The logs written to, least recently written first (the byte cap trims from there), linked through `newer`. */
+  private oldest: RoomLog | undefined;
   private newest: RoomLog | undefined;
   private bytes = 0;
   private readonly inUse: (roomId: string) => boolean;
@@ -152,18 +154,20 @@ export class RoomStreams implements StreamLog {
     const offset = ++log.offset;
     const framed = withOffset(frame, offset);
     const cost = framed.length + ENTRY_OVERHEAD;
-    (log.entries ??= []).push({ frame: framed, at: now });
+    if (log.frames) {
+      log.frames.push(framed);
+      log.times!.push(now);
+    } else {
+      log.frames = [framed];
+      log.times = [now];
+    }
     log.bytes += cost;
     this.bytes += cost;
     log.writtenAt = now;
     if (key !== undefined) (log.keys ??= new Map()).set(key, { offset, at: now });
     this.trim(log, now);
-    if (this.newest !== log) {
-      // Least recently written first: the byte cap takes from the rooms nobody writes to.
-      this.logs.delete(roomId);
-      this.logs.set(roomId, log);
-      this.newest = log;
-    }
+    // Least recently written first: the byte cap takes from the rooms nobody writes to.
+    if (this.newest !== log) this.moveToNewest(log);
     if (this.bytes > this.options.maxBytes) this.enforceCap(log);
     return { frame: framed, offset };
   }
@@ -184,11 +188,11 @@ export class RoomStreams implements StreamLog {
     this.trim(log, Date.now());
     if (since.offset + 1 < log.first) return undefined;
     const out: Replay = { frames: [], bytes: 0 };
-    const entries = log.entries ?? [];
+    const frames = log.frames ?? [];
     for (let offset = since.offset + 1; offset <= log.offset; offset++) {
-      const entry = entries[log.head + offset - log.first]!;
-      out.frames.push(entry.frame);
-      out.bytes += entry.frame.length;
+      const frame = frames[log.head + offset - log.first]!;
+      out.frames.push(frame);
+      out.bytes += frame.length;
     }
     return out;
   }
@@ -200,7 +204,7 @@ export class RoomStreams implements StreamLog {
       if (now - log.writtenAt > this.options.ttlMs && !this.inUse(roomId)) {
         this.bytes -= log.bytes;
         this.logs.delete(roomId);
-        if (this.newest === log) this.newest = undefined;
+        this.unlink(log);
       }
     }
   }
@@ -220,13 +224,32 @@ export class RoomStreams implements StreamLog {
     return `${this.processEpoch}-${log.gen.toString(36)}`;
   }
 
+  /** Make `log` the most recently written (it may be linked elsewhere in the order, or not at all). */
+  private moveToNewest(log: RoomLog): void {
+    this.unlink(log);
+    log.older = this.newest;
+    if (this.newest) this.newest.newer = log;
+    else this.oldest = log;
+    this.newest = log;
+  }
+
+  private unlink(log: RoomLog): void {
+    const { older, newer } = log;
+    if (older) older.newer = newer;
+    else if (this.oldest === log) this.oldest = newer;
+    if (newer) newer.older = older;
+    else if (this.newest === log) this.newest = older;
+    log.older = log.newer = undefined;
+  }
+
   /** Keep at most `size` messages, none older than `ttlMs`, and keys no older than `ttlMs`. */
   private trim(log: RoomLog, now: number): void {
     const { size, ttlMs } = this.options;
     while (log.kept > size) this.bytes -= log.shift();
-    while (log.kept > 0 && now - log.entries![log.head]!.at > ttlMs) this.bytes -= log.shift();
-    if (log.kept === 0 && log.entries) {
-      log.entries = undefined;
+    while (log.kept > 0 && now - log.times![log.head]! > ttlMs) this.bytes -= log.shift();
+    if (log.kept === 0 && log.frames) {
+      log.frames = undefined;
+      log.times = undefined;
       log.head = 0;
     }
     const keys = log.keys;
@@ -240,7 +263,7 @@ export class RoomStreams implements StreamLog {
 
   /** Over the byte cap: the least recently written rooms lose their oldest messages first. */
   private enforceCap(spare: RoomLog): void {
-    for (const log of this.logs.values()) {
+    for (let log = this.oldest; log; log = log.newer) {
       if (log === spare) continue;
       while (log.kept > 0 && this.bytes > this.options.maxBytes) this.bytes -= log.shift();
       if (this.bytes <= this.options.maxBytes) return;

@@ -40,6 +40,21 @@ export const eventAckFrame = (ack: EventAckPayload): string => encodeFrame(MSG_E
 
 export const eventFrame = (relay: BroadcastEventRelayPayload): string => encodeFrame(MSG_BROADCAST_EVENT_RELAY, relay);
 
+/**
+ * The start of a relayed `broadcast_event` up to its `event`: what is the same for every event one
+ * member sends in one room, so a sender's events encode only their name and payload (`eventFrameFrom`).
+ */
+export function eventFrameHead(roomId: string, connectionId: string, userId: string | undefined): string {
+  const user = userId === undefined ? "" : `"userId":${JSON.stringify(userId)},`;
+  return `{"type":"${MSG_BROADCAST_EVENT_RELAY}","payload":{"roomId":${JSON.stringify(roomId)},"connectionId":${JSON.stringify(connectionId)},${user}`;
+}
+
+/** What `eventFrame` gives, from the head of `eventFrameHead`: byte for byte the same JSON. */
+export function eventFrameFrom(head: string, event: string, payload: unknown): string {
+  const body = JSON.stringify(payload); // undefined (no payload, a function): the key is left out, as inside an object
+  return body === undefined ? `${head}"event":${JSON.stringify(event)}}}` : `${head}"event":${JSON.stringify(event)},"payload":${body}}}`;
+}
+
 /** `presence_updated` with one entry, built around its JSON so the entry is encoded only once. */
 export function presenceFrame(roomId: string, key: "joined" | "updated", entryJson: string): string {
   return `{"type":"${MSG_PRESENCE_UPDATED}","payload":{"roomId":${JSON.stringify(roomId)},"${key}":[${entryJson}]}}`;

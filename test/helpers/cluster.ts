@@ -18,6 +18,8 @@ export interface InstanceConfig {
   natMap?: Record<string, { host: string; port: number }>;
   /** `false`: the instance runs without room streams. */
   streams?: false;
+  /** Shared documents: a storage URL (default: in memory, per process), write window, unload grace. */
+  documents?: { storageUrl?: string; writeWindowMs?: number; unloadAfterMs?: number };
 }
 
 export interface Instance {

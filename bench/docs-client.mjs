@@ -1,0 +1,178 @@
+// The load client of bench/docs.mjs, forked by it: editors on Yjs documents over the y-websocket protocol
+// (ours at /yjs/<name>, y-websocket's server at /<name>) or Hocuspocus's (one socket per editor, the name
+// in every message). Each editor keeps its own Y.Doc, types one character at its end `hz` times a second
+// and never applies the others' updates (so the client's cost stays small and the same for every server).
+// A delivered update is recognised by its first struct's (client, clock), which every server keeps when
+// it re-encodes the update, and timed against its send.
+//
+// Messages from the parent: { type: "open", kind, port, path, docs: [{ name, editors }] } → { type: "opened" };
+// { type: "run", hz, warmupMs, measureMs } → { type: "result", sent, delivered, p50, p99, seconds };
+// { type: "big", kind, port, path, names, update } (base64) → { type: "bigDone" }.
+import * as Y from "yjs";
+import * as decoding from "lib0/decoding";
+import * as encoding from "lib0/encoding";
+import WebSocket from "ws";
+
+const editors = [];
+/** sentAt's key: client id (32 bits) × KEY + clock, exact below 2^53 while a clock stays under 2^20. */
+const KEY = 1 << 20;
+const sentAt = new Map();
+let measuring = false;
+let delivered = 0;
+let latencies = new Float64Array(1 << 20);
+let nLat = 0;
+
+function frame(kind, name, write) {
+  const e = encoding.createEncoder();
+  if (kind === "hp") encoding.writeVarString(e, name);
+  write(e);
+  return encoding.toUint8Array(e);
+}
+
+const step1 = (kind, name) =>
+  frame(kind, name, (e) => {
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()));
+  });
+const updateFrame = (kind, name, update) =>
+  frame(kind, name, (e) => {
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, 2);
+    encoding.writeVarUint8Array(e, update);
+  });
+const authFrame = (name) =>
+  frame("hp", name, (e) => {
+    encoding.writeVarUint(e, 2);
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarString(e, "");
+  });
+
+/** Sync messages: [type 0][subtype][update]; an update's first struct group gives (client, clock). */
+function onMessage(kind, data, waiter, self) {
+  const bytes = data instanceof Buffer ? data : Buffer.from(data);
+  const d = decoding.createDecoder(bytes);
+  if (kind === "hp") decoding.readVarString(d);
+  const type = decoding.readVarUint(d);
+  if (type !== 0 && type !== 4) return; // Hocuspocus answers a step 1 with type 4 (sync reply)
+  const sub = decoding.readVarUint(d);
+  if (sub === 1) waiter?.();
+  if (sub !== 2 || !measuring) return;
+  const update = decoding.readVarUint8Array(d);
+  const now = performance.now();
+  // One client's one struct (an editor's keystroke as relayed): read its (client, clock) directly.
+  const u = decoding.createDecoder(update);
+  if (decoding.readVarUint(u) === 1 && decoding.readVarUint(u) === 1) {
+    const client = decoding.readVarUint(u);
+    if (client !== self.id) count(client * KEY + decoding.readVarUint(u), now);
+    return;
+  }
+  // Hocuspocus 4 merges a turn's updates into one message: every (client, clock) in it counts.
+  const { from, to } = Y.parseUpdateMeta(update);
+  for (const [client, start] of from) {
+    const end = to.get(client) ?? start;
+    // A merged frame may carry the receiver's own updates back (Hocuspocus; ours when several typed): not a delivery.
+    if (client === self.id) continue;
+    for (let clock = start; clock < end; clock++) count(client * KEY + clock, now);
+  }
+}
+
+function count(key, now) {
+  const at = sentAt.get(key);
+  if (at === undefined) return;
+  delivered++;
+  if (nLat === latencies.length) {
+    const grown = new Float64Array(latencies.length * 2);
+    grown.set(latencies);
+    latencies = grown;
+  }
+  latencies[nLat++] = now - at;
+}
+
+function openSocket(kind, port, path, name) {
+  const url = kind === "hp" ? `ws://127.0.0.1:${port}${path}` : `ws://127.0.0.1:${port}${path}/${encodeURIComponent(name)}`;
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const socket = { ws, synced: undefined, id: -1 };
+  ws.binaryType = "nodebuffer";
+  ws.on("message", (data) => onMessage(kind, data, () => socket.synced?.(), socket));
+  return new Promise((resolve, reject) => {
+    ws.once("error", reject);
+    ws.once("open", () => {
+      if (kind === "hp") ws.send(authFrame(name));
+      const synced = new Promise((r) => (socket.synced = r));
+      ws.send(step1(kind, name));
+      synced.then(() => resolve(socket));
+    });
+  });
+}
+
+async function open({ kind, port, path, docs }) {
+  for (const { name, editors: count } of docs) {
+    for (let i = 0; i < count; i++) {
+      const socket = await openSocket(kind, port, path, name);
+      const { ws } = socket;
+      const doc = new Y.Doc();
+      socket.id = doc.clientID;
+      const text = doc.getText("t");
+      doc.on("update", (update) => ws.send(updateFrame(kind, name, update)));
+      editors.push({ doc, text, ws });
+    }
+  }
+}
+
+function type(editor) {
+  const { doc, text } = editor;
+  const clock = Y.getState(doc.store, doc.clientID);
+  sentAt.set(doc.clientID * KEY + clock, performance.now());
+  text.insert(text.length, "x");
+}
+
+async function run({ hz, warmupMs, measureMs }) {
+  const period = 1000 / hz;
+  const timers = editors.map((editor, i) =>
+    setTimeout(
+      () => {
+        editor.timer = setInterval(() => type(editor), period);
+      },
+      (i * period) / editors.length,
+    ),
+  );
+  await new Promise((r) => setTimeout(r, warmupMs));
+  measuring = true;
+  const sentBefore = sentAt.size;
+  delivered = 0;
+  nLat = 0;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, measureMs));
+  measuring = false;
+  const seconds = (performance.now() - started) / 1000;
+  for (const t of timers) clearTimeout(t);
+  for (const e of editors) clearInterval(e.timer);
+  const sorted = latencies.subarray(0, nLat).sort();
+  const at = (q) => (nLat === 0 ? 0 : sorted[Math.min(nLat - 1, Math.floor(q * nLat))]);
+  return { sent: sentAt.size - sentBefore, delivered, seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+/** One socket per name, each sends `update` (one big document) and waits for the server's answer to a step 1. */
+async function big({ kind, port, path, names, update }) {
+  const bytes = Buffer.from(update, "base64");
+  for (const name of names) {
+    const socket = await openSocket(kind, port, path, name);
+    socket.ws.send(updateFrame(kind, name, bytes));
+    const synced = new Promise((r) => (socket.synced = r));
+    socket.ws.send(step1(kind, name));
+    await synced;
+    editors.push(socket);
+  }
+}
+
+process.on("message", async (msg) => {
+  if (msg.type === "open") {
+    await open(msg);
+    process.send({ type: "opened" });
+  } else if (msg.type === "run") process.send({ type: "result", ...(await run(msg)) });
+  else if (msg.type === "big") {
+    await big(msg);
+    process.send({ type: "bigDone" });
+  }
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { RoomStreams, withOffset } from "../../src/engine/streams.ts";
+
+const frame = (n: number) => `{"type":"broadcast_event","payload":{"event":"e","payload":{"n":${n}}}}`;
+/** What one kept message costs the byte cap: its frame with its offset plus the fixed charge. */
+const cost = (n: number, offset: number) => withOffset(frame(n), offset).length + 48;
+
+describe("RoomStreams (one instance, in memory)", () => {
+  it("past the byte cap, the least recently written rooms lose their oldest messages first", () => {
+    const one = cost(1, 1);
+    const streams = new RoomStreams({ size: 256, ttlMs: 60_000, maxBytes: one * 6 }, () => true);
+    const a = streams.position("a");
+    const b = streams.position("b");
+    const c = streams.position("c");
+    for (const room of ["a", "b", "c"]) streams.append(room, frame(1));
+    for (const room of ["a", "b", "c"]) streams.append(room, frame(1));
+    // a was written to again after b and c: b is now the least recently written.
+    streams.append("a", frame(1));
+    expect(streams.keptBytes).toBeLessThanOrEqual(one * 6);
+    expect(streams.replay("b", b)).toBeUndefined(); // b lost its first message
+    expect(streams.replay("b", { offset: 1, epoch: b.epoch })?.frames).toHaveLength(1);
+    expect(streams.replay("a", a)?.frames).toHaveLength(3);
+    expect(streams.replay("c", c)?.frames).toHaveLength(2);
+    streams.append("c", frame(1)); // over again: b (oldest written) gives its last message, then a
+    expect(streams.replay("b", { offset: 1, epoch: b.epoch })).toBeUndefined();
+    expect(streams.replay("b", { offset: 2, epoch: b.epoch })?.frames).toEqual([]);
+    expect(streams.replay("c", c)?.frames).toHaveLength(3);
+    expect(streams.keptBytes).toBeLessThanOrEqual(one * 6);
+  });
+
+  it("a room being written to keeps at least its newest message under the cap", () => {
+    const streams = new RoomStreams({ size: 256, ttlMs: 60_000, maxBytes: 10 }, () => true);
+    const a = streams.position("a");
+    streams.append("a", frame(1));
+    const out = streams.append("a", frame(2));
+    expect(streams.replay("a", { offset: 1, epoch: a.epoch })?.frames).toEqual([out.frame]);
+  });
+
+  it("keeps at most size messages, in offset order, and replays them exactly", () => {
+    const streams = new RoomStreams({ size: 100, ttlMs: 60_000, maxBytes: 1 << 30 }, () => true);
+    const start = streams.position("r");
+    const sent = Array.from({ length: 250 }, (_, i) => streams.append("r", frame(i)));
+    expect(sent.map((s) => s.offset)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    expect(streams.replay("r", start)).toBeUndefined();
+    expect(streams.replay("r", { offset: 150, epoch: start.epoch })?.frames).toEqual(sent.slice(150).map((s) => s.frame));
+    expect(streams.replay("r", { offset: 149, epoch: start.epoch })).toBeUndefined();
+    expect(streams.keptBytes).toBe(sent.slice(150).reduce((sum, s) => sum + s.frame.length + 48, 0));
+  });
+
+  it("expired messages are dropped; a log whose room is gone is forgotten, and its room gets a new epoch", () => {
+    let inUse = true;
+    const streams = new RoomStreams({ size: 256, ttlMs: 1000, maxBytes: 1 << 30 }, () => inUse);
+    const first = streams.position("r");
+    streams.append("r", frame(1));
+    streams.append("s", frame(1));
+    streams.sweep(Date.now() + 2000);
+    expect(streams.keptBytes).toBe(0);
+    // Still in use: the log (offset, epoch) stays, empty.
+    expect(streams.position("r")).toEqual({ offset: 1, epoch: first.epoch });
+    expect(streams.replay("r", { offset: 1, epoch: first.epoch })?.frames).toEqual([]);
+    inUse = false;
+    streams.sweep(Date.now() + 2000);
+    const next = streams.position("r");
+    expect(next.offset).toBe(0);
+    expect(next.epoch).not.toBe(first.epoch);
+    // The forgotten logs left the write order too: the cap still works on what remains.
+    streams.append("s", frame(2));
+    streams.append("r", frame(2));
+    expect(streams.keptBytes).toBe(cost(2, 1) * 2);
+  });
+});
