@@ -7,7 +7,8 @@
 // (bench/servers/ours-node.mjs), the Worker bench/servers/edge-worker.mjs on workerd, and a bare Durable
 // Object that relays each frame (workerd's own cost of a fan-out):
 // fan-out 1→199: one sender, 199 receivers in one room, 16 broadcasts in flight; deliveries per second
-//   (workerd twice: clients naming the room in the URL, and plain /live relayed by the Worker).
+//   (workerd three times: clients naming the room in the URL, plain /live relayed by the Worker, and
+//   `?room=` with room streams off, so no SQLite write per message).
 // join: `joiners` clients join one room in batches of 100; s until the last room_joined, frames received,
 //   server CPU s (workerd: its process).
 // idle memory: `idle` sockets in rooms of 100 (?room=), then no traffic until workerd evicted the rooms'
@@ -35,7 +36,7 @@ async function startNode() {
   return { name: "Node", port: server.port, pid: server.pid, url: `ws://127.0.0.1:${server.port}/live`, stop: () => stopServer(server) };
 }
 
-async function startWorkerd() {
+async function startWorkerd(bindings = {}) {
   const bundle = await rolldown({
     input: join(ROOT, "bench/servers/edge-worker.mjs"),
     platform: "browser",
@@ -52,6 +53,7 @@ async function startWorkerd() {
     port: 0,
     compatibilityDate: "2025-07-01",
     durableObjects: { ROOMS: { className: "LiveRoom", useSQLite: true } },
+    bindings,
   });
   const url = await mf.ready;
   const pid = workerdPids().find((p) => !before.has(p));
@@ -159,11 +161,15 @@ try {
   const nodeFan = await fanout(node);
   const edgeFan = await fanout(workerd, "/live?room=room-0");
   const relayFan = await fanout(workerd);
+  const noStreams = await startWorkerd({ STREAMS: "off" });
+  const noStreamsFan = await fanout(noStreams, "/live?room=room-0");
+  await noStreams.stop();
   const bare = await startBareDurableObject();
   const bareFan = await fanout(bare).catch(() => Number.NaN);
   await bare.stop();
   rows.push(
     `| fan-out 1→199, deliveries/s | ${fmt(nodeFan)} | ${fmt(edgeFan)} (?room=), ${fmt(relayFan)} (relayed /live) | ${fmt(edgeFan / nodeFan, 2)} / ${fmt(relayFan / nodeFan, 2)} |`,
+    `| … streams off (no SQLite write per message), ?room=, deliveries/s | | ${fmt(noStreamsFan)} | streams on ÷ off ${fmt(edgeFan / noStreamsFan, 2)} |`,
     `| … a bare Durable Object relaying each frame, deliveries/s | | ${fmt(bareFan)} | ours (?room=) ÷ bare ${fmt(edgeFan / bareFan, 2)} |`,
   );
   const nodeJoin = await bigJoin(node);

@@ -8,6 +8,7 @@ import { createMessageParser, createServerInputParser } from "../../src/protocol
 import { addLiveRoute } from "../shared/live-route.ts";
 import { optionsResolver, ROOM_HEADER, USER_HEADER, type CloudflareOptions, type CloudflareOptionsInput } from "./options.ts";
 import { startRelay } from "./relay.ts";
+import { addEdgeApi, addEdgeMonitoring } from "./edge-http.ts";
 import { createRoomClass, type LiveRoomClass } from "./room-object.ts";
 import { socketPair, switchingProtocols, type DurableNamespaceLike, type WorkerSocket } from "./shapes.ts";
 
@@ -56,7 +57,7 @@ export function createLiveWorker(input: CloudflareOptionsInput = {}): LiveWorker
   };
 }
 
-/** The Worker's routes: `GET /`, `GET /healthz`, and the live path. */
+/** The Worker's routes: `GET /`, `GET /healthz`, `/readyz`, `/metrics`, the HTTP API (with `api`) and the live path. */
 function createWorkerApp(options: CloudflareOptions, env: Env): Hono {
   const bindingName = options.binding ?? "ROOMS";
   const namespace = env[bindingName] as DurableNamespaceLike | undefined;
@@ -119,6 +120,9 @@ function createWorkerApp(options: CloudflareOptions, env: Env): Hono {
   const app = new Hono();
   app.get("/", (c) => c.text("openlivesync"));
   app.get("/healthz", (c) => c.text("ok"));
+  const edge = { options, objectOf, roomIdOf };
+  addEdgeMonitoring(app, edge);
+  addEdgeApi(app, edge);
   addLiveRoute(app, resolved.path, (c) => upgrade(c.req.raw));
   return app;
 }

@@ -9,6 +9,12 @@ export interface CloudflareOptions extends WebSocketServerOptions {
    * @default "ROOMS"
    */
   binding?: string;
+  /**
+   * `GET /readyz` and `GET /metrics` on the Worker (`/metrics?room=<id>&room=<id>` sums those rooms'
+   * objects' figures). `false` turns both off.
+   * @default true
+   */
+  monitoring?: boolean;
 }
 
 /** Options, or options built from the Worker's `env` (secrets and vars live there). */
@@ -28,11 +34,6 @@ export function optionsResolver(input: CloudflareOptionsInput): (env: Record<str
     if (options.backplane) {
       throw new ConfigError(
         "createLiveWorker: remove `backplane`. At the edge each room is one Durable Object, so no backplane is needed.",
-      );
-    }
-    if (options.api) {
-      throw new ConfigError(
-        "createLiveWorker: the HTTP API (`api`) is not served on Cloudflare yet; remove the option (see docs/cloudflare.md).",
       );
     }
     cache.set(env, options);

@@ -52,105 +52,125 @@ const text = (data: string | ArrayBuffer) => (typeof data === "string" ? data : 
  * where a client connecting with `?room=` costs nothing while its room is idle (docs/cloudflare.md).
  */
 export function startRelay(client: WorkerSocket, deps: RelayDeps): void {
-  let current: Upstream | undefined;
-  let finished = false;
+  new Relay(client, deps).listen();
+}
 
-  const finish = (code: number, reason: string) => {
-    if (finished) return;
-    finished = true;
-    drop(current);
+/** One relayed client: its socket, the upstream of the room it is in, and whether it ended. */
+class Relay {
+  private readonly client: WorkerSocket;
+  private readonly deps: RelayDeps;
+  private current: Upstream | undefined;
+  private finished = false;
+
+  constructor(client: WorkerSocket, deps: RelayDeps) {
+    this.client = client;
+    this.deps = deps;
+  }
+
+  listen(): void {
+    const { client, deps } = this;
+    client.accept();
+    client.addEventListener("message", ({ data }) => {
+      if (this.finished) return;
+      const raw = text(data);
+      if (deps.maxPayload > 0 && exceedsBytes(raw, deps.maxPayload)) return this.finish(1009, `Frame larger than ${deps.maxPayload} bytes`);
+      // Only a frame that names join_room is parsed here; every other one passes as it came.
+      const target = raw.includes("join_room") ? deps.joinTarget(raw) : undefined;
+      const current = this.current;
+      const up = !current || (target !== undefined && target !== current.room) ? this.open(target) : current;
+      if (up.socket) up.socket.send(raw);
+      else up.queue.push(raw);
+    });
+    client.addEventListener("close", ({ code, reason }) => {
+      const wasFinished = this.finished;
+      this.finished = true;
+      this.drop(this.current);
+      if (!wasFinished) {
+        try {
+          client.close(code === 1005 || code === 1006 ? 1000 : sendableCode(code), reason);
+        } catch {}
+      }
+    });
+    client.addEventListener("error", () => {
+      this.finished = true;
+      this.drop(this.current);
+    });
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.drop(this.current);
     try {
-      client.close(sendableCode(code), reason);
+      this.client.close(sendableCode(code), reason);
     } catch {}
-  };
+  }
 
   /** Leave `up`'s room: its socket closes once the frames sent before went out, and relays their answers until then. */
-  const drop = (up: Upstream | undefined) => {
+  private drop(up: Upstream | undefined): void {
     if (!up || up.dropped) return;
     up.dropped = true;
     if (!up.socket) return; // closed as soon as it opens
     try {
       up.socket.close(1000, "Left the room");
     } catch {}
-  };
+  }
 
-  const toClient = (frame: string) => {
-    if (finished) return;
+  private toClient(frame: string): void {
+    if (this.finished) return;
     try {
-      client.send(frame);
+      this.client.send(frame);
     } catch {}
-  };
+  }
 
-  const open = (room: string | undefined): Upstream => {
-    const previous = current;
-    drop(previous);
+  /** Move to `room`'s object: the previous upstream is dropped, and this one's frames wait until it closed. */
+  private open(room: string | undefined): Upstream {
+    const previous = this.current;
+    this.drop(previous);
     let end = () => {};
     const done = new Promise<void>((resolve) => (end = resolve));
     const up: Upstream = { room, queue: [], dropped: false, inbox: previous ? [] : undefined, done, end };
-    current = up;
+    this.current = up;
     void previous?.done.then(() => {
       const held = up.inbox ?? [];
       up.inbox = undefined;
-      for (const frame of held) toClient(frame);
+      for (const frame of held) this.toClient(frame);
     });
-    deps.connect(room).then(
-      (response) => {
-        const socket = webSocketOf(response);
-        if (!socket) {
-          up.end();
-          if (up === current) finish(refusalCode(response.status), response.statusText || "Refused by the room");
-          return;
-        }
-        socket.accept();
-        up.socket = socket;
-        socket.addEventListener("message", ({ data }) => {
-          if (up.inbox) up.inbox.push(text(data));
-          else toClient(text(data));
-        });
-        socket.addEventListener("close", ({ code, reason }) => {
-          up.end();
-          if (up === current && !up.dropped) finish(code, reason);
-        });
-        socket.addEventListener("error", () => {
-          up.end();
-          if (up === current && !up.dropped) finish(1011, "Room connection failed");
-        });
-        for (const frame of up.queue) socket.send(frame);
-        up.queue = [];
-        if (up.dropped || finished) socket.close(1000, "Left the room");
-      },
+    this.deps.connect(room).then(
+      (response) => this.connected(up, response),
       (error) => {
         up.end();
-        deps.report(error, { stage: "socket" });
-        if (up === current) finish(1011, "Room unavailable");
+        this.deps.report(error, { stage: "socket" });
+        if (up === this.current) this.finish(1011, "Room unavailable");
       },
     );
     return up;
-  };
+  }
 
-  client.accept();
-  client.addEventListener("message", ({ data }) => {
-    if (finished) return;
-    const raw = text(data);
-    if (deps.maxPayload > 0 && exceedsBytes(raw, deps.maxPayload)) return finish(1009, `Frame larger than ${deps.maxPayload} bytes`);
-    // Only a frame that names join_room is parsed here; every other one passes as it came.
-    const target = raw.includes("join_room") ? deps.joinTarget(raw) : undefined;
-    const up = !current || (target !== undefined && target !== current.room) ? open(target) : current;
-    if (up.socket) up.socket.send(raw);
-    else up.queue.push(raw);
-  });
-  client.addEventListener("close", ({ code, reason }) => {
-    const wasFinished = finished;
-    finished = true;
-    drop(current);
-    if (!wasFinished) {
-      try {
-        client.close(code === 1005 || code === 1006 ? 1000 : sendableCode(code), reason);
-      } catch {}
+  /** The object answered `up`'s upgrade: relay its socket, or pass its refusal on. */
+  private connected(up: Upstream, response: Response): void {
+    const socket = webSocketOf(response);
+    if (!socket) {
+      up.end();
+      if (up === this.current) this.finish(refusalCode(response.status), response.statusText || "Refused by the room");
+      return;
     }
-  });
-  client.addEventListener("error", () => {
-    finished = true;
-    drop(current);
-  });
+    socket.accept();
+    up.socket = socket;
+    socket.addEventListener("message", ({ data }) => {
+      if (up.inbox) up.inbox.push(text(data));
+      else this.toClient(text(data));
+    });
+    socket.addEventListener("close", ({ code, reason }) => {
+      up.end();
+      if (up === this.current && !up.dropped) this.finish(code, reason);
+    });
+    socket.addEventListener("error", () => {
+      up.end();
+      if (up === this.current && !up.dropped) this.finish(1011, "Room connection failed");
+    });
+    for (const frame of up.queue) socket.send(frame);
+    up.queue = [];
+    if (up.dropped || this.finished) socket.close(1000, "Left the room");
+  }
 }

@@ -32,7 +32,12 @@ export interface SqlStorageLike {
 export interface DurableObjectStateLike {
   acceptWebSocket(ws: HibernatableSocket, tags?: string[]): void;
   getWebSockets(tag?: string): HibernatableSocket[];
-  storage: { sql: SqlStorageLike; transactionSync<T>(fn: () => T): T };
+  storage: {
+    sql: SqlStorageLike;
+    transactionSync<T>(fn: () => T): T;
+    /** The object's one alarm: `alarm()` is called at `scheduledTime` (ms), waking the object if it hibernates. */
+    setAlarm(scheduledTime: number): Promise<void>;
+  };
 }
 
 /** A Durable Object namespace binding (`env.ROOMS`). */

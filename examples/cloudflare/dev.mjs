@@ -25,7 +25,11 @@ const miniflare = new Miniflare({
   compatibilityDate: "2025-07-01",
   durableObjects: { ROOMS: { className: "LiveRoom", useSQLite: true } },
   durableObjectsPersist: here("./.state"),
-  bindings: { ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? "", JWKS_URL: process.env.JWKS_URL ?? "" },
+  bindings: {
+    ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? "",
+    JWKS_URL: process.env.JWKS_URL ?? "",
+    API_SECRET: process.env.API_SECRET ?? "",
+  },
 });
 const url = await miniflare.ready;
 console.log(`openlivesync on workerd: ${url.href}  WebSocket: ws://127.0.0.1:${url.port}/live (or /live?room=<id>)`);

@@ -9,7 +9,7 @@ import type { Guard } from "./guard.ts";
 import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
 import type { SharedStreams } from "./shared-streams.ts";
-import type { RoomStreams } from "./streams.ts";
+import type { StreamLog } from "./streams.ts";
 
 /**
  * What the engine's parts share. Built once by `createLiveEngine`; each part (registry, membership,
@@ -25,8 +25,8 @@ export interface EngineContext {
   readonly send: RoomSend;
   /** Remote members of local rooms, with a backplane. */
   readonly cluster: ClusterRooms | undefined;
-  /** Offsets, backlog and idempotency keys of every room (streams on, one instance). */
-  readonly streams: RoomStreams | undefined;
+  /** Offsets, backlog and idempotency keys of every room (streams on, one instance, or kept by the runtime). */
+  readonly streams: StreamLog | undefined;
   /** Room streams in the backplane's shared state (streams on, a backplane that keeps them). */
   readonly shared: SharedStreams | undefined;
   /** Origins, connection counts, rate limits. */

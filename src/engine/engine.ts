@@ -34,7 +34,7 @@ import type { RoomManager } from "./room.ts";
 import type { RoomSend } from "./room-send.ts";
 import { createRoomSide, type Drop } from "./room-side.ts";
 import type { RuntimeCapabilities } from "./runtime.ts";
-import type { RoomStreams } from "./streams.ts";
+import { RoomStreams, type StreamLog } from "./streams.ts";
 import { createServerApi, type ServerApi } from "./server-api.ts";
 import { createUpgrade, startBackplane } from "./upgrade.ts";
 
@@ -114,12 +114,12 @@ export function createLiveEngine(userOptions: WebSocketServerOptions = {}, runti
   const ctx: EngineContext = {
     ...{ options, report, rooms, send, cluster, streams, shared, guard, drop, callbacks: app },
     storage: chatStorage.storage,
-    bans: new RoomBans(backplane?.bans, report),
+    bans: new RoomBans(backplane?.bans ?? runtime.bans, report),
     armExpiry: (conn, exp) => registry.armExpiry(conn, exp),
   };
   // The verifier is built once so key caches live as long as the server and bad auth config fails at start-up.
   const verifyToken = options.auth ? createTokenVerifier(options.auth) : undefined;
-  const { dispatch, registry } = createMemberSide(ctx, metrics, fanout, verifyToken);
+  const { dispatch, registry } = createMemberSide(ctx, metrics, fanout, verifyToken, runtime.expiry);
   const [faults, refusals] = [createClientFaults(report), createRefusals(report)];
   const socket = { options, runtime, guard, metrics, registry, dispatch, drop, faults, refusals };
   const { hooks, receiveText } = createSocketHooks({ ...socket, closing: () => closing });
@@ -189,8 +189,8 @@ function createAppSide(options: ResolvedOptions, input: ServerInputParser, clust
 }
 
 /** The heartbeat (unless the runtime pings itself) and the streams' sweep; returns what stops them. */
-function startTimers(options: ResolvedOptions, runtime: RuntimeCapabilities, registry: Registry, streams: RoomStreams | undefined) {
-  const sweeper = streams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
+function startTimers(options: ResolvedOptions, runtime: RuntimeCapabilities, registry: Registry, streams: StreamLog | undefined) {
+  const sweeper = streams instanceof RoomStreams && backgroundInterval(() => streams.sweep(), Math.min(streams.options.ttlMs, SWEEP_MS));
   const stopHeartbeat =
     options.heartbeatIntervalMs > 0 && !runtime.nativeHeartbeat ? registry.startHeartbeat(options.heartbeatIntervalMs) : undefined;
   return () => {
@@ -203,7 +203,13 @@ function startTimers(options: ResolvedOptions, runtime: RuntimeCapabilities, reg
  * The member side: what a connection can do in a room (membership, presence, events, chat), dispatch
  * (frames → those actions) and the registry of open connections.
  */
-function createMemberSide(ctx: EngineContext, metrics: Metrics, fanout: Fanout, verifyToken: TokenVerifier | undefined) {
+function createMemberSide(
+  ctx: EngineContext,
+  metrics: Metrics,
+  fanout: Fanout,
+  verifyToken: TokenVerifier | undefined,
+  expiry: RuntimeCapabilities["expiry"],
+) {
   const { rooms, guard, report } = ctx;
   const presence = createPresence(ctx);
   const membership = createMembership(ctx, presence, verifyToken);
@@ -211,6 +217,7 @@ function createMemberSide(ctx: EngineContext, metrics: Metrics, fanout: Fanout, 
   const registry = new Registry({
     rooms,
     closeOnTokenExpiry: ctx.options.closeOnTokenExpiry,
+    expiry,
     remove: membership.remove,
     released: (conn) => {
       metrics.closes++;

@@ -17,6 +17,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface RegistryOptions {
   rooms: RoomManager;
   closeOnTokenExpiry: boolean;
+  /** The runtime closes on expiry itself (`RuntimeCapabilities.expiry`): no timer here. */
+  expiry?: (conn: Connection, atMs: number, expire: () => void) => void;
   /** Leaves the connection's room and tells the room (membership). */
   remove(conn: Connection): void;
   /** The socket of `conn` closed; called once per connection. */
@@ -102,6 +104,11 @@ export class Registry {
     if (delay <= 0) {
       work.expiryTimer = undefined;
       return this.drop(conn, CloseCodes.UNAUTHORIZED, "Token expired");
+    }
+    if (this.o.expiry) {
+      work.expiryTimer = undefined;
+      conn.settle();
+      return this.o.expiry(conn, exp * 1000, () => this.drop(conn, CloseCodes.UNAUTHORIZED, "Token expired"));
     }
     work.expiryTimer = backgroundTimeout(() => this.armExpiry(conn, exp), Math.min(delay, MAX_TIMER_MS));
   }

@@ -9,7 +9,7 @@ import { createPresenceBatch, type PresenceBatch, type PresenceBatchOptions, typ
 import { createReplayPacer, type ReplayPacer } from "./replay.ts";
 import type { Room, RoomManager } from "./room.ts";
 import type { SharedStreams } from "./shared-streams.ts";
-import type { RoomStreams } from "./streams.ts";
+import type { StreamLog } from "./streams.ts";
 import { RoomWatch, watchedFanout } from "./room-watch.ts";
 
 /** One room message: the finished client frame and what the backplane needs to route it. */
@@ -99,7 +99,7 @@ export function createRoomSend(
   backplane: Backplane | undefined,
   batchOptions: Pick<PresenceBatchOptions, "batchMs" | "budget" | "maxSnapshot" | "report">,
   counter: SendCounter = UNCOUNTED,
-  streams?: RoomStreams,
+  streams?: StreamLog,
   budget = 2 * 1024 * 1024,
 ): RoomSend {
   const watch = new RoomWatch();

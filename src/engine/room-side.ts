@@ -9,7 +9,7 @@ import { RoomManager } from "./room.ts";
 import { createRoomSend, type RoomSend } from "./room-send.ts";
 import type { RuntimeCapabilities } from "./runtime.ts";
 import { SharedStreams } from "./shared-streams.ts";
-import { RoomStreams } from "./streams.ts";
+import { type ResolvedStreams, RoomStreams, type StreamLog } from "./streams.ts";
 
 /** Every close the server decides: counted by its code, then the registry's drop. */
 export type Drop = (conn: Connection, code: number, reason: string) => void;
@@ -22,7 +22,7 @@ export function createRoomSide(options: ResolvedOptions, runtime: RuntimeCapabil
     overLimit: (conn) => drop(conn, CloseCodes.SLOW_CONSUMER, "Slow consumer: outgoing buffer full"),
   });
   const rooms = new RoomManager(fanout);
-  const streams = createStreams(options, rooms);
+  const streams = createStreams(options, rooms, runtime);
   const batchOptions = {
     batchMs: options.presenceBatchMs,
     budget: options.presenceBudget,
@@ -83,7 +83,8 @@ function createSharedStreams(options: ResolvedOptions, rooms: RoomManager, send:
  * One instance's room streams, in memory; `undefined` when they are off or a backplane links several
  * instances (offsets need one authority per room, which this instance alone is not).
  */
-function createStreams(options: ResolvedOptions, rooms: RoomManager): RoomStreams | undefined {
+function createStreams(options: ResolvedOptions, rooms: RoomManager, runtime: RuntimeCapabilities): StreamLog | undefined {
   if (!options.streams || options.backplane) return undefined;
+  if (runtime.streams) return runtime.streams(options.streams);
   return new RoomStreams(options.streams, (roomId) => rooms.get(roomId) !== undefined);
 }

@@ -1,5 +1,7 @@
+import type { SharedBans } from "../cluster/backplane.ts";
 import type { Connection } from "./connection.ts";
 import type { CreateFanout } from "./fanout.ts";
+import type { ResolvedStreams, StreamLog } from "./streams.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
 export interface RuntimeCapabilities {
@@ -26,4 +28,17 @@ export interface RuntimeCapabilities {
    * puts it back.
    */
   memberChanged?: (conn: Connection) => void;
+  /**
+   * The runtime keeps room streams itself (a Durable Object's SQLite: offsets and backlog outlive its
+   * eviction); the engine then runs no sweep timer. Used when `streams` is on and there is no backplane.
+   */
+  streams?: (options: ResolvedStreams) => StreamLog;
+  /** Where room bans are kept when no backplane stores them (a Durable Object's SQLite). */
+  bans?: SharedBans;
+  /**
+   * The runtime closes connections on token expiry itself, without a timer in this process (a Durable
+   * Object's alarm): called with when (ms since the epoch) and the close to run then. Called again for
+   * the same connection with its new expiry.
+   */
+  expiry?: (conn: Connection, atMs: number, expire: () => void) => void;
 }

@@ -50,6 +50,23 @@ export interface Replay {
 }
 
 /**
+ * What the engine asks of room streams: offsets, the kept backlog and the idempotency keys. `RoomStreams`
+ * keeps them in this process's memory; a runtime can keep them itself (`RuntimeCapabilities.streams`: a
+ * Durable Object's SQLite, so they outlive its eviction).
+ */
+export interface StreamLog {
+  readonly options: ResolvedStreams;
+  /** The room's current offset and epoch (its log is created if it has none). */
+  position(roomId: string): StreamPosition;
+  /** Give `frame` (built without an offset) the room's next offset and keep it; with `key`, remember the key for `ttlMs`. */
+  append(roomId: string, frame: string, key?: string): { frame: string; offset: number };
+  /** The offset a publish with `key` was given, when it was seen within `ttlMs`. */
+  remembered(roomId: string, key: string): number | undefined;
+  /** Everything after `since`, when the log still holds all of it in that epoch; `undefined` otherwise. */
+  replay(roomId: string, since: StreamPosition): Replay | undefined;
+}
+
+/**
  * One room's stream: the last offset given, the kept messages (offsets `first` … `offset`: their frames
  * with their offsets and when each was written, in two arrays from `head` on) and the idempotency keys
  * seen. Everything but the counters is allocated on first need: an idle room's log is this object and
@@ -103,7 +120,7 @@ class RoomLog {
  * finds it) until its newest message is older than `ttlMs` and nobody is in the room, and its epoch is
  * this process's epoch plus the log's generation, so a dropped log or a restart never passes for the old one.
  */
-export class RoomStreams {
+export class RoomStreams implements StreamLog {
   readonly options: ResolvedStreams;
   /** A string no earlier process had: every epoch of this process starts with it. */
   private readonly processEpoch = crypto.randomUUID().slice(0, 8);

@@ -5,13 +5,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { FixtureOptions } from "../fixtures/options.ts";
 import { pause, TestClient } from "../helpers/client.ts";
 import { disconnectAll, liveClient, messagesOf, until } from "../helpers/live-clients.ts";
 import { makeKey, sign, startJwksServer } from "../helpers/jwks-server.ts";
-import { startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
+import { prepareWorkerd, startWorkerd, type WorkerdFixture } from "../helpers/workerd.ts";
 import { roomInUrlSuite } from "../suites/room-in-url.suite.ts";
 
 const fixtures: WorkerdFixture[] = [];
@@ -48,6 +48,9 @@ afterAll(async () => {
   for (const fixture of fixtures.splice(0)) await fixture.stop();
   for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
+
+// Bundling the Worker takes a while on a busy machine: not inside the first test's timeout.
+beforeAll(() => prepareWorkerd(), 180_000);
 
 describe("rooms at the edge", () => {
   it("serves a room straight from its object with ?room=, beside relayed members, and refuses a join_room for another room there with FORBIDDEN", async () => {

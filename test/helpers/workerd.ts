@@ -26,6 +26,14 @@ export async function bundleWorker(file: string): Promise<string> {
   return output[0].code;
 }
 
+/**
+ * Bundle the fixture Worker now (once per test file): call it in `beforeAll` with a long timeout, so a
+ * busy machine's bundling is not charged to the first test's timeout.
+ */
+export async function prepareWorkerd(): Promise<void> {
+  await (built ??= bundleWorker(entry));
+}
+
 export interface WorkerdOptions {
   /** Keep the Durable Objects' storage in this folder (default: in memory). */
   persist?: string;
