@@ -9,7 +9,7 @@ import { RoomManager } from "./room.ts";
 import { createRoomSend, type RoomSend } from "./room-send.ts";
 import type { RuntimeCapabilities } from "./runtime.ts";
 import { SharedStreams } from "./shared-streams.ts";
-import { type ResolvedStreams, RoomStreams, type StreamLog } from "./streams.ts";
+import { RoomStreams, type StreamLog } from "./streams.ts";
 
 /** Every close the server decides: counted by its code, then the registry's drop. */
 export type Drop = (conn: Connection, code: number, reason: string) => void;
