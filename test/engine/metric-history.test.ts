@@ -7,6 +7,8 @@ describe("metric history (the admin page's charts)", () => {
   afterEach(() => void vi.useRealTimers());
 
   it("turns counters into rates and mean storage time per interval, gauges as they are", () => {
+    // The clock stands still between start() and t0: the first interval is exactly 5 s.
+    vi.useFakeTimers({ toFake: ["Date"] });
     let totals = { ...zero };
     const history = new MetricHistory(() => totals, { intervalMs: 5000, capacity: 10 });
     history.start();
