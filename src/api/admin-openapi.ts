@@ -1,3 +1,4 @@
+import { documentInfo } from "./openapi-documents.ts";
 /** The admin routes (`admin-routes.ts`) in the OpenAPI document: their paths and response schemas. */
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -80,19 +81,7 @@ export const adminSchemas = {
     properties: {
       enabled: { type: "boolean", description: "false: the server runs with documents: false (the list is empty)." },
       total: { type: "integer", description: "Documents matching q." },
-      documents: {
-        type: "array",
-        items: {
-          type: "object",
-          properties: {
-            name: { type: "string" },
-            bytes: { type: "integer", description: "Stored bytes." },
-            loaded: { type: "boolean", description: "Loaded in this instance's memory." },
-            clients: { type: "integer", description: "Clients connected to it on this instance." },
-          },
-          required: ["name", "bytes", "loaded", "clients"],
-        },
-      },
+      documents: { type: "array", items: documentInfo },
     },
     required: ["enabled", "total", "documents"],
   },

@@ -12,6 +12,18 @@ const name = {
 
 const base64 = (description: string) => ({ type: "string", contentEncoding: "base64", description });
 
+/** One row of a document listing (`GET /api/documents`, the admin page's documents panel). */
+export const documentInfo = {
+  type: "object",
+  properties: {
+    name: { type: "string" },
+    bytes: { type: "integer", description: "Bytes stored (snapshot plus rows not yet compacted)" },
+    loaded: { type: "boolean", description: "Loaded in this instance" },
+    clients: { type: "integer", description: "Clients connected to it on this instance" },
+  },
+  required: ["name", "bytes", "loaded", "clients"],
+};
+
 export function documentPaths(): Record<string, unknown> {
   return {
     "/api/documents": {
@@ -52,16 +64,7 @@ export function documentComponents(): Record<string, unknown> {
       properties: {
         documents: {
           type: "array",
-          items: {
-            type: "object",
-            properties: {
-              name: { type: "string" },
-              bytes: { type: "integer", description: "Bytes stored (snapshot plus rows not yet compacted)" },
-              loaded: { type: "boolean", description: "Loaded in this instance" },
-              clients: { type: "integer", description: "Clients connected to it on this instance" },
-            },
-            required: ["name", "bytes", "loaded", "clients"],
-          },
+          items: documentInfo,
         },
         total: { type: "integer" },
       },
