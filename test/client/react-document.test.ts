@@ -4,69 +4,20 @@
  * server is killed and restarted (the server starts empty: the pages' docs give it the text back).
  * Skipped without /usr/bin/chromium, except under CI=true.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
-import { build } from "rolldown";
 import { afterAll, describe, expect, it } from "vitest";
-import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
-import { startRestartable, type RestartableServer } from "../helpers/restartable.ts";
+import { chromiumAvailable, pageView as view, type ReactPageRig, startReactPage, untilView as until } from "../helpers/react-page.ts";
 
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
-
-const dir = mkdtempSync(join(tmpdir(), "ols-react-doc-"));
-let context: BrowserContext | undefined;
-let server: RestartableServer | undefined;
-let appServer: Server | undefined;
+const available = chromiumAvailable();
+let rig: ReactPageRig | undefined;
 afterAll(async () => {
-  appServer?.close();
-  await context?.close();
-  await server?.kill();
-  rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 });
-
-const view = async (page: Page) => JSON.parse((await page.locator("#out").textContent()) ?? "{}");
-const until = (page: Page, predicate: string) =>
-  page
-    .waitForFunction(
-      `(() => { const v = JSON.parse(document.querySelector("#out")?.textContent || "{}"); return ${predicate}; })()`,
-      undefined,
-      { timeout: 20_000 },
-    )
-    .catch(async (error) => {
-      throw new Error(`${predicate} never held; the page shows ${await page.locator("#out").textContent()}`, { cause: error });
-    });
 
 describe.skipIf(!available)("useDocument in Chromium", () => {
   it("gives two pages one document with its sync status, and syncs again after a server restart", async () => {
-    const result = await build({
-      input: join(import.meta.dirname, "..", "fixtures", "react-document-app.ts"),
-      platform: "browser",
-      write: false,
-      transform: { define: { "process.env.NODE_ENV": JSON.stringify("development") } },
-      output: { format: "esm" },
-    });
-    const code = result.output[0].code;
-    context = await launchChromium(join(dir, "profile"));
-    const http = createServer((req, res) => {
-      const js = req.url?.startsWith("/app.js");
-      res.writeHead(200, { "content-type": js ? "text/javascript" : "text/html" });
-      res.end(js ? code : '<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>');
-    });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    appServer = http;
-    const appUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
-    server = await startRestartable("node", { allowedOrigins: [new URL(appUrl).origin] });
-    const open = async () => {
-      const page = await context!.newPage();
-      page.on("pageerror", (e) => console.log(`pageerror ${e.message}`));
-      await page.goto(`${appUrl}?doc=react-notes&url=${encodeURIComponent(server!.wsUrl)}`);
-      return page;
-    };
+    rig = await startReactPage("react-document-app.ts");
+    const server = rig.server;
+    const open = () => rig!.open({ doc: "react-notes" });
     const ada = await open();
     const bob = await open();
     for (const page of [ada, bob]) await until(page, `v.status === "synced" && v.synced && v.awareness && !v.readOnly`);
