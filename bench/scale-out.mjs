@@ -8,6 +8,9 @@
 // receivers, the sender in the last one), started together; counts summed, latency histograms merged.
 // One process could not keep up with 3,000 clients in 1,000 rooms on a loaded machine. --timeout (s,
 // default 180) bounds a run: one that does not finish is reported with where each process was.
+// --window n: messages each sender (fan-out) or room keeps in flight, instead of the scenario's own
+// (16 for fan-out, 10 per room): on a loaded machine a small window measures scheduling delays (every
+// hop waits for a core), a larger one what the processes can carry.
 // --cluster: start a private 3-master Redis Cluster (bench/redis-cluster.mjs: loopback, random ports,
 // stopped by PID at the end) and use it instead of REDIS_URL.
 // Every run's `uptime` load average is printed with it; the table gives each configuration's median
@@ -51,8 +54,19 @@ const SCENARIOS = [
   },
   { name: "rooms-1000x100", load: "rooms", params: { clients: 1000, rooms: 100, window: 10 } },
   // Issue 27's cluster figure: 3 instances on a 3-master Redis Cluster (REDIS_URL listing the masters).
-  { name: "fanout-1000", load: "fanout", params: { receivers: 999, window: 16 }, configs: ["single+redis", "3 instances"] },
-  { name: "rooms-1000", load: "rooms", params: { clients: 3000, rooms: 1000, window: 10 }, configs: ["single+redis", "3 instances"] },
+  // With --baseline-dist, the same two on that build in the same run (before/after).
+  {
+    name: "fanout-1000",
+    load: "fanout",
+    params: { receivers: 999, window: 16 },
+    configs: ["single+redis", "3 instances", "single+redis (baseline)", "3 instances (baseline)"],
+  },
+  {
+    name: "rooms-1000",
+    load: "rooms",
+    params: { clients: 3000, rooms: 1000, window: 10 },
+    configs: ["single+redis", "3 instances", "single+redis (baseline)", "3 instances (baseline)"],
+  },
   {
     name: "local-4x25",
     load: "rooms",
@@ -75,6 +89,7 @@ function parseArgs(argv) {
     else if (flag === "--pin") out.pin = true;
     else if (flag === "--procs") out.procs = Number(value());
     else if (flag === "--cluster") out.cluster = true;
+    else if (flag === "--window") out.window = Number(value());
     else if (flag === "--timeout") out.timeout = Number(value());
     else throw new Error(`Unknown argument ${argv[i]}`);
   }
@@ -160,6 +175,7 @@ async function runConfig(config, scenario, opts, dist, redis, rep) {
   if (opts.pin) for (const s of servers) pin(s.pid, "0");
   const params = { ...scenario.params, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000 };
   if (opts.clients) params.clients = Math.min(params.clients ?? opts.clients, opts.clients);
+  if (opts.window) params.window = opts.window;
   // Fewer clients, as many per room.
   if (params.rooms) params.rooms = Math.max(1, Math.round((params.rooms * params.clients) / scenario.params.clients));
   const loadAvg = loadAverage();
@@ -194,6 +210,8 @@ const CONFIGS = [
   { name: "single (baseline)", file: "ours-node.mjs", instances: 1, redis: false, baseline: true },
   { name: "2 instances (baseline)", file: "ours-node-cluster.mjs", instances: 2, redis: true, baseline: true },
   { name: "3 instances", file: "ours-node-cluster.mjs", instances: 3, redis: true },
+  { name: "single+redis (baseline)", file: "ours-node-cluster.mjs", instances: 1, redis: true, baseline: true },
+  { name: "3 instances (baseline)", file: "ours-node-cluster.mjs", instances: 3, redis: true, baseline: true },
   { name: "4 instances", file: "ours-node-cluster.mjs", instances: 4, redis: true },
   { name: "4 instances (baseline)", file: "ours-node-cluster.mjs", instances: 4, redis: true, baseline: true },
 ];
@@ -284,7 +302,7 @@ async function main() {
   const lines = [
     `## Scale-out bench (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
-    `Node ${process.version}; ${opts.duration} s windows; median of ${opts.repeat} runs (range in brackets). ${opts.procs} load-client process${opts.procs > 1 ? "es" : ""}; ${opts.pin ? "servers pinned to CPU 0, the load client to CPU 1, Redis unpinned" : "the servers, Redis and the load client share 2 cores"}. ${urls.length > 1 ? `Redis Cluster of ${urls.length} listed nodes.` : ""}`,
+    `Node ${process.version}; ${opts.duration} s windows; median of ${opts.repeat} runs (range in brackets). ${opts.procs} load-client process${opts.procs > 1 ? "es" : ""}${opts.window ? `; ${opts.window} messages in flight per sender or room` : ""}; ${opts.pin ? "servers pinned to CPU 0, the load client to CPU 1, Redis unpinned" : "the servers, Redis and the load client share 2 cores"}. ${urls.length > 1 ? `Redis Cluster of ${urls.length} listed nodes.` : ""}`,
     "",
     "| scenario | setup | deliveries/s | vs base | p50 ms | p99 ms | load avg (1 min) | CPU servers / client / other (median run) | server CPU µs per delivery | Redis PUBLISH per room message | Redis script calls per room message | Redis bytes out per instance per room message | Redis CPU (per shard, cores) | Redis CPU µs per room message (all shards) |",
     "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -304,18 +322,25 @@ async function main() {
     }
     // Each repeat's figure over its own base's (single, else single+redis): the machine's drift between
     // repeats cancels out, so the median of these is steadier than the ratio of medians.
-    const baseOf = (config) => (config.baseline ? "single (baseline)" : runs.single ? "single" : "single+redis");
+    const baseOf = (config) => {
+      const suffix = config.baseline ? " (baseline)" : "";
+      return runs[`single${suffix}`] ? `single${suffix}` : `single+redis${suffix}`;
+    };
+    const pairedNote = (name, baseName, what, get) => {
+      const paired = (runs[name] ?? []).map((run, i) => get(run) / get(runs[baseName]?.[i])).filter((x) => Number.isFinite(x));
+      if (paired.length)
+        notes.push(
+          `${scenario.name}: ${name} ÷ ${baseName}, ${what} per repeat: median ${median(paired).toFixed(2)}× (${paired.map((x) => x.toFixed(2)).join(", ")})`,
+        );
+    };
+    const rate = (run) => run?.result?.deliveriesPerSec;
     for (const config of configs) {
       const base = runs[baseOf(config)];
       lines.push(tableRow(scenario, config, runs[config.name], base));
-      if (!base || base === runs[config.name]) continue;
-      const paired = runs[config.name]
-        .map((run, i) => run?.result?.deliveriesPerSec / base[i]?.result?.deliveriesPerSec)
-        .filter((x) => Number.isFinite(x));
-      if (paired.length)
-        notes.push(
-          `${scenario.name}: ${config.name} ÷ ${baseOf(config)}, per repeat: median ${median(paired).toFixed(2)}× (${paired.map((x) => x.toFixed(2)).join(", ")})`,
-        );
+      if (base && base !== runs[config.name]) pairedNote(config.name, baseOf(config), "deliveries/s", rate);
+      // This build against the baseline's same setup: what a change did, in the same run.
+      if (!config.baseline && runs[`${config.name} (baseline)`] && config.redis)
+        pairedNote(config.name, `${config.name} (baseline)`, "Redis CPU per room message", (run) => run?.redisUsPerMessage);
     }
   }
   await Promise.all([redis].flat().map((r) => r.quit()));
