@@ -5,7 +5,7 @@
 // redis-server (loopback, random port, stopped by PID). CPU time of one process, interleaved rounds.
 //
 //   node bench/redis-script-cost.mjs [--calls 20000] [--batch 1,8] [--rounds 3]
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -37,17 +37,15 @@ const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0
   stdio: "ignore",
 });
 process.on("exit", () => server.kill("SIGKILL"));
-const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true });
-redis.on("error", () => {}); // refused while redis-server starts: retried below
-for (let i = 0; ; i++) {
-  try {
-    await redis.connect();
-    break;
-  } catch {
-    if (i > 100) throw new Error("redis-server did not start");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+for (
+  let i = 0;
+  spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() !== "PONG";
+  i++
+) {
+  if (i > 200) throw new Error("redis-server did not start");
+  await new Promise((r) => setTimeout(r, 50));
 }
+const redis = new Redis({ port, host: "127.0.0.1" });
 redis.defineCommand("olsSequence", { lua: SEQUENCE });
 
 const stats = async () => {

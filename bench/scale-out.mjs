@@ -110,6 +110,7 @@ async function redisStats(redis, section = "all") {
       publish: sum("publish"),
       evals: sum("evals"),
       netOut: sum("netOut"),
+      netIn: sum("netIn"),
       hset: sum("hset"),
       cpu: sum("cpu"),
       t: Date.now(),
@@ -124,6 +125,7 @@ async function redisStats(redis, section = "all") {
     // Room streams sequence a room's batch in one script call, which makes the PUBLISH inside it.
     evals: (calls("eval") || 0) + (calls("evalsha") || 0),
     netOut: num(/^total_net_output_bytes:(\d+)/m),
+    netIn: num(/^total_net_input_bytes:(\d+)/m),
     hset: calls("hset"),
     cpu: num(/^used_cpu_user:([\d.]+)/m) + num(/^used_cpu_sys:([\d.]+)/m),
     t: Date.now(),
@@ -160,6 +162,8 @@ function redisCosts(config, result, w) {
     hsetCalls: after.hset - before.hset,
     // Everything Redis wrote to its clients in the window (the bench's own INFO replies are a few kB), per instance.
     redisBytesPerMessage: (after.netOut - before.netOut) / config.instances / messages,
+    // What the instances sent Redis (commands, scripts' arguments) per room message.
+    redisBytesInPerMessage: (after.netIn - before.netIn) / messages,
     perShard: after.nodes?.map((n, i) => ({ bytes: n.netOut - before.nodes[i].netOut, cpu: (n.cpu - before.nodes[i].cpu) / seconds })),
     redisCpu: (after.cpu - before.cpu) / seconds,
     // Redis CPU (every shard's summed) per room message: what a message costs the cluster.
@@ -253,7 +257,7 @@ function runLine(run) {
 /** A configuration's row: medians over its runs with their ranges; CPU split from the median run. */
 function tableRow(scenario, config, runs, baseRuns) {
   const ok = runs.filter((run) => run.result);
-  if (!ok.length) return `| ${scenario.name} | ${config.name} | failed: ${runs[0]?.error ?? "–"} ||||||||||||`;
+  if (!ok.length) return `| ${scenario.name} | ${config.name} | failed: ${runs[0]?.error ?? "–"} |||||||||||||`;
   const rate = (run) => run.result.deliveriesPerSec;
   const mid = [...ok].sort((a, b) => rate(a) - rate(b))[Math.floor((ok.length - 1) / 2)];
   const base = baseRuns?.filter((run) => run.result).map(rate);
@@ -274,7 +278,7 @@ function tableRow(scenario, config, runs, baseRuns) {
     .map((c) => fmt(c, 2))
     .join(
       " + ",
-    )} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(median(ok.map((run) => run.cpuPerDeliveryUs)), 1)} | ${redis((run) => run.publishPerMessage, 2)} | ${redis((run) => run.evalsPerMessage, 2)} | ${config.redis ? fmt(median(ok.map((run) => run.redisBytesPerMessage))) : "–"} | ${config.redis ? (shards ?? fmt(median(ok.map((run) => run.redisCpu)), 3)) : "–"} | ${redis((run) => run.redisUsPerMessage, 1)} |`;
+    )} / ${fmt(r.clientCpu, 2)} / ${fmt(r.otherCpu, 2)} | ${fmt(median(ok.map((run) => run.cpuPerDeliveryUs)), 1)} | ${redis((run) => run.publishPerMessage, 2)} | ${redis((run) => run.evalsPerMessage, 2)} | ${config.redis ? fmt(median(ok.map((run) => run.redisBytesInPerMessage))) : "–"} | ${config.redis ? fmt(median(ok.map((run) => run.redisBytesPerMessage))) : "–"} | ${config.redis ? (shards ?? fmt(median(ok.map((run) => run.redisCpu)), 3)) : "–"} | ${redis((run) => run.redisUsPerMessage, 1)} |`;
 }
 
 /** Notes on one run: failures, shards, missing deliveries, servers' stderr. */
@@ -304,8 +308,8 @@ async function main() {
     "",
     `Node ${process.version}; ${opts.duration} s windows; median of ${opts.repeat} runs (range in brackets). ${opts.procs} load-client process${opts.procs > 1 ? "es" : ""}${opts.window ? `; ${opts.window} messages in flight per sender or room` : ""}; ${opts.pin ? "servers pinned to CPU 0, the load client to CPU 1, Redis unpinned" : "the servers, Redis and the load client share 2 cores"}. ${urls.length > 1 ? `Redis Cluster of ${urls.length} listed nodes.` : ""}`,
     "",
-    "| scenario | setup | deliveries/s | vs base | p50 ms | p99 ms | load avg (1 min) | CPU servers / client / other (median run) | server CPU µs per delivery | Redis PUBLISH per room message | Redis script calls per room message | Redis bytes out per instance per room message | Redis CPU (per shard, cores) | Redis CPU µs per room message (all shards) |",
-    "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    "| scenario | setup | deliveries/s | vs base | p50 ms | p99 ms | load avg (1 min) | CPU servers / client / other (median run) | server CPU µs per delivery | Redis PUBLISH per room message | Redis script calls per room message | Redis bytes in per room message | Redis bytes out per instance per room message | Redis CPU (per shard, cores) | Redis CPU µs per room message (all shards) |",
+    "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const notes = [];
   for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
