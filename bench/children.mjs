@@ -1,8 +1,9 @@
 // The child processes a bench script drives: servers that print `READY <port>` (bench/README.md's
-// contract) and one bench/load-client.mjs fork per run. Every child is killed when the script exits.
+// contract) and one or more bench/load-client.mjs forks per run. Every child is killed when the script exits.
 import { fork, spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Latency } from "./histogram.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -56,31 +57,128 @@ export async function stopServer(server) {
   clearTimeout(t);
 }
 
-/** Runs load-client scenario `load` against `servers` (the first is the one measured; `path` defaults to /live); resolves to its result. */
-export function runLoad(load, params, servers, timeoutMs = 120_000) {
-  const child = fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  children.add(child);
+/**
+ * Runs load-client scenario `load` against `servers` (the first is the one measured; `path` defaults to
+ * /live); resolves to its result. `procs` > 1 spreads the clients over that many load processes (each a
+ * share of the clients or rooms, see bench/load-client.mjs), started together and merged: counts and CPU
+ * summed, latency histograms merged. A run that does not finish in `timeoutMs` is rejected with where
+ * each process was (phase, clients connected and joined, messages sent and delivered so far).
+ * `onWindow("start" | "end")` is called as the (first) load process opens and closes its measured window.
+ */
+export function runLoad(load, params, servers, timeoutMs = 120_000, { procs = 1, onWindow } = {}) {
+  const kids = Array.from({ length: procs }, () =>
+    fork(join(ROOT, "bench/load-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+  );
+  const results = new Array(procs);
+  const statuses = new Array(procs);
+  const progress = kids.map(() => ({ sent: 0, delivered: 0 }));
+  const ready = new Set();
+  let done = false;
+  const killAll = () => {
+    for (const k of kids) k.kill("SIGKILL");
+  };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => (child.kill("SIGKILL"), reject(new Error(`load client timed out after ${timeoutMs / 1000} s`))),
-      timeoutMs,
-    );
-    child.on("message", (msg) => {
-      if (msg.type === "checkpoint") child.send({ type: "ack", data: {} });
+    const finish = (settle) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      settle();
+    };
+    const timer = setTimeout(async () => {
+      for (const k of kids) if (k.connected) k.send({ cmd: "status" });
+      await new Promise((r) => setTimeout(r, 1000));
+      killAll();
+      const where = kids.map((_, i) => `${procs > 1 ? `process ${i + 1}: ` : ""}${results[i] ? "done" : describeStatus(statuses[i])}`);
+      finish(() => reject(new Error(`load client timed out after ${timeoutMs / 1000} s (${where.join("; ")})`)));
+    }, timeoutMs);
+    const onMessage = (i, msg) => {
+      const child = kids[i];
+      if (msg.type === "checkpoint") {
+        if (msg.name !== "ready") return child.send({ type: "ack", data: {} });
+        ready.add(i);
+        const startAt = Date.now() + 50;
+        if (ready.size === procs) for (const k of kids) k.send({ type: "ack", data: { startAt } });
+      } else if (msg.type === "progress") {
+        // Each process gets the sum of the others' counts (fan-out's sender paces on every receiver).
+        progress[i] = msg;
+        for (let j = 0; j < procs; j++) {
+          if (j === i || !kids[j].connected) continue;
+          const others = progress.filter((_, k) => k !== j);
+          kids[j].send({
+            type: "progress",
+            sent: others.reduce((a, p) => a + p.sent, 0),
+            delivered: others.reduce((a, p) => a + p.delivered, 0),
+          });
+        }
+      } else if (msg.type === "status") statuses[i] = msg.status;
+      else if (msg.type === "window" && i === 0) onWindow?.(msg.edge);
       else if (msg.type === "result") {
-        clearTimeout(timer);
-        msg.error ? reject(new Error(msg.error)) : resolve(msg.result);
+        if (msg.error) {
+          killAll();
+          return finish(() => reject(new Error(procs > 1 ? `load process ${i + 1} of ${procs}: ${msg.error}` : msg.error)));
+        }
+        results[i] = msg.result;
+        if (results.filter(Boolean).length === procs) finish(() => resolve(procs === 1 ? results[0] : mergeResults(results, load, params)));
       }
+    };
+    kids.forEach((child, i) => {
+      children.add(child);
+      child.on("message", (msg) => onMessage(i, msg));
+      child.on("exit", (code) => {
+        children.delete(child);
+        if (!results[i]) finish(() => (killAll(), reject(new Error(`load process ${i + 1} exited (${code}) without a result`))));
+      });
     });
-    child.on("exit", () => children.delete(child));
-    child.send({
-      cmd: "run",
-      scenario: load,
-      targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: s.path ?? "/live" })),
-      params,
-      serverPid: servers[0].pid,
-      serverPids: servers.map((s) => s.pid),
-      clientKind: "raw",
-    });
+    const siblings = kids.map((k) => k.pid);
+    for (const [i, child] of kids.entries())
+      child.send({
+        cmd: "run",
+        scenario: load,
+        targets: servers.map((s) => ({ host: "127.0.0.1", port: s.port, path: s.path ?? "/live" })),
+        params,
+        serverPid: servers[0].pid,
+        serverPids: servers.map((s) => s.pid),
+        clientKind: "raw",
+        share: procs > 1 ? { index: i, of: procs } : undefined,
+        siblings,
+      });
   });
+}
+
+const describeStatus = (s) =>
+  s
+    ? `in ${s.phase}, ${s.connected} connected, ${s.joined} joined${s.sent !== undefined ? `, ${s.sent} sent, ${s.delivered} of ${s.expected} delivered` : ""}`
+    : "no answer";
+
+/** Several load processes' results as one: counts and client CPU summed, histograms merged, the rest from the first. */
+function mergeResults(results, load, params) {
+  const sum = (get) => results.reduce((a, r) => a + (get(r) ?? 0), 0);
+  const latency = new Latency(results[0].histograms.targets.length);
+  for (const r of results) latency.merge(r.histograms);
+  const sent = sum((r) => r.totals.sent);
+  const delivered = sum((r) => r.totals.delivered);
+  // Fan-out: only the sender's process knows what was sent; every receiver should have had each message.
+  const expected = load === "fanout" ? sent * params.receivers : sum((r) => r.totals.expected);
+  const counted = (key) => {
+    const out = {};
+    for (const r of results) for (const [k, v] of Object.entries(r[key] ?? {})) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  const { histograms, ...first } = results[0];
+  return {
+    ...first,
+    procs: results.length,
+    deliveriesPerSec: sum((r) => r.deliveriesPerSec),
+    sentPerSec: sum((r) => r.sentPerSec),
+    clientCpu: sum((r) => r.clientCpu),
+    clientCpus: results.map((r) => r.clientCpu),
+    totals: { sent, delivered, expected },
+    undelivered: expected - delivered,
+    latency: latency.summary(),
+    latencyByTarget: latency.byTarget(),
+    closes: counted("closes"),
+    errors: counted("errors"),
+    unexpectedFrames: sum((r) => r.unexpectedFrames),
+    closedClients: sum((r) => r.closedClients),
+  };
 }

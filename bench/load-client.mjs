@@ -5,6 +5,7 @@
 //                            child  → {type:"result", result}     (then the child exits)
 import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { Histogram, Latency } from "./histogram.mjs";
 import { openClient } from "./wsclient.mjs";
 
 const now = () => performance.timeOrigin + performance.now(); // ms since epoch, sub-ms resolution
@@ -12,51 +13,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
 
 // ---- measurement helpers -----------------------------------------------------------------------
-
-/** Latency histogram: 10 µs buckets up to 100 ms, then 1 ms buckets up to 60 s. */
-class Histogram {
-  fine = new Float64Array(10_000);
-  coarse = new Float64Array(60_000);
-  count = 0;
-  max = 0;
-  record(ms) {
-    if (Number.isNaN(ms)) return; // no "t" in the frame
-    if (ms < 0) ms = 0; // sender and receivers share one clock, so this cannot happen; be safe anyway
-    this.count++;
-    if (ms > this.max) this.max = ms;
-    if (ms < 100) this.fine[(ms * 100) | 0]++;
-    else this.coarse[Math.min(59_999, ms | 0)]++;
-  }
-  percentile(p) {
-    if (this.count === 0) return null;
-    const target = Math.ceil(this.count * p);
-    let seen = 0;
-    for (let i = 0; i < this.fine.length; i++) if ((seen += this.fine[i]) >= target) return (i + 0.5) / 100;
-    for (let i = 100; i < this.coarse.length; i++) if ((seen += this.coarse[i]) >= target) return i + 0.5;
-    return this.max;
-  }
-  summary() {
-    return { samples: this.count, p50: this.percentile(0.5), p99: this.percentile(0.99), max: this.max };
-  }
-}
-
-/** Latency overall and, with several targets, per target: a delivery through a backplane hop shows apart. */
-class Latency {
-  constructor(targets) {
-    this.all = new Histogram();
-    this.targets = targets > 1 ? Array.from({ length: targets }, () => new Histogram()) : [];
-  }
-  record(ms, target) {
-    this.all.record(ms);
-    this.targets[target]?.record(ms);
-  }
-  summary() {
-    return this.all.summary();
-  }
-  byTarget() {
-    return this.targets.map((h) => h.summary());
-  }
-}
 
 function procStat(pid) {
   try {
@@ -172,6 +128,7 @@ class Pool {
       const msg = JSON.parse(buf.toString("utf8", start, end));
       client.connectionId = msg.payload.connectionId;
       client.joined = true;
+      this.ctx.status.joined++;
       this.onJoined?.(client, msg.payload);
       client.resolveJoin?.();
       return;
@@ -184,19 +141,23 @@ class Pool {
     this.unexpected++;
   }
 
-  /** Opens `n` connections, `concurrency` at a time, spread round-robin over the targets. */
-  /** `targetOf(i)`: which target client `i` connects to (default round-robin). */
-  async connect(n, concurrency = 100, targetOf = (i) => i % this.ctx.targets.length) {
+  /**
+   * Opens `n` connections, `concurrency` at a time. `targetOf(i)`: which target client `i` connects to
+   * (default round-robin). `first`: the first client's index (a load process holding a share of the
+   * clients numbers them as the whole run does, so each still goes to the same target).
+   */
+  async connect(n, concurrency = 100, targetOf = (i) => i % this.ctx.targets.length, first = this.clients.length) {
     const { targets, kind } = this.ctx;
     const base = this.clients.length;
     let next = 0;
     const failures = [];
     const worker = async () => {
       while (next < n) {
-        const i = base + next++;
-        const targetIndex = targetOf(i);
+        const i = base + next;
+        const index = first + next++;
+        const targetIndex = targetOf(index);
         const target = targets[targetIndex];
-        const client = { index: i, target, targetIndex, joined: false, connectionId: undefined, api: undefined };
+        const client = { index, target, targetIndex, joined: false, connectionId: undefined, api: undefined };
         this.clients[i] = client;
         for (let attempt = 0; attempt < 3 && !client.api; attempt++) {
           try {
@@ -212,6 +173,7 @@ class Pool {
                 this.closes.set(k, (this.closes.get(k) ?? 0) + 1);
               },
             });
+            this.ctx.status.connected++;
           } catch (err) {
             if (attempt === 2) failures.push(String(err?.message ?? err));
             else await sleep(50);
@@ -280,18 +242,31 @@ class Pool {
  * then waits (bounded) for in-flight messages to land. `counts()` → { delivered, sent, expected }.
  */
 async function measureWindow(ctx, state, { warmupMs, durationMs, pumpAll, counts }) {
+  // Several load processes (bench/load-spread.mjs): every one starts sending at the same moment.
+  if (ctx.share) {
+    ctx.status.phase = "ready";
+    const { startAt } = await ctx.checkpoint("ready");
+    await sleep(startAt - Date.now());
+  }
+  ctx.status.phase = "measure";
+  ctx.status.counts = counts;
   state.running = true;
   pumpAll();
   await sleep(warmupMs);
-  const exclude = [process.pid, process.ppid, ...ctx.serverPids]; // the coordinator sleeps meanwhile
+  // The coordinator sleeps meanwhile; the other load processes are the load, not "other".
+  const exclude = [process.pid, process.ppid, ...ctx.serverPids, ...ctx.siblings];
   const servers = () => ctx.serverPids.map(procStat);
   const a = { ...counts(), t: now(), servers: servers(), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
+  process.send({ type: "window", edge: "start" }); // scale-out reads Redis's counters over the same window
   state.measuring = true;
   await sleep(durationMs);
   state.measuring = false;
   const b = { ...counts(), t: now(), servers: servers(), self: selfCpu(), busy: machineBusy(), others: otherProcesses(exclude) };
+  process.send({ type: "window", edge: "end" });
   state.running = false;
+  ctx.status.phase = "drain";
   const drainEnd = Date.now() + 3000;
+  if (ctx.share) await sleep(50); // another process's last counts are on their way (see `relayProgress`)
   while (Date.now() < drainEnd && counts().delivered < counts().expected) await sleep(20);
   const c = counts();
   const secs = (b.t - a.t) / 1000;
@@ -309,7 +284,29 @@ async function measureWindow(ctx, state, { warmupMs, durationMs, pumpAll, counts
     otherUsers: others.top,
     irqCpu: a.busy === null ? null : (b.busy.irq - a.busy.irq) / secs,
     undelivered: c.expected - c.delivered,
+    totals: c,
   };
+}
+
+/**
+ * With several load processes, a scenario whose pacing needs the others' counts (fan-out: one sender,
+ * receivers in every process) sends its own every 10 ms; the parent hands each process the sum of the
+ * others' as `ctx.remote` and calls `ctx.onRemote`. Returns the stop function.
+ */
+function relayProgress(ctx, counts) {
+  if (!ctx.share) return () => {};
+  const send = () => {
+    const { sent, delivered } = counts();
+    process.send({ type: "progress", sent, delivered });
+  };
+  const timer = setInterval(send, 10);
+  return () => (clearInterval(timer), send());
+}
+
+/** This process's contiguous share [lo, hi) of `n` items (all of them without a share). */
+function shareOf(ctx, n) {
+  const { index, of } = ctx.share ?? { index: 0, of: 1 };
+  return [Math.floor((n * index) / of), Math.floor((n * (index + 1)) / of)];
 }
 
 // ---- scenarios ------------------------------------------------------------------------------------
@@ -319,41 +316,55 @@ function broadcastText(seq) {
 }
 
 /** 1 sender and `receivers` receivers in one room; the sender keeps at most `window` messages in flight. */
+/**
+ * With a share (several load processes), this process holds receivers [lo, hi) and the last one also
+ * the sender, which paces on every process's deliveries (`relayProgress`).
+ */
 async function fanout(ctx, { receivers = 199, durationMs = 5000, warmupMs = 1000, window = 16 }) {
   const pool = new Pool(ctx);
   const hist = new Latency(ctx.targets.length);
   const state = { running: false, measuring: false };
+  const [lo, hi] = shareOf(ctx, receivers);
   let sent = 0;
   let delivered = 0;
+  let stopRelay = () => {};
   try {
-    const recv = await pool.connect(receivers);
+    ctx.status.phase = "connect";
+    const recv = await pool.connect(hi - lo, 100, undefined, lo);
+    ctx.status.phase = "join";
     await pool.join(recv, () => 0);
-    const [sender] = await pool.connect(1);
-    await pool.join([sender], () => 0);
+    const [sender] = hi === receivers ? await pool.connect(1, 1, undefined, receivers) : [];
+    if (sender) await pool.join([sender], () => 0);
     await pool.settle();
     const R = receivers;
     const pump = () => {
-      if (!state.running || sender.closed) return;
+      if (!state.running || !sender || sender.closed) return;
       const texts = [];
-      while (sent * R - delivered < window * R) texts.push(broadcastText(sent++));
+      while (sent * R - delivered - ctx.remote.delivered < window * R) texts.push(broadcastText(sent++));
       if (texts.length) sender.api.sendMany(texts);
     };
+    ctx.onRemote = pump;
+    const counts = () => ({ delivered, sent, expected: (sent + ctx.remote.sent) * (hi - lo) });
+    stopRelay = relayProgress(ctx, counts);
     pool.onBroadcast = (client, buf, s, e) => {
       // Latency of every 4th delivery: keeps the client's per-frame cost down, still ~10^5 samples/s.
       if ((++delivered & 3) === 0 && state.measuring) hist.record(now() - readT(buf, s, e), client.targetIndex);
     };
     pool.onBatch = pump;
-    const m = await measureWindow(ctx, state, {
-      warmupMs,
-      durationMs,
-      pumpAll: pump,
-      counts: () => ({ delivered, sent, expected: sent * R }),
-    });
-    return { ...m, latency: hist.summary(), latencyByTarget: hist.byTarget(), ...pool.report() };
+    const m = await measureWindow(ctx, state, { warmupMs, durationMs, pumpAll: pump, counts });
+    return { ...m, ...latencyOf(ctx, hist), ...pool.report() };
   } finally {
+    stopRelay();
     await pool.shutdown();
   }
 }
+
+/** The latency summaries, and with a share the histograms for the parent to merge. */
+const latencyOf = (ctx, hist) => ({
+  latency: hist.summary(),
+  latencyByTarget: hist.byTarget(),
+  ...(ctx.share ? { histograms: hist.export() } : {}),
+});
 
 /**
  * `clients` clients in `rooms` rooms; every client sends, each room keeps at most `window` messages in flight.
@@ -373,7 +384,12 @@ async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs =
   let sent = 0;
   let delivered = 0;
   try {
-    const all = await pool.connect(clients, 100, localRooms ? (i) => Math.floor(i / per) % ctx.targets.length : undefined);
+    // With a share (several load processes), this process holds rooms [r0, r1) and all their members.
+    const [r0, r1] = shareOf(ctx, roomCount);
+    ctx.status.phase = "connect";
+    const targetOf = localRooms ? (i) => Math.floor(i / per) % ctx.targets.length : undefined;
+    const all = await pool.connect((r1 - r0) * per, 100, targetOf, r0 * per);
+    ctx.status.phase = "join";
     await pool.join(all, (c) => Math.floor(c.index / per));
     for (const c of all) members[c.room].push(c);
     await pool.settle();
@@ -397,11 +413,11 @@ async function rooms(ctx, { clients = 1000, rooms: roomCount = 100, durationMs =
       warmupMs,
       durationMs,
       pumpAll: () => {
-        for (let k = 0; k < roomCount; k++) pumpRoom(k);
+        for (let k = r0; k < r1; k++) pumpRoom(k);
       },
       counts: () => ({ delivered, sent, expected: sent * R }),
     });
-    return { ...m, latency: hist.summary(), latencyByTarget: hist.byTarget(), ...pool.report() };
+    return { ...m, ...latencyOf(ctx, hist), ...pool.report() };
   } finally {
     await pool.shutdown();
   }
@@ -740,14 +756,31 @@ const SCENARIOS = { fanout, rooms, idleMemory, presence, bigJoin, bigMove, arriv
 // ---- IPC with run.mjs ------------------------------------------------------------------------------
 
 let pendingAck;
+let ctx;
+/** Where this process is, for a parent that gives up waiting ({cmd:"status"}): phase and counts so far. */
+function statusReport() {
+  const { phase, connected, joined, counts } = ctx?.status ?? {};
+  return { phase, connected, joined, ...(counts ? counts() : {}) };
+}
 process.on("message", async (msg) => {
   if (msg.type === "ack") return pendingAck?.(msg.data);
+  if (msg.type === "progress") {
+    ctx.remote = msg;
+    return ctx.onRemote();
+  }
+  if (msg.cmd === "status") return process.send({ type: "status", status: statusReport() });
   if (msg.cmd !== "run") return;
-  const ctx = {
+  ctx = {
     targets: msg.targets,
     kind: msg.clientKind ?? "raw",
     serverPid: msg.serverPid,
     serverPids: msg.serverPids ?? [msg.serverPid],
+    // bench/load-spread.mjs: this process's share { index, of } of the clients, and the other load processes.
+    share: msg.share,
+    siblings: msg.siblings ?? [],
+    remote: { sent: 0, delivered: 0 },
+    onRemote: () => {},
+    status: { phase: "start", connected: 0, joined: 0, counts: undefined },
     checkpoint: (name) =>
       new Promise((resolve) => {
         pendingAck = resolve;

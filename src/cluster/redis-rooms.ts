@@ -1,5 +1,5 @@
 import type { RedisKeys } from "./redis-codec.ts";
-import type { RedisClientLike } from "./redis-driver.ts";
+import { type RedisClientLike, runScript } from "./redis-driver.ts";
 
 /**
  * Deletes the room's "occupied" mark when its member hash is gone: of several instances that find the
@@ -13,7 +13,18 @@ return redis.call('del', KEYS[2])`;
 
 /** True when `roomId` has no member left in shared state and this call was the first to see it. */
 export async function claimEmptied(cmd: RedisClientLike, keys: RedisKeys, roomId: string): Promise<boolean> {
-  return (await cmd.eval(CLAIM_EMPTIED, 4, keys.room(roomId), keys.occupied(roomId), keys.seq(roomId), keys.log(roomId))) === 1;
+  return (
+    (await runScript(
+      cmd,
+      "olsClaimEmptied",
+      CLAIM_EMPTIED,
+      4,
+      keys.room(roomId),
+      keys.occupied(roomId),
+      keys.seq(roomId),
+      keys.log(roomId),
+    )) === 1
+  );
 }
 
 /**

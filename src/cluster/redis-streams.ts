@@ -1,5 +1,5 @@
 import type { RedisKeys } from "./redis-codec.ts";
-import type { RedisClientLike } from "./redis-driver.ts";
+import { type RedisClientLike, runScript } from "./redis-driver.ts";
 
 /** How long a room's counter outlives its last message or join (a new one starts a new epoch). */
 const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
@@ -117,7 +117,7 @@ export async function sequence(
     if (item.key !== undefined) idem = String(redisKeys.push(keys.idem(roomId, item.key)));
     args.push(item.header, item.frame.slice(0, at), item.frame.slice(at), idem, item.rememberOnly ? "0" : "1", item.except ?? "-");
   }
-  const reply = (await cmd.eval(SEQUENCE, redisKeys.length, ...redisKeys, ...args)) as unknown[];
+  const reply = (await runScript(cmd, "olsSequence", SEQUENCE, redisKeys.length, ...redisKeys, ...args)) as unknown[];
   const epoch = String(reply[0]);
   return items.map((_, i) => ({ offset: Number(reply[1 + 2 * i]), epoch, duplicate: Number(reply[2 + 2 * i]) === 1 }));
 }
@@ -197,7 +197,16 @@ export interface StreamRead {
 }
 
 export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: string, since?: number): Promise<StreamRead> {
-  const reply = (await cmd.eval(READ, 2, keys.seq(roomId), keys.log(roomId), newEpoch(), String(since ?? -1))) as unknown[];
+  const reply = (await runScript(
+    cmd,
+    "olsReadStream",
+    READ,
+    2,
+    keys.seq(roomId),
+    keys.log(roomId),
+    newEpoch(),
+    String(since ?? -1),
+  )) as unknown[];
   const out: StreamRead = { offset: Number(reply[0]), epoch: String(reply[1]) };
   if (since === undefined) return out;
   out.entries = [];

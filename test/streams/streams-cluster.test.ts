@@ -7,7 +7,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
 import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
-import { disconnectAll, rawClient } from "../helpers/live-clients.ts";
+import { disconnectAll, rawClient, waitFor } from "../helpers/live-clients.ts";
+import { monitorRedis } from "../helpers/redis-monitor.ts";
 import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
@@ -94,6 +95,39 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         expect(await fresh.ws.publish("room", "early", 1, { idempotencyKey: "early-1" })).toEqual({ offset: 1, duplicate: false });
         expect((await listener.next("broadcast_event")).payload).toMatchObject({ event: "early", offset: 1 });
       } finally {
+        await closeAll(servers);
+      }
+    }, 30_000);
+
+    it("sends the sequencing script's body to Redis once, then only its SHA1 (EVALSHA), one call per message", async () => {
+      const servers: LiveServer[] = [];
+      const prefix = uniquePrefix("ols-streams-sha");
+      const calls: Record<string, number> = { eval: 0, evalsha: 0 };
+      // EVAL <body> / EVALSHA <sha>, then 3 keys (seq, log, channel) for a broadcast without a key.
+      const monitor = await monitorRedis(REDIS_URL, (args) => {
+        const command = args[0]?.toLowerCase() ?? "";
+        if (command in calls && args[2] === "3" && args[3] === `${prefix}:seq:{room}`) calls[command]!++;
+      });
+      try {
+        const url = await redisServer(REDIS_URL, prefix, servers);
+        const [a, b] = [rawClient(url), rawClient(url)];
+        await a.join("room");
+        await b.join("room");
+        for (let i = 1; i <= 40; i++) {
+          a.send("broadcast_event", { event: "n", payload: i });
+          await b.until((all) => all.filter((m) => m.type === "broadcast_event").length === i);
+        }
+        expect(b.all("broadcast_event").map((m) => m.payload.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+        await waitFor(
+          () => calls.eval! + calls.evalsha! === 40,
+          "every sequencing call seen by MONITOR",
+          20_000,
+          () => JSON.stringify(calls),
+        );
+        expect(calls.eval).toBe(1);
+        expect(calls.evalsha).toBe(39);
+      } finally {
+        monitor.close();
         await closeAll(servers);
       }
     }, 30_000);
