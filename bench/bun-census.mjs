@@ -3,6 +3,9 @@
 //   node bench/bun-census.mjs N          (OLS_DIST=<dist> another build; RELAY=1 the bare Bun.serve relay)
 // N clients (one bench/connections-client.mjs process, rooms of 100) connect and join; prints RSS, heap
 // size and capacity per connection after a full GC, and the heap snapshot's bytes per connection by class.
+// WARM=W first connects W clients (rooms of their own) and measures from there: what the N cost without
+// the one-off costs of the first connections (code compiled, buffers and pools grown), which a count from
+// the idle server puts on each connection.
 import { fork, spawn } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "./children.mjs";
@@ -25,24 +28,29 @@ const heap = async () => {
   srv.stdin.write("h\n");
   return JSON.parse(await next());
 };
+const WARM = Number(process.env.WARM ?? 0);
+const clients = [];
+const connect = (from, to) => {
+  const c = fork(join(ROOT, "bench/connections-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  clients.push(c);
+  c.send({ cmd: "config", config: { host: "127.0.0.1", port, from, to, perRoom: 100, concurrency: 100 } });
+  return new Promise((res) => {
+    c.on("message", (m) => m.type === "connected" && res(m));
+    c.send({ cmd: "connect" });
+  });
+};
+if (WARM > 0) {
+  const w = await connect(0, WARM);
+  if (w.failures) console.log(`warm-up: ${w.failures} of ${WARM} failed`);
+  await sleep(1500);
+}
 await sleep(500);
 const a = await heap();
 srv.stdin.write("snap\n");
 const sa = JSON.parse(await next());
-const c = fork(join(ROOT, "bench/connections-client.mjs"), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-c.send({ cmd: "config", config: { host: "127.0.0.1", port, from: 0, to: N, perRoom: 100, concurrency: 100 } });
-const r = await new Promise((res) => {
-  c.on("message", (m) => m.type === "connected" && res(m));
-  c.send({ cmd: "connect" });
-});
+const r = await connect(WARM, WARM + N);
 await sleep(1500);
-let b = await heap();
-for (const w of []) {
-  await sleep(w - (w === 5000 ? 1500 : 5000));
-  const x = await heap();
-  console.log(`at ${w} ms: rss/conn ${((x.rss - a.rss) / N).toFixed(2)} KB, cap/conn ${((x.cap - a.cap) / N).toFixed(0)}`);
-  b = x;
-}
+const b = await heap();
 console.log(
   `held ${N - r.failures}; rss/conn ${((b.rss - a.rss) / (N - r.failures)).toFixed(2)} KB; heap/conn ${((b.heapSize - a.heapSize) / (N - r.failures)).toFixed(0)} B; extra/conn ${((b.extra - a.extra) / (N - r.failures)).toFixed(0)}; cap/conn ${((b.cap - a.cap) / (N - r.failures)).toFixed(0)}; rss0 ${a.rss} rss1 ${b.rss}`,
 );
@@ -58,6 +66,6 @@ const rows = Object.keys(b.counts)
   .filter(([, v]) => Math.abs(v) >= 0.05)
   .sort((x, y) => y[1] - x[1]);
 for (const [k, v] of rows) console.log(`${v.toFixed(2).padStart(8)} ${k}`);
-c.kill("SIGKILL");
+for (const c of clients) c.kill("SIGKILL");
 srv.kill("SIGKILL");
 process.exit(0);

@@ -10,7 +10,7 @@ import type { WebSocketServerOptions } from "../../src/options.ts";
 import { setTurnScheduler } from "../../src/util/async.ts";
 import { createBunFanout } from "./publish-fanout.ts";
 import { registerSqliteDriver } from "../../src/storage/sqlite-driver.ts";
-import { slimBunPeer } from "../shared/crossws-internals.ts";
+import { slimBunPeer } from "../shared/crossws-bun-peer.ts";
 import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
 import type { BunWebSocketHandlers, LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";

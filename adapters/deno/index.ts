@@ -29,8 +29,6 @@ import { createFrontFanout } from "./front/fanout.ts";
 import { listenFront, type NetAddr } from "./front/listen.ts";
 import { FRONT_READER, FRONT_WRITER, frontReaderOf } from "./front/client-writer.ts";
 
-/** How long the front holds a client's frames for the engine's `open` before it relays them to Deno. */
-const FRONT_ATTACH_WAIT_MS = 1000;
 import { createFetchServer, type FetchHandler } from "../shared/fetch-server.ts";
 import type { LiveMount, LiveServer, ServerOptions, MountOptions } from "../shared/handle.ts";
 import { liveHandle } from "../shared/handle.ts";
@@ -65,15 +63,15 @@ declare const Deno: {
 
 export type DenoLiveServer = LiveServer<DenoServerLike>;
 
+/** The crossws context of the request a peer was upgraded from (crossws's public `peer.request`). */
+const upgradeContextOf = (peer: { request?: unknown }) => (peer.request as { context?: unknown } | undefined)?.context;
+
 function createDenoLive(options: WebSocketServerOptions) {
-  let frontMissed = () => {};
   const { engine, adapter, close } = createRuntimeLive(
     options,
     () => ({ nativeHeartbeat: true, createFanout: createFrontFanout }),
     (engine, fellBack) => {
       const interval = engine.options.heartbeatIntervalMs;
-      frontMissed = () =>
-        fellBack("Deno front: the peer's context did not carry the front's reader and writer (crossws keeps it elsewhere)");
       return denoAdapter({
         // Deno fires "error" just before "close" when a client vanishes (EOF, reset) or misses a pong, and
         // crossws hands it on as WSError("[object ErrorEvent]"): a disconnect with no detail, which Node and
@@ -82,10 +80,18 @@ function createDenoLive(options: WebSocketServerOptions) {
           ...engine.hooks,
           error: undefined,
           open(peer) {
+            // Behind the front, messages come from the front's reader from now on, not through Deno. The
+            // reader waits for this however late it comes; a peer whose context lost the reader (and the
+            // writer beside it) gets its frames through Deno, and that is reported.
+            const reader = frontReaderOf(peer.context);
+            const lost = reader ? undefined : frontReaderOf(upgradeContextOf(peer));
             if (!releaseDenoUpgradeRequest(peer)) fellBack("Deno upgrade request release");
             const opened = engine.hooks.open?.(peer);
-            // Behind the front, messages come from the front's reader from now on, not through Deno.
-            frontReaderOf(peer.context)?.attach((text) => engine.receiveText(peer, text));
+            reader?.attach((text) => engine.receiveText(peer, text));
+            if (lost) {
+              fellBack("Deno front: the peer's context did not carry the front's reader and writer (crossws keeps it elsewhere)");
+              lost.forward();
+            }
             return opened;
           },
         },
@@ -97,12 +103,20 @@ function createDenoLive(options: WebSocketServerOptions) {
     },
   );
   // `info` is Deno.serve's ServeHandlerInfo (remote address); crossws reads `info.remoteAddr`.
-  const upgrade = (request: Request, info: unknown): Promise<Response> => {
+  const upgrade = async (request: Request, info: unknown): Promise<Response> => {
     // Came through the front: its reader holds this client's first frames until the engine's open.
     // Deno pings after `heartbeatIntervalMs` without a frame; a sending client is kept known to it at half that.
     const keepaliveMs = engine.options.heartbeatIntervalMs / 2;
-    frontReaderOf((request as Request & { context?: unknown }).context)?.expect(FRONT_ATTACH_WAIT_MS, keepaliveMs, frontMissed);
-    return adapter.handleUpgrade(request, (info ?? {}) as never);
+    const reader = frontReaderOf((request as Request & { context?: unknown }).context);
+    reader?.expect(keepaliveMs);
+    let response: Response | undefined;
+    try {
+      response = await adapter.handleUpgrade(request, (info ?? {}) as never);
+    } finally {
+      // Refused (401, 403, 503…): no open will come for the reader to wait for.
+      if (response?.status !== 101) reader?.forward();
+    }
+    return response;
   };
   const side = engine.documents;
   if (!side) return { engine, upgrade, close, upgradeDocuments: undefined };

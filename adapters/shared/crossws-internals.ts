@@ -1,5 +1,5 @@
 /**
- * Every read or write of crossws's and ws's private fields, in one place. The runtime adapters use them
+ * Every read or write of crossws's and ws's private fields, here and in crossws-bun-peer.ts (the Bun peer's slimming). The runtime adapters use them
  * to go faster (Node: pre-built frames written to the socket; Bun: native pub/sub) and to hold less per
  * idle connection (the upgrade request crossws keeps for a socket's lifetime).
  *
@@ -23,12 +23,12 @@ interface PeerGetters {
   readonly namespace?: unknown;
   readonly remoteAddress?: unknown;
 }
-const getters = (peer: Peer) => peer as PeerGetters;
+export const getters = (peer: Peer) => peer as PeerGetters;
 
-const isObject = (value: unknown): value is Fields => typeof value === "object" && value !== null;
+export const isObject = (value: unknown): value is Fields => typeof value === "object" && value !== null;
 
 /** `peer._internal`: what crossws 0.4 passes to its Peer constructor. */
-function internalsOf(peer: Peer): Fields | undefined {
+export function internalsOf(peer: Peer): Fields | undefined {
   const internal = (peer as unknown as { _internal?: unknown })._internal;
   return isObject(internal) ? internal : undefined;
 }
@@ -147,47 +147,7 @@ export function bunSocket(peer: Peer): { ws: BunSocketLike; server: BunPublisher
   return { ws: ws as unknown as BunSocketLike, server: server as unknown as BunPublisher };
 }
 
-/** What crossws 0.4.17 puts in `ws.data` (bun.mjs `handleUpgrade`, then `getPeer` adds `peer`). */
-const BUN_DATA_KEYS = "server,request,context,namespace,peer";
-/** What crossws 0.4.17 passes to `new BunPeer(...)`. */
-const BUN_INTERNAL_KEYS = "ws,request,peers,namespace,sync,hooks";
-
-/**
- * Trims what crossws keeps per Bun socket once the open hook has read the identity: the upgrade Request
- * (held twice), the Bun server reference, an entry in the namespace's peer set, and two objects where one
- * will do. Idle connections are most of a server's memory, and this brings one close to what a bare
- * `Bun.serve` socket costs.
- *
- * What stays is what crossws still reads: its socket handlers read `ws.data.namespace` and
- * `ws.data.peer`; the peer reads `_internal.ws`, `_internal.namespace`, `_internal.hooks` and, for
- * `peer.context`, `_internal.ws.data.context`. One object serves as both `ws.data` and `_internal`.
- * crossws's topic set (`peer.subscribe`) is left alone. The namespace's peer set is crossws's list for
- * `adapter.close()` and `peer.peers`; the engine keeps its own and closes every connection on `close()`.
- *
- * Only when `ws.data` and `_internal` hold exactly the fields listed above, no cross-instance sync is
- * configured, and `peer.context` and `peer.namespace` read the same afterwards (else it is undone).
- */
-export function slimBunPeer(peer: Peer): boolean {
-  const internal = internalsOf(peer);
-  const ws = internal?.ws;
-  if (!internal || !isObject(ws) || !isObject(ws.data)) return false;
-  const data = ws.data;
-  if (Object.keys(data).join() !== BUN_DATA_KEYS || Object.keys(internal).join() !== BUN_INTERNAL_KEYS) return false;
-  const peers = internal.peers;
-  if (data.peer !== peer || internal.sync !== undefined || !(peers instanceof Set)) return false;
-  const { context, namespace } = getters(peer);
-  // Five fields, as measured: JavaScriptCore laid out a 4-field literal so that idle connections cost
-  // 3.1 KB instead of 2.8 KB each. Re-measure (npm run bench) before changing them.
-  const shared = { ws, context: data.context, namespace: data.namespace, peer, hooks: internal.hooks };
-  ws.data = shared;
-  (peer as unknown as { _internal: unknown })._internal = shared;
-  peers.delete(peer);
-  if (getters(peer).context === context && getters(peer).namespace === namespace) return true;
-  ws.data = data;
-  (peer as unknown as { _internal: unknown })._internal = internal;
-  peers.add(peer);
-  return false;
-}
+// `slimBunPeer` is in crossws-bun-peer.ts.
 
 // ---------------------------------------------------------------------------------------------------
 // Deno (crossws's Deno adapter on Deno.upgradeWebSocket)

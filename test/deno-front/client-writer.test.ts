@@ -154,7 +154,7 @@ function reader(keepaliveMs = 0) {
   const r = new ClientReader(1 << 20, async (bytes) => {
     toDeno.push(Buffer.from(bytes));
   });
-  r.expect(60_000, keepaliveMs);
+  r.expect(keepaliveMs);
   return { r, toDeno, messages, attach: () => r.attach((text) => messages.push(text)) };
 }
 
@@ -183,24 +183,43 @@ describe("front reader", () => {
 
   it("holds what arrives before the engine attaches, then hands it on first", async () => {
     const { r, messages, attach } = reader();
-    await r.feed(clientFrame(1, "first"));
+    const fed = r.feed(clientFrame(1, "first"));
+    await tick();
     expect(messages).toEqual([]);
     attach();
+    await fed;
     await r.feed(clientFrame(1, "second"));
     expect(messages).toEqual(["first", "second"]);
   });
 
-  it("relays everything to Deno, in order, when the engine does not attach in time", async () => {
-    const toDeno: Buffer[] = [];
-    const r = new ClientReader(1 << 20, async (bytes) => {
-      toDeno.push(Buffer.from(bytes));
-    });
-    r.expect(20, 0);
-    await r.feed(clientFrame(1, "one"));
-    await new Promise((resolve) => setTimeout(resolve, 60));
+  it("reads nothing more from the client while a frame waits for the engine, however long the open takes", async () => {
+    const { r, messages, attach } = reader();
+    let done = false;
+    const fed = r.feed(Buffer.concat([clientFrame(1, "one"), clientFrame(1, "two")])).then(() => (done = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(done).toBe(false);
+    expect(messages).toEqual([]);
+    attach();
+    await fed;
+    expect(messages).toEqual(["one", "two"]);
+  });
+
+  it("relays everything to Deno, in order, once told not to wait (refused upgrade, lost context)", async () => {
+    const { r, toDeno } = reader();
+    const fed = r.feed(clientFrame(1, "one"));
+    await tick();
+    r.forward();
+    await fed;
     await r.feed(clientFrame(1, "two"));
-    r.attach(() => expect.unreachable("attached too late"));
+    r.attach(() => expect.unreachable("attached after forward"));
     expect(Buffer.concat(toDeno)).toEqual(Buffer.concat([denoFrame(1, "one"), denoFrame(1, "two")]));
+  });
+
+  it("lets a held read go when the connection ends", async () => {
+    const { r } = reader();
+    const fed = r.feed(clientFrame(1, "one"));
+    r.close();
+    await fed;
   });
 
   it("relays every frame of a connection the live endpoint did not upgrade", async () => {

@@ -1,13 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  bunSocket,
-  nodeWire,
-  releaseDenoUpgradeRequest,
-  releaseNodeUpgradeRequest,
-  slimBunPeer,
-} from "../../adapters/shared/crossws-internals.ts";
+import { bunSocket, nodeWire, releaseDenoUpgradeRequest, releaseNodeUpgradeRequest } from "../../adapters/shared/crossws-internals.ts";
+import { slimBunPeer } from "../../adapters/shared/crossws-bun-peer.ts";
 import { createBunFanout } from "../../adapters/bun/publish-fanout.ts";
 import { createCorkedFanout } from "../../adapters/node/corked-fanout.ts";
 import { createRuntimeLive } from "../../adapters/shared/runtime-live.ts";

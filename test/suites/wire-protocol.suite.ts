@@ -14,6 +14,8 @@ export interface Fixture {
   /** http://127.0.0.1:PORT */
   httpUrl: string;
   stop(): Promise<void>;
+  /** Child fixtures: what the process printed so far (stdout and stderr; `onError` reports among it). */
+  output?(): string;
   /** Child fixtures: SIGKILL the process (no shutdown at all) and resolve once it is gone. */
   kill?(): Promise<void>;
 }

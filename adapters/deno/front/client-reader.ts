@@ -14,8 +14,11 @@
  * upgrades is read this way (`expect`, called at its upgrade); any other WebSocket route of the app gets
  * every frame relayed to Deno, each message as one frame (RFC 6455 §5.4 lets an intermediary change the
  * fragmentation). Order holds: from `expect` until `attach` every frame is held (a client may send as soon
- * as it has the 101, which can come before Deno's `open`); if the engine has not attached within `waitMs`,
- * the held frames and all that follow go to Deno. After a close frame everything goes to Deno.
+ * as it has the 101, which can come before Deno's `open`), and nothing more is read from the client while
+ * one is held, so the wait holds at most one read's frames however long the open takes (a busy event loop,
+ * a slow `onAuth`). The wait ends at `attach`, at `forward` (the upgrade was refused, or the peer opened
+ * without this reader in its context: the held frames and all that follow go to Deno), or when the
+ * connection ends. After a close frame everything goes to Deno.
  *
  * Deno times a connection out when it reads nothing from it for a while (crossws's `idleTimeout`), so a
  * client whose messages all go to the engine would look silent to it: while messages come, the front
@@ -52,7 +55,8 @@ export class ClientReader {
   private fragments: Uint8Array[] = [];
   private messageBytes = 0;
   private upstream = Promise.resolve();
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolves the read held back while waiting for the engine (see `take`). */
+  private resume: (() => void) | undefined;
   private fed = false;
   private keepaliveMs = 0;
   private toldDenoAt = 0;
@@ -64,36 +68,50 @@ export class ClientReader {
   ) {}
 
   /**
-   * The live endpoint is upgrading this connection: hold its frames for the engine (at most `waitMs`).
-   * `keepaliveMs`: how often Deno must hear from a client that is sending (0: never). `missed` is called
-   * if the engine does not attach in time (the crossws context did not carry the reader to its peer).
+   * The live endpoint is upgrading this connection: hold its frames for the engine until `attach` (or
+   * `forward`, or `close`). `keepaliveMs`: how often Deno must hear from a client that is sending (0: never).
    */
-  expect(waitMs: number, keepaliveMs: number, missed?: () => void): void {
+  expect(keepaliveMs: number): void {
     if (this.mode !== "forward" || this.fed) return;
     this.mode = "wait";
     this.keepaliveMs = keepaliveMs;
     this.toldDenoAt = Date.now();
-    this.timer = setTimeout(() => {
-      missed?.();
-      this.forwardAll();
-    }, waitMs);
   }
 
   /** The engine opened the connection: `deliver` takes each message from now on (and the held ones). */
   attach(deliver: (text: string) => void): void {
     if (this.mode !== "wait") return;
-    clearTimeout(this.timer);
     this.mode = "direct";
     this.deliver = deliver;
     const held = this.held;
     this.held = [];
     for (const taken of held) void this.take(taken.opcode, taken.payload);
+    this.wake();
+  }
+
+  /**
+   * Stop waiting for the engine: the upgrade was refused (no open will come), or the peer opened without
+   * this reader. What was held, and everything after, goes to Deno.
+   */
+  forward(): void {
+    if (this.mode !== "wait") return;
+    this.mode = "forward";
+    const held = this.held;
+    this.held = [];
+    for (const { opcode, payload } of held) void this.toDeno(encodeFrame(opcode, payload, true));
+    this.wake();
   }
 
   /** The connection ended: stop waiting. */
   close(): void {
-    clearTimeout(this.timer);
     this.held = [];
+    this.wake();
+  }
+
+  private wake(): void {
+    const resume = this.resume;
+    this.resume = undefined;
+    resume?.();
   }
 
   /** Reads `chunk` (may be reused by the caller once this resolves); stops at a refused frame. */
@@ -181,7 +199,11 @@ export class ClientReader {
         return void this.fail(1007);
       }
     }
-    if (this.mode === "wait") return void this.held.push({ opcode, payload });
+    if (this.mode === "wait") {
+      this.held.push({ opcode, payload });
+      // Read on once the wait is over: a client cannot make the front hold more than this read meanwhile.
+      return new Promise<void>((resolve) => (this.resume = resolve));
+    }
     if (this.mode === "forward" || opcode >= 8) {
       if (opcode === CLOSE) this.mode = "forward";
       return this.toDeno(encodeFrame(opcode, payload, true));
@@ -198,14 +220,6 @@ export class ClientReader {
     this.mode = "forward";
     this.held = [];
     return false;
-  }
-
-  private forwardAll() {
-    if (this.mode !== "wait") return;
-    this.mode = "forward";
-    const held = this.held;
-    this.held = [];
-    for (const { opcode, payload } of held) void this.toDeno(encodeFrame(opcode, payload, true));
   }
 
   /** Frames go to Deno one after another, in the order they were read. */
