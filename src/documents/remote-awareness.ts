@@ -1,4 +1,5 @@
 import { type Awareness, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
+
 /**
  * The other instances' clients among a document's awareness states, by client id: when the backplane finds
  * an instance dead (its liveness check, `ttlMs` + `heartbeatMs` at most), that instance's clients' states
