@@ -214,4 +214,23 @@ describe.each(targets)("documents on Node, Bun and Deno instances across %s", (_
     },
     120_000,
   );
+
+  it.skipIf(!redisUrl)(
+    "removes a cleanly stopped (SIGTERM) Deno instance's awareness from a Bun instance's client as its clients disconnect",
+    async () => {
+      newPrefix();
+      const [bun, deno] = await Promise.all([start("bun"), start("deno")]);
+      await announced(2);
+      const name = docName();
+      const watcher = await open("y-websocket", bun, name, "bun");
+      const leaving = await open("hocuspocus", deno, name, "deno");
+      for (const c of [watcher, leaving]) c.setUser(c.label);
+      await until(() => seesAll([watcher, leaving]), "both clients to see each other's awareness");
+      await deno.stop();
+      await until(() => watcher.removedBy.has(leaving.clientId), "deno's client's awareness removed", 45_000);
+      const origin = watcher.removedBy.get(leaving.clientId);
+      expect(origin === watcher.origin ? "the server" : origin).toBe("the server");
+    },
+    90_000,
+  );
 });
