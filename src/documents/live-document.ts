@@ -177,6 +177,18 @@ export class LiveDocument {
     if (origin !== REMOTE_ORIGIN) this.relay?.("awareness", update);
   }
 
+  /**
+   * A session sent states for `ids`. One that was removed here (its client's old connection left, or that
+   * connection's instance died) and comes back at the clock it had, as a reconnecting client re-sends it,
+   * is not newer to y-protocols and stays hidden until the client's next change or renewal (15 s). The
+   * returned frame, that removal again, makes such a client bump its clock and send its state at once; a
+   * client that only echoed another's stale state drops it. Undefined when every state is known.
+   */
+  removedAwareness(ids: number[]): Uint8Array | undefined {
+    const removed = ids.filter((id) => !this.awareness.states.has(id) && this.awareness.meta.has(id));
+    return removed.length > 0 ? encodeAwareness(encodeAwarenessUpdate(this.awareness, removed)) : undefined;
+  }
+
   /** The awareness client ids this instance's sessions set. */
   localAwarenessIds(): number[] {
     const ids: number[] = [];
