@@ -101,16 +101,40 @@ export interface DocumentAnswer {
   stateVector: Uint8Array;
   /** The awareness states it knows, as one awareness update. */
   awareness?: Uint8Array;
+  /** The awareness client ids among those that its own clients set (an instance before this field: absent). */
+  ownClients?: number[];
+  /** The answering instance (set by the link on receipt). */
+  from?: string;
+}
+
+/**
+ * Which instance set awareness states that came over the link: all the states of a live message (an
+ * instance relays only its own clients'), or, in an answer (which carries every state the answerer knows),
+ * only `clientIds`.
+ */
+export interface AwarenessSource {
+  instanceId: string;
+  clientIds?: readonly number[];
+}
+
+/** Whose clients set an answer's awareness states: the answerer's own only (it also tells what it heard from others). */
+export function sourceOf(answer: DocumentAnswer): AwarenessSource | undefined {
+  return answer.from !== undefined && answer.ownClients ? { instanceId: answer.from, clientIds: answer.ownClients } : undefined;
 }
 
 /** The documents' side of the link: how other instances' news reaches loaded documents. */
 export interface DocumentSink {
   update(name: string, update: Uint8Array): void;
-  awareness(name: string, update: Uint8Array): void;
+  /** Awareness from another instance: `source` is the instance whose clients set the states (see `AwarenessSource`). */
+  awareness(name: string, update: Uint8Array, source?: AwarenessSource): void;
   /** Another instance asks for what this one holds of `name` beyond `stateVector`; undefined when not loaded. */
   answer(name: string, stateVector: Uint8Array): DocumentAnswer | undefined;
   /** News may have been missed (reconnect): exchange diffs with the other holders of every loaded document. */
   resync(): void;
+  /** Instances whose clients' awareness states are shown here: the backplane checks they still beat. */
+  remoteInstances(): Iterable<string>;
+  /** These instances stopped beating at `checkedAt` (ms epoch): remove their clients' awareness states. */
+  instancesDown(instanceIds: ReadonlySet<string>, checkedAt: number): void;
 }
 
 /** One room message to sequence (see `Backplane.streams`). */

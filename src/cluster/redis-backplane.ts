@@ -108,6 +108,7 @@ class RedisLink implements RedisBackplane {
       up: () => (redis.down = false),
       publishSync,
       announced: () => this.resolveReady(),
+      documents: this.documents,
     });
   }
 

@@ -1,9 +1,17 @@
 import { backgroundTimeout } from "../util/async.ts";
 import { fromBase64, toBase64 } from "../util/base64.ts";
-import type { DocumentAnswer, DocumentLink, DocumentSink } from "./backplane.ts";
+import { sourceOf, type DocumentAnswer, type DocumentLink, type DocumentSink } from "./backplane.ts";
 import type { RedisKeys, WireRecord, createCodec } from "./redis-codec.ts";
 import type { RedisConnection } from "./redis-connection.ts";
 import type { Publisher } from "./redis-publisher.ts";
+
+/** Awareness client ids as an answer lists them: decimal, comma-separated. */
+function clientIds(text: string): number[] {
+  if (text === "") return [];
+  const ids = text.split(",").map(Number);
+  if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0)) throw new Error("a document answer's client ids are malformed");
+  return ids;
+}
 
 export interface RedisDocumentsOptions {
   instanceId: string;
@@ -126,19 +134,32 @@ export class RedisDocuments implements DocumentLink {
   readonly receive = (record: WireRecord): boolean => {
     switch (record.kind) {
       case "update":
+        if (this.names.has(record.roomId)) this.sink?.update(record.roomId, decode(record.frame));
+        return true;
       case "awareness":
-        if (this.names.has(record.roomId)) this.sink?.[record.kind](record.roomId, decode(record.frame));
+        // An instance relays only its own clients' awareness: they are its, and go when it dies.
+        if (this.names.has(record.roomId)) this.sink?.awareness(record.roomId, decode(record.frame), { instanceId: record.instanceId });
         return true;
       case "query":
         this.answer(record);
         return true;
       case "answer":
-        if (record.connectionId === this.o.instanceId) this.collect(record.frame);
+        if (record.connectionId === this.o.instanceId) this.collect(record.frame, record.instanceId);
         return true;
       default:
         return false;
     }
   };
+
+  /** Instances whose clients' awareness the loaded documents show (liveness checks they still beat). */
+  remoteInstances(): Iterable<string> {
+    return this.sink?.remoteInstances() ?? [];
+  }
+
+  /** Instances found dead: their clients' awareness goes from the loaded documents. */
+  instancesDown(instanceIds: ReadonlySet<string>, checkedAt: number): void {
+    this.sink?.instancesDown(instanceIds, checkedAt);
+  }
 
   private answer(record: WireRecord): void {
     const { redis, codec, keys } = this.o;
@@ -146,18 +167,27 @@ export class RedisDocuments implements DocumentLink {
     if (space <= 0 || !redis.isReady()) return;
     const found = this.sink?.answer(record.roomId, decode(record.frame.slice(space + 1)));
     // A holder without the document (unloading) still answers, empty, so the asker need not wait it out.
-    const fields = found ? [encode(found.update), encode(found.stateVector), found.awareness ? encode(found.awareness) : ""] : ["", "", ""];
+    // The fifth field (its own clients' awareness ids, comma-separated) is newer: older askers ignore it.
+    const fields = found
+      ? [
+          encode(found.update),
+          encode(found.stateVector),
+          found.awareness ? encode(found.awareness) : "",
+          (found.ownClients ?? []).join(","),
+        ]
+      : ["", "", "", ""];
     const text = `${codec.header("answer", record.roomId, record.instanceId)}\n${record.frame.slice(0, space)} ${fields.join(" ")}`;
     redis.publishTo(keys.document(record.roomId), text).catch(redis.failed);
   }
 
-  private collect(frame: string): void {
-    const [id, update, stateVector, awareness] = frame.split(" ");
+  private collect(frame: string, from: string): void {
+    const [id, update, stateVector, awareness, own] = frame.split(" ");
     const question = this.questions.get(id!);
     if (!question || update === undefined || stateVector === undefined) return;
     let answer: DocumentAnswer;
     try {
-      answer = { update: decode(update), stateVector: decode(stateVector), awareness: awareness ? decode(awareness) : undefined };
+      answer = { update: decode(update), stateVector: decode(stateVector), awareness: awareness ? decode(awareness) : undefined, from };
+      if (own !== undefined) answer.ownClients = clientIds(own);
     } catch (error) {
       this.o.report("Dropped a malformed document answer from another instance", error);
       return;
@@ -168,7 +198,7 @@ export class RedisDocuments implements DocumentLink {
       return;
     }
     if (answer.update.byteLength > 0) this.sink?.update(question.name, answer.update);
-    if (answer.awareness) this.sink?.awareness(question.name, answer.awareness);
+    if (answer.awareness) this.sink?.awareness(question.name, answer.awareness, sourceOf(answer));
     if (--question.expected <= 0) this.questions.delete(id!);
   }
 }

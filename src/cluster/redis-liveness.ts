@@ -1,4 +1,4 @@
-import type { BackplaneSink } from "./backplane.ts";
+import type { BackplaneSink, DocumentSink } from "./backplane.ts";
 import type { RedisKeys } from "./redis-codec.ts";
 import type { RedisClientLike } from "./redis-driver.ts";
 import { claimEmptied } from "./redis-rooms.ts";
@@ -19,6 +19,8 @@ export interface LivenessHost {
   publishSync(): Promise<unknown>;
   /** Announced (first time or again): joins waiting for start-up may go ahead. */
   announced(): void;
+  /** Shared documents: the instances whose clients' awareness they show are checked too, and told when dead. */
+  documents?: Pick<DocumentSink, "remoteInstances" | "instancesDown">;
 }
 
 /**
@@ -135,6 +137,7 @@ export class Liveness {
     }
     const candidates = new Set(known);
     for (const id of sink.remoteInstances()) candidates.add(id);
+    for (const id of this.host.documents?.remoteInstances() ?? []) candidates.add(id);
     const ids = [...candidates];
     const beats = await this.beats(cmd, ids);
     if (beats.size === 0 || checkedAt < this.graceUntil) return;
@@ -146,6 +149,7 @@ export class Liveness {
       return this.host.failed(error);
     }
     sink.instancesDown(dead, checkedAt);
+    this.host.documents?.instancesDown(dead, checkedAt);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { DocumentAnswer, DocumentLink, DocumentSink } from "../cluster/backplane.ts";
+import { sourceOf, type AwarenessSource, type DocumentAnswer, type DocumentLink, type DocumentSink } from "../cluster/backplane.ts";
 import { REMOTE_ORIGIN, type LiveDocument } from "./live-document.ts";
 
 /**
@@ -51,14 +51,25 @@ export class DocumentPeers implements DocumentSink {
     this.held.get(name)?.apply(update, REMOTE_ORIGIN);
   }
 
-  awareness(name: string, update: Uint8Array): void {
-    this.held.get(name)?.applyAwareness(update, REMOTE_ORIGIN);
+  awareness(name: string, update: Uint8Array, source?: AwarenessSource): void {
+    this.held.get(name)?.applyAwareness(update, REMOTE_ORIGIN, source);
   }
 
   answer(name: string, stateVector: Uint8Array): DocumentAnswer | undefined {
     const doc = this.held.get(name);
     if (!doc) return undefined;
-    return { update: doc.encodeState(stateVector), stateVector: doc.stateVector(), awareness: doc.awarenessUpdate() };
+    const awareness = doc.awarenessUpdate();
+    return { update: doc.encodeState(stateVector), stateVector: doc.stateVector(), awareness, ownClients: doc.localAwarenessIds() };
+  }
+
+  remoteInstances(): Set<string> {
+    const ids = new Set<string>();
+    for (const doc of this.held.values()) for (const id of doc.remoteAwareness.instanceIds()) ids.add(id);
+    return ids;
+  }
+
+  instancesDown(instanceIds: ReadonlySet<string>, checkedAt: number): void {
+    for (const doc of this.held.values()) doc.instancesDown(instanceIds, checkedAt);
   }
 
   resync(): void {
@@ -72,10 +83,11 @@ export class DocumentPeers implements DocumentSink {
   private async exchange(doc: LiveDocument, giveBack: boolean): Promise<void> {
     const answers = await this.link.fetch(doc.name, doc.stateVector(), ANSWER_TIMEOUT_MS);
     if (this.held.get(doc.name) !== doc) return;
-    for (const { update, awareness } of answers) {
+    for (const answer of answers) {
+      const { update, awareness } = answer;
       try {
         if (update.byteLength > 0) doc.apply(update, REMOTE_ORIGIN);
-        if (awareness) doc.applyAwareness(awareness, REMOTE_ORIGIN);
+        if (awareness) doc.applyAwareness(awareness, REMOTE_ORIGIN, sourceOf(answer));
       } catch (error) {
         this.report(error);
       }

@@ -72,8 +72,12 @@ export function handleSyncMessage(
         return { code: DocumentCloseCodes.MESSAGE_TOO_BIG, reason: `Awareness update larger than ${options.maxAwarenessBytes} bytes` };
       }
       if (!bucket.take()) return { code: DocumentCloseCodes.AWARENESS_RATE, reason: "Awareness updates too frequent" };
-      checkAwareness(message.update);
-      doc.applyAwareness(message.update, session);
+      {
+        const ids = checkAwareness(message.update);
+        doc.applyAwareness(message.update, session);
+        const bump = doc.removedAwareness(ids);
+        if (bump) reply(bump);
+      }
       return undefined;
     case "query-awareness": {
       const frame = doc.awarenessFrame();

@@ -2,6 +2,8 @@ import * as Y from "yjs";
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
 import { backgroundTimeout, nextTurn } from "../util/async.ts";
 import type { DocumentWriter } from "./document-writer.ts";
+import type { AwarenessSource } from "../cluster/backplane.ts";
+import { RemoteAwareness } from "./remote-awareness.ts";
 import { encodeAwareness, encodeUpdate } from "./sync-messages.ts";
 
 /** One client's view of one document: how it may act and how frames reach it. */
@@ -48,6 +50,8 @@ export interface LiveDocumentHooks {
 export class LiveDocument {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: Awareness;
+  /** Which other instance set each remote awareness state (removed here when that instance dies). */
+  readonly remoteAwareness: RemoteAwareness;
   readonly sessions = new Set<DocumentSession>();
   writer: DocumentWriter | undefined;
   /** Set while other instances may hold the document too (a backplane with documents). */
@@ -64,6 +68,8 @@ export class LiveDocument {
   /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
   private measured = 0;
   private sinceMeasured = 0;
+  /** Set while an awareness update from another instance is applied: who set its states. */
+  private source: AwarenessSource | undefined;
 
   constructor(
     readonly name: string,
@@ -73,6 +79,7 @@ export class LiveDocument {
   ) {
     this.awareness = new Awareness(this.doc);
     this.awareness.setLocalState(null);
+    this.remoteAwareness = new RemoteAwareness(this.awareness);
     this.doc.on("update", (update: Uint8Array, origin: unknown) => {
       this.sinceMeasured += update.byteLength;
       this.queue(update, origin);
@@ -81,11 +88,19 @@ export class LiveDocument {
       hooks.changed(this, update, origin);
     });
     this.awareness.on("update", ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
+      this.remoteAwareness.forget(removed!);
+      const source = this.source;
+      if (origin === REMOTE_ORIGIN && source && !source.clientIds) {
+        this.remoteAwareness.own(source.instanceId, added!);
+        this.remoteAwareness.own(source.instanceId, updated!);
+      }
       const session = origin as DocumentSession | undefined;
       if (!session || !this.sessions.has(session)) return;
       for (const id of added!) session.awarenessIds.add(id);
       for (const id of updated!) session.awarenessIds.add(id);
       for (const id of removed!) session.awarenessIds.delete(id);
+      this.remoteAwareness.forget(added!);
+      this.remoteAwareness.forget(updated!);
     });
   }
 
@@ -142,11 +157,49 @@ export class LiveDocument {
     Y.applyUpdate(this.doc, update, origin);
   }
 
-  /** An awareness update from a session here, or (`REMOTE_ORIGIN`) from another instance. */
-  applyAwareness(update: Uint8Array, origin: DocumentSession | typeof REMOTE_ORIGIN): void {
-    applyAwarenessUpdate(this.awareness, update, origin);
+  /**
+   * An awareness update from a session here, or (`REMOTE_ORIGIN`) from another instance: `source` says
+   * which, so its clients' states go when it dies.
+   */
+  applyAwareness(update: Uint8Array, origin: DocumentSession | typeof REMOTE_ORIGIN, source?: AwarenessSource): void {
+    this.source = source;
+    try {
+      applyAwarenessUpdate(this.awareness, update, origin);
+    } finally {
+      this.source = undefined;
+    }
+    if (source?.clientIds)
+      this.remoteAwareness.own(
+        source.instanceId,
+        source.clientIds.filter((id) => this.awareness.states.has(id)),
+      );
     this.broadcast(encodeAwareness(update), origin);
     if (origin !== REMOTE_ORIGIN) this.relay?.("awareness", update);
+  }
+
+  /**
+   * A session sent states for `ids`. One that was removed here (its client's old connection left, or that
+   * connection's instance died) and comes back at the clock it had, as a reconnecting client re-sends it,
+   * is not newer to y-protocols and stays hidden until the client's next change or renewal (15 s). The
+   * returned frame, that removal again, makes such a client bump its clock and send its state at once; a
+   * client that only echoed another's stale state drops it. Undefined when every state is known.
+   */
+  removedAwareness(ids: number[]): Uint8Array | undefined {
+    const removed = ids.filter((id) => !this.awareness.states.has(id) && this.awareness.meta.has(id));
+    return removed.length > 0 ? encodeAwareness(encodeAwarenessUpdate(this.awareness, removed)) : undefined;
+  }
+
+  /** The awareness client ids this instance's sessions set. */
+  localAwarenessIds(): number[] {
+    const ids: number[] = [];
+    for (const session of this.sessions) ids.push(...session.awarenessIds);
+    return ids;
+  }
+
+  /** Instances died: their clients' awareness states are removed, and this instance's clients told. */
+  instancesDown(dead: ReadonlySet<string>, checkedAt: number): void {
+    const removal = this.remoteAwareness.drop(dead, checkedAt);
+    if (removal) this.broadcast(encodeAwareness(removal), undefined);
   }
 
   /** Every known awareness state as one awareness update, if any. */

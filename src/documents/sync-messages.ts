@@ -40,17 +40,22 @@ export function checkUpdate(update: Uint8Array): void {
   }
 }
 
-/** Checks an awareness update the way `applyAwarenessUpdate` reads it, JSON states included. */
-export function checkAwareness(update: Uint8Array): void {
+/**
+ * Checks an awareness update the way `applyAwarenessUpdate` reads it, JSON states included; returns the
+ * client ids it gives a state (not null).
+ */
+export function checkAwareness(update: Uint8Array): number[] {
   try {
     const decoder = decoding.createDecoder(update);
     const count = decoding.readVarUint(decoder);
+    const ids: number[] = [];
     for (let i = 0; i < count; i++) {
+      const id = decoding.readVarUint(decoder);
       decoding.readVarUint(decoder);
-      decoding.readVarUint(decoder);
-      JSON.parse(decoding.readVarString(decoder));
+      if (JSON.parse(decoding.readVarString(decoder)) !== null) ids.push(id);
     }
     if (decoding.hasContent(decoder)) throw new Error("trailing bytes");
+    return ids;
   } catch (cause) {
     throw new MalformedMessage("not an awareness update", { cause });
   }

@@ -1,17 +1,16 @@
 /**
- * Documents outlive the server: a restart with SQLite or Postgres keeps the text, and a SIGKILL during
- * typing loses at most the last write window and never leaves a document that does not load.
+ * Documents outlive the server: a restart with SQLite or Postgres keeps the text. A SIGKILL during typing,
+ * on every runtime and SQL store: crash-stores.test.ts.
  */
 import { mkdtempSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { createServer } from "../../adapters/node/index.ts";
 import type { DocumentStorage } from "../../src/storage/document-storage.ts";
 import { createPostgresDocumentStorage, createSQLiteDocumentStorage } from "../../src/storage/sql-document-stores.ts";
-import { startChild } from "../fixtures/child.ts";
 import { openEditor, until } from "../helpers/documents.ts";
 import { DATABASE_URL, probe } from "../helpers/services.ts";
 
@@ -62,41 +61,5 @@ describe("documents across restarts", () => {
   it("keeps the text through a restart with Postgres", async (context) => {
     if (await probe(DATABASE_URL)) return context.skip();
     await restartKeepsText(() => createPostgresDocumentStorage(DATABASE_URL, { tableName: table }));
-  });
-
-  it("loses at most the last write window to a SIGKILL during typing, and the document still loads", async () => {
-    const sqliteFile = join(dir, "killed.db");
-    const options = { documents: { sqliteFile, writeWindowMs: 100 } };
-    const name = unique("typing-");
-    const first = await startChild("node", "standalone", options);
-    const url = `${first.httpUrl.replace(/^http/, "ws")}/yjs`;
-    const editor = await openEditor(url, name);
-    const typed: string[] = [];
-    const type = (s: string) => {
-      editor.text.insert(editor.text.length, s);
-      typed.push(s);
-    };
-    // Written for sure: typed, then ten write windows of quiet.
-    for (let i = 0; i < 20; i++) type(`a${i} `);
-    await new Promise((r) => setTimeout(r, 1000));
-    const settled = typed.join("");
-    // Then typing that the kill interrupts.
-    for (let i = 0; i < 30; i++) {
-      type(`b${i} `);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await first.kill!();
-    editor.destroy();
-
-    const second = await startChild("node", "standalone", options);
-    try {
-      const reader = await openEditor(`${second.httpUrl.replace(/^http/, "ws")}/yjs`, name);
-      const text = reader.text.toString();
-      reader.destroy();
-      expect(text.startsWith(settled)).toBe(true);
-      expect(typed.join("").startsWith(text)).toBe(true);
-    } finally {
-      await second.stop();
-    }
   });
 });

@@ -19,8 +19,8 @@ export interface InstanceConfig {
   natMap?: Record<string, { host: string; port: number }>;
   /** `false`: the instance runs without room streams. */
   streams?: false;
-  /** Shared documents: a storage URL (default: in memory, per process), write window, unload grace. */
-  documents?: { storageUrl?: string; writeWindowMs?: number; unloadAfterMs?: number };
+  /** Shared documents: a storage URL (default: in memory, per process) and SQL table, write window, unload grace. */
+  documents?: { storageUrl?: string; tableName?: string; writeWindowMs?: number; unloadAfterMs?: number };
 }
 
 export interface Instance {

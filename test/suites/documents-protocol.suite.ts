@@ -64,6 +64,24 @@ export function documentsProtocolSuite(label: string, start: StartDocumentsFixtu
       await until(() => !b.provider.awareness.getStates().has(a.doc.clientID), "a's awareness to be removed at b");
     });
 
+    it("shows a reconnecting client's awareness again at once: the server has it bump its clock, not its 15 s renewal", async () => {
+      const name = unique("doc-");
+      const a = await open(name);
+      const b = await open(name);
+      a.provider.awareness.setLocalStateField("user", { name: "Ada" });
+      await until(() => b.provider.awareness.getStates().has(a.doc.clientID), "b to see a's awareness");
+      a.provider.disconnect();
+      await until(() => !b.provider.awareness.getStates().has(a.doc.clientID), "a's awareness to leave b");
+      // a reconnects and re-sends its state at the clock the server already removed it at.
+      const told: unknown[] = [];
+      a.provider.awareness.on("update", ({ removed }: { removed: number[] }, origin: unknown) => {
+        if (removed.includes(a.doc.clientID)) told.push(origin);
+      });
+      a.provider.connect();
+      await until(() => (b.provider.awareness.getStates().get(a.doc.clientID) as any)?.user?.name === "Ada", "a's awareness back at b");
+      expect(told).toEqual([a.provider]);
+    });
+
     it("never applies or relays a read-only client's changes, and tells it with a permission-denied message", async () => {
       const name = unique("read-");
       const reader = await open(name);
