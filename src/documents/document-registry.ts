@@ -1,5 +1,6 @@
 import * as encoding from "lib0/encoding";
 import type { DocumentStorage } from "../storage/document-storage.ts";
+import type { DocumentWire } from "./document-wire.ts";
 import { backgroundTimeout } from "../util/async.ts";
 import { DocumentWriter } from "./document-writer.ts";
 import { LiveDocument, type LiveDocumentHooks } from "./live-document.ts";
@@ -38,6 +39,8 @@ export interface RegistryDeps {
   metrics: DocumentMetrics;
   /** Other instances holding the same documents (a backplane with documents). */
   peers?: DocumentPeers;
+  /** The runtime's direct frame writes, if it has them (documents.ts passes them to every session). */
+  wire?: DocumentWire;
   report(error: unknown): void;
 }
 
@@ -118,7 +121,7 @@ export class DocumentRegistry {
     const { storage, metrics } = this.deps;
     const started = Date.now();
     const { peers } = this.deps;
-    const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name));
+    const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name), this.deps.wire?.frame);
     try {
       await peers?.attach(doc);
       const stored = await storage.load(entry.name);
