@@ -41,6 +41,8 @@ export interface RegistryDeps {
   peers?: DocumentPeers;
   /** The runtime's direct frame writes, if it has them (documents.ts passes them to every session). */
   wire?: DocumentWire;
+  /** `documents.fanoutDuty` (see live-document.ts). */
+  fanoutDuty?: number;
   report(error: unknown): void;
 }
 
@@ -121,7 +123,10 @@ export class DocumentRegistry {
     const { storage, metrics } = this.deps;
     const started = Date.now();
     const { peers } = this.deps;
-    const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name), this.deps.wire?.frame);
+    const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name), {
+      frame: this.deps.wire?.frame,
+      duty: this.deps.fanoutDuty,
+    });
     try {
       await peers?.attach(doc);
       const stored = await storage.load(entry.name);

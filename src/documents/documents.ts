@@ -88,6 +88,7 @@ function createRegistry(deps: DocumentSideDeps, metrics: DocumentMetrics, listen
     metrics,
     peers: deps.link && new DocumentPeers(deps.link, report),
     wire: deps.wire,
+    fanoutDuty: options.fanoutDuty,
     report,
     hooks: {
       changed(doc, update, origin) {

@@ -39,6 +39,13 @@ export const FANOUT_DUTY = 8;
 /** The longest a document holds updates however long its last fan-out took (a GC pause, a huge document). */
 const MAX_HOLD_MS = 40;
 
+/** How a document fans out: the runtime's framing, {@link FANOUT_DUTY} (`documents.fanoutDuty`), its clock (tests). */
+export interface FanoutSettings {
+  frame?: DocumentWire["frame"];
+  duty?: number;
+  now?: () => number;
+}
+
 /** The origin of changes that came from another instance: applied and fanned out here, never sent back. */
 export const REMOTE_ORIGIN = Symbol("openlivesync.remote-document-change");
 
@@ -67,6 +74,10 @@ export class LiveDocument {
   /** `performance.now()` before which no update fan-out starts (see {@link FANOUT_DUTY}). */
   private nextFanout = 0;
   private destroyed = false;
+  /** Frames broadcasts once for the sessions with a `writeFrame` (the runtime's {@link DocumentWire}). */
+  private readonly frame: DocumentWire["frame"] | undefined;
+  private readonly duty: number;
+  private readonly now: () => number;
   /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
   private measured = 0;
   private sinceMeasured = 0;
@@ -76,11 +87,11 @@ export class LiveDocument {
     hooks: LiveDocumentHooks,
     /** The name as Hocuspocus frames carry it (a varString). */
     readonly prefix: Uint8Array,
-    /** Frames broadcasts once for the sessions with a `writeFrame` (the runtime's {@link DocumentWire}). */
-    private readonly frame?: DocumentWire["frame"],
-    /** The clock fan-outs are timed by (tests pass their own). */
-    private readonly now: () => number = () => performance.now(),
+    fanout: FanoutSettings = {},
   ) {
+    this.frame = fanout.frame;
+    this.duty = fanout.duty ?? FANOUT_DUTY;
+    this.now = fanout.now ?? (() => performance.now());
     this.awareness = new Awareness(this.doc);
     this.awareness.setLocalState(null);
     this.doc.on("update", (update: Uint8Array, origin: unknown) => {
@@ -113,7 +124,7 @@ export class LiveDocument {
     if (this.destroyed || this.batch.size === 0) return;
     const start = this.now();
     this.batch.send(this.sessions, this.prefix, this.frame);
-    this.nextFanout = start + Math.min(FANOUT_DUTY * (this.now() - start), MAX_HOLD_MS);
+    this.nextFanout = start + Math.min(this.duty * (this.now() - start), MAX_HOLD_MS);
   };
 
   /** Load stored rows (merged into one update first: one integration instead of one per row). */

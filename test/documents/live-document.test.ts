@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import * as Y from "yjs";
 import * as decoding from "lib0/decoding";
 import { FANOUT_DUTY, LiveDocument, REMOTE_ORIGIN, type DocumentSession } from "../../src/documents/live-document.ts";
+import { resolveDocumentOptions } from "../../src/documents/options.ts";
 import { until } from "../helpers/documents.ts";
 
 /** A session that records the updates it is sent (y-websocket frames: sync, update, payload). */
@@ -89,7 +90,7 @@ describe("LiveDocument fan-out", () => {
     }
 
     it("writes a batch to a framed session as one write of one frame per update, leaving out its own", async () => {
-      const live = new LiveDocument("d", { changed() {} }, new Uint8Array([1, 100]), testWire);
+      const live = new LiveDocument("d", { changed() {} }, new Uint8Array([1, 100]), { frame: testWire });
       const [a, b, watcher] = [framed(), framed(), framed()];
       live.sessions.add(a).add(b).add(watcher);
       const [a1, b1, a2] = keystrokes(3);
@@ -110,7 +111,7 @@ describe("LiveDocument fan-out", () => {
       let clock = 0;
       // Writing to the slow session takes 5 ms of the document's clock.
       const slow = framed(() => void (clock += 5));
-      const live = new LiveDocument("d", { changed() {} }, new Uint8Array([1, 100]), testWire, () => clock);
+      const live = new LiveDocument("d", { changed() {} }, new Uint8Array([1, 100]), { frame: testWire, now: () => clock });
       const sender = framed();
       live.sessions.add(sender).add(slow);
       const [first, second, third, fourth] = keystrokes(4);
@@ -137,5 +138,12 @@ describe("LiveDocument fan-out", () => {
       expect(sender.writes).toHaveLength(2);
       live.destroy();
     });
+  });
+
+  it("takes documents.fanoutDuty of at least 1, defaulting to FANOUT_DUTY", () => {
+    expect(resolveDocumentOptions({}, "/live")!.fanoutDuty).toBe(FANOUT_DUTY);
+    expect(resolveDocumentOptions({ fanoutDuty: 1 }, "/live")!.fanoutDuty).toBe(1);
+    expect(() => resolveDocumentOptions({ fanoutDuty: 0.5 }, "/live")).toThrow(/fanoutDuty must be at least 1/);
+    expect(() => resolveDocumentOptions({ fanoutDuty: Number.NaN }, "/live")).toThrow(/fanoutDuty/);
   });
 });
