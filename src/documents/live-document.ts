@@ -27,17 +27,18 @@ export interface DocumentSession {
 }
 
 /**
- * A document's update fan-outs take at most 1/FANOUT_DUTY of the time: after a fan-out that took `d` ms
- * (writing to every socket), the next one waits until `FANOUT_DUTY × d` after it started, and what arrives
- * meanwhile goes out together then. A document whose last fan-out is that long ago sends at the end of
+ * A document's update fan-outs take at most 1/FANOUT_DUTY of the time: with `d` ms what its fan-outs take
+ * (writing to every socket; a running average, so that one GC pause does not hold the next for long), the
+ * next one waits until `FANOUT_DUTY × d` after the last started (at most {@link MAX_HOLD_MS}), and what
+ * arrives meanwhile goes out together then. A document whose last fan-out is that long ago sends at the end of
  * the turn that applied the update. So the added latency follows the cost of a fan-out: next to nothing
  * for a handful of sockets or an idle server, more where a fan-out is dear (many sockets, a busy CPU), and
  * the frames per update fall exactly when writing them is what the server is short of. Measured in
  * bench/README.md, "Documents".
  */
 export const FANOUT_DUTY = 8;
-/** The longest a document holds updates however long its last fan-out took (a GC pause, a huge document). */
-const MAX_HOLD_MS = 40;
+/** The longest a document holds updates however long its fan-outs take (a busy machine, a huge document). */
+export const MAX_HOLD_MS = 10;
 
 /** How a document fans out: the runtime's framing, {@link FANOUT_DUTY} (`documents.fanoutDuty`), its clock (tests). */
 export interface FanoutSettings {
@@ -78,6 +79,8 @@ export class LiveDocument {
   private readonly frame: DocumentWire["frame"] | undefined;
   private readonly duty: number;
   private readonly now: () => number;
+  /** Running average of this document's fan-out durations (ms); undefined before the first. */
+  private fanoutMs: number | undefined;
   /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
   private measured = 0;
   private sinceMeasured = 0;
@@ -115,7 +118,8 @@ export class LiveDocument {
     if (this.scheduled) return;
     this.scheduled = true;
     const wait = this.nextFanout - this.now();
-    if (wait > 0) backgroundTimeout(this.flush, wait);
+    // Timers have millisecond steps: a shorter hold is the end of the turn.
+    if (wait >= 1) backgroundTimeout(this.flush, wait);
     else nextTurn(this.flush);
   }
 
@@ -124,7 +128,10 @@ export class LiveDocument {
     if (this.destroyed || this.batch.size === 0) return;
     const start = this.now();
     this.batch.send(this.sessions, this.prefix, this.frame);
-    this.nextFanout = start + Math.min(this.duty * (this.now() - start), MAX_HOLD_MS);
+    const took = this.now() - start;
+    const average = this.fanoutMs === undefined ? took : this.fanoutMs + (took - this.fanoutMs) / 4;
+    this.fanoutMs = average;
+    this.nextFanout = start + Math.min(this.duty * average, MAX_HOLD_MS);
   };
 
   /** Load stored rows (merged into one update first: one integration instead of one per row). */

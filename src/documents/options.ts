@@ -42,8 +42,8 @@ export interface DocumentOptions {
   /** Awareness updates a connection may send per second, on average over a 2 s burst; more closes with 4429. @default 60 */
   awarenessRate?: number;
   /**
-   * A document's update fan-outs take at most 1/`fanoutDuty` of the time: after one that took `d` ms the
-   * next waits until `fanoutDuty × d` after it started, merging what arrives meanwhile (docs/documents.md,
+   * A document's update fan-outs take at most 1/`fanoutDuty` of the time: with `d` ms what they take (averaged) the
+   * next waits until `fanoutDuty × d` (at most 10 ms) after the last started, merging what arrives meanwhile (docs/documents.md,
    * "Fan-out"). Higher: fewer writes per update and more latency; 1: every turn's updates go out at its end.
    * At least 1. @default 8
    */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as Y from "yjs";
 import * as decoding from "lib0/decoding";
-import { FANOUT_DUTY, LiveDocument, REMOTE_ORIGIN, type DocumentSession } from "../../src/documents/live-document.ts";
+import { FANOUT_DUTY, LiveDocument, MAX_HOLD_MS, REMOTE_ORIGIN, type DocumentSession } from "../../src/documents/live-document.ts";
 import { resolveDocumentOptions } from "../../src/documents/options.ts";
 import { until } from "../helpers/documents.ts";
 
@@ -106,11 +106,12 @@ describe("LiveDocument fan-out", () => {
       live.destroy();
     });
 
-    it(`holds updates for ${FANOUT_DUTY}x as long as the last fan-out took, then sends them together; a quick fan-out holds nothing`, () => {
+    it(`holds updates for ${FANOUT_DUTY}x as long as fan-outs take, then sends them together; quick fan-outs hold nothing`, () => {
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate"] });
       let clock = 0;
-      // Writing to the slow session takes 5 ms of the document's clock.
-      const slow = framed(() => void (clock += 5));
+      const cost = 1; // writing to the slow session takes this long on the document's clock
+      expect(FANOUT_DUTY * cost).toBeLessThan(MAX_HOLD_MS);
+      const slow = framed(() => void (clock += cost));
       const live = new LiveDocument("d", { changed() {} }, new Uint8Array([1, 100]), { frame: testWire, now: () => clock });
       const sender = framed();
       live.sessions.add(sender).add(slow);
@@ -118,24 +119,29 @@ describe("LiveDocument fan-out", () => {
       live.apply(first!, sender);
       vi.advanceTimersByTime(0);
       expect(slow.writes).toHaveLength(1); // an idle document: the end of the turn
-      // The fan-out took 5 ms: nothing more goes out until FANOUT_DUTY × 5 ms after it started.
+      // The fan-out took `cost`: nothing more goes out until FANOUT_DUTY × cost after it started.
       live.apply(second!, sender);
       vi.advanceTimersByTime(0);
       live.apply(third!, sender);
-      vi.advanceTimersByTime(FANOUT_DUTY * 5 - 5 - 1);
+      vi.advanceTimersByTime(FANOUT_DUTY * cost - cost - 1);
       expect(slow.writes).toHaveLength(1);
       vi.advanceTimersByTime(1);
       expect(slow.writes).toHaveLength(2);
       expect(slow.writes[1]).toHaveLength(2); // second and third, one frame each, one write
-      // A document whose fan-outs take no time sends each turn's updates at the end of that turn.
+      // Once its fan-outs take no time (the average falls), a document sends each turn's updates at its end.
       live.sessions.delete(slow);
-      clock += FANOUT_DUTY * 5;
+      for (let i = 0; i < 40; i++) {
+        clock += MAX_HOLD_MS;
+        live.apply(keystrokes(1)[0]!, slow);
+        vi.advanceTimersByTime(MAX_HOLD_MS);
+      }
+      const before = sender.writes.length;
       live.apply(fourth!, slow);
       vi.advanceTimersByTime(0);
-      expect(sender.writes).toHaveLength(1);
+      expect(sender.writes).toHaveLength(before + 1);
       live.apply(keystrokes(1)[0]!, slow);
       vi.advanceTimersByTime(0);
-      expect(sender.writes).toHaveLength(2);
+      expect(sender.writes).toHaveLength(before + 2);
       live.destroy();
     });
   });
