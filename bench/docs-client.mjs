@@ -2,11 +2,15 @@
 // (ours at /yjs/<name>, y-websocket's server at /<name>) or Hocuspocus's (one socket per editor, the name
 // in every message). Each editor keeps its own Y.Doc, types one character at its end `hz` times a second
 // and never applies the others' updates (so the client's cost stays small and the same for every server).
-// A delivered update is recognised by its first struct's (client, clock), which every server keeps when
-// it re-encodes the update, and timed against its send.
+// A delivered update is recognised by its structs' (client, clock), which every server keeps when it
+// re-encodes the update: every one from another editor counts as delivered, and one from an editor of this
+// process is also timed against its send (with several processes, latency is sampled on the pairs of
+// editors that share one; the server cannot tell them apart).
 //
 // Messages from the parent: { type: "open", kind, port, path, docs: [{ name, editors }] } → { type: "opened" };
-// { type: "run", hz, warmupMs, measureMs } → { type: "result", sent, delivered, p50, p99, seconds };
+// { type: "run", hz, warmupMs, measureMs, phase } → { type: "result", sent, delivered, seconds, hist, timed }
+// (`phase` in [0, 1): where in the tick period this process's editors start, so that several processes
+// interleave; `hist`: latencies as [bucket, count] pairs, see `bucketOf`);
 // { type: "big", kind, port, path, names, update } (base64) → { type: "bigDone" }.
 import * as Y from "yjs";
 import * as decoding from "lib0/decoding";
@@ -19,8 +23,11 @@ const KEY = 1 << 20;
 const sentAt = new Map();
 let measuring = false;
 let delivered = 0;
-let latencies = new Float64Array(1 << 20);
-let nLat = 0;
+/** Latency histogram: bucket `b` holds latencies in [GROWTH^b, GROWTH^(b+1)) µs (2 % wide), merged by the parent. */
+const GROWTH = 1.02;
+const bucketOf = (ms) => Math.max(0, Math.floor(Math.log(Math.max(1, ms * 1000)) / Math.log(GROWTH)));
+let hist = new Map();
+let timed = 0;
 
 function frame(kind, name, write) {
   const e = encoding.createEncoder();
@@ -67,7 +74,8 @@ function onMessage(kind, data, waiter, self) {
     if (client !== self.id) count(client * KEY + decoding.readVarUint(u), now);
     return;
   }
-  // Hocuspocus 4 merges a turn's updates into one message: every (client, clock) in it counts.
+  // Hocuspocus 4 merges a turn's updates into one message (ours too, on runtimes it cannot write frames
+  // to directly): every (client, clock) in it counts.
   const { from, to } = Y.parseUpdateMeta(update);
   for (const [client, start] of from) {
     const end = to.get(client) ?? start;
@@ -78,15 +86,12 @@ function onMessage(kind, data, waiter, self) {
 }
 
 function count(key, now) {
-  const at = sentAt.get(key);
-  if (at === undefined) return;
   delivered++;
-  if (nLat === latencies.length) {
-    const grown = new Float64Array(latencies.length * 2);
-    grown.set(latencies);
-    latencies = grown;
-  }
-  latencies[nLat++] = now - at;
+  const at = sentAt.get(key);
+  if (at === undefined) return; // an editor of another process
+  const bucket = bucketOf(now - at);
+  hist.set(bucket, (hist.get(bucket) ?? 0) + 1);
+  timed++;
 }
 
 function openSocket(kind, port, path, name) {
@@ -127,30 +132,29 @@ function type(editor) {
   text.insert(text.length, "x");
 }
 
-async function run({ hz, warmupMs, measureMs }) {
+async function run({ hz, warmupMs, measureMs, phase = 0 }) {
   const period = 1000 / hz;
   const timers = editors.map((editor, i) =>
     setTimeout(
       () => {
         editor.timer = setInterval(() => type(editor), period);
       },
-      (i * period) / editors.length,
+      ((i + phase) * period) / editors.length,
     ),
   );
   await new Promise((r) => setTimeout(r, warmupMs));
   measuring = true;
   const sentBefore = sentAt.size;
   delivered = 0;
-  nLat = 0;
+  hist = new Map();
+  timed = 0;
   const started = performance.now();
   await new Promise((r) => setTimeout(r, measureMs));
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
   for (const t of timers) clearTimeout(t);
   for (const e of editors) clearInterval(e.timer);
-  const sorted = latencies.subarray(0, nLat).sort();
-  const at = (q) => (nLat === 0 ? 0 : sorted[Math.min(nLat - 1, Math.floor(q * nLat))]);
-  return { sent: sentAt.size - sentBefore, delivered, seconds, p50: at(0.5), p99: at(0.99) };
+  return { sent: sentAt.size - sentBefore, delivered, seconds, hist: [...hist], timed };
 }
 
 /** One socket per name, each sends `update` (one big document) and waits for the server's answer to a step 1. */

@@ -10,6 +10,7 @@ import type { WebSocketServerOptions } from "../../src/options.ts";
 import { setTurnScheduler } from "../../src/util/async.ts";
 import { nodePonger } from "../shared/crossws-internals.ts";
 import { createCorkedFanout } from "./corked-fanout.ts";
+import { createNodeDocumentWire } from "./document-wire.ts";
 import { createRuntimeLive } from "../shared/runtime-live.ts";
 
 const noop = () => {};
@@ -22,6 +23,7 @@ export function createNodeLive(options: WebSocketServerOptions) {
     options,
     (fellBack) => ({
       createFanout: createCorkedFanout(fellBack),
+      documentWire: createNodeDocumentWire(fellBack),
       // crossws hands its upgrade hook a web Request; onAuth gets the IncomingMessage behind it.
       authRequest: (request) => (request as { runtime?: { node?: { req?: unknown } } }).runtime?.node?.req ?? request,
       nativeMaxPayload: true,

@@ -53,6 +53,24 @@ export function encodeFrame(opcode: number, payload: Uint8Array, masked = false)
   return frame;
 }
 
+/**
+ * Whole unmasked server frames, one around each payload, back to back in one buffer from `alloc` (one
+ * write sends them all; `alloc` as for {@link encodeTextFrame}).
+ */
+export function encodeFrames(opcode: number, payloads: readonly Uint8Array[], alloc: FrameAlloc = newBytes): Uint8Array {
+  let size = 0;
+  for (const payload of payloads) size += headerSize(payload.length, false) + payload.length;
+  const out = alloc(size);
+  let at = 0;
+  for (const payload of payloads) {
+    writeHeader(out, at, 0x80 | opcode, payload.length, false);
+    at += headerSize(payload.length, false);
+    out.set(payload, at);
+    at += payload.length;
+  }
+  return out;
+}
+
 /** A server's close frame with `code` and no reason. */
 export function closeFrame(code: number): Uint8Array {
   return Uint8Array.of(0x80 | CLOSE, 2, code >> 8, code & 0xff);

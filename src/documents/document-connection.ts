@@ -4,6 +4,7 @@ import { DocumentCloseCodes } from "./codes.ts";
 import type { DocumentRegistry } from "./document-registry.ts";
 import { DocumentUnavailable } from "./document-registry.ts";
 import type { DocumentAccess } from "./options.ts";
+import type { DocumentWire } from "./document-wire.ts";
 import type { DocumentSession, LiveDocument } from "./live-document.ts";
 import { AwarenessBucket, handleSyncMessage, type SessionContext } from "./document-session.ts";
 import { encodePermissionDenied, encodeSyncStep1, MalformedMessage, readSyncMessage } from "./sync-messages.ts";
@@ -22,7 +23,15 @@ export interface ConnectionContext extends SessionContext {
   authorize(user: UserInfo | undefined, name: string): Promise<DocumentAccess>;
   /** Verifies a token sent in a Hocuspocus auth message; undefined when no verification is configured. */
   verifyToken: ((token: string) => Promise<UserInfo | null>) | undefined;
+  /** The runtime's direct frame writes, if it has them: each session asks for its socket's writer. */
+  wire?: DocumentWire;
   report(error: unknown): void;
+}
+
+/** A session's `writeFrame` for `peer`, when the runtime can write frames to its socket directly. */
+export function frameWriter(ctx: ConnectionContext, peer: DocumentPeer): Pick<DocumentSession, "writeFrame"> {
+  const writeFrame = ctx.wire?.writer(peer);
+  return writeFrame ? { writeFrame } : {};
 }
 
 /** What every document connection offers the hooks, whatever its protocol. */
@@ -106,7 +115,7 @@ export class YWebsocketConnection extends ClosingConnection implements DocumentC
     }
     if (this.isClosed) return ctx.registry.release(name);
     this.doc = doc;
-    this.session = { access, awarenessIds: new Set(), sendRaw: (frame) => this.peer.send(frame) };
+    this.session = { access, awarenessIds: new Set(), sendRaw: (frame) => this.peer.send(frame), ...frameWriter(ctx, this.peer) };
     doc.sessions.add(this.session);
     this.peer.send(encodeSyncStep1(doc.stateVector()));
     const awareness = doc.awarenessFrame();

@@ -1,5 +1,6 @@
 import * as encoding from "lib0/encoding";
 import type { DocumentStorage } from "../storage/document-storage.ts";
+import type { DocumentWire } from "./document-wire.ts";
 import { backgroundTimeout } from "../util/async.ts";
 import { DocumentWriter } from "./document-writer.ts";
 import { LiveDocument, type LiveDocumentHooks } from "./live-document.ts";
@@ -38,6 +39,10 @@ export interface RegistryDeps {
   metrics: DocumentMetrics;
   /** Other instances holding the same documents (a backplane with documents). */
   peers?: DocumentPeers;
+  /** The runtime's direct frame writes, if it has them (documents.ts passes them to every session). */
+  wire?: DocumentWire;
+  /** `documents.fanoutDuty` (see live-document.ts). */
+  fanoutDuty?: number;
   report(error: unknown): void;
 }
 
@@ -118,7 +123,10 @@ export class DocumentRegistry {
     const { storage, metrics } = this.deps;
     const started = Date.now();
     const { peers } = this.deps;
-    const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name));
+    const doc = new LiveDocument(entry.name, this.deps.hooks, namePrefix(entry.name), {
+      frame: this.deps.wire?.frame,
+      duty: this.deps.fanoutDuty,
+    });
     try {
       await peers?.attach(doc);
       const stored = await storage.load(entry.name);

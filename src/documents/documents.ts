@@ -12,6 +12,7 @@ import { DocumentPeers } from "./document-peers.ts";
 import { documentUpgrade, userOf, type DocumentContext } from "./document-upgrade.ts";
 import { HocuspocusConnection } from "./hocuspocus-connection.ts";
 import { createDocumentApi, type DocumentApi } from "./document-api.ts";
+import type { DocumentWire } from "./document-wire.ts";
 
 export interface DocumentSideDeps {
   options: ResolvedDocumentOptions;
@@ -20,6 +21,8 @@ export interface DocumentSideDeps {
   verifyToken: TokenVerifier | undefined;
   /** The backplane's document link: documents cross instances (docs/documents.md, "Across instances"). */
   link?: DocumentLink;
+  /** The runtime's direct frame writes (Node: past ws's Sender), if it has them. */
+  wire?: DocumentWire;
   report(error: unknown): void;
 }
 
@@ -54,6 +57,7 @@ function connectionContext(deps: DocumentSideDeps, registry: DocumentRegistry, m
     metrics,
     registry,
     report,
+    wire: deps.wire,
     verifyToken:
       verifyToken &&
       (async (token) => {
@@ -83,6 +87,8 @@ function createRegistry(deps: DocumentSideDeps, metrics: DocumentMetrics, listen
     maxDocuments: options.maxDocuments,
     metrics,
     peers: deps.link && new DocumentPeers(deps.link, report),
+    wire: deps.wire,
+    fanoutDuty: options.fanoutDuty,
     report,
     hooks: {
       changed(doc, update, origin) {

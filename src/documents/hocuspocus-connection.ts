@@ -8,9 +8,16 @@ import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { UserInfo } from "../protocol/messages.ts";
 import { DocumentCloseCodes } from "./codes.ts";
-import { ClosingConnection, type ConnectionContext, type DocumentConnection, type DocumentPeer } from "./document-connection.ts";
+import {
+  ClosingConnection,
+  type ConnectionContext,
+  type DocumentConnection,
+  type DocumentPeer,
+  frameWriter,
+} from "./document-connection.ts";
 import { AwarenessBucket, handleSyncMessage } from "./document-session.ts";
-import { concat, type DocumentSession, type LiveDocument } from "./live-document.ts";
+import { concat } from "./fanout-batch.ts";
+import type { DocumentSession, LiveDocument } from "./live-document.ts";
 import { MAX_DOCUMENT_NAME_LENGTH } from "./options.ts";
 import { encodeSyncStep1, MalformedMessage, readMessageBody } from "./sync-messages.ts";
 
@@ -124,7 +131,13 @@ export class HocuspocusConnection extends ClosingConnection implements DocumentC
     }
     if (this.isClosed || this.documents.get(address)?.state !== "opening") return ctx.registry.release(name);
     const prefix = address === name ? doc.prefix : encodeAddress(address);
-    const session: DocumentSession = { access, awarenessIds: new Set(), prefix, sendRaw: (bytes) => this.peer.send(bytes) };
+    const session: DocumentSession = {
+      access,
+      awarenessIds: new Set(),
+      prefix,
+      sendRaw: (bytes) => this.peer.send(bytes),
+      ...frameWriter(ctx, this.peer),
+    };
     const entry: Open = { state: "open", name, doc, session };
     this.documents.set(address, entry);
     doc.sessions.add(session);

@@ -4,7 +4,9 @@ import { backgroundTimeout, nextTurn } from "../util/async.ts";
 import type { DocumentWriter } from "./document-writer.ts";
 import type { AwarenessSource } from "../cluster/backplane.ts";
 import { RemoteAwareness } from "./remote-awareness.ts";
-import { encodeAwareness, encodeUpdate } from "./sync-messages.ts";
+import { encodeAwareness } from "./sync-messages.ts";
+import { concat, FanoutBatch } from "./fanout-batch.ts";
+import type { DocumentWire } from "./document-wire.ts";
 
 /** One client's view of one document: how it may act and how frames reach it. */
 export interface DocumentSession {
@@ -19,18 +21,33 @@ export interface DocumentSession {
   readonly prefix?: Uint8Array;
   /** Send bytes as they are: a y-websocket frame, or for a session with a prefix, the prefixed frame. */
   sendRaw(bytes: Uint8Array): void;
+  /**
+   * Write a complete WebSocket frame (built by the document's {@link LiveDocument.frame}) to the socket:
+   * set where the runtime offers a {@link DocumentWire}, so a broadcast is framed once for all its sockets.
+   */
+  writeFrame?(frame: Uint8Array): void;
 }
 
 /**
- * A busy document fans out at most one update frame per this interval: updates arriving faster are merged
- * (Y.mergeUpdates) into the next frame, so 50 editors typing at 10 Hz cost each socket about 100 writes a
- * second instead of 490, for at most this much added latency; a quiet document's update goes out at the
- * end of the turn that applied it. Measured in bench/README.md, "Documents".
+ * A document's update fan-outs take at most 1/FANOUT_DUTY of the time: with `d` ms what its fan-outs take
+ * (writing to every socket; a running average, so that one GC pause does not hold the next for long), the
+ * next one waits until `FANOUT_DUTY × d` after the last started (at most {@link MAX_HOLD_MS}), and what
+ * arrives meanwhile goes out together then. A document whose last fan-out is that long ago sends at the end of
+ * the turn that applied the update. So the added latency follows the cost of a fan-out: next to nothing
+ * for a handful of sockets or an idle server, more where a fan-out is dear (many sockets, a busy CPU), and
+ * the frames per update fall exactly when writing them is what the server is short of. Measured in
+ * bench/README.md, "Documents".
  */
-const FANOUT_INTERVAL_MS = 10;
+export const FANOUT_DUTY = 8;
+/** The longest a document holds updates however long its fan-outs take (a busy machine, a huge document). */
+export const MAX_HOLD_MS = 10;
 
-/** A turn's updates came from several origins. */
-const MIXED = Symbol("openlivesync.mixed-origins");
+/** How a document fans out: the runtime's framing, {@link FANOUT_DUTY} (`documents.fanoutDuty`), its clock (tests). */
+export interface FanoutSettings {
+  frame?: DocumentWire["frame"];
+  duty?: number;
+  now?: () => number;
+}
 
 /** The origin of changes that came from another instance: applied and fanned out here, never sent back. */
 export const REMOTE_ORIGIN = Symbol("openlivesync.remote-document-change");
@@ -56,15 +73,18 @@ export class LiveDocument {
   writer: DocumentWriter | undefined;
   /** Set while other instances may hold the document too (a backplane with documents). */
   relay: DocumentRelay | undefined;
-  /**
-   * Updates applied since the last fan-out, sent merged as one frame per session: at the end of the turn,
-   * or when the last fan-out was less than {@link FANOUT_INTERVAL_MS} ago, that long after it. `origin` is
-   * the one origin they all had, else {@link MIXED}: then every session gets the frame, its own changes
-   * included (Yjs ignores what it has).
-   */
-  private turn: { updates: Uint8Array[]; origin: unknown } | undefined;
-  private lastFanout = 0;
+  /** Updates applied since the last fan-out, sent at the end of the turn or when {@link FANOUT_DUTY} allows. */
+  private readonly batch = new FanoutBatch();
+  private scheduled = false;
+  /** `performance.now()` before which no update fan-out starts (see {@link FANOUT_DUTY}). */
+  private nextFanout = 0;
   private destroyed = false;
+  /** Frames broadcasts once for the sessions with a `writeFrame` (the runtime's {@link DocumentWire}). */
+  private readonly frame: DocumentWire["frame"] | undefined;
+  private readonly duty: number;
+  private readonly now: () => number;
+  /** Running average of this document's fan-out durations (ms); undefined before the first. */
+  private fanoutMs: number | undefined;
   /** Encoded size when last measured, and bytes applied since: together an upper bound for the size check. */
   private measured = 0;
   private sinceMeasured = 0;
@@ -76,7 +96,11 @@ export class LiveDocument {
     hooks: LiveDocumentHooks,
     /** The name as Hocuspocus frames carry it (a varString). */
     readonly prefix: Uint8Array,
+    fanout: FanoutSettings = {},
   ) {
+    this.frame = fanout.frame;
+    this.duty = fanout.duty ?? FANOUT_DUTY;
+    this.now = fanout.now ?? (() => performance.now());
     this.awareness = new Awareness(this.doc);
     this.awareness.setLocalState(null);
     this.remoteAwareness = new RemoteAwareness(this.awareness);
@@ -105,25 +129,24 @@ export class LiveDocument {
   }
 
   private queue(update: Uint8Array, origin: unknown): void {
-    const turn = this.turn;
-    if (!turn) {
-      this.turn = { updates: [update], origin };
-      const wait = this.lastFanout + FANOUT_INTERVAL_MS - performance.now();
-      if (wait > 0) backgroundTimeout(this.flushTurn, wait);
-      else nextTurn(this.flushTurn);
-      return;
-    }
-    turn.updates.push(update);
-    if (turn.origin !== origin) turn.origin = MIXED;
+    this.batch.add(update, origin);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const wait = this.nextFanout - this.now();
+    // Timers have millisecond steps: a shorter hold is the end of the turn.
+    if (wait >= 1) backgroundTimeout(this.flush, wait);
+    else nextTurn(this.flush);
   }
 
-  private readonly flushTurn = (): void => {
-    const turn = this.turn;
-    this.turn = undefined;
-    if (!turn || this.destroyed) return;
-    this.lastFanout = performance.now();
-    const { updates } = turn;
-    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), turn.origin);
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.destroyed || this.batch.size === 0) return;
+    const start = this.now();
+    this.batch.send(this.sessions, this.prefix, this.frame);
+    const took = this.now() - start;
+    const average = this.fanoutMs === undefined ? took : this.fanoutMs + (took - this.fanoutMs) / 4;
+    this.fanoutMs = average;
+    this.nextFanout = start + Math.min(this.duty * average, MAX_HOLD_MS);
   };
 
   /** Load stored rows (merged into one update first: one integration instead of one per row). */
@@ -227,14 +250,27 @@ export class LiveDocument {
     this.relay?.("awareness", removal);
   }
 
+  /**
+   * `frame` to every session but `except`: built once (and once prefixed with the document's name for the
+   * Hocuspocus sessions that share it), framed once for the sessions the runtime lets us write frames to.
+   */
   broadcast(frame: Uint8Array, except: unknown): void {
     let prefixed: Uint8Array | undefined;
+    let framed: Uint8Array | undefined;
+    let framedPrefixed: Uint8Array | undefined;
+    const wire = this.frame && ((payload: Uint8Array) => this.frame!([payload]));
     for (const session of this.sessions) {
       if (session === except) continue;
       const prefix = session.prefix;
-      if (prefix === undefined) session.sendRaw(frame);
-      else if (prefix === this.prefix) session.sendRaw((prefixed ??= concat(prefix, frame)));
-      else session.sendRaw(concat(prefix, frame));
+      const write = wire && session.writeFrame;
+      if (prefix === undefined) {
+        if (write) session.writeFrame!((framed ??= wire(frame)));
+        else session.sendRaw(frame);
+      } else if (prefix === this.prefix) {
+        prefixed ??= concat(prefix, frame);
+        if (write) session.writeFrame!((framedPrefixed ??= wire(prefixed)));
+        else session.sendRaw(prefixed);
+      } else session.sendRaw(concat(prefix, frame));
     }
   }
 
@@ -243,11 +279,4 @@ export class LiveDocument {
     this.awareness.destroy();
     this.doc.destroy();
   }
-}
-
-export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
 }

@@ -3,6 +3,7 @@ import type { UserInfo } from "../protocol/messages.ts";
 import type { DocumentStorage } from "../storage/document-storage.ts";
 import { createInMemoryDocumentStorage } from "../storage/document-storage.ts";
 import { numberOption } from "../util/number-option.ts";
+import { FANOUT_DUTY } from "./live-document.ts";
 
 /** Longest document name, in characters (a longer one is refused: HTTP 400, or 4400 from Hocuspocus). */
 export const MAX_DOCUMENT_NAME_LENGTH = 256;
@@ -40,6 +41,13 @@ export interface DocumentOptions {
   maxAwarenessBytes?: number;
   /** Awareness updates a connection may send per second, on average over a 2 s burst; more closes with 4429. @default 60 */
   awarenessRate?: number;
+  /**
+   * A document's update fan-outs take at most 1/`fanoutDuty` of the time: with `d` ms what they take (averaged) the
+   * next waits until `fanoutDuty × d` (at most 10 ms) after the last started, merging what arrives meanwhile (docs/documents.md,
+   * "Fan-out"). Higher: fewer writes per update and more latency; 1: every turn's updates go out at its end.
+   * At least 1. @default 8
+   */
+  fanoutDuty?: number;
 }
 
 export interface ResolvedDocumentOptions {
@@ -53,6 +61,7 @@ export interface ResolvedDocumentOptions {
   maxDocuments: number;
   maxAwarenessBytes: number;
   awarenessRate: number;
+  fanoutDuty: number;
 }
 
 /** The documents' options with defaults; `false` turns documents off (undefined). */
@@ -80,5 +89,12 @@ export function resolveDocumentOptions(
     maxDocuments: numberOption("documents.maxDocuments", o.maxDocuments, 10_000, "positive"),
     maxAwarenessBytes: numberOption("documents.maxAwarenessBytes", o.maxAwarenessBytes, 64 * 1024, "positive"),
     awarenessRate: numberOption("documents.awarenessRate", o.awarenessRate, 60, "positive"),
+    fanoutDuty: fanoutDutyOf(o.fanoutDuty),
   };
+}
+
+function fanoutDutyOf(value: number | undefined): number {
+  const duty = numberOption("documents.fanoutDuty", value, FANOUT_DUTY, "positive");
+  if (duty < 1) throw new ConfigError(`Option documents.fanoutDuty must be at least 1, got ${duty}`);
+  return duty;
 }

@@ -175,6 +175,7 @@ function createDocuments(
     admit: createUpgrade({ options, guard: p.guard, runtime: p.runtime, report, refusals: p.refusals, closing: p.closing }),
     verifyToken: p.verifyToken,
     link: options.backplane?.documents,
+    wire: p.runtime.documentWire,
     report: (error) => report(error, { stage: "documents" }),
   });
 }

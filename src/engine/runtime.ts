@@ -1,6 +1,7 @@
 import type { SharedBans } from "../cluster/backplane.ts";
 import type { Connection } from "./connection.ts";
 import type { CreateFanout } from "./fanout.ts";
+import type { DocumentWire } from "../documents/document-wire.ts";
 import type { ResolvedStreams, StreamLog } from "./streams.ts";
 
 /** What a runtime adapter tells the engine it can do itself. */
@@ -41,4 +42,6 @@ export interface RuntimeCapabilities {
    * the same connection with its new expiry.
    */
   expiry?: (conn: Connection, atMs: number, expire: () => void) => void;
+  /** Document broadcasts written as pre-built frames straight to the sockets (Node: past ws's Sender). */
+  documentWire?: DocumentWire;
 }
