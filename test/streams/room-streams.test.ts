@@ -68,4 +68,25 @@ describe("RoomStreams (one instance, in memory)", () => {
     streams.append("r", frame(2));
     expect(streams.keptBytes).toBe(cost(2, 1) * 2);
   });
+  it("replays any text exactly (non-ASCII, astral, a leading BOM, long frames) through growth and expiry", () => {
+    const streams = new RoomStreams({ size: 40, ttlMs: 1000, maxBytes: 1 << 30 }, () => true);
+    const start = streams.position("r");
+    const texts = ["plain", "héllo wörld", "日本語のテキスト", "emoji 🎉👍🏽", "\uFEFFbom", "x".repeat(70_000), "ж".repeat(5000)];
+    const sent: { frame: string; offset: number }[] = [];
+    // Rounds of short and long frames: the kept bytes move to the front and the buffer grows and shrinks.
+    for (let i = 0; i < 300; i++) {
+      const text = `${texts[i % texts.length]}${i}`;
+      sent.push(streams.append("r", `{"type":"broadcast_event","payload":{"event":"e","payload":${JSON.stringify(text)}}}`));
+    }
+    const kept = sent.slice(-40);
+    expect(streams.replay("r", { offset: kept[0]!.offset - 1, epoch: start.epoch })?.frames).toEqual(kept.map((s) => s.frame));
+    const replay = streams.replay("r", { offset: 290, epoch: start.epoch })!;
+    expect(replay.frames).toEqual(sent.slice(290).map((s) => s.frame));
+    expect(replay.bytes).toBe(sent.slice(290).reduce((sum, s) => sum + s.frame.length, 0));
+    expect(streams.keptBytes).toBe(kept.reduce((sum, s) => sum + s.frame.length + 48, 0));
+    streams.sweep(Date.now() + 2000);
+    expect(streams.keptBytes).toBe(0);
+    const next = streams.append("r", frame(1));
+    expect(streams.replay("r", { offset: 300, epoch: start.epoch })?.frames).toEqual([next.frame]);
+  });
 });
