@@ -86,18 +86,18 @@ export class FrameRing {
   }
 
   /**
-   * No room for `need` more bytes at the end: move the kept bytes to the front of a buffer at least
-   * twice what they and `need` take (a new one when that size differs, so a room that writes less
-   * again gives memory back).
+   * No room for `need` more bytes at the end: move the kept bytes to the front. The buffer stays between
+   * 1.5 and 2.5 times what they and `need` take (else a new one of twice that, 256 bytes at least): at
+   * most 2.5 times the bytes kept at the last move are held, at most two bytes moved per byte written.
    */
   private byteRoom(need: number): void {
     const from = this.count > 0 ? this.starts[this.head]! : this.end;
     const used = this.end - from;
-    let size = MIN_BYTES;
-    while (size < 2 * (used + need)) size *= 2;
-    if (size === this.data.length) this.data.copyWithin(0, from, this.end);
+    const wanted = used + need;
+    const size = this.data.length;
+    if (size >= 1.5 * wanted && (size <= 2.5 * wanted || size === MIN_BYTES)) this.data.copyWithin(0, from, this.end);
     else {
-      const data = new Uint8Array(size);
+      const data = new Uint8Array(Math.max(MIN_BYTES, 2 * wanted));
       data.set(this.data.subarray(from, this.end));
       this.data = data;
     }
