@@ -6,6 +6,8 @@
 //   node bench/instructions.mjs --repeat 3 --clients 200 --rooms 20 --rounds 50 --warmup 50
 //   node bench/instructions.mjs --tcp dist                     clients over loopback TCP (load-dependent)
 //   node bench/instructions.mjs --tail --clients 100 --rooms 1 dist   with the admin page's live tail open on room-0
+//   node bench/instructions.mjs --window 10 dist                 each client sends 10 per round (sockets back up)
+//   node bench/instructions.mjs --heap --window 10 --rounds 100 dist   no valgrind: what the heap does (below)
 //
 // One process per build under `valgrind --tool=callgrind node --single-threaded`: the built server
 // (`createServer` from <dist>/node.js, as bench/servers/ours-node.mjs starts it) and `clients` raw
@@ -21,11 +23,17 @@
 // The clients connect through a Unix socket (see `run`); over loopback TCP (`--tcp`) a loaded machine
 // changes the count by tens of per cent (ksoftirqd delays deliveries, so reads and writev batches split).
 //
-// Inner mode (what valgrind runs): node bench/instructions.mjs --run <dist> <rounds> [clients rooms warmup unix|tcp tail]
+// `--heap` runs the same rounds without valgrind and prints, from V8's GC profiler over the counted rounds,
+// the bytes scavenges promoted to the old generation per room message, the largest old space and the
+// process's peak RSS: a frame kept past a few scavenges (e.g. in a room stream's backlog) shows there, and
+// none of it depends on the machine's load. CPU per message is printed too, but that one does.
+//
+// Inner mode (what valgrind runs): node bench/instructions.mjs --run <dist> <rounds> [clients rooms warmup unix|tcp tail window heap]
 import { execFileSync } from "node:child_process";
 import { createServer as createNetServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { freemem, tmpdir } from "node:os";
+import { GCProfiler } from "node:v8";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { openClient } from "./wsclient.mjs";
@@ -48,6 +56,9 @@ async function measure(argv) {
   const rounds = opt("--rounds", 50);
   const warmup = opt("--warmup", 50);
   const repeat = opt("--repeat", 1);
+  const window = opt("--window", 1);
+  const heapAt = argv.indexOf("--heap");
+  if (heapAt >= 0) argv.splice(heapAt, 1);
   const tcpAt = argv.indexOf("--tcp");
   if (tcpAt >= 0) argv.splice(tcpAt, 1);
   const transport = tcpAt >= 0 ? "tcp" : "unix";
@@ -55,20 +66,38 @@ async function measure(argv) {
   if (tailAt >= 0) argv.splice(tailAt, 1);
   const dists = (argv.length > 0 ? argv : [new URL("../dist", import.meta.url).pathname]).map((d) => resolve(d));
   const script = new URL(import.meta.url).pathname;
-  const messages = rounds * clients;
+  const messages = rounds * clients * window;
   const tail = tailAt >= 0 ? ", the live tail of room-0 open (API on)" : "";
   console.log(
-    `${clients} clients in ${rooms} rooms, ${warmup} warm-up rounds, ${rounds} counted rounds (${messages} room messages)${tail}`,
+    `${clients} clients in ${rooms} rooms, ${window} in flight per client, ${warmup} warm-up rounds, ${rounds} counted rounds (${messages} room messages)${tail}`,
   );
   for (const dist of dists) {
     for (let i = 0; i < repeat; i++) {
+      const inner = [script, "--run", dist, rounds, clients, rooms, warmup, transport, tailAt >= 0 ? "tail" : "", window];
+      if (heapAt >= 0) {
+        const out = execFileSync("node", ["--single-threaded", ...inner.map(String), "heap"], { encoding: "utf8", maxBuffer: 64 << 20 });
+        const h = JSON.parse(out.trim().split("\n").at(-1));
+        const mb = (n) => `${(n / 2 ** 20).toFixed(1)} MB`;
+        console.log(
+          `${dist}: ${(h.promoted / messages).toFixed(0)} B promoted per room message, old space at most ${mb(h.oldSpace)}, ` +
+            `peak RSS ${mb(h.maxRss)}; ${h.scavenges} scavenges, ${h.markCompacts} mark-compacts; ` +
+            `${((h.cpuUs / messages) * 1000).toFixed(0)} ns CPU per room message (load-dependent)`,
+        );
+        continue;
+      }
       const dir = mkdtempSync(join(tmpdir(), "ols-callgrind-"));
       try {
         const out = join(dir, "callgrind.out");
-        const inner = [script, "--run", dist, rounds, clients, rooms, warmup, transport, tailAt >= 0 ? "tail" : ""].map(String);
         execFileSync(
           "valgrind",
-          ["--tool=callgrind", "--dump-before=uv_get_free_memory", `--callgrind-out-file=${out}`, "node", "--single-threaded", ...inner],
+          [
+            "--tool=callgrind",
+            "--dump-before=uv_get_free_memory",
+            `--callgrind-out-file=${out}`,
+            "node",
+            "--single-threaded",
+            ...inner.map(String),
+          ],
           { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 << 20 },
         );
         // Dump 1: start-up to the end of warm-up; dump 2: the counted rounds.
@@ -90,7 +119,7 @@ async function measure(argv) {
   }
 }
 
-async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", transport = "unix", tail = ""]) {
+async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", transport = "unix", tail = "", window = "1", heap = ""]) {
   const tcp = transport === "tcp";
   const { createServer } = await import(pathToFileURL(join(dist, "node.js")).href);
   const secret = "bench-secret-bench-secret";
@@ -158,14 +187,40 @@ async function run([dist, rounds, clients = "200", rooms = "20", warmup = "20", 
   const frame = '{"type":"broadcast_event","payload":{"event":"tick","payload":{"t":1234.567,"s":42}}}';
   const round = async () => {
     delivered = 0;
-    expected = n * (perRoom - 1);
-    for (const s of sockets) s.send(frame);
+    expected = n * (perRoom - 1) * Number(window);
+    for (let w = 0; w < Number(window); w++) for (const s of sockets) s.send(frame);
     await until(() => delivered >= expected);
   };
   for (let r = 0; r < Number(warmup); r++) await round();
   freemem(); // callgrind dumps here (--dump-before=uv_get_free_memory): what came before is not counted
+  const heapWatch = heap && watchHeap();
   for (let r = 0; r < Number(rounds); r++) await round();
   freemem();
+  if (heapWatch) console.log(JSON.stringify(heapWatch()));
   if (socketPath) rmSync(socketPath, { force: true });
   process.exit(0);
+}
+
+/** `--heap`: V8's GC profiler from now on; the returned function stops it and sums up (see the head comment). */
+function watchHeap() {
+  const profiler = new GCProfiler();
+  const cpu = process.cpuUsage();
+  profiler.start();
+  const used = (stats, name) => stats.heapSpaceStatistics.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0;
+  const size = (stats, name) => stats.heapSpaceStatistics.find((s) => s.spaceName === name)?.spaceSize ?? 0;
+  return () => {
+    const { statistics } = profiler.stop();
+    const out = { promoted: 0, oldSpace: 0, scavenges: 0, markCompacts: 0, maxRss: 0, cpuUs: 0 };
+    for (const gc of statistics) {
+      if (gc.gcType === "Scavenge") {
+        out.scavenges++;
+        out.promoted += used(gc.afterGC, "old_space") - used(gc.beforeGC, "old_space");
+      } else if (gc.gcType === "MarkSweepCompact") out.markCompacts++;
+      out.oldSpace = Math.max(out.oldSpace, size(gc.beforeGC, "old_space"));
+    }
+    const spent = process.cpuUsage(cpu);
+    out.cpuUs = spent.user + spent.system;
+    out.maxRss = process.resourceUsage().maxRSS * 1024;
+    return out;
+  };
 }

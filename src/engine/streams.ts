@@ -1,5 +1,6 @@
 import { ConfigError } from "../errors.ts";
 import { numberOption } from "../util/number-option.ts";
+import { FrameRing } from "./frame-ring.ts";
 
 /** The room streams' options (`streams`), all optional. */
 export interface StreamOptions {
@@ -68,20 +69,17 @@ export interface StreamLog {
 
 /**
  * One room's stream: the last offset given, the kept messages (offsets `first` … `offset`: their frames
- * with their offsets and when each was written, in two arrays from `head` on) and the idempotency keys
- * seen. Everything but the counters is allocated on first need: an idle room's log is this object and
- * its map slot. `older` / `newer` link the logs in the order they were last written to.
+ * with their offsets and when each was written, in a {@link FrameRing}) and the idempotency keys seen.
+ * Everything but the counters is allocated on first need: an idle room's log is this object and its map
+ * slot. `older` / `newer` link the logs in the order they were last written to.
  */
 class RoomLog {
   /** Part of the epoch: a new log for a room (after its old one was dropped) has a new one. */
   readonly gen: number;
   offset = 0;
-  /** The offset of `frames[head]`. */
+  /** The offset of the oldest kept message. */
   first = 1;
-  frames: string[] | undefined;
-  /** When each kept message was written (ms), beside `frames`. */
-  times: number[] | undefined;
-  head = 0;
+  ring: FrameRing | undefined;
   bytes = 0;
   /** When the newest message was written. */
   writtenAt = 0;
@@ -94,21 +92,13 @@ class RoomLog {
   }
 
   get kept(): number {
-    return this.frames ? this.frames.length - this.head : 0;
+    return this.ring ? this.ring.count : 0;
   }
 
   /** Drop the oldest kept message; its bytes. */
   shift(): number {
-    const frames = this.frames!;
-    const dropped = frames[this.head]!;
-    frames[this.head++] = undefined as unknown as string;
     this.first++;
-    if (this.head >= 64 && this.head * 2 >= frames.length) {
-      this.frames = frames.slice(this.head);
-      this.times = this.times!.slice(this.head);
-      this.head = 0;
-    }
-    const cost = dropped.length + ENTRY_OVERHEAD;
+    const cost = this.ring!.shift() + ENTRY_OVERHEAD;
     this.bytes -= cost;
     return cost;
   }
@@ -154,13 +144,7 @@ export class RoomStreams implements StreamLog {
     const offset = ++log.offset;
     const framed = withOffset(frame, offset);
     const cost = framed.length + ENTRY_OVERHEAD;
-    if (log.frames) {
-      log.frames.push(framed);
-      log.times!.push(now);
-    } else {
-      log.frames = [framed];
-      log.times = [now];
-    }
+    (log.ring ??= new FrameRing()).push(framed, now);
     log.bytes += cost;
     this.bytes += cost;
     log.writtenAt = now;
@@ -188,11 +172,9 @@ export class RoomStreams implements StreamLog {
     this.trim(log, Date.now());
     if (since.offset + 1 < log.first) return undefined;
     const out: Replay = { frames: [], bytes: 0 };
-    const frames = log.frames ?? [];
     for (let offset = since.offset + 1; offset <= log.offset; offset++) {
-      const frame = frames[log.head + offset - log.first]!;
-      out.frames.push(frame);
-      out.bytes += frame.length;
+      out.frames.push(log.ring!.frameAt(offset - log.first));
+      out.bytes += log.ring!.unitsAt(offset - log.first);
     }
     return out;
   }
@@ -246,12 +228,8 @@ export class RoomStreams implements StreamLog {
   private trim(log: RoomLog, now: number): void {
     const { size, ttlMs } = this.options;
     while (log.kept > size) this.bytes -= log.shift();
-    while (log.kept > 0 && now - log.times![log.head]! > ttlMs) this.bytes -= log.shift();
-    if (log.kept === 0 && log.frames) {
-      log.frames = undefined;
-      log.times = undefined;
-      log.head = 0;
-    }
+    while (log.kept > 0 && now - log.ring!.timeAt(0) > ttlMs) this.bytes -= log.shift();
+    if (log.kept === 0) log.ring = undefined;
     const keys = log.keys;
     if (!keys) return;
     for (const [key, seen] of keys) {
