@@ -2,7 +2,8 @@
 // Many concurrent upgrades to the Deno front while each upgrade holds the server's event loop (issue 27):
 //   node bench/deno-upgrade-storm.mjs N busyMs [upgradeTimeoutMs]
 // N raw clients (bench/wsclient.mjs) connect at once; onAuth busy-waits busyMs per upgrade, so the last
-// upgrades wait about N × busyMs. Prints how many opened, the failures by message, and the onError reports.
+// upgrades wait about N × busyMs. Prints how many opened, the failures by message, the seconds from the
+// first connect to the last answer and opened per second over them, and the onError reports.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "./children.mjs";
@@ -22,6 +23,7 @@ const port = await new Promise((r) =>
   }),
 );
 const fails = {};
+const started = performance.now();
 const opened = [];
 await Promise.all(
   Array.from({ length: N }, () =>
@@ -33,7 +35,9 @@ await Promise.all(
     ),
   ),
 );
-console.log(JSON.stringify({ N, busy, opened: opened.length, fails }));
+const seconds = (performance.now() - started) / 1000;
+const perS = Math.round(opened.length / seconds);
+console.log(JSON.stringify({ N, busy, opened: opened.length, fails, seconds: Number(seconds.toFixed(1)), openedPerS: perS }));
 srv.stdin.end();
 await new Promise((r) =>
   srv.stdout.on("data", (d) => {

@@ -162,15 +162,16 @@ export function mountLive(app: Hono<any, any, any>, path: string, options: Mount
  * await server.close();
  */
 export function createServer(options: DenoServerOptions = {}): DenoLiveServer {
-  const { denoFront = true, ...serverOptions } = options;
+  const { denoFront = true, upgradeSlots = UPGRADE_SLOTS, upgradeQueue = UPGRADE_QUEUE, ...serverOptions } = options;
   const headersTimeoutMs = options.upgradeTimeoutMs ?? 30_000;
+  const upgrades = { upgradeSlots, upgradeQueue };
   return createFetchServer(serverOptions, createDenoLive, (fetch: FetchHandler<unknown>, live, port, hostname) => {
     const handler = fetch as (request: Request, info: unknown) => Promise<Response>;
     if (!denoFront) {
       const server = Deno.serve({ port, hostname, onListen() {} }, handler);
       return { server, port: server.addr.port, stop: () => server.shutdown() };
     }
-    return serveBehindFront(handler, live.engine, { port, hostname, headersTimeoutMs, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    return serveBehindFront(handler, live.engine, { port, hostname, headersTimeoutMs, requestTimeoutMs: REQUEST_TIMEOUT_MS, ...upgrades });
   });
 }
 
@@ -183,14 +184,14 @@ function serveBehindFront(
   {
     port,
     hostname,
-    headersTimeoutMs,
-    requestTimeoutMs,
-  }: { port: number; hostname?: string; headersTimeoutMs: number; requestTimeoutMs: number },
+    ...limits
+  }: { port: number; hostname?: string; headersTimeoutMs: number; requestTimeoutMs: number; upgradeSlots: number; upgradeQueue: number },
 ) {
   const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request, info) => {
     const remote = (info as { remoteAddr?: NetAddr }).remoteAddr;
     const client = remote && front.clientOf(remote.port);
     if (!client) return handler(request, info);
+    client.pickedUp(); // its upgrade slot goes to the next one now, however long onAuth takes
     // crossws starts a peer's context from `request.context`: the fan-out finds the front's writer there.
     (request as Request & { context?: Record<symbol, unknown> }).context = {
       [FRONT_WRITER]: client.writer,
@@ -205,7 +206,7 @@ function serveBehindFront(
   // Document connections are relayed to Deno message by message (the reader takes only the live path's), with their own bound.
   const documents = engine.documents;
   const payloadFor = documents && ((pathname: string) => (documents.matches(pathname) ? documents.maxMessageBytes : undefined));
-  const front = listenFront({ port, hostname, target, headersTimeoutMs, requestTimeoutMs, maxPayload, stallTimeoutMs, payloadFor });
+  const front = listenFront({ port, hostname, target, ...limits, maxPayload, stallTimeoutMs, payloadFor });
   const stop = async () => {
     front.close();
     await inner.shutdown();
@@ -219,9 +220,28 @@ function serveBehindFront(
 
 /** Node's `requestTimeout` default: a request's body must have arrived 5 minutes after its head. */
 const REQUEST_TIMEOUT_MS = 300_000;
+/**
+ * Upgrade requests waiting inside `Deno.serve` for its handler, at most: more queued there starve the
+ * front's reads (bench/README.md, issue 27: 64 let 3,000 upgrades at once open, 256 did not).
+ */
+const UPGRADE_SLOTS = 64;
+/** Upgrades waiting in the front, at most: more than one process holds behind it (≈ 6,600 at 20,000 open files). */
+const UPGRADE_QUEUE = 10_000;
+
+/** The front's bound on upgrades waiting for `Deno.serve` (docs/deno-front.md). */
+export interface FrontUpgradeOptions {
+  /**
+   * Upgrade requests handed to `Deno.serve` whose handler has not started yet, at most; the others wait in
+   * the front, their head timer stopped. A slot is free again as soon as the handler starts, so a slow
+   * `onAuth` holds none. 0: no bound. @default 64
+   */
+  upgradeSlots?: number;
+  /** Upgrade requests waiting in the front for a slot, at most; the next one is answered 503. @default 10000 */
+  upgradeQueue?: number;
+}
 
 /** Where and how `serveWithFront` listens. */
-export interface FrontServeOptions {
+export interface FrontServeOptions extends FrontUpgradeOptions {
   /** @default 3000 */
   port?: number;
   hostname?: string;
@@ -253,13 +273,14 @@ export function serveWithFront(
   options: FrontServeOptions = {},
 ): { server: DenoServerLike; port: number; close(): Promise<void> } {
   const { port = 3000, hostname, upgradeTimeoutMs = 30_000, requestTimeoutMs = REQUEST_TIMEOUT_MS } = options;
-  const timeouts = { headersTimeoutMs: upgradeTimeoutMs, requestTimeoutMs };
+  const { upgradeSlots = UPGRADE_SLOTS, upgradeQueue = UPGRADE_QUEUE } = options;
+  const timeouts = { headersTimeoutMs: upgradeTimeoutMs, requestTimeoutMs, upgradeSlots, upgradeQueue };
   const { server, port: listening, stop } = serveBehindFront(fetch, live.engine, { port, hostname, ...timeouts });
   return { server, port: listening, close: stop };
 }
 
 /** The Deno `createServer`'s options: `ServerOptions`, and whether the front checks connections first. */
-export interface DenoServerOptions extends ServerOptions {
+export interface DenoServerOptions extends ServerOptions, FrontUpgradeOptions {
   /**
    * Listen with `Deno.listen` and relay to `Deno.serve` on a loopback port, enforcing what Deno's own
    * server does not: `upgradeTimeoutMs`, `maxPayload` across a message's fragments, masked client frames

@@ -12,6 +12,8 @@
  *   1002, 1007 or 1009, as Node does, after the frames before it were taken;
  * - a client with a write to it waiting longer than `stallTimeoutMs` is disconnected (one that pings and
  *   never reads would otherwise keep Deno answering into a full socket forever).
+ * - at most `upgradeSlots` upgrade requests wait inside `Deno.serve` for its handler; the others wait in the
+ *   front (upgrade-gate.ts), their head timer stopped, at most `upgradeQueue` of them (then 503).
  * Backpressure holds: a relay waits for each write. Requests from
  * the front reach `Deno.serve` from 127.0.0.1; `clientOf` maps their loopback port to the real client.
  */
@@ -20,6 +22,7 @@ import { ClientReader } from "./client-reader.ts";
 import { ClientWriter } from "./client-writer.ts";
 import { closesAfter, relayBody, requestFraming, responseFraming } from "./http-body.ts";
 import { latin1, readHead, Source } from "./http-head.ts";
+import { type GateTicket, UpgradeGate } from "./upgrade-gate.ts";
 import { type Conn, discard, FROM_CLIENT, FROM_DENO_WS, type NetAddr, pipe, sleep, writeAll } from "./conn-io.ts";
 
 export type { NetAddr };
@@ -47,6 +50,10 @@ export interface FrontOptions {
   payloadFor?: (pathname: string) => number | undefined;
   /** A client that has not taken a write for this long is disconnected (0: never). */
   stallTimeoutMs: number;
+  /** Upgrade requests handed to `Deno.serve` whose handler has not started, at most (0: no bound). */
+  upgradeSlots: number;
+  /** Upgrade requests waiting in the front for a slot, at most; the next one is answered 503. */
+  upgradeQueue: number;
 }
 
 /** One relayed connection: how to end it, and its client's writes (their stall time). */
@@ -62,6 +69,8 @@ export interface FrontClient {
   writer: ClientWriter;
   /** Reads the client's frames after the 101: messages for the engine are taken here (client-reader.ts). */
   reader: ClientReader;
+  /** `Deno.serve`'s handler has the request: its upgrade slot goes to the next one (upgrade-gate.ts). */
+  pickedUp(): void;
 }
 
 export interface Front {
@@ -77,6 +86,7 @@ export function listenFront(options: FrontOptions): Front {
   const listener = Deno.listen({ port: options.port, hostname: options.hostname });
   const clients = new Map<number, FrontClient>();
   const open = new Set<Relay>();
+  const gate = new UpgradeGate(options.upgradeSlots, options.upgradeQueue);
   // A client that pings and never reads keeps Deno answering into a full socket; nothing else would end it.
   const sweep =
     options.stallTimeoutMs > 0
@@ -93,7 +103,7 @@ export function listenFront(options: FrontOptions): Front {
       : undefined;
   void (async () => {
     try {
-      for await (const conn of listener) void relay(conn, options, clients, open);
+      for await (const conn of listener) void relay(conn, options, clients, open, gate);
     } catch {
       // the listener was closed
     }
@@ -109,8 +119,11 @@ export function listenFront(options: FrontOptions): Front {
   };
 }
 
-async function relay(client: Conn, options: FrontOptions, clients: Map<number, FrontClient>, open: Set<Relay>) {
+async function relay(client: Conn, options: FrontOptions, clients: Map<number, FrontClient>, open: Set<Relay>, gate: UpgradeGate) {
   let upstream: Conn | undefined;
+  /** This connection's upgrade request's place while `Deno.serve` has not picked it up. */
+  let ticket: GateTicket | undefined;
+  const pickedUp = () => ticket?.release();
   let ended = false;
   const writer = new ClientWriter(client, () => end());
   const state: Relay = { end: () => end(), writer };
@@ -127,6 +140,7 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
     clearTimeout(timer);
     writer.close();
     reader?.close();
+    pickedUp();
     open.delete(state);
     if (upstream) clients.delete(upstream.localAddr.port);
     for (const conn of [client, upstream]) {
@@ -148,6 +162,13 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
       if (!request || ended) return end();
       if (request.head === undefined) return await refuse(client, "431 Request Header Fields Too Large", end);
       fromClient.unread(request.rest);
+      if (upgradesToWebSocket(latin1(request.head))) {
+        // The head is in: no head timeout while the upgrade waits in the front's own queue.
+        deadline(0);
+        ticket = gate.take();
+        if (!ticket) return await refuse(client, "503 Service Unavailable", end);
+        if (!(await ticket.ready) || ended) return end();
+      }
       if (!upstream) {
         upstream = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
         if (ended) return end();
@@ -155,11 +176,11 @@ async function relay(client: Conn, options: FrontOptions, clients: Map<number, F
         const to = upstream;
         fromDeno = new Source(upstream);
         reader = new ClientReader(options.maxPayload, (bytes) => writeAll(to, bytes));
-        clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader });
+        clients.set(upstream.localAddr.port, { addr: client.remoteAddr, writer, reader, pickedUp });
       }
       // The bound of the path this request upgrades to (documents have their own).
       reader!.maxPayload = options.payloadFor?.(requestPath(request.head)) ?? options.maxPayload;
-      const link = { client, upstream, fromClient, fromDeno: fromDeno!, writer, reader: reader!, deadline };
+      const link = { client, upstream, fromClient, fromDeno: fromDeno!, writer, reader: reader!, deadline, pickedUp };
       const next = await exchange(link, request.head, options);
       if (next === "end") break;
       if (next === "refuse") return await refuse(client, "400 Bad Request", end);
@@ -189,6 +210,8 @@ interface Link {
   writer: ClientWriter;
   reader: ClientReader;
   deadline(ms: number): void;
+  /** Gives the upgrade's slot back (if `Deno.serve`'s handler did not already). */
+  pickedUp(): void;
 }
 
 /**
@@ -218,10 +241,11 @@ async function exchange(link: Link, head: Uint8Array, options: FrontOptions): Pr
   for (;;) {
     const response = await readHead(fromDeno);
     if (!response?.head) return "end";
+    link.pickedUp(); // answered: whatever the handler did, the request no longer waits in Deno.serve
     fromDeno.unread(response.rest);
     const responseText = latin1(response.head);
     const statusLine = responseText.slice(0, responseText.indexOf("\r\n"));
-    if (/^upgrade:[ \t]*websocket[ \t]*$/im.test(text) && responseText.startsWith("HTTP/1.1 101")) {
+    if (upgradesToWebSocket(text) && responseText.startsWith("HTTP/1.1 101")) {
       link.deadline(0);
       await writer.upgrade(response.head, fromDeno.takePending());
       await websocket(link);
@@ -250,6 +274,11 @@ async function websocket({ client, upstream, fromClient, writer, reader }: Link)
   if (writer.atBoundary) await Promise.race([toClient(closeFrame(reader.failed)), sleep(1000)]);
   // Closing with unread bytes would send a reset, which can overtake the close frame: read them first.
   await Promise.race([discard(client, 1 << 20), sleep(1000)]);
+}
+
+/** Whether a request head asks for a WebSocket. */
+function upgradesToWebSocket(head: string): boolean {
+  return /^upgrade:[ \t]*websocket[ \t]*$/im.test(head);
 }
 
 /** The path of a request head's first line (`GET /yjs/doc?token=… HTTP/1.1` → `/yjs/doc`). */
