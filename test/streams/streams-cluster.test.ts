@@ -3,38 +3,16 @@
  * resumes on another with every event once, in order; Redis losing its data starts a new epoch.
  */
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
-import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
 import { disconnectAll, rawClient } from "../helpers/live-clients.ts";
-import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
+import { onCluster, onSingle, privateRedises } from "../helpers/streams-targets.ts";
 import { streamsFailoverSuite } from "../suites/streams-failover.suite.ts";
 
-const instances: Instance[] = [];
-afterEach(async () => {
-  disconnectAll();
-  await Promise.all(instances.splice(0).map((i) => i.stop()));
-});
-
-let redisCluster: PrivateRedisCluster | undefined;
-try {
-  redisCluster = await startPrivateRedisCluster();
-} catch (error) {
-  console.warn(`[skip] room streams on a Redis Cluster: ${error}`);
-}
-afterAll(async () => {
-  await redisCluster?.stop();
-});
-
-/** A Node instance (child process, the built package) on Redis at `url`. */
-const nodeInstance = (url: () => string) => async (prefix: string) => {
-  const i = await startInstance(DIST, { redisUrl: url(), prefix });
-  instances.push(i);
-  return { port: i.port, wsUrl: i.wsUrl, stop: () => i.stop(), kill: async () => (i.kill9(), void (await i.exited)) };
-};
+afterEach(() => disconnectAll());
 
 /** A Node server in this process on the Redis backplane; its URL. */
 async function redisServer(url: string, keyPrefix: string, servers: LiveServer[]): Promise<string> {
@@ -100,17 +78,9 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
   });
 });
 
-await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
-  streamsFailoverSuite(
-    "Node on a single Redis",
-    nodeInstance(() => REDIS_URL),
-  );
-});
-if (redisCluster)
-  streamsFailoverSuite(
-    "Node on a Redis Cluster",
-    nodeInstance(() => redisCluster!.url),
-  );
+const { single, cluster } = await privateRedises();
+if (single) streamsFailoverSuite("node on a single Redis", onSingle("node", single));
+if (cluster) streamsFailoverSuite("node on a Redis Cluster", onCluster("node", cluster));
 
 describe("room streams when Redis loses its data", () => {
   it("starts a new epoch: a rejoin with the old one gets recovered: false", async (ctx) => {
