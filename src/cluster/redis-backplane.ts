@@ -244,7 +244,8 @@ class RedisLink implements RedisBackplane {
       await this.startedUp();
       if (!this.command()) return undefined;
       const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
-      const item = { header, frame: request.frame, key: request.key, rememberOnly: request.rememberOnly, except: request.except };
+      const { frame, key, rememberOnly, except, resumeKey } = request;
+      const item = { header, frame, key, rememberOnly, except, resumeKey };
       return this.sequencer.add(request.roomId, item, { ...limits, clustered: this.settings.clustered });
     },
     read: (roomId, since) => this.streamRead((cmd) => readStream(cmd, this.keys, roomId, since)),

@@ -91,7 +91,9 @@ export interface SequenceItem {
   /** Remember `key` without checking it. */
   rememberOnly?: boolean;
   /** The connection id the message is not delivered to (an event's sender). */
-  except?: string;
+  except?: string | undefined;
+  /** The sender's `join_room.resumeKey` (an event's): a replay to it leaves the message out. */
+  resumeKey?: string | undefined;
 }
 
 export interface SequenceLimits {
@@ -115,7 +117,9 @@ export async function sequence(
     const at = item.frame.indexOf(PAYLOAD_OPEN) + PAYLOAD_OPEN.length;
     let idem = "0";
     if (item.key !== undefined) idem = String(redisKeys.push(keys.idem(roomId, item.key)));
-    args.push(item.header, item.frame.slice(0, at), item.frame.slice(at), idem, item.rememberOnly ? "0" : "1", item.except ?? "-");
+    // The sender kept with the message: its connection id, and its resume key after a "/" (see readStream).
+    const sender = item.resumeKey === undefined ? (item.except ?? "-") : `${item.except ?? "-"}/${item.resumeKey}`;
+    args.push(item.header, item.frame.slice(0, at), item.frame.slice(at), idem, item.rememberOnly ? "0" : "1", sender);
   }
   const reply = (await cmd.eval(SEQUENCE, redisKeys.length, ...redisKeys, ...args)) as unknown[];
   const epoch = String(reply[0]);
@@ -187,6 +191,8 @@ export interface LogEntry {
   frame: string;
   /** The connection id it is not delivered to (an event's sender). */
   except?: string;
+  /** The sender's resumeKey (`join_room.resumeKey`): a replay to it leaves the message out. */
+  resumeKey?: string;
 }
 
 export interface StreamRead {
@@ -202,7 +208,8 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
   if (since === undefined) return out;
   out.entries = [];
   for (let i = 2; i < reply.length; i++) {
-    // `<at> <offset> <except> <frame>` (`<at> <offset> <frame>` before the sender was kept).
+    // `<at> <offset> <except> <frame>` (`<at> <offset> <frame>` before the sender was kept); `<except>`
+    // is the sender's connection id (`-`: none), then `/<resumeKey>` when it sent under one.
     const raw = String(reply[i]);
     const s1 = raw.indexOf(" ");
     const s2 = raw.indexOf(" ", s1 + 1);
@@ -210,7 +217,11 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
     if (raw[s2 + 1] !== "{") {
       const s3 = raw.indexOf(" ", s2 + 1);
       entry.frame = raw.slice(s3 + 1);
-      if (raw.slice(s2 + 1, s3) !== "-") entry.except = raw.slice(s2 + 1, s3);
+      const sender = raw.slice(s2 + 1, s3);
+      const slash = sender.indexOf("/");
+      const id = slash < 0 ? sender : sender.slice(0, slash);
+      if (id !== "-") entry.except = id;
+      if (slash >= 0) entry.resumeKey = sender.slice(slash + 1);
     }
     out.entries.push(entry);
   }

@@ -58,12 +58,12 @@ export interface StreamLog {
   readonly options: ResolvedStreams;
   /** The room's current offset and epoch (its log is created if it has none). */
   position(roomId: string): StreamPosition;
-  /** Give `frame` (built without an offset) the room's next offset and keep it; with `key`, remember the key for `ttlMs`. */
-  append(roomId: string, frame: string, key?: string): { frame: string; offset: number };
+  /** Give `frame` (built without an offset) the room's next offset and keep it (see RoomStreams.append). */
+  append(roomId: string, frame: string, key?: string, resumeKey?: string): { frame: string; offset: number };
   /** The offset a publish with `key` was given, when it was seen within `ttlMs`. */
   remembered(roomId: string, key: string): number | undefined;
-  /** Everything after `since`, when the log still holds all of it in that epoch; `undefined` otherwise. */
-  replay(roomId: string, since: StreamPosition): Replay | undefined;
+  /** Everything after `since` but what was sent under `resumeKey`, when all of it is still held; see RoomStreams.replay. */
+  replay(roomId: string, since: StreamPosition, resumeKey?: string): Replay | undefined;
 }
 
 /**
@@ -81,6 +81,8 @@ class RoomLog {
   frames: string[] | undefined;
   /** When each kept message was written (ms), beside `frames`. */
   times: number[] | undefined;
+  /** The sender's `resumeKey` of each kept message, beside `frames`; made on the first one sent under a key. */
+  resumeKeys: (string | undefined)[] | undefined;
   head = 0;
   bytes = 0;
   /** When the newest message was written. */
@@ -101,11 +103,14 @@ class RoomLog {
   shift(): number {
     const frames = this.frames!;
     const dropped = frames[this.head]!;
-    frames[this.head++] = undefined as unknown as string;
+    frames[this.head] = undefined as unknown as string;
+    if (this.resumeKeys) this.resumeKeys[this.head] = undefined;
+    this.head++;
     this.first++;
     if (this.head >= 64 && this.head * 2 >= frames.length) {
       this.frames = frames.slice(this.head);
       this.times = this.times!.slice(this.head);
+      if (this.resumeKeys) this.resumeKeys = this.resumeKeys.slice(this.head);
       this.head = 0;
     }
     const cost = dropped.length + ENTRY_OVERHEAD;
@@ -146,9 +151,10 @@ export class RoomStreams implements StreamLog {
 
   /**
    * Give `frame` (built without an offset) the room's next offset, keep it, and return it with its
-   * offset; with `key`, also remember the key for `ttlMs`.
+   * offset; with `key`, also remember the key for `ttlMs`; with `resumeKey` (an event's sender's
+   * `join_room.resumeKey`), keep it beside the message: a replay to that key leaves the message out.
    */
-  append(roomId: string, frame: string, key?: string): { frame: string; offset: number } {
+  append(roomId: string, frame: string, key?: string, resumeKey?: string): { frame: string; offset: number } {
     const log = this.logOf(roomId);
     const now = Date.now();
     const offset = ++log.offset;
@@ -160,6 +166,12 @@ export class RoomStreams implements StreamLog {
     } else {
       log.frames = [framed];
       log.times = [now];
+    }
+    if (resumeKey !== undefined || log.resumeKeys) {
+      // Filled in up to this message (made at the first message sent under a key).
+      const resumeKeys = (log.resumeKeys ??= []);
+      resumeKeys.length = log.frames.length - 1;
+      resumeKeys.push(resumeKey);
     }
     log.bytes += cost;
     this.bytes += cost;
@@ -179,18 +191,21 @@ export class RoomStreams implements StreamLog {
   }
 
   /**
-   * Everything after `since`, when the log still holds all of it in that epoch; `undefined` otherwise
-   * (another epoch, an offset ahead of the room, messages dropped since).
+   * Everything after `since` but the messages sent under `resumeKey`, when the log still holds all of it
+   * in that epoch; `undefined` otherwise (another epoch, an offset ahead of the room, messages dropped since).
    */
-  replay(roomId: string, since: StreamPosition): Replay | undefined {
+  replay(roomId: string, since: StreamPosition, resumeKey?: string): Replay | undefined {
     const log = this.logs.get(roomId);
     if (!log || since.epoch !== this.epochOf(log) || since.offset > log.offset) return undefined;
     this.trim(log, Date.now());
     if (since.offset + 1 < log.first) return undefined;
     const out: Replay = { frames: [], bytes: 0 };
     const frames = log.frames ?? [];
+    const resumeKeys = resumeKey === undefined ? undefined : log.resumeKeys;
     for (let offset = since.offset + 1; offset <= log.offset; offset++) {
-      const frame = frames[log.head + offset - log.first]!;
+      const at = log.head + offset - log.first;
+      if (resumeKeys && resumeKeys[at] === resumeKey) continue;
+      const frame = frames[at]!;
       out.frames.push(frame);
       out.bytes += frame.length;
     }
@@ -250,6 +265,7 @@ export class RoomStreams implements StreamLog {
     if (log.kept === 0 && log.frames) {
       log.frames = undefined;
       log.times = undefined;
+      log.resumeKeys = undefined;
       log.head = 0;
     }
     const keys = log.keys;

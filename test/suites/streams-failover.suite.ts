@@ -157,6 +157,33 @@ export function streamsFailoverSuite(name: string, target: StreamsTarget) {
       90_000,
     );
 
+    it("leaves a rejoiner's own events out of its replay on another instance, by its join_room.resumeKey", async () => {
+      const [a, b] = await two("own");
+      const [me, other] = [rawClient(a.wsUrl), rawClient(b.wsUrl)];
+      await other.join("room");
+      await me.join("room", undefined, { resumeKey: "me-resumeKey" });
+      const start = (await firstOffset(me, "room")) - 1;
+      await other.until(() => eventsOf(other, "first").length > 0);
+      const { epoch } = await me.join("room", undefined, { resumeKey: "me-resumeKey" });
+      me.send("broadcast_event", { event: "e", payload: "mine", clientMessageId: "m-1" });
+      expect((await me.next("event_ack")).payload.offset).toBe(start + 2);
+      me.ws.terminate();
+      other.send("broadcast_event", { event: "e", payload: "theirs", clientMessageId: "t-1" });
+      expect((await other.next("event_ack")).payload.offset).toBe(start + 3);
+      const since = { offset: start + 1, epoch };
+      const back = rawClient(b.wsUrl);
+      expect((await back.join("room", undefined, { since, resumeKey: "me-resumeKey" })).recovered).toBe(true);
+      const stranger = rawClient(a.wsUrl);
+      expect((await stranger.join("room", undefined, { since, resumeKey: "another" })).recovered).toBe(true);
+      other.send("broadcast_event", { event: "e", payload: "fence" });
+      for (const c of [back, stranger]) await c.until(() => eventsOf(c, "e").some((p) => p.payload === "fence"));
+      expect(eventsOf(back, "e").map((p) => [p.offset, p.payload])).toEqual([
+        [start + 3, "theirs"],
+        [start + 4, "fence"],
+      ]);
+      expect(eventsOf(stranger, "e").map((p) => p.payload)).toEqual(["mine", "theirs", "fence"]);
+    }, 60_000);
+
     it("delivers a repeated clientMessageId or Idempotency-Key once, through either instance; the repeat gets the first answer", async () => {
       const [a, b] = await two("idem");
       const [onA, onB] = [rawClient(a.wsUrl), rawClient(b.wsUrl)];
