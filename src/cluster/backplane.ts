@@ -131,10 +131,11 @@ export interface SequenceRequest {
 }
 
 export interface SharedStreamStore {
+  /** `undefined`: not sequenced (unreachable); `null`: sent, but whether it was sequenced is unknown (its answer was lost). */
   sequence(
     request: SequenceRequest,
     limits: { size: number; ttlMs: number },
-  ): Promise<{ offset: number; epoch: string; duplicate: boolean } | undefined>;
+  ): Promise<{ offset: number; epoch: string; duplicate: boolean } | null | undefined>;
   read(
     roomId: string,
     since?: number,

@@ -95,7 +95,7 @@ class RedisLink implements RedisBackplane {
     this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
     const document = (record: WireRecord) => this.documents.receive(record);
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, document, report: this.report });
-    this.sequencer = new Sequencer(command, keys, failed);
+    this.sequencer = new Sequencer({ command, keys, failed, instanceId });
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.documents = new RedisDocuments({ instanceId, keys, codec: this.codec, redis, publisher: this.publisher, report: this.report });
     this.liveness = new Liveness({

@@ -3,21 +3,34 @@ import type { RedisClientLike } from "./redis-driver.ts";
 
 /** How long a room's counter outlives its last message or join (a new one starts a new epoch). */
 const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long a call whose answer was lost is sent again (then its outcome stays unknown: see `Sequencer`). */
+export const RETRY_MS = 5_000;
+/** How long Redis keeps a sequencing call's answer for its retries: well past RETRY_MS. */
+const CALL_TTL_MS = 4 * RETRY_MS;
 
 /**
  * Gives each of a batch of one room's records the room's next offset, keeps them and publishes them in
  * one message, atomically: two instances never give the same offset, and subscribers receive a room's
  * records in offset order. Every key and the channel carry the room's hash tag (one slot in a Redis Cluster).
  *
- * KEYS: seq, log, channel, then the batch's idempotency keys. ARGV: epoch candidate, ttl ms, size, now
- * ms, publish command, record count, then per record: its header, frame head (up to the payload's `{`),
+ * A call whose answer was lost (the connection dropped) is sent again with the same call key: the
+ * answer kept there comes back, and nothing is sequenced or published twice.
+ *
+ * KEYS: seq, log, channel, call, then the batch's idempotency keys. ARGV: epoch candidate, ttl ms, size,
+ * now ms, publish command, record count, then per record: its header, frame head (up to the payload's `{`),
  * frame tail, the index in KEYS of its idempotency key ("0": none), "1" to check that key (else it is
  * only remembered: a chat's repeats are its storage's call), the connection it is not sent to (an
  * event's sender; "-" for a chat, which goes to its sender too), kept with the message.
  * Returns `{ epoch, offset₁, seen₁, offset₂, seen₂, … }`; seen = 1: the key was seen, nothing sent, the
  * offset is the first publish's.
  */
-const SEQUENCE = `local epoch = redis.call('hget', KEYS[1], 'e')
+const SEQUENCE = `local done = redis.call('get', KEYS[4])
+if done then
+  local out = {}
+  for word in string.gmatch(done, '%S+') do out[#out + 1] = word end
+  return out
+end
+local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
   redis.call('hset', KEYS[1], 'e', epoch, 'o', 0)
@@ -50,6 +63,7 @@ if #kept > 0 then
   redis.call('pexpire', KEYS[2], ARGV[2])
   redis.call(ARGV[5], KEYS[3], table.concat(records, '\\n'))
 end
+redis.call('set', KEYS[4], table.concat(out, ' '), 'PX', ${CALL_TTL_MS})
 return out`;
 
 /**
@@ -102,15 +116,16 @@ export interface SequenceLimits {
   clustered: boolean;
 }
 
-/** Sequence `items` of one room in one script call (see SEQUENCE); their answers, in order. */
+/** Sequence `items` of one room in one script call (see SEQUENCE), unique by `callId`; their answers, in order. */
 export async function sequence(
   cmd: RedisClientLike,
   keys: RedisKeys,
   roomId: string,
   items: readonly SequenceItem[],
   limits: SequenceLimits,
+  callId: string,
 ): Promise<Sequenced[]> {
-  const redisKeys = [keys.seq(roomId), keys.log(roomId), keys.channel(roomId)];
+  const redisKeys = [keys.seq(roomId), keys.log(roomId), keys.channel(roomId), keys.call(roomId, callId)];
   const args = [newEpoch(), String(limits.ttlMs), String(limits.size), String(Date.now()), limits.clustered ? "spublish" : "publish"];
   args.push(String(items.length));
   for (const item of items) {
@@ -129,24 +144,35 @@ export async function sequence(
 /** At most this many records per script call (Lua's `unpack` has a stack limit). */
 const MAX_BATCH = 200;
 
+/** A sequencing call's records, each waiting for its answer: `undefined` not sent, `null` outcome unknown. */
+type Pending = { item: SequenceItem; done: (s: Sequenced | null | undefined) => void }[];
+
+/** Redis answered with an error (the script did not run to its end), as opposed to an answer that never came. */
+const isReplyError = (error: unknown) => error instanceof Error && error.name === "ReplyError";
+
 /**
  * Sequences a turn's records per room in one script call each, sent in a microtask: a burst of
  * messages costs Redis one call and its subscribers one message per room, as the publisher's batches do.
  * A room's calls go out in order on one connection, so its records keep their order.
+ *
+ * Each call has an id unique to this instance. When its answer is lost (the connection dropped after
+ * sending it: Redis may or may not have run it), the call is sent again with the same id until Redis
+ * answers, for up to RETRY_MS: the script answers a repeat with the first run's answer, so a message is
+ * sequenced and published once. The room's later calls wait behind it, so its order holds. Past RETRY_MS
+ * the records resolve `null` (outcome unknown: the caller must not deliver them itself).
  */
 export class Sequencer {
-  private pending = new Map<string, { item: SequenceItem; done: (s: Sequenced | undefined) => void }[]>();
-  private readonly command: () => RedisClientLike | undefined;
-  private readonly keys: RedisKeys;
-  private readonly failed: (error: unknown) => void;
+  private pending = new Map<string, Pending>();
+  /** Rooms with a call being retried: their later calls go out after it, until the retries' deadline. */
+  private readonly retrying = new Map<string, { tail: Promise<void>; deadline: number }>();
+  private calls = 0;
+  private readonly o: { command: () => RedisClientLike | undefined; keys: RedisKeys; failed: (error: unknown) => void; instanceId: string };
 
-  constructor(command: () => RedisClientLike | undefined, keys: RedisKeys, failed: (error: unknown) => void) {
-    this.command = command;
-    this.keys = keys;
-    this.failed = failed;
+  constructor(o: Sequencer["o"]) {
+    this.o = o;
   }
 
-  add(roomId: string, item: SequenceItem, limits: SequenceLimits): Promise<Sequenced | undefined> {
+  add(roomId: string, item: SequenceItem, limits: SequenceLimits): Promise<Sequenced | null | undefined> {
     if (this.pending.size === 0) queueMicrotask(() => this.flush(limits));
     let queue = this.pending.get(roomId);
     if (!queue) this.pending.set(roomId, (queue = []));
@@ -156,32 +182,69 @@ export class Sequencer {
   private flush(limits: SequenceLimits): void {
     const pending = this.pending;
     this.pending = new Map();
-    const cmd = this.command();
+    const cmd = this.o.command();
     for (const [roomId, queue] of pending) {
       for (let i = 0; i < queue.length; i += MAX_BATCH) {
         const part = queue.slice(i, i + MAX_BATCH);
-        if (!cmd) {
-          for (const p of part) p.done(undefined);
-          continue;
-        }
-        sequence(
-          cmd,
-          this.keys,
-          roomId,
-          part.map((p) => p.item),
-          limits,
-        ).then(
-          (answers) => {
-            for (let k = 0; k < part.length; k++) part[k]!.done(answers[k]);
-          },
-          (error: unknown) => {
-            this.failed(error);
-            for (const p of part) p.done(undefined);
-          },
-        );
+        const callId = `${this.o.instanceId}:${(++this.calls).toString(36)}`;
+        if (this.retrying.has(roomId)) this.behind(roomId, part, limits, callId, false);
+        else if (!cmd) settle(part, undefined);
+        else this.call(cmd, roomId, part, limits, callId);
       }
     }
   }
+
+  private call(cmd: RedisClientLike, roomId: string, part: Pending, limits: SequenceLimits, callId: string): void {
+    const items = part.map((p) => p.item);
+    sequence(cmd, this.o.keys, roomId, items, limits, callId).then(
+      (answers) => answer(part, answers),
+      (error: unknown) => {
+        this.o.failed(error);
+        // Sent, its answer lost: again with the same id, after any call of the room already retrying.
+        if (isReplyError(error)) settle(part, undefined);
+        else this.behind(roomId, part, limits, callId, true);
+      },
+    );
+  }
+
+  /** Queue `part` behind the room's retries (starting them): sent (again) once those are over. */
+  private behind(roomId: string, part: Pending, limits: SequenceLimits, callId: string, sent: boolean): void {
+    const retries = this.retrying.get(roomId) ?? { tail: Promise.resolve(), deadline: Date.now() + RETRY_MS };
+    const tail = retries.tail.then(() => this.retry(roomId, part, limits, callId, sent, retries.deadline));
+    this.retrying.set(roomId, { tail, deadline: retries.deadline });
+    void tail.then(() => {
+      if (this.retrying.get(roomId)?.tail === tail) this.retrying.delete(roomId); // the last: calls go straight out again
+    });
+  }
+
+  /**
+   * Send the call (again) until Redis answers or `deadline` passes; then its records resolve `null`
+   * when it may have run (`sent`), else `undefined` (served here without an offset, as when Redis is away).
+   */
+  private async retry(roomId: string, part: Pending, limits: SequenceLimits, callId: string, sent: boolean, deadline: number) {
+    const items = part.map((p) => p.item);
+    for (let wait = 25; Date.now() < deadline; wait = Math.min(wait * 2, 500)) {
+      const cmd = this.o.command();
+      if (cmd) {
+        try {
+          return answer(part, await sequence(cmd, this.o.keys, roomId, items, limits, callId));
+        } catch (error) {
+          if (isReplyError(error)) return settle(part, undefined);
+          sent = true;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    settle(part, sent ? null : undefined);
+  }
+}
+
+function answer(part: Pending, answers: Sequenced[]): void {
+  for (let k = 0; k < part.length; k++) part[k]!.done(answers[k]);
+}
+
+function settle(part: Pending, outcome: null | undefined): void {
+  for (const p of part) p.done(outcome);
 }
 
 /** One kept message as Redis holds it. */

@@ -106,7 +106,10 @@ export class SharedStreams {
     };
     const done = await this.o.store.sequence(request, this.o.options);
     // Shared state unreachable: served here without an offset, as without streams.
-    if (!done) return fallback();
+    if (done === undefined) return fallback();
+    // Sent, its answer lost for good: if it was sequenced, it reaches every member from the room's
+    // channel or backlog; served here too, it could be delivered twice.
+    if (done === null) return { frame: message.frame };
     if (done.duplicate) return { frame: message.frame, offset: done.offset, duplicate: true };
     // Local members get it from the room's channel, in offset order with everyone else's; the caller
     // goes on once it went out here, so what it sends next (an ack, a chat repeat) comes after it.

@@ -10,9 +10,13 @@ import { disconnectAll, rawClient } from "../helpers/live-clients.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
 import { onCluster, onSingle, privateRedises } from "../helpers/streams-targets.ts";
+import { closeProxies, startProxy } from "../helpers/tcp-proxy.ts";
 import { streamsFailoverSuite } from "../suites/streams-failover.suite.ts";
 
-afterEach(() => disconnectAll());
+afterEach(async () => {
+  disconnectAll();
+  await closeProxies();
+});
 
 /** A Node server in this process on the Redis backplane; its URL. */
 async function redisServer(url: string, keyPrefix: string, servers: LiveServer[]): Promise<string> {
@@ -30,6 +34,15 @@ async function redisServer(url: string, keyPrefix: string, servers: LiveServer[]
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
 }
 const closeAll = (servers: LiveServer[]) => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+/** Send events until one is sequenced (the backplane's first moments); its offset. */
+async function sequencedOffset(c: ReturnType<typeof rawClient>): Promise<number> {
+  for (let i = 0; ; i++) {
+    c.send("broadcast_event", { event: "first", clientMessageId: `first-${i}` });
+    const { offset } = (await c.next("event_ack")).payload;
+    if (offset !== undefined) return offset;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 const uniquePrefix = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
 
 await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
@@ -54,6 +67,37 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         await closeAll(servers);
       }
     }, 30_000);
+
+    it("sequences a publish whose answer from Redis was lost once: sent again under its call id, delivered once, acknowledged with its offset", async () => {
+      const servers: LiveServer[] = [];
+      try {
+        const prefix = uniquePrefix("ols-streams-lost-reply");
+        const redis = new URL(REDIS_URL);
+        const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+        const viaProxy = `redis://${proxy.address}`;
+        const [a, b] = [await redisServer(viaProxy, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
+        const [sender, here, there] = [rawClient(a), rawClient(a), rawClient(b)];
+        for (const c of [sender, here, there]) await c.join("room");
+        const start = await sequencedOffset(sender);
+        // The sequencing call of "lost-reply" runs in Redis; its answer never reaches instance A.
+        const cut = proxy.loseReplyTo((request) => request.includes("hincrby") && request.includes("lost-reply"));
+        sender.send("broadcast_event", { event: "lost-reply", payload: 1, clientMessageId: "lost-1" });
+        await cut;
+        expect((await sender.next("event_ack", 15_000)).payload).toEqual({ roomId: "room", clientMessageId: "lost-1", offset: start + 1 });
+        sender.send("broadcast_event", { event: "after", clientMessageId: "after-1" });
+        expect((await sender.next("event_ack", 15_000)).payload.offset).toBe(start + 2);
+        for (const c of [here, there]) {
+          await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === "after"), 15_000);
+          const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
+          expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual([
+            ["lost-reply", start + 1],
+            ["after", start + 2],
+          ]);
+        }
+      } finally {
+        await closeAll(servers);
+      }
+    }, 60_000);
 
     it("gives a server publish made while a new instance's first Redis connection opens an offset, and it reaches the other instances", async () => {
       const servers: LiveServer[] = [];
