@@ -99,6 +99,38 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       }
     }, 60_000);
 
+    it("never delivers a publish twice when Redis stays away past the retries after losing its answer: it reaches every member once, from the channel or the backlog", async () => {
+      const servers: LiveServer[] = [];
+      try {
+        const prefix = uniquePrefix("ols-streams-unknown");
+        const redis = new URL(REDIS_URL);
+        const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+        const [a, b] = [await redisServer(`redis://${proxy.address}`, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
+        const [sender, here, there, fence] = [rawClient(a), rawClient(a), rawClient(b), rawClient(b)];
+        for (const c of [sender, here, there, fence]) await c.join("room");
+        const start = await sequencedOffset(sender);
+        const cut = proxy.loseReplyTo((request) => request.includes("hincrby") && request.includes("unknown"));
+        sender.send("broadcast_event", { event: "unknown", clientMessageId: "unknown-1" });
+        await cut;
+        proxy.cut(); // both of A's connections, until the retries gave up
+        // Its outcome unknown to A: acknowledged without an offset, not delivered by A itself.
+        expect((await sender.next("event_ack", 20_000)).payload).toEqual({ roomId: "room", clientMessageId: "unknown-1" });
+        proxy.restore();
+        fence.send("broadcast_event", { event: "after", clientMessageId: "after-1" });
+        expect((await fence.next("event_ack", 15_000)).payload.offset).toBe(start + 2);
+        for (const c of [here, there]) {
+          await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === "after"), 20_000);
+          const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
+          expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual([
+            ["unknown", start + 1],
+            ["after", start + 2],
+          ]);
+        }
+      } finally {
+        await closeAll(servers);
+      }
+    }, 60_000);
+
     it("gives a server publish made while a new instance's first Redis connection opens an offset, and it reaches the other instances", async () => {
       const servers: LiveServer[] = [];
       try {
