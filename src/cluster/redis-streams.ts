@@ -5,8 +5,7 @@ import type { RedisClientLike } from "./redis-driver.ts";
 const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
 /** How long a call whose answer was lost is sent again (then its outcome stays unknown: see `Sequencer`). */
 export const RETRY_MS = 5_000;
-/** How long Redis keeps a sequencing call's answer for its retries: well past RETRY_MS. */
-const CALL_TTL_MS = 4 * RETRY_MS;
+const CALL_TTL_MS = 4 * RETRY_MS; // how long Redis keeps a call's answer for its retries
 
 /**
  * Gives each of a batch of one room's records the room's next offset, keeps them and publishes them in
@@ -147,8 +146,9 @@ const MAX_BATCH = 200;
 /** A sequencing call's records, each waiting for its answer: `undefined` not sent, `null` outcome unknown. */
 type Pending = { item: SequenceItem; done: (s: Sequenced | null | undefined) => void }[];
 
-/** Redis answered with an error (the script did not run to its end), as opposed to an answer that never came. */
-const isReplyError = (error: unknown) => error instanceof Error && error.name === "ReplyError";
+/** The call surely did not run (Redis answered an error, or ioredis refused to write it), unlike an answer that never came. */
+const notRun = (error: unknown) =>
+  error instanceof Error && (error.name === "ReplyError" || error.message.includes("enableOfflineQueue options is false"));
 
 /**
  * Sequences a turn's records per room in one script call each, sent in a microtask: a burst of
@@ -201,7 +201,7 @@ export class Sequencer {
       (error: unknown) => {
         this.o.failed(error);
         // Sent, its answer lost: again with the same id, after any call of the room already retrying.
-        if (isReplyError(error)) settle(part, undefined);
+        if (notRun(error)) settle(part, undefined);
         else this.behind(roomId, part, limits, callId, true);
       },
     );
@@ -229,8 +229,9 @@ export class Sequencer {
         try {
           return answer(part, await sequence(cmd, this.o.keys, roomId, items, limits, callId));
         } catch (error) {
-          if (isReplyError(error)) return settle(part, undefined);
-          sent = true;
+          // Refused unwritten, a retry stays unknown (an earlier attempt may have run); a first attempt was never sent.
+          if (!notRun(error)) sent = true;
+          else if (!sent || (error as Error).name === "ReplyError") return settle(part, undefined);
         }
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
