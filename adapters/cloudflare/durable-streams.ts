@@ -39,13 +39,13 @@ export class DurableStreams implements StreamLog {
     return { offset: head.offset, epoch: head.epoch };
   }
 
-  append(_roomId: string, frame: string, key?: string): { frame: string; offset: number } {
+  append(_roomId: string, frame: string, key?: string, resumeKey?: string): { frame: string; offset: number } {
     const head = this.load();
     const now = Date.now();
     const offset = ++head.offset;
     const framed = withOffset(frame, offset);
     this.storage.transactionSync(() => {
-      this.exec(`insert into ${LOG} (seq, frame, at) values (?, ?, ?)`, offset, framed, now);
+      this.exec(`insert into ${LOG} (seq, frame, at, sender) values (?, ?, ?, ?)`, offset, framed, now, resumeKey ?? null);
       this.exec(`update ${STATE} set seq = ? where id = 1`, offset);
       if (key !== undefined) {
         this.exec(`delete from ${KEYS} where at < ?`, now - this.options.ttlMs);
@@ -64,14 +64,20 @@ export class DurableStreams implements StreamLog {
     return row && Date.now() - Number(row.at) <= this.options.ttlMs ? Number(row.seq) : undefined;
   }
 
-  replay(_roomId: string, since: StreamPosition): Replay | undefined {
+  replay(_roomId: string, since: StreamPosition, resumeKey?: string): Replay | undefined {
     const head = this.load();
     if (since.epoch !== head.epoch || since.offset > head.offset) return undefined;
     this.trim(head, Date.now());
     const first = head.first === 0 ? head.offset + 1 : head.first;
     if (since.offset + 1 < first) return undefined;
     const out: Replay = { frames: [], bytes: 0 };
-    for (const row of this.rows(`select frame from ${LOG} where seq > ? order by seq`, since.offset)) {
+    // A rejoiner's own events (sent under its resumeKey) are left out.
+    const rows = this.rows(
+      `select frame from ${LOG} where seq > ? and (sender is null or sender <> ?) order by seq`,
+      since.offset,
+      resumeKey ?? "",
+    );
+    for (const row of rows) {
       const frame = String(row.frame);
       out.frames.push(frame);
       out.bytes += frame.length;
@@ -106,7 +112,13 @@ export class DurableStreams implements StreamLog {
 
   private load(): Head {
     if (this.head) return this.head;
-    this.exec(`create table if not exists ${LOG} (seq integer primary key, frame text not null, at integer not null)`);
+    this.exec(`create table if not exists ${LOG} (seq integer primary key, frame text not null, at integer not null, sender text)`);
+    // A log made before senders were kept gets the column (its rows have none: replayed to everyone).
+    try {
+      this.rows(`select sender from ${LOG} limit 0`);
+    } catch {
+      this.exec(`alter table ${LOG} add column sender text`);
+    }
     this.exec(`create table if not exists ${KEYS} (key text primary key, seq integer not null, at integer not null)`);
     this.exec(`create table if not exists ${STATE} (id integer primary key, epoch text not null, seq integer not null)`);
     let state = this.rows(`select epoch, seq from ${STATE} where id = 1`)[0];

@@ -42,7 +42,7 @@ interface RoomIntent {
   identity: JoinRoomIdentity | undefined;
 }
 
-/** What the session needs of the connection: writing a frame, false when no socket is open. */
+/** What the resumeKey needs of the connection: writing a frame, false when no socket is open. */
 export interface FrameLink {
   send(frame: unknown): boolean;
 }
@@ -173,6 +173,7 @@ export class RoomSession {
     if (this.askedAfter !== undefined) payload.lastMessageId = this.askedAfter;
     const since = this.stream.ask();
     if (since) payload.since = since;
+    payload.resumeKey = this.stream.resumeKey;
     if (this.link.send({ type: MSG_JOIN_ROOM, payload })) this.presenceOnServer = room.presence;
   }
 

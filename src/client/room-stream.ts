@@ -23,6 +23,8 @@ export interface EventBody {
  * after, and the events sent and not yet acknowledged, sent again after a reconnect.
  */
 export class RoomStream {
+  /** Sent with every join (`join_room.resumeKey`): a replay leaves out the events this client sent. */
+  readonly resumeKey = newClientMessageId();
   /** How far this client holds the room's stream; a rejoin asks for what follows. */
   private position: StreamPosition | undefined;
   /** The position the current join asked to resume after. */

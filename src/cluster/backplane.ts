@@ -145,7 +145,9 @@ export interface SequenceRequest {
   /** The client frame without an offset. */
   frame: string;
   /** The connection id it is not delivered to (an event's sender), kept with it in the backlog. */
-  except?: string;
+  except?: string | undefined;
+  /** The sender's `join_room.resumeKey` (an event's), kept with it: a replay to that resumeKey leaves it out. */
+  resumeKey?: string | undefined;
   /** Idempotency key, scoped to the room. */
   key?: string;
   /** The key is only remembered (for `remembered`), not checked: a chat's repeats are the storage's call. */
@@ -153,14 +155,18 @@ export interface SequenceRequest {
 }
 
 export interface SharedStreamStore {
+  /** `undefined`: not sequenced (unreachable); `null`: sent, but whether it was sequenced is unknown (its answer was lost). */
   sequence(
     request: SequenceRequest,
     limits: { size: number; ttlMs: number },
-  ): Promise<{ offset: number; epoch: string; duplicate: boolean } | undefined>;
+  ): Promise<{ offset: number; epoch: string; duplicate: boolean } | null | undefined>;
   read(
     roomId: string,
     since?: number,
-  ): Promise<{ offset: number; epoch: string; entries?: { at: number; offset: number; frame: string; except?: string }[] } | undefined>;
+  ): Promise<
+    | { offset: number; epoch: string; entries?: { at: number; offset: number; frame: string; except?: string; resumeKey?: string }[] }
+    | undefined
+  >;
   /** The offset the publish with `key` was given, while remembered; `undefined` when not (or unreachable). */
   remembered(roomId: string, key: string): Promise<number | undefined>;
 }

@@ -4,6 +4,7 @@ import {
   type MemberChange,
   type OutgoingMessage,
   type RoomState,
+  type SharedBans,
   type SharedStreamStore,
 } from "./backplane.ts";
 import { createReporter, type OnError } from "../errors.ts";
@@ -16,10 +17,10 @@ import { createPublisher } from "./redis-publisher.ts";
 import { settingsOf, type RedisBackplane, type RedisBackplaneOptions, type RedisBackplaneStats } from "./redis-options.ts";
 import { createReceiver } from "./redis-receiver.ts";
 import { claimEmptied, listRooms } from "./redis-rooms.ts";
-import { readStream, rememberedOffset, Sequencer } from "./redis-streams.ts";
+import { Sequencer } from "./redis-sequencer.ts";
+import { readStream, rememberedOffset } from "./redis-streams.ts";
 import { createRedisBans } from "./redis-bans.ts";
 import { RedisDocuments } from "./redis-documents.ts";
-import type { SharedBans } from "./backplane.ts";
 
 export { addRedisDriverImport, type RedisClientLike } from "./redis-driver.ts";
 export type { RedisBackplane, RedisBackplaneOptions, RedisBackplaneStats } from "./redis-options.ts";
@@ -95,7 +96,7 @@ class RedisLink implements RedisBackplane {
     this.bans = createRedisBans(command, keys, failed, () => this.startedUp());
     const document = (record: WireRecord) => this.documents.receive(record);
     this.receiver = createReceiver({ instanceId, rooms: this.rooms, sink: () => this.sink, document, report: this.report });
-    this.sequencer = new Sequencer(command, keys, failed);
+    this.sequencer = new Sequencer({ command, keys, failed, instanceId });
     this.publisher = createPublisher({ keys, instanceId, clustered: this.settings.clustered, command, failed });
     this.documents = new RedisDocuments({ instanceId, keys, codec: this.codec, redis, publisher: this.publisher, report: this.report });
     this.liveness = new Liveness({
@@ -201,20 +202,11 @@ class RedisLink implements RedisBackplane {
     }
   }
 
-  async fetchRoom(roomId: string): Promise<RoomState | undefined> {
-    const deadline = Date.now() + FETCH_TIMEOUT_MS;
-    await this.startedUp();
-    const cmd = this.command();
-    if (!cmd) return undefined;
-    try {
-      const read = Promise.all([cmd.hgetall(this.keys.room(roomId)), cmd.smembers(this.keys.registry)]);
-      const res = await withTimeout(read, deadline - Date.now(), { fallback: undefined });
-      if (!res) return undefined;
-      return { members: parseMembers(res[0]), instances: new Set(res[1]) };
-    } catch (error) {
-      this.redis.failed(error);
-      return undefined;
-    }
+  fetchRoom(roomId: string): Promise<RoomState | undefined> {
+    return this.sharedRead(async (cmd) => {
+      const [room, registry] = await Promise.all([cmd.hgetall(this.keys.room(roomId)), cmd.smembers(this.keys.registry)]);
+      return { members: parseMembers(room), instances: new Set(registry) };
+    });
   }
 
   async close(): Promise<void> {
@@ -245,15 +237,16 @@ class RedisLink implements RedisBackplane {
       await this.startedUp();
       if (!this.command()) return undefined;
       const header = this.codec.sequencedHeader(request.kind, request.roomId, request.connectionId);
-      const item = { header, frame: request.frame, key: request.key, rememberOnly: request.rememberOnly, except: request.except };
+      const { frame, key, rememberOnly, except, resumeKey } = request;
+      const item = { header, frame, key, rememberOnly, except, resumeKey };
       return this.sequencer.add(request.roomId, item, { ...limits, clustered: this.settings.clustered });
     },
-    read: (roomId, since) => this.streamRead((cmd) => readStream(cmd, this.keys, roomId, since)),
-    remembered: (roomId, key) => this.streamRead((cmd) => rememberedOffset(cmd, this.keys, roomId, key)),
+    read: (roomId, since) => this.sharedRead((cmd) => readStream(cmd, this.keys, roomId, since)),
+    remembered: (roomId, key) => this.sharedRead((cmd) => rememberedOffset(cmd, this.keys, roomId, key)),
   };
 
-  /** A read of shared state for the streams: after the start-up window, given up after FETCH_TIMEOUT_MS. */
-  private async streamRead<T>(read: (cmd: RedisClientLike) => Promise<T>): Promise<T | undefined> {
+  /** A read of shared state (a room, a stream): after the start-up window, given up after FETCH_TIMEOUT_MS. */
+  private async sharedRead<T>(read: (cmd: RedisClientLike) => Promise<T>): Promise<T | undefined> {
     const deadline = Date.now() + FETCH_TIMEOUT_MS;
     await this.startedUp();
     const cmd = this.command();

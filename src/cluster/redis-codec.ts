@@ -27,6 +27,8 @@ export interface RedisKeys {
   log(roomId: string): string;
   /** A publish's idempotency key in the room: its offset, for the streams' `ttlMs`. */
   idem(roomId: string, key: string): string;
+  /** One sequencing call's answer (`<epoch> <offset> <seen> …`), so a retry of the call gets it again. */
+  call(roomId: string, callId: string): string;
   /** One ban (JSON string, with a TTL for a timed ban); same slot as the room. */
   ban(roomId: string, userId: string): string;
   /** Set of the room's banned user ids (pruned when a ban's key expired), for listing. */
@@ -53,6 +55,7 @@ export function redisKeys(prefix: string): RedisKeys {
     seq: (roomId) => `${prefix}:seq:${tag(roomId)}`,
     log: (roomId) => `${prefix}:log:${tag(roomId)}`,
     idem: (roomId, key) => `${prefix}:idem:${tag(roomId)}:${key}`,
+    call: (roomId, callId) => `${prefix}:call:${tag(roomId)}:${callId}`,
     ban: (roomId, userId) => `${prefix}:ban:${tag(roomId)}:${userId}`,
     bans: (roomId) => `${prefix}:bans:${tag(roomId)}`,
     document: (name) => `${prefix}:doc:${tag(name)}`,

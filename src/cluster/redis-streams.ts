@@ -3,21 +3,33 @@ import { type RedisClientLike, runScript } from "./redis-driver.ts";
 
 /** How long a room's counter outlives its last message or join (a new one starts a new epoch). */
 const SEQ_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long a call whose answer was lost is sent again (then its outcome stays unknown: see `Sequencer`). */
+export const RETRY_MS = 5_000;
+const CALL_TTL_MS = 4 * RETRY_MS; // how long Redis keeps a call's answer for its retries
 
 /**
  * Gives each of a batch of one room's records the room's next offset, keeps them and publishes them in
  * one message, atomically: two instances never give the same offset, and subscribers receive a room's
  * records in offset order. Every key and the channel carry the room's hash tag (one slot in a Redis Cluster).
  *
- * KEYS: seq, log, channel, then the batch's idempotency keys. ARGV: epoch candidate, ttl ms, size, now
- * ms, publish command, record count, then per record: its header, frame head (up to the payload's `{`),
+ * A call whose answer was lost (the connection dropped) is sent again with the same call key: the
+ * answer kept there comes back, and nothing is sequenced or published twice.
+ *
+ * KEYS: seq, log, channel, call, then the batch's idempotency keys. ARGV: epoch candidate, ttl ms, size,
+ * now ms, publish command, record count, then per record: its header, frame head (up to the payload's `{`),
  * frame tail, the index in KEYS of its idempotency key ("0": none), "1" to check that key (else it is
  * only remembered: a chat's repeats are its storage's call), the connection it is not sent to (an
  * event's sender; "-" for a chat, which goes to its sender too), kept with the message.
  * Returns `{ epoch, offset₁, seen₁, offset₂, seen₂, … }`; seen = 1: the key was seen, nothing sent, the
  * offset is the first publish's.
  */
-const SEQUENCE = `local epoch = redis.call('hget', KEYS[1], 'e')
+const SEQUENCE = `local done = redis.call('get', KEYS[4])
+if done then
+  local out = {}
+  for word in string.gmatch(done, '%S+') do out[#out + 1] = word end
+  return out
+end
+local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
   redis.call('hset', KEYS[1], 'e', epoch, 'o', 0)
@@ -50,6 +62,7 @@ if #kept > 0 then
   redis.call('pexpire', KEYS[2], ARGV[2])
   redis.call(ARGV[5], KEYS[3], table.concat(records, '\\n'))
 end
+redis.call('set', KEYS[4], table.concat(out, ' '), 'PX', ${CALL_TTL_MS})
 return out`;
 
 /**
@@ -91,7 +104,9 @@ export interface SequenceItem {
   /** Remember `key` without checking it. */
   rememberOnly?: boolean;
   /** The connection id the message is not delivered to (an event's sender). */
-  except?: string;
+  except?: string | undefined;
+  /** The sender's `join_room.resumeKey` (an event's): a replay to it leaves the message out. */
+  resumeKey?: string | undefined;
 }
 
 export interface SequenceLimits {
@@ -100,84 +115,29 @@ export interface SequenceLimits {
   clustered: boolean;
 }
 
-/** Sequence `items` of one room in one script call (see SEQUENCE); their answers, in order. */
+/** Sequence `items` of one room in one script call (see SEQUENCE), unique by `callId`; their answers, in order. */
 export async function sequence(
   cmd: RedisClientLike,
   keys: RedisKeys,
   roomId: string,
   items: readonly SequenceItem[],
   limits: SequenceLimits,
+  callId: string,
 ): Promise<Sequenced[]> {
-  const redisKeys = [keys.seq(roomId), keys.log(roomId), keys.channel(roomId)];
+  const redisKeys = [keys.seq(roomId), keys.log(roomId), keys.channel(roomId), keys.call(roomId, callId)];
   const args = [newEpoch(), String(limits.ttlMs), String(limits.size), String(Date.now()), limits.clustered ? "spublish" : "publish"];
   args.push(String(items.length));
   for (const item of items) {
     const at = item.frame.indexOf(PAYLOAD_OPEN) + PAYLOAD_OPEN.length;
     let idem = "0";
     if (item.key !== undefined) idem = String(redisKeys.push(keys.idem(roomId, item.key)));
-    args.push(item.header, item.frame.slice(0, at), item.frame.slice(at), idem, item.rememberOnly ? "0" : "1", item.except ?? "-");
+    // The sender kept with the message: its connection id, and its resume key after a "/" (see readStream).
+    const sender = item.resumeKey === undefined ? (item.except ?? "-") : `${item.except ?? "-"}/${item.resumeKey}`;
+    args.push(item.header, item.frame.slice(0, at), item.frame.slice(at), idem, item.rememberOnly ? "0" : "1", sender);
   }
   const reply = (await runScript(cmd, "olsSequence", SEQUENCE, redisKeys.length, ...redisKeys, ...args)) as unknown[];
   const epoch = String(reply[0]);
   return items.map((_, i) => ({ offset: Number(reply[1 + 2 * i]), epoch, duplicate: Number(reply[2 + 2 * i]) === 1 }));
-}
-
-/** At most this many records per script call (Lua's `unpack` has a stack limit). */
-const MAX_BATCH = 200;
-
-/**
- * Sequences a turn's records per room in one script call each, sent in a microtask: a burst of
- * messages costs Redis one call and its subscribers one message per room, as the publisher's batches do.
- * A room's calls go out in order on one connection, so its records keep their order.
- */
-export class Sequencer {
-  private pending = new Map<string, { item: SequenceItem; done: (s: Sequenced | undefined) => void }[]>();
-  private readonly command: () => RedisClientLike | undefined;
-  private readonly keys: RedisKeys;
-  private readonly failed: (error: unknown) => void;
-
-  constructor(command: () => RedisClientLike | undefined, keys: RedisKeys, failed: (error: unknown) => void) {
-    this.command = command;
-    this.keys = keys;
-    this.failed = failed;
-  }
-
-  add(roomId: string, item: SequenceItem, limits: SequenceLimits): Promise<Sequenced | undefined> {
-    if (this.pending.size === 0) queueMicrotask(() => this.flush(limits));
-    let queue = this.pending.get(roomId);
-    if (!queue) this.pending.set(roomId, (queue = []));
-    return new Promise((done) => queue.push({ item, done }));
-  }
-
-  private flush(limits: SequenceLimits): void {
-    const pending = this.pending;
-    this.pending = new Map();
-    const cmd = this.command();
-    for (const [roomId, queue] of pending) {
-      for (let i = 0; i < queue.length; i += MAX_BATCH) {
-        const part = queue.slice(i, i + MAX_BATCH);
-        if (!cmd) {
-          for (const p of part) p.done(undefined);
-          continue;
-        }
-        sequence(
-          cmd,
-          this.keys,
-          roomId,
-          part.map((p) => p.item),
-          limits,
-        ).then(
-          (answers) => {
-            for (let k = 0; k < part.length; k++) part[k]!.done(answers[k]);
-          },
-          (error: unknown) => {
-            this.failed(error);
-            for (const p of part) p.done(undefined);
-          },
-        );
-      }
-    }
-  }
 }
 
 /** One kept message as Redis holds it. */
@@ -187,6 +147,8 @@ export interface LogEntry {
   frame: string;
   /** The connection id it is not delivered to (an event's sender). */
   except?: string;
+  /** The sender's resumeKey (`join_room.resumeKey`): a replay to it leaves the message out. */
+  resumeKey?: string;
 }
 
 export interface StreamRead {
@@ -211,7 +173,8 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
   if (since === undefined) return out;
   out.entries = [];
   for (let i = 2; i < reply.length; i++) {
-    // `<at> <offset> <except> <frame>` (`<at> <offset> <frame>` before the sender was kept).
+    // `<at> <offset> <except> <frame>` (`<at> <offset> <frame>` before the sender was kept); `<except>`
+    // is the sender's connection id (`-`: none), then `/<resumeKey>` when it sent under one.
     const raw = String(reply[i]);
     const s1 = raw.indexOf(" ");
     const s2 = raw.indexOf(" ", s1 + 1);
@@ -219,7 +182,11 @@ export async function readStream(cmd: RedisClientLike, keys: RedisKeys, roomId: 
     if (raw[s2 + 1] !== "{") {
       const s3 = raw.indexOf(" ", s2 + 1);
       entry.frame = raw.slice(s3 + 1);
-      if (raw.slice(s2 + 1, s3) !== "-") entry.except = raw.slice(s2 + 1, s3);
+      const sender = raw.slice(s2 + 1, s3);
+      const slash = sender.indexOf("/");
+      const id = slash < 0 ? sender : sender.slice(0, slash);
+      if (id !== "-") entry.except = id;
+      if (slash >= 0) entry.resumeKey = sender.slice(slash + 1);
     }
     out.entries.push(entry);
   }

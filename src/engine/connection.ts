@@ -106,6 +106,8 @@ export class Connection {
   lastPresenceAt = 0;
   /** The head of this connection's relayed events in the room it last sent one to (see `eventFrameHead`). */
   eventHead: { roomId: string; userId: string | undefined; head: string } | undefined;
+  /** `join_room.resumeKey` of its last join: its events are tagged with it, and left out of its replays. */
+  resumeKey: string | undefined;
   /** Adapter-owned per-connection data (e.g. the Node socket for corked writes). */
   transport: unknown;
   /** In-progress state; undefined while idle. */

@@ -39,7 +39,7 @@ export function createEvents(ctx: EngineContext) {
     const key = clientMessageId === undefined ? undefined : senderKey(conn, clientMessageId);
     const frame = eventFrameFrom(headOf(conn, roomId), payload.event, payload.payload);
     // A repeat of a key is relayed to nobody (the streams remember it); the sender gets the answer the first one got.
-    const published = send.publish(room, { kind: "event", connectionId: conn.id, frame, key }, conn);
+    const published = send.publish(room, { kind: "event", connectionId: conn.id, frame, key, resumeKey: conn.resumeKey }, conn);
     if (clientMessageId === undefined) return;
     const ack = ({ offset }: Published) =>
       send.to(conn, eventAckFrame(offset === undefined ? { roomId, clientMessageId } : { roomId, clientMessageId, offset }));

@@ -27,8 +27,14 @@ export class FrameRing {
   /** Each frame's length in UTF-16 code units (what the byte cap counts). */
   private units = new Int32Array(MIN_ENTRIES);
   private times = new Float64Array(MIN_ENTRIES);
+  /**
+   * Each frame's sender's `resumeKey`, beside the typed arrays at the same index; made at the first frame
+   * sent under a key. The keys are the senders' own strings (one per connection), so keeping them
+   * allocates nothing per frame.
+   */
+  private tags: (string | undefined)[] | undefined;
 
-  push(frame: string, now: number): void {
+  push(frame: string, now: number, tag?: string): void {
     if (this.head + this.count === this.starts.length) this.entryRoom();
     // Room for one byte per code unit (the common case), else for the most UTF-8 can take: 3 per unit.
     if (this.end + frame.length > this.data.length) this.byteRoom(frame.length);
@@ -42,12 +48,18 @@ export class FrameRing {
     this.lengths[i] = written;
     this.units[i] = frame.length;
     this.times[i] = now;
+    if (tag !== undefined || this.tags) {
+      const tags = (this.tags ??= []);
+      tags.length = i;
+      tags.push(tag);
+    }
     this.end += written;
   }
 
   /** Drop the oldest frame; its length in UTF-16 code units. */
   shift(): number {
     const units = this.units[this.head]!;
+    if (this.tags) this.tags[this.head] = undefined;
     this.head++;
     if (--this.count === 0) this.head = this.end = 0;
     return units;
@@ -68,6 +80,11 @@ export class FrameRing {
     return this.times[this.head + k]!;
   }
 
+  /** The `k`-th kept frame's sender's `resumeKey`, if it had one. */
+  tagAt(k: number): string | undefined {
+    return this.tags?.[this.head + k];
+  }
+
   /** The entry arrays are full at the end: move the kept entries to the front, twice as much room when over half full. */
   private entryRoom(): void {
     const { head, count } = this;
@@ -82,6 +99,7 @@ export class FrameRing {
     this.lengths = move(this.lengths, (n) => new Int32Array(n));
     this.units = move(this.units, (n) => new Int32Array(n));
     this.times = move(this.times, (n) => new Float64Array(n));
+    if (this.tags) this.tags = this.tags.slice(head, head + count);
     this.head = 0;
   }
 

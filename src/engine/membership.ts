@@ -68,6 +68,7 @@ export function createMembership(ctx: EngineContext, presence: PresenceActions, 
 
   async function join(conn: Connection, payload: JoinRoomPayload): Promise<void> {
     leave(conn);
+    conn.resumeKey = payload.resumeKey;
     const { roomId } = payload;
     if (!(await identify(ctx, verifyToken, conn, payload))) return;
     const banLookup = findBan(ctx, conn, roomId); // looked up while authorizeRoom runs
@@ -120,7 +121,12 @@ function completeJoin(
   // Read in the same turn as completeJoin: every room message after `offset` reaches the joiner live.
   const position = shared ? shared.position(room) : streams?.position(roomId);
   const since = payload.since;
-  const replay = !since ? undefined : shared ? shared.replay(room, since, missed, held) : streams?.replay(roomId, since)?.frames;
+  const resumeKey = payload.resumeKey;
+  const replay = !since
+    ? undefined
+    : shared
+      ? shared.replay(room, since, missed, held, resumeKey)
+      : streams?.replay(roomId, since, resumeKey)?.frames;
   const joined: RoomJoinedPayload = {
     roomId,
     connectionId: conn.id,

@@ -22,6 +22,8 @@ export interface RoomMessage {
   chatId?: string;
   /** The publish's idempotency key (scoped to the room): a repeat within the streams' `ttlMs` is not published again. */
   key?: string;
+  /** The sender's `join_room.resumeKey` (an event's): kept with the message, left out of that resumeKey's replays. */
+  resumeKey?: string | undefined;
   /** An `event` joiners being prepared must still get after `room_joined` (`chat_deleted`: their history may hold the message). */
   hold?: boolean;
 }
@@ -118,7 +120,7 @@ export function createRoomSend(
     // A chat's key is only remembered (for the offset of a repeat's answer): whether it repeats is the storage's call.
     const seen = streams && message.kind === "event" && message.key !== undefined ? streams.remembered(roomId, message.key) : undefined;
     if (seen !== undefined) return { frame: message.frame, offset: seen, duplicate: true };
-    const out: Published = streams ? streams.append(roomId, message.frame, message.key) : { frame: message.frame };
+    const out: Published = streams ? streams.append(roomId, message.frame, message.key, message.resumeKey) : { frame: message.frame };
     const room = rooms.get(roomId);
     if (room) deliver(room, out.frame, message.chatId, except, out.offset, message.hold);
     else if (watch.watching) watch.seen(roomId, out.frame);

@@ -20,7 +20,7 @@ interface Early {
 export interface Fetched {
   offset: number;
   epoch: string;
-  entries: { at: number; offset: number; frame: string; except?: string }[];
+  entries: { at: number; offset: number; frame: string; except?: string; resumeKey?: string }[];
 }
 
 export interface SharedStreamsOptions extends StreamOrderOptions {
@@ -93,7 +93,7 @@ export class SharedStreams {
   /** Sequence `message` in shared state; it reaches local members in offset order. */
   async publish(roomId: string, message: RoomMessage, fallback: () => Published): Promise<Published> {
     // Chats are deduplicated by their storage (appendOnce): their keys are only remembered, for a repeat's answer.
-    const { kind, connectionId, frame, key } = message;
+    const { kind, connectionId, frame, key, resumeKey } = message;
     const request = {
       kind,
       roomId,
@@ -102,10 +102,14 @@ export class SharedStreams {
       key,
       rememberOnly: kind === "chat",
       except: kind === "event" ? connectionId : undefined,
+      resumeKey,
     };
     const done = await this.o.store.sequence(request, this.o.options);
     // Shared state unreachable: served here without an offset, as without streams.
-    if (!done) return fallback();
+    if (done === undefined) return fallback();
+    // Sent, its answer lost for good: if it was sequenced, it reaches every member from the room's
+    // channel or backlog; served here too, it could be delivered twice.
+    if (done === null) return { frame: message.frame };
     if (done.duplicate) return { frame: message.frame, offset: done.offset, duplicate: true };
     // Local members get it from the room's channel, in offset order with everyone else's; the caller
     // goes on once it went out here, so what it sends next (an ack, a chat repeat) comes after it.
@@ -165,9 +169,16 @@ export class SharedStreams {
 
   /**
    * The frames a rejoiner gets after `room_joined`, or `undefined` when something after `since` is gone:
-   * the backlog read (up to what this instance delivered), then what was held for it meanwhile.
+   * the backlog read (up to what this instance delivered) but what was sent under `resumeKey`, then what
+   * was held for it meanwhile.
    */
-  replay(room: Room, since: StreamPosition, fetched: Fetched | undefined, held: readonly HeldFrame[]): string[] | undefined {
+  replay(
+    room: Room,
+    since: StreamPosition,
+    fetched: Fetched | undefined,
+    held: readonly HeldFrame[],
+    resumeKey?: string,
+  ): string[] | undefined {
     const order = this.orders.get(room.id);
     if (!order || !fetched || fetched.epoch !== order.epoch || since.epoch !== order.epoch) return undefined;
     const delivered = order.next - 1;
@@ -179,7 +190,7 @@ export class SharedStreams {
     for (const entry of fetched.entries) {
       if (entry.offset < expect || entry.offset > upTo) continue;
       if (entry.offset !== expect || entry.at < oldest) return undefined;
-      frames.push(entry.frame);
+      if (resumeKey === undefined || entry.resumeKey !== resumeKey) frames.push(entry.frame);
       expect++;
     }
     if (expect <= upTo) return undefined;

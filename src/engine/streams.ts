@@ -59,12 +59,12 @@ export interface StreamLog {
   readonly options: ResolvedStreams;
   /** The room's current offset and epoch (its log is created if it has none). */
   position(roomId: string): StreamPosition;
-  /** Give `frame` (built without an offset) the room's next offset and keep it; with `key`, remember the key for `ttlMs`. */
-  append(roomId: string, frame: string, key?: string): { frame: string; offset: number };
+  /** Give `frame` (built without an offset) the room's next offset and keep it (see RoomStreams.append). */
+  append(roomId: string, frame: string, key?: string, resumeKey?: string): { frame: string; offset: number };
   /** The offset a publish with `key` was given, when it was seen within `ttlMs`. */
   remembered(roomId: string, key: string): number | undefined;
-  /** Everything after `since`, when the log still holds all of it in that epoch; `undefined` otherwise. */
-  replay(roomId: string, since: StreamPosition): Replay | undefined;
+  /** Everything after `since` but what was sent under `resumeKey`, when all of it is still held; see RoomStreams.replay. */
+  replay(roomId: string, since: StreamPosition, resumeKey?: string): Replay | undefined;
 }
 
 /**
@@ -136,15 +136,16 @@ export class RoomStreams implements StreamLog {
 
   /**
    * Give `frame` (built without an offset) the room's next offset, keep it, and return it with its
-   * offset; with `key`, also remember the key for `ttlMs`.
+   * offset; with `key`, also remember the key for `ttlMs`; with `resumeKey` (an event's sender's
+   * `join_room.resumeKey`), keep it beside the message: a replay to that key leaves the message out.
    */
-  append(roomId: string, frame: string, key?: string): { frame: string; offset: number } {
+  append(roomId: string, frame: string, key?: string, resumeKey?: string): { frame: string; offset: number } {
     const log = this.logOf(roomId);
     const now = Date.now();
     const offset = ++log.offset;
     const framed = withOffset(frame, offset);
     const cost = framed.length + ENTRY_OVERHEAD;
-    (log.ring ??= new FrameRing()).push(framed, now);
+    (log.ring ??= new FrameRing()).push(framed, now, resumeKey);
     log.bytes += cost;
     this.bytes += cost;
     log.writtenAt = now;
@@ -163,18 +164,21 @@ export class RoomStreams implements StreamLog {
   }
 
   /**
-   * Everything after `since`, when the log still holds all of it in that epoch; `undefined` otherwise
-   * (another epoch, an offset ahead of the room, messages dropped since).
+   * Everything after `since` but the messages sent under `resumeKey`, when the log still holds all of it
+   * in that epoch; `undefined` otherwise (another epoch, an offset ahead of the room, messages dropped since).
    */
-  replay(roomId: string, since: StreamPosition): Replay | undefined {
+  replay(roomId: string, since: StreamPosition, resumeKey?: string): Replay | undefined {
     const log = this.logs.get(roomId);
     if (!log || since.epoch !== this.epochOf(log) || since.offset > log.offset) return undefined;
     this.trim(log, Date.now());
     if (since.offset + 1 < log.first) return undefined;
     const out: Replay = { frames: [], bytes: 0 };
+    const ring = log.ring!;
     for (let offset = since.offset + 1; offset <= log.offset; offset++) {
-      out.frames.push(log.ring!.frameAt(offset - log.first));
-      out.bytes += log.ring!.unitsAt(offset - log.first);
+      const k = offset - log.first;
+      if (resumeKey !== undefined && ring.tagAt(k) === resumeKey) continue;
+      out.frames.push(ring.frameAt(k));
+      out.bytes += ring.unitsAt(k);
     }
     return out;
   }

@@ -68,6 +68,11 @@ export interface JoinRoomPayload {
    * the room still keeps every message after it, they follow `room_joined` (`recovered: true`).
    */
   since?: StreamPosition;
+  /**
+   * A secret the client picks once (random, 1–64 of `[A-Za-z0-9_-]`) and sends with every join: a
+   * replay (`since`) leaves out the events this client sent under it, from any of its connections.
+   */
+  resumeKey?: string;
 }
 /** A place in a room's stream: an offset of one epoch. */
 export interface StreamPosition {

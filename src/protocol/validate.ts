@@ -23,7 +23,6 @@ export interface MessageLimits {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** False for a string with a lone UTF-16 surrogate, which no store keeps as sent (Postgres and MySQL turn it into U+FFFD). */
 export function isWellFormed(text: string): boolean {
   const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
@@ -92,6 +91,7 @@ export function buildSchemas(limits: MessageLimits) {
             "since must be an object { offset, epoch }",
           ),
         ),
+        resumeKey: v.optional(clientMessageId),
       },
       payloadObject,
     ),

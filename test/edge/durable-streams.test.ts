@@ -34,6 +34,18 @@ afterEach(() => {
 });
 
 describe("room streams in a Durable Object's SQLite", () => {
+  it("leaves a resumeKey's own events out of its replay, on a log made before senders were kept too", () => {
+    const storage = objectStorage();
+    storage.sql.exec("create table openlivesync_stream (seq integer primary key, frame text not null, at integer not null)");
+    const streams = new DurableStreams(storage, options());
+    const { epoch } = streams.position("r");
+    for (let n = 1; n <= 6; n++) streams.append("r", frame(n), undefined, n % 2 === 0 ? "mine" : undefined);
+    const since = { offset: 2, epoch };
+    expect(numbers(streams.replay("r", since, "mine")?.frames)).toEqual([3, 5]);
+    expect(numbers(streams.replay("r", since, "theirs")?.frames)).toEqual([3, 4, 5, 6]);
+    expect(numbers(new DurableStreams(storage, options()).replay("r", since)?.frames)).toEqual([3, 4, 5, 6]);
+  });
+
   it("goes on from the same epoch and offset in a new object on the same storage, and replays from there", () => {
     const storage = objectStorage();
     const first = new DurableStreams(storage, options());

@@ -13,6 +13,11 @@ export interface TcpProxy {
   /** Destroy every live connection and refuse new ones until `restore()`. */
   cut(): void;
   restore(): void;
+  /**
+   * The next request (a chunk from a client) that `matches` reaches the server, but its answer does
+   * not reach the client: the connection is cut as the answer arrives. Resolves once it was cut.
+   */
+  loseReplyTo(matches: (request: Buffer) => boolean): Promise<void>;
   close(): Promise<void>;
   /** Connections accepted and relayed so far. */
   readonly connections: number;
@@ -24,6 +29,7 @@ export function createTcpProxy(target: { host: string; port: number }): TcpProxy
   let down = false;
   let port = 0;
   let accepted = 0;
+  let loseReply: { matches: (request: Buffer) => boolean; cut: () => void } | undefined;
 
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -43,12 +49,24 @@ export function createTcpProxy(target: { host: string; port: number }): TcpProxy
     track(upstream);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    client.pipe(upstream);
-    upstream.pipe(client);
     const kill = () => {
       client.destroy();
       upstream.destroy();
     };
+    let dropping: (() => void) | undefined;
+    client.on("data", (chunk: Buffer) => {
+      if (!upstream.write(chunk)) client.pause();
+      if (loseReply?.matches(chunk)) [dropping, loseReply] = [loseReply.cut, undefined];
+    });
+    upstream.on("drain", () => client.resume());
+    upstream.on("data", (chunk: Buffer) => {
+      if (dropping) {
+        kill();
+        return dropping();
+      }
+      if (!client.write(chunk)) upstream.pause();
+    });
+    client.on("drain", () => upstream.resume());
     client.once("error", kill);
     upstream.once("error", kill);
     client.once("close", kill);
@@ -83,6 +101,9 @@ export function createTcpProxy(target: { host: string; port: number }): TcpProxy
     },
     restore() {
       down = false;
+    },
+    loseReplyTo(matches) {
+      return new Promise((cut) => (loseReply = { matches, cut }));
     },
     close() {
       down = true;

@@ -102,4 +102,27 @@ describe("the client resumes a room's stream", () => {
     expect(relayed.map((p) => p.payload)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     expect(relayed.every((p) => p.clientMessageId === undefined)).toBe(true);
   });
+
+  it("does not hand its own earlier events back to onEvent in a replay after a reconnect (join_room.resumeKey)", async () => {
+    const { proxy, direct, viaProxy } = await setUp();
+    const other = direct();
+    await other.join("room");
+    const client = liveClient(viaProxy);
+    const got: unknown[] = [];
+    client.onEvent("e", (payload) => got.push(payload));
+    client.connect();
+    client.joinRoom("room");
+    await until(client, (s) => s.inRoom);
+    client.broadcastEvent("e", "mine");
+    await other.until((r) => r.some((m) => m.payload?.payload === "mine"));
+    proxy.cut();
+    await until(client, (s) => !s.inRoom, "the drop");
+    other.send("broadcast_event", { event: "e", payload: "theirs", clientMessageId: "t-1" });
+    await other.next("event_ack");
+    proxy.restore();
+    await until(client, (s) => s.inRoom && s.recovered === true, "the recovered rejoin");
+    other.send("broadcast_event", { event: "e", payload: "fence" });
+    await waitFor(() => got.includes("fence"), "the fence");
+    expect(got).toEqual(["theirs", "fence"]);
+  });
 });

@@ -48,6 +48,20 @@ describe("RoomStreams (one instance, in memory)", () => {
     expect(streams.keptBytes).toBe(sent.slice(150).reduce((sum, s) => sum + s.frame.length + 48, 0));
   });
 
+  it("leaves a resumeKey's messages out of its replay, the kept resumeKeys in step with the messages as the oldest go", () => {
+    const streams = new RoomStreams({ size: 100, ttlMs: 60_000, maxBytes: 1 << 30 }, () => true);
+    const start = streams.position("r");
+    // Sessions start at the 50th message; every third from there is "mine".
+    const sent = Array.from({ length: 400 }, (_, i) =>
+      streams.append("r", frame(i), undefined, i >= 50 && i % 3 === 0 ? "mine" : undefined),
+    );
+    const since = { offset: 320, epoch: start.epoch };
+    const others = sent.filter((_, i) => i >= 320 && i % 3 !== 0).map((s) => s.frame);
+    expect(streams.replay("r", since, "mine")?.frames).toEqual(others);
+    expect(streams.replay("r", since, "theirs")?.frames).toEqual(sent.slice(320).map((s) => s.frame));
+    expect(streams.replay("r", since)?.frames).toEqual(sent.slice(320).map((s) => s.frame));
+  });
+
   it("expired messages are dropped; a log whose room is gone is forgotten, and its room gets a new epoch", () => {
     let inUse = true;
     const streams = new RoomStreams({ size: 256, ttlMs: 1000, maxBytes: 1 << 30 }, () => inUse);

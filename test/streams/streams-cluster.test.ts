@@ -3,39 +3,21 @@
  * resumes on another with every event once, in order; Redis losing its data starts a new epoch.
  */
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createServer, type NodeLiveServer as LiveServer } from "../../adapters/node/index.ts";
 import { createRedisBackplane } from "../../src/cluster/redis-backplane.ts";
-import { DIST, startInstance, type Instance } from "../helpers/cluster.ts";
 import { disconnectAll, rawClient, waitFor } from "../helpers/live-clients.ts";
 import { monitorRedis } from "../helpers/redis-monitor.ts";
-import { startPrivateRedisCluster, type PrivateRedisCluster } from "../helpers/redis-cluster.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
+import { onCluster, onSingle, privateRedises } from "../helpers/streams-targets.ts";
+import { closeProxies, startProxy } from "../helpers/tcp-proxy.ts";
 import { streamsFailoverSuite } from "../suites/streams-failover.suite.ts";
 
-const instances: Instance[] = [];
 afterEach(async () => {
   disconnectAll();
-  await Promise.all(instances.splice(0).map((i) => i.stop()));
+  await closeProxies();
 });
-
-let redisCluster: PrivateRedisCluster | undefined;
-try {
-  redisCluster = await startPrivateRedisCluster();
-} catch (error) {
-  console.warn(`[skip] room streams on a Redis Cluster: ${error}`);
-}
-afterAll(async () => {
-  await redisCluster?.stop();
-});
-
-/** A Node instance (child process, the built package) on Redis at `url`. */
-const nodeInstance = (url: () => string) => async (prefix: string) => {
-  const i = await startInstance(DIST, { redisUrl: url(), prefix });
-  instances.push(i);
-  return { port: i.port, wsUrl: i.wsUrl, stop: () => i.stop(), kill: async () => (i.kill9(), void (await i.exited)) };
-};
 
 /** A Node server in this process on the Redis backplane; its URL. */
 async function redisServer(url: string, keyPrefix: string, servers: LiveServer[]): Promise<string> {
@@ -53,6 +35,15 @@ async function redisServer(url: string, keyPrefix: string, servers: LiveServer[]
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
 }
 const closeAll = (servers: LiveServer[]) => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+/** Send events until one is sequenced (the backplane's first moments); its offset. */
+async function sequencedOffset(c: ReturnType<typeof rawClient>): Promise<number> {
+  for (let i = 0; ; i++) {
+    c.send("broadcast_event", { event: "first", clientMessageId: `first-${i}` });
+    const { offset } = (await c.next("event_ack")).payload;
+    if (offset !== undefined) return offset;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 const uniquePrefix = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
 
 await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
@@ -77,6 +68,69 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         await closeAll(servers);
       }
     }, 30_000);
+
+    it("sequences a publish whose answer from Redis was lost once: sent again under its call id, delivered once, acknowledged with its offset", async () => {
+      const servers: LiveServer[] = [];
+      try {
+        const prefix = uniquePrefix("ols-streams-lost-reply");
+        const redis = new URL(REDIS_URL);
+        const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+        const viaProxy = `redis://${proxy.address}`;
+        const [a, b] = [await redisServer(viaProxy, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
+        const [sender, here, there] = [rawClient(a), rawClient(a), rawClient(b)];
+        for (const c of [sender, here, there]) await c.join("room");
+        const start = await sequencedOffset(sender);
+        // The sequencing call of "lost-reply" runs in Redis; its answer never reaches instance A.
+        const cut = proxy.loseReplyTo((request) => request.includes("eval") && request.includes("lost-reply"));
+        sender.send("broadcast_event", { event: "lost-reply", payload: 1, clientMessageId: "lost-1" });
+        await cut;
+        expect((await sender.next("event_ack", 15_000)).payload).toEqual({ roomId: "room", clientMessageId: "lost-1", offset: start + 1 });
+        sender.send("broadcast_event", { event: "after", clientMessageId: "after-1" });
+        expect((await sender.next("event_ack", 15_000)).payload.offset).toBe(start + 2);
+        for (const c of [here, there]) {
+          await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === "after"), 15_000);
+          const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
+          expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual([
+            ["lost-reply", start + 1],
+            ["after", start + 2],
+          ]);
+        }
+      } finally {
+        await closeAll(servers);
+      }
+    }, 60_000);
+
+    it("never delivers a publish twice when Redis stays away past the retries after losing its answer: it reaches every member once, from the channel or the backlog", async () => {
+      const servers: LiveServer[] = [];
+      try {
+        const prefix = uniquePrefix("ols-streams-unknown");
+        const redis = new URL(REDIS_URL);
+        const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+        const [a, b] = [await redisServer(`redis://${proxy.address}`, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
+        const [sender, here, there, fence] = [rawClient(a), rawClient(a), rawClient(b), rawClient(b)];
+        for (const c of [sender, here, there, fence]) await c.join("room");
+        const start = await sequencedOffset(sender);
+        const cut = proxy.loseReplyTo((request) => request.includes("eval") && request.includes("unknown"));
+        sender.send("broadcast_event", { event: "unknown", clientMessageId: "unknown-1" });
+        await cut;
+        proxy.cut(); // both of A's connections, until the retries gave up
+        // Its outcome unknown to A: acknowledged without an offset, not delivered by A itself.
+        expect((await sender.next("event_ack", 20_000)).payload).toEqual({ roomId: "room", clientMessageId: "unknown-1" });
+        proxy.restore();
+        fence.send("broadcast_event", { event: "after", clientMessageId: "after-1" });
+        expect((await fence.next("event_ack", 15_000)).payload.offset).toBe(start + 2);
+        for (const c of [here, there]) {
+          await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === "after"), 20_000);
+          const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
+          expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual([
+            ["unknown", start + 1],
+            ["after", start + 2],
+          ]);
+        }
+      } finally {
+        await closeAll(servers);
+      }
+    }, 60_000);
 
     it("gives a server publish made while a new instance's first Redis connection opens an offset, and it reaches the other instances", async () => {
       const servers: LiveServer[] = [];
@@ -103,10 +157,10 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const servers: LiveServer[] = [];
       const prefix = uniquePrefix("ols-streams-sha");
       const calls: Record<string, number> = { eval: 0, evalsha: 0 };
-      // EVAL <body> / EVALSHA <sha>, then 3 keys (seq, log, channel) for a broadcast without a key.
+      // EVAL <body> / EVALSHA <sha>, then 4 keys (seq, log, channel, call) for a broadcast without a key.
       const monitor = await monitorRedis(REDIS_URL, (args) => {
         const command = args[0]?.toLowerCase() ?? "";
-        if (command in calls && args[2] === "3" && args[3] === `${prefix}:seq:{room}`) calls[command]!++;
+        if (command in calls && args[2] === "4" && args[3] === `${prefix}:seq:{room}`) calls[command]!++;
       });
       try {
         const url = await redisServer(REDIS_URL, prefix, servers);
@@ -134,17 +188,9 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
   });
 });
 
-await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
-  streamsFailoverSuite(
-    "Node on a single Redis",
-    nodeInstance(() => REDIS_URL),
-  );
-});
-if (redisCluster)
-  streamsFailoverSuite(
-    "Node on a Redis Cluster",
-    nodeInstance(() => redisCluster!.url),
-  );
+const { single, cluster } = await privateRedises();
+if (single) streamsFailoverSuite("node on a single Redis", onSingle("node", single));
+if (cluster) streamsFailoverSuite("node on a Redis Cluster", onCluster("node", cluster));
 
 describe("room streams when Redis loses its data", () => {
   it("starts a new epoch: a rejoin with the old one gets recovered: false", async (ctx) => {

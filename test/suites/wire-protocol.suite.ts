@@ -410,6 +410,30 @@ export function wireProtocolSuite(runtime: string, start: StartFixture, differen
         expect((await a.join(r, undefined, { since: { offset, epoch } })).recovered).toBe(true);
       });
 
+      it("leaves a rejoiner's own events out of its replay by its join_room.resumeKey; other resumeKeys get them", async () => {
+        const r = room();
+        const [me, other] = [await client(), await client()];
+        const { epoch, offset: start } = await me.join(r, undefined, { resumeKey: "me-resumeKey" });
+        await other.join(r);
+        me.send("broadcast_event", { event: "e", payload: "mine", clientMessageId: "m-1" });
+        expect((await me.next("event_ack")).payload.offset).toBe(start + 1);
+        me.terminate();
+        other.send("broadcast_event", { event: "e", payload: "theirs", clientMessageId: "t-1" });
+        expect((await other.next("event_ack")).payload.offset).toBe(start + 2);
+        const back = await client();
+        const since = { offset: start, epoch };
+        expect((await back.join(r, undefined, { since, resumeKey: "me-resumeKey" })).recovered).toBe(true);
+        const stranger = await client();
+        expect((await stranger.join(r, undefined, { since, resumeKey: "another" })).recovered).toBe(true);
+        other.send("broadcast_event", { event: "e", payload: "fence" });
+        for (const c of [back, stranger]) await c.until(() => sequenced(c).some((p) => p.payload === "fence"));
+        expect(sequenced(back).map((p) => [p.offset, p.payload])).toEqual([
+          [start + 2, "theirs"],
+          [start + 3, "fence"],
+        ]);
+        expect(sequenced(stranger).map((p) => p.payload)).toEqual(["mine", "theirs", "fence"]);
+      });
+
       it("relays a repeated broadcast_event clientMessageId once; the sender gets the same event_ack", async () => {
         const r = room();
         const [a, b] = [await client(), await client()];
