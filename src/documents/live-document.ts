@@ -38,7 +38,7 @@ export interface DocumentSession {
  * the frames per update fall exactly when writing them is what the server is short of. Measured in
  * bench/README.md, "Documents".
  */
-export const FANOUT_DUTY = 8;
+export const FANOUT_DUTY = 4;
 /** The longest a document holds updates however long its fan-outs take (a busy machine, a huge document). */
 export const MAX_HOLD_MS = 10;
 

@@ -45,7 +45,7 @@ export interface DocumentOptions {
    * A document's update fan-outs take at most 1/`fanoutDuty` of the time: with `d` ms what they take (averaged) the
    * next waits until `fanoutDuty × d` (at most 10 ms) after the last started, merging what arrives meanwhile (docs/documents.md,
    * "Fan-out"). Higher: fewer writes per update and more latency; 1: every turn's updates go out at its end.
-   * At least 1. @default 8
+   * At least 1. @default 4
    */
   fanoutDuty?: number;
 }
