@@ -19,8 +19,7 @@ import {
 } from "../../src/storage/sql-document-stores.ts";
 import { DIST, startInstance, type Instance, type InstanceConfig } from "../helpers/cluster.ts";
 import { openEditor, until, type Editor } from "../helpers/documents.ts";
-import { startPrivateRedisCluster } from "../helpers/redis-cluster.ts";
-import { startPrivateRedis } from "../helpers/redis-server.ts";
+import { privateRedises } from "../helpers/private-redises.ts";
 import { DATABASE_URL, MYSQL_URL, REDIS_URL, probe } from "../helpers/services.ts";
 
 const run = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -28,17 +27,7 @@ const docName = () => `doc-${Math.random().toString(36).slice(2, 10)}`;
 /** Long enough that nothing typed in a test is stored before the test looks. */
 const NEVER_MS = 600_000;
 
-const single = await startPrivateRedis();
-let cluster: Awaited<ReturnType<typeof startPrivateRedisCluster>>;
-try {
-  cluster = await startPrivateRedisCluster();
-} catch (error) {
-  console.warn(`[skip] documents on a Redis Cluster: ${error}`);
-}
-afterAll(async () => {
-  await cluster?.stop();
-  await single?.stop();
-});
+const { single, cluster } = await privateRedises("documents");
 
 const targets: [string, string | undefined][] = [
   ["a single Redis", single?.url ?? REDIS_URL],

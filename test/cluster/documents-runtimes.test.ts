@@ -7,27 +7,16 @@
  */
 import { spawnSync } from "node:child_process";
 import type { Awareness } from "y-protocols/awareness";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { redisKeys } from "../../src/cluster/redis-codec.ts";
 import { startChild, type Runtime } from "../fixtures/child.ts";
 import { openEditor, openHocuspocus, until } from "../helpers/documents.ts";
-import { startPrivateRedisCluster } from "../helpers/redis-cluster.ts";
-import { startPrivateRedis } from "../helpers/redis-server.ts";
+import { privateRedises } from "../helpers/private-redises.ts";
 import type { Fixture } from "../suites/wire-protocol.suite.ts";
 
 const docName = () => `doc-${Math.random().toString(36).slice(2, 10)}`;
 
-const single = await startPrivateRedis();
-let cluster: Awaited<ReturnType<typeof startPrivateRedisCluster>>;
-try {
-  cluster = await startPrivateRedisCluster();
-} catch (error) {
-  console.warn(`[skip] documents on a Redis Cluster: ${error}`);
-}
-afterAll(async () => {
-  await cluster?.stop();
-  await single?.stop();
-});
+const { single, cluster } = await privateRedises("documents");
 
 const targets: [string, string | undefined][] = [
   ["a single Redis", single?.url],

@@ -10,7 +10,8 @@ import { disconnectAll, rawClient, waitFor } from "../helpers/live-clients.ts";
 import { monitorRedis } from "../helpers/redis-monitor.ts";
 import { startPrivateRedis } from "../helpers/redis-server.ts";
 import { describeWithService, REDIS_URL } from "../helpers/services.ts";
-import { onCluster, onSingle, privateRedises } from "../helpers/streams-targets.ts";
+import { privateRedises } from "../helpers/private-redises.ts";
+import { onCluster, onSingle } from "../helpers/streams-targets.ts";
 import { closeProxies, startProxy } from "../helpers/tcp-proxy.ts";
 import { streamsFailoverSuite } from "../suites/streams-failover.suite.ts";
 
@@ -188,7 +189,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
   });
 });
 
-const { single, cluster } = await privateRedises();
+const { single, cluster } = await privateRedises("room streams");
 if (single) streamsFailoverSuite("node on a single Redis", onSingle("node", single));
 if (cluster) streamsFailoverSuite("node on a Redis Cluster", onCluster("node", cluster));
 
