@@ -50,7 +50,7 @@ export class FrameRing {
     this.times[i] = now;
     if (tag !== undefined || this.tags) {
       const tags = (this.tags ??= []);
-      tags.length = i;
+      if (tags.length !== i) tags.length = i; // only at the first tag, or after the ring emptied: else already in step
       tags.push(tag);
     }
     this.end += written;
