@@ -1,6 +1,6 @@
-import * as Y from "yjs";
 import type { DocumentStorage } from "../storage/document-storage.ts";
 import { backgroundTimeout } from "../util/async.ts";
+import { UpdateMerger } from "./update-merger.ts";
 
 /** Below this many tail bytes a snapshot is not worth writing, whatever the row count. */
 const MIN_COMPACT_BYTES = 64 * 1024;
@@ -24,7 +24,8 @@ export interface WriterDeps {
  * stored bytes stay within the encoded document plus the tail. A failed write keeps its updates for the next.
  */
 export class DocumentWriter {
-  private pending: Uint8Array[] = [];
+  /** Updates not yet handed to the store, merged as they come (see update-merger.ts). */
+  private readonly pending = new UpdateMerger();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private chain: Promise<void> = Promise.resolve();
   private tailRows: number;
@@ -45,11 +46,11 @@ export class DocumentWriter {
 
   /** Updates not yet handed to the store. */
   get unsaved(): number {
-    return this.pending.length;
+    return this.pending.size;
   }
 
   add(update: Uint8Array): void {
-    this.pending.push(update);
+    this.pending.add(update);
     this.timer ??= backgroundTimeout(() => void this.flush(), this.deps.windowMs);
   }
 
@@ -57,20 +58,19 @@ export class DocumentWriter {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.length === 0) return this.chain;
-    const batch = this.pending;
-    this.pending = [];
-    this.chain = this.chain.then(() => this.write(batch));
+    const batch = this.pending.take();
+    if (!batch) return this.chain;
+    this.chain = this.chain.then(() => this.write(batch.update, batch.count));
     return this.chain;
   }
 
-  private async write(batch: Uint8Array[]): Promise<void> {
-    const update = batch.length === 1 ? batch[0]! : Y.mergeUpdates(batch);
+  /** `update` is `count` updates merged. */
+  private async write(update: Uint8Array, count: number): Promise<void> {
     const started = Date.now();
     try {
       await this.deps.storage.append(this.name, update);
     } catch (error) {
-      this.pending = batch.concat(this.pending);
+      this.pending.add(update, count);
       this.deps.report(error);
       return;
     }

@@ -1,6 +1,6 @@
-import * as Y from "yjs";
 import type { DocumentWire } from "./document-wire.ts";
 import { encodeUpdate } from "./sync-messages.ts";
+import { mergeAll } from "./update-merger.ts";
 
 /** What a batch needs of a session (see {@link DocumentSession} in live-document.ts). */
 export interface BatchSession {
@@ -21,7 +21,7 @@ interface Framed {
  * - A session the runtime writes frames to ({@link DocumentWire}) gets every update as its own sync
  *   message, all in one write (one syscall, and no `Y.mergeUpdates`): the frames are built once per batch,
  *   and a session whose own updates are in it gets the others' frames only.
- * - Any other session gets the batch merged into one update message, built once (`Y.mergeUpdates`):
+ * - Any other session gets the batch merged into one update message, built once (`mergeAll`):
  *   all but its one sender when the batch has one origin; everyone, senders included, when it has several
  *   (Yjs ignores what a client already has).
  * A Hocuspocus session whose address is the document's name shares the name-prefixed framing; one with
@@ -61,7 +61,7 @@ export class FanoutBatch {
         continue;
       }
       if (session === sole) continue;
-      merged ??= encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates));
+      merged ??= encodeUpdate(mergeAll(updates));
       if (prefix === undefined) session.sendRaw(merged);
       else if (prefix === docPrefix) session.sendRaw((mergedNamed ??= concat(prefix, merged)));
       else session.sendRaw(concat(prefix, merged));

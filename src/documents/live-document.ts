@@ -6,6 +6,7 @@ import type { AwarenessSource } from "../cluster/backplane.ts";
 import { RemoteAwareness } from "./remote-awareness.ts";
 import { encodeAwareness } from "./sync-messages.ts";
 import { concat, FanoutBatch } from "./fanout-batch.ts";
+import { mergeAll } from "./update-merger.ts";
 import type { DocumentWire } from "./document-wire.ts";
 
 /** One client's view of one document: how it may act and how frames reach it. */
@@ -152,7 +153,7 @@ export class LiveDocument {
   /** Load stored rows (merged into one update first: one integration instead of one per row). */
   load(updates: Uint8Array[]): void {
     if (updates.length === 0) return;
-    const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
+    const merged = mergeAll(updates);
     Y.applyUpdate(this.doc, merged, this);
     this.measured = merged.byteLength;
     this.sinceMeasured = 0;
