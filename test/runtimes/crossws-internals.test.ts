@@ -67,6 +67,13 @@ describe("crossws internals match the installed crossws", () => {
         expect(sender.receiver?._fragments).toBe(own);
         expect(own).toEqual([]);
       }
+      // A message in three fragments is gathered in the connection's array and arrives whole.
+      const text = JSON.stringify({ type: "broadcast_event", payload: { event: "e", payload: { n: 4 } } });
+      const cuts = [0, 10, 30, text.length];
+      for (let i = 0; i < 3; i++) a.ws.send(text.slice(cuts[i], cuts[i + 1]), { binary: false, fin: i === 2 });
+      expect((await b.next("broadcast_event")).payload).toMatchObject({ payload: { n: 4 } });
+      expect(sender.receiver?._fragments).toBe(own);
+      expect(own).toEqual([]);
     } finally {
       a.terminate();
       b.terminate();
