@@ -1,7 +1,15 @@
 import type { CreateFanout } from "../../src/engine/fanout.ts";
 import type { Connection } from "../../src/engine/room.ts";
 import { nextTurn } from "../../src/util/async.ts";
-import { nodeWire, releaseNodeUpgradeRequest, type NodeWire } from "../shared/crossws-internals.ts";
+import { connectionOf } from "../../src/engine/hooks.ts";
+import {
+  reuseFragments,
+  nodeReceiver,
+  nodeWire,
+  releaseNodeUpgradeRequest,
+  type NodeWire,
+  type ReceiverLike,
+} from "../shared/crossws-internals.ts";
 import type { FellBack } from "../shared/runtime-live.ts";
 import { createFramedFanout } from "../shared/framed-fanout.ts";
 import { PING } from "../shared/ws-frame.ts";
@@ -11,6 +19,27 @@ const PING_FRAME = new Uint8Array([0x80 | PING, 0]);
 
 interface NodeTransport extends NodeWire {
   corked: boolean;
+  /** ws's Receiver for this socket, and the array it gets back for each message's fragments (see handBackFragments). */
+  receiver: ReceiverLike | undefined;
+  fragments: unknown[];
+}
+
+/**
+ * After each message, give the socket's ws Receiver this connection's own (emptied) fragments array in
+ * place of the `[]` ws has just made, which then dies at once. Left alone, that `[]` lives until the
+ * socket's next message; after the joins of rooms-1000x100 (every socket sends once, then waits) V8
+ * found nearly all of them alive at its scavenges and pretenured their allocation site, one site for every
+ * ws socket in the process. From then on each message's `[]` was made in the old generation and held its
+ * fragments, the payload and the socket's read chunk there until the next mark-compact: about 1 MB
+ * promoted per scavenge at full load, server peak RSS 190–200 MB instead of about 125 (bench/README.md,
+ * "rooms-1000x100 and peak RSS: ws's fragments array"). With the array handed back the site is not
+ * pretenured, and should it be, its arrays die empty.
+ */
+export function handBackFragments(peer: unknown): void {
+  const t = connectionOf(peer)?.transport as NodeTransport | undefined;
+  const receiver = t?.receiver;
+  if (!receiver) return;
+  reuseFragments(receiver, t.fragments);
 }
 
 /**
@@ -53,8 +82,11 @@ export const createCorkedFanout =
 
     const attach = (conn: Connection) => {
       const wire = nodeWire(conn.peer);
-      if (typeof wire === "object") conn.transport = { ws: wire.ws, socket: wire.socket, corked: false } satisfies NodeTransport;
-      else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
+      if (typeof wire === "object") {
+        const receiver = nodeReceiver(wire.ws);
+        if (!receiver) fellBack("Node message fragments (ws._receiver._fragments)");
+        conn.transport = { ws: wire.ws, socket: wire.socket, corked: false, receiver, fragments: [] } satisfies NodeTransport;
+      } else if (wire === undefined) fellBack("Node fan-out (peer._internal.ws)");
       if (!releaseNodeUpgradeRequest(conn.peer)) fellBack("Node upgrade request release");
     };
     /** The heartbeat's ping: the same two bytes for every socket, written as they are, past ws's Sender. */

@@ -4,12 +4,13 @@
  */
 import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Hooks } from "crossws";
 import nodeAdapter from "crossws/adapters/node";
 import { NodeRequest } from "srvx/node";
 import type { WebSocketServerOptions } from "../../src/options.ts";
 import { setTurnScheduler } from "../../src/util/async.ts";
 import { nodePonger } from "../shared/crossws-internals.ts";
-import { createCorkedFanout } from "./corked-fanout.ts";
+import { createCorkedFanout, handBackFragments } from "./corked-fanout.ts";
 import { createNodeDocumentWire } from "./document-wire.ts";
 import { createRuntimeLive } from "../shared/runtime-live.ts";
 
@@ -46,7 +47,7 @@ export function createNodeLive(options: WebSocketServerOptions) {
     }),
     (engine) =>
       nodeAdapter({
-        hooks: engine.hooks,
+        hooks: withFragmentsHandedBack(engine.hooks),
         getNamespace: () => engine.options.path, // one namespace; spares parsing each upgrade URL
         idleTimeout: 0, // the engine runs its own heartbeat (heartbeatIntervalMs)
         // No compression: frames are small JSON, and the fan-out writes pre-built frames only to
@@ -69,6 +70,19 @@ export function createNodeLive(options: WebSocketServerOptions) {
     async close() {
       await live.close();
       await documents.close(1001, "Server is shutting down");
+    },
+  };
+}
+
+/** `hooks` whose `message` first hands ws its fragments array back (handBackFragments in corked-fanout.ts). */
+function withFragmentsHandedBack(hooks: Partial<Hooks>): Partial<Hooks> {
+  const message = hooks.message;
+  if (!message) return hooks;
+  return {
+    ...hooks,
+    message(peer, msg) {
+      handBackFragments(peer);
+      return message(peer, msg);
     },
   };
 }

@@ -21,6 +21,10 @@ export class FrameRing {
   private head = 0;
   /** Where the newest frame's bytes end in `data` (the oldest's start at `starts[head]`). */
   private end = 0;
+  /** The kept frames' bytes. */
+  private used = 0;
+  /** Where the room `place` found ends. */
+  private limit = 0;
   private data = new Uint8Array(0);
   private starts = new Int32Array(MIN_ENTRIES);
   private lengths = new Int32Array(MIN_ENTRIES);
@@ -34,17 +38,24 @@ export class FrameRing {
    */
   private tags: (string | undefined)[] | undefined;
 
+  /** How many frames the ring keeps at most (the stream's `size`): what a growing buffer is sized for. */
+  private readonly frames: number;
+
+  constructor(frames: number) {
+    this.frames = frames;
+  }
+
   push(frame: string, now: number, tag?: string): void {
     if (this.head + this.count === this.starts.length) this.entryRoom();
     // Room for one byte per code unit (the common case), else for the most UTF-8 can take: 3 per unit.
-    if (this.end + frame.length > this.data.length) this.byteRoom(frame.length);
-    let { read, written } = encoder.encodeInto(frame, this.data.subarray(this.end));
+    let at = this.place(frame.length);
+    let { read, written } = encoder.encodeInto(frame, this.data.subarray(at, this.limit));
     if (read < frame.length) {
-      this.byteRoom(frame.length * 3);
-      ({ written } = encoder.encodeInto(frame, this.data.subarray(this.end)));
+      at = this.place(frame.length * 3);
+      ({ written } = encoder.encodeInto(frame, this.data.subarray(at, this.limit)));
     }
     const i = this.head + this.count++;
-    this.starts[i] = this.end;
+    this.starts[i] = at;
     this.lengths[i] = written;
     this.units[i] = frame.length;
     this.times[i] = now;
@@ -53,16 +64,28 @@ export class FrameRing {
       if (tags.length !== i) tags.length = i; // only at the first tag, or after the ring emptied: else already in step
       tags.push(tag);
     }
-    this.end += written;
+    this.end = at + written;
+    this.used += written;
   }
 
   /** Drop the oldest frame; its length in UTF-16 code units. */
   shift(): number {
     const units = this.units[this.head]!;
+    this.used -= this.lengths[this.head]!;
     if (this.tags) this.tags[this.head] = undefined;
     this.head++;
     if (--this.count === 0) this.head = this.end = 0;
     return units;
+  }
+
+  /** Bytes of the buffer the frames are kept in (for tests). */
+  get capacity(): number {
+    return this.data.length;
+  }
+
+  /** Bytes the kept frames take in it. */
+  get keptBytes(): number {
+    return this.used;
   }
 
   /** The `k`-th kept frame (0: the oldest). */
@@ -104,22 +127,55 @@ export class FrameRing {
   }
 
   /**
-   * No room for `need` more bytes at the end: move the kept bytes to the front. The buffer stays between
-   * 1.5 and 2.5 times what they and `need` take (else a new one of twice that, 256 bytes at least): at
-   * most 2.5 times the bytes kept at the last move are held, at most two bytes moved per byte written.
+   * Where `need` bytes go: `data` is used as a circle, a frame never split across its end. After the
+   * newest frame while they fit, then (once the oldest frames are gone from the front) from the front
+   * up to the oldest; sets `limit` where that room ends. Without room, the kept frames move to the front
+   * of a new buffer (256 bytes at least); at the turn to the front, a buffer over 1.6 times what they
+   * and `need` take is replaced by one of 1.25 times. Moving the kept bytes to the front of the
+   * same buffer instead, kept at 1.5–2.5 times their size, held 87 KB per room for 44 KB of frames in
+   * rooms-1000x100 (bench/README.md, "ws's fragments array"); a full ring now holds about 1.25 times
+   * its frames, and moves bytes only when it replaces its buffer.
    */
-  private byteRoom(need: number): void {
-    const from = this.count > 0 ? this.starts[this.head]! : this.end;
-    const used = this.end - from;
-    const wanted = used + need;
+  private place(need: number): number {
     const size = this.data.length;
-    if (size >= 1.5 * wanted && (size <= 2.5 * wanted || size === MIN_BYTES)) this.data.copyWithin(0, from, this.end);
-    else {
-      const data = new Uint8Array(Math.max(MIN_BYTES, 2 * wanted));
-      data.set(this.data.subarray(from, this.end));
-      this.data = data;
+    const wanted = this.used + need;
+    if (this.count === 0) {
+      if (need <= size) return this.room(0, size);
+    } else {
+      const oldest = this.starts[this.head]!;
+      // Wrapped (the newest frames are at the front): the free room lies between the newest and the oldest.
+      if (this.end <= oldest) {
+        if (this.end + need <= oldest) return this.room(this.end, oldest);
+      } else if (this.end + need <= size) return this.room(this.end, size);
+      else if (need <= oldest && size <= 1.6 * wanted) return this.room(0, oldest);
     }
-    for (let i = this.head; i < this.head + this.count; i++) this.starts[i] = this.starts[i]! - from;
-    this.end = used;
+    if (size >= wanted) return this.replace(Math.max(MIN_BYTES, Math.ceil(1.25 * wanted)));
+    // Growing: twice the need, but no more than `frames` frames of the average size so far take with the
+    // slack, so a filling ring does not overshoot and then replace its buffer once more to shrink it.
+    const full = Math.ceil((1.25 * wanted * Math.max(this.frames, this.count + 1)) / (this.count + 1));
+    return this.replace(Math.max(MIN_BYTES, Math.ceil(1.25 * wanted), Math.min(2 * wanted, full)));
+  }
+
+  /** Room from `at` up to `limit`: `at`. */
+  private room(at: number, limit: number): number {
+    this.limit = limit;
+    return at;
+  }
+
+  /** A new `data` of `size` bytes with the kept frames at its front; where the next frame goes. */
+  private replace(size: number): number {
+    const data = new Uint8Array(size);
+    let at = 0;
+    for (let i = this.head; i < this.head + this.count; i++) {
+      const start = this.starts[i]!;
+      const length = this.lengths[i]!;
+      data.set(this.data.subarray(start, start + length), at);
+      this.starts[i] = at;
+      at += length;
+    }
+    this.data = data;
+    this.end = at;
+    this.limit = size;
+    return at;
   }
 }

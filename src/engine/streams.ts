@@ -145,7 +145,7 @@ export class RoomStreams implements StreamLog {
     const offset = ++log.offset;
     const framed = withOffset(frame, offset);
     const cost = framed.length + ENTRY_OVERHEAD;
-    (log.ring ??= new FrameRing()).push(framed, now, resumeKey);
+    (log.ring ??= new FrameRing(this.options.size)).push(framed, now, resumeKey);
     log.bytes += cost;
     this.bytes += cost;
     log.writtenAt = now;

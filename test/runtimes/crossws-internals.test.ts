@@ -1,13 +1,23 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bunSocket, nodeWire, releaseDenoUpgradeRequest, releaseNodeUpgradeRequest } from "../../adapters/shared/crossws-internals.ts";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  bunSocket,
+  nodeReceiver,
+  nodeWire,
+  releaseDenoUpgradeRequest,
+  releaseNodeUpgradeRequest,
+} from "../../adapters/shared/crossws-internals.ts";
 import { slimBunPeer } from "../../adapters/shared/crossws-bun-peer.ts";
 import { createBunFanout } from "../../adapters/bun/publish-fanout.ts";
 import { createCorkedFanout } from "../../adapters/node/corked-fanout.ts";
+import { createWebSocketServer } from "../../adapters/node/index.ts";
 import { createRuntimeLive } from "../../adapters/shared/runtime-live.ts";
 import { createLoopFanout } from "../../src/engine/fanout.ts";
 import { probeShapes } from "../fixtures/crossws-shapes.ts";
+import { TestClient } from "../helpers/client.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const fixture = join(root, "test", "fixtures", "crossws-shapes.ts");
@@ -25,14 +35,51 @@ describe("crossws internals match the installed crossws", () => {
   it("on Node: the socket is reachable for pre-built frames and the upgrade request can be released", async () => {
     expect(await probeShapes()).toEqual({
       runtime: "node",
-      fastPaths: { nodeWire: "wire", releaseNodeUpgradeRequest: true },
+      fastPaths: { nodeWire: "wire", nodeReceiver: true, releaseNodeUpgradeRequest: true },
       contextAfter: context,
       sendWorks: true,
     });
   });
 
   it("on Node: a connection that negotiated permessage-deflate gets no raw frames", async () => {
-    expect((await probeShapes({ deflate: true })).fastPaths).toEqual({ nodeWire: "extension", releaseNodeUpgradeRequest: true });
+    expect((await probeShapes({ deflate: true })).fastPaths).toEqual({
+      nodeWire: "extension",
+      nodeReceiver: false,
+      releaseNodeUpgradeRequest: true,
+    });
+  });
+
+  it("on Node: after each message ws's Receiver holds the connection's own emptied fragments array, not the one ws made", async () => {
+    const httpServer = http.createServer();
+    const live = createWebSocketServer(httpServer, { path: "/live" });
+    await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+    const url = `ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/live`;
+    const [a, b] = [new TestClient(url), new TestClient(url)];
+    try {
+      await a.join("r1");
+      await b.join("r1");
+      type Held = { receiver: { _fragments: unknown[] } | undefined; fragments: unknown[] };
+      const sender = [...live.engine.connections].map((conn) => conn.transport as Held)[0]!;
+      const own = sender.fragments;
+      for (const n of [1, 2, 3]) {
+        a.send("broadcast_event", { event: "e", payload: { n } });
+        expect((await b.next("broadcast_event")).payload).toMatchObject({ payload: { n } });
+        expect(sender.receiver?._fragments).toBe(own);
+        expect(own).toEqual([]);
+      }
+      // A message in three fragments is gathered in the connection's array and arrives whole.
+      const text = JSON.stringify({ type: "broadcast_event", payload: { event: "e", payload: { n: 4 } } });
+      const cuts = [0, 10, 30, text.length];
+      for (let i = 0; i < 3; i++) a.ws.send(text.slice(cuts[i], cuts[i + 1]), { binary: false, fin: i === 2 });
+      expect((await b.next("broadcast_event")).payload).toMatchObject({ payload: { n: 4 } });
+      expect(sender.receiver?._fragments).toBe(own);
+      expect(own).toEqual([]);
+    } finally {
+      a.terminate();
+      b.terminate();
+      await live.close();
+      await new Promise((resolve) => httpServer.close(resolve));
+    }
   });
 
   it("on Bun: native pub/sub is reachable and the peer is slimmed with peer.context intact", () => {
@@ -69,6 +116,7 @@ describe("when crossws moved its internals", () => {
   it("changes nothing on the peer and says so", () => {
     const { peer, internals } = movedPeer();
     expect(nodeWire(peer)).toBeUndefined();
+    expect(nodeReceiver(internals.socket.ws as never)).toBeUndefined();
     expect(releaseNodeUpgradeRequest(peer)).toBe(false);
     expect(bunSocket(peer)).toBeUndefined();
     expect(slimBunPeer(peer)).toBe(false);
