@@ -3,8 +3,8 @@ import * as Y from "yjs";
 /**
  * Updates merged 16 at a time. `Y.mergeUpdates` re-sorts its inputs for every struct it writes, so its cost
  * grows with the square of how many it is given: 4,000 keystrokes (a 500 ms write window of 50 editors at
- * 160 Hz) took 289 ms in one call, against 18 ms merged 16 at a time and the results 16 at a time again
- * (bench/README.md, "Documents: merging a window's updates").
+ * 160 Hz) took 190–289 ms in one call, against 16–18 ms merged 16 at a time and the results 16 at a time
+ * again (`node bench/merge-window.mjs`; bench/README.md, "Where both saturate: a window's merge").
  */
 const FAN_IN = 16;
 

@@ -46,6 +46,24 @@ async function sequencedOffset(c: ReturnType<typeof rawClient>): Promise<number>
   }
 }
 const uniquePrefix = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
+/** A TCP proxy in front of the shared Redis (to lose an answer or cut the connections); its redis:// URL too. */
+async function redisProxy() {
+  const redis = new URL(REDIS_URL);
+  const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+  return { proxy, url: `redis://${proxy.address}` };
+}
+/**
+ * Each of `clients`, once the last of `events` reached it, holds exactly `events` ([name, offset]) past
+ * offset `start`: each once, in order.
+ */
+async function expectEventsSince(clients: ReturnType<typeof rawClient>[], start: number, events: [string, number][], ms: number) {
+  const last = events.at(-1)![0];
+  for (const c of clients) {
+    await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === last), ms);
+    const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
+    expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual(events);
+  }
+}
 
 await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
   describe("room streams on a single Redis", () => {
@@ -74,9 +92,7 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const servers: LiveServer[] = [];
       try {
         const prefix = uniquePrefix("ols-streams-lost-reply");
-        const redis = new URL(REDIS_URL);
-        const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-        const viaProxy = `redis://${proxy.address}`;
+        const { proxy, url: viaProxy } = await redisProxy();
         const [a, b] = [await redisServer(viaProxy, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
         const [sender, here, there] = [rawClient(a), rawClient(a), rawClient(b)];
         for (const c of [sender, here, there]) await c.join("room");
@@ -88,14 +104,15 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         expect((await sender.next("event_ack", 15_000)).payload).toEqual({ roomId: "room", clientMessageId: "lost-1", offset: start + 1 });
         sender.send("broadcast_event", { event: "after", clientMessageId: "after-1" });
         expect((await sender.next("event_ack", 15_000)).payload.offset).toBe(start + 2);
-        for (const c of [here, there]) {
-          await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === "after"), 15_000);
-          const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
-          expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual([
+        await expectEventsSince(
+          [here, there],
+          start,
+          [
             ["lost-reply", start + 1],
             ["after", start + 2],
-          ]);
-        }
+          ],
+          15_000,
+        );
       } finally {
         await closeAll(servers);
       }
@@ -105,9 +122,8 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
       const servers: LiveServer[] = [];
       try {
         const prefix = uniquePrefix("ols-streams-unknown");
-        const redis = new URL(REDIS_URL);
-        const proxy = await startProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-        const [a, b] = [await redisServer(`redis://${proxy.address}`, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
+        const { proxy, url: viaProxy } = await redisProxy();
+        const [a, b] = [await redisServer(viaProxy, prefix, servers), await redisServer(REDIS_URL, prefix, servers)];
         const [sender, here, there, fence] = [rawClient(a), rawClient(a), rawClient(b), rawClient(b)];
         for (const c of [sender, here, there, fence]) await c.join("room");
         const start = await sequencedOffset(sender);
@@ -120,14 +136,15 @@ await describeWithService("Redis", REDIS_URL, "REDIS_URL", () => {
         proxy.restore();
         fence.send("broadcast_event", { event: "after", clientMessageId: "after-1" });
         expect((await fence.next("event_ack", 15_000)).payload.offset).toBe(start + 2);
-        for (const c of [here, there]) {
-          await c.until(() => c.all("broadcast_event").some((m) => m.payload.event === "after"), 20_000);
-          const got = c.all("broadcast_event").filter((m) => m.payload.offset === undefined || m.payload.offset > start);
-          expect(got.map((m) => [m.payload.event, m.payload.offset])).toEqual([
+        await expectEventsSince(
+          [here, there],
+          start,
+          [
             ["unknown", start + 1],
             ["after", start + 2],
-          ]);
-        }
+          ],
+          20_000,
+        );
       } finally {
         await closeAll(servers);
       }
